@@ -1,0 +1,2 @@
+//! reel: record and replay the TCP traffic of game servers.
+pub mod proto;
