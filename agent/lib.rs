@@ -1,2 +1,26 @@
-//! reel: record and replay the TCP traffic of game servers.
+//! reel: record and replay the TCP traffic of game servers, across a fleet.
+//!
+//! # Layout
+//! - `agent`: the engine's root, owning everything below for one agent.
+//! - `format`: the recording file format (writer, reader, recovery); also
+//!   used by `reelctl` to read local files.
+//! - `proxy`: listeners and the per-connection relay.
+//! - `record`: recorder threads and the catalog of recordings on disk.
+//! - `events`: the live event bus behind Watch.
+//! - `service`: the tonic service, a thin layer over the engine.
+//! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
+//! - `config`, `error`, `ids`: settings, the engine's error, id rules.
+
+pub mod agent;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod format;
+pub mod ids;
 pub mod proto;
+pub mod proxy;
+pub mod record;
+pub mod service;
+
+pub use agent::Agent;
+pub use error::{Error, Result};

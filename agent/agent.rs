@@ -1,0 +1,129 @@
+//! The engine's root: one value that owns the proxies, the recordings and the
+//! event bus of an agent. The gRPC service and tests drive it directly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::{AgentConfig, SHUTDOWN_GRACE};
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::proxy::Proxies;
+use crate::record::{AgentIdentity, Recordings};
+
+/// File in the data directory that keeps the agent id across restarts.
+const AGENT_ID_FILE: &str = "agent-id";
+
+/// A running agent.
+pub struct Agent {
+    pub identity: AgentIdentity,
+    pub data_dir: PathBuf,
+    pub proxies: Proxies,
+    pub recordings: Recordings,
+    pub bus: EventBus,
+    started: Instant,
+    tracker: TaskTracker,
+}
+
+/// Identity and clock, for GetInfo.
+#[derive(Debug, Clone)]
+pub struct AgentStatus {
+    pub name: String,
+    pub agent_id: String,
+    pub version: &'static str,
+    pub now: SystemTime,
+    pub uptime: Duration,
+    pub proxies: usize,
+    pub recordings: usize,
+    pub data_dir: PathBuf,
+}
+
+impl Agent {
+    /// Prepares the data directory (created owner-only if missing), loads the
+    /// catalog of recordings (recovering files left by a crash).
+    ///
+    /// # Errors
+    /// `Io` when the data directory cannot be created or read.
+    pub fn open(config: AgentConfig, cancel: CancellationToken) -> Result<Arc<Self>> {
+        let dir = &config.data_dir;
+        create_private_dir(dir)?;
+        let id = agent_id(dir)?;
+        let identity = AgentIdentity {
+            name: config.name.clone(),
+            id,
+        };
+        let bus = EventBus::new();
+        let tracker = TaskTracker::new();
+        let recordings = Recordings::open(dir, identity.clone(), bus.clone())?;
+        info!(name = %identity.name, id = %identity.id, data_dir = %dir.display(), recordings = recordings.count(), "agent ready");
+        Ok(Arc::new(Self {
+            identity,
+            data_dir: dir.clone(),
+            proxies: Proxies::new(bus.clone(), tracker.clone(), cancel),
+            recordings,
+            bus,
+            started: Instant::now(),
+            tracker,
+        }))
+    }
+
+    pub fn status(&self) -> AgentStatus {
+        AgentStatus {
+            name: self.identity.name.clone(),
+            agent_id: self.identity.id.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            now: SystemTime::now(),
+            uptime: self.started.elapsed(),
+            proxies: self.proxies.list().len(),
+            recordings: self.recordings.count(),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+
+    /// Stops every proxy, lets connections tell recordings they closed (up to
+    /// `SHUTDOWN_GRACE`), then finishes every recording with its footer.
+    pub async fn shutdown(&self) {
+        self.proxies.stop_all();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("connections still open after the shutdown grace period");
+        }
+        self.recordings
+            .stop_all(&self.proxies, "agent shutting down")
+            .await;
+        info!("agent stopped");
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
+}
+
+/// Reads the agent id, or makes one on first start.
+fn agent_id(dir: &Path) -> Result<String> {
+    let path = dir.join(AGENT_ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Ok(_) | Err(_) => {
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(&path, format!("{id}\n"))
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            Ok(id)
+        }
+    }
+}

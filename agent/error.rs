@@ -1,0 +1,69 @@
+//! The engine's error type: every failure a control operation can report.
+//! The gRPC layer maps each variant to one status code (service/status.rs), so
+//! the variant says whose fault it was: the caller's input, the state of the
+//! agent, or the host.
+
+use std::io;
+
+use crate::format::FormatError;
+
+/// A failed engine operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller gave a malformed value; `field` names the request field.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    /// The caller named a proxy that is not running here.
+    #[error("unknown proxy {0:?}")]
+    UnknownProxy(String),
+    /// The caller named a recording that does not exist here.
+    #[error("unknown recording {0:?}")]
+    UnknownRecording(String),
+    /// The caller asked for a name already taken by a running proxy.
+    #[error("a proxy named {0:?} is already running")]
+    ProxyExists(String),
+    /// The operation does not fit the current state (e.g. delete while recording).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The host refused to bind the listen address (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A file operation of ours failed on this host (disk full, permissions).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A recording file could not be read or written as the format requires.
+    #[error("recording {id}: {source}")]
+    Format {
+        id: String,
+        #[source]
+        source: FormatError,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with what we were doing, for messages a user can act on.
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result of engine operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,36 @@
+//! The recording file format: one append-only file per recording, with a
+//! checksummed header, checksummed frames, and on clean stop a footer and a
+//! trailer. `docs/FORMAT.md` is the byte-level specification.
+//!
+//! # Layout
+//! - `layout`: every magic number, size and code (changing it breaks files).
+//! - `header`, `frame`: the types and their pure codecs (bytes in, values out).
+//! - `summary`: the one place that counts frames (footer and recovery).
+//! - `writer`: [`RecordingWriter`] over a [`Sink`] (faults injectable).
+//! - `reader`: [`RecordingReader`], streaming, ending in an [`End`] value.
+//! - `scan`: whole-file scan and recovery, and the fast footer read.
+//!
+//! Used by the recorder, by replay and stats, and by `reelctl`.
+
+mod error;
+mod frame;
+mod header;
+pub mod layout;
+mod reader;
+mod scan;
+mod summary;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::FormatError;
+pub use frame::{
+    Decoded, Direction, Frame, FrameBody, Item, OpenInfo, decode_frame, encode_footer, encode_frame,
+};
+pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};
+pub use layout::MAX_PAYLOAD;
+pub use reader::{End, Next, READ_CHUNK, RecordingReader};
+pub use scan::{Scan, read_footer, scan, scan_file};
+pub use summary::{ConnSummary, Footer, Summary, SummaryBuilder};
+pub use writer::{RecordingWriter, Sink};

@@ -1,0 +1,129 @@
+//! Whole-file views of a recording: a full scan (which also recovers files
+//! without a footer) and the fast footer read used for listings.
+//!
+//! Listing a catalog calls [`read_footer`] (reads the header and the last
+//! bytes only) and falls back to [`scan_file`] when it returns `None`: the
+//! recorder did not stop cleanly, and the scan rebuilds the same summary with
+//! the same [`SummaryBuilder`] the writer used.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::error::FormatError;
+use super::frame::{Decoded, Item, decode_frame, le_u64};
+use super::header::Header;
+use super::layout::{FRAME_OVERHEAD, MAX_BODY_LEN, TRAILER_LEN, TRAILER_MAGIC};
+use super::reader::{End, Next, RecordingReader};
+use super::summary::{ConnSummary, Footer, Summary, SummaryBuilder};
+
+/// Everything a full pass over a recording learns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    /// The recording's metadata.
+    pub header: Header,
+    /// Totals recounted from the frames (not copied from the footer).
+    pub summary: Summary,
+    /// Connection table recounted from the frames.
+    pub connections: Vec<ConnSummary>,
+    /// How the file ends; `Complete` carries the writer's footer.
+    pub end: End,
+    /// File size when the scan opened it.
+    pub file_size: u64,
+}
+
+/// Reads every frame of the file at `path`, streaming, and recounts it.
+///
+/// # Errors
+/// Header errors and [`FormatError::Io`]; damage after the header is
+/// reported in [`Scan::end`].
+pub fn scan_file(path: &Path) -> Result<Scan, FormatError> {
+    let file = File::open(path)?;
+    let file_size = file.metadata()?.len();
+    scan(file, file_size)
+}
+
+/// [`scan_file`] over any reader (the reader buffers, so pass it raw).
+///
+/// # Errors
+/// As [`scan_file`].
+pub fn scan<R: Read>(source: R, file_size: u64) -> Result<Scan, FormatError> {
+    let mut reader = RecordingReader::open(source)?;
+    let mut builder = SummaryBuilder::new();
+    let end = loop {
+        match reader.next()? {
+            Next::Frame(frame) => builder.observe(&frame, reader.frame_offset()),
+            Next::End(end) => break end,
+        }
+    };
+    let (summary, connections) = builder.into_parts();
+    Ok(Scan {
+        header: reader.header().clone(),
+        summary,
+        connections,
+        end,
+        file_size,
+    })
+}
+
+/// Fast path: the header and the footer, without reading the frames.
+///
+/// Returns `Ok(None)` when the file has no valid trailer and footer (it was
+/// not finished cleanly, or its end is damaged); call [`scan_file`] then.
+///
+/// # Errors
+/// Header errors and [`FormatError::Io`].
+pub fn read_footer(path: &Path) -> Result<Option<(Header, Footer)>, FormatError> {
+    let mut file = File::open(path)?;
+    let file_size = file.metadata()?.len();
+    let reader = RecordingReader::open(&file)?;
+    let header = reader.header().clone();
+    let frames_start = reader.position();
+    drop(reader);
+    match footer_from_end(&mut file, file_size, frames_start) {
+        Ok(footer) => Ok(footer.map(|f| (header, f))),
+        // The file shrank under us: treat as "no footer", the scan will say more.
+        Err(FormatError::Io(e)) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Follows the trailer at the end of a `file_size`-byte file back to the
+/// footer frame and decodes it; `None` if anything does not check out.
+fn footer_from_end<F: Read + Seek>(
+    file: &mut F,
+    file_size: u64,
+    frames_start: u64,
+) -> Result<Option<Footer>, FormatError> {
+    let Some(trailer_offset) = file_size.checked_sub(TRAILER_LEN as u64) else {
+        return Ok(None);
+    };
+    if trailer_offset < frames_start + FRAME_OVERHEAD as u64 {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(trailer_offset))?;
+    let mut trailer = [0; TRAILER_LEN];
+    file.read_exact(&mut trailer)?;
+    let Some(footer_offset) = parse_trailer(&trailer) else {
+        return Ok(None);
+    };
+    let frame_len = match trailer_offset.checked_sub(footer_offset) {
+        Some(len) if footer_offset >= frames_start && len <= (MAX_BODY_LEN + 8) as u64 => len,
+        _ => return Ok(None),
+    };
+    let mut frame = vec![0; frame_len as usize];
+    file.seek(SeekFrom::Start(footer_offset))?;
+    file.read_exact(&mut frame)?;
+    Ok(match decode_frame(&frame) {
+        Decoded::Item {
+            item: Item::Footer(footer),
+            len,
+        } if len as u64 == frame_len => Some(footer),
+        _ => None,
+    })
+}
+
+/// The footer offset stored in a trailer, if its magic is intact.
+fn parse_trailer(trailer: &[u8; TRAILER_LEN]) -> Option<u64> {
+    (trailer[8..] == TRAILER_MAGIC).then(|| le_u64(trailer, 0))
+}

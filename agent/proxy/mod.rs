@@ -1,0 +1,13 @@
+//! TCP proxies: the accept loop (`listener`), the per-connection relay
+//! (`relay`), one running proxy's state (`running`) and the agent's set of
+//! proxies (`registry`).
+
+mod conn;
+mod listener;
+mod registry;
+pub mod relay;
+mod running;
+
+pub use conn::ConnMeta;
+pub use registry::{Proxies, ProxySpec};
+pub use running::{Proxy, ProxyInfo};

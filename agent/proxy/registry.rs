@@ -1,0 +1,222 @@
+//! The set of running proxies of an agent: start, stop, find, list.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use super::{Proxy, ProxyInfo, listener};
+use crate::error::{Error, Result};
+use crate::events::{EventBody, EventBus};
+use crate::ids;
+
+/// What to start.
+#[derive(Debug, Clone, Default)]
+pub struct ProxySpec {
+    /// host:port to bind.
+    pub listen: String,
+    /// host:port to relay to.
+    pub upstream: String,
+    /// Defaults to the id.
+    pub name: Option<String>,
+}
+
+/// All proxies of one agent. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Proxies {
+    proxies: Mutex<BTreeMap<String, Arc<Proxy>>>,
+    next_proxy: AtomicU64,
+    /// Connection ids, shared by every proxy (see `ConnMeta::id`).
+    conn_ids: Arc<AtomicU64>,
+    bus: EventBus,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl Proxies {
+    pub fn new(bus: EventBus, tracker: TaskTracker, cancel: CancellationToken) -> Self {
+        Self {
+            proxies: Mutex::default(),
+            next_proxy: AtomicU64::new(1),
+            conn_ids: Arc::new(AtomicU64::new(1)),
+            bus,
+            tracker,
+            cancel,
+        }
+    }
+
+    fn map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Proxy>>> {
+        self.proxies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Binds and starts a proxy.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a malformed address or name, `ProxyExists` for a
+    /// taken name, `Bind` when the address cannot be bound (in use, not local).
+    pub async fn start(&self, spec: ProxySpec) -> Result<ProxyInfo> {
+        validate_host_port("upstream", &spec.upstream)?;
+        validate_host_port("listen", &spec.listen)?;
+        if let Some(name) = &spec.name {
+            ids::validate("name", name)?;
+        }
+        let listener = bind(&spec.listen).await?;
+        let listen = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", e))?;
+
+        let (proxy, info) = {
+            let mut map = self.map();
+            let id = format!("p{}", self.next_proxy.fetch_add(1, Ordering::Relaxed));
+            let name = spec.name.clone().unwrap_or_else(|| id.clone());
+            if map.values().any(|p| p.name == name || *p.id == *name) {
+                return Err(Error::ProxyExists(name));
+            }
+            let proxy = Arc::new(Proxy::new(
+                id.as_str().into(),
+                name,
+                listen,
+                spec.upstream.clone(),
+                self.cancel.child_token(),
+            ));
+            map.insert(id, proxy.clone());
+            let info = proxy.info();
+            (proxy, info)
+        };
+        info!(proxy = %proxy.id, %listen, upstream = %proxy.upstream, "proxy started");
+        self.tracker.spawn(listener::accept_loop(
+            proxy.clone(),
+            listener,
+            self.bus.clone(),
+            self.conn_ids.clone(),
+            self.tracker.clone(),
+        ));
+        self.tracker.spawn(listener::stats_loop(
+            proxy.clone(),
+            self.bus.clone(),
+            proxy.cancel.clone(),
+        ));
+        self.bus.publish(
+            Some(&proxy.id),
+            EventBody::ProxyStarted {
+                listen,
+                upstream: proxy.upstream.clone(),
+            },
+        );
+        Ok(info)
+    }
+
+    /// Stops a proxy by id or name: no more accepts, open connections closed.
+    ///
+    /// # Errors
+    /// `UnknownProxy` when none has that id or name.
+    pub fn stop(&self, id_or_name: &str) -> Result<ProxyInfo> {
+        let proxy = {
+            let mut map = self.map();
+            let key = map
+                .values()
+                .find(|p| *p.id == *id_or_name || p.name == id_or_name)
+                .map(|p| p.id.to_string())
+                .ok_or_else(|| Error::UnknownProxy(id_or_name.to_string()))?;
+            map.remove(&key)
+                .ok_or_else(|| Error::UnknownProxy(id_or_name.to_string()))?
+        };
+        proxy.cancel.cancel();
+        info!(proxy = %proxy.id, "proxy stopped");
+        self.bus.publish(
+            Some(&proxy.id),
+            EventBody::ProxyStopped {
+                listen: proxy.listen,
+                upstream: proxy.upstream.clone(),
+            },
+        );
+        Ok(proxy.info())
+    }
+
+    /// Finds a running proxy by id or name.
+    ///
+    /// # Errors
+    /// `UnknownProxy` when none matches.
+    pub fn find(&self, id_or_name: &str) -> Result<Arc<Proxy>> {
+        self.map()
+            .values()
+            .find(|p| *p.id == *id_or_name || p.name == id_or_name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownProxy(id_or_name.to_string()))
+    }
+
+    /// Every running proxy, in start order.
+    pub fn all(&self) -> Vec<Arc<Proxy>> {
+        let mut all: Vec<_> = self.map().values().cloned().collect();
+        all.sort_by_key(|p| p.started_at);
+        all
+    }
+
+    pub fn list(&self) -> Vec<ProxyInfo> {
+        self.all().iter().map(|p| p.info()).collect()
+    }
+
+    /// Stops every proxy (agent shutdown).
+    pub fn stop_all(&self) {
+        let ids: Vec<String> = self.map().keys().cloned().collect();
+        for id in ids {
+            let _ = self.stop(&id);
+        }
+    }
+}
+
+/// Checks the shape `host:port` with a numeric port, so a typo is reported at
+/// start rather than on the first client.
+fn validate_host_port(field: &'static str, value: &str) -> Result<()> {
+    if value.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(Error::invalid(field, format!("{value:?} is not host:port")));
+    };
+    if host.is_empty() {
+        return Err(Error::invalid(field, format!("{value:?} has no host")));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(Error::invalid(
+            field,
+            format!("{value:?} has no valid port (0-65535)"),
+        ));
+    }
+    Ok(())
+}
+
+async fn bind(listen: &str) -> Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: listen.to_string(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_shapes() {
+        for ok in [
+            "127.0.0.1:80",
+            "localhost:7000",
+            "[::1]:9",
+            "game.example:15630",
+        ] {
+            validate_host_port("upstream", ok).unwrap();
+        }
+        for bad in ["", "127.0.0.1", ":80", "host:", "host:99999", "host:http"] {
+            let e = validate_host_port("upstream", bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid upstream"), "{bad:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! One running proxy: its identity, counters, open connections and the
+//! recordings tapping it. The connection table and the tap list share one
+//! lock so that a recording starting and a connection opening or closing
+//! always agree on which connections the recording must describe.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ConnMeta;
+use crate::format::Direction;
+use crate::record::Tap;
+
+/// A running proxy. Shared by its accept loop, its connections and the registry.
+#[derive(Debug)]
+pub struct Proxy {
+    pub id: Arc<str>,
+    pub name: String,
+    pub listen: SocketAddr,
+    /// As given: host:port, resolved again for every client connection.
+    pub upstream: String,
+    pub started_at: SystemTime,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) counters: Counters,
+    state: Mutex<State>,
+}
+
+/// Monotonic counters read by listings and the per-second stats.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub active: AtomicU64,
+    pub total: AtomicU64,
+    pub failed: AtomicU64,
+    pub bytes_c2s: AtomicU64,
+    pub bytes_s2c: AtomicU64,
+}
+
+impl Counters {
+    pub fn add_bytes(&self, dir: Direction, n: u64) {
+        match dir {
+            Direction::C2s => self.bytes_c2s.fetch_add(n, Ordering::Relaxed),
+            Direction::S2c => self.bytes_s2c.fetch_add(n, Ordering::Relaxed),
+        };
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conns: BTreeMap<u64, Arc<ConnMeta>>,
+    taps: Arc<[Tap]>,
+}
+
+/// A point-in-time view of a proxy for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyInfo {
+    pub id: String,
+    pub name: String,
+    pub listen: SocketAddr,
+    pub upstream: String,
+    pub active_connections: u64,
+    pub total_connections: u64,
+    pub failed_connections: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub started_at: SystemTime,
+    pub recordings: Vec<String>,
+}
+
+impl Proxy {
+    pub(crate) fn new(
+        id: Arc<str>,
+        name: String,
+        listen: SocketAddr,
+        upstream: String,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            listen,
+            upstream,
+            started_at: SystemTime::now(),
+            cancel,
+            counters: Counters::default(),
+            state: Mutex::default(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves plain maps behind; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The recordings to hand the next chunk to.
+    pub(crate) fn taps(&self) -> Arc<[Tap]> {
+        self.state().taps.clone()
+    }
+
+    /// Adds a connection to the table; returns the taps that must hear of it.
+    pub(crate) fn register(&self, conn: &Arc<ConnMeta>) -> Arc<[Tap]> {
+        let mut st = self.state();
+        st.conns.insert(conn.id, conn.clone());
+        st.taps.clone()
+    }
+
+    /// Removes a connection; returns the taps that must hear it closed.
+    pub(crate) fn unregister(&self, id: u64) -> Arc<[Tap]> {
+        let mut st = self.state();
+        st.conns.remove(&id);
+        st.taps.clone()
+    }
+
+    /// Starts feeding `tap`; returns the connections already open, which the
+    /// recording must describe as mid-session.
+    pub(crate) fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
+        let mut st = self.state();
+        let mut taps: Vec<Tap> = st.taps.iter().cloned().collect();
+        taps.push(tap);
+        st.taps = taps.into();
+        st.conns.values().cloned().collect()
+    }
+
+    /// Stops feeding the recording `recording_id`.
+    pub(crate) fn detach(&self, recording_id: &str) {
+        let mut st = self.state();
+        let taps: Vec<Tap> = st
+            .taps
+            .iter()
+            .filter(|t| &*t.recording_id != recording_id)
+            .cloned()
+            .collect();
+        st.taps = taps.into();
+    }
+
+    pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
+        self.state().conns.values().cloned().collect()
+    }
+
+    pub fn info(&self) -> ProxyInfo {
+        let recordings = self
+            .state()
+            .taps
+            .iter()
+            .map(|t| t.recording_id.to_string())
+            .collect();
+        let c = &self.counters;
+        ProxyInfo {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            listen: self.listen,
+            upstream: self.upstream.clone(),
+            active_connections: c.active.load(Ordering::Relaxed),
+            total_connections: c.total.load(Ordering::Relaxed),
+            failed_connections: c.failed.load(Ordering::Relaxed),
+            bytes_c2s: c.bytes_c2s.load(Ordering::Relaxed),
+            bytes_s2c: c.bytes_s2c.load(Ordering::Relaxed),
+            started_at: self.started_at,
+            recordings,
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The recordings of an agent: the files in its data directory plus the ones
+//! being written. On open it reads every file's footer (or, for a file left
+//! by a crash, scans it), so a restart lists everything that was there.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::info::{RecordingInfo, RecordingStatus, from_footer, from_scan, time_to_unix_ns};
+use super::recorder::{self, Live, Recorder};
+use super::tap::{RecorderMsg, TAP_QUEUE, Tap, TapKind};
+use crate::error::{Error, Result};
+use crate::events::{EventBody, EventBus, RecordingPhase};
+use crate::format::{Header, ProxyMeta, RecordingWriter, read_footer, scan_file};
+use crate::ids;
+use crate::proxy::{Proxies, Proxy};
+
+/// File name extension of recordings in the data directory.
+pub const RECORDING_EXT: &str = "reel";
+
+/// Who this agent is, as written into every recording's header.
+#[derive(Debug, Clone)]
+pub struct AgentIdentity {
+    pub name: String,
+    pub id: String,
+}
+
+/// A recording being written.
+pub(crate) struct Active {
+    id: String,
+    label: String,
+    proxies: Vec<String>,
+    started_at: SystemTime,
+    started: Instant,
+    agent_name: String,
+    live: Arc<Live>,
+    tx: mpsc::Sender<RecorderMsg>,
+}
+
+impl Active {
+    fn info(&self) -> RecordingInfo {
+        let l = &self.live;
+        let failed = l.failed.load(Ordering::Relaxed);
+        RecordingInfo {
+            id: self.id.clone(),
+            label: self.label.clone(),
+            status: if failed {
+                RecordingStatus::Failed
+            } else {
+                RecordingStatus::Recording
+            },
+            started_at: self.started_at,
+            duration: self.started.elapsed(),
+            size_bytes: l.size_bytes.load(Ordering::Relaxed),
+            connections: l.connections.load(Ordering::Relaxed),
+            bytes_c2s: l.bytes_c2s.load(Ordering::Relaxed),
+            bytes_s2c: l.bytes_s2c.load(Ordering::Relaxed),
+            frames: l.frames.load(Ordering::Relaxed),
+            proxies: self.proxies.clone(),
+            lost_bytes: l.lost_bytes.load(Ordering::Relaxed),
+            truncated_bytes: 0,
+            error: l.error(),
+            agent_name: self.agent_name.clone(),
+        }
+    }
+}
+
+enum Entry {
+    Active(Arc<Active>),
+    Done(Box<RecordingInfo>),
+}
+
+/// Every recording of the agent.
+pub struct Recordings {
+    dir: PathBuf,
+    agent: AgentIdentity,
+    bus: EventBus,
+    entries: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl Recordings {
+    /// Loads the catalog of `dir` (which must exist). Files that are not
+    /// recordings are left alone and logged.
+    ///
+    /// # Errors
+    /// `Io` when the directory cannot be listed.
+    pub fn open(dir: &Path, agent: AgentIdentity, bus: EventBus) -> Result<Self> {
+        let mut entries = BTreeMap::new();
+        let listing = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        for entry in listing.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some(RECORDING_EXT) {
+                continue;
+            }
+            let Some(id) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if ids::validate("id", &id).is_err() {
+                warn!(path = %path.display(), "ignoring a file whose name is not a valid recording id");
+                continue;
+            }
+            match load(&path) {
+                Ok(info) => {
+                    if info.status == RecordingStatus::Recovered {
+                        info!(recording = %id, truncated_bytes = info.truncated_bytes, "recovered a recording without footer");
+                    }
+                    entries.insert(id, Entry::Done(Box::new(info)));
+                }
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "ignoring unreadable recording")
+                }
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            agent,
+            bus,
+            entries: Mutex::new(entries),
+        })
+    }
+
+    fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn path_of(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{RECORDING_EXT}"))
+    }
+
+    /// Starts recording `proxy_ids` (every running proxy when empty).
+    ///
+    /// # Errors
+    /// `UnknownProxy`, `FailedPrecondition` when no proxy runs, `Io`/`Format`
+    /// when the file cannot be created.
+    pub async fn start(
+        &self,
+        proxies: &Proxies,
+        proxy_ids: &[String],
+        label: String,
+    ) -> Result<RecordingInfo> {
+        let targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
+            proxies.all()
+        } else {
+            proxy_ids
+                .iter()
+                .map(|p| proxies.find(p))
+                .collect::<Result<_>>()?
+        };
+        if targets.is_empty() {
+            return Err(Error::FailedPrecondition(
+                "no proxy is running: start a proxy before recording".into(),
+            ));
+        }
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        let id = ids::new_recording_id(started_at);
+        let header = Header {
+            id: id.clone(),
+            label: label.clone(),
+            agent_name: self.agent.name.clone(),
+            agent_id: self.agent.id.clone(),
+            started_at_unix_ns: time_to_unix_ns(started_at),
+            proxies: targets
+                .iter()
+                .map(|p| ProxyMeta {
+                    id: p.id.to_string(),
+                    name: p.name.clone(),
+                    listen: p.listen.to_string(),
+                    upstream: p.upstream.clone(),
+                })
+                .collect(),
+        };
+        let path = self.path_of(&id);
+        let file = create_file(&path)?;
+        let writer =
+            RecordingWriter::new(recorder::open_sink(file), &header).map_err(|source| {
+                Error::Format {
+                    id: id.clone(),
+                    source,
+                }
+            })?;
+
+        let (tx, rx) = mpsc::channel(TAP_QUEUE);
+        let live = Arc::new(Live::default());
+        let active = Arc::new(Active {
+            id: id.clone(),
+            label,
+            proxies: header.proxies.iter().map(|p| p.id.clone()).collect(),
+            started_at,
+            started,
+            agent_name: self.agent.name.clone(),
+            live: live.clone(),
+            tx: tx.clone(),
+        });
+        let on_failure = {
+            let bus = self.bus.clone();
+            let active = active.clone();
+            Box::new(move |_err: String| {
+                bus.publish(
+                    None,
+                    EventBody::Recording {
+                        phase: RecordingPhase::Failed,
+                        info: Box::new(active.info()),
+                    },
+                );
+            })
+        };
+        let rec = Recorder {
+            writer,
+            rx,
+            start: started,
+            live,
+            on_failure,
+            id: id.clone(),
+        };
+        std::thread::Builder::new()
+            .name(format!("rec-{id}"))
+            .spawn(move || rec.run())
+            .map_err(|e| Error::io("starting the recorder thread", e))?;
+        tokio::spawn(recorder::tick(tx.clone()));
+
+        self.entries()
+            .insert(id.clone(), Entry::Active(active.clone()));
+        let tap = Tap {
+            recording_id: id.as_str().into(),
+            tx,
+        };
+        for proxy in &targets {
+            for conn in proxy.attach(tap.clone()) {
+                tap.send(&conn, conn.opened, TapKind::Open).await;
+            }
+        }
+        info!(recording = %id, proxies = ?active.proxies, "recording started");
+        let info = active.info();
+        self.bus.publish(
+            None,
+            EventBody::Recording {
+                phase: RecordingPhase::Started,
+                info: Box::new(info.clone()),
+            },
+        );
+        Ok(info)
+    }
+
+    /// Stops a recording: detaches it from its proxies, writes the footer,
+    /// syncs the file.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a malformed id, `UnknownRecording`,
+    /// `FailedPrecondition` when it is not being recorded.
+    pub async fn stop(&self, proxies: &Proxies, id: &str, reason: &str) -> Result<RecordingInfo> {
+        ids::validate("id", id)?;
+        let active = match self.entries().get(id) {
+            Some(Entry::Active(a)) => a.clone(),
+            Some(Entry::Done(_)) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "recording {id:?} is not in progress"
+                )));
+            }
+            None => return Err(Error::UnknownRecording(id.to_string())),
+        };
+        for p in &active.proxies {
+            if let Ok(proxy) = proxies.find(p) {
+                proxy.detach(id);
+            }
+        }
+        let outcome = recorder::stop(&active.tx, reason).await;
+        let size = std::fs::metadata(self.path_of(id))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let (info, phase) = match outcome {
+            Ok(footer) => {
+                let header = header_of(&active, &self.agent);
+                (from_footer(&header, &footer, size), RecordingPhase::Stopped)
+            }
+            Err(err) => {
+                let mut info = active.info();
+                info.status = RecordingStatus::Failed;
+                info.error = Some(err);
+                info.size_bytes = size;
+                (info, RecordingPhase::Failed)
+            }
+        };
+        self.entries()
+            .insert(id.to_string(), Entry::Done(Box::new(info.clone())));
+        info!(recording = %id, status = info.status.as_str(), "recording stopped");
+        self.bus.publish(
+            None,
+            EventBody::Recording {
+                phase,
+                info: Box::new(info.clone()),
+            },
+        );
+        Ok(info)
+    }
+
+    /// Stops every recording in progress (agent shutdown).
+    pub async fn stop_all(&self, proxies: &Proxies, reason: &str) {
+        let active: Vec<String> = self
+            .entries()
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Active(_)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in active {
+            if let Err(e) = self.stop(proxies, &id, reason).await {
+                warn!(recording = %id, error = %e, "could not finish recording");
+            }
+        }
+    }
+
+    /// Every recording, oldest first.
+    pub fn list(&self) -> Vec<RecordingInfo> {
+        let mut all: Vec<RecordingInfo> = self
+            .entries()
+            .values()
+            .map(|e| match e {
+                Entry::Active(a) => a.info(),
+                Entry::Done(i) => (**i).clone(),
+            })
+            .collect();
+        all.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        all
+    }
+
+    /// # Errors
+    /// `InvalidArgument` for a malformed id, `UnknownRecording`.
+    pub fn get(&self, id: &str) -> Result<RecordingInfo> {
+        ids::validate("id", id)?;
+        match self.entries().get(id) {
+            Some(Entry::Active(a)) => Ok(a.info()),
+            Some(Entry::Done(i)) => Ok((**i).clone()),
+            None => Err(Error::UnknownRecording(id.to_string())),
+        }
+    }
+
+    /// Deletes a finished recording's file.
+    ///
+    /// # Errors
+    /// `InvalidArgument`, `UnknownRecording`, `FailedPrecondition` while it
+    /// is being recorded, `Io` when the file cannot be removed.
+    pub fn delete(&self, id: &str) -> Result<RecordingInfo> {
+        ids::validate("id", id)?;
+        let mut entries = self.entries();
+        let info = match entries.get(id) {
+            Some(Entry::Active(_)) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "recording {id:?} is in progress; stop it before deleting it"
+                )));
+            }
+            Some(Entry::Done(i)) => (**i).clone(),
+            None => return Err(Error::UnknownRecording(id.to_string())),
+        };
+        let path = self.path_of(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("deleting {}", path.display()), e)),
+        }
+        entries.remove(id);
+        Ok(info)
+    }
+
+    /// How many recordings the catalog holds.
+    pub fn count(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Path of a recording's file, for readers of finished recordings.
+    ///
+    /// # Errors
+    /// As `get`.
+    pub fn file_of(&self, id: &str) -> Result<PathBuf> {
+        self.get(id)?;
+        Ok(self.path_of(id))
+    }
+}
+
+fn header_of(active: &Active, agent: &AgentIdentity) -> Header {
+    Header {
+        id: active.id.clone(),
+        label: active.label.clone(),
+        agent_name: agent.name.clone(),
+        agent_id: agent.id.clone(),
+        started_at_unix_ns: time_to_unix_ns(active.started_at),
+        proxies: active
+            .proxies
+            .iter()
+            .map(|p| ProxyMeta {
+                id: p.clone(),
+                ..ProxyMeta::default()
+            })
+            .collect(),
+    }
+}
+
+/// Reads what a listing needs: the footer when the file has one, else a scan.
+fn load(path: &Path) -> std::result::Result<RecordingInfo, crate::format::FormatError> {
+    let size = std::fs::metadata(path)?.len();
+    if let Some((header, footer)) = read_footer(path)? {
+        return Ok(from_footer(&header, &footer, size));
+    }
+    let scan = scan_file(path)?;
+    Ok(from_scan(&scan))
+}
+
+/// Creates a new recording file readable by its owner only: recordings hold
+/// player traffic, session tokens included.
+fn create_file(path: &Path) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))
+}
+
+/// Durations in listings are whole milliseconds.
+pub fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

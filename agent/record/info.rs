@@ -1,0 +1,142 @@
+//! What a listing says about a recording, whether it is being written, was
+//! finished cleanly, or was recovered after a crash.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::format::{End, Footer, Header, Scan};
+
+/// Where a recording stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingStatus {
+    /// Being written now.
+    Recording,
+    /// Stopped cleanly; the file has its footer.
+    Complete,
+    /// No footer: the agent died while writing. Readable up to the last
+    /// complete frame.
+    Recovered,
+    /// Ended by a write error; the file holds what was written before it.
+    Failed,
+}
+
+impl RecordingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recording => "recording",
+            Self::Complete => "complete",
+            Self::Recovered => "recovered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A recording as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingInfo {
+    pub id: String,
+    pub label: String,
+    pub status: RecordingStatus,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    pub size_bytes: u64,
+    pub connections: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub frames: u64,
+    pub proxies: Vec<String>,
+    /// Bytes known not to be captured (loss markers, or dropped after a write error).
+    pub lost_bytes: u64,
+    /// Bytes at the end of a recovered file that did not form a whole frame.
+    pub truncated_bytes: u64,
+    pub error: Option<String>,
+    pub agent_name: String,
+}
+
+pub(crate) fn unix_ns_to_time(ns: i64) -> SystemTime {
+    if ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
+    }
+}
+
+pub(crate) fn time_to_unix_ns(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
+
+fn base(header: &Header) -> RecordingInfo {
+    RecordingInfo {
+        id: header.id.clone(),
+        label: header.label.clone(),
+        status: RecordingStatus::Complete,
+        started_at: unix_ns_to_time(header.started_at_unix_ns),
+        duration: Duration::ZERO,
+        size_bytes: 0,
+        connections: 0,
+        bytes_c2s: 0,
+        bytes_s2c: 0,
+        frames: 0,
+        proxies: header.proxies.iter().map(|p| p.id.clone()).collect(),
+        lost_bytes: 0,
+        truncated_bytes: 0,
+        error: None,
+        agent_name: header.agent_name.clone(),
+    }
+}
+
+/// Info of a file that ended with its footer.
+pub(crate) fn from_footer(header: &Header, footer: &Footer, size_bytes: u64) -> RecordingInfo {
+    let s = &footer.summary;
+    RecordingInfo {
+        status: if footer.error.is_some() {
+            RecordingStatus::Failed
+        } else {
+            RecordingStatus::Complete
+        },
+        duration: Duration::from_nanos(s.last_ts_ns),
+        size_bytes,
+        connections: s.connections,
+        bytes_c2s: s.bytes_c2s,
+        bytes_s2c: s.bytes_s2c,
+        frames: s.frames,
+        lost_bytes: s.lost_bytes,
+        error: footer.error.clone(),
+        ..base(header)
+    }
+}
+
+/// Info of a file read frame by frame (no usable footer).
+pub(crate) fn from_scan(scan: &Scan) -> RecordingInfo {
+    if let End::Complete(footer) = &scan.end {
+        return from_footer(&scan.header, footer, scan.file_size);
+    }
+    let s = &scan.summary;
+    let (truncated_bytes, error) = match &scan.end {
+        End::Truncated { cut_bytes, .. } => (*cut_bytes, None),
+        End::Corrupted {
+            offset,
+            reason,
+            valid_bytes,
+        } => (
+            scan.file_size.saturating_sub(*valid_bytes),
+            Some(format!("corrupted frame at offset {offset}: {reason}")),
+        ),
+        End::Complete(_) => (0, None),
+    };
+    RecordingInfo {
+        status: RecordingStatus::Recovered,
+        duration: Duration::from_nanos(s.last_ts_ns),
+        size_bytes: scan.file_size,
+        connections: s.connections,
+        bytes_c2s: s.bytes_c2s,
+        bytes_s2c: s.bytes_s2c,
+        frames: s.frames,
+        lost_bytes: s.lost_bytes,
+        truncated_bytes,
+        error,
+        ..base(&scan.header)
+    }
+}

@@ -1,0 +1,14 @@
+//! Recording: the tap a proxy feeds (`tap`), the recorder thread that writes
+//! the file (`recorder`), the catalog of recordings on disk (`catalog`) and
+//! what listings say about each (`info`).
+
+mod catalog;
+mod info;
+mod recorder;
+mod tap;
+
+pub use catalog::{AgentIdentity, RECORDING_EXT, Recordings, duration_ms};
+pub(crate) use info::time_to_unix_ns;
+pub use info::{RecordingInfo, RecordingStatus};
+pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
+pub use tap::{TAP_QUEUE, Tap, TapKind, TapMsg};

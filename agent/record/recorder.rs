@@ -1,0 +1,298 @@
+//! The recorder: one OS thread per recording that turns tap messages into
+//! frames. Blocking file I/O stays off the async runtime; the bounded queue in
+//! front of it is what backpressures the proxies when the disk is slow.
+//!
+//! Durability: buffered frames are handed to the OS whenever the queue is
+//! empty and at least every `RECORDER_FLUSH_INTERVAL`, so `kill -9` of the
+//! agent loses nothing already handed over; the file is fsynced every
+//! `RECORDER_SYNC_INTERVAL` and at stop, bounding what a power loss can take.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+
+use super::tap::{RecorderMsg, TapKind, TapMsg};
+use crate::format::{Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Summary};
+use crate::record::info::time_to_unix_ns;
+
+/// Longest time a frame may sit in the recorder's buffer before it is handed to the OS.
+pub const RECORDER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest time between fsyncs while a recording has unsynced data.
+pub const RECORDER_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Buffer in front of the file: one write syscall per this many bytes under load.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Figures of a recording in progress, updated by its recorder thread and read
+/// by listings.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    pub frames: AtomicU64,
+    pub connections: AtomicU64,
+    pub bytes_c2s: AtomicU64,
+    pub bytes_s2c: AtomicU64,
+    pub lost_bytes: AtomicU64,
+    pub size_bytes: AtomicU64,
+    pub last_ts_ns: AtomicU64,
+    pub failed: AtomicBool,
+    pub error: Mutex<Option<String>>,
+}
+
+impl Live {
+    fn publish(&self, s: &Summary, size: u64) {
+        self.frames.store(s.frames, Ordering::Relaxed);
+        self.connections.store(s.connections, Ordering::Relaxed);
+        self.bytes_c2s.store(s.bytes_c2s, Ordering::Relaxed);
+        self.bytes_s2c.store(s.bytes_s2c, Ordering::Relaxed);
+        self.lost_bytes.store(s.lost_bytes, Ordering::Relaxed);
+        self.size_bytes.store(size, Ordering::Relaxed);
+        self.last_ts_ns.store(s.last_ts_ns, Ordering::Relaxed);
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// How a recorder thread ended, sent to whoever asked it to stop.
+pub(crate) type StopReply = Result<Footer, String>;
+
+/// Everything the recorder thread owns.
+pub(crate) struct Recorder {
+    pub writer: RecordingWriter<BufWriter<File>>,
+    pub rx: mpsc::Receiver<RecorderMsg>,
+    /// Instant of ts 0 in the file.
+    pub start: Instant,
+    pub live: Arc<Live>,
+    /// Called once if a write fails, with the error (publishes the event).
+    pub on_failure: Box<dyn FnOnce(String) + Send>,
+    pub id: String,
+}
+
+pub(crate) fn open_sink(file: File) -> BufWriter<File> {
+    BufWriter::with_capacity(WRITE_BUFFER, file)
+}
+
+impl Recorder {
+    /// Runs until a `Stop` arrives or every sender is gone.
+    pub fn run(mut self) {
+        let mut known: HashSet<u64> = HashSet::new();
+        let mut last_ts = 0u64;
+        let mut last_flush = Instant::now();
+        let mut last_sync = Instant::now();
+        let mut dirty = false;
+        let mut failure: Option<String> = None;
+        let mut on_failure = Some(self.on_failure);
+        let mut lost_after_failure = 0u64;
+
+        let (reason, reply) = loop {
+            let Some(msg) = self.rx.blocking_recv() else {
+                break ("agent stopped".to_string(), None);
+            };
+            let tap = match msg {
+                RecorderMsg::Stop { reason, reply } => break (reason, Some(reply)),
+                RecorderMsg::Tick => None,
+                RecorderMsg::Tap(t) => Some(t),
+            };
+            if let Some(tap) = tap {
+                if failure.is_some() {
+                    // Nothing more can be written; count what is dropped.
+                    if let TapKind::Data(_, b) = &tap.kind {
+                        lost_after_failure += b.len() as u64;
+                        self.live
+                            .lost_bytes
+                            .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                let frames = frames_for(&tap, self.start, &mut known, &mut last_ts);
+                for frame in &frames {
+                    if let Err(e) = self.writer.write_frame(frame) {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+                dirty = true;
+            }
+            if failure.is_none() && dirty {
+                let now = Instant::now();
+                let r = if now.duration_since(last_sync) >= RECORDER_SYNC_INTERVAL {
+                    last_sync = now;
+                    last_flush = now;
+                    dirty = false;
+                    self.writer.sync()
+                } else if self.rx.is_empty()
+                    || now.duration_since(last_flush) >= RECORDER_FLUSH_INTERVAL
+                {
+                    last_flush = now;
+                    self.writer.flush()
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = r {
+                    failure = Some(e.to_string());
+                }
+            }
+            self.live
+                .publish(self.writer.summary(), self.writer.position());
+            if let Some(err) = &failure
+                && let Some(f) = on_failure.take()
+            {
+                error!(recording = %self.id, error = %err, "recording failed; the proxies keep forwarding");
+                self.live.failed.store(true, Ordering::Relaxed);
+                *self.live.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
+                f(err.clone());
+            }
+        };
+
+        let result = match failure {
+            Some(err) => Err(format!(
+                "{err} ({lost_after_failure} bytes arrived after the failure and were not recorded)"
+            )),
+            None => {
+                let ended = time_to_unix_ns(SystemTime::now());
+                match self.writer.finish(ended, &reason, None) {
+                    Ok((_, footer)) => {
+                        info!(recording = %self.id, frames = footer.summary.frames, "recording finished");
+                        self.live.publish(
+                            &footer.summary,
+                            self.live.size_bytes.load(Ordering::Relaxed),
+                        );
+                        Ok(footer)
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// The frames one tap message becomes: an OPEN first for a connection this
+/// recording has not described yet (mid-session when it opened before the
+/// recording started). Timestamps never go backwards in the file, so the
+/// file's order and its clock agree.
+fn frames_for(
+    tap: &TapMsg,
+    start: Instant,
+    known: &mut HashSet<u64>,
+    last_ts: &mut u64,
+) -> Vec<Frame> {
+    let conn = &tap.conn;
+    let ts = (tap.at.saturating_duration_since(start).as_nanos() as u64).max(*last_ts);
+    *last_ts = ts;
+    let mut out = Vec::with_capacity(2);
+    if known.insert(conn.id) {
+        out.push(Frame {
+            conn: conn.id,
+            ts_ns: ts,
+            body: FrameBody::Open(OpenInfo {
+                client: conn.client.to_string(),
+                proxy_id: conn.proxy_id.to_string(),
+                upstream: conn.upstream.to_string(),
+                mid_session: conn.opened < start,
+                opened_unix_ns: time_to_unix_ns(conn.opened_at),
+            }),
+        });
+    }
+    let body = match &tap.kind {
+        TapKind::Open => None,
+        TapKind::Data(dir, bytes) => Some(FrameBody::Data {
+            dir: *dir,
+            payload: bytes.clone(),
+        }),
+        TapKind::HalfClose(dir) => Some(FrameBody::HalfClose { dir: *dir }),
+        TapKind::Close(reason) => Some(FrameBody::Close {
+            reason: reason.clone(),
+        }),
+    };
+    if let Some(body) = body {
+        out.push(Frame {
+            conn: conn.id,
+            ts_ns: ts,
+            body,
+        });
+    }
+    out
+}
+
+/// Sends a `Tick` every `RECORDER_FLUSH_INTERVAL` so an idle recorder still
+/// syncs; ends when the recorder is gone.
+pub(crate) async fn tick(tx: mpsc::Sender<RecorderMsg>) {
+    let mut every = tokio::time::interval(RECORDER_FLUSH_INTERVAL);
+    loop {
+        every.tick().await;
+        match tx.try_send(RecorderMsg::Tick) {
+            // A full queue wakes the recorder anyway.
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => break,
+        }
+    }
+}
+
+/// Asks a recorder to finish and waits for its outcome.
+pub(crate) async fn stop(tx: &mpsc::Sender<RecorderMsg>, reason: &str) -> StopReply {
+    let (reply, rx) = oneshot::channel();
+    tx.send(RecorderMsg::Stop {
+        reason: reason.to_string(),
+        reply,
+    })
+    .await
+    .map_err(|_| "the recorder has already ended".to_string())?;
+    rx.await
+        .map_err(|_| "the recorder ended without finishing the file".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Direction;
+    use crate::proxy::ConnMeta;
+
+    fn meta(id: u64, opened: Instant) -> Arc<crate::proxy::ConnMeta> {
+        let mut m = ConnMeta::new(
+            id,
+            "p1".into(),
+            "127.0.0.1:5000".parse().unwrap(),
+            "127.0.0.1:6000".parse().unwrap(),
+        );
+        m.opened = opened;
+        Arc::new(m)
+    }
+
+    #[test]
+    fn first_sight_of_a_connection_writes_its_open() {
+        let start = Instant::now();
+        let before = start - Duration::from_secs(1);
+        let mut known = HashSet::new();
+        let mut last = 0;
+        let tap = TapMsg {
+            conn: meta(7, before),
+            at: start + Duration::from_millis(5),
+            kind: TapKind::Data(Direction::C2s, bytes::Bytes::from_static(b"hi")),
+        };
+        let frames = frames_for(&tap, start, &mut known, &mut last);
+        assert_eq!(frames.len(), 2);
+        match &frames[0].body {
+            FrameBody::Open(o) => assert!(o.mid_session),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(frames[1].ts_ns, 5_000_000);
+        // Second message: no new OPEN, and the clock never runs backwards.
+        let tap = TapMsg {
+            conn: meta(7, before),
+            at: start,
+            kind: TapKind::Close("client closed".into()),
+        };
+        let frames = frames_for(&tap, start, &mut known, &mut last);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].ts_ns, 5_000_000);
+    }
+}

@@ -1,0 +1,190 @@
+//! Conversions between engine values and protobuf messages: the only file
+//! where both meet.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::agent::AgentStatus;
+use crate::events::{Event, EventBody, RecordingPhase};
+use crate::format::Direction;
+use crate::proto as pb;
+use crate::proxy::{ConnMeta, ProxyInfo};
+use crate::record::{RecordingInfo, RecordingStatus, duration_ms, time_to_unix_ns};
+
+fn unix_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+pub fn agent_info(s: AgentStatus) -> pb::AgentInfo {
+    pb::AgentInfo {
+        name: s.name,
+        agent_id: s.agent_id,
+        version: s.version.to_string(),
+        now_unix_ns: time_to_unix_ns(s.now),
+        uptime_ms: duration_ms(s.uptime),
+        proxies: s.proxies as u32,
+        recordings: s.recordings as u32,
+        data_dir: s.data_dir.display().to_string(),
+    }
+}
+
+pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
+    pb::ProxyInfo {
+        id: p.id,
+        name: p.name,
+        listen: p.listen.to_string(),
+        upstream: p.upstream,
+        active_connections: p.active_connections,
+        total_connections: p.total_connections,
+        bytes_c2s: p.bytes_c2s,
+        bytes_s2c: p.bytes_s2c,
+        failed_connections: p.failed_connections,
+        started_at_unix_ms: unix_ms(p.started_at),
+        recordings: p.recordings,
+    }
+}
+
+pub fn connection_info(c: &ConnMeta) -> pb::ConnectionInfo {
+    pb::ConnectionInfo {
+        id: c.id,
+        proxy_id: c.proxy_id.to_string(),
+        client: c.client.to_string(),
+        upstream: c.upstream.to_string(),
+        opened_at_unix_ms: unix_ms(c.opened_at),
+        bytes_c2s: c.bytes_c2s(),
+        bytes_s2c: c.bytes_s2c(),
+    }
+}
+
+fn status(s: RecordingStatus) -> pb::RecordingStatus {
+    match s {
+        RecordingStatus::Recording => pb::RecordingStatus::Recording,
+        RecordingStatus::Complete => pb::RecordingStatus::Complete,
+        RecordingStatus::Recovered => pb::RecordingStatus::Recovered,
+        RecordingStatus::Failed => pb::RecordingStatus::Failed,
+    }
+}
+
+pub fn recording_info(r: RecordingInfo) -> pb::RecordingInfo {
+    pb::RecordingInfo {
+        id: r.id,
+        label: r.label,
+        status: status(r.status) as i32,
+        started_at_unix_ms: unix_ms(r.started_at),
+        duration_ms: duration_ms(r.duration),
+        size_bytes: r.size_bytes,
+        connections: r.connections,
+        bytes_c2s: r.bytes_c2s,
+        bytes_s2c: r.bytes_s2c,
+        proxies: r.proxies,
+        lost_bytes: r.lost_bytes,
+        truncated_bytes: r.truncated_bytes,
+        error: r.error.unwrap_or_default(),
+        frames: r.frames,
+        agent_name: r.agent_name,
+    }
+}
+
+pub fn direction(d: Direction) -> pb::Direction {
+    match d {
+        Direction::C2s => pb::Direction::C2s,
+        Direction::S2c => pb::Direction::S2c,
+    }
+}
+
+/// The kind a Watch filter matches an event by.
+pub fn event_kind(body: &EventBody) -> pb::EventKind {
+    match body {
+        EventBody::ConnectionOpened { .. } | EventBody::ConnectionClosed { .. } => {
+            pb::EventKind::Connection
+        }
+        EventBody::Transfer { .. } => pb::EventKind::Transfer,
+        EventBody::Stats(_) => pb::EventKind::Stats,
+        EventBody::Recording { .. } => pb::EventKind::Recording,
+        EventBody::ProxyStarted { .. } | EventBody::ProxyStopped { .. } => pb::EventKind::Proxy,
+    }
+}
+
+pub fn event(e: &Event) -> pb::Event {
+    use pb::event::Body;
+    let body = match &e.body {
+        EventBody::ConnectionOpened {
+            conn,
+            client,
+            upstream,
+        } => Body::ConnectionOpened(pb::ConnectionOpened {
+            connection: *conn,
+            client: client.to_string(),
+            upstream: upstream.clone(),
+        }),
+        EventBody::ConnectionClosed {
+            conn,
+            client,
+            upstream,
+            reason,
+            bytes_c2s,
+            bytes_s2c,
+            duration,
+        } => Body::ConnectionClosed(pb::ConnectionClosed {
+            connection: *conn,
+            client: client.to_string(),
+            upstream: upstream.clone(),
+            reason: reason.clone(),
+            bytes_c2s: *bytes_c2s,
+            bytes_s2c: *bytes_s2c,
+            duration_ms: duration_ms(*duration),
+        }),
+        EventBody::Transfer { conn, dir, bytes } => Body::Transfer(pb::Transfer {
+            connection: *conn,
+            direction: direction(*dir) as i32,
+            bytes: *bytes,
+        }),
+        EventBody::Stats(s) => Body::Stats(pb::ProxyStats {
+            active_connections: s.active_connections,
+            total_connections: s.total_connections,
+            bytes_c2s_per_sec: s.bytes_c2s_per_sec,
+            bytes_s2c_per_sec: s.bytes_s2c_per_sec,
+            bytes_c2s: s.bytes_c2s,
+            bytes_s2c: s.bytes_s2c,
+        }),
+        EventBody::Recording { phase, info } => {
+            use pb::recording_event::Phase;
+            let phase = match phase {
+                RecordingPhase::Started => Phase::Started,
+                RecordingPhase::Stopped => Phase::Stopped,
+                RecordingPhase::Failed => Phase::Failed,
+            };
+            Body::Recording(pb::RecordingEvent {
+                phase: phase as i32,
+                recording: Some(recording_info((**info).clone())),
+            })
+        }
+        EventBody::ProxyStarted { listen, upstream } => Body::Proxy(pb::ProxyEvent {
+            phase: pb::proxy_event::Phase::Started as i32,
+            listen: listen.to_string(),
+            upstream: upstream.clone(),
+        }),
+        EventBody::ProxyStopped { listen, upstream } => Body::Proxy(pb::ProxyEvent {
+            phase: pb::proxy_event::Phase::Stopped as i32,
+            listen: listen.to_string(),
+            upstream: upstream.clone(),
+        }),
+    };
+    pb::Event {
+        at_unix_ns: time_to_unix_ns(e.at),
+        proxy_id: e.proxy_id.as_deref().unwrap_or_default().to_string(),
+        body: Some(body),
+    }
+}
+
+/// The event a subscriber gets in place of the `missed` events it was too
+/// slow to read.
+pub fn lagged(missed: u64) -> pb::Event {
+    pb::Event {
+        at_unix_ns: time_to_unix_ns(SystemTime::now()),
+        proxy_id: String::new(),
+        body: Some(pb::event::Body::Lagged(pb::Lagged { missed })),
+    }
+}

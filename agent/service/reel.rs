@@ -1,0 +1,253 @@
+//! The reel.v1.Reel service: validate, call the engine, convert. No logic of
+//! its own beyond that.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::agent::Agent;
+use crate::proto as pb;
+use crate::proto::reel_server::Reel;
+use crate::proxy::ProxySpec;
+
+/// Events buffered per Watch stream between the bus and the network.
+const WATCH_STREAM_QUEUE: usize = 256;
+
+/// The service: a handle on the engine.
+#[derive(Clone)]
+pub struct ReelService {
+    agent: Arc<Agent>,
+    /// Ends Watch streams at shutdown, so the server can stop.
+    shutdown: CancellationToken,
+}
+
+impl ReelService {
+    pub fn new(agent: Arc<Agent>, shutdown: CancellationToken) -> Self {
+        Self { agent, shutdown }
+    }
+}
+
+fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Status> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Status::invalid_argument(format!("{field} is required")));
+    }
+    Ok(v)
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Reel for ReelService {
+    async fn get_info(
+        &self,
+        _: Request<pb::GetInfoRequest>,
+    ) -> Result<Response<pb::AgentInfo>, Status> {
+        Ok(Response::new(convert::agent_info(self.agent.status())))
+    }
+
+    async fn start_proxy(
+        &self,
+        req: Request<pb::StartProxyRequest>,
+    ) -> Result<Response<pb::ProxyInfo>, Status> {
+        let r = req.into_inner();
+        let spec = ProxySpec {
+            listen: required("listen", &r.listen)?.to_string(),
+            upstream: required("upstream", &r.upstream)?.to_string(),
+            name: Some(r.name.trim().to_string()).filter(|n| !n.is_empty()),
+        };
+        let info = self.agent.proxies.start(spec).await?;
+        Ok(Response::new(convert::proxy_info(info)))
+    }
+
+    async fn stop_proxy(
+        &self,
+        req: Request<pb::StopProxyRequest>,
+    ) -> Result<Response<pb::StopProxyResponse>, Status> {
+        let r = req.into_inner();
+        let info = self.agent.proxies.stop(required("id", &r.id)?)?;
+        Ok(Response::new(pb::StopProxyResponse {
+            proxy: Some(convert::proxy_info(info)),
+        }))
+    }
+
+    async fn list_proxies(
+        &self,
+        _: Request<pb::ListProxiesRequest>,
+    ) -> Result<Response<pb::ListProxiesResponse>, Status> {
+        let proxies = self
+            .agent
+            .proxies
+            .list()
+            .into_iter()
+            .map(convert::proxy_info)
+            .collect();
+        Ok(Response::new(pb::ListProxiesResponse { proxies }))
+    }
+
+    async fn list_connections(
+        &self,
+        req: Request<pb::ListConnectionsRequest>,
+    ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
+        let r = req.into_inner();
+        let proxies = if r.proxy.trim().is_empty() {
+            self.agent.proxies.all()
+        } else {
+            vec![self.agent.proxies.find(r.proxy.trim())?]
+        };
+        let connections = proxies
+            .iter()
+            .flat_map(|p| p.connections())
+            .map(|c| convert::connection_info(&c))
+            .collect();
+        Ok(Response::new(pb::ListConnectionsResponse { connections }))
+    }
+
+    async fn start_recording(
+        &self,
+        req: Request<pb::StartRecordingRequest>,
+    ) -> Result<Response<pb::RecordingInfo>, Status> {
+        let r = req.into_inner();
+        let proxies: Vec<String> = r
+            .proxies
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let info = self
+            .agent
+            .recordings
+            .start(&self.agent.proxies, &proxies, r.label)
+            .await?;
+        Ok(Response::new(convert::recording_info(info)))
+    }
+
+    async fn stop_recording(
+        &self,
+        req: Request<pb::StopRecordingRequest>,
+    ) -> Result<Response<pb::RecordingInfo>, Status> {
+        let r = req.into_inner();
+        let info = self
+            .agent
+            .recordings
+            .stop(
+                &self.agent.proxies,
+                required("id", &r.id)?,
+                "stopped by request",
+            )
+            .await?;
+        Ok(Response::new(convert::recording_info(info)))
+    }
+
+    async fn list_recordings(
+        &self,
+        _: Request<pb::ListRecordingsRequest>,
+    ) -> Result<Response<pb::ListRecordingsResponse>, Status> {
+        let recordings = self
+            .agent
+            .recordings
+            .list()
+            .into_iter()
+            .map(convert::recording_info)
+            .collect();
+        Ok(Response::new(pb::ListRecordingsResponse { recordings }))
+    }
+
+    async fn get_recording(
+        &self,
+        req: Request<pb::GetRecordingRequest>,
+    ) -> Result<Response<pb::RecordingInfo>, Status> {
+        let r = req.into_inner();
+        let info = self.agent.recordings.get(required("id", &r.id)?)?;
+        Ok(Response::new(convert::recording_info(info)))
+    }
+
+    async fn delete_recording(
+        &self,
+        req: Request<pb::DeleteRecordingRequest>,
+    ) -> Result<Response<pb::DeleteRecordingResponse>, Status> {
+        let r = req.into_inner();
+        let info = self.agent.recordings.delete(required("id", &r.id)?)?;
+        Ok(Response::new(pb::DeleteRecordingResponse {
+            recording: Some(convert::recording_info(info)),
+        }))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let r = req.into_inner();
+        let mut kinds: HashSet<i32> = HashSet::new();
+        for k in &r.kinds {
+            match pb::EventKind::try_from(*k) {
+                Ok(pb::EventKind::Unspecified) | Err(_) => {
+                    return Err(Status::invalid_argument(format!(
+                        "kinds: unknown event kind {k}"
+                    )));
+                }
+                Ok(kind) => {
+                    kinds.insert(kind as i32);
+                }
+            }
+        }
+        let transfers = kinds.contains(&(pb::EventKind::Transfer as i32));
+        // Names are resolved now; anything else is taken as an id, so a
+        // watcher may name a proxy that is not started yet.
+        let proxies: HashSet<String> = r
+            .proxies
+            .iter()
+            .map(|p| match self.agent.proxies.find(p) {
+                Ok(proxy) => proxy.id.to_string(),
+                Err(_) => p.clone(),
+            })
+            .collect();
+        let (mut rx, guard) = self.agent.bus.subscribe(transfers).into_parts();
+        let (tx, out) = mpsc::channel(WATCH_STREAM_QUEUE);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tx.closed() => break,
+                    r = rx.recv() => r,
+                };
+                let ev = match next {
+                    Ok(ev) => ev,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        if tx.send(Ok(convert::lagged(n))).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let kind = convert::event_kind(&ev.body) as i32;
+                let wanted_kind = if kinds.is_empty() {
+                    kind != pb::EventKind::Transfer as i32
+                } else {
+                    kinds.contains(&kind)
+                };
+                let wanted_proxy = proxies.is_empty()
+                    || ev.proxy_id.as_deref().is_some_and(|p| proxies.contains(p));
+                if !(wanted_kind && wanted_proxy) {
+                    continue;
+                }
+                if tx.send(Ok(convert::event(&ev))).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out))))
+    }
+}

@@ -1,0 +1,252 @@
+//! Helpers shared by the integration tests: real agent processes (killed by
+//! pid when the test ends), real TCP servers on loopback, and the real
+//! reelctl binary. Every wait is bounded.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reel::proto::reel_client::ReelClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+
+/// Longest an agent may take to print its ready line.
+pub const AGENT_START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A reel-agent process. Killed (SIGKILL) and reaped on drop.
+pub struct AgentProc {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl AgentProc {
+    /// Starts `reel-agent --listen IP:0 --data-dir DIR` and waits for its
+    /// ready line. Logs go to DIR/../agent-<ip>.log.
+    pub fn start(ip: &str, data_dir: &Path) -> AgentProc {
+        Self::start_named(ip, data_dir, "test-agent")
+    }
+
+    pub fn start_named(ip: &str, data_dir: &Path, name: &str) -> AgentProc {
+        Self::start_at(&format!("{ip}:0"), data_dir, name)
+    }
+
+    pub fn start_at(listen: &str, data_dir: &Path, name: &str) -> AgentProc {
+        let stderr_path =
+            data_dir.with_extension(format!("{}.log", listen.replace([':', '.'], "_")));
+        let stderr = std::fs::File::create(&stderr_path).expect("create agent log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reel-agent"))
+            .args(["--listen", listen, "--name", name, "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn reel-agent");
+        let stdout = child.stdout.take().expect("agent stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the agent never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(AGENT_START_TIMEOUT) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                panic!(
+                    "reel-agent did not become ready within {AGENT_START_TIMEOUT:?}; log:\n{log}"
+                );
+            }
+        };
+        let addr = line
+            .strip_prefix("reel-agent listening on ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+            .parse()
+            .expect("ready line address");
+        AgentProc {
+            child,
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            stderr_path,
+        }
+    }
+
+    pub fn addr_str(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub async fn client(&self) -> ReelClient<Channel> {
+        let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect to agent");
+        ReelClient::new(ch)
+    }
+
+    /// SIGKILL: the agent gets no chance to finish anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) for a clean exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        signal(self.child.id(), "TERM");
+        wait_bounded(&mut self.child, Duration::from_secs(15))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a signal by pid with the system's `kill`.
+pub fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status();
+}
+
+/// Waits for a child to exit for at most `limit`; kills it if it does not.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Output of one reelctl run.
+#[derive(Debug)]
+pub struct CtlOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CtlOutput {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "reelctl stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs reelctl with `args`, killed after 30 s.
+pub fn reelctl(args: &[&str]) -> CtlOutput {
+    reelctl_env(args, &[])
+}
+
+pub fn reelctl_env(args: &[&str], env: &[(&str, &str)]) -> CtlOutput {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out");
+    let err_path = dir.path().join("err");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reelctl"));
+    cmd.args(args)
+        .env_remove("REEL_AGENTS")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn reelctl");
+    let code = wait_bounded(&mut child, Duration::from_secs(30));
+    CtlOutput {
+        code,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// A TCP echo server on 127.0.0.1, as a task of the test's runtime.
+pub async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = sock.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// A server that reads until EOF, then answers with the byte count as text
+/// and closes: proves half-close is passed on.
+pub async fn count_then_reply_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut all = Vec::new();
+                let _ = sock.read_to_end(&mut all).await;
+                let _ = sock
+                    .write_all(format!("got {} bytes", all.len()).as_bytes())
+                    .await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// An address on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Bounded wait for a condition checked every 50 ms.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if f().await {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

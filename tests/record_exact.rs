@@ -1,0 +1,176 @@
+//! The recording holds exactly the bytes that went through the proxy, per
+//! connection and direction, with timestamps that never go backwards.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::{Rng, RngExt, SeedableRng};
+use reel::format::{Direction, End, FrameBody, Next, RecordingReader};
+use reel::proto as pb;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use common::*;
+
+const CLIENTS: usize = 50;
+const MESSAGES_PER_CLIENT: usize = 6;
+const MAX_MESSAGE: usize = 256 * 1024;
+
+/// One client's view: what it sent and what it got back.
+struct Seen {
+    local: String,
+    sent: Vec<u8>,
+    received: Vec<u8>,
+}
+
+async fn client(proxy: std::net::SocketAddr, seed: u64) -> Seen {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut sock = TcpStream::connect(proxy).await.unwrap();
+    let local = sock.local_addr().unwrap().to_string();
+    let (mut r, mut w) = sock.split();
+    let mut sent = Vec::new();
+    let mut received = Vec::new();
+    for _ in 0..MESSAGES_PER_CLIENT {
+        let len = rng.random_range(1..=MAX_MESSAGE);
+        let mut msg = vec![0u8; len];
+        rng.fill_bytes(&mut msg);
+        // Write and read concurrently: the echo may come back while we send.
+        let mut echoed = vec![0u8; len];
+        let (wr, rd) = tokio::join!(w.write_all(&msg), r.read_exact(&mut echoed));
+        wr.unwrap();
+        rd.unwrap();
+        sent.extend_from_slice(&msg);
+        received.extend_from_slice(&echoed);
+    }
+    w.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).await.unwrap();
+    received.extend_from_slice(&rest);
+    Seen {
+        local,
+        sent,
+        received,
+    }
+}
+
+fn sha(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_clients_are_recorded_byte_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let mut ctl = agent.client().await;
+    let echo = echo_server().await;
+
+    let proxy = ctl
+        .start_proxy(pb::StartProxyRequest {
+            listen: "127.0.0.1:0".into(),
+            upstream: echo.to_string(),
+            name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rec = ctl
+        .start_recording(pb::StartRecordingRequest {
+            proxies: vec![],
+            label: "exact".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rec.status, pb::RecordingStatus::Recording as i32);
+
+    let proxy_addr: std::net::SocketAddr = proxy.listen.parse().unwrap();
+    let clients = (0..CLIENTS).map(|i| tokio::spawn(client(proxy_addr, i as u64)));
+    let seen: Vec<Seen> = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut out = Vec::new();
+        for c in clients {
+            out.push(c.await.unwrap());
+        }
+        out
+    })
+    .await
+    .expect("clients finished in time");
+    for s in &seen {
+        assert_eq!(
+            sha(&s.sent),
+            sha(&s.received),
+            "echo through the proxy is exact"
+        );
+    }
+
+    // Every connection's close must be in the file before we stop.
+    eventually(Duration::from_secs(20), "all connections closed", || {
+        let mut ctl = ctl.clone();
+        async move {
+            let p = ctl
+                .list_proxies(pb::ListProxiesRequest {})
+                .await
+                .unwrap()
+                .into_inner();
+            p.proxies[0].active_connections == 0 && p.proxies[0].total_connections == CLIENTS as u64
+        }
+    })
+    .await;
+    let done = ctl
+        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.status, pb::RecordingStatus::Complete as i32);
+    assert_eq!(done.connections, CLIENTS as u64);
+    let total: u64 = seen.iter().map(|s| s.sent.len() as u64).sum();
+    assert_eq!(done.bytes_c2s, total);
+    assert_eq!(done.bytes_s2c, total);
+
+    // Read the file back and compare per connection and direction.
+    let path = dir.path().join("data").join(format!("{}.reel", rec.id));
+    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let mut reader = RecordingReader::open(file).unwrap();
+    assert_eq!(reader.header().label, "exact");
+    let mut by_conn: HashMap<u64, (String, Vec<u8>, Vec<u8>, bool)> = HashMap::new();
+    let mut last_ts = 0;
+    let end = loop {
+        match reader.next().unwrap() {
+            Next::Frame(f) => {
+                assert!(f.ts_ns >= last_ts, "timestamps never go backwards");
+                last_ts = f.ts_ns;
+                match f.body {
+                    FrameBody::Open(o) => {
+                        assert!(!o.mid_session);
+                        by_conn.insert(f.conn, (o.client, Vec::new(), Vec::new(), false));
+                    }
+                    FrameBody::Data { dir, payload } => {
+                        let e = by_conn.get_mut(&f.conn).expect("data after open");
+                        match dir {
+                            Direction::C2s => e.1.extend_from_slice(&payload),
+                            Direction::S2c => e.2.extend_from_slice(&payload),
+                        }
+                    }
+                    FrameBody::Close { .. } => {
+                        by_conn.get_mut(&f.conn).expect("close after open").3 = true
+                    }
+                    _ => {}
+                }
+            }
+            Next::End(end) => break end,
+        }
+    };
+    assert!(matches!(end, End::Complete(_)), "{end:?}");
+    assert_eq!(by_conn.len(), CLIENTS);
+    for s in &seen {
+        let (_, c2s, s2c, closed) = by_conn
+            .values()
+            .find(|(client, ..)| *client == s.local)
+            .unwrap_or_else(|| panic!("no recorded connection for client {}", s.local));
+        assert_eq!(sha(c2s), sha(&s.sent), "c2s bytes of {}", s.local);
+        assert_eq!(sha(s2c), sha(&s.received), "s2c bytes of {}", s.local);
+        assert!(closed, "close recorded for {}", s.local);
+    }
+}
