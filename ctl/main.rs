@@ -1,1 +1,118 @@
-fn main() {}
+//! `reelctl`: the command-line client of reel. Thin wiring: parse the
+//! arguments, resolve them into settings, run the command on every selected
+//! agent, print, and exit with a status that says whether all succeeded.
+//!
+//! # Layout
+//! - `args`: clap types; `settings` (+ `fleet_file`): agents, deadline, output mode
+//! - `fleet`: concurrent fan-out with per-agent deadline; `error`: agent failures
+//! - `clock`: NTP-style clock offset; `backoff`: watch reconnect delays;
+//!   `event`: typed watch events; `timestamp`: agent instants and their formats
+//! - `commands/`: one file per command group, returning typed results
+//! - `output/`: all printing (tables, JSON, watch lines); `exit`: exit status
+
+mod args;
+mod backoff;
+mod clock;
+mod commands;
+mod error;
+mod event;
+mod exit;
+mod fleet;
+mod fleet_file;
+mod output;
+mod settings;
+mod timestamp;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, ProxyCommand, RecordCommand};
+use crate::commands::{agents, proxy, record, watch};
+use crate::exit::Exit;
+use crate::settings::Settings;
+
+fn main() -> ExitCode {
+    // clap prints its own usage errors and exits 2 (0 for --help/--version).
+    let cli = Cli::parse();
+    init_tracing();
+    run(cli).into()
+}
+
+fn run(cli: Cli) -> Exit {
+    let settings = match Settings::from_args(&cli.global) {
+        Ok(settings) => settings,
+        Err(error) => {
+            output::print_error(&error);
+            return Exit::Usage;
+        }
+    };
+    output::print_warnings(&settings);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            output::print_error(&format!("cannot start the async runtime: {error}"));
+            return Exit::Internal;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, &settings)) {
+        Ok(exit) => exit,
+        // `reelctl ... | head`: the reader has all it wanted.
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(error) => {
+            output::print_error(&format!("cannot write output: {error}"));
+            Exit::Internal
+        }
+    }
+}
+
+/// Runs the command and prints its results.
+async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
+    let mode = settings.output;
+    match command {
+        Command::Agents => output::print_agents(&agents::run(settings).await, mode),
+        Command::Proxy(ProxyCommand::Start(args)) => {
+            output::print_report(&proxy::start(settings, &args).await, mode)
+        }
+        Command::Proxy(ProxyCommand::Ls) => {
+            output::print_report(&proxy::list(settings).await, mode)
+        }
+        Command::Proxy(ProxyCommand::Stop(args)) => {
+            output::print_report(&proxy::stop(settings, &args).await, mode)
+        }
+        Command::Record(RecordCommand::Start(args)) => {
+            output::print_report(&record::start(settings, &args).await, mode)
+        }
+        Command::Record(RecordCommand::Stop(args)) => {
+            output::print_report(&record::stop(settings, &args).await, mode)
+        }
+        Command::Record(RecordCommand::Ls) => {
+            output::print_report(&record::list(settings).await, mode)
+        }
+        Command::Record(RecordCommand::Show(arg)) => {
+            output::print_report(&record::show(settings, &arg.id).await, mode)
+        }
+        Command::Record(RecordCommand::Rm(arg)) => {
+            output::print_report(&record::remove(settings, &arg.id).await, mode)
+        }
+        Command::Watch(args) => {
+            let printer = output::WatchPrinter::new(&settings.agents, mode);
+            watch::run(settings, &args, |update| printer.print(&update)).await?;
+            Ok(Exit::Success)
+        }
+    }
+}
+
+/// Diagnostics on stderr, filtered by `RUST_LOG` (warnings by default).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}

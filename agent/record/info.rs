@@ -96,7 +96,13 @@ pub(crate) fn from_footer(header: &Header, footer: &Footer, size_bytes: u64) -> 
         } else {
             RecordingStatus::Complete
         },
-        duration: Duration::from_nanos(s.last_ts_ns),
+        // From start to stop, not to the last frame: an idle tail is part of it.
+        duration: Duration::from_nanos(s.last_ts_ns).max(Duration::from_nanos(
+            footer
+                .ended_unix_ns
+                .saturating_sub(header.started_at_unix_ns)
+                .max(0) as u64,
+        )),
         size_bytes,
         connections: s.connections,
         bytes_c2s: s.bytes_c2s,

@@ -10,9 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use reel::format::{Direction, End, Frame, FrameBody, Next, OpenInfo, RecordingReader};
+use reel::proto as pb;
 use reel::proto::reel_client::ReelClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
 /// Longest an agent may take to print its ready line.
@@ -248,5 +250,175 @@ where
             panic!("timed out after {limit:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `cmd` with its output captured in files, killed after `limit`.
+/// Panics with `what` when the program cannot be started at all.
+pub fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> CtlOutput {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out");
+    let err_path = dir.path().join("err");
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let code = wait_bounded(&mut child, limit);
+    CtlOutput {
+        code,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// Starts a proxy on 127.0.0.1:0 relaying to `upstream`.
+pub async fn start_proxy(ctl: &mut ReelClient<Channel>, upstream: SocketAddr) -> pb::ProxyInfo {
+    ctl.start_proxy(pb::StartProxyRequest {
+        listen: "127.0.0.1:0".into(),
+        upstream: upstream.to_string(),
+        name: String::new(),
+    })
+    .await
+    .expect("StartProxy")
+    .into_inner()
+}
+
+/// The bound address of a started proxy.
+pub fn proxy_addr(p: &pb::ProxyInfo) -> SocketAddr {
+    p.listen.parse().expect("proxy listen address")
+}
+
+/// Starts recording every running proxy.
+pub async fn start_recording(ctl: &mut ReelClient<Channel>, label: &str) -> pb::RecordingInfo {
+    ctl.start_recording(pb::StartRecordingRequest {
+        proxies: vec![],
+        label: label.into(),
+    })
+    .await
+    .expect("StartRecording")
+    .into_inner()
+}
+
+/// Sends `msg` and reads the same number of bytes back (an echo through a
+/// proxy), bounded by 10 s.
+pub async fn round_trip(sock: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let (mut r, mut w) = sock.split();
+        let mut back = vec![0u8; msg.len()];
+        let (wr, rd) = tokio::join!(w.write_all(msg), r.read_exact(&mut back));
+        wr.expect("write through the proxy");
+        rd.expect("read the echo through the proxy");
+        back
+    })
+    .await
+    .expect("echo round trip within 10 s")
+}
+
+/// Shuts down the write side and reads until EOF, bounded by 10 s.
+pub async fn close_and_drain(mut sock: TcpStream) -> Vec<u8> {
+    tokio::time::timeout(Duration::from_secs(10), async move {
+        sock.shutdown().await.expect("shutdown write side");
+        let mut rest = Vec::new();
+        sock.read_to_end(&mut rest).await.expect("read to EOF");
+        rest
+    })
+    .await
+    .expect("connection closed within 10 s")
+}
+
+/// Waits until every proxy has no open connection and `total` accepted in all.
+pub async fn wait_idle(ctl: &ReelClient<Channel>, total: u64) {
+    eventually(
+        Duration::from_secs(20),
+        "all proxy connections closed",
+        || {
+            let mut ctl = ctl.clone();
+            async move {
+                let p = ctl
+                    .list_proxies(pb::ListProxiesRequest {})
+                    .await
+                    .unwrap()
+                    .into_inner();
+                p.proxies.iter().all(|p| p.active_connections == 0)
+                    && p.proxies.iter().map(|p| p.total_connections).sum::<u64>() == total
+            }
+        },
+    )
+    .await;
+}
+
+/// Path of a recording's file in a data directory.
+pub fn recording_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(format!("{id}.reel"))
+}
+
+/// Every frame of a recording file, and how it ends.
+pub fn read_recording(path: &Path) -> (reel::format::Header, Vec<Frame>, End) {
+    let file = std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
+    let mut reader = RecordingReader::open(file).expect("recording header");
+    let mut frames = Vec::new();
+    let end = loop {
+        match reader.next().expect("read recording") {
+            Next::Frame(f) => frames.push(f),
+            Next::End(end) => break end,
+        }
+    };
+    (reader.header().clone(), frames, end)
+}
+
+/// The OPEN frame of the connection whose client address is `client`.
+pub fn open_of<'a>(frames: &'a [Frame], client: &str) -> (u64, &'a OpenInfo) {
+    frames
+        .iter()
+        .find_map(|f| match &f.body {
+            FrameBody::Open(o) if o.client == client => Some((f.conn, o)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no OPEN frame for client {client}"))
+}
+
+/// Payload bytes of one connection in one direction, in file order.
+pub fn payload_of(frames: &[Frame], conn: u64, dir: Direction) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in frames.iter().filter(|f| f.conn == conn) {
+        if let FrameBody::Data { dir: d, payload } = &f.body
+            && *d == dir
+        {
+            out.extend_from_slice(payload);
+        }
+    }
+    out
+}
+
+/// The next event of a Watch stream, within `limit`.
+pub async fn next_event(stream: &mut tonic::Streaming<pb::Event>, limit: Duration) -> pb::Event {
+    tokio::time::timeout(limit, stream.message())
+        .await
+        .unwrap_or_else(|_| panic!("no event within {limit:?}"))
+        .expect("watch stream failed")
+        .expect("watch stream ended")
+}
+
+/// Reads events until one satisfies `want`, within `limit` overall.
+pub async fn wait_event(
+    stream: &mut tonic::Streaming<pb::Event>,
+    limit: Duration,
+    what: &str,
+    mut want: impl FnMut(&pb::Event) -> bool,
+) -> pb::Event {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let ev = tokio::time::timeout(left, stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
+            .expect("watch stream failed")
+            .unwrap_or_else(|| panic!("watch stream ended while waiting for {what}"));
+        if want(&ev) {
+            return ev;
+        }
     }
 }

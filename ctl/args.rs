@@ -1,0 +1,223 @@
+//! The command line as clap types: what the user typed, not yet interpreted.
+//! `settings` resolves the global part into `Settings` before any command runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// reelctl: drive reel agents (proxies, recordings, live events) on one host or a
+/// whole fleet at once.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reelctl",
+    version,
+    after_help = "Agents are taken from --agent, else $REEL_AGENTS (comma-separated), \
+                  else the --fleet file, else 127.0.0.1:7700.\n\
+                  Every command runs on all selected agents concurrently.\n\
+                  Exit status: 0 when every agent succeeded, 1 when any failed, 2 on usage errors."
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options that apply to every command.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub(crate) struct GlobalArgs {
+    /// Agent to drive, as HOST:PORT (repeatable, or comma-separated)
+    #[arg(
+        short = 'a',
+        long = "agent",
+        value_name = "HOST:PORT",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub(crate) agents: Vec<String>,
+
+    /// TOML file of agents ([[agent]] tables with name and address), used when
+    /// neither --agent nor $REEL_AGENTS is given
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) fleet: Option<PathBuf>,
+
+    /// Print one JSON document on stdout (JSON Lines for watch)
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// Print only ids (or nothing) on success; watch: no connection notices
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    /// Print more detail
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+
+    /// Per-agent deadline of each operation, connecting included (e.g. 500ms, 2s)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "5s",
+        value_parser = parse_timeout,
+        global = true
+    )]
+    pub(crate) timeout: Duration,
+}
+
+/// What to do on the selected agents.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show each agent's identity, version, uptime and clock offset
+    Agents,
+    /// Start, list and stop TCP proxies
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
+    /// Start, stop, list, show and delete recordings
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// Stream live events (per-second stats, connections, recordings) until Ctrl-C
+    Watch(WatchArgs),
+}
+
+/// `reelctl proxy ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProxyCommand {
+    /// Start a proxy that relays every client of LISTEN to UPSTREAM
+    Start(ProxyStartArgs),
+    /// List running proxies with their counters
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Stop a proxy (or all) and close its connections
+    Stop(StopArgs),
+}
+
+/// `reelctl proxy start`
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ProxyStartArgs {
+    /// Address to listen on, e.g. 0.0.0.0:15631 (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: String,
+    /// Server each client is relayed to
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) upstream: String,
+    /// Name of the proxy (defaults to its id)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+}
+
+/// `reelctl proxy stop` and `reelctl record stop`: one id, or `--all`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StopArgs {
+    /// What to stop: an id (a proxy's name also works)
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub(crate) id: Option<String>,
+    /// Stop every one that is running
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+/// `reelctl record ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum RecordCommand {
+    /// Start recording the traffic of some proxies (all when none is given)
+    Start(RecordStartArgs),
+    /// Stop a recording (or all in progress): write its footer and sync it
+    Stop(StopArgs),
+    /// List recordings
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Show one recording
+    Show(IdArg),
+    /// Delete a finished recording's file
+    #[command(visible_alias = "delete")]
+    Rm(IdArg),
+}
+
+/// `reelctl record start`
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RecordStartArgs {
+    /// Proxy id or name to record (repeatable; default: every running proxy)
+    #[arg(long = "proxy", value_name = "ID")]
+    pub(crate) proxies: Vec<String>,
+    /// Free-form label stored in the recording
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) label: Option<String>,
+}
+
+/// A single required id.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct IdArg {
+    /// Recording id
+    pub(crate) id: String,
+}
+
+/// `reelctl watch`
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Times are the agents' clocks, in UTC. Streams reconnect with backoff \
+                        (200ms doubling to 5s) when an agent goes away."
+)]
+pub(crate) struct WatchArgs {
+    /// Only events of this proxy id or name (repeatable; default: all)
+    #[arg(long = "proxy", value_name = "ID")]
+    pub(crate) proxies: Vec<String>,
+    /// Also print every transfer (one line per chunk relayed)
+    #[arg(long)]
+    pub(crate) raw: bool,
+    /// Stop after this long (e.g. 30s, 5m) instead of at Ctrl-C
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub(crate) duration: Option<Duration>,
+}
+
+/// Parses `--timeout`: a humantime duration greater than zero.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn agents_split_on_commas_and_repeat() {
+        let cli = Cli::try_parse_from(["reelctl", "-a", "h1:1,h2:2", "--agent", "h3:3", "agents"])
+            .unwrap();
+        assert_eq!(cli.global.agents, ["h1:1", "h2:2", "h3:3"]);
+    }
+
+    #[test]
+    fn global_flags_work_after_the_command() {
+        let cli = Cli::try_parse_from(["reelctl", "proxy", "ls", "--json", "--timeout", "500ms"])
+            .unwrap();
+        assert!(cli.global.json);
+        assert_eq!(cli.global.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn usage_errors_are_rejected() {
+        for argv in [
+            &["reelctl", "proxy", "stop"][..],
+            &["reelctl", "proxy", "stop", "p1", "--all"],
+            &["reelctl", "record", "stop"],
+            &["reelctl", "-q", "-v", "agents"],
+            &["reelctl", "--timeout", "0s", "agents"],
+            &["reelctl", "--timeout", "soon", "agents"],
+            &["reelctl", "proxy", "start", "--listen", "127.0.0.1:0"],
+        ] {
+            let err = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+        }
+    }
+}

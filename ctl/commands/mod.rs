@@ -1,0 +1,7 @@
+//! One file per command group. Each command fans out over the selected agents
+//! and returns typed results; `output` prints them.
+
+pub(crate) mod agents;
+pub(crate) mod proxy;
+pub(crate) mod record;
+pub(crate) mod watch;

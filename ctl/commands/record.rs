@@ -1,0 +1,289 @@
+//! `reelctl record start|stop|ls|show|rm`: recordings on each agent.
+
+use reel::proto::{
+    DeleteRecordingRequest, GetRecordingRequest, ListRecordingsRequest, RecordingInfo,
+    RecordingStatus, StartRecordingRequest, StopRecordingRequest,
+};
+use serde::Serialize;
+use tonic::Code;
+
+use crate::args::{RecordStartArgs, StopArgs};
+use crate::error::AgentError;
+use crate::fleet::{self, Agent, Report};
+use crate::settings::Settings;
+use crate::timestamp::UnixMillis;
+
+/// Where a recording is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RecordingState {
+    /// Being written now.
+    Recording,
+    /// Stopped cleanly, with its footer.
+    Complete,
+    /// No footer (the agent died while writing); read to the last frame.
+    Recovered,
+    /// Ended by a write error; `error` says why.
+    Failed,
+    /// A status this reelctl does not know (a newer agent).
+    Unknown,
+}
+
+impl RecordingState {
+    fn from_proto(status: i32) -> RecordingState {
+        match RecordingStatus::try_from(status) {
+            Ok(RecordingStatus::Recording) => RecordingState::Recording,
+            Ok(RecordingStatus::Complete) => RecordingState::Complete,
+            Ok(RecordingStatus::Recovered) => RecordingState::Recovered,
+            Ok(RecordingStatus::Failed) => RecordingState::Failed,
+            Ok(RecordingStatus::Unspecified) | Err(_) => RecordingState::Unknown,
+        }
+    }
+
+    /// The word used in tables and JSON.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RecordingState::Recording => "recording",
+            RecordingState::Complete => "complete",
+            RecordingState::Recovered => "recovered",
+            RecordingState::Failed => "failed",
+            RecordingState::Unknown => "unknown",
+        }
+    }
+}
+
+/// A recording as every `record` command shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RecordingView {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) status: RecordingState,
+    pub(crate) started_at: UnixMillis,
+    pub(crate) duration_ms: u64,
+    pub(crate) size_bytes: u64,
+    pub(crate) connections: u64,
+    pub(crate) bytes_c2s: u64,
+    pub(crate) bytes_s2c: u64,
+    /// Bytes the recording knows it did not capture.
+    pub(crate) lost_bytes: u64,
+    /// Bytes cut from the end of a recovered file.
+    pub(crate) truncated_bytes: u64,
+    /// Proxy ids the recording was started on.
+    pub(crate) proxies: Vec<String>,
+    /// Why a failed recording failed; null otherwise.
+    pub(crate) error: Option<String>,
+    /// Shown by `record show -v` only.
+    #[serde(skip)]
+    pub(crate) frames: u64,
+}
+
+impl From<RecordingInfo> for RecordingView {
+    fn from(info: RecordingInfo) -> RecordingView {
+        RecordingView {
+            id: info.id,
+            label: info.label,
+            status: RecordingState::from_proto(info.status),
+            started_at: UnixMillis(info.started_at_unix_ms),
+            duration_ms: info.duration_ms,
+            size_bytes: info.size_bytes,
+            connections: info.connections,
+            bytes_c2s: info.bytes_c2s,
+            bytes_s2c: info.bytes_s2c,
+            lost_bytes: info.lost_bytes,
+            truncated_bytes: info.truncated_bytes,
+            proxies: info.proxies,
+            error: Some(info.error).filter(|e| !e.is_empty()),
+            frames: info.frames,
+        }
+    }
+}
+
+/// The answer to `record start`: the new recording.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub(crate) struct StartedRecording(pub(crate) RecordingView);
+
+/// The answer to `record show`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub(crate) struct RecordingDetail(pub(crate) RecordingView);
+
+/// The answer to `record stop`: the recordings as they ended.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct StoppedRecordings {
+    pub(crate) stopped: Vec<RecordingView>,
+}
+
+/// The answer to `record ls`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RecordingList {
+    pub(crate) recordings: Vec<RecordingView>,
+}
+
+/// The answer to `record rm`: the recording as it was.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DeletedRecording {
+    pub(crate) deleted: RecordingView,
+}
+
+/// Starts one recording per agent.
+pub(crate) async fn start(settings: &Settings, args: &RecordStartArgs) -> Report<StartedRecording> {
+    let request = StartRecordingRequest {
+        proxies: args.proxies.clone(),
+        label: args.label.clone().unwrap_or_default(),
+    };
+    fleet::run_all(settings, |agent| {
+        let request = request.clone();
+        async move {
+            let info = agent
+                .unary(|mut client| async move { client.start_recording(request).await })
+                .await?;
+            Ok(StartedRecording(info.into()))
+        }
+    })
+    .await
+}
+
+/// Stops one recording, or with `--all` every one in progress, on every agent.
+pub(crate) async fn stop(settings: &Settings, args: &StopArgs) -> Report<StoppedRecordings> {
+    let id = args.id.clone();
+    fleet::run_all(settings, |agent| {
+        let id = id.clone();
+        async move {
+            let mut stopped = Vec::new();
+            match id {
+                Some(id) => stopped.push(stop_on(&agent, id).await?),
+                None => {
+                    let recording = RecordingStatus::Recording as i32;
+                    for info in list_on(&agent).await? {
+                        if info.status != recording {
+                            continue;
+                        }
+                        match stop_on(&agent, info.id).await {
+                            Ok(view) => stopped.push(view),
+                            // Stopped by someone else since we listed it.
+                            Err(AgentError::Rejected(s)) if s.code() == Code::NotFound => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                }
+            }
+            Ok(StoppedRecordings { stopped })
+        }
+    })
+    .await
+}
+
+/// Lists every agent's recordings.
+pub(crate) async fn list(settings: &Settings) -> Report<RecordingList> {
+    fleet::run_all(settings, |agent| async move {
+        let recordings = list_on(&agent).await?;
+        Ok(RecordingList {
+            recordings: recordings.into_iter().map(RecordingView::from).collect(),
+        })
+    })
+    .await
+}
+
+/// Shows one recording from every agent.
+pub(crate) async fn show(settings: &Settings, id: &str) -> Report<RecordingDetail> {
+    let id = id.to_owned();
+    fleet::run_all(settings, |agent| {
+        let id = id.clone();
+        async move {
+            let info = agent
+                .unary(|mut client| async move {
+                    client.get_recording(GetRecordingRequest { id }).await
+                })
+                .await?;
+            Ok(RecordingDetail(info.into()))
+        }
+    })
+    .await
+}
+
+/// Deletes one recording on every agent.
+pub(crate) async fn remove(settings: &Settings, id: &str) -> Report<DeletedRecording> {
+    let id = id.to_owned();
+    fleet::run_all(settings, |agent| {
+        let id = id.clone();
+        async move {
+            let response = agent
+                .unary(|mut client| async move {
+                    client.delete_recording(DeleteRecordingRequest { id }).await
+                })
+                .await?;
+            let info = response.recording.ok_or_else(|| {
+                AgentError::Protocol("DeleteRecording answered without the recording".to_owned())
+            })?;
+            Ok(DeletedRecording {
+                deleted: info.into(),
+            })
+        }
+    })
+    .await
+}
+
+async fn list_on(agent: &Agent) -> Result<Vec<RecordingInfo>, AgentError> {
+    let response = agent
+        .unary(|mut client| async move { client.list_recordings(ListRecordingsRequest {}).await })
+        .await?;
+    Ok(response.recordings)
+}
+
+async fn stop_on(agent: &Agent, id: String) -> Result<RecordingView, AgentError> {
+    let info = agent
+        .unary(|mut client| async move { client.stop_recording(StopRecordingRequest { id }).await })
+        .await?;
+    Ok(info.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_json_shape() {
+        let info = RecordingInfo {
+            id: "r1".into(),
+            label: "boss fight".into(),
+            status: RecordingStatus::Complete as i32,
+            started_at_unix_ms: 1_714_564_984_123,
+            duration_ms: 83_000,
+            size_bytes: 4096,
+            connections: 3,
+            bytes_c2s: 100,
+            bytes_s2c: 200,
+            proxies: vec!["p1".into()],
+            frames: 12,
+            ..RecordingInfo::default()
+        };
+        let json = serde_json::to_value(RecordingView::from(info)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "r1", "label": "boss fight", "status": "complete",
+                "started_at": "2024-05-01T12:03:04.123Z", "duration_ms": 83000,
+                "size_bytes": 4096, "connections": 3, "bytes_c2s": 100, "bytes_s2c": 200,
+                "lost_bytes": 0, "truncated_bytes": 0, "proxies": ["p1"], "error": null
+            })
+        );
+    }
+
+    #[test]
+    fn statuses() {
+        let cases = [
+            (RecordingStatus::Recording as i32, "recording"),
+            (RecordingStatus::Complete as i32, "complete"),
+            (RecordingStatus::Recovered as i32, "recovered"),
+            (RecordingStatus::Failed as i32, "failed"),
+            (0, "unknown"),
+            (99, "unknown"),
+        ];
+        for (status, word) in cases {
+            let state = RecordingState::from_proto(status);
+            assert_eq!(state.as_str(), word);
+            assert_eq!(serde_json::to_value(state).unwrap(), word);
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Human renderings of one agent's command result: tables for lists, one
+//! sentence for actions, `key: value` lines for `record show`.
+
+use std::io::{self, Write};
+
+use crate::commands::proxy::{ProxyList, StartedProxy, StoppedProxies};
+use crate::commands::record::{
+    DeletedRecording, RecordingDetail, RecordingList, RecordingView, StartedRecording,
+    StoppedRecordings,
+};
+use crate::output::format::{bytes, duration_ms};
+use crate::output::table::{Align, Table};
+
+/// A result that prints for humans.
+pub(crate) trait Human {
+    /// The normal view; `verbose` adds detail.
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()>;
+    /// The `-q` view: ids only, or nothing.
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// ` "label"` or nothing.
+fn quoted(label: &str) -> String {
+    if label.is_empty() {
+        String::new()
+    } else {
+        format!(" {label:?}")
+    }
+}
+
+/// `a, b` or `-`.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl Human for StartedProxy {
+    fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
+        let name = if self.name.is_empty() || self.name == self.id {
+            String::new()
+        } else {
+            quoted(&self.name)
+        };
+        writeln!(
+            out,
+            "started proxy {}{name}: {} -> {}",
+            self.id, self.listen, self.upstream
+        )
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.id)
+    }
+}
+
+impl Human for ProxyList {
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
+        if self.proxies.is_empty() {
+            return writeln!(out, "no proxies");
+        }
+        let mut columns = vec![
+            ("ID", Align::Left),
+            ("NAME", Align::Left),
+            ("LISTEN", Align::Left),
+            ("UPSTREAM", Align::Left),
+            ("ACTIVE", Align::Right),
+            ("TOTAL", Align::Right),
+            ("C2S", Align::Right),
+            ("S2C", Align::Right),
+        ];
+        if verbose {
+            columns.extend([("FAILED", Align::Right), ("RECORDINGS", Align::Left)]);
+        }
+        let mut table = Table::new(&columns);
+        for p in &self.proxies {
+            table.row(vec![
+                p.id.clone(),
+                p.name.clone(),
+                p.listen.clone(),
+                p.upstream.clone(),
+                p.active_connections.to_string(),
+                p.total_connections.to_string(),
+                bytes(p.bytes_c2s),
+                bytes(p.bytes_s2c),
+                p.failed_connections.to_string(),
+                list(&p.recordings),
+            ]);
+        }
+        table.write(out)
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.proxies
+            .iter()
+            .try_for_each(|p| writeln!(out, "{}", p.id))
+    }
+}
+
+impl Human for StoppedProxies {
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
+        if self.stopped.is_empty() {
+            return writeln!(out, "no proxies to stop");
+        }
+        for p in &self.stopped {
+            write!(
+                out,
+                "stopped proxy {}: {} connections, c2s {}, s2c {}",
+                p.id,
+                p.total_connections,
+                bytes(p.bytes_c2s),
+                bytes(p.bytes_s2c)
+            )?;
+            if verbose {
+                write!(
+                    out,
+                    " ({} -> {}, {} failed)",
+                    p.listen, p.upstream, p.failed_connections
+                )?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    fn write_ids(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Human for StartedRecording {
+    fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
+        let r = &self.0;
+        let on = if r.proxies.is_empty() {
+            "every proxy".to_owned()
+        } else {
+            format!("proxies {}", r.proxies.join(", "))
+        };
+        writeln!(
+            out,
+            "started recording {}{} on {on}",
+            r.id,
+            quoted(&r.label)
+        )
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.0.id)
+    }
+}
+
+/// `complete, 1m23s, 3 connections, 1.2 MiB` and any loss.
+fn recording_summary(r: &RecordingView) -> String {
+    let mut text = format!(
+        "{}, {}, {} connections, {}",
+        r.status.as_str(),
+        duration_ms(r.duration_ms),
+        r.connections,
+        bytes(r.size_bytes)
+    );
+    if r.lost_bytes > 0 {
+        text.push_str(&format!(", {} LOST", bytes(r.lost_bytes)));
+    }
+    if let Some(error) = &r.error {
+        text.push_str(&format!(", error: {error}"));
+    }
+    text
+}
+
+impl Human for StoppedRecordings {
+    fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
+        if self.stopped.is_empty() {
+            return writeln!(out, "no recordings in progress");
+        }
+        for r in &self.stopped {
+            writeln!(out, "stopped recording {}: {}", r.id, recording_summary(r))?;
+        }
+        Ok(())
+    }
+
+    fn write_ids(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Human for RecordingList {
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
+        if self.recordings.is_empty() {
+            return writeln!(out, "no recordings");
+        }
+        let mut columns = vec![
+            ("ID", Align::Left),
+            ("LABEL", Align::Left),
+            ("STATUS", Align::Left),
+            ("STARTED (UTC)", Align::Left),
+            ("DURATION", Align::Right),
+            ("SIZE", Align::Right),
+            ("CONNS", Align::Right),
+            ("C2S", Align::Right),
+            ("S2C", Align::Right),
+        ];
+        if verbose {
+            columns.extend([
+                ("LOST", Align::Right),
+                ("TRUNCATED", Align::Right),
+                ("PROXIES", Align::Left),
+                ("ERROR", Align::Left),
+            ]);
+        }
+        let mut table = Table::new(&columns);
+        for r in &self.recordings {
+            table.row(vec![
+                r.id.clone(),
+                r.label.clone(),
+                r.status.as_str().to_owned(),
+                r.started_at.date_time(),
+                duration_ms(r.duration_ms),
+                bytes(r.size_bytes),
+                r.connections.to_string(),
+                bytes(r.bytes_c2s),
+                bytes(r.bytes_s2c),
+                bytes(r.lost_bytes),
+                bytes(r.truncated_bytes),
+                list(&r.proxies),
+                r.error.clone().unwrap_or_default(),
+            ]);
+        }
+        table.write(out)
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.recordings
+            .iter()
+            .try_for_each(|r| writeln!(out, "{}", r.id))
+    }
+}
+
+impl Human for RecordingDetail {
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
+        let r = &self.0;
+        let mut lines = vec![
+            ("id", r.id.clone()),
+            ("label", r.label.clone()),
+            ("status", r.status.as_str().to_owned()),
+            ("started", r.started_at.rfc3339()),
+            ("duration", duration_ms(r.duration_ms)),
+            ("size", bytes(r.size_bytes)),
+            ("connections", r.connections.to_string()),
+            ("c2s", bytes(r.bytes_c2s)),
+            ("s2c", bytes(r.bytes_s2c)),
+            ("lost", bytes(r.lost_bytes)),
+            ("truncated", bytes(r.truncated_bytes)),
+            ("proxies", list(&r.proxies)),
+        ];
+        if let Some(error) = &r.error {
+            lines.push(("error", error.clone()));
+        }
+        if verbose {
+            lines.push(("frames", r.frames.to_string()));
+        }
+        for (key, value) in lines {
+            writeln!(out, "{:<12} {value}", format!("{key}:"))?;
+        }
+        Ok(())
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.0.id)
+    }
+}
+
+impl Human for DeletedRecording {
+    fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
+        let r = &self.deleted;
+        writeln!(
+            out,
+            "deleted recording {}{} ({})",
+            r.id,
+            quoted(&r.label),
+            bytes(r.size_bytes)
+        )
+    }
+
+    fn write_ids(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::proxy::ProxyView;
+
+    fn render(value: &dyn Human, verbose: bool) -> String {
+        let mut out = Vec::new();
+        value.write_human(&mut out, verbose).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn proxy_table() {
+        let list = ProxyList {
+            proxies: vec![ProxyView {
+                id: "p1".into(),
+                name: "game".into(),
+                listen: "0.0.0.0:15631".into(),
+                upstream: "127.0.0.1:15630".into(),
+                active_connections: 3,
+                total_connections: 120,
+                bytes_c2s: 12_595,
+                bytes_s2c: 4 * 1024 * 1024,
+                failed_connections: 1,
+                recordings: vec![],
+            }],
+        };
+        assert_eq!(
+            render(&list, false),
+            "ID  NAME  LISTEN         UPSTREAM         ACTIVE  TOTAL       C2S      S2C\n\
+             p1  game  0.0.0.0:15631  127.0.0.1:15630       3    120  12.3 KiB  4.0 MiB\n"
+        );
+        assert!(
+            render(&list, true)
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("FAILED  RECORDINGS")
+        );
+        assert_eq!(
+            render(&ProxyList { proxies: vec![] }, false),
+            "no proxies\n"
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! Prints a fan-out's results: one JSON document, or per-agent human
+//! sections with the failures on stderr; and decides the exit status.
+
+use std::io::{self, BufWriter, Write};
+
+use serde::Serialize;
+
+use crate::commands::agents::AgentSummary;
+use crate::error::AgentError;
+use crate::exit::Exit;
+use crate::fleet::{Outcome, Report};
+use crate::output::format;
+use crate::output::human::Human;
+use crate::output::table::{Align, Table};
+use crate::settings::{OutputMode, Settings, Verbosity};
+
+/// `{"results":[...]}`.
+#[derive(Serialize)]
+struct Document<'a, T> {
+    results: Vec<Entry<'a, T>>,
+}
+
+/// One agent's result in the JSON document.
+#[derive(Serialize)]
+struct Entry<'a, T> {
+    /// The address exactly as given.
+    agent: &'a str,
+    /// The fleet file's name for the agent, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn document<T>(report: &Report<T>) -> Document<'_, T> {
+    let results = report
+        .iter()
+        .map(|outcome| Entry {
+            agent: &outcome.agent.address,
+            name: outcome.agent.name.as_deref(),
+            ok: outcome.result.is_ok(),
+            data: outcome.result.as_ref().ok(),
+            error: outcome.result.as_ref().err().map(ToString::to_string),
+        })
+        .collect();
+    Document { results }
+}
+
+fn write_json<T: Serialize>(out: &mut dyn Write, report: &Report<T>) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &document(report))?;
+    writeln!(out)
+}
+
+/// Prints a command's results and returns the exit status.
+///
+/// # Errors
+/// Writing stdout failed (a broken pipe is the caller's to forgive).
+pub(crate) fn print_report<T: Serialize + Human>(
+    report: &Report<T>,
+    mode: OutputMode,
+) -> io::Result<Exit> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    if mode.json {
+        write_json(&mut out, report)?;
+    } else {
+        let sections = report.len() > 1 && mode.verbosity != Verbosity::Quiet;
+        let mut first = true;
+        for outcome in report {
+            let Ok(data) = &outcome.result else { continue };
+            if sections {
+                if !first {
+                    writeln!(out)?;
+                }
+                writeln!(out, "==> {} <==", outcome.agent.label())?;
+            }
+            first = false;
+            match mode.verbosity {
+                Verbosity::Quiet => data.write_ids(&mut out)?,
+                Verbosity::Normal => data.write_human(&mut out, false)?,
+                Verbosity::Verbose => data.write_human(&mut out, true)?,
+            }
+        }
+    }
+    out.flush()?;
+    finish(report, mode)
+}
+
+/// Prints `agents` results: one table, a row per agent that answered.
+///
+/// # Errors
+/// Writing stdout failed.
+pub(crate) fn print_agents(report: &Report<AgentSummary>, mode: OutputMode) -> io::Result<Exit> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    if mode.json {
+        write_json(&mut out, report)?;
+    } else if mode.verbosity == Verbosity::Quiet {
+        for outcome in report {
+            if let Ok(agent) = &outcome.result {
+                writeln!(out, "{}", agent.id)?;
+            }
+        }
+    } else {
+        write_agents_table(&mut out, report, mode.verbosity == Verbosity::Verbose)?;
+    }
+    out.flush()?;
+    finish(report, mode)
+}
+
+fn write_agents_table(
+    out: &mut dyn Write,
+    report: &Report<AgentSummary>,
+    verbose: bool,
+) -> io::Result<()> {
+    let mut columns = vec![
+        ("AGENT", Align::Left),
+        ("NAME", Align::Left),
+        ("ID", Align::Left),
+        ("VERSION", Align::Left),
+        ("UPTIME", Align::Right),
+        ("OFFSET", Align::Right),
+        ("RTT", Align::Right),
+        ("PROXIES", Align::Right),
+        ("RECORDINGS", Align::Right),
+    ];
+    if verbose {
+        columns.push(("DATA DIR", Align::Left));
+    }
+    let mut table = Table::new(&columns);
+    let mut rows = 0;
+    for outcome in report {
+        let Ok(a) = &outcome.result else { continue };
+        table.row(vec![
+            outcome.agent.label(),
+            a.name.clone(),
+            a.id.clone(),
+            a.version.clone(),
+            format::duration_ms(a.uptime_ms),
+            format::offset_us(a.clock_offset_us),
+            format::micros(a.rtt_us),
+            a.proxies.to_string(),
+            a.recordings.to_string(),
+            a.data_dir.clone(),
+        ]);
+        rows += 1;
+    }
+    if rows > 0 {
+        table.write(out)?;
+    }
+    Ok(())
+}
+
+/// Prints the failures on stderr (human mode) and returns the exit status.
+fn finish<T>(report: &Report<T>, mode: OutputMode) -> io::Result<Exit> {
+    if !mode.json {
+        for outcome in report {
+            if let Err(error) = &outcome.result {
+                print_agent_error(outcome, error, mode.verbosity);
+            }
+        }
+    }
+    Ok(Exit::from_results(report.iter().map(|o| o.result.is_ok())))
+}
+
+fn print_agent_error<T>(outcome: &Outcome<T>, error: &AgentError, verbosity: Verbosity) {
+    let code = match error.code() {
+        Some(code) if verbosity == Verbosity::Verbose => format!(" (gRPC code {code:?})"),
+        _ => String::new(),
+    };
+    print_error(&format!(
+        "{}: {}{code}",
+        outcome.agent.label(),
+        error.brief()
+    ));
+}
+
+/// `error: MESSAGE` on stderr, with the message's causes.
+pub(crate) fn print_error(message: &dyn std::fmt::Display) {
+    // Nothing sensible is left to do when stderr itself is gone.
+    let _ = writeln!(io::stderr().lock(), "error: {message}");
+}
+
+/// The settings' warnings on stderr, unless `-q`.
+pub(crate) fn print_warnings(settings: &Settings) {
+    if settings.output.verbosity == Verbosity::Quiet {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    for warning in &settings.warnings {
+        let _ = writeln!(err, "warning: {warning}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::AgentTarget;
+    use serde_json::json;
+    use tonic::Status;
+
+    fn outcome<T>(address: &str, name: Option<&str>, result: Result<T, AgentError>) -> Outcome<T> {
+        Outcome {
+            agent: AgentTarget {
+                address: address.into(),
+                name: name.map(Into::into),
+            },
+            result,
+        }
+    }
+
+    #[test]
+    fn json_document_shape() {
+        #[derive(Serialize)]
+        struct Data {
+            id: &'static str,
+        }
+        let report = vec![
+            outcome("10.0.0.1:7700", Some("web-1"), Ok(Data { id: "p1" })),
+            outcome(
+                "127.0.0.1:7799",
+                None,
+                Err(AgentError::from_status(
+                    Status::not_found("unknown proxy \"p9\""),
+                    "x",
+                )),
+            ),
+        ];
+        let mut out = Vec::new();
+        write_json(&mut out, &report).unwrap();
+        assert!(out.ends_with(b"}\n") && out.iter().filter(|&&b| b == b'\n').count() == 1);
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            value,
+            json!({"results": [
+                {"agent": "10.0.0.1:7700", "name": "web-1", "ok": true, "data": {"id": "p1"}},
+                {"agent": "127.0.0.1:7799", "ok": false, "error": "unknown proxy \"p9\""},
+            ]})
+        );
+    }
+
+    #[test]
+    fn agents_table() {
+        let summary = AgentSummary {
+            name: "host-a".into(),
+            id: "a1".into(),
+            version: "0.1.0".into(),
+            uptime_ms: 83_000,
+            clock_offset_us: -1_234,
+            rtt_us: 250,
+            proxies: 2,
+            recordings: 10,
+            data_dir: "/var/lib/reel".into(),
+        };
+        let report = vec![
+            outcome("h:1", None, Ok(summary)),
+            outcome(
+                "h:2",
+                None,
+                Err(AgentError::Timeout {
+                    address: "h:2".into(),
+                    after: std::time::Duration::from_secs(1),
+                }),
+            ),
+        ];
+        let mut out = Vec::new();
+        write_agents_table(&mut out, &report, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "AGENT  NAME    ID  VERSION  UPTIME    OFFSET    RTT  PROXIES  RECORDINGS\n\
+             h:1    host-a  a1  0.1.0     1m23s  -1.234ms  250us        2          10\n"
+        );
+    }
+}

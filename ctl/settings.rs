@@ -1,0 +1,367 @@
+//! Resolves the global command-line options into `Settings` before any
+//! command runs: which agents (flags > $REEL_AGENTS > fleet file > local
+//! default), the per-agent deadline, and the output mode.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::args::GlobalArgs;
+use crate::fleet_file;
+
+/// The agent used when no flag, environment variable or fleet file names any.
+pub(crate) const DEFAULT_AGENT: &str = "127.0.0.1:7700";
+
+/// Environment variable holding comma-separated agent addresses.
+pub(crate) const AGENTS_ENV: &str = "REEL_AGENTS";
+
+/// One agent to drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AgentTarget {
+    /// HOST:PORT exactly as the user gave it; results are keyed by it.
+    pub(crate) address: String,
+    /// Set when the agent came from a fleet file.
+    pub(crate) name: Option<String>,
+}
+
+impl AgentTarget {
+    /// How a human sees this agent: `name (address)` or the address.
+    pub(crate) fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.address),
+            None => self.address.clone(),
+        }
+    }
+}
+
+/// How much the human output says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// `-q`: ids only, or nothing.
+    Quiet,
+    /// Tables and one-line summaries.
+    Normal,
+    /// `-v`: extra columns and details.
+    Verbose,
+}
+
+/// Where and how results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutputMode {
+    /// One JSON document (JSON Lines for watch) instead of human text.
+    pub(crate) json: bool,
+    pub(crate) verbosity: Verbosity,
+}
+
+/// Everything a command needs besides its own arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The selected agents, in the order given; never empty.
+    pub(crate) agents: Vec<AgentTarget>,
+    /// Deadline of each unary operation on one agent, connecting included.
+    pub(crate) timeout: Duration,
+    pub(crate) output: OutputMode,
+    /// Things the user should know about their options (printed on stderr).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Why the options cannot be used: always the user's input, so exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SettingsError {
+    /// The fleet file cannot be read (missing, unreadable).
+    #[error("cannot read fleet file {}: {source}", path.display())]
+    FleetRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The fleet file is not valid TOML, or not the expected shape.
+    #[error("invalid fleet file {}: {message}", path.display())]
+    FleetInvalid { path: PathBuf, message: String },
+    /// An agent address is not HOST:PORT.
+    #[error("invalid agent address {address:?} (from {origin}): {reason}")]
+    BadAddress {
+        address: String,
+        origin: String,
+        reason: String,
+    },
+    /// `--agent` was given but held no address (e.g. `--agent ,`).
+    #[error("--agent was given without any address")]
+    NoAgents,
+    /// The environment variable is not UTF-8.
+    #[error("${AGENTS_ENV} is not valid UTF-8")]
+    EnvNotUnicode,
+}
+
+impl Settings {
+    /// Resolves the options, reading `$REEL_AGENTS` and the fleet file.
+    ///
+    /// # Errors
+    /// A usage error: bad address, unreadable or malformed fleet file.
+    pub(crate) fn from_args(global: &GlobalArgs) -> Result<Settings, SettingsError> {
+        let env = match std::env::var(AGENTS_ENV) {
+            Ok(value) => Some(value),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => return Err(SettingsError::EnvNotUnicode),
+        };
+        Self::resolve(global, env.as_deref())
+    }
+
+    /// Resolves the options given the value of `$REEL_AGENTS`.
+    fn resolve(global: &GlobalArgs, env_agents: Option<&str>) -> Result<Settings, SettingsError> {
+        let mut warnings = Vec::new();
+        let env_list = env_agents.map(split_list).filter(|list| !list.is_empty());
+        let flag_list: Vec<String> = global.agents.iter().flat_map(|a| split_list(a)).collect();
+
+        let agents = if !global.agents.is_empty() {
+            if flag_list.is_empty() {
+                return Err(SettingsError::NoAgents);
+            }
+            warn_fleet_ignored(global, "--agent", &mut warnings);
+            unnamed(flag_list, "--agent")?
+        } else if let Some(list) = env_list {
+            warn_fleet_ignored(global, AGENTS_ENV, &mut warnings);
+            unnamed(list, AGENTS_ENV)?
+        } else if let Some(path) = &global.fleet {
+            from_fleet_file(path)?
+        } else {
+            unnamed(vec![DEFAULT_AGENT.to_owned()], "the default")?
+        };
+
+        let verbosity = if global.quiet {
+            Verbosity::Quiet
+        } else if global.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        Ok(Settings {
+            agents,
+            timeout: global.timeout,
+            output: OutputMode {
+                json: global.json,
+                verbosity,
+            },
+            warnings,
+        })
+    }
+}
+
+/// Splits a comma-separated list, trimming blanks and dropping empty items.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn warn_fleet_ignored(global: &GlobalArgs, source: &str, warnings: &mut Vec<String>) {
+    if let Some(path) = &global.fleet {
+        warnings.push(format!(
+            "--fleet {} ignored: agents are taken from {source}",
+            path.display()
+        ));
+    }
+}
+
+/// Validated targets without names, duplicates removed (first one kept).
+fn unnamed(addresses: Vec<String>, origin: &str) -> Result<Vec<AgentTarget>, SettingsError> {
+    let mut targets: Vec<AgentTarget> = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        check_address(&address, origin)?;
+        if !targets.iter().any(|t| t.address == address) {
+            targets.push(AgentTarget {
+                address,
+                name: None,
+            });
+        }
+    }
+    Ok(targets)
+}
+
+fn from_fleet_file(path: &Path) -> Result<Vec<AgentTarget>, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::FleetRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let entries = fleet_file::parse(&text).map_err(|message| SettingsError::FleetInvalid {
+        path: path.to_owned(),
+        message,
+    })?;
+    entries
+        .into_iter()
+        .map(|entry| {
+            let origin = format!("fleet file {}, agent {:?}", path.display(), entry.name);
+            check_address(&entry.address, &origin)?;
+            Ok(AgentTarget {
+                address: entry.address,
+                name: Some(entry.name),
+            })
+        })
+        .collect()
+}
+
+/// Checks that `address` is HOST:PORT and makes a valid `http://` URI.
+fn check_address(address: &str, origin: &str) -> Result<(), SettingsError> {
+    let bad = |reason: &str| SettingsError::BadAddress {
+        address: address.to_owned(),
+        origin: origin.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err(bad("expected HOST:PORT"));
+    };
+    if host.is_empty() {
+        return Err(bad("the host is empty"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(bad("IPv6 addresses go in brackets, e.g. [::1]:7700"));
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => return Err(bad("the port must be a number from 1 to 65535")),
+        Ok(_) => {}
+    }
+    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|_| bad("not a valid host name"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::Parser;
+    use std::io::Write;
+
+    fn resolve(argv: &[&str], env: Option<&str>) -> Result<Settings, SettingsError> {
+        let mut full = vec!["reelctl"];
+        full.extend_from_slice(argv);
+        full.push("agents");
+        let cli = Cli::try_parse_from(full).unwrap();
+        Settings::resolve(&cli.global, env)
+    }
+
+    fn addresses(settings: &Settings) -> Vec<&str> {
+        settings.agents.iter().map(|a| a.address.as_str()).collect()
+    }
+
+    fn fleet(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    const FLEET: &str = "[[agent]]\nname = \"web-1\"\naddress = \"10.0.0.1:7700\"\n\
+                         [[agent]]\nname = \"web-2\"\naddress = \"10.0.0.2:7700\"\n";
+
+    #[test]
+    fn precedence_flags_env_fleet_default() {
+        let file = fleet(FLEET);
+        let path = file.path().to_str().unwrap();
+        let cases: &[(&[&str], Option<&str>, &[&str])] = &[
+            (&["--agent", "a:1"], Some("e:1"), &["a:1"]),
+            (&["--agent", "a:1", "--fleet", path], Some("e:1"), &["a:1"]),
+            (&["--fleet", path], Some("e:1,e:2"), &["e:1", "e:2"]),
+            (
+                &["--fleet", path],
+                None,
+                &["10.0.0.1:7700", "10.0.0.2:7700"],
+            ),
+            (
+                &["--fleet", path],
+                Some(" , "),
+                &["10.0.0.1:7700", "10.0.0.2:7700"],
+            ),
+            (&[], None, &[DEFAULT_AGENT]),
+            (&[], Some(""), &[DEFAULT_AGENT]),
+        ];
+        for (argv, env, expected) in cases {
+            let settings = resolve(argv, *env).unwrap();
+            assert_eq!(addresses(&settings), *expected, "{argv:?} {env:?}");
+        }
+    }
+
+    #[test]
+    fn lists_split_on_commas_trim_and_dedupe() {
+        let settings = resolve(
+            &["--agent", "a:1, b:2,", "-a", "a:1", "-a", "[::1]:7"],
+            None,
+        );
+        assert_eq!(addresses(&settings.unwrap()), ["a:1", "b:2", "[::1]:7"]);
+        let settings = resolve(&[], Some(" x:1 ,y:2 ")).unwrap();
+        assert_eq!(addresses(&settings), ["x:1", "y:2"]);
+    }
+
+    #[test]
+    fn fleet_agents_keep_their_names() {
+        let file = fleet(FLEET);
+        let settings = resolve(&["--fleet", file.path().to_str().unwrap()], None).unwrap();
+        assert_eq!(settings.agents[0].name.as_deref(), Some("web-1"));
+        assert_eq!(settings.agents[1].label(), "web-2 (10.0.0.2:7700)");
+        assert!(settings.warnings.is_empty());
+    }
+
+    #[test]
+    fn an_overridden_fleet_file_is_reported_not_read() {
+        let settings = resolve(&["--fleet", "/nonexistent/f.toml"], Some("e:1")).unwrap();
+        assert_eq!(addresses(&settings), ["e:1"]);
+        assert!(settings.warnings[0].contains("/nonexistent/f.toml ignored"));
+    }
+
+    #[test]
+    fn bad_fleet_files_name_the_file() {
+        let file = fleet("[[agent]]\nname = \"a\"\naddress = \"h:1\"\ncolor = \"red\"\n");
+        let path = file.path().to_str().unwrap();
+        let err = resolve(&["--fleet", path], None).unwrap_err().to_string();
+        assert!(
+            err.contains(path) && err.contains("unknown field `color`"),
+            "{err}"
+        );
+
+        let err = resolve(&["--fleet", "/nonexistent/f.toml"], None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot read fleet file /nonexistent/f.toml")
+        );
+
+        let file = fleet("[[agent]]\nname = \"a\"\naddress = \"nope\"\n");
+        let err = resolve(&["--fleet", file.path().to_str().unwrap()], None).unwrap_err();
+        assert!(err.to_string().contains("agent \"a\""), "{err}");
+    }
+
+    #[test]
+    fn bad_addresses_are_usage_errors() {
+        for address in [
+            "localhost",
+            ":7700",
+            "h:0",
+            "h:99999",
+            "h:x",
+            "::1:7700",
+            "a b:1",
+        ] {
+            let err = resolve(&["--agent", address], None).unwrap_err();
+            assert!(matches!(err, SettingsError::BadAddress { .. }), "{address}");
+        }
+        assert!(matches!(
+            resolve(&["--agent", ","], None).unwrap_err(),
+            SettingsError::NoAgents
+        ));
+        assert!(resolve(&[], Some("nope")).is_err());
+    }
+
+    #[test]
+    fn output_mode_and_timeout() {
+        let settings = resolve(&["--json", "-q", "--timeout", "250ms"], None).unwrap();
+        assert_eq!(
+            settings.output,
+            OutputMode {
+                json: true,
+                verbosity: Verbosity::Quiet
+            }
+        );
+        assert_eq!(settings.timeout, Duration::from_millis(250));
+        let settings = resolve(&["-v"], None).unwrap();
+        assert_eq!(settings.output.verbosity, Verbosity::Verbose);
+        assert_eq!(settings.timeout, Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,127 @@
+//! Wall-clock instants from the agents (ns or ms since the Unix epoch, UTC)
+//! and how they print: RFC 3339 in JSON, `HH:MM:SS` in watch lines.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Serialize, Serializer};
+
+/// Last second humantime can format (end of year 9999).
+const MAX_SECONDS: u64 = 253_402_300_799;
+
+/// An instant in ns since the Unix epoch, UTC. Serializes as RFC 3339 with
+/// nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct UnixNanos(pub(crate) i64);
+
+/// An instant in ms since the Unix epoch, UTC. Serializes as RFC 3339 with
+/// milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct UnixMillis(pub(crate) i64);
+
+impl UnixNanos {
+    /// As a `SystemTime`, clamped to what RFC 3339 can show (1970..=9999).
+    fn system_time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
+    }
+
+    /// `2024-05-01T12:03:04.123456789Z`.
+    pub(crate) fn rfc3339(self) -> String {
+        humantime::format_rfc3339_nanos(self.system_time()).to_string()
+    }
+
+    /// `12:03:04` (UTC).
+    pub(crate) fn hms(self) -> String {
+        let (h, m, s, _) = self.clock();
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+
+    /// `12:03:04.123` (UTC).
+    pub(crate) fn hms_millis(self) -> String {
+        let (h, m, s, ms) = self.clock();
+        format!("{h:02}:{m:02}:{s:02}.{ms:03}")
+    }
+
+    fn clock(self) -> (i64, i64, i64, i64) {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let ms = self.0.rem_euclid(1_000_000_000) / 1_000_000;
+        let day = secs.rem_euclid(86_400);
+        (day / 3600, day % 3600 / 60, day % 60, ms)
+    }
+}
+
+impl UnixMillis {
+    /// As a `SystemTime`, clamped to what RFC 3339 can show (1970..=9999).
+    fn system_time(self) -> SystemTime {
+        let ms = u64::try_from(self.0).unwrap_or(0).min(MAX_SECONDS * 1000);
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    /// `2024-05-01T12:03:04.123Z`.
+    pub(crate) fn rfc3339(self) -> String {
+        humantime::format_rfc3339_millis(self.system_time()).to_string()
+    }
+
+    /// `2024-05-01 12:03:04` (UTC), for tables.
+    pub(crate) fn date_time(self) -> String {
+        let text = humantime::format_rfc3339_seconds(self.system_time()).to_string();
+        text.trim_end_matches('Z').replacen('T', " ", 1)
+    }
+}
+
+impl Serialize for UnixNanos {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.rfc3339())
+    }
+}
+
+impl Serialize for UnixMillis {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(
+            UnixMillis(1_714_564_984_123).rfc3339(),
+            "2024-05-01T12:03:04.123Z"
+        );
+        assert_eq!(
+            UnixNanos(1_714_564_984_123_456_789).rfc3339(),
+            "2024-05-01T12:03:04.123456789Z"
+        );
+        assert_eq!(
+            UnixMillis(1_714_564_984_123).date_time(),
+            "2024-05-01 12:03:04"
+        );
+    }
+
+    #[test]
+    fn out_of_range_instants_are_clamped_not_panics() {
+        assert_eq!(UnixMillis(-5).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(UnixMillis(i64::MAX).rfc3339(), "9999-12-31T23:59:59.000Z");
+        assert_eq!(
+            UnixNanos(i64::MIN).rfc3339(),
+            "1970-01-01T00:00:00.000000000Z"
+        );
+        assert!(UnixNanos(i64::MAX).rfc3339().starts_with("2262-"));
+    }
+
+    #[test]
+    fn clock_of_day() {
+        let at = UnixNanos(1_714_564_984_123_456_789);
+        assert_eq!(at.hms(), "12:03:04");
+        assert_eq!(at.hms_millis(), "12:03:04.123");
+        assert_eq!(UnixNanos(-1_000_000).hms_millis(), "23:59:59.999");
+    }
+
+    #[test]
+    fn serializes_as_strings() {
+        let json = serde_json::to_string(&UnixMillis(0)).unwrap();
+        assert_eq!(json, "\"1970-01-01T00:00:00.000Z\"");
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: the one command for a developer or CI on a fresh
+# Debian machine (as root). Installs what the tests need that cargo does not
+# bring, then runs `cargo test --locked` with any extra arguments given, e.g.
+#   scripts/test.sh --test watch
+#
+# What it sets up:
+#   - system packages the tests need (none yet; see "System packages" below);
+#   - target/test-venv, a Python venv with grpcio and grpcio-reflection, for
+#     tests/reflection.rs (a Python client driving the agent by reflection).
+#     Its interpreter is passed to the tests as REEL_TEST_PYTHON.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --- System packages ---------------------------------------------------------
+# need_apt PACKAGE[=COMMAND]...: installs each package whose command (the
+# package name unless given after '=') is missing. Runs `apt-get update` once,
+# and only when something must be installed.
+apt_updated=0
+need_apt() {
+    local missing=() spec pkg cmd
+    for spec in "$@"; do
+        pkg=${spec%%=*}
+        cmd=${spec#*=}
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "error: the tests need these Debian packages: ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2
+            exit 1
+        fi
+    fi
+    if [ "$apt_updated" -eq 0 ]; then
+        "${sudo[@]}" apt-get update -q
+        apt_updated=1
+    fi
+    echo "installing ${missing[*]}" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+# Packages the tests need go here, e.g. (not needed yet):
+#   need_apt redis-server tshark
+# ------------------------------------------------------------------------------
+
+# --- Python for tests/reflection.rs -------------------------------------------
+venv=target/test-venv
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "error: python3 is missing: install it (apt-get install -y python3 python3-venv)" >&2
+    exit 1
+fi
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$venv"
+    mkdir -p target
+    if ! python3 -m venv "$venv"; then
+        rm -rf "$venv"
+        echo "error: cannot create a Python venv: install python3-venv (apt-get install -y python3-venv)" >&2
+        exit 1
+    fi
+fi
+if ! "$venv/bin/python" -c 'import grpc, grpc_reflection' >/dev/null 2>&1; then
+    echo "installing grpcio grpcio-reflection into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check grpcio grpcio-reflection
+fi
+REEL_TEST_PYTHON="$PWD/$venv/bin/python"
+export REEL_TEST_PYTHON
+# ------------------------------------------------------------------------------
+
+exec cargo test --locked "$@"
