@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::proxy::Proxies;
 use crate::record::{AgentIdentity, Recordings};
+use crate::replay::Replays;
 
 /// File in the data directory that keeps the agent id across restarts.
 const AGENT_ID_FILE: &str = "agent-id";
@@ -24,6 +25,7 @@ pub struct Agent {
     pub data_dir: PathBuf,
     pub proxies: Proxies,
     pub recordings: Recordings,
+    pub replays: Replays,
     pub bus: EventBus,
     started: Instant,
     tracker: TaskTracker,
@@ -63,8 +65,9 @@ impl Agent {
         Ok(Arc::new(Self {
             identity,
             data_dir: dir.clone(),
-            proxies: Proxies::new(bus.clone(), tracker.clone(), cancel),
+            proxies: Proxies::new(bus.clone(), tracker.clone(), cancel.clone()),
             recordings,
+            replays: Replays::new(bus.clone(), tracker.clone(), cancel),
             bus,
             started: Instant::now(),
             tracker,
@@ -88,6 +91,7 @@ impl Agent {
     /// `SHUTDOWN_GRACE`), then finishes every recording with its footer.
     pub async fn shutdown(&self) {
         self.proxies.stop_all();
+        self.replays.stop_all();
         self.tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
             .await

@@ -19,6 +19,12 @@ pub enum Error {
     /// The caller named a recording that does not exist here.
     #[error("unknown recording {0:?}")]
     UnknownRecording(String),
+    /// The caller named a replay that does not exist here (or was forgotten).
+    #[error("unknown replay {0:?}")]
+    UnknownReplay(String),
+    /// The caller uploaded a recording whose id is already taken here.
+    #[error("a recording with id {0:?} already exists")]
+    RecordingExists(String),
     /// The caller asked for a name already taken by a running proxy.
     #[error("a proxy named {0:?} is already running")]
     ProxyExists(String),

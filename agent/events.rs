@@ -59,6 +59,21 @@ pub enum EventBody {
         listen: SocketAddr,
         upstream: String,
     },
+    Replay(ReplayProgress),
+}
+
+/// Progress of a replay, published every second and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayProgress {
+    pub id: String,
+    pub state: crate::replay::ReplayState,
+    pub planned: u64,
+    pub opened: u64,
+    pub failed: u64,
+    pub finished: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub expected_sent: u64,
 }
 
 /// Per-second figures of one proxy.

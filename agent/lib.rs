@@ -6,6 +6,7 @@
 //!   used by `reelctl` to read local files.
 //! - `proxy`: listeners and the per-connection relay.
 //! - `record`: recorder threads and the catalog of recordings on disk.
+//! - `replay`: plans built from recordings, sessions that run them, reports.
 //! - `events`: the live event bus behind Watch.
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
@@ -20,6 +21,7 @@ pub mod ids;
 pub mod proto;
 pub mod proxy;
 pub mod record;
+pub mod replay;
 pub mod service;
 
 pub use agent::Agent;

@@ -68,6 +68,18 @@ pub(crate) enum EventBody {
         listen: String,
         upstream: String,
     },
+    /// Progress of a replay, once per second and at its end.
+    Replay {
+        id: String,
+        state: String,
+        planned: u64,
+        opened: u64,
+        failed: u64,
+        finished: u64,
+        bytes_sent: u64,
+        bytes_received: u64,
+        expected_sent: u64,
+    },
     /// Events this subscriber missed because it read too slowly.
     Lagged { missed: u64 },
 }
@@ -127,6 +139,17 @@ impl WatchEvent {
                 upstream: p.upstream,
             },
             Body::Lagged(l) => EventBody::Lagged { missed: l.missed },
+            Body::Replay(r) => EventBody::Replay {
+                id: r.id,
+                state: r.state,
+                planned: r.planned,
+                opened: r.opened,
+                failed: r.failed,
+                finished: r.finished,
+                bytes_sent: r.bytes_sent,
+                bytes_received: r.bytes_received,
+                expected_sent: r.expected_sent,
+            },
         };
         Some(WatchEvent {
             at: UnixNanos(event.at_unix_ns),

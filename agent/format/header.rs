@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::codec::to_json;
 use super::error::FormatError;
-use super::frame::{le_u16, le_u32, to_json};
 use super::layout::{
-    CRC_LEN, FLAGS, HEADER_CRC_START, HEADER_FIXED_LEN, MAGIC, MAX_META_LEN, VERSION,
+    CRC_LEN, FLAGS, HEADER_CRC_START, HEADER_FIXED_LEN, MAGIC, MAX_META_LEN, VERSION, le_u16,
+    le_u32,
 };
 
 /// What a recording is: stored as JSON in the header so fields can be added

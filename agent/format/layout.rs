@@ -85,3 +85,27 @@ pub const TRAILER_MAGIC: [u8; 8] = *b"REELEND\0";
 
 /// Trailer size: footer offset (u64) + [`TRAILER_MAGIC`].
 pub const TRAILER_LEN: usize = 8 + 8;
+
+// All integers in the file are little-endian; these helpers are the one
+// place that reads them.
+
+/// Little-endian u16 at `at`; the caller has checked `buf` is long enough.
+pub(super) fn le_u16(buf: &[u8], at: usize) -> u16 {
+    let mut b = [0; 2];
+    b.copy_from_slice(&buf[at..at + 2]);
+    u16::from_le_bytes(b)
+}
+
+/// Little-endian u32 at `at`; the caller has checked `buf` is long enough.
+pub(super) fn le_u32(buf: &[u8], at: usize) -> u32 {
+    let mut b = [0; 4];
+    b.copy_from_slice(&buf[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
+/// Little-endian u64 at `at`; the caller has checked `buf` is long enough.
+pub(super) fn le_u64(buf: &[u8], at: usize) -> u64 {
+    let mut b = [0; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    u64::from_le_bytes(b)
+}

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - `layout`: every magic number, size and code (changing it breaks files).
-//! - `header`, `frame`: the types and their pure codecs (bytes in, values out).
+//! - `header`: the header types and their pure codec.
+//! - `frame`: the frame types; `codec`: their pure codec (bytes in, values out).
 //! - `summary`: the one place that counts frames (footer and recovery).
 //! - `writer`: [`RecordingWriter`] over a [`Sink`] (faults injectable).
 //! - `reader`: [`RecordingReader`], streaming, ending in an [`End`] value.
@@ -12,6 +13,7 @@
 //!
 //! Used by the recorder, by replay and stats, and by `reelctl`.
 
+mod codec;
 mod error;
 mod frame;
 mod header;
@@ -24,10 +26,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use codec::{decode_frame, encode_footer, encode_frame};
 pub use error::FormatError;
-pub use frame::{
-    Decoded, Direction, Frame, FrameBody, Item, OpenInfo, decode_frame, encode_footer, encode_frame,
-};
+pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo};
 pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};
 pub use layout::MAX_PAYLOAD;
 pub use reader::{End, Next, READ_CHUNK, RecordingReader};

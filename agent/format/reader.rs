@@ -7,10 +7,11 @@
 
 use std::io::{ErrorKind, Read};
 
+use super::codec::decode_frame;
 use super::error::FormatError;
-use super::frame::{Decoded, Frame, Item, decode_frame, le_u64};
+use super::frame::{Decoded, Frame, Item};
 use super::header::{Header, HeaderDecoded, decode_header};
-use super::layout::{TRAILER_LEN, TRAILER_MAGIC};
+use super::layout::{TRAILER_LEN, TRAILER_MAGIC, le_u64};
 use super::summary::Footer;
 
 /// Bytes asked of the underlying reader at a time, so small frames do not
@@ -124,7 +125,10 @@ impl<R: Read> RecordingReader<R> {
     /// # Errors
     /// Only [`FormatError::Io`]; damage in the file is an [`End`]. After an
     /// error nothing is consumed, so the call can be retried.
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "not an Iterator: the end is a value that repeats, and reading can fail"
+    )]
     pub fn next(&mut self) -> Result<Next, FormatError> {
         loop {
             if let Some(end) = &self.end {
@@ -181,7 +185,10 @@ impl<R: Read> RecordingReader<R> {
             valid_bytes: offset,
         };
         if rest[8..TRAILER_LEN] != TRAILER_MAGIC {
-            return Ok(bad("trailer magic is damaged".into(), trailer_offset));
+            return Ok(bad(
+                "no valid trailer after the footer (bad magic)".into(),
+                trailer_offset,
+            ));
         }
         let pointed = le_u64(rest, 0);
         if pointed != footer_offset {

@@ -10,10 +10,11 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::codec::decode_frame;
 use super::error::FormatError;
-use super::frame::{Decoded, Item, decode_frame, le_u64};
+use super::frame::{Decoded, Item};
 use super::header::Header;
-use super::layout::{FRAME_OVERHEAD, MAX_BODY_LEN, TRAILER_LEN, TRAILER_MAGIC};
+use super::layout::{FRAME_OVERHEAD, MAX_BODY_LEN, TRAILER_LEN, TRAILER_MAGIC, le_u64};
 use super::reader::{End, Next, RecordingReader};
 use super::summary::{ConnSummary, Footer, Summary, SummaryBuilder};
 
@@ -126,4 +127,83 @@ fn footer_from_end<F: Read + Seek>(
 /// The footer offset stored in a trailer, if its magic is intact.
 fn parse_trailer(trailer: &[u8; TRAILER_LEN]) -> Option<u64> {
     (trailer[8..] == TRAILER_MAGIC).then(|| le_u64(trailer, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::format::frame::{Frame, FrameBody};
+    use crate::format::writer::RecordingWriter;
+
+    /// A finished recording with one annotation, and where its frames start.
+    fn finished() -> (Vec<u8>, u64) {
+        let mut w = RecordingWriter::new(Vec::new(), &Header::default()).unwrap();
+        let frames_start = w.position();
+        let body = FrameBody::Annotation { text: "hi".into() };
+        w.write_frame(&Frame {
+            conn: 0,
+            ts_ns: 5,
+            body,
+        })
+        .unwrap();
+        (w.finish(7, "done", None).unwrap().0, frames_start)
+    }
+
+    fn footer_of(bytes: &[u8], frames_start: u64) -> Option<Footer> {
+        let len = bytes.len() as u64;
+        footer_from_end(&mut Cursor::new(bytes), len, frames_start).unwrap()
+    }
+
+    #[test]
+    fn fast_path_finds_the_footer() {
+        let (bytes, start) = finished();
+        let footer = footer_of(&bytes, start).unwrap();
+        assert_eq!(
+            (footer.summary.frames, footer.end_reason.as_str()),
+            (1, "done")
+        );
+        let scanned = scan(Cursor::new(&bytes), bytes.len() as u64).unwrap();
+        assert_eq!(scanned.end, End::Complete(footer));
+    }
+
+    #[test]
+    fn fast_path_declines_anything_that_does_not_check_out() {
+        let (bytes, start) = finished();
+        let len = bytes.len();
+        let edited = |at: usize, value: u8| {
+            let mut b = bytes.clone();
+            b[at] ^= value;
+            footer_of(&b, start)
+        };
+        assert_eq!(edited(len - 1, 1), None, "trailer magic");
+        assert_eq!(edited(len - 16, 1), None, "footer offset");
+        assert_eq!(edited(len - 16, 0x80), None, "footer offset");
+        assert_eq!(edited(len - 20, 1), None, "footer CRC");
+        assert_eq!(footer_of(&bytes[..len - 1], start), None, "cut trailer");
+        assert_eq!(
+            footer_of(&bytes[..start as usize], start),
+            None,
+            "header only"
+        );
+        let mut past = bytes.clone();
+        past.extend_from_slice(&bytes[len - 16..]);
+        assert_eq!(footer_of(&past, start), None, "points at a trailer");
+    }
+
+    #[test]
+    fn read_footer_rejects_a_stranger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "hello, this is not a recording").unwrap();
+        assert!(matches!(
+            read_footer(&path),
+            Err(FormatError::NotARecording)
+        ));
+        assert!(matches!(scan_file(&path), Err(FormatError::NotARecording)));
+        let missing = dir.path().join("missing.reel");
+        let err = read_footer(&missing).unwrap_err();
+        assert!(matches!(err, FormatError::Io(e) if e.kind() == ErrorKind::NotFound));
+    }
 }

@@ -8,8 +8,9 @@
 use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Write};
 
+use super::codec::{encode_footer, encode_frame};
 use super::error::FormatError;
-use super::frame::{Frame, encode_footer, encode_frame};
+use super::frame::Frame;
 use super::header::{Header, encode_header};
 use super::layout::TRAILER_MAGIC;
 use super::summary::{Footer, Summary, SummaryBuilder};

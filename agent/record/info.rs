@@ -52,7 +52,8 @@ pub struct RecordingInfo {
     pub agent_name: String,
 }
 
-pub(crate) fn unix_ns_to_time(ns: i64) -> SystemTime {
+/// Converts a Unix-epoch nanosecond count (negative before 1970).
+pub fn unix_ns_to_time(ns: i64) -> SystemTime {
     if ns >= 0 {
         UNIX_EPOCH + Duration::from_nanos(ns as u64)
     } else {
@@ -60,7 +61,8 @@ pub(crate) fn unix_ns_to_time(ns: i64) -> SystemTime {
     }
 }
 
-pub(crate) fn time_to_unix_ns(t: SystemTime) -> i64 {
+/// Nanoseconds since the Unix epoch, saturating.
+pub fn time_to_unix_ns(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),

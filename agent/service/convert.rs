@@ -104,6 +104,7 @@ pub fn event_kind(body: &EventBody) -> pb::EventKind {
         EventBody::Stats(_) => pb::EventKind::Stats,
         EventBody::Recording { .. } => pb::EventKind::Recording,
         EventBody::ProxyStarted { .. } | EventBody::ProxyStopped { .. } => pb::EventKind::Proxy,
+        EventBody::Replay(_) => pb::EventKind::Replay,
     }
 }
 
@@ -170,6 +171,17 @@ pub fn event(e: &Event) -> pb::Event {
             phase: pb::proxy_event::Phase::Stopped as i32,
             listen: listen.to_string(),
             upstream: upstream.clone(),
+        }),
+        EventBody::Replay(p) => Body::Replay(pb::ReplayProgress {
+            id: p.id.clone(),
+            state: p.state.as_str().to_string(),
+            planned: p.planned,
+            opened: p.opened,
+            failed: p.failed,
+            finished: p.finished,
+            bytes_sent: p.bytes_sent,
+            bytes_received: p.bytes_received,
+            expected_sent: p.expected_sent,
         }),
     };
     pb::Event {

@@ -2,8 +2,10 @@
 
 mod convert;
 mod reel;
+mod replay;
 mod server;
 mod status;
+mod transfer;
 
 pub use reel::ReelService;
 pub use server::serve;

@@ -180,6 +180,73 @@ impl Reel for ReelService {
         }))
     }
 
+    type DownloadRecordingStream = ReceiverStream<Result<pb::FileChunk, Status>>;
+
+    async fn download_recording(
+        &self,
+        req: Request<pb::DownloadRecordingRequest>,
+    ) -> Result<Response<Self::DownloadRecordingStream>, Status> {
+        let r = req.into_inner();
+        Ok(Response::new(super::transfer::download(
+            &self.agent,
+            required("id", &r.id)?,
+        )?))
+    }
+
+    async fn upload_recording(
+        &self,
+        req: Request<tonic::Streaming<pb::FileChunk>>,
+    ) -> Result<Response<pb::RecordingInfo>, Status> {
+        Ok(Response::new(
+            super::transfer::upload(&self.agent, req.into_inner()).await?,
+        ))
+    }
+
+    async fn start_replay(
+        &self,
+        req: Request<pb::StartReplayRequest>,
+    ) -> Result<Response<pb::ReplayReport>, Status> {
+        let opts = super::replay::options(&self.agent, req.into_inner())?;
+        let report = self
+            .agent
+            .replays
+            .start(&self.agent.recordings, opts)
+            .await?;
+        Ok(Response::new(super::replay::report(report)))
+    }
+
+    async fn get_replay(
+        &self,
+        req: Request<pb::GetReplayRequest>,
+    ) -> Result<Response<pb::ReplayReport>, Status> {
+        let r = req.into_inner();
+        let report = self.agent.replays.get(required("id", &r.id)?)?;
+        Ok(Response::new(super::replay::report(report)))
+    }
+
+    async fn stop_replay(
+        &self,
+        req: Request<pb::StopReplayRequest>,
+    ) -> Result<Response<pb::ReplayReport>, Status> {
+        let r = req.into_inner();
+        let report = self.agent.replays.stop(required("id", &r.id)?).await?;
+        Ok(Response::new(super::replay::report(report)))
+    }
+
+    async fn list_replays(
+        &self,
+        _: Request<pb::ListReplaysRequest>,
+    ) -> Result<Response<pb::ListReplaysResponse>, Status> {
+        let replays = self
+            .agent
+            .replays
+            .list()
+            .into_iter()
+            .map(super::replay::report)
+            .collect();
+        Ok(Response::new(pb::ListReplaysResponse { replays }))
+    }
+
     type WatchStream = EventStream;
 
     async fn watch(

@@ -9,8 +9,10 @@ impl From<Error> for Status {
         let msg = e.to_string();
         match e {
             Error::InvalidArgument { .. } => Status::invalid_argument(msg),
-            Error::UnknownProxy(_) | Error::UnknownRecording(_) => Status::not_found(msg),
-            Error::ProxyExists(_) => Status::already_exists(msg),
+            Error::UnknownProxy(_) | Error::UnknownRecording(_) | Error::UnknownReplay(_) => {
+                Status::not_found(msg)
+            }
+            Error::ProxyExists(_) | Error::RecordingExists(_) => Status::already_exists(msg),
             Error::FailedPrecondition(_) => Status::failed_precondition(msg),
             Error::Bind { .. } => Status::unavailable(msg),
             Error::Io { .. } | Error::Format { .. } => Status::internal(msg),

@@ -187,6 +187,22 @@ impl WatchPrinter {
                 upstream,
             } => writeln!(out, "{head}  proxy {phase}  {listen} -> {upstream}"),
             EventBody::Lagged { missed } => writeln!(out, "{head}  missed {missed} events"),
+            EventBody::Replay {
+                id,
+                state,
+                planned,
+                opened,
+                failed,
+                finished,
+                bytes_sent,
+                expected_sent,
+                ..
+            } => writeln!(
+                out,
+                "{head}  replay {id} {state}  conns {finished}/{planned} done, {opened} opened, {failed} failed  sent {} of {}",
+                bytes(*bytes_sent),
+                bytes(*expected_sent)
+            ),
         }
     }
 }

@@ -1,0 +1,367 @@
+//! The pure frame codec: bytes in, values out.
+//!
+//! [`encode_frame`] and [`decode_frame`] do no I/O, so the writer, the
+//! streaming reader, the footer fast path and the tests all share one
+//! implementation of the layout in `layout`.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::error::FormatError;
+use super::frame::{Decoded, Direction, Frame, FrameBody, Item};
+use super::layout::{
+    CRC_LEN, DIR_NONE, FRAME_FIXED_BODY, FRAME_LEN_FIELD, FRAME_PAYLOAD_START, KIND_ANNOTATION,
+    KIND_CLOSE, KIND_DATA, KIND_FOOTER, KIND_HALF_CLOSE, KIND_LOSS, KIND_OPEN, LOSS_COUNT_LEN,
+    MAX_BODY_LEN, MAX_PAYLOAD, OFF_CONN, OFF_DIR, OFF_KIND, OFF_TS, le_u32, le_u64,
+};
+use super::summary::Footer;
+
+/// Appends one encoded frame to `out` and returns its length.
+///
+/// # Errors
+/// [`FormatError::PayloadTooLarge`] when the payload exceeds `MAX_PAYLOAD`;
+/// `out` is then left as it was.
+pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) -> Result<usize, FormatError> {
+    let (conn, ts) = (frame.conn, frame.ts_ns);
+    match &frame.body {
+        FrameBody::Open(info) => {
+            encode_raw(out, KIND_OPEN, DIR_NONE, conn, ts, |o| to_json(info, o))
+        }
+        FrameBody::Data { dir, payload } => {
+            if payload.len() > MAX_PAYLOAD {
+                return Err(FormatError::PayloadTooLarge(payload.len()));
+            }
+            encode_raw(out, KIND_DATA, dir.code(), conn, ts, raw(payload))
+        }
+        FrameBody::HalfClose { dir } => {
+            encode_raw(out, KIND_HALF_CLOSE, dir.code(), conn, ts, |_| Ok(()))
+        }
+        FrameBody::Close { reason } => {
+            encode_raw(out, KIND_CLOSE, DIR_NONE, conn, ts, raw(reason.as_bytes()))
+        }
+        FrameBody::Loss { dir, bytes, reason } => {
+            encode_raw(out, KIND_LOSS, dir.code(), conn, ts, |o| {
+                o.extend_from_slice(&bytes.to_le_bytes());
+                o.extend_from_slice(reason.as_bytes());
+                Ok(())
+            })
+        }
+        FrameBody::Annotation { text } => encode_raw(
+            out,
+            KIND_ANNOTATION,
+            DIR_NONE,
+            conn,
+            ts,
+            raw(text.as_bytes()),
+        ),
+    }
+}
+
+/// Appends the footer frame (conn 0, no direction) to `out`.
+///
+/// # Errors
+/// [`FormatError::FooterTooLarge`] when the JSON exceeds `MAX_PAYLOAD`.
+pub fn encode_footer(footer: &Footer, ts_ns: u64, out: &mut Vec<u8>) -> Result<usize, FormatError> {
+    encode_raw(out, KIND_FOOTER, DIR_NONE, 0, ts_ns, |o| to_json(footer, o)).map_err(|e| match e {
+        FormatError::PayloadTooLarge(bytes) => FormatError::FooterTooLarge {
+            bytes,
+            connections: footer.connections.len(),
+        },
+        other => other,
+    })
+}
+
+/// Decodes the frame at the start of `buf` (which may hold more after it).
+///
+/// Never panics and never allocates more than the frame's own payload; the
+/// length field is bounds-checked before anything else is trusted.
+pub fn decode_frame(buf: &[u8]) -> Decoded {
+    if buf.len() < FRAME_LEN_FIELD {
+        return Decoded::NeedMore {
+            needed: FRAME_LEN_FIELD,
+        };
+    }
+    let body_len = le_u32(buf, 0) as usize;
+    if body_len < FRAME_FIXED_BODY {
+        return corrupted(format!(
+            "frame length {body_len} is shorter than the {FRAME_FIXED_BODY}-byte frame header"
+        ));
+    }
+    if body_len > MAX_BODY_LEN {
+        return corrupted(format!(
+            "frame length {body_len} exceeds the limit of {MAX_BODY_LEN}"
+        ));
+    }
+    let len = FRAME_LEN_FIELD + body_len + CRC_LEN;
+    if buf.len() < len {
+        return Decoded::NeedMore { needed: len };
+    }
+    let stored = le_u32(buf, len - CRC_LEN);
+    let computed = crc32c::crc32c(&buf[..len - CRC_LEN]);
+    if stored != computed {
+        return corrupted(format!(
+            "checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+        ));
+    }
+    let payload = &buf[FRAME_PAYLOAD_START..len - CRC_LEN];
+    let frame = |body| Frame {
+        conn: le_u64(buf, OFF_CONN),
+        ts_ns: le_u64(buf, OFF_TS),
+        body,
+    };
+    match decode_payload(buf[OFF_KIND], buf[OFF_DIR], payload, frame) {
+        Ok(item) => Decoded::Item { item, len },
+        Err(reason) => corrupted(reason),
+    }
+}
+
+/// Interprets a checksum-valid payload. Errors here mean a writer bug or a
+/// checksum collision; either way the frame cannot be trusted.
+fn decode_payload(
+    kind: u8,
+    dir: u8,
+    payload: &[u8],
+    frame: impl FnOnce(FrameBody) -> Frame,
+) -> Result<Item, String> {
+    let direction = || {
+        Direction::from_code(dir)
+            .ok_or_else(|| format!("frame kind {kind} has invalid direction {dir}"))
+    };
+    let text = |bytes: &[u8]| {
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| format!("frame kind {kind} text is not UTF-8"))
+    };
+    let body = match kind {
+        KIND_OPEN => FrameBody::Open(
+            serde_json::from_slice(payload)
+                .map_err(|e| format!("OPEN payload is not valid JSON: {e}"))?,
+        ),
+        KIND_DATA => FrameBody::Data {
+            dir: direction()?,
+            payload: Bytes::copy_from_slice(payload),
+        },
+        KIND_HALF_CLOSE => FrameBody::HalfClose { dir: direction()? },
+        KIND_CLOSE => FrameBody::Close {
+            reason: text(payload)?,
+        },
+        KIND_LOSS => {
+            if payload.len() < LOSS_COUNT_LEN {
+                return Err(format!(
+                    "LOSS payload of {} bytes is shorter than its {LOSS_COUNT_LEN}-byte count",
+                    payload.len()
+                ));
+            }
+            FrameBody::Loss {
+                dir: direction()?,
+                bytes: le_u64(payload, 0),
+                reason: text(&payload[LOSS_COUNT_LEN..])?,
+            }
+        }
+        KIND_ANNOTATION => FrameBody::Annotation {
+            text: text(payload)?,
+        },
+        KIND_FOOTER => {
+            return serde_json::from_slice(payload)
+                .map(Item::Footer)
+                .map_err(|e| format!("FOOTER payload is not valid JSON: {e}"));
+        }
+        _ => return Ok(Item::Unknown { kind }),
+    };
+    Ok(Item::Frame(frame(body)))
+}
+
+fn corrupted(reason: String) -> Decoded {
+    Decoded::Corrupted { reason }
+}
+
+/// Writes the frame envelope around whatever `payload` appends, then patches
+/// the length and appends the CRC. Restores `out` on error.
+fn encode_raw(
+    out: &mut Vec<u8>,
+    kind: u8,
+    dir: u8,
+    conn: u64,
+    ts_ns: u64,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), FormatError>,
+) -> Result<usize, FormatError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_LEN_FIELD]);
+    out.push(kind);
+    out.push(dir);
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&conn.to_le_bytes());
+    out.extend_from_slice(&ts_ns.to_le_bytes());
+    if let Err(e) = payload(out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    let payload_len = out.len() - start - FRAME_PAYLOAD_START;
+    let body_len = FRAME_FIXED_BODY + payload_len;
+    let Some(body_len_u32) = u32::try_from(body_len)
+        .ok()
+        .filter(|_| payload_len <= MAX_PAYLOAD)
+    else {
+        out.truncate(start);
+        return Err(FormatError::PayloadTooLarge(payload_len));
+    };
+    out[start..start + FRAME_LEN_FIELD].copy_from_slice(&body_len_u32.to_le_bytes());
+    let crc = crc32c::crc32c(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out.len() - start)
+}
+
+/// A payload that is just these bytes.
+fn raw(bytes: &[u8]) -> impl FnOnce(&mut Vec<u8>) -> Result<(), FormatError> + '_ {
+    move |o| {
+        o.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Appends `value` as JSON. Cannot fail for the plain structs of this module,
+/// but a future field type could, so the error is typed rather than unwrapped.
+pub(super) fn to_json<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), FormatError> {
+    serde_json::to_writer(out, value).map_err(|e| FormatError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::layout::{DIR_C2S, DIR_S2C};
+
+    fn encode(conn: u64, ts_ns: u64, body: FrameBody) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame(&Frame { conn, ts_ns, body }, &mut out).unwrap();
+        out
+    }
+
+    fn text(s: &str) -> String {
+        s.to_owned()
+    }
+
+    /// Re-seals `bytes` (one frame) with a correct CRC after a test edit, so
+    /// the payload checks behind the CRC can be reached.
+    fn reseal(bytes: &mut [u8]) {
+        let end = bytes.len() - CRC_LEN;
+        let crc = crc32c::crc32c(&bytes[..end]);
+        bytes[end..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    #[test]
+    fn data_frame_golden_bytes() {
+        let payload = Bytes::from_static(b"hi");
+        let body = FrameBody::Data {
+            dir: Direction::S2c,
+            payload,
+        };
+        let out = encode(7, 0x0102, body.clone());
+        // Literal bytes, so a change to the layout or the checksum fails here.
+        #[rustfmt::skip]
+        let expected = [
+            0x16, 0, 0, 0, KIND_DATA, DIR_S2C, 0, 0, // body_len 22, kind, dir, reserved
+            7, 0, 0, 0, 0, 0, 0, 0, // conn
+            0x02, 0x01, 0, 0, 0, 0, 0, 0, // ts_ns
+            b'h', b'i', // payload
+            0x26, 0xbd, 0xe3, 0x01, // CRC32C
+        ];
+        assert_eq!(out, expected);
+        let frame = Frame {
+            conn: 7,
+            ts_ns: 0x0102,
+            body,
+        };
+        let item = Item::Frame(frame);
+        assert_eq!(decode_frame(&out), Decoded::Item { item, len: 30 });
+    }
+
+    #[test]
+    fn loss_payload_is_count_then_reason() {
+        let reason = text("disk full");
+        let out = encode(
+            3,
+            9,
+            FrameBody::Loss {
+                dir: Direction::C2s,
+                bytes: 4096,
+                reason,
+            },
+        );
+        let payload = &out[FRAME_PAYLOAD_START..out.len() - CRC_LEN];
+        assert_eq!(payload[..8], 4096u64.to_le_bytes());
+        assert_eq!(&payload[8..], b"disk full");
+    }
+
+    #[test]
+    fn prefixes_need_more_and_extra_bytes_are_left_alone() {
+        let mut out = encode(
+            1,
+            2,
+            FrameBody::Close {
+                reason: text("bye"),
+            },
+        );
+        let len = out.len();
+        for cut in 0..len {
+            let got = decode_frame(&out[..cut]);
+            assert!(matches!(got, Decoded::NeedMore { needed } if needed > cut && needed <= len));
+        }
+        out.extend_from_slice(b"next frame");
+        assert!(matches!(decode_frame(&out), Decoded::Item { len: l, .. } if l == len));
+    }
+
+    #[test]
+    fn rejects_bad_frames_with_a_reason() {
+        let base = encode(1, 2, FrameBody::Close { reason: text("ab") });
+        // (what the reason says, bytes to set, re-seal the CRC afterwards)
+        type Edits = &'static [(usize, u8)];
+        let cases: [(&str, Edits, bool); 9] = [
+            ("shorter than the", &[(0, 19)], false),
+            ("exceeds the limit", &[(3, 0xff)], false),
+            ("checksum mismatch", &[(10, 1)], false),
+            (
+                "invalid direction 3",
+                &[(OFF_KIND, KIND_DATA), (OFF_DIR, 3)],
+                true,
+            ),
+            ("invalid direction 0", &[(OFF_KIND, KIND_HALF_CLOSE)], true),
+            (
+                "shorter than its",
+                &[(OFF_KIND, KIND_LOSS), (OFF_DIR, DIR_C2S)],
+                true,
+            ),
+            (
+                "OPEN payload is not valid JSON",
+                &[(OFF_KIND, KIND_OPEN)],
+                true,
+            ),
+            (
+                "FOOTER payload is not valid JSON",
+                &[(OFF_KIND, KIND_FOOTER)],
+                true,
+            ),
+            ("not UTF-8", &[(FRAME_PAYLOAD_START, 0xff)], true),
+        ];
+        for (want, edits, seal) in cases {
+            let mut b = base.clone();
+            for &(at, value) in edits {
+                b[at] = value;
+            }
+            if seal {
+                reseal(&mut b);
+            }
+            match decode_frame(&b) {
+                Decoded::Corrupted { reason } => assert!(reason.contains(want), "{reason}"),
+                other => panic!("expected corruption {want:?}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_kind_with_valid_crc_is_skippable() {
+        let mut b = encode(0, 0, FrameBody::Annotation { text: text("x") });
+        b[OFF_KIND] = 200;
+        reseal(&mut b);
+        let item = Item::Unknown { kind: 200 };
+        assert_eq!(decode_frame(&b), Decoded::Item { item, len: b.len() });
+    }
+}

@@ -1,0 +1,259 @@
+//! One replayed connection's sockets: connect (retried only before any byte
+//! was sent), a reader task that counts and verifies server bytes as they
+//! arrive, and the client-side actions (send, half-close, drain and close).
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::plan::ConnPlan;
+use super::report::ConnReport;
+use super::verify::Verifier;
+
+/// How long connecting may keep failing before the connection is given up.
+pub const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
+/// First pause between connect attempts; doubles up to `CONNECT_BACKOFF_MAX`.
+pub const CONNECT_BACKOFF: Duration = Duration::from_millis(50);
+pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// After the client's last step, how long the server gets to close its side
+/// before the replay stops reading.
+pub const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// Totals shared by every connection of a replay, for live progress.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub opened: AtomicU64,
+    pub failed: AtomicU64,
+    pub finished: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+}
+
+/// What the reader task learned.
+#[derive(Debug, Default)]
+struct ReadOutcome {
+    verifier: Option<Verifier>,
+    /// When the server closed its side, and after how many bytes.
+    eof: Option<(Instant, u64)>,
+    error: Option<String>,
+}
+
+/// An open replayed connection.
+pub struct Live {
+    writer: Option<OwnedWriteHalf>,
+    received: watch::Receiver<u64>,
+    reader: JoinHandle<ReadOutcome>,
+    /// Tells the reader to stop and hand back what it learned.
+    stop_reader: CancellationToken,
+    pub report: ConnReport,
+    progress: Arc<Progress>,
+    /// When the replay started: times in the report are relative to it.
+    t0: Instant,
+}
+
+/// Connects to `target`, retrying with backoff until `CONNECT_DEADLINE`.
+async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, String> {
+    let deadline = Instant::now() + CONNECT_DEADLINE;
+    let mut pause = CONNECT_BACKOFF;
+    loop {
+        let attempt = tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target));
+        let err = tokio::select! {
+            _ = cancel.cancelled() => return Err("replay stopped".into()),
+            r = attempt => match r {
+                Ok(Ok(s)) => return Ok(s),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".to_string(),
+            },
+        };
+        if Instant::now() + pause > deadline {
+            return Err(format!("connect to {target} failed: {err}"));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err("replay stopped".into()),
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(CONNECT_BACKOFF_MAX);
+    }
+}
+
+impl Live {
+    /// Opens the connection for `plan` against `target`. On failure the
+    /// returned report carries the error.
+    pub async fn open(
+        plan: &ConnPlan,
+        mut report: ConnReport,
+        target: &str,
+        verify: bool,
+        progress: Arc<Progress>,
+        t0: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Live, ConnReport> {
+        let stream = match connect(target, cancel).await {
+            Ok(s) => s,
+            Err(e) => {
+                progress.failed.fetch_add(1, Ordering::Relaxed);
+                report.error = Some(e);
+                return Err(report);
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        progress.opened.fetch_add(1, Ordering::Relaxed);
+        report.opened = true;
+        let (mut r, w) = stream.into_split();
+        let (tx, rx) = watch::channel(0u64);
+        let verifier = verify.then(|| Verifier::new(plan.s2c.clone()));
+        let stop_reader = cancel.child_token();
+        let cancel = stop_reader.clone();
+        let reader_progress = progress.clone();
+        let reader = tokio::spawn(async move {
+            let mut out = ReadOutcome {
+                verifier,
+                ..ReadOutcome::default()
+            };
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            let mut total = 0u64;
+            loop {
+                buf.clear();
+                let n = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    r = r.read_buf(&mut buf) => match r {
+                        Ok(n) => n,
+                        Err(e) => {
+                            out.error = Some(format!("read failed: {e}"));
+                            break;
+                        }
+                    },
+                };
+                if n == 0 {
+                    out.eof = Some((Instant::now(), total));
+                    break;
+                }
+                total += n as u64;
+                reader_progress
+                    .bytes_received
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                if let Some(v) = &mut out.verifier {
+                    v.feed(&buf[..n]);
+                }
+                tx.send_replace(total);
+            }
+            // Wake any waiter: no more bytes will come.
+            tx.send_modify(|_| {});
+            drop(tx);
+            out
+        });
+        Ok(Live {
+            writer: Some(w),
+            received: rx,
+            reader,
+            stop_reader,
+            report,
+            progress,
+            t0,
+        })
+    }
+
+    /// Server bytes received so far.
+    pub fn received(&self) -> u64 {
+        *self.received.borrow()
+    }
+
+    /// Whether the server has closed its side.
+    pub fn server_closed(&self) -> bool {
+        self.received.has_changed().is_err()
+    }
+
+    /// Waits until `bytes` server bytes have arrived, the server closed, or
+    /// `timeout` passed. Returns whether the bytes arrived.
+    pub async fn wait_received(
+        &mut self,
+        bytes: u64,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let mut rx = self.received.clone();
+        let wait = rx.wait_for(|n| *n >= bytes);
+        tokio::select! {
+            _ = cancel.cancelled() => false,
+            r = tokio::time::timeout(timeout, wait) => matches!(r, Ok(Ok(_))),
+        }
+    }
+
+    /// Sends a chunk; a failure ends the connection's script.
+    pub async fn send(&mut self, data: &[u8], cancel: &CancellationToken) -> io::Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "write side already shut down",
+            ));
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => Err(io::Error::new(io::ErrorKind::Interrupted, "replay stopped")),
+            r = w.write_all(data) => {
+                r?;
+                self.report.bytes_sent += data.len() as u64;
+                self.progress.bytes_sent.fetch_add(data.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+
+    /// Half-closes: the server sees EOF and may still answer.
+    pub async fn shutdown_write(&mut self) {
+        if let Some(mut w) = self.writer.take() {
+            let _ = w.shutdown().await;
+        }
+    }
+
+    /// Waits (bounded) for the rest of the recorded server bytes, closes,
+    /// and completes the report.
+    pub async fn finish(
+        mut self,
+        expected: u64,
+        drain: Duration,
+        cancel: &CancellationToken,
+    ) -> ConnReport {
+        if !cancel.is_cancelled() {
+            self.wait_received(expected, drain, cancel).await;
+        }
+        self.shutdown_write().await;
+        // Give the server a moment to close in turn, so bytes it sends beyond
+        // the recording are still seen; then stop reading.
+        let mut reader = self.reader;
+        let outcome = match tokio::time::timeout(drain.min(CLOSE_GRACE), &mut reader).await {
+            Ok(r) => r.ok(),
+            Err(_) => {
+                self.stop_reader.cancel();
+                reader.await.ok()
+            }
+        };
+        let mut report = self.report;
+        report.bytes_received = *self.received.borrow();
+        if let Some(o) = outcome {
+            if let Some(v) = &o.verifier {
+                report.divergence = v.finish();
+            }
+            if let Some(e) = o.error
+                && report.error.is_none()
+            {
+                report.error = Some(e);
+            }
+            if let Some((at, bytes)) = o.eof
+                && report.steps_done < report.steps_total
+            {
+                report.closed_early = Some((at.saturating_duration_since(self.t0), bytes));
+            }
+        }
+        self.progress.finished.fetch_add(1, Ordering::Relaxed);
+        report
+    }
+}

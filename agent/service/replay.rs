@@ -1,0 +1,153 @@
+//! Replay RPCs: request validation and report conversion.
+
+use std::time::{Duration, SystemTime};
+
+use tonic::Status;
+
+use crate::agent::Agent;
+use crate::proto as pb;
+use crate::record::{duration_ms, time_to_unix_ns};
+use crate::replay::{
+    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, ReplayOptions,
+    ReplayReport,
+};
+
+/// Turns a StartReplay request into engine options; the engine checks ranges.
+pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions, Status> {
+    let mut recordings: Vec<String> = r
+        .recordings
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let group = r.group.trim();
+    if !group.is_empty() {
+        let labelled: Vec<String> = agent
+            .recordings
+            .list()
+            .into_iter()
+            .filter(|i| i.label == group && i.status != crate::record::RecordingStatus::Recording)
+            .map(|i| i.id)
+            .collect();
+        if labelled.is_empty() {
+            return Err(Status::not_found(format!(
+                "no finished recording labelled {group:?} on this agent"
+            )));
+        }
+        for id in labelled {
+            if !recordings.contains(&id) {
+                recordings.push(id);
+            }
+        }
+    }
+    let mode = Mode::parse(r.mode.trim())?;
+    let shard = match (r.shard_index, r.shard_count) {
+        (0, 0) => None,
+        (i, n) => Some((i, n)),
+    };
+    let start_at =
+        (r.start_at_unix_ns != 0).then(|| crate::record::unix_ns_to_time(r.start_at_unix_ns));
+    let target = Some(r.target.trim().to_string()).filter(|t| !t.is_empty());
+    if let Some(t) = &target
+        && t.rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+    {
+        return Err(Status::invalid_argument(format!(
+            "invalid target: {t:?} is not host:port"
+        )));
+    }
+    Ok(ReplayOptions {
+        recordings,
+        target,
+        mode,
+        speed: if r.speed == 0.0 { 1.0 } else { r.speed },
+        unpaced: r.unpaced,
+        loops: r.loops.max(1),
+        multiply: r.multiply.max(1),
+        verify: r.verify,
+        max_idle: (r.max_idle_ms > 0).then(|| Duration::from_millis(r.max_idle_ms)),
+        shard,
+        start_at,
+        server_timeout: if r.server_timeout_ms == 0 {
+            DEFAULT_SERVER_TIMEOUT
+        } else {
+            Duration::from_millis(r.server_timeout_ms)
+        },
+    })
+}
+
+fn lateness(l: LatenessSummary) -> pb::Lateness {
+    pb::Lateness {
+        samples: l.samples,
+        p50_us: l.p50_us,
+        p99_us: l.p99_us,
+        max_us: l.max_us,
+    }
+}
+
+fn divergence(d: Divergence) -> pb::Divergence {
+    pb::Divergence {
+        offset: d.offset,
+        expected: d.expected,
+        received: d.received,
+        reason: d.reason,
+    }
+}
+
+fn connection(c: ConnReport) -> pb::ReplayConnection {
+    let (closed_early, at, bytes) = match c.closed_early {
+        Some((at, bytes)) => (true, duration_ms(at), bytes),
+        None => (false, 0, 0),
+    };
+    pb::ReplayConnection {
+        recording: c.recording,
+        connection: c.rec_conn,
+        copy: c.copy,
+        pass: c.pass,
+        target: c.target,
+        mid_session: c.mid_session,
+        opened: c.opened,
+        error: c.error.unwrap_or_default(),
+        bytes_sent: c.bytes_sent,
+        bytes_received: c.bytes_received,
+        expected_sent: c.expected_sent,
+        expected_received: c.expected_received,
+        lateness: Some(lateness(c.lateness.summary())),
+        divergence: c.divergence.map(divergence),
+        closed_early,
+        closed_early_at_ms: at,
+        closed_early_bytes: bytes,
+        server_timeouts: c.server_timeouts,
+    }
+}
+
+fn unix_ns(t: Option<SystemTime>) -> i64 {
+    t.map_or(0, time_to_unix_ns)
+}
+
+pub fn report(r: ReplayReport) -> pb::ReplayReport {
+    pb::ReplayReport {
+        id: r.id,
+        state: r.state.as_str().to_string(),
+        mode: r.mode.to_string(),
+        speed: r.speed,
+        recordings: r.recordings,
+        scheduled_start_unix_ns: unix_ns(r.scheduled_start),
+        started_at_unix_ns: unix_ns(r.started_at),
+        duration_ms: duration_ms(r.duration),
+        planned: r.planned,
+        opened: r.opened,
+        failed: r.failed,
+        finished: r.finished,
+        bytes_sent: r.bytes_sent,
+        bytes_received: r.bytes_received,
+        expected_sent: r.expected_sent,
+        expected_received: r.expected_received,
+        lateness: Some(lateness(r.lateness)),
+        divergences: r.divergences,
+        closed_early: r.closed_early,
+        server_timeouts: r.server_timeouts,
+        connections: r.connections.into_iter().map(connection).collect(),
+        error: r.error.unwrap_or_default(),
+    }
+}

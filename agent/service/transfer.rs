@@ -1,0 +1,213 @@
+//! Moving recording files: download as a stream of chunks, upload from one.
+//! Both end with a SHA-256 of the whole file, so a file that arrives is the
+//! file that left.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+
+use crate::agent::Agent;
+use crate::proto as pb;
+use crate::record::{RECORDING_EXT, RecordingStatus};
+
+/// Bytes per streamed chunk.
+pub const TRANSFER_CHUNK: usize = 256 * 1024;
+/// Largest recording an upload may carry.
+pub const MAX_UPLOAD_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Streams a finished recording's file.
+pub fn download(
+    agent: &Agent,
+    id: &str,
+) -> Result<ReceiverStream<Result<pb::FileChunk, Status>>, Status> {
+    let info = agent.recordings.get(id)?;
+    if info.status == RecordingStatus::Recording {
+        return Err(Status::failed_precondition(format!(
+            "recording {id:?} is still being written; stop it before downloading it"
+        )));
+    }
+    let path = agent.recordings.file_of(id)?;
+    let file = std::fs::File::open(&path)
+        .map_err(|e| Status::internal(format!("opening {}: {e}", path.display())))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let name = format!("{id}.{RECORDING_EXT}");
+    let (tx, rx) = mpsc::channel(4);
+    // Blocking reads on their own thread; the channel paces them to the client.
+    tokio::task::spawn_blocking(move || send_file(file, name, size, tx));
+    Ok(ReceiverStream::new(rx))
+}
+
+fn send_file(
+    mut file: std::fs::File,
+    name: String,
+    size: u64,
+    tx: mpsc::Sender<Result<pb::FileChunk, Status>>,
+) {
+    let mut hash = Sha256::new();
+    let mut first = Some((name, size));
+    let mut buf = vec![0u8; TRANSFER_CHUNK];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ =
+                    tx.blocking_send(Err(Status::internal(format!("reading the recording: {e}"))));
+                return;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        let (name, size) = first.take().unwrap_or_default();
+        let chunk = pb::FileChunk {
+            name,
+            size,
+            data: buf[..n].to_vec(),
+            sha256: Vec::new(),
+        };
+        if tx.blocking_send(Ok(chunk)).is_err() {
+            return; // the client went away
+        }
+    }
+    let (name, size) = first.take().unwrap_or_default();
+    let _ = tx.blocking_send(Ok(pb::FileChunk {
+        name,
+        size,
+        data: Vec::new(),
+        sha256: hash.finalize().to_vec(),
+    }));
+}
+
+/// The recording id a file name stands for: `<id>.reel`, nothing else.
+fn id_from_name(name: &str) -> Result<String, Status> {
+    if name.contains(['/', '\\']) || name.contains("..") {
+        return Err(Status::invalid_argument(format!(
+            "invalid name: {name:?} has path components; send a bare file name"
+        )));
+    }
+    let Some(id) = name.strip_suffix(&format!(".{RECORDING_EXT}")) else {
+        return Err(Status::invalid_argument(format!(
+            "invalid name: {name:?} does not end in .{RECORDING_EXT}"
+        )));
+    };
+    crate::ids::validate("name", id)?;
+    Ok(id.to_string())
+}
+
+/// Removes a temporary upload file unless it was adopted.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Receives a recording, checks digest and format, adds it to the catalog.
+pub async fn upload(
+    agent: &Agent,
+    mut stream: Streaming<pb::FileChunk>,
+) -> Result<pb::RecordingInfo, Status> {
+    let first = stream.next().await.ok_or_else(|| {
+        Status::invalid_argument("empty upload: the first message must name the file")
+    })??;
+    let id = id_from_name(first.name.trim())?;
+    if first.size > MAX_UPLOAD_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "invalid size: {} bytes is over the {MAX_UPLOAD_BYTES}-byte upload limit",
+            first.size
+        )));
+    }
+    let tmp_path = agent.recordings.upload_path(&id)?;
+    let mut tmp = TempFile(Some(tmp_path.clone()));
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create_new(true).mode(0o600);
+    let mut file = opts
+        .open(&tmp_path)
+        .await
+        .map_err(|e| Status::internal(format!("creating {}: {e}", tmp_path.display())))?;
+    let mut hash = Sha256::new();
+    let mut written = 0u64;
+    let mut digest: Option<Vec<u8>> = None;
+    let mut msg = Some(first);
+    loop {
+        let chunk = match msg.take() {
+            Some(c) => c,
+            None => match stream.next().await {
+                Some(c) => c?,
+                None => break,
+            },
+        };
+        if digest.is_some() {
+            return Err(Status::invalid_argument("data after the final digest"));
+        }
+        if !chunk.data.is_empty() {
+            written += chunk.data.len() as u64;
+            if written > MAX_UPLOAD_BYTES {
+                return Err(Status::invalid_argument(format!(
+                    "upload exceeds the {MAX_UPLOAD_BYTES}-byte limit"
+                )));
+            }
+            hash.update(&chunk.data);
+            file.write_all(&chunk.data)
+                .await
+                .map_err(|e| Status::resource_exhausted(format!("writing the upload: {e}")))?;
+        }
+        if !chunk.sha256.is_empty() {
+            digest = Some(chunk.sha256);
+        }
+    }
+    let Some(digest) = digest else {
+        return Err(Status::invalid_argument(
+            "upload ended without its SHA-256: the file may be incomplete",
+        ));
+    };
+    if hash.finalize().as_slice() != digest.as_slice() {
+        return Err(Status::data_loss(format!(
+            "upload of {id:?} is corrupted: SHA-256 mismatch after {written} bytes"
+        )));
+    }
+    file.flush()
+        .await
+        .map_err(|e| Status::resource_exhausted(format!("writing the upload: {e}")))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Status::internal(format!("syncing the upload: {e}")))?;
+    drop(file);
+    let info = agent.recordings.adopt(&id, &tmp_path)?;
+    tmp.0 = None;
+    Ok(super::convert::recording_info(info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_bare_recording_files() {
+        assert_eq!(
+            id_from_name("20261126-221503-a3f9.reel").unwrap(),
+            "20261126-221503-a3f9"
+        );
+        for bad in [
+            "../x.reel",
+            "a/b.reel",
+            "x.txt",
+            ".reel",
+            "..reel",
+            "a b.reel",
+            "C:\\x.reel",
+        ] {
+            assert!(id_from_name(bad).is_err(), "{bad}");
+        }
+    }
+}
