@@ -33,6 +33,8 @@ pub struct Proxies {
     next_proxy: AtomicU64,
     /// Connection ids, shared by every proxy (see `ConnMeta::id`).
     conn_ids: Arc<AtomicU64>,
+    /// See `Proxy::write_order`.
+    write_order: Arc<Mutex<()>>,
     bus: EventBus,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -44,6 +46,7 @@ impl Proxies {
             proxies: Mutex::default(),
             next_proxy: AtomicU64::new(1),
             conn_ids: Arc::new(AtomicU64::new(1)),
+            write_order: Arc::default(),
             bus,
             tracker,
             cancel,
@@ -83,6 +86,7 @@ impl Proxies {
                 listen,
                 spec.upstream.clone(),
                 self.cancel.child_token(),
+                self.write_order.clone(),
             ));
             map.insert(id, proxy.clone());
             let info = proxy.info();

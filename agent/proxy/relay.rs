@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -19,7 +19,7 @@ use tracing::{Instrument, debug, info_span};
 use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
 use crate::format::Direction;
-use crate::record::TapKind;
+use crate::record::{Tap, TapKind};
 
 /// How long one upstream connect may take before the client is turned away.
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -265,10 +265,19 @@ async fn pump(
         } else {
             // Recordings get the same bytes without a copy.
             let chunk = buf.split().freeze();
-            for tap in taps.iter() {
-                tap.send(meta, at, TapKind::Data(dir, chunk.clone())).await;
+            match dir {
+                Direction::C2s => {
+                    write_logged(proxy, meta, &taps, at, &mut to, chunk, cancel).await
+                }
+                // A server chunk is logged before the client can see it, so
+                // whatever the client does in reaction comes after it.
+                Direction::S2c => {
+                    for tap in taps.iter() {
+                        tap.send(meta, at, TapKind::Data(dir, chunk.clone())).await;
+                    }
+                    write_all(&mut to, &chunk, cancel).await
+                }
             }
-            write_all(&mut to, &chunk, cancel).await
         };
         match written {
             Ok(true) => {}
@@ -277,6 +286,45 @@ async fn pump(
         }
     };
     (end, from, to)
+}
+
+/// Writes a client chunk upstream and logs it, both under the agent's write
+/// order lock when neither has to wait, so chunks of different connections
+/// are logged in the order they reached the servers. When the socket or a
+/// recorder queue is full, the rest is finished outside the lock: bytes are
+/// never dropped, only that chunk's cross-connection order is looser.
+async fn write_logged(
+    proxy: &Proxy,
+    meta: &Arc<ConnMeta>,
+    taps: &[Tap],
+    at: Instant,
+    to: &mut OwnedWriteHalf,
+    chunk: Bytes,
+    cancel: &CancellationToken,
+) -> io::Result<bool> {
+    let mut pending = Vec::new();
+    let written = {
+        let _order = proxy.write_order.lock().unwrap_or_else(|e| e.into_inner());
+        let written = match to.try_write(&chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        for tap in taps {
+            if let Some(kind) = tap.try_send(meta, at, TapKind::Data(Direction::C2s, chunk.clone()))
+            {
+                pending.push((tap, kind));
+            }
+        }
+        written
+    };
+    for (tap, kind) in pending {
+        tap.send(meta, at, kind).await;
+    }
+    if written < chunk.len() {
+        return write_all(to, &chunk[written..], cancel).await;
+    }
+    Ok(true)
 }
 
 /// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.

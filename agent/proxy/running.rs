@@ -26,6 +26,10 @@ pub struct Proxy {
     pub started_at: SystemTime,
     pub(crate) cancel: CancellationToken,
     pub(crate) counters: Counters,
+    /// Agent-wide lock taken, while recording, around "write a client chunk
+    /// upstream and log it", so the order of client chunks in a recording is
+    /// the order they reached the servers. Causal replay depends on it.
+    pub(crate) write_order: Arc<Mutex<()>>,
     state: Mutex<State>,
 }
 
@@ -77,6 +81,7 @@ impl Proxy {
         listen: SocketAddr,
         upstream: String,
         cancel: CancellationToken,
+        write_order: Arc<Mutex<()>>,
     ) -> Self {
         Self {
             id,
@@ -86,6 +91,7 @@ impl Proxy {
             started_at: SystemTime::now(),
             cancel,
             counters: Counters::default(),
+            write_order,
             state: Mutex::default(),
         }
     }

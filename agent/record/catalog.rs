@@ -21,6 +21,9 @@ use crate::format::{Header, ProxyMeta, RecordingWriter, read_footer, scan_file};
 use crate::ids;
 use crate::proxy::{Proxies, Proxy};
 
+/// Furthest ahead a scheduled start may be.
+pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(3600);
+
 /// File name extension of recordings in the data directory.
 pub const RECORDING_EXT: &str = "reel";
 
@@ -138,16 +141,20 @@ impl Recordings {
         self.dir.join(format!("{id}.{RECORDING_EXT}"))
     }
 
-    /// Starts recording `proxy_ids` (every running proxy when empty).
+    /// Starts recording `proxy_ids` (every running proxy when empty), at
+    /// `start_at` on this host's clock when given (coordinated starts across
+    /// a fleet), else now.
     ///
     /// # Errors
-    /// `UnknownProxy`, `FailedPrecondition` when no proxy runs, `Io`/`Format`
-    /// when the file cannot be created.
+    /// `UnknownProxy`, `FailedPrecondition` when no proxy runs,
+    /// `InvalidArgument` for a start more than `MAX_SCHEDULE_AHEAD` away,
+    /// `Io`/`Format` when the file cannot be created.
     pub async fn start(
         &self,
         proxies: &Proxies,
         proxy_ids: &[String],
         label: String,
+        start_at: Option<SystemTime>,
     ) -> Result<RecordingInfo> {
         let targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
             proxies.all()
@@ -161,6 +168,22 @@ impl Recordings {
             return Err(Error::FailedPrecondition(
                 "no proxy is running: start a proxy before recording".into(),
             ));
+        }
+        if let Some(at) = start_at {
+            let wait = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            if wait > MAX_SCHEDULE_AHEAD {
+                return Err(Error::invalid(
+                    "start_at",
+                    format!(
+                        "{} is more than {}s ahead",
+                        humantime::format_rfc3339_millis(at),
+                        MAX_SCHEDULE_AHEAD.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(wait).await;
         }
         let started_at = SystemTime::now();
         let started = Instant::now();

@@ -66,4 +66,20 @@ impl Tap {
         };
         let _ = self.tx.send(RecorderMsg::Tap(msg)).await;
     }
+
+    /// Queues without waiting. Gives the message back when the queue is
+    /// full, for the caller to `send` later (never dropped).
+    pub fn try_send(&self, conn: &Arc<ConnMeta>, at: Instant, kind: TapKind) -> Option<TapKind> {
+        let msg = TapMsg {
+            conn: conn.clone(),
+            at,
+            kind,
+        };
+        match self.tx.try_send(RecorderMsg::Tap(msg)) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(RecorderMsg::Tap(m))) => Some(m.kind),
+            // The recording has ended: nothing to keep.
+            Err(_) => None,
+        }
+    }
 }

@@ -121,10 +121,12 @@ impl Reel for ReelService {
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty())
             .collect();
+        let start_at =
+            (r.start_at_unix_ns != 0).then(|| crate::record::unix_ns_to_time(r.start_at_unix_ns));
         let info = self
             .agent
             .recordings
-            .start(&self.agent.proxies, &proxies, r.label)
+            .start(&self.agent.proxies, &proxies, r.label, start_at)
             .await?;
         Ok(Response::new(convert::recording_info(info)))
     }
