@@ -5,7 +5,7 @@
 #   scripts/test.sh --test watch
 #
 # What it sets up:
-#   - system packages the tests need (none yet; see "System packages" below);
+#   - system packages the tests need (see "System packages" below);
 #   - target/test-venv, a Python venv with grpcio and grpcio-reflection, for
 #     tests/reflection.rs (a Python client driving the agent by reflection).
 #     Its interpreter is passed to the tests as REEL_TEST_PYTHON.
@@ -43,8 +43,10 @@ need_apt() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 }
 
-# Packages the tests need go here, e.g. (not needed yet):
-#   need_apt redis-server tshark
+# Packages the tests need (PACKAGE, or PACKAGE=COMMAND when they differ):
+#   redis-server: tests/replay.rs replays against a real Redis (tests/common/redis.rs).
+# Add later ones here, e.g. tshark.
+need_apt redis-server
 # ------------------------------------------------------------------------------
 
 # --- Python for tests/reflection.rs -------------------------------------------

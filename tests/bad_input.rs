@@ -224,6 +224,7 @@ async fn unknown_and_malformed_ids_are_refused() {
         .start_recording(pb::StartRecordingRequest {
             proxies: vec![],
             label: String::new(),
+            start_at_unix_ns: 0,
         })
         .await;
     assert_status(r, Code::FailedPrecondition, &["no proxy is running"]);

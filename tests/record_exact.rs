@@ -80,6 +80,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
         .start_recording(pb::StartRecordingRequest {
             proxies: vec![],
             label: "exact".into(),
+            start_at_unix_ns: 0,
         })
         .await
         .unwrap()

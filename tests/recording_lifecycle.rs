@@ -288,6 +288,7 @@ async fn one_recording_of_two_proxies() {
         .start_recording(pb::StartRecordingRequest {
             proxies: vec![a.id.clone(), b.name.clone()],
             label: "both".into(),
+            start_at_unix_ns: 0,
         })
         .await
         .unwrap()

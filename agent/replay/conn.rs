@@ -55,6 +55,10 @@ pub struct Live {
     /// Tells the reader to stop and hand back what it learned.
     stop_reader: CancellationToken,
     pub report: ConnReport,
+    /// Server bytes this connection is known to lack against the recording
+    /// (from waits that timed out). Later waits expect that many fewer, so
+    /// one short answer costs one timeout, not one per remaining step.
+    pub shortfall: u64,
     progress: Arc<Progress>,
     /// When the replay started: times in the report are relative to it.
     t0: Instant,
@@ -157,6 +161,7 @@ impl Live {
             reader,
             stop_reader,
             report,
+            shortfall: 0,
             progress,
             t0,
         })

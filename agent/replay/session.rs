@@ -144,20 +144,26 @@ impl Pass {
         live.finish(c.s2c_total, opts.server_timeout, cancel).await
     }
 
-    /// Waits for server bytes; a timeout is counted and the replay goes on.
-    /// False only when the replay was stopped.
+    /// Waits until the connection has received the server bytes the
+    /// recording had at this point (less its known shortfall). A timeout is
+    /// counted, the shortfall grows by what is missing, and the replay goes
+    /// on. False only when the replay was stopped.
     async fn await_server(&self, live: &mut Live, bytes: u64) -> bool {
-        if live.received() >= bytes {
+        let target = bytes.saturating_sub(live.shortfall);
+        if live.received() >= target {
             return true;
         }
         let arrived = live
-            .wait_received(bytes, self.opts.server_timeout, &self.cancel)
+            .wait_received(target, self.opts.server_timeout, &self.cancel)
             .await;
         if self.cancel.is_cancelled() {
             return false;
         }
-        if !arrived && !live.server_closed() {
-            live.report.server_timeouts += 1;
+        if !arrived {
+            live.shortfall += target.saturating_sub(live.received());
+            if !live.server_closed() {
+                live.report.server_timeouts += 1;
+            }
         }
         true
     }

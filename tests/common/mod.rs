@@ -3,6 +3,8 @@
 //! reelctl binary. Every wait is bounded.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -295,6 +297,7 @@ pub async fn start_recording(ctl: &mut ReelClient<Channel>, label: &str) -> pb::
     ctl.start_recording(pb::StartRecordingRequest {
         proxies: vec![],
         label: label.into(),
+        start_at_unix_ns: 0,
     })
     .await
     .expect("StartRecording")

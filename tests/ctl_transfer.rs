@@ -1,0 +1,278 @@
+//! Recording files moved by the real `reelctl` binary against real agents:
+//! `record pull` writes the agent's file byte for byte, `record push` brings
+//! it back (listed with the same counts, and replayable), bad names and
+//! existing files are refused; `replay --spread --at` copies a recording to
+//! the agent that lacks it, splits the connections and reports the skew.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+
+use common::*;
+
+/// Runs reelctl off the runtime (the echo server lives on it).
+async fn ctl(args: &[&str]) -> CtlOutput {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        reelctl(&args)
+    })
+    .await
+    .unwrap()
+}
+
+/// The `data` of every result, asserting exit 0 and `ok` everywhere.
+fn ok_data(out: &CtlOutput) -> Vec<Value> {
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    out.json()["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["ok"], true, "{r}");
+            r["data"].clone()
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Starts a proxy to `upstream` and a recording on the agent at `addr`,
+/// sends `conns` echo conversations through it, stops the recording, and
+/// returns its id.
+async fn record_traffic(agent: &AgentProc, upstream: &str, conns: u64) -> String {
+    let addr = agent.addr_str();
+    let out = ctl(&[
+        "-a",
+        &addr,
+        "--json",
+        "proxy",
+        "start",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+    ])
+    .await;
+    let listen = ok_data(&out)[0]["listen"].as_str().unwrap().to_owned();
+    let out = ctl(&["-a", &addr, "--json", "record", "start", "--label", "xfer"]).await;
+    let id = ok_data(&out)[0]["id"].as_str().unwrap().to_owned();
+    for i in 0..conns {
+        let mut sock = TcpStream::connect(&listen).await.unwrap();
+        for j in 0..3 {
+            let msg = format!("conn {i} message {j}: {}\n", "x".repeat(100 * j));
+            assert_eq!(round_trip(&mut sock, msg.as_bytes()).await, msg.as_bytes());
+        }
+        assert!(close_and_drain(sock).await.is_empty());
+    }
+    wait_idle(&agent.client().await, conns).await;
+    ok_data(&ctl(&["-a", &addr, "--json", "record", "stop", &id]).await);
+    id
+}
+
+/// The recording `id` as `record ls --json` shows it, if listed.
+async fn listed(addr: &str, id: &str) -> Option<Value> {
+    let out = ctl(&["-a", addr, "--json", "record", "ls"]).await;
+    ok_data(&out)[0]["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .cloned()
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_writes_the_agents_file_and_push_brings_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("agent"));
+    let addr = agent.addr_str();
+    let echo = echo_server().await.to_string();
+    let id = record_traffic(&agent, &echo, 3).await;
+    let before = listed(&addr, &id).await.expect("recording listed");
+
+    // Pull: the local file is the agent's file, byte for byte.
+    let out_dir = dir.path().join("pulled");
+    let out_dir_s = out_dir.to_str().unwrap();
+    let out = ctl(&[
+        "-a", &addr, "--json", "record", "pull", &id, "-o", out_dir_s,
+    ])
+    .await;
+    let files = ok_data(&out)[0]["files"].as_array().unwrap().clone();
+    assert_eq!(files.len(), 1);
+    let local_path = out_dir.join(format!("{id}.reel"));
+    let local = std::fs::read(&local_path).unwrap();
+    let remote = std::fs::read(recording_path(&agent.data_dir, &id)).unwrap();
+    assert!(local == remote, "pulled file differs from the agent's");
+    assert_eq!(files[0]["id"], id.as_str());
+    assert_eq!(files[0]["path"], local_path.to_str().unwrap());
+    assert_eq!(files[0]["size_bytes"], local.len() as u64);
+    assert_eq!(files[0]["sha256"], hex(&Sha256::digest(&remote)));
+    assert_eq!(before["size_bytes"], local.len() as u64);
+
+    // Delete it on the agent, push it back: listed again, same counts.
+    ok_data(&ctl(&["-a", &addr, "--json", "record", "rm", &id]).await);
+    assert!(listed(&addr, &id).await.is_none());
+    let local_s = local_path.to_str().unwrap();
+    let out = ctl(&["-a", &addr, "--json", "record", "push", local_s]).await;
+    let pushed = ok_data(&out)[0]["recordings"].as_array().unwrap().clone();
+    assert_eq!(pushed.len(), 1);
+    let after = listed(&addr, &id).await.expect("pushed recording listed");
+    for key in [
+        "id",
+        "label",
+        "status",
+        "connections",
+        "bytes_c2s",
+        "bytes_s2c",
+        "size_bytes",
+        "lost_bytes",
+    ] {
+        assert_eq!(after[key], before[key], "{key}");
+        assert_eq!(pushed[0][key], before[key], "{key}");
+    }
+    assert_eq!(
+        std::fs::read(recording_path(&agent.data_dir, &id)).unwrap(),
+        local
+    );
+
+    // The pushed recording replays, and its server bytes verify.
+    let out = ctl(&[
+        "-a", &addr, "--json", "replay", &id, "--target", &echo, "--fast", "--verify",
+    ])
+    .await;
+    let report = &ok_data(&out)[0];
+    assert_eq!(report["state"], "finished", "{report}");
+    assert_eq!(
+        (report["planned"].as_u64(), report["failed"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(report["divergences"], 0);
+    assert_eq!(report["bytes_received"], before["bytes_s2c"]);
+    assert_eq!(report["connections"].as_array().unwrap().len(), 3);
+
+    // A file not named <id>.reel is a usage error naming it.
+    let bad = dir.path().join("x.txt");
+    std::fs::write(&bad, &local).unwrap();
+    let out = ctl(&["-a", &addr, "record", "push", bad.to_str().unwrap()]).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("x.txt"), "{}", out.stderr);
+
+    // An existing file is kept without --force: the agent's failure, exit 1.
+    std::fs::write(&local_path, b"keep me").unwrap();
+    let stamp = modified(&local_path);
+    let out = ctl(&["-a", &addr, "record", "pull", &id, "-o", out_dir_s]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("error: {addr}: ")) && out.stderr.contains("already exists"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&local_path).unwrap(), b"keep me");
+    assert_eq!(modified(&local_path), stamp);
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [format!("{id}.reel")], "no temporary file left");
+
+    // --force replaces it; a missing recording fails the agent.
+    let out = ctl(&[
+        "-a", &addr, "-q", "record", "pull", &id, "-o", out_dir_s, "--force",
+    ])
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), local_path.to_str().unwrap());
+    assert_eq!(std::fs::read(&local_path).unwrap(), remote);
+    let out = ctl(&[
+        "-a", &addr, "--json", "record", "pull", "nope", "-o", out_dir_s,
+    ])
+    .await;
+    assert_eq!(out.code, Some(1));
+    let error = out.json()["results"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.contains("nope"), "{error}");
+    assert!(!out_dir.join("nope.reel").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spread_copies_the_recording_and_splits_its_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = AgentProc::start_named("127.0.0.2", &dir.path().join("a"), "agent-a");
+    let b = AgentProc::start_named("127.0.0.3", &dir.path().join("b"), "agent-b");
+    let echo = echo_server().await.to_string();
+    let id = record_traffic(&a, &echo, 4).await;
+    assert!(listed(&b.addr_str(), &id).await.is_none());
+
+    let both = format!("{},{}", a.addr_str(), b.addr_str());
+    let out = ctl(&[
+        "-a", &both, "--json", "replay", &id, "--spread", "--target", &echo, "--fast", "--verify",
+        "--at", "+2s",
+    ])
+    .await;
+    let data = ok_data(&out);
+    let doc = out.json();
+    for (i, report) in data.iter().enumerate() {
+        assert_eq!(report["state"], "finished", "{report}");
+        assert_eq!(report["shard"], serde_json::json!({"index": i, "count": 2}));
+        assert_eq!(report["failed"], 0);
+        assert!(report["started_at_local"].is_string(), "{report}");
+        assert!(report["clock_offset_us"].is_i64(), "{report}");
+    }
+    let planned: u64 = data.iter().map(|r| r["planned"].as_u64().unwrap()).sum();
+    assert_eq!(planned, 4, "every connection replayed exactly once");
+    assert_eq!(data[0]["pushed"], serde_json::json!([]));
+    assert_eq!(data[1]["pushed"][0]["id"], id.as_str());
+    assert_eq!(data[1]["pushed"][0]["from"], a.addr_str());
+    let skew = doc["skew_us"].as_u64().expect("skew_us");
+    assert!(skew < 500_000, "skew {skew} µs");
+
+    // B now holds the same file.
+    assert!(listed(&b.addr_str(), &id).await.is_some());
+    assert_eq!(
+        std::fs::read(recording_path(&b.data_dir, &id)).unwrap(),
+        std::fs::read(recording_path(&a.data_dir, &id)).unwrap()
+    );
+
+    // A replay whose connections cannot open fails the run (exit 1), named
+    // with its agent, and lists the failed connections.
+    let nobody = closed_port().to_string();
+    let out = ctl(&[
+        "-a",
+        &a.addr_str(),
+        "replay",
+        &id,
+        "--target",
+        &nobody,
+        "--fast",
+        "--timeout",
+        "10s",
+    ])
+    .await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("error: {}: replay ", a.addr_str()))
+            && out.stderr.contains("4 of 4 connections failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("failed: "), "{}", out.stdout);
+}
