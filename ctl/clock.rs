@@ -10,7 +10,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use reel::proto::{AgentInfo, GetInfoRequest};
 
 use crate::error::AgentError;
-use crate::fleet::Agent;
+use crate::fleet::{self, Agent, Report};
+use crate::settings::Settings;
 
 /// Round trips taken per measurement.
 pub(crate) const SAMPLES: usize = 5;
@@ -112,6 +113,19 @@ pub(crate) async fn measure(agent: &Agent) -> Result<(AgentInfo, Estimate), Agen
         (Some(info), Some(estimate)) => Ok((info, estimate)),
         _ => Err(AgentError::Internal("no clock sample taken".to_owned())),
     }
+}
+
+/// Measures the clock of every agent whose `previous` step succeeded,
+/// concurrently, passing that step's value along.
+pub(crate) async fn measure_all<S: Send + 'static>(
+    settings: &Settings,
+    previous: Report<S>,
+) -> Report<(S, Option<Estimate>)> {
+    fleet::then_all(settings, previous, |agent, value| async move {
+        let (_info, estimate) = measure(&agent).await?;
+        Ok((value, Some(estimate)))
+    })
+    .await
 }
 
 #[cfg(test)]

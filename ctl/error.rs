@@ -1,6 +1,6 @@
 //! Why an operation on one agent failed, told apart from the gRPC status:
 //! the agent refused (its own message), we could not reach it, the link broke,
-//! or it did not answer in time.
+//! it did not answer in time, or our own side (a local file) failed.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -30,6 +30,11 @@ pub(crate) enum AgentError {
     /// agent or this reelctl is out of date.
     #[error("unexpected answer from the agent: {0}")]
     Protocol(String),
+    /// This host's side of the operation failed or refused: a local file
+    /// could not be read or written, would have been overwritten, or a
+    /// recording to copy is nowhere to be found. The message says which.
+    #[error("{0}")]
+    Local(String),
     /// reelctl itself failed (a task panicked).
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,6 +1,8 @@
 //! Concurrent fan-out: one task per selected agent, each operation under the
 //! per-agent deadline, results kept in the agents' given order. One agent's
-//! failure never stops the others.
+//! failure never stops the others. Commands of several steps (measure the
+//! clocks, push files, start) chain them with `then_all`: an agent that failed
+//! a step skips the next ones and keeps its first error.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -55,20 +57,84 @@ impl Agent {
         F: FnOnce(ReelClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        match tokio::time::timeout(self.timeout, call(self.client.clone())).await {
+        self.unary_within(self.timeout, call).await
+    }
+
+    /// Like `unary`, under another deadline: for calls the agent answers
+    /// only after a wait of its own (a scheduled start, a replay stopping).
+    ///
+    /// # Errors
+    /// As `unary`.
+    pub(crate) async fn unary_within<T, F, Fut>(
+        &self,
+        deadline: Duration,
+        call: F,
+    ) -> Result<T, AgentError>
+    where
+        F: FnOnce(ReelClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        match tokio::time::timeout(deadline, call(self.client.clone())).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(AgentError::from_status(status, &self.address)),
-            Err(_elapsed) => Err(self.timed_out()),
+            Ok(Err(status)) => Err(self.status_error(status)),
+            Err(_elapsed) => Err(self.timed_out_after(deadline)),
         }
     }
 
+    /// The gRPC client, for streaming calls that `unary` does not cover.
+    pub(crate) fn client(&self) -> ReelClient<Channel> {
+        self.client.clone()
+    }
+
+    /// HOST:PORT as the user gave it.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The per-operation deadline (`--timeout`).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Classifies a failed call's status.
+    pub(crate) fn status_error(&self, status: tonic::Status) -> AgentError {
+        AgentError::from_status(status, &self.address)
+    }
+
     /// The error for a call that outlived the deadline.
-    fn timed_out(&self) -> AgentError {
+    pub(crate) fn timed_out(&self) -> AgentError {
+        self.timed_out_after(self.timeout)
+    }
+
+    fn timed_out_after(&self, after: Duration) -> AgentError {
         AgentError::Timeout {
             address: self.address.clone(),
-            after: self.timeout,
+            after,
         }
     }
+}
+
+/// Every selected agent, ready for a first step.
+pub(crate) fn ready_all(settings: &Settings) -> Report<()> {
+    settings
+        .agents
+        .iter()
+        .map(|agent| Outcome {
+            agent: agent.clone(),
+            result: Ok(()),
+        })
+        .collect()
+}
+
+/// Maps the values of the agents that succeeded; failures stay as they are.
+pub(crate) fn map_ok<S, T>(report: Report<S>, f: impl Fn(S) -> T) -> Report<T> {
+    report
+        .into_iter()
+        .map(|o| Outcome {
+            agent: o.agent,
+            result: o.result.map(&f),
+        })
+        .collect()
 }
 
 /// The endpoint of `address`, with the connect deadline set.
@@ -89,14 +155,55 @@ where
     F: Fn(Agent) -> Fut,
     Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
 {
+    let inputs = settings.agents.iter().map(|_| Ok(())).collect();
+    spawn_all(settings, inputs, |agent, ()| operation(agent)).await
+}
+
+/// The next step of a command: runs `operation` concurrently on every agent
+/// whose `previous` outcome succeeded, handing it that outcome's value. An
+/// agent that failed before keeps its error and is not called again.
+/// `previous` must come from the same settings (one outcome per agent, in
+/// order).
+pub(crate) async fn then_all<S, T, F, Fut>(
+    settings: &Settings,
+    previous: Report<S>,
+    operation: F,
+) -> Report<T>
+where
+    T: Send + 'static,
+    F: Fn(Agent, S) -> Fut,
+    Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
+{
+    let inputs = previous.into_iter().map(|outcome| outcome.result).collect();
+    spawn_all(settings, inputs, operation).await
+}
+
+/// One task per agent whose input is `Ok`; the outcomes in the agents' order.
+async fn spawn_all<S, T, F, Fut>(
+    settings: &Settings,
+    inputs: Vec<Result<S, AgentError>>,
+    operation: F,
+) -> Report<T>
+where
+    T: Send + 'static,
+    F: Fn(Agent, S) -> Fut,
+    Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
+{
     let mut tasks = JoinSet::new();
     let mut index_of = HashMap::new();
     let mut results: Vec<Option<Result<T, AgentError>>> =
         settings.agents.iter().map(|_| None).collect();
+    let mut inputs = inputs.into_iter();
     for (index, target) in settings.agents.iter().enumerate() {
-        match Agent::new(&target.address, settings.timeout) {
-            Ok(agent) => {
-                let handle = tasks.spawn(operation(agent));
+        let input = inputs
+            .next()
+            .unwrap_or_else(|| Err(AgentError::Internal("no input for this agent".to_owned())));
+        let agent = input.and_then(|input| {
+            Agent::new(&target.address, settings.timeout).map(|agent| (agent, input))
+        });
+        match agent {
+            Ok((agent, input)) => {
+                let handle = tasks.spawn(operation(agent, input));
                 index_of.insert(handle.id(), index);
             }
             Err(error) => results[index] = Some(Err(error)),

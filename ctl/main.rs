@@ -5,31 +5,41 @@
 //! # Layout
 //! - `args`: clap types; `settings` (+ `fleet_file`): agents, deadline, output mode
 //! - `fleet`: concurrent fan-out with per-agent deadline; `error`: agent failures
-//! - `clock`: NTP-style clock offset; `backoff`: watch reconnect delays;
+//! - `clock`: NTP-style clock offset; `schedule`: coordinated starts (`--at`
+//!   deadlines, offsets, skew); `backoff`: watch reconnect delays;
 //!   `event`: typed watch events; `timestamp`: agent instants and their formats
-//! - `commands/`: one file per command group, returning typed results
-//! - `output/`: all printing (tables, JSON, watch lines); `exit`: exit status
+//! - `transfer`: recording files as checked chunk streams (pull, push), each
+//!   download checked by `download_check`;
+//!   `relay`: one agent's recording copied to others (`replay --spread`)
+//! - `commands/`: one file per command (group), returning typed results
+//! - `output/`: all printing (tables, JSON, watch lines, replay progress);
+//!   `exit`: exit status
 
 mod args;
 mod backoff;
 mod clock;
 mod commands;
+mod download_check;
 mod error;
 mod event;
 mod exit;
 mod fleet;
 mod fleet_file;
 mod output;
+mod relay;
+mod schedule;
 mod settings;
 mod timestamp;
+mod transfer;
 
 use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, ProxyCommand, RecordCommand};
-use crate::commands::{agents, proxy, record, watch};
+use crate::args::{Cli, Command, ProxyCommand, RecordCommand, ReplayArgs, ReplayCommand};
+use crate::commands::replay::{ReplayOutcome, ReplayShown, Replayed};
+use crate::commands::{agents, proxy, pull, push, record, replay, watch};
 use crate::exit::Exit;
 use crate::settings::Settings;
 
@@ -84,9 +94,12 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
         Command::Proxy(ProxyCommand::Stop(args)) => {
             output::print_report(&proxy::stop(settings, &args).await, mode)
         }
-        Command::Record(RecordCommand::Start(args)) => {
-            output::print_report(&record::start(settings, &args).await, mode)
-        }
+        Command::Record(RecordCommand::Start(args)) => match record::start(settings, &args).await {
+            Ok(started) => {
+                output::print_checked(&started.report, mode, started.skew, |_| Vec::new())
+            }
+            Err(error) => usage(&error),
+        },
         Command::Record(RecordCommand::Stop(args)) => {
             output::print_report(&record::stop(settings, &args).await, mode)
         }
@@ -99,12 +112,55 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
         Command::Record(RecordCommand::Rm(arg)) => {
             output::print_report(&record::remove(settings, &arg.id).await, mode)
         }
+        Command::Record(RecordCommand::Pull(args)) => match pull::check_ids(&args.ids) {
+            Ok(()) => output::print_report(&pull::run(settings, &args).await, mode),
+            Err(error) => usage(&error),
+        },
+        Command::Record(RecordCommand::Push(args)) => match push::check_files(&args.files) {
+            Ok(files) => output::print_report(&push::run(settings, &files).await, mode),
+            Err(error) => usage(&error),
+        },
+        Command::Replay(args) => replay_command(args, settings).await,
         Command::Watch(args) => {
             let printer = output::WatchPrinter::new(&settings.agents, mode);
             watch::run(settings, &args, |update| printer.print(&update)).await?;
             Ok(Exit::Success)
         }
     }
+}
+
+/// `reelctl replay ...`: start and follow, or one of its subcommands.
+async fn replay_command(args: ReplayArgs, settings: &Settings) -> io::Result<Exit> {
+    let mode = settings.output;
+    match args.command {
+        Some(ReplayCommand::Status(arg)) => {
+            let report = replay::status(settings, &arg.id).await;
+            output::print_checked(&report, mode, None, ReplayShown::problems)
+        }
+        Some(ReplayCommand::Stop(arg)) => {
+            let report = replay::stop(settings, &arg.id).await;
+            output::print_checked(&report, mode, None, ReplayShown::problems)
+        }
+        Some(ReplayCommand::Ls) => output::print_report(&replay::list(settings).await, mode),
+        None => {
+            let display = output::ReplayDisplay::new(mode);
+            match replay::run(settings, &args.start, &display).await {
+                Ok(Replayed::Waited { report, skew }) => {
+                    output::print_checked(&report, mode, skew, ReplayOutcome::problems)
+                }
+                Ok(Replayed::Detached { report, skew }) => {
+                    output::print_checked(&report, mode, skew, |_| Vec::new())
+                }
+                Err(error) => usage(&error),
+            }
+        }
+    }
+}
+
+/// A usage error found after parsing: printed, exit status 2.
+fn usage(error: &dyn std::fmt::Display) -> io::Result<Exit> {
+    output::print_error(error);
+    Ok(Exit::Usage)
 }
 
 /// Diagnostics on stderr, filtered by `RUST_LOG` (warnings by default).

@@ -41,6 +41,11 @@ impl UnixNanos {
         format!("{h:02}:{m:02}:{s:02}.{ms:03}")
     }
 
+    /// `2024-05-01 12:03:04` (UTC), for tables.
+    pub(crate) fn date_time(self) -> String {
+        UnixMillis(self.0.div_euclid(1_000_000)).date_time()
+    }
+
     fn clock(self) -> (i64, i64, i64, i64) {
         let secs = self.0.div_euclid(1_000_000_000);
         let ms = self.0.rem_euclid(1_000_000_000) / 1_000_000;

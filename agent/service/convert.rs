@@ -73,6 +73,7 @@ pub fn recording_info(r: RecordingInfo) -> pb::RecordingInfo {
         label: r.label,
         status: status(r.status) as i32,
         started_at_unix_ms: unix_ms(r.started_at),
+        started_at_unix_ns: time_to_unix_ns(r.started_at),
         duration_ms: duration_ms(r.duration),
         size_bytes: r.size_bytes,
         connections: r.connections,

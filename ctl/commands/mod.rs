@@ -3,5 +3,8 @@
 
 pub(crate) mod agents;
 pub(crate) mod proxy;
+pub(crate) mod pull;
+pub(crate) mod push;
 pub(crate) mod record;
+pub(crate) mod replay;
 pub(crate) mod watch;

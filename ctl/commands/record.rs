@@ -1,4 +1,6 @@
 //! `reelctl record start|stop|ls|show|rm`: recordings on each agent.
+//! `record start --at` is a coordinated start: the clocks are measured first
+//! and each agent gets the deadline on its own clock.
 
 use reel::proto::{
     DeleteRecordingRequest, GetRecordingRequest, ListRecordingsRequest, RecordingInfo,
@@ -8,8 +10,10 @@ use serde::Serialize;
 use tonic::Code;
 
 use crate::args::{RecordStartArgs, StopArgs};
+use crate::clock;
 use crate::error::AgentError;
 use crate::fleet::{self, Agent, Report};
+use crate::schedule::{self, Coordinated, ScheduleError, Skew};
 use crate::settings::Settings;
 use crate::timestamp::UnixMillis;
 
@@ -98,10 +102,23 @@ impl From<RecordingInfo> for RecordingView {
     }
 }
 
-/// The answer to `record start`: the new recording.
+/// The answer to `record start`: the new recording, and with `--at` when it
+/// really started on the local clock.
 #[derive(Debug, Clone, Serialize)]
-#[serde(transparent)]
-pub(crate) struct StartedRecording(pub(crate) RecordingView);
+pub(crate) struct StartedRecording {
+    #[serde(flatten)]
+    pub(crate) recording: RecordingView,
+    #[serde(flatten)]
+    pub(crate) coordinated: Option<Coordinated>,
+}
+
+/// `record start` on every agent, with the skew of a coordinated start.
+#[derive(Debug)]
+pub(crate) struct StartedRecordings {
+    pub(crate) report: Report<StartedRecording>,
+    /// With `--at`.
+    pub(crate) skew: Option<Skew>,
+}
 
 /// The answer to `record show`.
 #[derive(Debug, Clone, Serialize)]
@@ -126,22 +143,68 @@ pub(crate) struct DeletedRecording {
     pub(crate) deleted: RecordingView,
 }
 
-/// Starts one recording per agent.
-pub(crate) async fn start(settings: &Settings, args: &RecordStartArgs) -> Report<StartedRecording> {
+/// Starts one recording per agent; with `--at`, all at the same instant.
+///
+/// # Errors
+/// `--at` is in the past (checked before anything is sent), or passed while
+/// the clocks were measured.
+pub(crate) async fn start(
+    settings: &Settings,
+    args: &RecordStartArgs,
+) -> Result<StartedRecordings, ScheduleError> {
     let request = StartRecordingRequest {
         proxies: args.proxies.clone(),
         label: args.label.clone().unwrap_or_default(),
+        start_at_unix_ns: 0,
     };
-    fleet::run_all(settings, |agent| {
-        let request = request.clone();
+    let deadline = match args.at {
+        Some(at) => Some(at.deadline(clock::now_unix_ns())?),
+        None => None,
+    };
+    let ready = fleet::ready_all(settings);
+    let measured = match deadline {
+        Some(deadline) => {
+            let measured = clock::measure_all(settings, ready).await;
+            schedule::still_ahead(deadline, clock::now_unix_ns())?;
+            measured
+        }
+        None => fleet::map_ok(ready, |()| ((), None)),
+    };
+    let report = fleet::then_all(settings, measured, |agent, ((), estimate)| {
+        let mut request = request.clone();
+        // The agent answers once the recording has started: the wait is
+        // part of the call.
+        let mut within = agent.timeout();
+        if let (Some(deadline), Some(estimate)) = (deadline, estimate) {
+            request.start_at_unix_ns = schedule::agent_deadline(deadline, estimate.offset_ns);
+            within += schedule::wait_until(deadline, clock::now_unix_ns());
+        }
         async move {
             let info = agent
-                .unary(|mut client| async move { client.start_recording(request).await })
+                .unary_within(within, |mut client| async move {
+                    client.start_recording(request).await
+                })
                 .await?;
-            Ok(StartedRecording(info.into()))
+            let started_ns = if info.started_at_unix_ns != 0 {
+                info.started_at_unix_ns
+            } else {
+                info.started_at_unix_ms.saturating_mul(1_000_000)
+            };
+            Ok(StartedRecording {
+                coordinated: estimate.map(|e| Coordinated::new(started_ns, e.offset_ns)),
+                recording: info.into(),
+            })
         }
     })
-    .await
+    .await;
+    let skew = deadline.map(|_| {
+        Skew::of(
+            report
+                .iter()
+                .filter_map(|o| o.result.as_ref().ok()?.coordinated.as_ref()),
+        )
+    });
+    Ok(StartedRecordings { report, skew })
 }
 
 /// Stops one recording, or with `--all` every one in progress, on every agent.

@@ -1,5 +1,6 @@
 //! Human formats for numbers: byte sizes (KiB/MiB), rates, durations
-//! (`1m23s`), clock offsets and the seed tool's `0.034 KB`.
+//! (`1m23s`), clock offsets and skews, the seed tool's `0.034 KB`, and hex
+//! excerpts of bytes.
 
 const BINARY_UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
@@ -70,6 +71,35 @@ pub(crate) fn micros(us: u64) -> String {
     }
 }
 
+/// A start skew: `412µs`, `1.234ms`, `2.500s`.
+pub(crate) fn skew_us(us: u64) -> String {
+    match us {
+        0..1000 => format!("{us}µs"),
+        1000..1_000_000 => format!("{:.3}ms", us as f64 / 1e3),
+        _ => format!("{:.3}s", us as f64 / 1e6),
+    }
+}
+
+/// Bytes as spaced hex and printable ASCII: `6f 6b 0a  |ok.|`; `(none)`
+/// when empty.
+pub(crate) fn hex_excerpt(data: &[u8]) -> String {
+    if data.is_empty() {
+        return "(none)".to_owned();
+    }
+    let hex: Vec<String> = data.iter().map(|b| format!("{b:02x}")).collect();
+    let ascii: String = data
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{}  |{ascii}|", hex.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +166,20 @@ mod tests {
         assert_eq!(offset_us(2_500_000), "+2.500s");
         assert_eq!(offset_us(i64::MIN), "-9223372036854.775s");
         assert_eq!(micros(999), "999us");
+    }
+
+    #[test]
+    fn skews() {
+        assert_eq!(skew_us(0), "0µs");
+        assert_eq!(skew_us(412), "412µs");
+        assert_eq!(skew_us(1_234), "1.234ms");
+        assert_eq!(skew_us(2_500_000), "2.500s");
+    }
+
+    #[test]
+    fn hex_excerpts() {
+        assert_eq!(hex_excerpt(b""), "(none)");
+        assert_eq!(hex_excerpt(b"ok\n"), "6f 6b 0a  |ok.|");
+        assert_eq!(hex_excerpt(b"a b\xff"), "61 20 62 ff  |a b.|");
     }
 }

@@ -8,7 +8,7 @@ use crate::commands::record::{
     DeletedRecording, RecordingDetail, RecordingList, RecordingView, StartedRecording,
     StoppedRecordings,
 };
-use crate::output::format::{bytes, duration_ms};
+use crate::output::format::{bytes, duration_ms, offset_us};
 use crate::output::table::{Align, Table};
 
 /// A result that prints for humans.
@@ -20,7 +20,7 @@ pub(crate) trait Human {
 }
 
 /// ` "label"` or nothing.
-fn quoted(label: &str) -> String {
+pub(crate) fn quoted(label: &str) -> String {
     if label.is_empty() {
         String::new()
     } else {
@@ -29,7 +29,7 @@ fn quoted(label: &str) -> String {
 }
 
 /// `a, b` or `-`.
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     if items.is_empty() {
         "-".to_owned()
     } else {
@@ -132,22 +132,29 @@ impl Human for StoppedProxies {
 
 impl Human for StartedRecording {
     fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
-        let r = &self.0;
+        let r = &self.recording;
         let on = if r.proxies.is_empty() {
             "every proxy".to_owned()
         } else {
             format!("proxies {}", r.proxies.join(", "))
         };
-        writeln!(
+        write!(
             out,
             "started recording {}{} on {on}",
             r.id,
             quoted(&r.label)
-        )
+        )?;
+        if let Some(c) = &self.coordinated {
+            if let Some(at) = c.started_at_local {
+                write!(out, " at {} UTC (local clock)", at.hms_millis())?;
+            }
+            write!(out, ", clock offset {}", offset_us(c.clock_offset_us))?;
+        }
+        writeln!(out)
     }
 
     fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "{}", self.0.id)
+        writeln!(out, "{}", self.recording.id)
     }
 }
 

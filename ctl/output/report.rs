@@ -1,5 +1,8 @@
 //! Prints a fan-out's results: one JSON document, or per-agent human
-//! sections with the failures on stderr; and decides the exit status.
+//! sections with the failures on stderr; and decides the exit status: 1 when
+//! an agent failed or its result names a problem (a replay's failed
+//! connections), else 0. A coordinated start adds its skew: a line under
+//! the sections, `skew_us` beside `results` in JSON.
 
 use std::io::{self, BufWriter, Write};
 
@@ -12,12 +15,17 @@ use crate::fleet::{Outcome, Report};
 use crate::output::format;
 use crate::output::human::Human;
 use crate::output::table::{Align, Table};
+use crate::schedule::Skew;
 use crate::settings::{OutputMode, Settings, Verbosity};
 
-/// `{"results":[...]}`.
+/// `{"results":[...]}`, and `"skew_us"` after a coordinated start.
 #[derive(Serialize)]
 struct Document<'a, T> {
     results: Vec<Entry<'a, T>>,
+    /// Max − min of the agents' start instants (local clock); null when no
+    /// agent started. Absent unless the start was coordinated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skew_us: Option<Option<u64>>,
 }
 
 /// One agent's result in the JSON document.
@@ -35,7 +43,7 @@ struct Entry<'a, T> {
     error: Option<String>,
 }
 
-fn document<T>(report: &Report<T>) -> Document<'_, T> {
+fn document<T>(report: &Report<T>, skew: Option<Skew>) -> Document<'_, T> {
     let results = report
         .iter()
         .map(|outcome| Entry {
@@ -46,11 +54,18 @@ fn document<T>(report: &Report<T>) -> Document<'_, T> {
             error: outcome.result.as_ref().err().map(ToString::to_string),
         })
         .collect();
-    Document { results }
+    Document {
+        results,
+        skew_us: skew.map(|s| s.skew_us),
+    }
 }
 
-fn write_json<T: Serialize>(out: &mut dyn Write, report: &Report<T>) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &document(report))?;
+fn write_json<T: Serialize>(
+    out: &mut dyn Write,
+    report: &Report<T>,
+    skew: Option<Skew>,
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &document(report, skew))?;
     writeln!(out)
 }
 
@@ -62,9 +77,24 @@ pub(crate) fn print_report<T: Serialize + Human>(
     report: &Report<T>,
     mode: OutputMode,
 ) -> io::Result<Exit> {
+    print_checked(report, mode, None, |_| Vec::new())
+}
+
+/// Prints results whose data may still fail the run: `problems` says why
+/// (each is printed as an error line naming the agent, and makes the exit
+/// status 1). `skew` adds the skew of a coordinated start.
+///
+/// # Errors
+/// Writing stdout failed.
+pub(crate) fn print_checked<T: Serialize + Human>(
+    report: &Report<T>,
+    mode: OutputMode,
+    skew: Option<Skew>,
+    problems: impl Fn(&T) -> Vec<String>,
+) -> io::Result<Exit> {
     let mut out = BufWriter::new(io::stdout().lock());
     if mode.json {
-        write_json(&mut out, report)?;
+        write_json(&mut out, report, skew)?;
     } else {
         let sections = report.len() > 1 && mode.verbosity != Verbosity::Quiet;
         let mut first = true;
@@ -83,9 +113,28 @@ pub(crate) fn print_report<T: Serialize + Human>(
                 Verbosity::Verbose => data.write_human(&mut out, true)?,
             }
         }
+        if let Some(skew) = skew
+            && mode.verbosity != Verbosity::Quiet
+        {
+            write_skew(&mut out, skew)?;
+        }
     }
     out.flush()?;
-    finish(report, mode)
+    finish_checked(report, mode, problems)
+}
+
+/// `start skew across 3 agents: 412µs`, when any agent started.
+fn write_skew(out: &mut dyn Write, skew: Skew) -> io::Result<()> {
+    let Some(us) = skew.skew_us else {
+        return Ok(());
+    };
+    let agents = if skew.agents == 1 { "agent" } else { "agents" };
+    writeln!(
+        out,
+        "start skew across {} {agents}: {}",
+        skew.agents,
+        format::skew_us(us)
+    )
 }
 
 /// Prints `agents` results: one table, a row per agent that answered.
@@ -95,7 +144,7 @@ pub(crate) fn print_report<T: Serialize + Human>(
 pub(crate) fn print_agents(report: &Report<AgentSummary>, mode: OutputMode) -> io::Result<Exit> {
     let mut out = BufWriter::new(io::stdout().lock());
     if mode.json {
-        write_json(&mut out, report)?;
+        write_json(&mut out, report, None)?;
     } else if mode.verbosity == Verbosity::Quiet {
         for outcome in report {
             if let Ok(agent) = &outcome.result {
@@ -154,14 +203,37 @@ fn write_agents_table(
 
 /// Prints the failures on stderr (human mode) and returns the exit status.
 fn finish<T>(report: &Report<T>, mode: OutputMode) -> io::Result<Exit> {
-    if !mode.json {
-        for outcome in report {
-            if let Err(error) = &outcome.result {
-                print_agent_error(outcome, error, mode.verbosity);
+    finish_checked(report, mode, |_| Vec::new())
+}
+
+/// Prints the failures and the problems on stderr (human mode) and returns
+/// the exit status.
+fn finish_checked<T>(
+    report: &Report<T>,
+    mode: OutputMode,
+    problems: impl Fn(&T) -> Vec<String>,
+) -> io::Result<Exit> {
+    let mut oks = Vec::with_capacity(report.len());
+    for outcome in report {
+        match &outcome.result {
+            Err(error) => {
+                if !mode.json {
+                    print_agent_error(outcome, error, mode.verbosity);
+                }
+                oks.push(false);
+            }
+            Ok(data) => {
+                let problems = problems(data);
+                if !mode.json {
+                    for problem in &problems {
+                        print_error(&format!("{}: {problem}", outcome.agent.label()));
+                    }
+                }
+                oks.push(problems.is_empty());
             }
         }
     }
-    Ok(Exit::from_results(report.iter().map(|o| o.result.is_ok())))
+    Ok(Exit::from_results(oks))
 }
 
 fn print_agent_error<T>(outcome: &Outcome<T>, error: &AgentError, verbosity: Verbosity) {
@@ -228,7 +300,7 @@ mod tests {
             ),
         ];
         let mut out = Vec::new();
-        write_json(&mut out, &report).unwrap();
+        write_json(&mut out, &report, None).unwrap();
         assert!(out.ends_with(b"}\n") && out.iter().filter(|&&b| b == b'\n').count() == 1);
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
@@ -238,6 +310,48 @@ mod tests {
                 {"agent": "127.0.0.1:7799", "ok": false, "error": "unknown proxy \"p9\""},
             ]})
         );
+    }
+
+    #[test]
+    fn coordinated_starts_add_the_skew() {
+        let report = vec![outcome("h:1", None, Ok(1)), outcome("h:2", None, Ok(2))];
+        let skew = |skew_us| Skew { agents: 2, skew_us };
+        let mut out = Vec::new();
+        write_json(&mut out, &report, Some(skew(Some(412)))).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["skew_us"], 412);
+        assert_eq!(value["results"][1]["data"], 2);
+        let mut out = Vec::new();
+        write_json(&mut out, &report, Some(skew(None))).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["skew_us"], serde_json::Value::Null);
+
+        let mut out = Vec::new();
+        write_skew(&mut out, skew(Some(412))).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "start skew across 2 agents: 412µs\n"
+        );
+    }
+
+    #[test]
+    fn problems_fail_the_run_without_failing_the_agent() {
+        let report = vec![outcome("h:1", None, Ok(1)), outcome("h:2", None, Ok(2))];
+        let mode = OutputMode {
+            json: true,
+            verbosity: Verbosity::Normal,
+        };
+        let exit = finish_checked(&report, mode, |_| Vec::new()).unwrap();
+        assert_eq!(exit, Exit::Success);
+        let exit = finish_checked(&report, mode, |n: &i32| {
+            if *n == 2 {
+                vec!["2 connections failed".to_owned()]
+            } else {
+                Vec::new()
+            }
+        })
+        .unwrap();
+        assert_eq!(exit, Exit::AgentFailed);
     }
 
     #[test]

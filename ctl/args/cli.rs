@@ -1,13 +1,17 @@
-//! The command line as clap types: what the user typed, not yet interpreted.
-//! `settings` resolves the global part into `Settings` before any command runs.
+//! The command line as clap types: the root, global options, and the
+//! proxy, record and watch commands (`replay` has its own file).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// reelctl: drive reel agents (proxies, recordings, live events) on one host or a
-/// whole fleet at once.
+use super::parse::parse_timeout;
+use super::replay::ReplayArgs;
+use crate::schedule::{StartAt, parse_start_at};
+
+/// reelctl: drive reel agents (proxies, recordings, replays, live events) on one
+/// host or a whole fleet at once.
 #[derive(Debug, Parser)]
 #[command(
     name = "reelctl",
@@ -74,9 +78,11 @@ pub(crate) enum Command {
     /// Start, list and stop TCP proxies
     #[command(subcommand)]
     Proxy(ProxyCommand),
-    /// Start, stop, list, show and delete recordings
+    /// Start, stop, list, show, delete, pull and push recordings
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Replay recordings against a server from every agent, and follow replays
+    Replay(ReplayArgs),
     /// Stream live events (per-second stats, connections, recordings) until Ctrl-C
     Watch(WatchArgs),
 }
@@ -133,6 +139,10 @@ pub(crate) enum RecordCommand {
     /// Delete a finished recording's file
     #[command(visible_alias = "delete")]
     Rm(IdArg),
+    /// Download recordings from the agents into local files DIR/<ID>.reel
+    Pull(RecordPullArgs),
+    /// Upload local recording files (<ID>.reel) to the agents
+    Push(RecordPushArgs),
 }
 
 /// `reelctl record start`
@@ -144,6 +154,41 @@ pub(crate) struct RecordStartArgs {
     /// Free-form label stored in the recording
     #[arg(long, value_name = "LABEL")]
     pub(crate) label: Option<String>,
+    /// Start on every agent at this instant: RFC 3339 in UTC
+    /// (2024-05-01T12:03:04Z) or +DUR from now (+5s); corrected by each
+    /// agent's measured clock offset
+    #[arg(long, value_name = "TIME|+DUR", value_parser = parse_start_at)]
+    pub(crate) at: Option<StartAt>,
+}
+
+/// `reelctl record pull`
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Each file is written to a temporary file in DIR, checked (size and SHA-256), \
+                  then renamed. A recording missing on an agent is that agent's failure."
+)]
+pub(crate) struct RecordPullArgs {
+    /// Recording ids to download
+    #[arg(required = true, value_name = "ID")]
+    pub(crate) ids: Vec<String>,
+    /// Directory to write into (created if missing)
+    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
+    pub(crate) dir: PathBuf,
+    /// Replace files that already exist
+    #[arg(short, long)]
+    pub(crate) force: bool,
+}
+
+/// `reelctl record push`
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Each file is streamed in 256 KiB chunks and ends with its SHA-256; the agent \
+                  checks it and adds it to its recordings under the id in its header."
+)]
+pub(crate) struct RecordPushArgs {
+    /// Recording files; each must be named <ID>.reel
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// A single required id.
@@ -169,15 +214,6 @@ pub(crate) struct WatchArgs {
     /// Stop after this long (e.g. 30s, 5m) instead of at Ctrl-C
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
     pub(crate) duration: Option<Duration>,
-}
-
-/// Parses `--timeout`: a humantime duration greater than zero.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if duration.is_zero() {
-        return Err("must be greater than zero".to_owned());
-    }
-    Ok(duration)
 }
 
 #[cfg(test)]
@@ -215,9 +251,34 @@ mod tests {
             &["reelctl", "--timeout", "0s", "agents"],
             &["reelctl", "--timeout", "soon", "agents"],
             &["reelctl", "proxy", "start", "--listen", "127.0.0.1:0"],
+            &["reelctl", "replay"],
+            &["reelctl", "replay", "r1", "--speed", "0"],
+            &["reelctl", "replay", "r1", "--speed", "-1"],
+            &["reelctl", "replay", "r1", "--speed", "101"],
+            &["reelctl", "replay", "r1", "--speed", "fast"],
+            &["reelctl", "replay", "r1", "--mode", "slow"],
+            &["reelctl", "replay", "r1", "--loops", "0"],
+            &["reelctl", "replay", "r1", "--max-idle", "0s"],
+            &["reelctl", "replay", "r1", "--at", "soon"],
+            &["reelctl", "replay", "--group", "g", "--spread"],
+            &["reelctl", "replay", "status"],
+            &["reelctl", "record", "pull"],
+            &["reelctl", "record", "push"],
+            &["reelctl", "record", "start", "--at", "+0s"],
         ] {
             let err = Cli::try_parse_from(argv).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{argv:?}");
         }
+    }
+
+    #[test]
+    fn pull_defaults_to_the_current_directory() {
+        let cli = Cli::try_parse_from(["reelctl", "record", "pull", "r1", "r2"]).unwrap();
+        let Command::Record(RecordCommand::Pull(pull)) = cli.command else {
+            panic!("not pull")
+        };
+        assert_eq!(pull.ids, ["r1", "r2"]);
+        assert_eq!(pull.dir, PathBuf::from("."));
+        assert!(!pull.force);
     }
 }

@@ -1,0 +1,162 @@
+//! `reelctl replay` as clap types: start a replay (the default) with its
+//! options, or `status`, `stop`, `ls`.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::parse::{parse_positive, parse_speed};
+use crate::schedule::{StartAt, parse_start_at};
+
+/// `reelctl replay ...`: start a replay (the default), or follow one.
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Without --detach, reelctl waits until every agent's replay has ended, showing \
+                  progress on a terminal, then prints each report. Ctrl-C stops the replays \
+                  and prints their final reports.\n\
+                  Exit status: 1 when an agent failed, a connection failed, or (with --verify) \
+                  the server's bytes diverged from the recording; 2 on usage errors."
+)]
+pub(crate) struct ReplayArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<ReplayCommand>,
+    #[command(flatten)]
+    pub(crate) start: ReplayStartArgs,
+}
+
+/// `reelctl replay status|stop|ls`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReplayCommand {
+    /// Show a replay's report (exit status as for a replay once it has ended)
+    Status(ReplayIdArg),
+    /// Stop a replay: its connections close; print its final report
+    Stop(ReplayIdArg),
+    /// List the replays each agent knows
+    #[command(visible_alias = "list")]
+    Ls,
+}
+
+/// A single replay id.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ReplayIdArg {
+    /// Replay id (rp-...)
+    pub(crate) id: String,
+}
+
+/// How the client side of a replay is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReplayMode {
+    /// Each chunk at its recorded offset, scaled by --speed
+    Timed,
+    /// No waiting; per-connection order only
+    Fast,
+    /// Per connection: a chunk waits for the server bytes that preceded it
+    Reactive,
+    /// Across connections: every recorded happens-before is kept
+    Causal,
+}
+
+impl ReplayMode {
+    /// The word the agent expects.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReplayMode::Timed => "timed",
+            ReplayMode::Fast => "fast",
+            ReplayMode::Reactive => "reactive",
+            ReplayMode::Causal => "causal",
+        }
+    }
+}
+
+/// `reelctl replay REC...`
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ReplayStartArgs {
+    /// Recording ids, replayed together (repeatable, or comma-separated)
+    #[arg(
+        value_name = "REC",
+        value_delimiter = ',',
+        required_unless_present = "group"
+    )]
+    pub(crate) recordings: Vec<String>,
+    /// Send every connection to this server instead of its recorded upstream
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) target: Option<String>,
+    /// How the client side is driven [default: timed, or fast with --fast]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub(crate) mode: Option<ReplayMode>,
+    /// Time scale of the recorded gaps, 0.01 to 100 (2 = twice as fast)
+    #[arg(long, value_name = "F", value_parser = parse_speed)]
+    pub(crate) speed: Option<f64>,
+    /// No pacing: mode fast, or reactive/causal as fast as the server answers
+    #[arg(long)]
+    pub(crate) fast: bool,
+    /// Replay the recordings this many times, one pass after the other
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) loops: Option<u32>,
+    /// Run N independent copies of every connection
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) multiply: Option<u32>,
+    /// Compare the server's bytes with the recording; a divergence fails the run
+    #[arg(long)]
+    pub(crate) verify: bool,
+    /// Shorten recorded idle gaps longer than this (e.g. 2s)
+    #[arg(long, value_name = "DUR", value_parser = parse_positive)]
+    pub(crate) max_idle: Option<Duration>,
+    /// reactive/causal: longest wait for the server's bytes [agent default: 5s]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive)]
+    pub(crate) server_timeout: Option<Duration>,
+    /// Start on every agent at this instant: RFC 3339 in UTC or +DUR from
+    /// now; corrected by each agent's measured clock offset
+    #[arg(long, value_name = "TIME|+DUR", value_parser = parse_start_at)]
+    pub(crate) at: Option<StartAt>,
+    /// Also replay every finished recording labelled LABEL on each agent
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) group: Option<String>,
+    /// Split the connections across the agents (agent i of N replays every
+    /// N-th one), first copying the recordings to agents that lack them
+    #[arg(long, conflicts_with = "group")]
+    pub(crate) spread: bool,
+    /// Print each agent's replay id and return at once
+    #[arg(long)]
+    pub(crate) detach: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn speed_errors_name_the_flag() {
+        let err = Cli::try_parse_from(["reelctl", "replay", "r1", "--speed", "0"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("--speed") && text.contains("0.01"), "{text}");
+    }
+
+    #[test]
+    fn replay_takes_recordings_or_a_subcommand() {
+        let cli =
+            Cli::try_parse_from(["reelctl", "replay", "r1,r2", "r3", "--fast", "--json"]).unwrap();
+        let Command::Replay(replay) = cli.command else {
+            panic!("not replay")
+        };
+        assert!(replay.command.is_none() && replay.start.fast && cli.global.json);
+        assert_eq!(replay.start.recordings, ["r1", "r2", "r3"]);
+
+        let cli = Cli::try_parse_from(["reelctl", "replay", "--group", "boss"]).unwrap();
+        let Command::Replay(replay) = cli.command else {
+            panic!("not replay")
+        };
+        assert!(replay.start.recordings.is_empty());
+
+        let cli = Cli::try_parse_from(["reelctl", "replay", "status", "rp-1", "--json"]).unwrap();
+        let Command::Replay(replay) = cli.command else {
+            panic!("not replay")
+        };
+        assert!(matches!(replay.command, Some(ReplayCommand::Status(ref a)) if a.id == "rp-1"));
+        assert!(cli.global.json);
+    }
+}

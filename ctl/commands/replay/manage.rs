@@ -1,0 +1,125 @@
+//! `replay status ID`, `replay stop ID` and `replay ls`: following replays
+//! that run on their own (`--detach`, or started by someone else).
+
+use reel::proto::{GetReplayRequest, ListReplaysRequest, StopReplayRequest};
+use serde::Serialize;
+
+use super::follow::STOP_GRACE;
+use super::report::{ReplayState, ReplayView};
+use crate::fleet::{self, Report};
+use crate::settings::Settings;
+use crate::timestamp::UnixNanos;
+
+/// `replay status` and `replay stop`: one replay's report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub(crate) struct ReplayShown(pub(crate) ReplayView);
+
+impl ReplayShown {
+    /// Once the replay has ended, the same rules as a waited replay (its
+    /// divergences exist only if it verified, so they count).
+    pub(crate) fn problems(&self) -> Vec<String> {
+        if self.0.state.ended() {
+            self.0.problems(true)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// One line of `replay ls`: the report without its connections.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct ReplaySummary {
+    pub(crate) id: String,
+    pub(crate) state: ReplayState,
+    pub(crate) mode: String,
+    pub(crate) speed: f64,
+    pub(crate) recordings: Vec<String>,
+    pub(crate) scheduled_start: Option<UnixNanos>,
+    pub(crate) started_at: Option<UnixNanos>,
+    pub(crate) duration_ms: u64,
+    pub(crate) planned: u64,
+    pub(crate) opened: u64,
+    pub(crate) failed: u64,
+    pub(crate) finished: u64,
+    pub(crate) divergences: u64,
+    pub(crate) error: Option<String>,
+}
+
+impl From<ReplayView> for ReplaySummary {
+    fn from(r: ReplayView) -> ReplaySummary {
+        ReplaySummary {
+            id: r.id,
+            state: r.state,
+            mode: r.mode,
+            speed: r.speed,
+            recordings: r.recordings,
+            scheduled_start: r.scheduled_start,
+            started_at: r.started_at,
+            duration_ms: r.duration_ms,
+            planned: r.planned,
+            opened: r.opened,
+            failed: r.failed,
+            finished: r.finished,
+            divergences: r.divergences,
+            error: r.error,
+        }
+    }
+}
+
+/// `replay ls`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ReplayList {
+    pub(crate) replays: Vec<ReplaySummary>,
+}
+
+/// `replay status ID` on every agent.
+pub(crate) async fn status(settings: &Settings, id: &str) -> Report<ReplayShown> {
+    let id = id.to_owned();
+    fleet::run_all(settings, |agent| {
+        let request = GetReplayRequest { id: id.clone() };
+        async move {
+            let report = agent
+                .unary(|mut client| async move { client.get_replay(request).await })
+                .await?;
+            Ok(ReplayShown(report.into()))
+        }
+    })
+    .await
+}
+
+/// `replay stop ID` on every agent: the agent answers once the replay's
+/// connections have closed (up to a few seconds), hence the longer deadline.
+pub(crate) async fn stop(settings: &Settings, id: &str) -> Report<ReplayShown> {
+    let id = id.to_owned();
+    fleet::run_all(settings, |agent| {
+        let request = StopReplayRequest { id: id.clone() };
+        async move {
+            let deadline = agent.timeout() + STOP_GRACE;
+            let report = agent
+                .unary_within(deadline, |mut client| async move {
+                    client.stop_replay(request).await
+                })
+                .await?;
+            Ok(ReplayShown(report.into()))
+        }
+    })
+    .await
+}
+
+/// `replay ls` on every agent.
+pub(crate) async fn list(settings: &Settings) -> Report<ReplayList> {
+    fleet::run_all(settings, |agent| async move {
+        let response = agent
+            .unary(|mut client| async move { client.list_replays(ListReplaysRequest {}).await })
+            .await?;
+        Ok(ReplayList {
+            replays: response
+                .replays
+                .into_iter()
+                .map(|r| ReplayView::from(r).into())
+                .collect(),
+        })
+    })
+    .await
+}

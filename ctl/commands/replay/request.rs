@@ -1,0 +1,133 @@
+//! The StartReplay request built from the flags, before any agent is
+//! called: mode and pacing from `--mode`/`--fast`, durations in ms, the
+//! defaults spelled out. Shard and start instant are set per agent later.
+
+use reel::proto::StartReplayRequest;
+
+use crate::args::{ReplayMode, ReplayStartArgs};
+use crate::schedule::ScheduleError;
+
+/// Why the replay cannot be started as asked: exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplayUsageError {
+    /// Flags that contradict each other.
+    #[error("{0}")]
+    Flags(String),
+    /// `--at` is in the past, or passed while preparing.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+/// The request every agent gets; shard and start instant are set per agent.
+///
+/// # Errors
+/// `--fast` with `--mode timed`.
+pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, ReplayUsageError> {
+    let (mode, unpaced) = match (args.mode, args.fast) {
+        (None, false) => (ReplayMode::Timed, false),
+        (None | Some(ReplayMode::Fast), true) => (ReplayMode::Fast, false),
+        (Some(ReplayMode::Timed), true) => {
+            return Err(ReplayUsageError::Flags(
+                "--fast cannot be combined with --mode timed: use --mode fast, or drop --fast"
+                    .to_owned(),
+            ));
+        }
+        (Some(mode @ (ReplayMode::Reactive | ReplayMode::Causal)), true) => (mode, true),
+        (Some(mode), false) => (mode, false),
+    };
+    let millis = |d: Option<std::time::Duration>| {
+        // A positive duration under 1 ms must not become 0 ("unset").
+        d.map_or(0, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+        })
+    };
+    Ok(StartReplayRequest {
+        recordings: args
+            .recordings
+            .iter()
+            .map(|r| r.trim().to_owned())
+            .collect(),
+        group: args.group.clone().unwrap_or_default(),
+        target: args.target.clone().unwrap_or_default(),
+        mode: mode.as_str().to_owned(),
+        speed: args.speed.unwrap_or(1.0),
+        unpaced,
+        loops: args.loops.unwrap_or(1),
+        multiply: args.multiply.unwrap_or(1),
+        verify: args.verify,
+        max_idle_ms: millis(args.max_idle),
+        shard_index: 0,
+        shard_count: 0,
+        start_at_unix_ns: 0,
+        server_timeout_ms: millis(args.server_timeout),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(argv: &[&str]) -> ReplayStartArgs {
+        let mut full = vec!["reelctl", "replay"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Replay(replay) => replay.start,
+            _ => panic!("not replay"),
+        }
+    }
+
+    #[test]
+    fn fast_picks_the_mode_or_unpaces_it() {
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&["r1"], "timed", false),
+            (&["r1", "--fast"], "fast", false),
+            (&["r1", "--mode", "fast", "--fast"], "fast", false),
+            (&["r1", "--mode", "reactive"], "reactive", false),
+            (&["r1", "--mode", "reactive", "--fast"], "reactive", true),
+            (&["r1", "--mode", "causal", "--fast"], "causal", true),
+        ];
+        for (argv, mode, unpaced) in cases {
+            let r = request(&parse(argv)).unwrap();
+            assert_eq!((r.mode.as_str(), r.unpaced), (*mode, *unpaced), "{argv:?}");
+        }
+        let err = request(&parse(&["r1", "--mode", "timed", "--fast"])).unwrap_err();
+        assert!(err.to_string().contains("--fast"), "{err}");
+    }
+
+    #[test]
+    fn flags_become_the_request() {
+        let r = request(&parse(&[
+            "r1,r2",
+            "r3",
+            "--target",
+            "h:1",
+            "--speed",
+            "2.5",
+            "--loops",
+            "3",
+            "--multiply",
+            "4",
+            "--verify",
+            "--max-idle",
+            "1500ms",
+            "--server-timeout",
+            "100us",
+            "--group",
+            "g",
+        ]))
+        .unwrap();
+        assert_eq!(r.recordings, ["r1", "r2", "r3"]);
+        assert_eq!((r.target.as_str(), r.group.as_str()), ("h:1", "g"));
+        assert_eq!((r.speed, r.loops, r.multiply, r.verify), (2.5, 3, 4, true));
+        assert_eq!((r.max_idle_ms, r.server_timeout_ms), (1500, 1));
+        assert_eq!(
+            (r.shard_index, r.shard_count, r.start_at_unix_ns),
+            (0, 0, 0)
+        );
+        let r = request(&parse(&["r1"])).unwrap();
+        assert_eq!((r.speed, r.loops, r.multiply), (1.0, 1, 1));
+        assert_eq!((r.max_idle_ms, r.server_timeout_ms), (0, 0));
+    }
+}
