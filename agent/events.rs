@@ -45,6 +45,8 @@ pub enum EventBody {
         conn: u64,
         dir: Direction,
         bytes: u64,
+        /// How long a fault profile held the chunk back.
+        delay: Duration,
     },
     Stats(ProxyStats),
     Recording {

@@ -16,6 +16,7 @@ pub mod agent;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod format;
 pub mod ids;
 pub mod proto;

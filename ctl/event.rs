@@ -45,6 +45,8 @@ pub(crate) enum EventBody {
         /// "c2s" or "s2c".
         direction: &'static str,
         bytes: u64,
+        /// How long a fault profile held the chunk back.
+        delay_us: u64,
     },
     /// The proxy's counters, once per second.
     Stats {
@@ -111,6 +113,7 @@ impl WatchEvent {
                     _ => "unknown",
                 },
                 bytes: t.bytes,
+                delay_us: t.delay_us,
             },
             Body::Stats(s) => EventBody::Stats {
                 active_connections: s.active_connections,
@@ -172,6 +175,7 @@ mod tests {
                 connection: 3,
                 direction: proto::Direction::C2s as i32,
                 bytes: 34,
+                delay_us: 0,
             })),
         };
         let json = serde_json::to_value(WatchEvent::from_proto(event).unwrap()).unwrap();
@@ -179,7 +183,8 @@ mod tests {
             json,
             serde_json::json!({
                 "at": "2024-05-01T12:03:04.000000000Z", "proxy": "p1",
-                "kind": "transfer", "connection": 3, "direction": "c2s", "bytes": 34
+                "kind": "transfer", "connection": 3, "direction": "c2s", "bytes": 34,
+                "delay_us": 0
             })
         );
         let empty = proto::Event {

@@ -42,6 +42,7 @@ fn proxy_req(listen: &str, upstream: &str) -> pb::StartProxyRequest {
         listen: listen.into(),
         upstream: upstream.into(),
         name: String::new(),
+        faults: None,
     }
 }
 

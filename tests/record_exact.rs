@@ -72,6 +72,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
             listen: "127.0.0.1:0".into(),
             upstream: echo.to_string(),
             name: String::new(),
+            faults: None,
         })
         .await
         .unwrap()

@@ -20,6 +20,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// `"c2s"` or `"s2c"`, as logs and reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::C2s => "c2s",
+            Direction::S2c => "s2c",
+        }
+    }
+
     /// The byte stored in a frame's `dir` field.
     pub fn code(self) -> u8 {
         match self {

@@ -1,9 +1,10 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
-//! (`relay`), one running proxy's state (`running`) and the agent's set of
+//! (`relay`) and its two directions (`pump`), one running proxy's state (`running`) and the agent's set of
 //! proxies (`registry`).
 
 mod conn;
 mod listener;
+mod pump;
 mod registry;
 pub mod relay;
 mod running;

@@ -13,6 +13,7 @@ use tracing::info;
 use super::{Proxy, ProxyInfo, listener};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus};
+use crate::faults::FaultSpec;
 use crate::ids;
 
 /// What to start.
@@ -24,6 +25,8 @@ pub struct ProxySpec {
     pub upstream: String,
     /// Defaults to the id.
     pub name: Option<String>,
+    /// Network conditions for its connections.
+    pub faults: FaultSpec,
 }
 
 /// All proxies of one agent. Cheap to share behind an `Arc`.
@@ -68,6 +71,7 @@ impl Proxies {
         if let Some(name) = &spec.name {
             ids::validate("name", name)?;
         }
+        validate_faults(&spec.faults)?;
         let listener = bind(&spec.listen).await?;
         let listen = listener
             .local_addr()
@@ -87,6 +91,7 @@ impl Proxies {
                 spec.upstream.clone(),
                 self.cancel.child_token(),
                 self.write_order.clone(),
+                spec.faults.clone(),
             ));
             map.insert(id, proxy.clone());
             let info = proxy.info();
@@ -142,6 +147,18 @@ impl Proxies {
         Ok(proxy.info())
     }
 
+    /// Replaces a proxy's fault profile; its open connections follow.
+    ///
+    /// # Errors
+    /// `UnknownProxy`, `InvalidArgument` naming the first bad field.
+    pub fn update_faults(&self, id_or_name: &str, faults: FaultSpec) -> Result<ProxyInfo> {
+        validate_faults(&faults)?;
+        let proxy = self.find(id_or_name)?;
+        proxy.faults.update(faults);
+        info!(proxy = %proxy.id, "faults updated");
+        Ok(proxy.info())
+    }
+
     /// Finds a running proxy by id or name.
     ///
     /// # Errors
@@ -193,6 +210,17 @@ fn validate_host_port(field: &'static str, value: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn validate_faults(faults: &FaultSpec) -> Result<()> {
+    faults.validate().map_err(|errors| Error::InvalidArgument {
+        field: "faults",
+        reason: errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 async fn bind(listen: &str) -> Result<TcpListener> {

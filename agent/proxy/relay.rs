@@ -1,30 +1,26 @@
-//! The per-connection relay: connect upstream, then pump bytes both ways until
-//! both sides are done. Each chunk goes to the recordings first and to the
-//! peer second, so a recording's order is an order the proxy really saw (a
-//! server reply is logged before the client can have reacted to it).
+//! The per-connection relay: connect upstream (after a connect-delay fault,
+//! if any), run both directions (`pump`) and the connection-wide fault
+//! timers until both sides are done, then say why it ended.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span};
 
+use super::pump::{End, Flow};
 use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
+use crate::faults::ConnFaults;
 use crate::format::Direction;
-use crate::record::{Tap, TapKind};
+use crate::record::TapKind;
 
 /// How long one upstream connect may take before the client is turned away.
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest chunk read at once, and so the largest DATA frame a relay produces.
-pub const CHUNK_SIZE: usize = 64 * 1024;
 
 /// Relays one accepted client. Never returns an error: every outcome ends in a
 /// close event with its reason.
@@ -39,6 +35,13 @@ pub(crate) async fn relay(
     let span = info_span!("conn", proxy = %proxy.id, conn = conn_id, client = %peer);
     async move {
         let started = Instant::now();
+        let faults = proxy.faults.connection();
+        if let Some(d) = faults.active().and_then(|s| s.connect_delay) {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(d) => {}
+            }
+        }
         let upstream = match connect_upstream(&proxy.upstream, &cancel).await {
             Ok(s) => s,
             Err(reason) => {
@@ -92,7 +95,7 @@ pub(crate) async fn relay(
             },
         );
 
-        let reason = pump_both(&proxy, &bus, &meta, client, upstream, &cancel).await;
+        let reason = pump_both(&proxy, &bus, &meta, &faults, client, upstream, &cancel).await;
         debug!(%reason, "closed");
 
         let taps = proxy.unregister(conn_id);
@@ -132,66 +135,71 @@ async fn connect_upstream(upstream: &str, cancel: &CancellationToken) -> Result<
     }
 }
 
-/// How one direction's pump ended.
-#[derive(Debug)]
-enum End {
-    /// The sender finished cleanly (FIN); the shutdown was passed on.
-    Eof,
-    /// Reading from the sender failed (usually a reset).
-    ReadFailed(io::Error),
-    /// Writing to the receiver failed (it reset or went away).
-    WriteFailed(io::Error),
-    /// The connection was told to stop.
-    Cancelled,
-}
-
-/// Runs both directions concurrently until both have ended; returns the
-/// close reason.
+/// Runs both directions concurrently until both have ended, plus the
+/// connection-wide fault timers; returns the close reason.
 async fn pump_both(
     proxy: &Proxy,
     bus: &EventBus,
     meta: &Arc<ConnMeta>,
+    faults: &ConnFaults,
     client: TcpStream,
     upstream: TcpStream,
     cancel: &CancellationToken,
 ) -> String {
-    let (client_r, client_w) = client.into_split();
-    let (upstream_r, upstream_w) = upstream.into_split();
+    let (mut client_r, mut client_w) = client.into_split();
+    let (mut upstream_r, mut upstream_w) = upstream.into_split();
     // When one direction fails the other must stop too; a clean EOF does not
     // stop the other direction (half-close).
     let conn_cancel = cancel.child_token();
     let first_eof = std::sync::OnceLock::new();
-    let pump = |dir, from, to| {
-        let conn_cancel = conn_cancel.clone();
-        let first_eof = &first_eof;
-        async move {
-            let (end, from, to) = pump(proxy, bus, meta, dir, from, to, &conn_cancel).await;
-            match end {
-                End::Eof => {
-                    let _ = first_eof.set(dir);
-                }
-                _ => conn_cancel.cancel(),
-            }
-            (end, from, to)
-        }
+    let timer_end = std::sync::OnceLock::new();
+    let flow = |dir| Flow {
+        proxy,
+        bus,
+        meta,
+        dir,
+        cancel: &conn_cancel,
     };
-    let (c2s, s2c) = tokio::join!(
-        pump(Direction::C2s, client_r, upstream_w),
-        pump(Direction::S2c, upstream_r, client_w)
-    );
-    let reason = close_reason(
-        &c2s.0,
-        &s2c.0,
-        first_eof.get().copied(),
-        cancel.is_cancelled(),
-    );
+    let timers = fault_timers(faults, meta.opened, &conn_cancel, &timer_end);
+    let directions = async {
+        let ends = tokio::join!(
+            run_direction(
+                flow(Direction::C2s),
+                &mut client_r,
+                &mut upstream_w,
+                faults,
+                &first_eof
+            ),
+            run_direction(
+                flow(Direction::S2c),
+                &mut upstream_r,
+                &mut client_w,
+                faults,
+                &first_eof
+            ),
+        );
+        // Both sides are done: the fault timers have nothing left to end.
+        conn_cancel.cancel();
+        ends
+    };
+    let ((c2s, s2c), ()) = tokio::join!(directions, timers);
+    let timer = timer_end.get();
+    let reason = match timer {
+        Some((reason, _)) => reason.clone(),
+        None => close_reason(&c2s, &s2c, first_eof.get().copied(), cancel.is_cancelled()),
+    };
 
     // Pass a reset on as a reset, so each peer sees what the other did.
-    if let (Ok(client), Ok(upstream)) = (c2s.1.reunite(s2c.2), s2c.1.reunite(c2s.2)) {
+    if let (Ok(client), Ok(upstream)) = (client_r.reunite(client_w), upstream_r.reunite(upstream_w))
+    {
+        let fault_reset = timer.is_some_and(|(_, reset)| *reset)
+            || [&c2s, &s2c]
+                .iter()
+                .any(|e| matches!(e, End::Fault { reset: true, .. }));
         let reset_upstream =
-            matches!(c2s.0, End::ReadFailed(_)) || matches!(s2c.0, End::WriteFailed(_));
+            fault_reset || matches!(c2s, End::ReadFailed(_)) || matches!(s2c, End::WriteFailed(_));
         let reset_client =
-            matches!(s2c.0, End::ReadFailed(_)) || matches!(c2s.0, End::WriteFailed(_));
+            fault_reset || matches!(s2c, End::ReadFailed(_)) || matches!(c2s, End::WriteFailed(_));
         if reset_upstream {
             let _ = upstream.set_zero_linger();
         }
@@ -202,9 +210,77 @@ async fn pump_both(
     reason
 }
 
+/// One direction; a clean EOF leaves the other direction running
+/// (half-close), any other end stops the whole connection.
+async fn run_direction(
+    flow: Flow<'_>,
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    faults: &ConnFaults,
+    first_eof: &std::sync::OnceLock<Direction>,
+) -> End {
+    let mut dir_faults = faults.direction(flow.dir);
+    let end = flow.run(from, to, &mut dir_faults).await;
+    match end {
+        End::Eof => {
+            let _ = first_eof.set(flow.dir);
+        }
+        _ => flow.cancel.cancel(),
+    }
+    end
+}
+
+/// Ends the connection when a time-based fault fires (reset after T, black
+/// hole closing after T), following profile changes; records why in `end`.
+async fn fault_timers(
+    faults: &ConnFaults,
+    opened: Instant,
+    conn_cancel: &CancellationToken,
+    end: &std::sync::OnceLock<(String, bool)>,
+) {
+    let mut rx = faults.subscribe();
+    loop {
+        let spec = faults.active();
+        let reset_at = spec
+            .as_ref()
+            .and_then(|s| s.reset_after)
+            .map(|d| (opened + d, true, d));
+        let close_at = spec
+            .as_ref()
+            .filter(|s| s.black_hole)
+            .and_then(|s| s.black_hole_close_after)
+            .map(|d| (opened + d, false, d));
+        let next = [reset_at, close_at]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, ..)| *at);
+        let wait = async {
+            match next {
+                Some((at, ..)) => {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = conn_cancel.cancelled() => return,
+            r = rx.changed() => if r.is_err() { return },
+            () = wait => {
+                if let Some((_, reset, d)) = next {
+                    let what = if reset { "reset" } else { "black hole closed" };
+                    let _ = end.set((format!("fault: {what} after {}", humantime::format_duration(d)), reset));
+                    conn_cancel.cancel();
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// Words for why a connection ended, from how each direction ended.
 fn close_reason(c2s: &End, s2c: &End, first_eof: Option<Direction>, stopped: bool) -> String {
     match (c2s, s2c) {
+        (End::Fault { reason, .. }, _) | (_, End::Fault { reason, .. }) => reason.clone(),
         (End::ReadFailed(e), _) => format!("client reset: {e}"),
         (_, End::ReadFailed(e)) => format!("upstream reset: {e}"),
         (End::WriteFailed(e), _) => format!("upstream write failed: {e}"),
@@ -216,135 +292,12 @@ fn close_reason(c2s: &End, s2c: &End, first_eof: Option<Direction>, stopped: boo
     }
 }
 
-/// Moves bytes from `from` to `to` until EOF, an error or cancellation.
-/// Returns the halves so the caller can reunite them.
-async fn pump(
-    proxy: &Proxy,
-    bus: &EventBus,
-    meta: &Arc<ConnMeta>,
-    dir: Direction,
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    cancel: &CancellationToken,
-) -> (End, OwnedReadHalf, OwnedWriteHalf) {
-    let mut buf = BytesMut::new();
-    let end = loop {
-        buf.reserve(CHUNK_SIZE);
-        let n = tokio::select! {
-            _ = cancel.cancelled() => break End::Cancelled,
-            r = from.read_buf(&mut buf) => match r {
-                Ok(n) => n,
-                Err(e) => break End::ReadFailed(e),
-            },
-        };
-        let at = Instant::now();
-        let taps = proxy.taps();
-        if n == 0 {
-            for tap in taps.iter() {
-                tap.send(meta, at, TapKind::HalfClose(dir)).await;
-            }
-            let _ = to.shutdown().await;
-            break End::Eof;
-        }
-        meta.add_bytes(dir, n as u64);
-        proxy.counters.add_bytes(dir, n as u64);
-        if bus.wants_transfers() {
-            bus.publish(
-                Some(&proxy.id),
-                EventBody::Transfer {
-                    conn: meta.id,
-                    dir,
-                    bytes: n as u64,
-                },
-            );
-        }
-        let written = if taps.is_empty() {
-            let r = write_all(&mut to, &buf, cancel).await;
-            buf.clear();
-            r
-        } else {
-            // Recordings get the same bytes without a copy.
-            let chunk = buf.split().freeze();
-            match dir {
-                Direction::C2s => {
-                    write_logged(proxy, meta, &taps, at, &mut to, chunk, cancel).await
-                }
-                // A server chunk is logged before the client can see it, so
-                // whatever the client does in reaction comes after it.
-                Direction::S2c => {
-                    for tap in taps.iter() {
-                        tap.send(meta, at, TapKind::Data(dir, chunk.clone())).await;
-                    }
-                    write_all(&mut to, &chunk, cancel).await
-                }
-            }
-        };
-        match written {
-            Ok(true) => {}
-            Ok(false) => break End::Cancelled,
-            Err(e) => break End::WriteFailed(e),
-        }
-    };
-    (end, from, to)
-}
-
-/// Writes a client chunk upstream and logs it, both under the agent's write
-/// order lock when neither has to wait, so chunks of different connections
-/// are logged in the order they reached the servers. When the socket or a
-/// recorder queue is full, the rest is finished outside the lock: bytes are
-/// never dropped, only that chunk's cross-connection order is looser.
-async fn write_logged(
-    proxy: &Proxy,
-    meta: &Arc<ConnMeta>,
-    taps: &[Tap],
-    at: Instant,
-    to: &mut OwnedWriteHalf,
-    chunk: Bytes,
-    cancel: &CancellationToken,
-) -> io::Result<bool> {
-    let mut pending = Vec::new();
-    let written = {
-        let _order = proxy.write_order.lock().unwrap_or_else(|e| e.into_inner());
-        let written = match to.try_write(&chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(e),
-        };
-        for tap in taps {
-            if let Some(kind) = tap.try_send(meta, at, TapKind::Data(Direction::C2s, chunk.clone()))
-            {
-                pending.push((tap, kind));
-            }
-        }
-        written
-    };
-    for (tap, kind) in pending {
-        tap.send(meta, at, kind).await;
-    }
-    if written < chunk.len() {
-        return write_all(to, &chunk[written..], cancel).await;
-    }
-    Ok(true)
-}
-
-/// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
-async fn write_all(
-    to: &mut OwnedWriteHalf,
-    bytes: &[u8],
-    cancel: &CancellationToken,
-) -> io::Result<bool> {
-    tokio::select! {
-        _ = cancel.cancelled() => Ok(false),
-        r = to.write_all(bytes) => r.map(|()| true),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn reset() -> io::Error {
-        io::Error::from(io::ErrorKind::ConnectionReset)
+    fn reset() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::ConnectionReset)
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnMeta;
+use crate::faults::{FaultSpec, ProxyFaults};
 use crate::format::Direction;
 use crate::record::Tap;
 
@@ -30,6 +31,8 @@ pub struct Proxy {
     /// upstream and log it", so the order of client chunks in a recording is
     /// the order they reached the servers. Causal replay depends on it.
     pub(crate) write_order: Arc<Mutex<()>>,
+    /// The live fault profile its connections follow.
+    pub faults: Arc<ProxyFaults>,
     state: Mutex<State>,
 }
 
@@ -59,7 +62,7 @@ struct State {
 }
 
 /// A point-in-time view of a proxy for listings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProxyInfo {
     pub id: String,
     pub name: String,
@@ -72,6 +75,7 @@ pub struct ProxyInfo {
     pub bytes_s2c: u64,
     pub started_at: SystemTime,
     pub recordings: Vec<String>,
+    pub faults: Arc<FaultSpec>,
 }
 
 impl Proxy {
@@ -82,6 +86,7 @@ impl Proxy {
         upstream: String,
         cancel: CancellationToken,
         write_order: Arc<Mutex<()>>,
+        faults: FaultSpec,
     ) -> Self {
         Self {
             id,
@@ -92,6 +97,7 @@ impl Proxy {
             cancel,
             counters: Counters::default(),
             write_order,
+            faults: Arc::new(ProxyFaults::new(faults)),
             state: Mutex::default(),
         }
     }
@@ -166,6 +172,7 @@ impl Proxy {
             bytes_s2c: c.bytes_s2c.load(Ordering::Relaxed),
             started_at: self.started_at,
             recordings,
+            faults: self.faults.current(),
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
         failed_connections: p.failed_connections,
         started_at_unix_ms: unix_ms(p.started_at),
         recordings: p.recordings,
+        faults: Some(super::faults::profile(&p.faults)),
     }
 }
 
@@ -138,10 +139,16 @@ pub fn event(e: &Event) -> pb::Event {
             bytes_s2c: *bytes_s2c,
             duration_ms: duration_ms(*duration),
         }),
-        EventBody::Transfer { conn, dir, bytes } => Body::Transfer(pb::Transfer {
+        EventBody::Transfer {
+            conn,
+            dir,
+            bytes,
+            delay,
+        } => Body::Transfer(pb::Transfer {
             connection: *conn,
             direction: direction(*dir) as i32,
             bytes: *bytes,
+            delay_us: u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
         }),
         EventBody::Stats(s) => Body::Stats(pb::ProxyStats {
             active_connections: s.active_connections,

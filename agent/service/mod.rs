@@ -1,6 +1,7 @@
 //! The gRPC layer: a thin translation between protobuf and the engine.
 
 mod convert;
+mod faults;
 mod reel;
 mod replay;
 mod server;

@@ -62,6 +62,7 @@ impl Reel for ReelService {
             listen: required("listen", &r.listen)?.to_string(),
             upstream: required("upstream", &r.upstream)?.to_string(),
             name: Some(r.name.trim().to_string()).filter(|n| !n.is_empty()),
+            faults: super::faults::spec(r.faults)?,
         };
         let info = self.agent.proxies.start(spec).await?;
         Ok(Response::new(convert::proxy_info(info)))
@@ -90,6 +91,17 @@ impl Reel for ReelService {
             .map(convert::proxy_info)
             .collect();
         Ok(Response::new(pb::ListProxiesResponse { proxies }))
+    }
+
+    async fn update_faults(
+        &self,
+        req: Request<pb::UpdateFaultsRequest>,
+    ) -> Result<Response<pb::ProxyInfo>, Status> {
+        let r = req.into_inner();
+        let proxy = required("proxy", &r.proxy)?;
+        let spec = super::faults::spec(r.faults)?;
+        let info = self.agent.proxies.update_faults(proxy, spec)?;
+        Ok(Response::new(convert::proxy_info(info)))
     }
 
     async fn list_connections(

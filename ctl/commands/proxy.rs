@@ -72,6 +72,7 @@ pub(crate) async fn start(settings: &Settings, args: &ProxyStartArgs) -> Report<
         listen: args.listen.clone(),
         upstream: args.upstream.clone(),
         name: args.name.clone().unwrap_or_default(),
+        faults: None,
     };
     fleet::run_all(settings, |agent| {
         let request = request.clone();

@@ -147,13 +147,20 @@ impl WatchPrinter {
                 connection,
                 direction,
                 bytes: n,
-            } => writeln!(
-                out,
-                "{} {} {proxy} conn {connection} transported {} KB {direction}",
-                event.at.hms_millis(),
-                agent.trim_end(),
-                kilobytes(*n)
-            ),
+                delay_us,
+            } => {
+                write!(
+                    out,
+                    "{} {} {proxy} conn {connection} transported {} KB {direction}",
+                    event.at.hms_millis(),
+                    agent.trim_end(),
+                    kilobytes(*n)
+                )?;
+                if *delay_us > 0 {
+                    write!(out, " (delayed {:.1} ms)", *delay_us as f64 / 1000.0)?;
+                }
+                writeln!(out)
+            }
             EventBody::Recording { phase, recording } => {
                 let Some(r) = recording else {
                     return writeln!(out, "{head}  recording {phase}");
@@ -286,6 +293,7 @@ mod tests {
             connection: 3,
             direction: "c2s",
             bytes: 34,
+            delay_us: 0,
         };
         assert_eq!(
             line(&p, 0, transfer),

@@ -281,6 +281,7 @@ pub async fn start_proxy(ctl: &mut ReelClient<Channel>, upstream: SocketAddr) ->
         listen: "127.0.0.1:0".into(),
         upstream: upstream.to_string(),
         name: String::new(),
+        faults: None,
     })
     .await
     .expect("StartProxy")

@@ -1,0 +1,169 @@
+//! Reading fault values as people write them: `500ms..800ms`, `64KiB/s`,
+//! `normal:100ms,20ms`. Shared by reelctl's flags and the agent's config
+//! file so both accept exactly the same syntax.
+
+use std::time::Duration;
+
+use super::spec::{Latency, Slicer};
+
+/// A duration: `250ms`, `2s`, `1m30s` (humantime), or plain seconds as a
+/// decimal (`0.5`), as TcpDelay's `-D` took them.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(d);
+    }
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
+        Ok(_) => Err(format!("{s:?} is negative")),
+        Err(_) => Err(format!("{s:?} is not a duration (e.g. 250ms, 2s, 0.5)")),
+    }
+}
+
+/// `50ms` (fixed), `500ms..800ms` (uniform), `normal:100ms,20ms`.
+pub fn latency(s: &str) -> Result<Latency, String> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix("normal:") {
+        let (mean, sd) = rest
+            .split_once(',')
+            .ok_or_else(|| format!("{s:?}: normal needs MEAN,SD (e.g. normal:100ms,20ms)"))?;
+        return Ok(Latency::Normal(duration(mean)?, duration(sd)?));
+    }
+    if let Some((lo, hi)) = s.split_once("..") {
+        let (lo, hi) = (duration(lo)?, duration(hi)?);
+        if lo > hi {
+            return Err(format!("{s:?}: min is greater than max"));
+        }
+        return Ok(Latency::Uniform(lo, hi));
+    }
+    Ok(Latency::Fixed(duration(s)?))
+}
+
+/// A byte count: `1500`, `16KiB`, `2MB`, `1GiB`.
+pub fn size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1500, 16KiB, 2MB)"))?;
+    let mult: f64 = match unit.trim() {
+        "" | "B" | "b" => 1.0,
+        "K" | "KB" | "kB" | "k" => 1e3,
+        "KiB" | "Ki" => 1024.0,
+        "M" | "MB" => 1e6,
+        "MiB" | "Mi" => 1024.0 * 1024.0,
+        "G" | "GB" => 1e9,
+        "GiB" | "Gi" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (B, KB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    let v = n * mult;
+    if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(v as u64)
+}
+
+/// A rate in bytes per second: `64KiB/s`, `1MB/s`, `8Mbit/s`, `1000`.
+pub fn rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let body = t
+        .strip_suffix("/s")
+        .or_else(|| t.strip_suffix("ps"))
+        .unwrap_or(t);
+    for (suffix, bits) in [
+        ("kbit", 1e3),
+        ("Kbit", 1e3),
+        ("Mbit", 1e6),
+        ("Gbit", 1e9),
+        ("bit", 1.0),
+    ] {
+        if let Some(num) = body.strip_suffix(suffix) {
+            let n: f64 = num
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?} is not a rate (e.g. 64KiB/s, 8Mbit/s)"))?;
+            return Ok((n * bits / 8.0) as u64);
+        }
+    }
+    size(body).map_err(|_| format!("{s:?} is not a rate (e.g. 64KiB/s, 1MB/s, 8Mbit/s)"))
+}
+
+/// `SIZE` or `SIZE:PAUSE`, e.g. `64` or `16B:2ms`.
+pub fn slicer(s: &str) -> Result<Slicer, String> {
+    let (sz, pause) = match s.split_once(':') {
+        Some((a, b)) => (a, duration(b)?),
+        None => (s, Duration::ZERO),
+    };
+    let size = size(sz)? as usize;
+    if size == 0 {
+        return Err(format!("{s:?}: piece size must be positive"));
+    }
+    Ok(Slicer { size, pause })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn latencies() {
+        assert_eq!(latency("50ms").unwrap(), Latency::Fixed(ms(50)));
+        assert_eq!(
+            latency("500ms..800ms").unwrap(),
+            Latency::Uniform(ms(500), ms(800))
+        );
+        assert_eq!(
+            latency("0.5..0.8").unwrap(),
+            Latency::Uniform(ms(500), ms(800))
+        );
+        assert_eq!(
+            latency("normal:100ms,20ms").unwrap(),
+            Latency::Normal(ms(100), ms(20))
+        );
+        assert!(latency("800ms..500ms").unwrap_err().contains("greater"));
+        assert!(latency("soon").is_err());
+        assert!(latency("-1").is_err());
+    }
+
+    #[test]
+    fn sizes_and_rates() {
+        assert_eq!(size("1500").unwrap(), 1500);
+        assert_eq!(size("16KiB").unwrap(), 16384);
+        assert_eq!(size("2MB").unwrap(), 2_000_000);
+        assert_eq!(rate("64KiB/s").unwrap(), 65536);
+        assert_eq!(rate("8Mbit/s").unwrap(), 1_000_000);
+        assert_eq!(rate("1000").unwrap(), 1000);
+        assert!(rate("fast").is_err());
+        assert!(size("12XB").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn slicers() {
+        assert_eq!(
+            slicer("16:2ms").unwrap(),
+            Slicer {
+                size: 16,
+                pause: ms(2)
+            }
+        );
+        assert_eq!(
+            slicer("1KiB").unwrap(),
+            Slicer {
+                size: 1024,
+                pause: Duration::ZERO
+            }
+        );
+        assert!(slicer("0").is_err());
+    }
+}

@@ -1,0 +1,405 @@
+//! One direction of a relayed connection: read a chunk, hand it to the
+//! recordings, pass it on. Without faults a chunk is written as soon as it is
+//! read. With a fault profile the chunk is held in a small queue until its
+//! release instant (latency, bandwidth), while reading goes on, so each
+//! chunk's delay counts from its own arrival (TcpDelay's semantics) and the
+//! stream keeps its order.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_util::sync::CancellationToken;
+
+use super::{ConnMeta, Proxy};
+use crate::events::{EventBody, EventBus};
+use crate::faults::{Cut, DirFaults, FaultSpec};
+use crate::format::Direction;
+use crate::record::{Tap, TapKind};
+
+/// Largest chunk read at once, and so the largest DATA frame a relay produces.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+/// Most chunks a direction holds back under a fault profile; reading pauses
+/// (backpressure) beyond it, bounding memory to this many chunks.
+pub const MAX_HELD_CHUNKS: usize = 256;
+/// After the last byte allowed by a reset-after-bytes fault, how long the
+/// connection stays up so those bytes reach the peer before the RST.
+pub const RESET_GRACE: Duration = Duration::from_millis(20);
+
+/// How one direction ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The sender finished cleanly (FIN); the shutdown was passed on.
+    Eof,
+    /// Reading from the sender failed (usually a reset).
+    ReadFailed(io::Error),
+    /// Writing to the receiver failed (it reset or went away).
+    WriteFailed(io::Error),
+    /// The connection was told to stop.
+    Cancelled,
+    /// A fault ended the connection: with a reset, or a plain close.
+    Fault { reason: String, reset: bool },
+}
+
+/// The fixed context of one direction.
+pub(crate) struct Flow<'a> {
+    pub proxy: &'a Proxy,
+    pub bus: &'a EventBus,
+    pub meta: &'a Arc<ConnMeta>,
+    pub dir: Direction,
+    pub cancel: &'a CancellationToken,
+}
+
+/// A chunk held back by a fault profile.
+struct Held {
+    arrival: Instant,
+    release: Instant,
+    chunk: Bytes,
+}
+
+impl Flow<'_> {
+    fn transfer_event(&self, bytes: usize, delay: Duration) {
+        if self.bus.wants_transfers() {
+            self.bus.publish(
+                Some(&self.proxy.id),
+                EventBody::Transfer {
+                    conn: self.meta.id,
+                    dir: self.dir,
+                    bytes: bytes as u64,
+                    delay,
+                },
+            );
+        }
+    }
+
+    /// Counts a chunk just read and hands it to the recordings. Client
+    /// chunks written at once are logged by `write_logged` instead.
+    async fn arrived(&self, taps: &[Tap], at: Instant, chunk: &Bytes) {
+        self.meta.add_bytes(self.dir, chunk.len() as u64);
+        self.proxy.counters.add_bytes(self.dir, chunk.len() as u64);
+        for tap in taps {
+            tap.send(self.meta, at, TapKind::Data(self.dir, chunk.clone()))
+                .await;
+        }
+    }
+
+    /// Moves bytes from `from` to `to` until EOF, an error, a fault or
+    /// cancellation.
+    pub async fn run(
+        &self,
+        from: &mut OwnedReadHalf,
+        to: &mut OwnedWriteHalf,
+        faults: &mut DirFaults,
+    ) -> End {
+        let mut buf = BytesMut::new();
+        let mut held: VecDeque<Held> = VecDeque::new();
+        let mut eof = false;
+        loop {
+            if eof && held.is_empty() {
+                return self.pass_close(to, faults).await;
+            }
+            if held.is_empty() && !faults.shaping() {
+                // Plain relaying: read, log, write.
+                buf.reserve(CHUNK_SIZE);
+                let n = tokio::select! {
+                    _ = self.cancel.cancelled() => return End::Cancelled,
+                    r = from.read_buf(&mut buf) => match r {
+                        Ok(n) => n,
+                        Err(e) => return End::ReadFailed(e),
+                    },
+                };
+                let at = Instant::now();
+                if n == 0 {
+                    self.half_close(at).await;
+                    eof = true;
+                    continue;
+                }
+                if faults.shaping() {
+                    // The profile changed while this chunk was read.
+                    let chunk = buf.split().freeze();
+                    self.hold(&mut held, faults, at, chunk).await;
+                    continue;
+                }
+                if let Err(end) = self.direct(to, &mut buf, at).await {
+                    return end;
+                }
+                continue;
+            }
+            let head = held.front().map(|h| h.release);
+            buf.reserve(CHUNK_SIZE);
+            tokio::select! {
+                _ = self.cancel.cancelled() => return End::Cancelled,
+                r = faults.rx.changed() => {
+                    if r.is_ok() {
+                        reschedule(&mut held, faults);
+                    }
+                }
+                r = from.read_buf(&mut buf), if !eof && held.len() < MAX_HELD_CHUNKS => {
+                    let at = Instant::now();
+                    match r {
+                        Ok(0) => {
+                            self.half_close(at).await;
+                            eof = true;
+                        }
+                        Ok(_) => {
+                            let chunk = buf.split().freeze();
+                            self.hold(&mut held, faults, at, chunk).await;
+                        }
+                        Err(e) => return End::ReadFailed(e),
+                    }
+                }
+                _ = sleep_until(head), if head.is_some() => {
+                    if let Some(h) = held.pop_front()
+                        && let Some(end) = self.release(to, faults, h).await
+                    {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn half_close(&self, at: Instant) {
+        for tap in self.proxy.taps().iter() {
+            tap.send(self.meta, at, TapKind::HalfClose(self.dir)).await;
+        }
+    }
+
+    /// Passes the sender's FIN on, after `slow_close` if a profile asks.
+    async fn pass_close(&self, to: &mut OwnedWriteHalf, faults: &DirFaults) -> End {
+        if let Some(d) = faults.active().and_then(|s| s.slow_close)
+            && !sleep_for(d, self.cancel).await
+        {
+            return End::Cancelled;
+        }
+        let _ = to.shutdown().await;
+        End::Eof
+    }
+
+    /// Writes a chunk read in plain mode, logging it on the way.
+    async fn direct(
+        &self,
+        to: &mut OwnedWriteHalf,
+        buf: &mut BytesMut,
+        at: Instant,
+    ) -> Result<(), End> {
+        let taps = self.proxy.taps();
+        let n = buf.len();
+        self.meta.add_bytes(self.dir, n as u64);
+        self.proxy.counters.add_bytes(self.dir, n as u64);
+        self.transfer_event(n, Duration::ZERO);
+        let written = if taps.is_empty() {
+            let r = write_all(to, buf, self.cancel).await;
+            buf.clear();
+            r
+        } else {
+            // Recordings get the same bytes without a copy.
+            let chunk = buf.split().freeze();
+            match self.dir {
+                Direction::C2s => write_logged(self, &taps, at, to, chunk).await,
+                // A server chunk is logged before the client can see it, so
+                // whatever the client does in reaction comes after it.
+                Direction::S2c => {
+                    for tap in taps.iter() {
+                        tap.send(self.meta, at, TapKind::Data(self.dir, chunk.clone()))
+                            .await;
+                    }
+                    write_all(to, &chunk, self.cancel).await
+                }
+            }
+        };
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(End::Cancelled),
+            Err(e) => Err(End::WriteFailed(e)),
+        }
+    }
+
+    /// Logs a chunk at its arrival and queues it for release (or drops it
+    /// into a black hole).
+    async fn hold(
+        &self,
+        held: &mut VecDeque<Held>,
+        faults: &mut DirFaults,
+        at: Instant,
+        chunk: Bytes,
+    ) {
+        self.arrived(&self.proxy.taps(), at, &chunk).await;
+        let Some(spec) = faults.active() else {
+            held.push_back(Held {
+                arrival: at,
+                release: at,
+                chunk,
+            });
+            return;
+        };
+        if faults.black_hole(&spec) {
+            return;
+        }
+        let delay = faults.draw_delay(&spec);
+        let release = faults.release(at, delay);
+        held.push_back(Held {
+            arrival: at,
+            release,
+            chunk,
+        });
+    }
+
+    /// Sends a held chunk whose time has come, through the bandwidth caps,
+    /// slicer and byte triggers. `Some(end)` when a fault ends the connection.
+    async fn release(
+        &self,
+        to: &mut OwnedWriteHalf,
+        faults: &mut DirFaults,
+        h: Held,
+    ) -> Option<End> {
+        let spec = faults
+            .active()
+            .unwrap_or_else(|| Arc::new(FaultSpec::default()));
+        let wait = faults.bandwidth_wait(&spec, h.chunk.len(), Instant::now());
+        if !wait.is_zero() && !sleep_for(wait, self.cancel).await {
+            return Some(End::Cancelled);
+        }
+        let cut = faults.cut(&spec, h.chunk.len());
+        let n = match cut {
+            Cut::All => h.chunk.len(),
+            Cut::ResetAfter(k) | Cut::CloseAfter(k) => k,
+        };
+        let delay = Instant::now().saturating_duration_since(h.arrival);
+        let pieces = spec.slicer.filter(|_| spec.directions.has(self.dir));
+        let data = &h.chunk[..n];
+        let written = match pieces {
+            None => write_all(to, data, self.cancel).await,
+            Some(s) => {
+                let mut r = Ok(true);
+                for (i, piece) in data.chunks(s.size).enumerate() {
+                    if i > 0 && !s.pause.is_zero() && !sleep_for(s.pause, self.cancel).await {
+                        r = Ok(false);
+                        break;
+                    }
+                    r = write_all(to, piece, self.cancel).await;
+                    if !matches!(r, Ok(true)) {
+                        break;
+                    }
+                }
+                r
+            }
+        };
+        match written {
+            Ok(true) => {}
+            Ok(false) => return Some(End::Cancelled),
+            Err(e) => return Some(End::WriteFailed(e)),
+        }
+        faults.forwarded += n as u64;
+        self.transfer_event(n, delay);
+        match cut {
+            Cut::All => None,
+            Cut::ResetAfter(_) => {
+                let _ = to.flush().await;
+                sleep_for(RESET_GRACE, self.cancel).await;
+                Some(End::Fault {
+                    reason: format!(
+                        "fault: reset after {} bytes {}",
+                        faults.forwarded,
+                        self.dir.as_str()
+                    ),
+                    reset: true,
+                })
+            }
+            Cut::CloseAfter(_) => Some(End::Fault {
+                reason: format!(
+                    "fault: closed after {} bytes {} (limit)",
+                    faults.forwarded,
+                    self.dir.as_str()
+                ),
+                reset: false,
+            }),
+        }
+    }
+}
+
+/// After a profile change, held chunks get new draws under the new profile,
+/// still released in order.
+fn reschedule(held: &mut VecDeque<Held>, faults: &mut DirFaults) {
+    faults.reset_clock();
+    let spec = faults.active();
+    for h in held.iter_mut() {
+        let delay = spec
+            .as_ref()
+            .map_or(Duration::ZERO, |s| faults.draw_delay(s));
+        h.release = faults.release(h.arrival, delay);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps unless cancelled first; false when cancelled.
+async fn sleep_for(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+/// Writes a client chunk upstream and logs it, both under the agent's write
+/// order lock when neither has to wait, so chunks of different connections
+/// are logged in the order they reached the servers. When the socket or a
+/// recorder queue is full, the rest is finished outside the lock: bytes are
+/// never dropped, only that chunk's cross-connection order is looser.
+async fn write_logged(
+    flow: &Flow<'_>,
+    taps: &[Tap],
+    at: Instant,
+    to: &mut OwnedWriteHalf,
+    chunk: Bytes,
+) -> io::Result<bool> {
+    let mut pending = Vec::new();
+    let written = {
+        let _order = flow
+            .proxy
+            .write_order
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let written = match to.try_write(&chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        for tap in taps {
+            if let Some(kind) =
+                tap.try_send(flow.meta, at, TapKind::Data(Direction::C2s, chunk.clone()))
+            {
+                pending.push((tap, kind));
+            }
+        }
+        written
+    };
+    for (tap, kind) in pending {
+        tap.send(flow.meta, at, kind).await;
+    }
+    if written < chunk.len() {
+        return write_all(to, &chunk[written..], flow.cancel).await;
+    }
+    Ok(true)
+}
+
+/// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
+async fn write_all(
+    to: &mut OwnedWriteHalf,
+    bytes: &[u8],
+    cancel: &CancellationToken,
+) -> io::Result<bool> {
+    tokio::select! {
+        _ = cancel.cancelled() => Ok(false),
+        r = to.write_all(bytes) => r.map(|()| true),
+    }
+}

@@ -1,0 +1,38 @@
+//! Offline traffic analysis of recordings: totals, rates, per-second
+//! timeline, online connections, busiest connections, message framing, and
+//! the bandwidth a number of clients projects to. One implementation, used by
+//! the agent (AnalyzeRecording) and by `reelctl` for local files; the figures
+//! are defined in `docs/ANALYSIS.md`.
+//!
+//! # Layout
+//! - `analyzer`: [`Analyzer`] (frames in, [`Analysis`] out), [`analyze_reader`], [`analyze_file`].
+//! - `analysis`: the result types, [`Analysis::project`], [`Analysis::timeline_csv`].
+//! - `chart`: [`Analysis::svg`].
+//! - `timeline`: per-second buckets and online counts.
+//! - `framing`: [`FramingSpec`] parsing; `codec`: the streaming [`Deframer`].
+//! - `messages`: message size statistics; `percentile`: the percentile rule.
+//! - `error`: [`StatsError`], [`FramingError`].
+
+mod analysis;
+mod analyzer;
+mod chart;
+mod codec;
+mod error;
+mod framing;
+mod messages;
+mod percentile;
+mod timeline;
+
+#[cfg(test)]
+mod tests;
+
+pub use analysis::{
+    Analysis, ConnectionCounts, ConnectionStats, DirectionStats, Projection, RecordingEnd,
+    TIMELINE_CSV_HEADER,
+};
+pub use analyzer::{AnalyzeOptions, Analyzer, DEFAULT_TOP, analyze_file, analyze_reader};
+pub use codec::Deframer;
+pub use error::{FramingError, StatsError};
+pub use framing::{FieldWidth, FramingSpec, LengthPrefix, MAX_ADJUST, MAX_OFFSET};
+pub use messages::MessageStats;
+pub use timeline::{MAX_TIMELINE_SECONDS, NS_PER_SEC, SecondStats};

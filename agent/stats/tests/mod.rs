@@ -1,0 +1,5 @@
+//! Tests of the analysis over generated recordings, without sockets.
+
+mod chart;
+mod figures;
+mod sample;
