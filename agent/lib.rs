@@ -7,6 +7,9 @@
 //! - `proxy`: listeners and the per-connection relay.
 //! - `record`: recorder threads and the catalog of recordings on disk.
 //! - `replay`: plans built from recordings, sessions that run them, reports.
+//! - `faults`: network conditions (latency, bandwidth, resets...) for proxies.
+//! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
+//! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
 //! - `events`: the live event bus behind Watch.
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
@@ -19,11 +22,13 @@ pub mod events;
 pub mod faults;
 pub mod format;
 pub mod ids;
+pub mod pcap;
 pub mod proto;
 pub mod proxy;
 pub mod record;
 pub mod replay;
 pub mod service;
+pub mod stats;
 
 pub use agent::Agent;
 pub use error::{Error, Result};

@@ -45,8 +45,8 @@ need_apt() {
 
 # Packages the tests need (PACKAGE, or PACKAGE=COMMAND when they differ):
 #   redis-server: tests/replay.rs replays against a real Redis (tests/common/redis.rs).
-# Add later ones here, e.g. tshark.
-need_apt redis-server
+#   tshark: the pcap tests check exports with Wireshark's own dissectors.
+need_apt redis-server tshark
 # ------------------------------------------------------------------------------
 
 # --- Python for tests/reflection.rs -------------------------------------------
