@@ -74,6 +74,11 @@ impl Agent {
         }))
     }
 
+    /// Applies `--max-disk` / `--min-free` to recordings from now on.
+    pub fn set_disk_limits(&self, limits: crate::record::DiskLimits) {
+        self.recordings.set_disk_limits(limits);
+    }
+
     pub fn status(&self) -> AgentStatus {
         AgentStatus {
             name: self.identity.name.clone(),

@@ -1,9 +1,14 @@
 //! Agent settings with their embedded defaults, so `reel-agent` with no
 //! arguments serves the control port on 127.0.0.1:7700 with data in
-//! ./reel-data.
+//! ./reel-data; the optional config file (`file`) can set them and declare
+//! proxies to start at boot.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub mod file;
+
+pub use file::{ConfigError, ConfigFile};
 
 /// Default control address: loopback only, since the control plane can
 /// record and replay player traffic.

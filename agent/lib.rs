@@ -8,6 +8,7 @@
 //! - `record`: recorder threads and the catalog of recordings on disk.
 //! - `replay`: plans built from recordings, sessions that run them, reports.
 //! - `faults`: network conditions (latency, bandwidth, resets...) for proxies.
+//! - `delay`: the standalone delay mode (`reel-agent delay`, TcpDelay style).
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
 //! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
 //! - `events`: the live event bus behind Watch.
@@ -17,6 +18,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod delay;
 pub mod error;
 pub mod events;
 pub mod faults;

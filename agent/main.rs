@@ -1,17 +1,21 @@
 //! `reel-agent`: runs on a game host and serves the reel control plane.
-//! Thin wiring only: parse arguments, set up logging, bind, run the engine
-//! until SIGINT/SIGTERM, then shut it down cleanly.
+//! Thin wiring only: parse arguments (and the config file), set up logging,
+//! bind, run the engine until SIGINT/SIGTERM, then shut it down cleanly.
+//! `reel-agent delay` runs the standalone delay mode instead.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use reel::config::{AgentConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use reel::config::{AgentConfig, ConfigFile, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use reel::faults::Latency;
 
 /// reel agent: TCP proxies, a byte-exact recorder and a gRPC control service.
 ///
@@ -19,21 +23,70 @@ use reel::config::{AgentConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
 /// with the bound control address (useful with port 0). Logs go to stderr;
 /// set RUST_LOG (e.g. RUST_LOG=debug) for more.
 #[derive(Debug, Parser)]
-#[command(name = "reel-agent", version)]
+#[command(name = "reel-agent", version, args_conflicts_with_subcommands = true)]
 struct Args {
-    /// Control service address (gRPC). Keep it on loopback unless the host is
-    /// protected otherwise: whoever reaches it can record traffic.
-    #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR")]
-    listen: String,
-    /// Where recordings are kept (created, owner-only, if missing).
-    #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
-    data_dir: PathBuf,
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    /// TOML config file: listen, data_dir, name (the flags override them)
+    /// and [[proxy]] tables started at boot, with their faults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Control service address (gRPC) [default: 127.0.0.1:7700]. Keep it on
+    /// loopback unless the host is protected otherwise: whoever reaches it
+    /// can record traffic.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Where recordings are kept (created, owner-only, if missing)
+    /// [default: reel-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Agent name shown in listings [default: the host name].
     #[arg(long)]
     name: Option<String>,
     /// Log as JSON lines instead of text.
-    #[arg(long)]
+    #[arg(long, global = true)]
     log_json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Mode {
+    /// Run one proxy in the foreground that delays every transfer, each way,
+    /// uniformly between two delays (TcpDelay compatible; no control service)
+    Delay(DelayArgs),
+}
+
+/// `reel-agent delay -L 15631 -H 127.0.0.1 -P 15630 -D 0.5 -D 0.8`
+///
+/// Once listening, it prints `reel-agent delay listening on ADDR` on stdout,
+/// then logs every connection and transfer on stderr. Ctrl-C or SIGTERM
+/// stops it (exit status 0).
+#[derive(Debug, clap::Args)]
+struct DelayArgs {
+    /// Port to listen on (0 picks a free port)
+    #[arg(short = 'L', long = "listen-port", value_name = "PORT")]
+    listen_port: u16,
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Server host to relay to
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    host: String,
+    /// Server port to relay to
+    #[arg(short = 'P', long = "port", value_name = "PORT")]
+    port: u16,
+    /// Delay in seconds (0.5) or with a unit (500ms). Once: fixed; twice:
+    /// uniform between the two values
+    #[arg(
+        short = 'D',
+        long = "delay",
+        value_name = "SECONDS",
+        required = true,
+        value_parser = reel::faults::parse::duration
+    )]
+    delays: Vec<Duration>,
+    /// Seed for reproducible delays (default: random)
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 fn init_tracing(json: bool) {
@@ -62,7 +115,11 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     init_tracing(args.log_json);
-    match run(args).await {
+    let result = match args.mode {
+        Some(Mode::Delay(delay)) => run_delay(delay).await,
+        None => run(args).await,
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -72,19 +129,39 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let name = match args.name {
+    // A bad config file stops everything before anything binds.
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let name = match args.name.or(file.name) {
         Some(n) => n,
         None => gethostname::gethostname().to_string_lossy().into_owned(),
     };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let cancel = CancellationToken::new();
     let config = AgentConfig {
         name,
-        data_dir: args.data_dir,
+        data_dir: args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
     };
     let agent = reel::Agent::open(config, cancel.clone())?;
-    let listener = TcpListener::bind(&args.listen)
+    let listener = TcpListener::bind(&listen)
         .await
-        .with_context(|| format!("cannot listen on {} for the control service", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen} for the control service"))?;
+    for spec in file.proxies {
+        let name = spec.name.clone().unwrap_or_default();
+        if let Err(e) = agent.proxies.start(spec).await {
+            agent.shutdown().await;
+            // The engine's message already says why (its source included).
+            anyhow::bail!("cannot start proxy {name:?} of the config file: {e}");
+        }
+    }
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, "control service listening");
     {
@@ -98,6 +175,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         agent.clone(),
         listener,
         server_stop.clone(),
+        reel::service::ServeOptions::default(),
     ));
     let early_end = tokio::select! {
         r = shutdown_signal() => { r?; None }
@@ -116,4 +194,48 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("control service task failed: {e}"),
     }
     Ok(())
+}
+
+/// `reel-agent delay`: one delaying proxy in the foreground until a signal.
+async fn run_delay(args: DelayArgs) -> anyhow::Result<()> {
+    let latency = match args.delays[..] {
+        [d] => Latency::Fixed(d),
+        [a, b] => Latency::Uniform(a.min(b), a.max(b)),
+        _ => {
+            let mut cmd = Args::command();
+            cmd.build();
+            let mut sub = cmd.find_subcommand("delay").cloned().unwrap_or(cmd);
+            sub.error(
+                clap::error::ErrorKind::TooManyValues,
+                "-D/--delay is given once (fixed) or twice (uniform range)",
+            )
+            .exit()
+        }
+    };
+    let host = if args.host.contains(':') && !args.host.starts_with('[') {
+        format!("[{}]", args.host)
+    } else {
+        args.host
+    };
+    let options = reel::delay::DelayOptions {
+        listen: std::net::SocketAddr::new(args.bind, args.listen_port).to_string(),
+        upstream: format!("{host}:{}", args.port),
+        latency,
+        seed: args.seed,
+    };
+    let cancel = CancellationToken::new();
+    // The engine's message already says why (its source included).
+    let proxy = reel::delay::start(&options, cancel.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "reel-agent delay listening on {}", proxy.listen());
+        let _ = out.flush();
+    }
+    let running = tokio::spawn(proxy.run(cancel.clone()));
+    let signal = shutdown_signal().await;
+    cancel.cancel();
+    running.await.context("delay proxy task failed")?;
+    signal
 }

@@ -11,6 +11,8 @@
 //! - `transfer`: recording files as checked chunk streams (pull, push), each
 //!   download checked by `download_check`;
 //!   `relay`: one agent's recording copied to others (`replay --spread`)
+//! - `source`: REC arguments as local files or agent ids (`stats`, `export`),
+//!   and results keyed by file or agent
 //! - `commands/`: one file per command (group), returning typed results
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
 //!   `exit`: exit status
@@ -29,6 +31,7 @@ mod output;
 mod relay;
 mod schedule;
 mod settings;
+mod source;
 mod timestamp;
 mod transfer;
 
@@ -85,15 +88,17 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
     let mode = settings.output;
     match command {
         Command::Agents => output::print_agents(&agents::run(settings).await, mode),
-        Command::Proxy(ProxyCommand::Start(args)) => {
-            output::print_report(&proxy::start(settings, &args).await, mode)
-        }
+        Command::Proxy(ProxyCommand::Start(args)) => match proxy::start(settings, &args).await {
+            Ok(report) => output::print_report(&report, mode),
+            Err(error) => usage(&error),
+        },
         Command::Proxy(ProxyCommand::Ls) => {
             output::print_report(&proxy::list(settings).await, mode)
         }
         Command::Proxy(ProxyCommand::Stop(args)) => {
             output::print_report(&proxy::stop(settings, &args).await, mode)
         }
+        Command::Faults(command) => faults_command(command, settings).await,
         Command::Record(RecordCommand::Start(args)) => match record::start(settings, &args).await {
             Ok(started) => {
                 output::print_checked(&started.report, mode, started.skew, |_| Vec::new())
@@ -125,6 +130,42 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
             let printer = output::WatchPrinter::new(&settings.agents, mode);
             watch::run(settings, &args, |update| printer.print(&update)).await?;
             Ok(Exit::Success)
+        }
+        Command::Stats(args) => match source::classify_all(&args.recs) {
+            Ok(recs) => {
+                let results = commands::stats::run(settings, &args, recs).await;
+                output::print_sources(&results, mode, commands::stats::StatsReport::notes)
+            }
+            Err(error) => usage(&error),
+        },
+        Command::Export(args) => match source::classify(&args.rec) {
+            Ok(rec) => {
+                let results = commands::export::run(settings, &args, rec).await;
+                output::print_sources(&results, mode, commands::export::Exported::notes)
+            }
+            Err(error) => usage(&error),
+        },
+        Command::Import(args) => {
+            let results = commands::import::run(&args).await;
+            output::print_sources(&results, mode, commands::import::Imported::notes)
+        }
+    }
+}
+
+/// `reelctl faults set|clear|show`.
+async fn faults_command(command: args::FaultsCommand, settings: &Settings) -> io::Result<Exit> {
+    use crate::commands::faults;
+    let mode = settings.output;
+    match command {
+        args::FaultsCommand::Set(args) => match faults::set(settings, &args).await {
+            Ok(report) => output::print_report(&report, mode),
+            Err(error) => usage(&error),
+        },
+        args::FaultsCommand::Clear(args) => {
+            output::print_report(&faults::clear(settings, &args).await, mode)
+        }
+        args::FaultsCommand::Show(args) => {
+            output::print_report(&faults::show(settings, &args).await, mode)
         }
     }
 }

@@ -43,6 +43,7 @@ fn proxy_req(listen: &str, upstream: &str) -> pb::StartProxyRequest {
         upstream: upstream.into(),
         name: String::new(),
         faults: None,
+        max_connections: 0,
     }
 }
 

@@ -73,6 +73,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
             upstream: echo.to_string(),
             name: String::new(),
             faults: None,
+            max_connections: 0,
         })
         .await
         .unwrap()

@@ -20,6 +20,17 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A duration of at least 1 ms, for the faults the control protocol
+/// carries in milliseconds (reset after, black hole close, slow close,
+/// connect delay), where 0 means off.
+pub fn millis(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d < Duration::from_millis(1) {
+        return Err(format!("{:?} is less than 1ms", s.trim()));
+    }
+    Ok(d)
+}
+
 /// `50ms` (fixed), `500ms..800ms` (uniform), `normal:100ms,20ms`.
 pub fn latency(s: &str) -> Result<Latency, String> {
     let s = s.trim();
@@ -32,7 +43,7 @@ pub fn latency(s: &str) -> Result<Latency, String> {
     if let Some((lo, hi)) = s.split_once("..") {
         let (lo, hi) = (duration(lo)?, duration(hi)?);
         if lo > hi {
-            return Err(format!("{s:?}: min is greater than max"));
+            return Err(format!("min {lo:?} is greater than max {hi:?}"));
         }
         return Ok(Latency::Uniform(lo, hi));
     }
@@ -42,6 +53,9 @@ pub fn latency(s: &str) -> Result<Latency, String> {
 /// A byte count: `1500`, `16KiB`, `2MB`, `1GiB`.
 pub fn size(s: &str) -> Result<u64, String> {
     let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("{s:?} is negative"));
+    }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
@@ -73,6 +87,9 @@ pub fn size(s: &str) -> Result<u64, String> {
 /// A rate in bytes per second: `64KiB/s`, `1MB/s`, `8Mbit/s`, `1000`.
 pub fn rate(s: &str) -> Result<u64, String> {
     let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("{s:?} is negative"));
+    }
     let body = t
         .strip_suffix("/s")
         .or_else(|| t.strip_suffix("ps"))
@@ -89,7 +106,12 @@ pub fn rate(s: &str) -> Result<u64, String> {
                 .trim()
                 .parse()
                 .map_err(|_| format!("{s:?} is not a rate (e.g. 64KiB/s, 8Mbit/s)"))?;
-            return Ok((n * bits / 8.0) as u64);
+            let v = n * bits / 8.0;
+            // `as u64` would turn a negative or NaN rate into 0 silently.
+            if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
+                return Err(format!("{s:?} is out of range"));
+            }
+            return Ok(v as u64);
         }
     }
     size(body).map_err(|_| format!("{s:?} is not a rate (e.g. 64KiB/s, 1MB/s, 8Mbit/s)"))
@@ -131,9 +153,20 @@ mod tests {
             latency("normal:100ms,20ms").unwrap(),
             Latency::Normal(ms(100), ms(20))
         );
-        assert!(latency("800ms..500ms").unwrap_err().contains("greater"));
+        assert_eq!(
+            latency("800ms..500ms").unwrap_err(),
+            "min 800ms is greater than max 500ms"
+        );
         assert!(latency("soon").is_err());
         assert!(latency("-1").is_err());
+    }
+
+    #[test]
+    fn millis_are_at_least_one() {
+        assert_eq!(millis("250ms").unwrap(), ms(250));
+        assert_eq!(millis("0.001").unwrap(), ms(1));
+        assert!(millis("500us").unwrap_err().contains("less than 1ms"));
+        assert!(millis("0").is_err());
     }
 
     #[test]
@@ -145,6 +178,11 @@ mod tests {
         assert_eq!(rate("8Mbit/s").unwrap(), 1_000_000);
         assert_eq!(rate("1000").unwrap(), 1000);
         assert!(rate("fast").is_err());
+        assert!(rate("-64KiB/s").unwrap_err().contains("negative"));
+        assert!(rate("-8Mbit/s").unwrap_err().contains("negative"));
+        assert!(rate("-8 Mbit/s").is_err());
+        assert!(size("-1").unwrap_err().contains("negative"));
+        assert_eq!(rate("64 KiB/s").unwrap(), 65536);
         assert!(size("12XB").unwrap_err().contains("unknown unit"));
     }
 

@@ -35,6 +35,14 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((client, peer)) => {
+                // Counted before the relay task starts, so a burst cannot
+                // overshoot the limit while tasks are being spawned.
+                if proxy.counters.active.load(Ordering::Relaxed) >= proxy.max_connections {
+                    proxy.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    warn!(proxy = %proxy.id, %peer, limit = proxy.max_connections, "connection refused: limit reached");
+                    drop(client);
+                    continue;
+                }
                 let conn_id = conn_ids.fetch_add(1, Ordering::Relaxed);
                 tracker.spawn(relay::relay(
                     proxy.clone(),

@@ -10,5 +10,6 @@ pub mod relay;
 mod running;
 
 pub use conn::ConnMeta;
+pub(crate) use registry::validate_host_port;
 pub use registry::{Proxies, ProxySpec};
 pub use running::{Proxy, ProxyInfo};

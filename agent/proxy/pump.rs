@@ -119,7 +119,10 @@ impl Flow<'_> {
                     continue;
                 }
                 if faults.shaping() {
-                    // The profile changed while this chunk was read.
+                    // The profile changed while this chunk was read. Nothing
+                    // is held, so that change has nothing to reschedule:
+                    // mark it seen, or the chunk would be drawn twice.
+                    faults.rx.borrow_and_update();
                     let chunk = buf.split().freeze();
                     self.hold(&mut held, faults, at, chunk).await;
                     continue;
@@ -128,6 +131,10 @@ impl Flow<'_> {
                     return end;
                 }
                 continue;
+            }
+            if held.is_empty() {
+                // Nothing held: a profile change has nothing to reschedule.
+                faults.rx.borrow_and_update();
             }
             let head = held.front().map(|h| h.release);
             buf.reserve(CHUNK_SIZE);

@@ -10,11 +10,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use super::running::NewProxy;
 use super::{Proxy, ProxyInfo, listener};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::ids;
+
+/// Concurrent clients per proxy unless configured otherwise: far beyond a
+/// game server's usual load, low enough to stop a connection flood from
+/// exhausting the agent's file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
 
 /// What to start.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +33,8 @@ pub struct ProxySpec {
     pub name: Option<String>,
     /// Network conditions for its connections.
     pub faults: FaultSpec,
+    /// Most concurrent clients; `None` = the agent's default.
+    pub max_connections: Option<u64>,
 }
 
 /// All proxies of one agent. Cheap to share behind an `Arc`.
@@ -38,6 +46,8 @@ pub struct Proxies {
     conn_ids: Arc<AtomicU64>,
     /// See `Proxy::write_order`.
     write_order: Arc<Mutex<()>>,
+    /// Per-proxy connection limit when a start request gives none.
+    default_max_connections: AtomicU64,
     bus: EventBus,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -50,6 +60,7 @@ impl Proxies {
             next_proxy: AtomicU64::new(1),
             conn_ids: Arc::new(AtomicU64::new(1)),
             write_order: Arc::default(),
+            default_max_connections: AtomicU64::new(DEFAULT_MAX_CONNECTIONS),
             bus,
             tracker,
             cancel,
@@ -71,6 +82,9 @@ impl Proxies {
         if let Some(name) = &spec.name {
             ids::validate("name", name)?;
         }
+        if spec.max_connections == Some(0) {
+            return Err(Error::invalid("max_connections", "must be at least 1"));
+        }
         validate_faults(&spec.faults)?;
         let listener = bind(&spec.listen).await?;
         let listen = listener
@@ -84,20 +98,23 @@ impl Proxies {
             if map.values().any(|p| p.name == name || *p.id == *name) {
                 return Err(Error::ProxyExists(name));
             }
-            let proxy = Arc::new(Proxy::new(
-                id.as_str().into(),
+            let proxy = Arc::new(Proxy::new(NewProxy {
+                id: id.as_str().into(),
                 name,
                 listen,
-                spec.upstream.clone(),
-                self.cancel.child_token(),
-                self.write_order.clone(),
-                spec.faults.clone(),
-            ));
+                upstream: spec.upstream.clone(),
+                cancel: self.cancel.child_token(),
+                write_order: self.write_order.clone(),
+                faults: spec.faults.clone(),
+                max_connections: spec
+                    .max_connections
+                    .unwrap_or_else(|| self.default_max_connections.load(Ordering::Relaxed)),
+            }));
             map.insert(id, proxy.clone());
             let info = proxy.info();
             (proxy, info)
         };
-        info!(proxy = %proxy.id, %listen, upstream = %proxy.upstream, "proxy started");
+        info!(proxy = %proxy.id, %listen, upstream = %proxy.upstream, faults = %proxy.faults.current(), "proxy started");
         self.tracker.spawn(listener::accept_loop(
             proxy.clone(),
             listener,
@@ -147,6 +164,11 @@ impl Proxies {
         Ok(proxy.info())
     }
 
+    /// Sets the connection limit of proxies started without one.
+    pub fn set_default_max_connections(&self, n: u64) {
+        self.default_max_connections.store(n, Ordering::Relaxed);
+    }
+
     /// Replaces a proxy's fault profile; its open connections follow.
     ///
     /// # Errors
@@ -155,7 +177,7 @@ impl Proxies {
         validate_faults(&faults)?;
         let proxy = self.find(id_or_name)?;
         proxy.faults.update(faults);
-        info!(proxy = %proxy.id, "faults updated");
+        info!(proxy = %proxy.id, faults = %proxy.faults.current(), "faults updated");
         Ok(proxy.info())
     }
 
@@ -193,7 +215,7 @@ impl Proxies {
 
 /// Checks the shape `host:port` with a numeric port, so a typo is reported at
 /// start rather than on the first client.
-fn validate_host_port(field: &'static str, value: &str) -> Result<()> {
+pub(crate) fn validate_host_port(field: &'static str, value: &str) -> Result<()> {
     if value.parse::<SocketAddr>().is_ok() {
         return Ok(());
     }

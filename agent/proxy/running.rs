@@ -33,6 +33,8 @@ pub struct Proxy {
     pub(crate) write_order: Arc<Mutex<()>>,
     /// The live fault profile its connections follow.
     pub faults: Arc<ProxyFaults>,
+    /// Most concurrent clients; more are refused and counted.
+    pub max_connections: u64,
     state: Mutex<State>,
 }
 
@@ -42,6 +44,8 @@ pub(crate) struct Counters {
     pub active: AtomicU64,
     pub total: AtomicU64,
     pub failed: AtomicU64,
+    /// Clients closed at once because `max_connections` was reached.
+    pub refused: AtomicU64,
     pub bytes_c2s: AtomicU64,
     pub bytes_s2c: AtomicU64,
 }
@@ -76,28 +80,35 @@ pub struct ProxyInfo {
     pub started_at: SystemTime,
     pub recordings: Vec<String>,
     pub faults: Arc<FaultSpec>,
+    pub refused_connections: u64,
+    pub max_connections: u64,
+}
+
+/// What a new proxy is made of, as decided by the registry.
+pub(crate) struct NewProxy {
+    pub id: Arc<str>,
+    pub name: String,
+    pub listen: SocketAddr,
+    pub upstream: String,
+    pub cancel: CancellationToken,
+    pub write_order: Arc<Mutex<()>>,
+    pub faults: FaultSpec,
+    pub max_connections: u64,
 }
 
 impl Proxy {
-    pub(crate) fn new(
-        id: Arc<str>,
-        name: String,
-        listen: SocketAddr,
-        upstream: String,
-        cancel: CancellationToken,
-        write_order: Arc<Mutex<()>>,
-        faults: FaultSpec,
-    ) -> Self {
+    pub(crate) fn new(p: NewProxy) -> Self {
         Self {
-            id,
-            name,
-            listen,
-            upstream,
+            id: p.id,
+            name: p.name,
+            listen: p.listen,
+            upstream: p.upstream,
             started_at: SystemTime::now(),
-            cancel,
+            cancel: p.cancel,
             counters: Counters::default(),
-            write_order,
-            faults: Arc::new(ProxyFaults::new(faults)),
+            write_order: p.write_order,
+            faults: Arc::new(ProxyFaults::new(p.faults)),
+            max_connections: p.max_connections,
             state: Mutex::default(),
         }
     }
@@ -173,6 +184,8 @@ impl Proxy {
             started_at: self.started_at,
             recordings,
             faults: self.faults.current(),
+            refused_connections: c.refused.load(Ordering::Relaxed),
+            max_connections: self.max_connections,
         }
     }
 }

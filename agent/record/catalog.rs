@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::info::{RecordingInfo, RecordingStatus, from_footer, from_scan, time_to_unix_ns};
+use super::quota::{DiskLimits, Quota};
 use super::recorder::{self, Live, Recorder};
 use super::tap::{RecorderMsg, TAP_QUEUE, Tap, TapKind};
 use crate::error::{Error, Result};
@@ -84,6 +85,8 @@ pub struct Recordings {
     dir: PathBuf,
     agent: AgentIdentity,
     bus: EventBus,
+    /// Disk limits shared with every recorder.
+    quota: Arc<Quota>,
     entries: Mutex<BTreeMap<String, Entry>>,
 }
 
@@ -125,12 +128,30 @@ impl Recordings {
                 }
             }
         }
+        let used = entries
+            .values()
+            .map(|e| match e {
+                Entry::Done(i) => i.size_bytes,
+                Entry::Active(_) => 0,
+            })
+            .sum();
         Ok(Self {
             dir: dir.to_path_buf(),
             agent,
             bus,
+            quota: Arc::new(Quota::new(dir.to_path_buf(), used)),
             entries: Mutex::new(entries),
         })
+    }
+
+    /// Sets `--max-disk` and `--min-free` for recordings from now on.
+    pub fn set_disk_limits(&self, limits: DiskLimits) {
+        self.quota.set_limits(limits);
+    }
+
+    /// Bytes the recordings take now, as the quota counts them.
+    pub fn disk_used(&self) -> u64 {
+        self.quota.used()
     }
 
     fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -169,6 +190,10 @@ impl Recordings {
                 "no proxy is running: start a proxy before recording".into(),
             ));
         }
+        self.quota
+            .admit(0)
+            .and_then(|()| self.quota.free_space_ok())
+            .map_err(Error::FailedPrecondition)?;
         if let Some(at) = start_at {
             let wait = at
                 .duration_since(SystemTime::now())
@@ -244,6 +269,7 @@ impl Recordings {
             rx,
             start: started,
             live,
+            quota: self.quota.clone(),
             on_failure,
             id: id.clone(),
         };
@@ -392,6 +418,7 @@ impl Recordings {
             Err(e) => return Err(Error::io(format!("deleting {}", path.display()), e)),
         }
         entries.remove(id);
+        self.quota.sub(info.size_bytes);
         Ok(info)
     }
 
@@ -400,9 +427,14 @@ impl Recordings {
     /// is atomic and a failed upload leaves no half file under a real name.
     ///
     /// # Errors
-    /// `InvalidArgument` for a malformed id, `RecordingExists`.
-    pub fn upload_path(&self, id: &str) -> Result<PathBuf> {
+    /// `InvalidArgument` for a malformed id, `RecordingExists`,
+    /// `FailedPrecondition` when `size` more bytes would break the disk limits.
+    pub fn upload_path(&self, id: &str, size: u64) -> Result<PathBuf> {
         ids::validate("name", id)?;
+        self.quota
+            .admit(size)
+            .and_then(|()| self.quota.free_space_ok())
+            .map_err(Error::FailedPrecondition)?;
         if self.entries().contains_key(id) || self.path_of(id).exists() {
             return Err(Error::RecordingExists(id.to_string()));
         }
@@ -435,6 +467,7 @@ impl Recordings {
         }
         std::fs::rename(tmp, &path)
             .map_err(|e| Error::io(format!("renaming into {}", path.display()), e))?;
+        self.quota.add(info.size_bytes);
         entries.insert(id.to_string(), Entry::Done(Box::new(info.clone())));
         Ok(info)
     }

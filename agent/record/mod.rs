@@ -4,11 +4,13 @@
 
 mod catalog;
 mod info;
+mod quota;
 mod recorder;
 mod tap;
 
 pub use catalog::{AgentIdentity, RECORDING_EXT, Recordings, duration_ms};
 pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
+pub use quota::{DiskLimits, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
 pub use tap::{TAP_QUEUE, Tap, TapKind, TapMsg};

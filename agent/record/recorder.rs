@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
+use super::quota::Quota;
 use super::tap::{RecorderMsg, TapKind, TapMsg};
 use crate::format::{Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Summary};
 use crate::record::info::time_to_unix_ns;
@@ -69,7 +70,9 @@ pub(crate) struct Recorder {
     /// Instant of ts 0 in the file.
     pub start: Instant,
     pub live: Arc<Live>,
-    /// Called once if a write fails, with the error (publishes the event).
+    /// Disk quota and free-space floor.
+    pub quota: Arc<Quota>,
+    /// Called once if the recording ends early, with why (publishes the event).
     pub on_failure: Box<dyn FnOnce(String) + Send>,
     pub id: String,
 }
@@ -78,20 +81,49 @@ pub(crate) fn open_sink(file: File) -> BufWriter<File> {
     BufWriter::with_capacity(WRITE_BUFFER, file)
 }
 
+/// Bytes a tap message adds to the file, near enough for the quota.
+fn frame_cost(tap: &TapMsg) -> u64 {
+    let payload = match &tap.kind {
+        TapKind::Data(_, b) => b.len() as u64,
+        TapKind::Close(r) => r.len() as u64,
+        _ => 0,
+    };
+    // Header and CRC of the frame, plus an OPEN the first time.
+    payload + 28 + 160
+}
+
+/// The writer while a recording is live, then how it ended.
+enum State {
+    Writing(RecordingWriter<BufWriter<File>>),
+    /// Ended early (quota, free space, write error); the outcome is kept for
+    /// the stop request, and later bytes are counted as lost.
+    Ended(StopReply),
+}
+
 impl Recorder {
     /// Runs until a `Stop` arrives or every sender is gone.
-    pub fn run(mut self) {
+    pub fn run(self) {
+        let Recorder {
+            writer,
+            mut rx,
+            start,
+            live,
+            quota,
+            on_failure,
+            id,
+        } = self;
+        let mut state = State::Writing(writer);
         let mut known: HashSet<u64> = HashSet::new();
         let mut last_ts = 0u64;
         let mut last_flush = Instant::now();
         let mut last_sync = Instant::now();
+        let mut last_space_check = Instant::now();
         let mut dirty = false;
-        let mut failure: Option<String> = None;
-        let mut on_failure = Some(self.on_failure);
-        let mut lost_after_failure = 0u64;
+        let mut on_failure = Some(on_failure);
+        let mut written_before = 0u64;
 
         let (reason, reply) = loop {
-            let Some(msg) = self.rx.blocking_recv() else {
+            let Some(msg) = rx.blocking_recv() else {
                 break ("agent stopped".to_string(), None);
             };
             let tap = match msg {
@@ -99,70 +131,96 @@ impl Recorder {
                 RecorderMsg::Tick => None,
                 RecorderMsg::Tap(t) => Some(t),
             };
-            if let Some(tap) = tap {
-                if failure.is_some() {
-                    // Nothing more can be written; count what is dropped.
-                    if let TapKind::Data(_, b) = &tap.kind {
-                        lost_after_failure += b.len() as u64;
-                        self.live
-                            .lost_bytes
-                            .fetch_add(b.len() as u64, Ordering::Relaxed);
-                    }
-                    continue;
+            let State::Writing(writer) = &mut state else {
+                // Nothing more can be written; count what is dropped.
+                if let Some(TapMsg {
+                    kind: TapKind::Data(_, b),
+                    ..
+                }) = &tap
+                {
+                    live.lost_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                 }
-                let frames = frames_for(&tap, self.start, &mut known, &mut last_ts);
-                for frame in &frames {
-                    if let Err(e) = self.writer.write_frame(frame) {
-                        failure = Some(e.to_string());
-                        break;
-                    }
+                continue;
+            };
+            let mut stop_early: Option<String> = None;
+            let now = Instant::now();
+            if now.duration_since(last_space_check) >= RECORDER_SYNC_INTERVAL {
+                last_space_check = now;
+                if let Err(e) = quota.free_space_ok() {
+                    stop_early = Some(e);
                 }
-                dirty = true;
             }
-            if failure.is_none() && dirty {
+            if let Some(tap) = tap.filter(|_| stop_early.is_none()) {
+                match quota.admit(frame_cost(&tap)) {
+                    Err(e) => {
+                        if let TapKind::Data(_, b) = &tap.kind {
+                            live.lost_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                        }
+                        stop_early = Some(e);
+                    }
+                    Ok(()) => {
+                        for frame in &frames_for(&tap, start, &mut known, &mut last_ts) {
+                            if let Err(e) = writer.write_frame(frame) {
+                                stop_early = Some(format!("write failed: {e}"));
+                                break;
+                            }
+                        }
+                        dirty = true;
+                    }
+                }
+            }
+            if stop_early.is_none() && dirty {
                 let now = Instant::now();
                 let r = if now.duration_since(last_sync) >= RECORDER_SYNC_INTERVAL {
                     last_sync = now;
                     last_flush = now;
                     dirty = false;
-                    self.writer.sync()
-                } else if self.rx.is_empty()
-                    || now.duration_since(last_flush) >= RECORDER_FLUSH_INTERVAL
+                    writer.sync()
+                } else if rx.is_empty() || now.duration_since(last_flush) >= RECORDER_FLUSH_INTERVAL
                 {
                     last_flush = now;
-                    self.writer.flush()
+                    writer.flush()
                 } else {
                     Ok(())
                 };
                 if let Err(e) = r {
-                    failure = Some(e.to_string());
+                    stop_early = Some(format!("write failed: {e}"));
                 }
             }
-            self.live
-                .publish(self.writer.summary(), self.writer.position());
-            if let Some(err) = &failure
-                && let Some(f) = on_failure.take()
-            {
-                error!(recording = %self.id, error = %err, "recording failed; the proxies keep forwarding");
-                self.live.failed.store(true, Ordering::Relaxed);
-                *self.live.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
-                f(err.clone());
+            let position = writer.position();
+            quota.add(position.saturating_sub(written_before));
+            written_before = position;
+            live.publish(writer.summary(), position);
+            if let Some(why) = stop_early {
+                error!(recording = %id, reason = %why, "recording ended early; the proxies keep forwarding");
+                live.failed.store(true, Ordering::Relaxed);
+                *live.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+                let State::Writing(writer) =
+                    std::mem::replace(&mut state, State::Ended(Err(why.clone())))
+                else {
+                    unreachable!("checked above");
+                };
+                state = State::Ended(end_early(writer, &why, &quota, written_before));
+                if let Some(f) = on_failure.take() {
+                    f(why);
+                }
             }
         };
 
-        let result = match failure {
-            Some(err) => Err(format!(
-                "{err} ({lost_after_failure} bytes arrived after the failure and were not recorded)"
-            )),
-            None => {
+        let result = match state {
+            State::Ended(outcome) => outcome,
+            State::Writing(writer) => {
                 let ended = time_to_unix_ns(SystemTime::now());
-                match self.writer.finish(ended, &reason, None) {
-                    Ok((_, footer)) => {
-                        info!(recording = %self.id, frames = footer.summary.frames, "recording finished");
-                        self.live.publish(
-                            &footer.summary,
-                            self.live.size_bytes.load(Ordering::Relaxed),
-                        );
+                match writer.finish(ended, &reason, None) {
+                    Ok((sink, footer)) => {
+                        let size = sink
+                            .get_ref()
+                            .metadata()
+                            .map(|m| m.len())
+                            .unwrap_or(written_before);
+                        quota.add(size.saturating_sub(written_before));
+                        info!(recording = %id, frames = footer.summary.frames, "recording finished");
+                        live.publish(&footer.summary, size);
                         Ok(footer)
                     }
                     Err(e) => Err(e.to_string()),
@@ -172,6 +230,42 @@ impl Recorder {
         if let Some(reply) = reply {
             let _ = reply.send(result);
         }
+    }
+}
+
+/// Ends a recording that cannot go on: a marker saying why, then the footer
+/// (with the reason as its error), so the file reads as complete up to here.
+/// On a full disk these writes may fail too; the file then reads back as
+/// recovered, up to its last complete frame.
+fn end_early(
+    mut writer: RecordingWriter<BufWriter<File>>,
+    why: &str,
+    quota: &Quota,
+    written: u64,
+) -> StopReply {
+    let ts = writer.summary().last_ts_ns;
+    let marker = Frame {
+        conn: 0,
+        ts_ns: ts,
+        body: FrameBody::Annotation {
+            text: format!("recording ended: {why}"),
+        },
+    };
+    let _ = writer.write_frame(&marker);
+    let ended = time_to_unix_ns(SystemTime::now());
+    match writer.finish(ended, "ended early", Some(why.to_string())) {
+        Ok((sink, footer)) => {
+            let size = sink
+                .get_ref()
+                .metadata()
+                .map(|m| m.len())
+                .unwrap_or(written);
+            quota.add(size.saturating_sub(written));
+            Ok(footer)
+        }
+        Err(e) => Err(format!(
+            "{why}; the footer could not be written either: {e}"
+        )),
     }
 }
 

@@ -44,6 +44,8 @@ pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
         started_at_unix_ms: unix_ms(p.started_at),
         recordings: p.recordings,
         faults: Some(super::faults::profile(&p.faults)),
+        refused_connections: p.refused_connections,
+        max_connections: p.max_connections,
     }
 }
 

@@ -1,7 +1,10 @@
 //! The gRPC layer: a thin translation between protobuf and the engine.
 
+pub mod analyze;
+pub mod auth;
 mod convert;
-mod faults;
+/// Fault profiles between protobuf and the engine (also used by reelctl).
+pub mod faults;
 mod reel;
 mod replay;
 mod server;
@@ -9,4 +12,4 @@ mod status;
 mod transfer;
 
 pub use reel::ReelService;
-pub use server::serve;
+pub use server::{ServeOptions, TlsFiles, serve};

@@ -63,6 +63,7 @@ impl Reel for ReelService {
             upstream: required("upstream", &r.upstream)?.to_string(),
             name: Some(r.name.trim().to_string()).filter(|n| !n.is_empty()),
             faults: super::faults::spec(r.faults)?,
+            max_connections: (r.max_connections > 0).then_some(r.max_connections),
         };
         let info = self.agent.proxies.start(spec).await?;
         Ok(Response::new(convert::proxy_info(info)))
@@ -259,6 +260,15 @@ impl Reel for ReelService {
             .map(super::replay::report)
             .collect();
         Ok(Response::new(pb::ListReplaysResponse { replays }))
+    }
+
+    async fn analyze_recording(
+        &self,
+        req: Request<pb::AnalyzeRecordingRequest>,
+    ) -> Result<Response<pb::AnalyzeRecordingResponse>, Status> {
+        super::analyze::analyze(&self.agent, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     type WatchStream = EventStream;

@@ -127,7 +127,7 @@ pub async fn upload(
             first.size
         )));
     }
-    let tmp_path = agent.recordings.upload_path(&id)?;
+    let tmp_path = agent.recordings.upload_path(&id, first.size)?;
     let mut tmp = TempFile(Some(tmp_path.clone()));
     let mut opts = tokio::fs::OpenOptions::new();
     opts.write(true).create_new(true).mode(0o600);

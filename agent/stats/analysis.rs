@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::framing::FramingSpec;
 use super::messages::MessageStats;
@@ -15,7 +15,7 @@ use super::timeline::SecondStats;
 use crate::format::End;
 
 /// Traffic figures of one recording.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     /// Nanoseconds from the recording's start to its last frame: the span
     /// every average is taken over.
@@ -41,7 +41,7 @@ pub struct Analysis {
 }
 
 /// How many connections, and how many at once.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionCounts {
     /// Distinct connections (any frame but ANNOTATION makes one).
     pub total: u64,
@@ -59,7 +59,7 @@ pub struct ConnectionCounts {
 }
 
 /// Traffic of one direction.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DirectionStats {
     /// DATA payload bytes.
     pub bytes: u64,
@@ -81,7 +81,7 @@ pub struct DirectionStats {
 }
 
 /// One connection's totals.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionStats {
     /// Connection id within the recording.
     pub conn: u64,
@@ -110,7 +110,7 @@ pub struct ConnectionStats {
 }
 
 /// Server bandwidth projected for a number of online clients.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
     /// The number of clients projected for.
     pub online: u64,
@@ -121,7 +121,7 @@ pub struct Projection {
 }
 
 /// How the analysed file ended (see `docs/FORMAT.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum RecordingEnd {
     /// Footer and trailer present: every frame was analysed.

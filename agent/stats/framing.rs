@@ -12,7 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::FramingError;
 
@@ -190,6 +190,15 @@ impl Serialize for FramingSpec {
     /// As its canonical string, the form users type.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FramingSpec {
+    /// From the spec string, as [`FromStr`] parses it (so `reelctl` reads
+    /// back what an agent serialised).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -5,7 +5,7 @@
 //! [`MAX_TIMELINE_SECONDS`]; online counts are derived at the end from the
 //! connections' open/close instants, so they do not depend on frame order.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::format::Direction;
 
@@ -18,7 +18,7 @@ pub const MAX_TIMELINE_SECONDS: u64 = 7 * 24 * 3600;
 
 /// One second of the timeline: second `s` covers `ts_ns` in
 /// `[s × 10⁹, (s + 1) × 10⁹)` from the recording's start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondStats {
     /// Second index from the recording's start.
     pub second: u64,

@@ -78,6 +78,10 @@ pub(crate) enum Command {
     /// Start, list and stop TCP proxies
     #[command(subcommand)]
     Proxy(ProxyCommand),
+    /// Set, clear and show the network conditions (latency, bandwidth,
+    /// resets...) of proxies
+    #[command(subcommand)]
+    Faults(super::FaultsCommand),
     /// Start, stop, list, show, delete, pull and push recordings
     #[command(subcommand)]
     Record(RecordCommand),
@@ -85,10 +89,22 @@ pub(crate) enum Command {
     Replay(ReplayArgs),
     /// Stream live events (per-second stats, connections, recordings) until Ctrl-C
     Watch(WatchArgs),
+    /// Analyse recordings: traffic, rates, online connections, messages, projections
+    ///
+    /// Duration; connections and peak online; bytes, chunks, average, p95 and peak
+    /// bytes/s each way and per online client; the busiest connections; messages
+    /// per direction with --framing; server ingress/egress for --online N clients.
+    Stats(super::StatsArgs),
+    /// Write a recording (a local file, or an id pulled from the agents) as pcapng
+    Export(super::ExportArgs),
+    /// Turn a pcap/pcapng capture into a recording file (local, no agent)
+    Import(super::ImportArgs),
 }
 
 /// `reelctl proxy ...`
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of the fault flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ProxyCommand {
     /// Start a proxy that relays every client of LISTEN to UPSTREAM
     Start(ProxyStartArgs),
@@ -111,6 +127,8 @@ pub(crate) struct ProxyStartArgs {
     /// Name of the proxy (defaults to its id)
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
+    #[command(flatten)]
+    pub(crate) faults: super::FaultArgs,
 }
 
 /// `reelctl proxy stop` and `reelctl record stop`: one id, or `--all`.

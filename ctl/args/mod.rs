@@ -1,9 +1,13 @@
 //! The command line as clap types: what the user typed, not yet interpreted.
 //! `settings` resolves the global part into `Settings` before any command runs.
 
+mod analysis;
 mod cli;
+mod faults;
 mod parse;
 mod replay;
 
+pub(crate) use analysis::*;
 pub(crate) use cli::*;
+pub(crate) use faults::*;
 pub(crate) use replay::*;

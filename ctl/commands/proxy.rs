@@ -1,10 +1,12 @@
 //! `reelctl proxy start|ls|stop`: TCP proxies on each agent.
 
 use reel::proto::{ListProxiesRequest, ProxyInfo, StartProxyRequest, StopProxyRequest};
+use reel::service::faults::profile;
 use serde::Serialize;
 use tonic::Code;
 
 use crate::args::{ProxyStartArgs, StopArgs};
+use crate::commands::faults::FaultsView;
 use crate::error::AgentError;
 use crate::fleet::{self, Agent, Report};
 use crate::settings::Settings;
@@ -25,11 +27,16 @@ pub(crate) struct ProxyView {
     pub(crate) failed_connections: u64,
     /// Recordings taking this proxy's traffic now.
     pub(crate) recordings: Vec<String>,
+    /// The network conditions in force.
+    pub(crate) faults: FaultsView,
 }
 
-impl From<ProxyInfo> for ProxyView {
-    fn from(info: ProxyInfo) -> ProxyView {
-        ProxyView {
+impl TryFrom<ProxyInfo> for ProxyView {
+    type Error = AgentError;
+
+    fn try_from(info: ProxyInfo) -> Result<ProxyView, AgentError> {
+        Ok(ProxyView {
+            faults: FaultsView::from_profile(info.faults)?,
             id: info.id,
             name: info.name,
             listen: info.listen,
@@ -40,7 +47,7 @@ impl From<ProxyInfo> for ProxyView {
             bytes_s2c: info.bytes_s2c,
             failed_connections: info.failed_connections,
             recordings: info.recordings,
-        }
+        })
     }
 }
 
@@ -52,6 +59,8 @@ pub(crate) struct StartedProxy {
     /// The bound address: `127.0.0.1:0` comes back with the real port.
     pub(crate) listen: String,
     pub(crate) upstream: String,
+    /// The network conditions its connections get.
+    pub(crate) faults: FaultsView,
 }
 
 /// The answer to `proxy ls`.
@@ -67,20 +76,29 @@ pub(crate) struct StoppedProxies {
 }
 
 /// Starts the same proxy on every agent.
-pub(crate) async fn start(settings: &Settings, args: &ProxyStartArgs) -> Report<StartedProxy> {
+///
+/// # Errors
+/// A usage message when a fault flag is out of range.
+pub(crate) async fn start(
+    settings: &Settings,
+    args: &ProxyStartArgs,
+) -> Result<Report<StartedProxy>, String> {
+    let faults = args.faults.checked()?;
     let request = StartProxyRequest {
         listen: args.listen.clone(),
         upstream: args.upstream.clone(),
         name: args.name.clone().unwrap_or_default(),
-        faults: None,
+        faults: (!args.faults.is_empty()).then(|| profile(&faults)),
+        max_connections: 0,
     };
-    fleet::run_all(settings, |agent| {
+    Ok(fleet::run_all(settings, |agent| {
         let request = request.clone();
         async move {
             let info = agent
                 .unary(|mut client| async move { client.start_proxy(request).await })
                 .await?;
             Ok(StartedProxy {
+                faults: FaultsView::from_profile(info.faults)?,
                 id: info.id,
                 name: info.name,
                 listen: info.listen,
@@ -88,7 +106,7 @@ pub(crate) async fn start(settings: &Settings, args: &ProxyStartArgs) -> Report<
             })
         }
     })
-    .await
+    .await)
 }
 
 /// Lists every agent's proxies.
@@ -96,7 +114,10 @@ pub(crate) async fn list(settings: &Settings) -> Report<ProxyList> {
     fleet::run_all(settings, |agent| async move {
         let proxies = list_on(&agent).await?;
         Ok(ProxyList {
-            proxies: proxies.into_iter().map(ProxyView::from).collect(),
+            proxies: proxies
+                .into_iter()
+                .map(ProxyView::try_from)
+                .collect::<Result<_, _>>()?,
         })
     })
     .await
@@ -142,5 +163,5 @@ async fn stop_on(agent: &Agent, id: String) -> Result<ProxyView, AgentError> {
     let proxy = response
         .proxy
         .ok_or_else(|| AgentError::Protocol("StopProxy answered without the proxy".to_owned()))?;
-    Ok(proxy.into())
+    proxy.try_into()
 }

@@ -44,11 +44,15 @@ impl Human for StartedProxy {
         } else {
             quoted(&self.name)
         };
-        writeln!(
+        write!(
             out,
             "started proxy {}{name}: {} -> {}",
             self.id, self.listen, self.upstream
-        )
+        )?;
+        if !self.faults.is_none() {
+            write!(out, ", faults: {}", self.faults.summary)?;
+        }
+        writeln!(out)
     }
 
     fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -74,9 +78,14 @@ impl Human for ProxyList {
         if verbose {
             columns.extend([("FAILED", Align::Right), ("RECORDINGS", Align::Left)]);
         }
+        // Only when some proxy has faults, so plain listings stay narrow.
+        let faults = self.proxies.iter().any(|p| !p.faults.is_none());
+        if faults {
+            columns.push(("FAULTS", Align::Left));
+        }
         let mut table = Table::new(&columns);
         for p in &self.proxies {
-            table.row(vec![
+            let mut cells = vec![
                 p.id.clone(),
                 p.name.clone(),
                 p.listen.clone(),
@@ -85,9 +94,14 @@ impl Human for ProxyList {
                 p.total_connections.to_string(),
                 bytes(p.bytes_c2s),
                 bytes(p.bytes_s2c),
-                p.failed_connections.to_string(),
-                list(&p.recordings),
-            ]);
+            ];
+            if verbose {
+                cells.extend([p.failed_connections.to_string(), list(&p.recordings)]);
+            }
+            if faults {
+                cells.push(p.faults.summary.clone());
+            }
+            table.row(cells);
         }
         table.write(out)
     }
@@ -298,7 +312,9 @@ impl Human for DeletedRecording {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::faults::FaultsView;
     use crate::commands::proxy::ProxyView;
+    use reel::faults::FaultSpec;
 
     fn render(value: &dyn Human, verbose: bool) -> String {
         let mut out = Vec::new();
@@ -320,6 +336,7 @@ mod tests {
                 bytes_s2c: 4 * 1024 * 1024,
                 failed_connections: 1,
                 recordings: vec![],
+                faults: FaultsView::from(&FaultSpec::default()),
             }],
         };
         assert_eq!(

@@ -2,16 +2,21 @@
 //! watch), errors on stderr, a replay's progress bar. Commands hand over
 //! typed results.
 
+pub(crate) mod analysis;
+pub(crate) mod faults;
 pub(crate) mod files;
 pub(crate) mod format;
 pub(crate) mod human;
+pub(crate) mod pcap;
 pub(crate) mod progress;
 pub(crate) mod replay;
 pub(crate) mod report;
+pub(crate) mod sources;
 pub(crate) mod table;
 pub(crate) mod watch;
 pub(crate) mod watch_json;
 
 pub(crate) use progress::ReplayDisplay;
 pub(crate) use report::{print_agents, print_checked, print_error, print_report, print_warnings};
+pub(crate) use sources::print_sources;
 pub(crate) use watch::WatchPrinter;

@@ -3,7 +3,11 @@
 //! reelctl binary. Every wait is bounded.
 #![allow(dead_code)]
 
+pub mod faults;
+pub mod known;
+pub mod ready;
 pub mod redis;
+pub mod wireshark;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -282,6 +286,7 @@ pub async fn start_proxy(ctl: &mut ReelClient<Channel>, upstream: SocketAddr) ->
         upstream: upstream.to_string(),
         name: String::new(),
         faults: None,
+        max_connections: 0,
     })
     .await
     .expect("StartProxy")

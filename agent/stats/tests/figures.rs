@@ -241,3 +241,27 @@ fn analyze_file_reads_a_file_and_names_a_missing_one() {
         analyze_file(&dir.path().join("missing.reel"), AnalyzeOptions::default()).unwrap_err();
     assert!(err.to_string().contains("missing.reel"), "{err}");
 }
+
+#[test]
+fn analysis_round_trips_through_json_exactly() {
+    // The agent sends its analysis as JSON and reelctl reads it back: every
+    // figure, floats included, must survive the trip bit for bit.
+    for framing in [None, Some("u16be".parse().unwrap())] {
+        let a = analyze(&sample(), AnalyzeOptions { top: 10, framing });
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Analysis = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+    let cut = RecordingEnd::Truncated {
+        valid_bytes: 10,
+        cut_bytes: 3,
+    };
+    let json = serde_json::to_string(&cut).unwrap();
+    assert_eq!(
+        json,
+        r#"{"status":"truncated","valid_bytes":10,"cut_bytes":3}"#
+    );
+    assert_eq!(serde_json::from_str::<RecordingEnd>(&json).unwrap(), cut);
+    assert!(serde_json::from_str::<FramingSpec>(r#""u64be""#).is_err());
+}

@@ -1,0 +1,156 @@
+//! AnalyzeRecording: validates the request, runs the one analysis
+//! (`stats::analyze_file`) over the recording's file on a blocking thread,
+//! and returns the `Analysis` as JSON with the optional projection.
+
+use tokio::sync::Semaphore;
+use tonic::Status;
+
+use crate::agent::Agent;
+use crate::error::Error;
+use crate::proto as pb;
+use crate::record::RecordingStatus;
+use crate::stats::{AnalyzeOptions, DEFAULT_TOP, FramingSpec, StatsError, analyze_file};
+
+/// Longest top-connections list a request may ask for: enough for any
+/// report, and it keeps the answer's size bounded by the timeline.
+pub const MAX_ANALYSIS_TOP: u32 = 100_000;
+
+/// Analyses running at once; more wait their turn. Each one reads a whole
+/// file on a core, and the agent's first job is to keep proxying.
+pub const MAX_CONCURRENT_ANALYSES: usize = 2;
+
+/// The turns of [`MAX_CONCURRENT_ANALYSES`], shared by every call.
+static ANALYSES: Semaphore = Semaphore::const_new(MAX_CONCURRENT_ANALYSES);
+
+/// Handles one AnalyzeRecording call.
+///
+/// # Errors
+/// INVALID_ARGUMENT for a missing id, a bad framing or `top`; NOT_FOUND for
+/// an unknown recording; FAILED_PRECONDITION while it is being recorded;
+/// INTERNAL when its file cannot be read.
+///
+/// # Cancel safety
+/// A call dropped while it waits for its turn gives the turn up; once
+/// started, the analysis runs to the end of the file on its blocking thread
+/// (bounded by [`MAX_CONCURRENT_ANALYSES`]) and its result is dropped.
+pub(super) async fn analyze(
+    agent: &Agent,
+    r: pb::AnalyzeRecordingRequest,
+) -> Result<pb::AnalyzeRecordingResponse, Status> {
+    let id = r.id.trim();
+    if id.is_empty() {
+        return Err(Status::invalid_argument("id is required"));
+    }
+    let options = options(&r)?;
+    let info = agent.recordings.get(id)?;
+    if info.status == RecordingStatus::Recording {
+        return Err(Status::failed_precondition(format!(
+            "recording {id:?} is still being written; stop it before analysing it"
+        )));
+    }
+    let path = agent.recordings.file_of(id)?;
+    let permit = ANALYSES
+        .acquire()
+        .await
+        .map_err(|_| Status::unavailable("the agent is shutting down"))?;
+    let owned_id = id.to_string();
+    let analysis = tokio::task::spawn_blocking(move || {
+        let _turn = permit;
+        analyze_file(&path, options).map_err(|e| engine_error(&owned_id, e))
+    })
+    .await
+    .map_err(|e| Status::internal(format!("the analysis task failed: {e}")))??;
+    let analysis_json = serde_json::to_string(&analysis)
+        .map_err(|e| Status::internal(format!("encoding the analysis: {e}")))?;
+    let projection = (r.online > 0).then(|| {
+        let p = analysis.project(r.online);
+        pb::BandwidthProjection {
+            online: p.online,
+            ingress_bytes_per_sec: p.ingress_bytes_per_sec,
+            egress_bytes_per_sec: p.egress_bytes_per_sec,
+        }
+    });
+    Ok(pb::AnalyzeRecordingResponse {
+        analysis_json,
+        projection,
+    })
+}
+
+/// The analysis options the request asks for.
+fn options(r: &pb::AnalyzeRecordingRequest) -> Result<AnalyzeOptions, Status> {
+    let framing = match r.framing.trim() {
+        "" => None,
+        text => Some(
+            text.parse::<FramingSpec>()
+                .map_err(|e| Status::from(Error::invalid("framing", e.to_string())))?,
+        ),
+    };
+    let top = match r.top {
+        0 => DEFAULT_TOP,
+        n if n > MAX_ANALYSIS_TOP => {
+            return Err(Error::invalid("top", format!("{n} exceeds {MAX_ANALYSIS_TOP}")).into());
+        }
+        n => n as usize,
+    };
+    Ok(AnalyzeOptions { top, framing })
+}
+
+/// The engine error for a failed analysis of recording `id`: its file is
+/// ours, so any failure to read it is the agent's.
+fn engine_error(id: &str, e: StatsError) -> Error {
+    match e {
+        StatsError::Open { path, source } => {
+            Error::io(format!("opening recording {}", path.display()), source)
+        }
+        StatsError::Format(source) => Error::Format {
+            id: id.to_string(),
+            source,
+        },
+        StatsError::Framing(f) => Error::invalid("framing", f.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(framing: &str, top: u32) -> pb::AnalyzeRecordingRequest {
+        pb::AnalyzeRecordingRequest {
+            id: "r1".into(),
+            framing: framing.into(),
+            top,
+            online: 0,
+        }
+    }
+
+    #[test]
+    fn options_default_and_validate() {
+        let o = options(&request("", 0)).unwrap();
+        assert_eq!((o.top, o.framing), (DEFAULT_TOP, None));
+        let o = options(&request(" u16be,offset=2 ", 3)).unwrap();
+        assert_eq!(o.top, 3);
+        assert_eq!(o.framing.unwrap().to_string(), "u16be,offset=2");
+
+        let err = options(&request("u64be", 0)).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().starts_with("invalid framing: "), "{err}");
+        let err = options(&request("", MAX_ANALYSIS_TOP + 1)).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().starts_with("invalid top: "), "{err}");
+    }
+
+    #[test]
+    fn read_failures_are_the_agents() {
+        let open = StatsError::Open {
+            path: "/d/r1.reel".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let status = Status::from(engine_error("r1", open));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().contains("/d/r1.reel"), "{status}");
+        let format = StatsError::Format(crate::format::FormatError::NotARecording);
+        let status = Status::from(engine_error("r1", format));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().starts_with("recording r1: "), "{status}");
+    }
+}

@@ -1,0 +1,119 @@
+//! Human renderings of `export` and `import`: one line of what was written,
+//! then the counts worth knowing (all of them with `-v`).
+
+use std::io::{self, Write};
+
+use crate::commands::export::Exported;
+use crate::commands::import::Imported;
+use crate::output::format::bytes;
+use crate::output::human::Human;
+
+impl Human for Exported {
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
+        writeln!(
+            out,
+            "exported {} to {} ({}): {} connections, {} packets, c2s {}, s2c {}",
+            self.recording,
+            self.pcap,
+            bytes(self.size_bytes),
+            self.connections,
+            self.packets,
+            bytes(self.bytes_c2s),
+            bytes(self.bytes_s2c)
+        )?;
+        if verbose || self.mid_session_connections > 0 || self.lost_bytes > 0 {
+            writeln!(
+                out,
+                "  {} without handshake (mid-session), {} lost (sequence gaps), {} frames without packets",
+                self.mid_session_connections,
+                bytes(self.lost_bytes),
+                self.skipped_frames
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.pcap)
+    }
+}
+
+impl Human for Imported {
+    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
+        let s = &self.summary;
+        writeln!(
+            out,
+            "imported into {} (recording {}): {} connections ({} mid-session) of server {}, \
+             c2s {}, s2c {}",
+            self.recording,
+            self.id,
+            s.connections,
+            s.mid_session_connections,
+            self.server,
+            bytes(s.bytes_c2s),
+            bytes(s.bytes_s2c)
+        )?;
+        let mut counts = vec![
+            ("packets read", s.packets, false),
+            ("frames written", s.frames, false),
+            ("bytes lost (not in the capture)", s.lost_bytes, true),
+            ("duplicate bytes dropped", s.duplicate_bytes, true),
+            ("out-of-order segments", s.out_of_order_segments, false),
+            ("out-of-window segments", s.out_of_window_segments, false),
+            ("packets of other flows", s.other_flow_packets, false),
+            ("non-TCP packets", s.non_tcp_packets, false),
+            ("malformed packets", s.malformed_packets, false),
+            (
+                "packets on unsupported links",
+                s.unsupported_link_packets,
+                false,
+            ),
+        ];
+        counts.retain(|(_, n, _)| verbose || *n > 0);
+        for (what, n, is_bytes) in counts {
+            let n = if is_bytes { bytes(n) } else { n.to_string() };
+            writeln!(out, "  {what}: {n}")?;
+        }
+        Ok(())
+    }
+
+    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.recording)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel::stats::RecordingEnd;
+
+    #[test]
+    fn export_line_and_ids() {
+        let exported = Exported {
+            recording: "r1".into(),
+            pcap: "out.pcapng".into(),
+            size_bytes: 4096,
+            connections: 3,
+            mid_session_connections: 1,
+            fallback_addresses: 0,
+            packets: 42,
+            bytes_c2s: 100,
+            bytes_s2c: 2048,
+            lost_bytes: 0,
+            skipped_frames: 2,
+            end: RecordingEnd::Complete,
+        };
+        let mut out = Vec::new();
+        exported.write_human(&mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "exported r1 to out.pcapng (4.0 KiB): 3 connections, 42 packets, c2s 100 B, \
+             s2c 2.0 KiB\n  1 without handshake (mid-session), 0 B lost (sequence gaps), \
+             2 frames without packets\n"
+        );
+        let mut out = Vec::new();
+        exported.write_ids(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "out.pcapng\n");
+        assert!(exported.notes().is_empty());
+    }
+}
