@@ -23,7 +23,7 @@ use reel::faults::Latency;
 /// with the bound control address (useful with port 0). Logs go to stderr;
 /// set RUST_LOG (e.g. RUST_LOG=debug) for more.
 #[derive(Debug, Parser)]
-#[command(name = "reel-agent", version, args_conflicts_with_subcommands = true)]
+#[command(name = "reel-agent", version)]
 struct Args {
     #[command(subcommand)]
     mode: Option<Mode>,
@@ -116,7 +116,21 @@ async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     init_tracing(args.log_json);
     let result = match args.mode {
-        Some(Mode::Delay(delay)) => run_delay(delay).await,
+        Some(Mode::Delay(delay)) => {
+            let agent_only = args.config.is_some()
+                || args.listen.is_some()
+                || args.data_dir.is_some()
+                || args.name.is_some();
+            if agent_only {
+                Args::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--config, --listen, --data-dir and --name are not used by `delay`",
+                    )
+                    .exit();
+            }
+            run_delay(delay).await
+        }
         None => run(args).await,
     };
     match result {
