@@ -46,6 +46,70 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
     log_json: bool,
+    #[command(flatten)]
+    safety: SafetyArgs,
+}
+
+/// Who may use the control plane, and how much the agent may take.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Security and limits")]
+struct SafetyArgs {
+    /// Require `authorization: Bearer <token>` on every call (first line of
+    /// FILE); health checks stay open.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Allow a non-loopback control address without a token.
+    #[arg(long)]
+    insecure: bool,
+    /// Most bytes all recordings may take (e.g. 50GB); a recording that
+    /// would cross it ends with a marker while proxies keep forwarding.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_disk: Option<u64>,
+    /// Least free space to leave on the data directory's filesystem (e.g. 1GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    min_free: Option<u64>,
+    /// Concurrent clients per proxy unless a proxy sets its own; more are
+    /// refused and counted.
+    #[arg(long, value_name = "N", default_value_t = reel::proxy::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: u64,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    reel::faults::parse::size(s)
+}
+
+fn read_pem(what: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+impl SafetyArgs {
+    fn serve_options(&self) -> anyhow::Result<reel::service::ServeOptions> {
+        let token = match &self.token_file {
+            Some(p) => Some(reel::service::auth::read_token_file(p).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(reel::service::TlsFiles {
+                cert_pem: read_pem("TLS certificate", cert)?,
+                key_pem: read_pem("TLS key", key)?,
+                client_ca_pem: match &self.tls_client_ca {
+                    Some(ca) => Some(read_pem("client CA", ca)?),
+                    None => None,
+                },
+            }),
+            _ => None,
+        };
+        Ok(reel::service::ServeOptions { token, tls })
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -164,10 +228,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .or(file.data_dir)
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
     };
-    let agent = reel::Agent::open(config, cancel.clone())?;
+    if args.safety.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
+    let serve_options = args.safety.serve_options()?;
+    let has_token = serve_options.token.is_some();
+    let insecure = args.safety.insecure;
+    // Refuse before binding when the address is plain, after when it needed
+    // resolving: either way nothing is served.
+    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
+        reel::service::auth::check_exposure(addr, has_token, insecure)
+            .map_err(anyhow::Error::msg)?;
+    }
     let listener = TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen} for the control service"))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    reel::service::auth::check_exposure(bound, has_token, insecure).map_err(anyhow::Error::msg)?;
+    // Only now, once the control plane may open, touch the data directory.
+    let agent = reel::Agent::open(config, cancel.clone())?;
+    agent.set_disk_limits(reel::record::DiskLimits {
+        max_disk: args.safety.max_disk,
+        min_free: args.safety.min_free,
+    });
+    agent
+        .proxies
+        .set_default_max_connections(args.safety.max_connections);
+
     for spec in file.proxies {
         let name = spec.name.clone().unwrap_or_default();
         if let Err(e) = agent.proxies.start(spec).await {
@@ -189,7 +276,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         agent.clone(),
         listener,
         server_stop.clone(),
-        reel::service::ServeOptions::default(),
+        serve_options,
     ));
     let early_end = tokio::select! {
         r = shutdown_signal() => { r?; None }

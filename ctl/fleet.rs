@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use reel::proto::reel_client::ReelClient;
 use tokio::task::JoinSet;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+
+use crate::access::{self, Client};
 
 use crate::error::AgentError;
 use crate::settings::{AgentTarget, Settings};
@@ -28,7 +29,7 @@ pub(crate) type Report<T> = Vec<Outcome<T>>;
 /// A connection to one agent with its deadline. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Agent {
-    client: ReelClient<Channel>,
+    client: Client,
     address: String,
     timeout: Duration,
 }
@@ -42,7 +43,7 @@ impl Agent {
     pub(crate) fn new(address: &str, timeout: Duration) -> Result<Agent, AgentError> {
         let endpoint = endpoint(address, timeout)?;
         Ok(Agent {
-            client: ReelClient::new(endpoint.connect_lazy()),
+            client: access::client(endpoint.connect_lazy(), address),
             address: address.to_owned(),
             timeout,
         })
@@ -54,7 +55,7 @@ impl Agent {
     /// The agent's refusal, a transport failure, or `Timeout`.
     pub(crate) async fn unary<T, F, Fut>(&self, call: F) -> Result<T, AgentError>
     where
-        F: FnOnce(ReelClient<Channel>) -> Fut,
+        F: FnOnce(Client) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         self.unary_within(self.timeout, call).await
@@ -71,7 +72,7 @@ impl Agent {
         call: F,
     ) -> Result<T, AgentError>
     where
-        F: FnOnce(ReelClient<Channel>) -> Fut,
+        F: FnOnce(Client) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         match tokio::time::timeout(deadline, call(self.client.clone())).await {
@@ -82,7 +83,7 @@ impl Agent {
     }
 
     /// The gRPC client, for streaming calls that `unary` does not cover.
-    pub(crate) fn client(&self) -> ReelClient<Channel> {
+    pub(crate) fn client(&self) -> Client {
         self.client.clone()
     }
 
@@ -142,9 +143,7 @@ pub(crate) fn map_ok<S, T>(report: Report<S>, f: impl Fn(S) -> T) -> Report<T> {
 /// # Errors
 /// `Internal` if the address does not make a URI.
 pub(crate) fn endpoint(address: &str, timeout: Duration) -> Result<Endpoint, AgentError> {
-    Endpoint::from_shared(format!("http://{address}"))
-        .map(|endpoint| endpoint.connect_timeout(timeout))
-        .map_err(|e| AgentError::Internal(format!("bad agent address {address:?}: {e}")))
+    access::endpoint(address, timeout)
 }
 
 /// Runs `operation` on every selected agent concurrently and collects the

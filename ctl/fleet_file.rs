@@ -1,5 +1,5 @@
 //! The fleet file: a TOML list of agents, one `[[agent]]` table each with a
-//! `name` and an `address`. Parsing is pure (text in, entries out); `settings`
+//! `name` and an `address`, optionally `token_file` and `tls_ca`. Parsing is pure (text in, entries out); `settings`
 //! reads the file and validates the addresses.
 
 use std::collections::HashSet;
@@ -23,6 +23,12 @@ pub(crate) struct FleetEntry {
     pub(crate) name: String,
     /// The agent's control address, HOST:PORT.
     pub(crate) address: String,
+    /// Token file for this agent (relative paths from the fleet file's folder).
+    #[serde(default)]
+    pub(crate) token_file: Option<std::path::PathBuf>,
+    /// CA certificate (PEM) that signed this agent's TLS certificate.
+    #[serde(default)]
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
 }
 
 /// Parses a fleet file's text.

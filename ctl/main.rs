@@ -17,6 +17,7 @@
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
 //!   `exit`: exit status
 
+mod access;
 mod args;
 mod backoff;
 mod clock;
@@ -62,6 +63,7 @@ fn run(cli: Cli) -> Exit {
         }
     };
     output::print_warnings(&settings);
+    access::install(settings.access.clone());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -62,6 +62,8 @@ pub(crate) struct Settings {
     pub(crate) output: OutputMode,
     /// Things the user should know about their options (printed on stderr).
     pub(crate) warnings: Vec<String>,
+    /// Credentials per agent address (token, TLS CA).
+    pub(crate) access: std::collections::HashMap<String, crate::access::Access>,
 }
 
 /// Why the options cannot be used: always the user's input, so exit code 2.
@@ -89,6 +91,9 @@ pub(crate) enum SettingsError {
     /// The environment variable is not UTF-8.
     #[error("${AGENTS_ENV} is not valid UTF-8")]
     EnvNotUnicode,
+    /// A token or CA file cannot be used.
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl Settings {
@@ -111,6 +116,7 @@ impl Settings {
         let env_list = env_agents.map(split_list).filter(|list| !list.is_empty());
         let flag_list: Vec<String> = global.agents.iter().flat_map(|a| split_list(a)).collect();
 
+        let mut per_agent_files = std::collections::HashMap::new();
         let agents = if !global.agents.is_empty() {
             if flag_list.is_empty() {
                 return Err(SettingsError::NoAgents);
@@ -121,7 +127,7 @@ impl Settings {
             warn_fleet_ignored(global, AGENTS_ENV, &mut warnings);
             unnamed(list, AGENTS_ENV)?
         } else if let Some(path) = &global.fleet {
-            from_fleet_file(path)?
+            from_fleet_file(path, &mut per_agent_files)?
         } else {
             unnamed(vec![DEFAULT_AGENT.to_owned()], "the default")?
         };
@@ -133,7 +139,9 @@ impl Settings {
         } else {
             Verbosity::Normal
         };
+        let access = resolve_access(global, &agents, &per_agent_files)?;
         Ok(Settings {
+            access,
             agents,
             timeout: global.timeout,
             output: OutputMode {
@@ -178,7 +186,38 @@ fn unnamed(addresses: Vec<String>, origin: &str) -> Result<Vec<AgentTarget>, Set
     Ok(targets)
 }
 
-fn from_fleet_file(path: &Path) -> Result<Vec<AgentTarget>, SettingsError> {
+/// Token and CA files named per agent by a fleet file.
+type AgentFiles = std::collections::HashMap<String, (Option<PathBuf>, Option<PathBuf>)>;
+
+/// Reads the credentials each agent gets: its fleet-file entries, else the
+/// global flags.
+fn resolve_access(
+    global: &GlobalArgs,
+    agents: &[AgentTarget],
+    per_agent: &AgentFiles,
+) -> Result<std::collections::HashMap<String, crate::access::Access>, SettingsError> {
+    use crate::access::{Access, read_ca, read_token};
+    let global_token = global.token_file.as_deref().map(read_token).transpose();
+    let global_ca = global.tls_ca.as_deref().map(read_ca).transpose();
+    let global_token = global_token.map_err(SettingsError::Credentials)?;
+    let global_ca = global_ca.map_err(SettingsError::Credentials)?;
+    let mut out = std::collections::HashMap::new();
+    for agent in agents {
+        let (token_file, ca_file) = per_agent.get(&agent.address).cloned().unwrap_or_default();
+        let token = match token_file {
+            Some(f) => Some(read_token(&f).map_err(SettingsError::Credentials)?),
+            None => global_token.clone(),
+        };
+        let tls_ca = match ca_file {
+            Some(f) => Some(read_ca(&f).map_err(SettingsError::Credentials)?),
+            None => global_ca.clone(),
+        };
+        out.insert(agent.address.clone(), Access { token, tls_ca });
+    }
+    Ok(out)
+}
+
+fn from_fleet_file(path: &Path, files: &mut AgentFiles) -> Result<Vec<AgentTarget>, SettingsError> {
     let text = std::fs::read_to_string(path).map_err(|source| SettingsError::FleetRead {
         path: path.to_owned(),
         source,
@@ -192,6 +231,14 @@ fn from_fleet_file(path: &Path) -> Result<Vec<AgentTarget>, SettingsError> {
         .map(|entry| {
             let origin = format!("fleet file {}, agent {:?}", path.display(), entry.name);
             check_address(&entry.address, &origin)?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            files.insert(
+                entry.address.clone(),
+                (
+                    entry.token_file.as_ref().map(|f| base.join(f)),
+                    entry.tls_ca.as_ref().map(|f| base.join(f)),
+                ),
+            );
             Ok(AgentTarget {
                 address: entry.address,
                 name: Some(entry.name),

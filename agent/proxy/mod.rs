@@ -11,5 +11,5 @@ mod running;
 
 pub use conn::ConnMeta;
 pub(crate) use registry::validate_host_port;
-pub use registry::{Proxies, ProxySpec};
+pub use registry::{DEFAULT_MAX_CONNECTIONS, Proxies, ProxySpec};
 pub use running::{Proxy, ProxyInfo};

@@ -68,6 +68,16 @@ pub(crate) struct GlobalArgs {
         global = true
     )]
     pub(crate) timeout: Duration,
+
+    /// Send this token (first line of FILE) to agents started with
+    /// --token-file; a fleet file may set one per agent
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// Talk TLS, trusting agent certificates signed by this CA (PEM); a fleet
+    /// file may set one per agent
+    #[arg(long, value_name = "PEM", global = true)]
+    pub(crate) tls_ca: Option<PathBuf>,
 }
 
 /// What to do on the selected agents.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use reel::proto::{self, EventKind, WatchRequest, reel_client::ReelClient};
+use reel::proto::{self, EventKind, WatchRequest};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -185,7 +185,7 @@ async fn open(
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
         .keep_alive_timeout(timeout)
         .keep_alive_while_idle(true);
-    let mut client = ReelClient::new(endpoint.connect_lazy());
+    let mut client = crate::access::client(endpoint.connect_lazy(), address);
     match tokio::time::timeout(timeout, client.watch(request)).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
         Ok(Err(status)) => Err(AgentError::from_status(status, address).brief()),

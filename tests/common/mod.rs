@@ -46,12 +46,18 @@ impl AgentProc {
     }
 
     pub fn start_at(listen: &str, data_dir: &Path, name: &str) -> AgentProc {
+        Self::start_with(listen, data_dir, name, &[])
+    }
+
+    /// Like `start_at`, with extra command-line arguments.
+    pub fn start_with(listen: &str, data_dir: &Path, name: &str, extra: &[&str]) -> AgentProc {
         let stderr_path =
             data_dir.with_extension(format!("{}.log", listen.replace([':', '.'], "_")));
         let stderr = std::fs::File::create(&stderr_path).expect("create agent log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_reel-agent"))
             .args(["--listen", listen, "--name", name, "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

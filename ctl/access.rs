@@ -1,0 +1,127 @@
+//! How reelctl proves itself to agents: a bearer token and a CA to check
+//! the agent's TLS certificate, globally or per agent from the fleet file.
+//! Resolved once from the settings and installed for the whole process, so
+//! every connection (unary calls, transfers, watch streams) uses them
+//! without each command carrying them around.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reel::proto::reel_client::ReelClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::error::AgentError;
+
+/// Credentials for one agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Access {
+    /// Sent as `authorization: Bearer <token>`.
+    pub(crate) token: Option<String>,
+    /// PEM of the CA that signed the agent's certificate; set = use TLS.
+    pub(crate) tls_ca: Option<Vec<u8>>,
+}
+
+static INSTALLED: OnceLock<HashMap<String, Access>> = OnceLock::new();
+
+/// Sets the credentials per agent address, once, before any command runs.
+pub(crate) fn install(per_agent: HashMap<String, Access>) {
+    let _ = INSTALLED.set(per_agent);
+}
+
+/// The credentials for `address` (none when not installed).
+pub(crate) fn of(address: &str) -> Access {
+    INSTALLED
+        .get()
+        .and_then(|m| m.get(address))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Adds the bearer token to every request.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A client of one agent, with its credentials.
+pub(crate) type Client = ReelClient<InterceptedService<Channel, BearerToken>>;
+
+/// A client over `channel` sending `address`'s token.
+pub(crate) fn client(channel: Channel, address: &str) -> Client {
+    let token = of(address)
+        .token
+        .and_then(|t| format!("Bearer {t}").parse::<MetadataValue<Ascii>>().ok());
+    ReelClient::with_interceptor(channel, BearerToken(token))
+}
+
+/// The endpoint of `address` (https when a CA is configured), with the
+/// connect deadline set.
+///
+/// # Errors
+/// `Internal` if the address does not make a URI or the TLS setup fails.
+pub(crate) fn endpoint(address: &str, timeout: Duration) -> Result<Endpoint, AgentError> {
+    let access = of(address);
+    let bad = |e: String| AgentError::Internal(format!("bad agent address {address:?}: {e}"));
+    let scheme = if access.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+        .map_err(|e| bad(e.to_string()))?
+        .connect_timeout(timeout);
+    if let Some(ca) = access.tls_ca {
+        let host = address
+            .rsplit_once(':')
+            .map_or(address, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name(host);
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| AgentError::Internal(format!("TLS setup for {address}: {e}")))?;
+    }
+    Ok(endpoint)
+}
+
+/// Reads a token file: its first line, trimmed.
+///
+/// # Errors
+/// A message naming the file.
+pub(crate) fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read token file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    if token.is_empty() {
+        return Err(format!("token file {} is empty", path.display()));
+    }
+    Ok(token)
+}
+
+/// Reads a CA certificate file (PEM).
+///
+/// # Errors
+/// A message naming the file.
+pub(crate) fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read TLS CA {}: {e}", path.display()))?;
+    if !pem.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(format!(
+            "TLS CA {} is not a PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(pem)
+}

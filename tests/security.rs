@@ -1,0 +1,327 @@
+//! The control plane is protected (token, TLS, no exposure without a token)
+//! and the agent keeps a production host safe: connection limits, bounded
+//! memory when a peer stops reading.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use reel::proto as pb;
+use reel::proto::reel_client::ReelClient;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+
+use common::*;
+
+fn write(dir: &std::path::Path, name: &str, text: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_required_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = write(dir.path(), "token", b"correct-horse\n");
+    let wrong = write(dir.path(), "wrong", b"battery-staple\n");
+    let agent = AgentProc::start_with(
+        "127.0.0.1:0",
+        &dir.path().join("data"),
+        "guarded",
+        &["--token-file", &token],
+    );
+
+    // Without a token, or with a wrong one: Unauthenticated, nothing done.
+    let mut anonymous = agent.client().await;
+    let err = anonymous
+        .start_proxy(pb::StartProxyRequest {
+            listen: "127.0.0.1:0".into(),
+            upstream: "127.0.0.1:9".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
+    assert!(err.message().contains("token"), "{err}");
+
+    let addr = agent.addr_str();
+    let out = reelctl(&[
+        "--agent",
+        &addr,
+        "--token-file",
+        &wrong,
+        "--json",
+        "proxy",
+        "start",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "127.0.0.1:9",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stdout.contains("invalid token"), "{}", out.stdout);
+    let out = reelctl(&["--agent", &addr, "--json", "agents"]);
+    assert_eq!(out.code, Some(1));
+
+    // With the token: served, and nothing was started by the refused calls.
+    let out = reelctl(&[
+        "--agent",
+        &addr,
+        "--token-file",
+        &token,
+        "--json",
+        "proxy",
+        "ls",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.json()["results"][0]["data"]["proxies"],
+        serde_json::json!([])
+    );
+
+    // The health service stays open for probes.
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "reel.v1.Reel".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    // A fleet file can carry the token per agent.
+    let fleet = write(
+        dir.path(),
+        "fleet.toml",
+        format!("[[agent]]\nname = \"g\"\naddress = \"{addr}\"\ntoken_file = \"token\"\n")
+            .as_bytes(),
+    );
+    let out = reelctl(&["--fleet", &fleet, "--json", "agents"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.json()["results"][0]["data"]["name"], "guarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_round_trip_with_a_self_signed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = write(dir.path(), "cert.pem", ck.cert.pem().as_bytes());
+    let key = write(
+        dir.path(),
+        "key.pem",
+        ck.signing_key.serialize_pem().as_bytes(),
+    );
+    let agent = AgentProc::start_with(
+        "127.0.0.1:0",
+        &dir.path().join("data"),
+        "tls-agent",
+        &["--tls-cert", &cert, "--tls-key", &key],
+    );
+    let addr = agent.addr_str();
+
+    // A Rust client that trusts the certificate.
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ck.cert.pem()))
+        .domain_name("localhost");
+    let channel = Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .expect("TLS connect");
+    let info = ReelClient::new(channel)
+        .get_info(pb::GetInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.name, "tls-agent");
+
+    // reelctl with the CA; without it (plain HTTP/2 to a TLS port) it fails.
+    let out = reelctl(&["--agent", &addr, "--tls-ca", &cert, "--json", "agents"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["results"][0]["data"]["name"], "tls-agent");
+    let out = reelctl(&["--agent", &addr, "--timeout", "2s", "--json", "agents"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+}
+
+#[test]
+fn a_non_loopback_listen_without_a_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reel-agent"));
+    cmd.args(["--listen", "0.0.0.0:0", "--data-dir"]).arg(&data);
+    let out = run_bounded(&mut cmd, Duration::from_secs(20), "reel-agent");
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("refusing to serve the control plane on 0.0.0.0:0 without a token"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--insecure"), "{}", out.stderr);
+    assert!(!data.exists(), "nothing was set up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excess_connections_are_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start_with(
+        "127.0.0.1:0",
+        &dir.path().join("data"),
+        "limited",
+        &["--max-connections", "2"],
+    );
+    let mut ctl = agent.client().await;
+    let echo = echo_server().await;
+    let proxy = proxy_addr(&start_proxy(&mut ctl, echo).await);
+    let mut a = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    assert_eq!(round_trip(&mut a, b"one").await, b"one");
+    assert_eq!(round_trip(&mut b, b"two").await, b"two");
+    let mut c = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    // The third is closed at once.
+    let mut buf = [0u8; 8];
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut c, &mut buf),
+    )
+    .await
+    .expect("closed within 5 s");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let p = ctl
+        .list_proxies(pb::ListProxiesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .proxies;
+    assert_eq!(
+        (
+            p[0].refused_connections,
+            p[0].max_connections,
+            p[0].active_connections
+        ),
+        (1, 2, 2)
+    );
+    // The first two are unaffected.
+    assert_eq!(round_trip(&mut a, b"still").await, b"still");
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// RSS the agent may grow by while a peer stops reading: buffers are per
+/// chunk (64 KiB each way) plus the kernel's socket buffers, which are not
+/// the agent's memory.
+const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
+
+#[test]
+fn memory_stays_bounded_when_a_peer_stops_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start_with("127.0.0.1:0", &dir.path().join("data"), "rss", &[]);
+    let pid = agent.child.id();
+    // A server that reads nothing for 3 s, then drains everything.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap();
+    let drained = std::thread::spawn(move || {
+        let (mut s, _) = server.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break total,
+                Ok(n) => total += n as u64,
+            }
+        }
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = rt.block_on(async {
+        let mut ctl = agent.client().await;
+        proxy_addr(&start_proxy(&mut ctl, server_addr).await)
+    });
+    let baseline = rss_kib(pid);
+    const TOTAL: u64 = 1 << 30;
+    let pusher = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(proxy).unwrap();
+        let chunk = vec![0x5au8; 1 << 20];
+        let mut sent = 0u64;
+        while sent < TOTAL {
+            c.write_all(&chunk).unwrap();
+            sent += chunk.len() as u64;
+        }
+        sent
+    });
+    let mut peak = baseline;
+    let start = Instant::now();
+    while !pusher.is_finished() && start.elapsed() < Duration::from_secs(120) {
+        peak = peak.max(rss_kib(pid));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        pusher.is_finished(),
+        "1 GiB did not get through within 120 s"
+    );
+    assert_eq!(pusher.join().unwrap(), TOTAL);
+    let total = drained.join().unwrap();
+    assert_eq!(total, TOTAL, "every byte reached the server");
+    eprintln!(
+        "agent RSS: baseline {baseline} KiB, peak {peak} KiB while 1 GiB went through a stalled peer"
+    );
+    assert!(
+        peak < baseline + RSS_GROWTH_BOUND_KIB,
+        "RSS grew from {baseline} KiB to {peak} KiB (bound +{RSS_GROWTH_BOUND_KIB} KiB)"
+    );
+}
+
+#[test]
+fn a_stopped_agent_does_not_hold_up_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents: Vec<AgentProc> = ["127.0.0.8", "127.0.0.9", "127.0.0.10"]
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            AgentProc::start_named(ip, &dir.path().join(format!("d{i}")), &format!("n{i}"))
+        })
+        .collect();
+    let all = agents
+        .iter()
+        .map(|a| a.addr_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    signal(agents[1].child.id(), "STOP");
+    let started = Instant::now();
+    let out = reelctl(&["--agent", &all, "--timeout", "1s", "--json", "agents"]);
+    let took = started.elapsed();
+    signal(agents[1].child.id(), "CONT");
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let r = out.json()["results"].as_array().unwrap().clone();
+    assert_eq!(
+        (
+            r[0]["ok"].as_bool(),
+            r[1]["ok"].as_bool(),
+            r[2]["ok"].as_bool()
+        ),
+        (Some(true), Some(false), Some(true))
+    );
+    assert_eq!(r[1]["agent"], agents[1].addr_str());
+    // Loose: the per-agent timeout plus process start-up, far from a hang.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
