@@ -22,6 +22,9 @@ use crate::format::{Header, ProxyMeta, RecordingWriter, read_footer, scan_file};
 use crate::ids;
 use crate::proxy::{Proxies, Proxy};
 
+/// Room a new recording needs under the disk quota to be worth starting.
+pub const MIN_RECORDING_ROOM: u64 = 64 * 1024;
+
 /// Furthest ahead a scheduled start may be.
 pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(3600);
 
@@ -191,7 +194,7 @@ impl Recordings {
             ));
         }
         self.quota
-            .admit(0)
+            .admit(MIN_RECORDING_ROOM)
             .and_then(|()| self.quota.free_space_ok())
             .map_err(Error::FailedPrecondition)?;
         if let Some(at) = start_at {
