@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::plan::ConnPlan;
 use super::report::ConnReport;
 use super::verify::Verifier;
+use crate::faults::{ConnFaults, DirFaults};
+use crate::format::Direction;
 
 /// How long connecting may keep failing before the connection is given up.
 pub const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
@@ -47,6 +49,16 @@ struct ReadOutcome {
     error: Option<String>,
 }
 
+/// What a new connection needs besides its plan.
+pub struct OpenOptions {
+    pub verify: bool,
+    pub progress: Arc<Progress>,
+    /// When the replay started: times in the report are relative to it.
+    pub t0: Instant,
+    /// This connection's share of the replay's fault profile.
+    pub faults: ConnFaults,
+}
+
 /// An open replayed connection.
 pub struct Live {
     writer: Option<OwnedWriteHalf>,
@@ -59,6 +71,8 @@ pub struct Live {
     /// (from waits that timed out). Later waits expect that many fewer, so
     /// one short answer costs one timeout, not one per remaining step.
     pub shortfall: u64,
+    /// Faults shaping what this connection sends.
+    c2s: DirFaults,
     progress: Arc<Progress>,
     /// When the replay started: times in the report are relative to it.
     t0: Instant,
@@ -96,11 +110,21 @@ impl Live {
         plan: &ConnPlan,
         mut report: ConnReport,
         target: &str,
-        verify: bool,
-        progress: Arc<Progress>,
-        t0: Instant,
+        options: OpenOptions,
         cancel: &CancellationToken,
     ) -> Result<Live, ConnReport> {
+        let OpenOptions {
+            verify,
+            progress,
+            t0,
+            faults,
+        } = options;
+        if let Some(d) = faults.active().and_then(|s| s.connect_delay) {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(d) => {}
+            }
+        }
         let stream = match connect(target, cancel).await {
             Ok(s) => s,
             Err(e) => {
@@ -118,6 +142,7 @@ impl Live {
         let stop_reader = cancel.child_token();
         let cancel = stop_reader.clone();
         let reader_progress = progress.clone();
+        let mut s2c = faults.direction(Direction::S2c);
         let reader = tokio::spawn(async move {
             let mut out = ReadOutcome {
                 verifier,
@@ -142,6 +167,16 @@ impl Live {
                     break;
                 }
                 total += n as u64;
+                // Server-side latency: the bytes count as received only once
+                // their delay has passed, as a client behind a slow link sees.
+                if let Some(spec) = s2c.active() {
+                    let delay = s2c.draw_delay(&spec);
+                    let release = s2c.release(Instant::now(), delay);
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(release)) => {}
+                    }
+                }
                 reader_progress
                     .bytes_received
                     .fetch_add(n as u64, Ordering::Relaxed);
@@ -162,6 +197,7 @@ impl Live {
             stop_reader,
             report,
             shortfall: 0,
+            c2s: faults.direction(Direction::C2s),
             progress,
             t0,
         })
@@ -193,23 +229,63 @@ impl Live {
         }
     }
 
-    /// Sends a chunk; a failure ends the connection's script.
+    /// Sends a chunk through the replay's fault profile (latency,
+    /// bandwidth, slicer, black hole); a failure ends the connection's script.
     pub async fn send(&mut self, data: &[u8], cancel: &CancellationToken) -> io::Result<()> {
-        let Some(w) = self.writer.as_mut() else {
+        let stopped = || io::Error::new(io::ErrorKind::Interrupted, "replay stopped");
+        if self.writer.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "write side already shut down",
             ));
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => Err(io::Error::new(io::ErrorKind::Interrupted, "replay stopped")),
-            r = w.write_all(data) => {
-                r?;
+        }
+        let spec = self.c2s.active();
+        let mut pieces: Vec<&[u8]> = vec![data];
+        if let Some(spec) = &spec {
+            if self.c2s.black_hole(spec) {
+                // Swallowed on the way, as a black-holed link would.
                 self.report.bytes_sent += data.len() as u64;
-                self.progress.bytes_sent.fetch_add(data.len() as u64, Ordering::Relaxed);
-                Ok(())
+                return Ok(());
+            }
+            let delay = self.c2s.draw_delay(spec);
+            let release = self.c2s.release(Instant::now(), delay);
+            let wait = self.c2s.bandwidth_wait(spec, data.len(), release);
+            let at = tokio::time::Instant::from_std(release + wait);
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(stopped()),
+                _ = tokio::time::sleep_until(at) => {}
+            }
+            if let Some(s) = spec.slicer.filter(|_| spec.directions.has(Direction::C2s)) {
+                pieces = data.chunks(s.size).collect();
             }
         }
+        let pause = spec
+            .as_ref()
+            .and_then(|s| s.slicer.filter(|_| s.directions.has(Direction::C2s)))
+            .map_or(Duration::ZERO, |s| s.pause);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if i > 0 && !pause.is_zero() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(stopped()),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+            let Some(w) = self.writer.as_mut() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "write side already shut down",
+                ));
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(stopped()),
+                r = w.write_all(piece) => r?,
+            }
+            self.report.bytes_sent += piece.len() as u64;
+            self.progress
+                .bytes_sent
+                .fetch_add(piece.len() as u64, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Half-closes: the server sees EOF and may still answer.

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
+use crate::faults::FaultSpec;
 
 /// Slowest and fastest accepted `speed`.
 pub const SPEED_RANGE: (f64, f64) = (0.01, 100.0);
@@ -69,6 +70,8 @@ pub struct ReplayOptions {
     pub shard: Option<(u32, u32)>,
     pub start_at: Option<SystemTime>,
     pub server_timeout: Duration,
+    /// Network conditions applied to the replayed connections.
+    pub faults: FaultSpec,
 }
 
 impl Default for ReplayOptions {
@@ -86,6 +89,7 @@ impl Default for ReplayOptions {
             shard: None,
             start_at: None,
             server_timeout: DEFAULT_SERVER_TIMEOUT,
+            faults: FaultSpec::default(),
         }
     }
 }
@@ -126,6 +130,14 @@ impl ReplayOptions {
         }
         if self.max_idle == Some(Duration::ZERO) {
             return Err(Error::invalid("max_idle", "must be positive"));
+        }
+        if let Err(errors) = self.faults.validate() {
+            let reason = errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Error::invalid("faults", reason));
         }
         if self.server_timeout.is_zero() {
             return Err(Error::invalid("server_timeout", "must be positive"));

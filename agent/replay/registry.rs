@@ -19,6 +19,7 @@ use super::report::{ReplayReport, ReplayState};
 use super::session::Pass;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
+use crate::faults::ProxyFaults;
 use crate::format::{End, Next, RecordingReader};
 use crate::ids;
 use crate::record::{RecordingStatus, Recordings};
@@ -314,6 +315,9 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
     let done = CancellationToken::new();
     tokio::spawn(progress_loop(replay.clone(), bus.clone(), done.clone()));
     let mut all = Vec::new();
+    // One fault state for the whole replay, like one proxy: connection k of
+    // the replay gets the same draws for the same seed.
+    let faults = Arc::new(ProxyFaults::new(replay.opts.faults.clone()));
     for pass in 0..replay.opts.loops {
         if cancel.is_cancelled() {
             break;
@@ -322,6 +326,7 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
             plan: replay.plan.clone(),
             opts: replay.opts.clone(),
             progress: replay.progress.clone(),
+            faults: faults.clone(),
             cancel: cancel.clone(),
             pass,
             t0: Instant::now(),

@@ -9,16 +9,19 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{Live, Progress};
+use super::conn::{Live, OpenOptions, Progress};
 use super::options::{Mode, ReplayOptions};
 use super::plan::{ConnPlan, LogEvent, Plan, StepKind};
 use super::report::ConnReport;
+use crate::faults::ProxyFaults;
 
 /// Everything a replay pass needs, shared by its tasks.
 pub struct Pass {
     pub plan: Arc<Plan>,
     pub opts: Arc<ReplayOptions>,
     pub progress: Arc<Progress>,
+    /// Network conditions for the replayed connections.
+    pub faults: Arc<ProxyFaults>,
     pub cancel: CancellationToken,
     pub pass: u32,
     pub t0: Instant,
@@ -83,6 +86,15 @@ impl Pass {
         out
     }
 
+    fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            verify: self.opts.verify,
+            progress: self.progress.clone(),
+            t0: self.t0,
+            faults: self.faults.connection(),
+        }
+    }
+
     fn due(&self, ts_ns: u64) -> Instant {
         self.t0 + self.opts.scaled(ts_ns)
     }
@@ -104,17 +116,7 @@ impl Pass {
         if opts.paced() && !sleep_until(self.due(c.open_ts), cancel).await {
             return report;
         }
-        let mut live = match Live::open(
-            c,
-            report,
-            &target,
-            opts.verify,
-            self.progress.clone(),
-            self.t0,
-            cancel,
-        )
-        .await
-        {
+        let mut live = match Live::open(c, report, &target, self.open_options(), cancel).await {
             Ok(l) => l,
             Err(r) => return r,
         };
@@ -226,17 +228,7 @@ impl Pass {
                         }
                     };
                     let report = new_report(c, copy, self.pass, &target);
-                    match Live::open(
-                        c,
-                        report,
-                        &target,
-                        opts.verify,
-                        self.progress.clone(),
-                        self.t0,
-                        cancel,
-                    )
-                    .await
-                    {
+                    match Live::open(c, report, &target, self.open_options(), cancel).await {
                         Ok(l) => live[conn] = Some(l),
                         Err(r) => reports.push(r),
                     }

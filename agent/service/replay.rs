@@ -73,6 +73,7 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
         } else {
             Duration::from_millis(r.server_timeout_ms)
         },
+        faults: super::faults::spec(r.faults)?,
     })
 }
 

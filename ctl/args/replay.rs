@@ -121,6 +121,14 @@ pub(crate) struct ReplayStartArgs {
     /// Print each agent's replay id and return at once
     #[arg(long)]
     pub(crate) detach: bool,
+    /// Network conditions on the replayed connections (same flags as
+    /// `proxy start`): c2s faults shape what is sent, s2c latency delays
+    /// when server bytes count as received
+    #[command(
+        flatten,
+        next_help_heading = "Network conditions on replayed connections"
+    )]
+    pub(crate) faults: super::FaultArgs,
 }
 
 #[cfg(test)]

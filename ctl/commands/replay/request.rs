@@ -18,6 +18,15 @@ pub(crate) enum ReplayUsageError {
     Schedule(#[from] ScheduleError),
 }
 
+/// The fault profile of the replayed connections, if any flag was given.
+fn faults(args: &ReplayStartArgs) -> Result<Option<reel::proto::FaultProfile>, ReplayUsageError> {
+    if args.faults.is_empty() {
+        return Ok(None);
+    }
+    let spec = args.faults.checked().map_err(ReplayUsageError::Flags)?;
+    Ok(Some(reel::service::faults::profile(&spec)))
+}
+
 /// The request every agent gets; shard and start instant are set per agent.
 ///
 /// # Errors
@@ -60,6 +69,7 @@ pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, Repl
         shard_count: 0,
         start_at_unix_ns: 0,
         server_timeout_ms: millis(args.server_timeout),
+        faults: faults(args)?,
     })
 }
 
