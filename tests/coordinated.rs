@@ -7,42 +7,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
 use tokio::net::TcpStream;
 
 use common::*;
-
-async fn ctl(args: Vec<String>) -> CtlOutput {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        reelctl(&args)
-    })
-    .await
-    .unwrap()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-fn ok_data(out: &CtlOutput) -> Vec<Value> {
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
-    out.json()["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            assert_eq!(r["ok"], true, "{r}");
-            r["data"].clone()
-        })
-        .collect()
-}
 
 /// `n` echo conversations through `proxy`, each its own connection.
 async fn talk(proxy: &str, n: usize, tag: &str) {
@@ -71,7 +38,7 @@ async fn three_agents_capture_and_replay_together() {
         .join(",");
     let echo = echo_server().await.to_string();
 
-    let out = ctl(args(&[
+    let out = reelctl_async(&[
         "-a",
         &all,
         "--json",
@@ -81,7 +48,7 @@ async fn three_agents_capture_and_replay_together() {
         "127.0.0.1:0",
         "--upstream",
         &echo,
-    ]))
+    ])
     .await;
     let listens: Vec<String> = ok_data(&out)
         .iter()
@@ -89,9 +56,9 @@ async fn three_agents_capture_and_replay_together() {
         .collect();
 
     // Coordinated capture.
-    let out = ctl(args(&[
+    let out = reelctl_async(&[
         "-a", &all, "--json", "record", "start", "--label", "raid", "--at", "+2s",
-    ]))
+    ])
     .await;
     let data = ok_data(&out);
     for d in &data {
@@ -100,20 +67,14 @@ async fn three_agents_capture_and_replay_together() {
     let skew = out.json()["skew_us"].as_u64().expect("skew_us");
     eprintln!("record start skew across 3 agents: {skew} µs");
     assert!(skew < 1_000_000, "loose bound: {skew} µs");
-    let out = ctl(args(&[
-        "-a", &all, "record", "start", "--label", "x", "--at", "+1s",
-    ]))
-    .await;
+    let out = reelctl_async(&["-a", &all, "record", "start", "--label", "x", "--at", "+1s"]).await;
     assert!(
         out.stdout.contains("skew"),
         "human output prints the skew: {}",
         out.stdout
     );
-    ctl(args(&["-a", &all, "--json", "record", "stop", "--all"])).await;
-    let out = ctl(args(&[
-        "-a", &all, "--json", "record", "start", "--label", "raid2",
-    ]))
-    .await;
+    reelctl_async(&["-a", &all, "--json", "record", "stop", "--all"]).await;
+    let out = reelctl_async(&["-a", &all, "--json", "record", "start", "--label", "raid2"]).await;
     ok_data(&out);
 
     for (i, l) in listens.iter().enumerate() {
@@ -126,13 +87,13 @@ async fn three_agents_capture_and_replay_together() {
         )
         .await;
     }
-    ok_data(&ctl(args(&["-a", &all, "--json", "record", "stop", "--all"])).await);
+    ok_data(&reelctl_async(&["-a", &all, "--json", "record", "stop", "--all"]).await);
 
     // Coordinated replay of each agent's own recordings labelled raid2.
-    let out = ctl(args(&[
+    let out = reelctl_async(&[
         "-a", &all, "--json", "replay", "--group", "raid2", "--target", &echo, "--fast",
         "--verify", "--at", "+2s",
-    ]))
+    ])
     .await;
     let data = ok_data(&out);
     for (i, report) in data.iter().enumerate() {
@@ -153,18 +114,15 @@ async fn three_agents_capture_and_replay_together() {
     // One recording spread over three agents: 9 connections, none lost or
     // duplicated.
     let first = agents[0].addr_str();
-    let out = ctl(args(&[
-        "-a", &first, "--json", "record", "start", "--label", "big",
-    ]))
-    .await;
+    let out = reelctl_async(&["-a", &first, "--json", "record", "start", "--label", "big"]).await;
     let big = ok_data(&out)[0]["id"].as_str().unwrap().to_string();
     talk(&listens[0], 9, "big").await;
     wait_idle(&agents[0].client().await, 2 + 9).await;
-    ok_data(&ctl(args(&["-a", &first, "--json", "record", "stop", &big])).await);
+    ok_data(&reelctl_async(&["-a", &first, "--json", "record", "stop", &big]).await);
 
-    let out = ctl(args(&[
+    let out = reelctl_async(&[
         "-a", &all, "--json", "replay", &big, "--spread", "--target", &echo, "--fast", "--verify",
-    ]))
+    ])
     .await;
     let data = ok_data(&out);
     let mut seen = BTreeSet::new();
@@ -182,7 +140,7 @@ async fn three_agents_capture_and_replay_together() {
     assert_eq!(total, 9, "all 9 connections replayed once: {seen:?}");
 
     // --multiply: independent copies of every connection.
-    let out = ctl(args(&[
+    let out = reelctl_async(&[
         "-a",
         &first,
         "--json",
@@ -193,7 +151,7 @@ async fn three_agents_capture_and_replay_together() {
         "--fast",
         "--multiply",
         "3",
-    ]))
+    ])
     .await;
     let data = ok_data(&out);
     assert_eq!(data[0]["planned"], 27);

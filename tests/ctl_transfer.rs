@@ -15,35 +15,7 @@ use tokio::net::TcpStream;
 use common::*;
 
 /// Runs reelctl off the runtime (the echo server lives on it).
-async fn ctl(args: &[&str]) -> CtlOutput {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        reelctl(&args)
-    })
-    .await
-    .unwrap()
-}
-
-/// The `data` of every result, asserting exit 0 and `ok` everywhere.
-fn ok_data(out: &CtlOutput) -> Vec<Value> {
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
-    out.json()["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            assert_eq!(r["ok"], true, "{r}");
-            r["data"].clone()
-        })
-        .collect()
-}
+use common::reelctl_async as ctl;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -7,15 +7,6 @@ use tokio::net::TcpStream;
 
 use common::*;
 
-async fn ctl(args: Vec<String>) -> CtlOutput {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        reelctl(&args)
-    })
-    .await
-    .unwrap()
-}
-
 fn replay_args(agent: &str, rec: &str, echo: &str, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = [
         "-a", agent, "--json", "replay", rec, "--target", echo, "--mode", "reactive", "--fast",
@@ -26,6 +17,11 @@ fn replay_args(agent: &str, rec: &str, echo: &str, extra: &[&str]) -> Vec<String
     .collect();
     v.extend(extra.iter().map(|s| s.to_string()));
     v
+}
+
+async fn run(args: Vec<String>) -> CtlOutput {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    reelctl_async(&args).await
 }
 
 fn report(out: &CtlOutput) -> serde_json::Value {
@@ -62,9 +58,9 @@ async fn replayed_connections_go_through_the_fault_profile() {
 
     // Reactive and unpaced: each message waits for the previous echo, so
     // 4 sends with 100 ms each of client-side latency take >= 400 ms.
-    let plain = report(&ctl(replay_args(&addr, &rec.id, &echo, &[])).await);
+    let plain = report(&run(replay_args(&addr, &rec.id, &echo, &[])).await);
     let c2s = report(
-        &ctl(replay_args(
+        &run(replay_args(
             &addr,
             &rec.id,
             &echo,
@@ -73,7 +69,7 @@ async fn replayed_connections_go_through_the_fault_profile() {
         .await,
     );
     let s2c = report(
-        &ctl(replay_args(
+        &run(replay_args(
             &addr,
             &rec.id,
             &echo,
@@ -95,7 +91,7 @@ async fn replayed_connections_go_through_the_fault_profile() {
     }
 
     // Bad fault flags are usage errors naming the flag.
-    let out = ctl(replay_args(&addr, &rec.id, &echo, &["--toxicity", "2"])).await;
+    let out = run(replay_args(&addr, &rec.id, &echo, &["--toxicity", "2"])).await;
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("toxicity"), "{}", out.stderr);
 }

@@ -437,3 +437,34 @@ pub async fn wait_event(
         }
     }
 }
+
+/// Runs reelctl on a blocking thread, for async tests.
+pub async fn reelctl_async(args: &[&str]) -> CtlOutput {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        reelctl(&args)
+    })
+    .await
+    .expect("reelctl thread")
+}
+
+/// The `data` of every result, asserting exit 0 and `ok` everywhere.
+pub fn ok_data(out: &CtlOutput) -> Vec<serde_json::Value> {
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    out.json()["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["ok"], true, "{r}");
+            r["data"].clone()
+        })
+        .collect()
+}

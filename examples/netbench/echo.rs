@@ -1,0 +1,56 @@
+//! The upstream of the latency, connection-rate, idle and traffic figures:
+//! echoes whatever it reads, on one thread (like an epoll loop). A
+//! connection owns no buffer while idle: it waits for readability, then
+//! reads into the thread's one buffer.
+
+use std::cell::RefCell;
+use std::io;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+}
+
+pub fn run(port: u16) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        loop {
+            let (s, _) = listener.accept().await?;
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = serve(s).await;
+            });
+        }
+    })
+}
+
+async fn serve(mut s: TcpStream) -> io::Result<()> {
+    loop {
+        s.readable().await?;
+        let got = BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            match s.try_read(&mut b) {
+                Ok(0) => Ok(None),
+                Ok(n) => match s.try_write(&b[..n]) {
+                    // Whatever the socket did not take now is sent below.
+                    Ok(w) if w == n => Ok(Some(Vec::new())),
+                    Ok(w) => Ok(Some(b[w..n].to_vec())),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(b[..n].to_vec())),
+                    Err(e) => Err(e),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(Vec::new())),
+                Err(e) => Err(e),
+            }
+        })?;
+        match got {
+            None => return Ok(()),
+            Some(rest) if !rest.is_empty() => s.write_all(&rest).await?,
+            Some(_) => {}
+        }
+    }
+}
