@@ -73,3 +73,20 @@ impl Error {
 
 /// Result of engine operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its sources on one line ("… i/o failed: No space left on
+/// device (os error 28)"), each cause once: a source whose text its parent
+/// already shows is skipped, so nothing is printed twice.
+pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

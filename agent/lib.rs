@@ -12,6 +12,7 @@
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
 //! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
 //! - `events`: the live event bus behind Watch.
+//! - `timer`: sleeps precise to tens of microseconds (timed replay, fault delays).
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
 //! - `config`, `error`, `ids`: settings, the engine's error, id rules.
@@ -31,6 +32,7 @@ pub mod record;
 pub mod replay;
 pub mod service;
 pub mod stats;
+pub mod timer;
 
 pub use agent::Agent;
 pub use error::{Error, Result};

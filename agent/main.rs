@@ -200,7 +200,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", reel::error::with_causes(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

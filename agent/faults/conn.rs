@@ -121,7 +121,9 @@ impl ConnFaults {
             rx: self.proxy.tx.subscribe(),
             toxic: self.toxic,
             dir,
-            rng: rng(self.seed, self.ordinal, stream_of(dir)),
+            seed: self.seed,
+            ordinal: self.ordinal,
+            rng: None,
             last_release: None,
             bucket: None,
             forwarded: 0,
@@ -136,7 +138,11 @@ pub struct DirFaults {
     pub rx: watch::Receiver<Arc<FaultSpec>>,
     toxic: bool,
     dir: Direction,
-    rng: StdRng,
+    seed: Option<u64>,
+    ordinal: u64,
+    /// Made at the first draw (the same one a seed gives at any time):
+    /// most connections never draw, and it is large for an idle connection.
+    rng: Option<Box<StdRng>>,
     last_release: Option<Instant>,
     bucket: Option<TokenBucket>,
     /// Bytes passed on in this direction (for reset/limit after bytes).
@@ -172,7 +178,13 @@ impl DirFaults {
     /// Delay drawn for a chunk arriving now under `spec`.
     pub fn draw_delay(&mut self, spec: &FaultSpec) -> Duration {
         match spec.latency {
-            Some(l) if spec.directions.has(self.dir) => draw(&l, &mut self.rng),
+            Some(l) if spec.directions.has(self.dir) => {
+                let (seed, ordinal, stream) = (self.seed, self.ordinal, stream_of(self.dir));
+                let rng = self
+                    .rng
+                    .get_or_insert_with(|| Box::new(rng(seed, ordinal, stream)));
+                draw(&l, rng)
+            }
             _ => Duration::ZERO,
         }
     }

@@ -1,13 +1,15 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
-//! (`relay`) and its two directions (`pump`), one running proxy's state (`running`) and the agent's set of
-//! proxies (`registry`).
+//! (`relay`) and its two directions (`pump`, with `buffer` for their read
+//! buffers and `splice` for zero-copy relaying), one running proxy's state
+//! (`running`) and the agent's set of proxies (`registry`).
 
+mod buffer;
 mod conn;
 mod listener;
 mod pump;
 mod registry;
 pub mod relay;
-mod running;
+pub(crate) mod running;
 
 pub use conn::ConnMeta;
 pub(crate) use registry::validate_host_port;

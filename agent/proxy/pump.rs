@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -15,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
-use super::{ConnMeta, Proxy};
+use super::{ConnMeta, Proxy, buffer};
 use crate::events::{EventBody, EventBus};
 use crate::faults::{Cut, DirFaults, FaultSpec};
 use crate::format::Direction;
@@ -52,6 +53,13 @@ pub(crate) struct Flow<'a> {
     pub meta: &'a Arc<ConnMeta>,
     pub dir: Direction,
     pub cancel: &'a CancellationToken,
+}
+
+/// Chunks held back by a fault profile, and whether the sender has finished.
+#[derive(Default)]
+struct Queue {
+    held: VecDeque<Held>,
+    eof: bool,
 }
 
 /// A chunk held back by a fault profile.
@@ -96,41 +104,81 @@ impl Flow<'_> {
         faults: &mut DirFaults,
     ) -> End {
         let mut buf = BytesMut::new();
-        let mut held: VecDeque<Held> = VecDeque::new();
-        let mut eof = false;
+        let mut queue = Queue::default();
         loop {
-            if eof && held.is_empty() {
-                return self.pass_close(to, faults).await;
+            if queue.eof && queue.held.is_empty() {
+                // Boxed, like every rare step, so the future of an idle
+                // connection stays small.
+                return Box::pin(self.pass_close(to, faults)).await;
             }
-            if held.is_empty() && !faults.shaping() {
-                // Plain relaying: read, log, write.
-                buf.reserve(CHUNK_SIZE);
-                let n = tokio::select! {
-                    _ = self.cancel.cancelled() => return End::Cancelled,
-                    r = from.read_buf(&mut buf) => match r {
-                        Ok(n) => n,
-                        Err(e) => return End::ReadFailed(e),
-                    },
-                };
-                let at = Instant::now();
-                if n == 0 {
-                    self.half_close(at).await;
-                    eof = true;
-                    continue;
-                }
-                if faults.shaping() {
-                    // The profile changed while this chunk was read. Nothing
-                    // is held, so that change has nothing to reschedule:
-                    // mark it seen, or the chunk would be drawn twice.
-                    faults.rx.borrow_and_update();
-                    let chunk = buf.split().freeze();
-                    self.hold(&mut held, faults, at, chunk).await;
-                    continue;
-                }
-                if let Err(end) = self.direct(to, &mut buf, at).await {
+            if queue.held.is_empty() && !faults.shaping() {
+                if let Some(end) = self
+                    .plain_chunk(from, to, faults, &mut buf, &mut queue)
+                    .await
+                {
                     return end;
                 }
                 continue;
+            }
+            // Allocated once each time the profile starts shaping.
+            if let Some(end) = Box::pin(self.shaped(from, to, faults, &mut buf, &mut queue)).await {
+                return end;
+            }
+        }
+    }
+
+    /// Plain relaying of one chunk: read, log, write. `Some` when the
+    /// direction has ended.
+    async fn plain_chunk(
+        &self,
+        from: &mut OwnedReadHalf,
+        to: &mut OwnedWriteHalf,
+        faults: &mut DirFaults,
+        buf: &mut BytesMut,
+        queue: &mut Queue,
+    ) -> Option<End> {
+        let n = match self.read_chunk(from, buf).await {
+            Ok(n) => n,
+            Err(end) => return Some(end),
+        };
+        let at = Instant::now();
+        if n == 0 {
+            buffer::give_back(buf);
+            Box::pin(self.half_close(at)).await;
+            queue.eof = true;
+            return None;
+        }
+        if faults.shaping() {
+            // The profile changed while this chunk was read. Nothing
+            // is held, so that change has nothing to reschedule:
+            // mark it seen, or the chunk would be drawn twice.
+            faults.rx.borrow_and_update();
+            let chunk = buf.split().freeze();
+            Box::pin(self.hold(&mut queue.held, faults, at, chunk)).await;
+            return None;
+        }
+        if let Err(end) = self.direct(to, buf, at).await {
+            return Some(end);
+        }
+        buffer::give_back(buf);
+        None
+    }
+
+    /// Relaying under a shaping profile: chunks wait in the queue for their
+    /// release instants while reading goes on. Returns `None` once nothing
+    /// is held and the profile no longer shapes, or at EOF with nothing held.
+    async fn shaped(
+        &self,
+        from: &mut OwnedReadHalf,
+        to: &mut OwnedWriteHalf,
+        faults: &mut DirFaults,
+        buf: &mut BytesMut,
+        queue: &mut Queue,
+    ) -> Option<End> {
+        let Queue { held, eof } = queue;
+        loop {
+            if held.is_empty() && (*eof || !faults.shaping()) {
+                return None;
             }
             if held.is_empty() {
                 // Nothing held: a profile change has nothing to reschedule.
@@ -139,38 +187,87 @@ impl Flow<'_> {
             let head = held.front().map(|h| h.release);
             buf.reserve(CHUNK_SIZE);
             tokio::select! {
-                _ = self.cancel.cancelled() => return End::Cancelled,
+                _ = self.cancel.cancelled() => return Some(End::Cancelled),
                 r = faults.rx.changed() => {
                     if r.is_ok() {
-                        reschedule(&mut held, faults);
+                        reschedule(held, faults);
                     }
                 }
-                r = from.read_buf(&mut buf), if !eof && held.len() < MAX_HELD_CHUNKS => {
+                r = from.read_buf(buf), if !*eof && held.len() < MAX_HELD_CHUNKS => {
                     let at = Instant::now();
                     match r {
                         Ok(0) => {
                             self.half_close(at).await;
-                            eof = true;
+                            *eof = true;
                         }
                         Ok(_) => {
                             let chunk = buf.split().freeze();
-                            self.hold(&mut held, faults, at, chunk).await;
+                            self.hold(held, faults, at, chunk).await;
                         }
-                        Err(e) => return End::ReadFailed(e),
+                        Err(e) => return Some(End::ReadFailed(e)),
                     }
                 }
                 _ = sleep_until(head), if head.is_some() => {
                     if let Some(h) = held.pop_front()
                         && let Some(end) = self.release(to, faults, h).await
                     {
-                        return end;
+                        return Some(end);
                     }
                 }
             }
         }
     }
 
-    async fn half_close(&self, at: Instant) {
+    /// Waits for the sender's next bytes and reads them into `buf`, which
+    /// holds no memory while the connection is idle: a buffer is taken only
+    /// once the socket is readable, and given back if that was stale.
+    pub(super) async fn read_chunk(
+        &self,
+        from: &mut OwnedReadHalf,
+        buf: &mut BytesMut,
+    ) -> Result<usize, End> {
+        loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(End::Cancelled),
+                r = from.readable() => if let Err(e) = r {
+                    return Err(End::ReadFailed(e));
+                },
+            }
+            buffer::take(buf);
+            // One read attempt: tokio's read clears a stale readiness (and,
+            // after a short read, knows the socket is drained).
+            let polled = {
+                let mut read = std::pin::pin!(from.read_buf(buf));
+                std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+            };
+            match polled {
+                Poll::Ready(Ok(n)) => return Ok(n),
+                Poll::Ready(Err(e)) => return Err(End::ReadFailed(e)),
+                Poll::Pending => buffer::give_back(buf),
+            }
+        }
+    }
+
+    /// Queues a chunk for every recording that has room; returns the others.
+    fn try_log<'t>(&self, taps: &'t [Tap], at: Instant, chunk: &Bytes) -> Vec<(&'t Tap, TapKind)> {
+        let mut pending = Vec::new();
+        for tap in taps {
+            if let Some(kind) = tap.try_send(self.meta, at, TapKind::Data(self.dir, chunk.clone()))
+            {
+                pending.push((tap, kind));
+            }
+        }
+        pending
+    }
+
+    /// Waits for room in the recordings whose queue was full.
+    async fn log_pending(&self, pending: Vec<(&Tap, TapKind)>, at: Instant) {
+        for (tap, kind) in pending {
+            tap.send(self.meta, at, kind).await;
+        }
+    }
+
+    pub(super) async fn half_close(&self, at: Instant) {
         for tap in self.proxy.taps().iter() {
             tap.send(self.meta, at, TapKind::HalfClose(self.dir)).await;
         }
@@ -188,7 +285,7 @@ impl Flow<'_> {
     }
 
     /// Writes a chunk read in plain mode, logging it on the way.
-    async fn direct(
+    pub(super) async fn direct(
         &self,
         to: &mut OwnedWriteHalf,
         buf: &mut BytesMut,
@@ -204,19 +301,26 @@ impl Flow<'_> {
             buf.clear();
             r
         } else {
-            // Recordings get the same bytes without a copy.
+            // Recordings get the same bytes without a copy. Queues with room
+            // take the chunk at once; waiting for a full one is the rare,
+            // boxed step, so the future stays small.
             let chunk = buf.split().freeze();
-            match self.dir {
-                Direction::C2s => write_logged(self, &taps, at, to, chunk).await,
+            let (written, pending) = match self.dir {
+                Direction::C2s => match write_logged(self, &taps, at, to, &chunk) {
+                    Ok(w) => w,
+                    Err(e) => return Err(End::WriteFailed(e)),
+                },
                 // A server chunk is logged before the client can see it, so
                 // whatever the client does in reaction comes after it.
-                Direction::S2c => {
-                    for tap in taps.iter() {
-                        tap.send(self.meta, at, TapKind::Data(self.dir, chunk.clone()))
-                            .await;
-                    }
-                    write_all(to, &chunk, self.cancel).await
-                }
+                Direction::S2c => (0, self.try_log(&taps, at, &chunk)),
+            };
+            if !pending.is_empty() {
+                Box::pin(self.log_pending(pending, at)).await;
+            }
+            if written < chunk.len() {
+                write_all(to, &chunk[written..], self.cancel).await
+            } else {
+                Ok(true)
             }
         };
         match written {
@@ -344,7 +448,7 @@ fn reschedule(held: &mut VecDeque<Held>, faults: &mut DirFaults) {
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        Some(at) => crate::timer::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -357,50 +461,34 @@ async fn sleep_for(d: Duration, cancel: &CancellationToken) -> bool {
     }
 }
 
-/// Writes a client chunk upstream and logs it, both under the agent's write
-/// order lock when neither has to wait, so chunks of different connections
-/// are logged in the order they reached the servers. When the socket or a
-/// recorder queue is full, the rest is finished outside the lock: bytes are
-/// never dropped, only that chunk's cross-connection order is looser.
-async fn write_logged(
+/// Writes what the socket takes of a client chunk upstream and queues it
+/// for the recordings, both under the agent's write order lock, so chunks of
+/// different connections are logged in the order they reached the servers.
+/// Returns the bytes written and the recordings whose queue was full: the
+/// caller finishes both outside the lock. Bytes are never dropped; only that
+/// chunk's cross-connection order is looser.
+fn write_logged<'t>(
     flow: &Flow<'_>,
-    taps: &[Tap],
+    taps: &'t [Tap],
     at: Instant,
     to: &mut OwnedWriteHalf,
-    chunk: Bytes,
-) -> io::Result<bool> {
-    let mut pending = Vec::new();
-    let written = {
-        let _order = flow
-            .proxy
-            .write_order
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let written = match to.try_write(&chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(e),
-        };
-        for tap in taps {
-            if let Some(kind) =
-                tap.try_send(flow.meta, at, TapKind::Data(Direction::C2s, chunk.clone()))
-            {
-                pending.push((tap, kind));
-            }
-        }
-        written
+    chunk: &Bytes,
+) -> io::Result<(usize, Vec<(&'t Tap, TapKind)>)> {
+    let _order = flow
+        .proxy
+        .write_order
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let written = match to.try_write(chunk) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
     };
-    for (tap, kind) in pending {
-        tap.send(flow.meta, at, kind).await;
-    }
-    if written < chunk.len() {
-        return write_all(to, &chunk[written..], flow.cancel).await;
-    }
-    Ok(true)
+    Ok((written, flow.try_log(taps, at, chunk)))
 }
 
 /// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
-async fn write_all(
+pub(super) async fn write_all(
     to: &mut OwnedWriteHalf,
     bytes: &[u8],
     cancel: &CancellationToken,

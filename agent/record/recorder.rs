@@ -161,7 +161,10 @@ impl Recorder {
                     Ok(()) => {
                         for frame in &frames_for(&tap, start, &mut known, &mut last_ts) {
                             if let Err(e) = writer.write_frame(frame) {
-                                stop_early = Some(format!("write failed: {}", with_causes(&e)));
+                                stop_early = Some(format!(
+                                    "write failed: {}",
+                                    crate::error::with_causes(&e)
+                                ));
                                 break;
                             }
                         }
@@ -184,7 +187,7 @@ impl Recorder {
                     Ok(())
                 };
                 if let Err(e) = r {
-                    stop_early = Some(format!("write failed: {}", with_causes(&e)));
+                    stop_early = Some(format!("write failed: {}", crate::error::with_causes(&e)));
                 }
             }
             let position = writer.position();
@@ -231,22 +234,6 @@ impl Recorder {
             let _ = reply.send(result);
         }
     }
-}
-
-/// An error and its sources on one line ("… i/o failed: No space left on
-/// device (os error 28)"), so the reason a user sees names the real cause.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Ends a recording that cannot go on: a marker saying why, then the footer

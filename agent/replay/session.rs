@@ -27,11 +27,11 @@ pub struct Pass {
     pub t0: Instant,
 }
 
-/// Sleeps until `at`; false when cancelled first.
+/// Sleeps until `at` (precisely: see `timer`); false when cancelled first.
 async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
     tokio::select! {
         _ = cancel.cancelled() => false,
-        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => true,
+        _ = crate::timer::sleep_until(at) => true,
     }
 }
 
