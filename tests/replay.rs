@@ -287,6 +287,32 @@ async fn verify_reports_the_first_divergence_and_bad_input_is_refused() {
     assert_eq!(d.expected, b"ok then Lower");
     assert_eq!(d.received, b"OK THEN LOWER");
 
+    // Through reelctl: the divergence is printed and the exit code is 1.
+    let shouting = shouting_server().await.to_string();
+    let out = reelctl_async(&[
+        "-a",
+        &agent.addr_str(),
+        "replay",
+        &rec.id,
+        "--target",
+        &shouting,
+        "--fast",
+        "--verify",
+    ])
+    .await;
+    assert_eq!(
+        out.code,
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("offset 0"),
+        "the divergence is shown: {}",
+        out.stdout
+    );
+
     // An unreachable target fails per connection; the agent keeps serving.
     let report = replay(&mut ctl, replay_request(&rec.id, closed_port(), "fast")).await;
     assert_eq!(report.failed, 1);

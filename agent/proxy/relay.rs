@@ -333,8 +333,14 @@ mod size_probe {
         let la = l.local_addr().unwrap();
         let c = tokio::net::TcpStream::connect(la).await.unwrap();
         let proxy = std::sync::Arc::new(Proxy::new(NewProxy {
-            id: "p".into(), name: "p".into(), listen: la, upstream: "127.0.0.1:1".into(),
-            cancel: Default::default(), write_order: Default::default(), faults: Default::default(), max_connections: 10,
+            id: "p".into(),
+            name: "p".into(),
+            listen: la,
+            upstream: "127.0.0.1:1".into(),
+            cancel: Default::default(),
+            write_order: Default::default(),
+            faults: Default::default(),
+            max_connections: 10,
         }));
         let bus = crate::events::EventBus::new();
         let f = super::relay(proxy.clone(), bus.clone(), 1, c, la, Default::default());
@@ -344,23 +350,64 @@ mod size_probe {
         let ol2 = std::sync::OnceLock::new();
         let t = super::fault_timers(&faults, std::time::Instant::now(), &ct, &ol);
         eprintln!("timers future: {} bytes", std::mem::size_of_val(&t));
-        let (mut a, _b) = tokio::net::TcpStream::connect(la).await.unwrap().into_split();
-        let (_c, mut d) = tokio::net::TcpStream::connect(la).await.unwrap().into_split();
+        let (mut a, _b) = tokio::net::TcpStream::connect(la)
+            .await
+            .unwrap()
+            .into_split();
+        let (_c, mut d) = tokio::net::TcpStream::connect(la)
+            .await
+            .unwrap()
+            .into_split();
         let meta = std::sync::Arc::new(crate::proxy::ConnMeta::new(1, "p".into(), la, la));
         let cancel = tokio_util::sync::CancellationToken::new();
-        let flow = super::Flow { proxy: &proxy, bus: &bus, meta: &meta, dir: crate::format::Direction::C2s, cancel: &cancel };
+        let flow = super::Flow {
+            proxy: &proxy,
+            bus: &bus,
+            meta: &meta,
+            dir: crate::format::Direction::C2s,
+            cancel: &cancel,
+        };
         let mut df = faults.direction(crate::format::Direction::C2s);
-        eprintln!("run future: {}", std::mem::size_of_val(&flow.run(&mut a, &mut d, &mut df)));
+        eprintln!(
+            "run future: {}",
+            std::mem::size_of_val(&flow.run(&mut a, &mut d, &mut df))
+        );
         let mut buf = bytes::BytesMut::new();
-        eprintln!("read_chunk: {}", std::mem::size_of_val(&flow.read_chunk(&mut a, &mut buf)));
-        eprintln!("direct: {}", std::mem::size_of_val(&flow.direct(&mut d, &mut buf, std::time::Instant::now())));
-        eprintln!("half_close: {}", std::mem::size_of_val(&flow.half_close(std::time::Instant::now())));
+        eprintln!(
+            "read_chunk: {}",
+            std::mem::size_of_val(&flow.read_chunk(&mut a, &mut buf))
+        );
+        eprintln!(
+            "direct: {}",
+            std::mem::size_of_val(&flow.direct(&mut d, &mut buf, std::time::Instant::now()))
+        );
+        eprintln!(
+            "half_close: {}",
+            std::mem::size_of_val(&flow.half_close(std::time::Instant::now()))
+        );
         let c1 = tokio::net::TcpStream::connect(la).await.unwrap();
         let c2 = tokio::net::TcpStream::connect(la).await.unwrap();
-        eprintln!("pump_both: {}", std::mem::size_of_val(&super::pump_both(&proxy, &bus, &meta, &faults, c1, c2, &cancel)));
-        let flow2 = super::Flow { proxy: &proxy, bus: &bus, meta: &meta, dir: crate::format::Direction::C2s, cancel: &cancel };
-        eprintln!("run_direction: {}", std::mem::size_of_val(&super::run_direction(flow2, &mut a, &mut d, &faults, &ol2)));
-        eprintln!("connect_upstream: {}", std::mem::size_of_val(&super::connect_upstream("x", &cancel)));
+        eprintln!(
+            "pump_both: {}",
+            std::mem::size_of_val(&super::pump_both(
+                &proxy, &bus, &meta, &faults, c1, c2, &cancel
+            ))
+        );
+        let flow2 = super::Flow {
+            proxy: &proxy,
+            bus: &bus,
+            meta: &meta,
+            dir: crate::format::Direction::C2s,
+            cancel: &cancel,
+        };
+        eprintln!(
+            "run_direction: {}",
+            std::mem::size_of_val(&super::run_direction(flow2, &mut a, &mut d, &faults, &ol2))
+        );
+        eprintln!(
+            "connect_upstream: {}",
+            std::mem::size_of_val(&super::connect_upstream("x", &cancel))
+        );
         eprintln!("DirFaults: {}", std::mem::size_of_val(&df));
     }
 }
