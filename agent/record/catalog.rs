@@ -3,22 +3,22 @@
 //! by a crash, scans it), so a restart lists everything that was there.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::info::{RecordingInfo, RecordingStatus, from_footer, from_scan, time_to_unix_ns};
+use super::active::{Active, header_of};
+use super::files::{create_file, load};
+use super::info::{RecordingInfo, RecordingStatus, from_footer, time_to_unix_ns};
 use super::quota::{DiskLimits, Quota};
 use super::recorder::{self, Live, Recorder};
-use super::tap::{RecorderMsg, TAP_QUEUE, Tap, TapKind};
+use super::tap::{TAP_QUEUE, Tap, TapKind};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, RecordingPhase};
-use crate::format::{Header, ProxyMeta, RecordingWriter, read_footer, scan_file};
+use crate::format::{Header, ProxyMeta, RecordingWriter};
 use crate::ids;
 use crate::proxy::{Proxies, Proxy};
 
@@ -38,58 +38,18 @@ pub struct AgentIdentity {
     pub id: String,
 }
 
-/// A recording being written.
-pub(crate) struct Active {
-    id: String,
-    label: String,
-    proxies: Vec<String>,
-    started_at: SystemTime,
-    started: Instant,
-    agent_name: String,
-    live: Arc<Live>,
-    tx: mpsc::Sender<RecorderMsg>,
-}
-
-impl Active {
-    fn info(&self) -> RecordingInfo {
-        let l = &self.live;
-        let failed = l.failed.load(Ordering::Relaxed);
-        RecordingInfo {
-            id: self.id.clone(),
-            label: self.label.clone(),
-            status: if failed {
-                RecordingStatus::Failed
-            } else {
-                RecordingStatus::Recording
-            },
-            started_at: self.started_at,
-            duration: self.started.elapsed(),
-            size_bytes: l.size_bytes.load(Ordering::Relaxed),
-            connections: l.connections.load(Ordering::Relaxed),
-            bytes_c2s: l.bytes_c2s.load(Ordering::Relaxed),
-            bytes_s2c: l.bytes_s2c.load(Ordering::Relaxed),
-            frames: l.frames.load(Ordering::Relaxed),
-            proxies: self.proxies.clone(),
-            lost_bytes: l.lost_bytes.load(Ordering::Relaxed),
-            truncated_bytes: 0,
-            error: l.error(),
-            agent_name: self.agent_name.clone(),
-        }
-    }
-}
-
-enum Entry {
+pub(super) enum Entry {
     Active(Arc<Active>),
     Done(Box<RecordingInfo>),
 }
 
 /// Every recording of the agent.
 pub struct Recordings {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     agent: AgentIdentity,
     bus: EventBus,
     /// Disk limits shared with every recorder.
-    quota: Arc<Quota>,
+    pub(super) quota: Arc<Quota>,
     entries: Mutex<BTreeMap<String, Entry>>,
 }
 
@@ -157,11 +117,11 @@ impl Recordings {
         self.quota.used()
     }
 
-    fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+    pub(super) fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn path_of(&self, id: &str) -> PathBuf {
+    pub(super) fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.{RECORDING_EXT}"))
     }
 
@@ -425,56 +385,6 @@ impl Recordings {
         Ok(info)
     }
 
-    /// Where an upload of recording `id` is written before it is checked:
-    /// a hidden temporary name in the data directory, so the final rename
-    /// is atomic and a failed upload leaves no half file under a real name.
-    ///
-    /// # Errors
-    /// `InvalidArgument` for a malformed id, `RecordingExists`,
-    /// `FailedPrecondition` when `size` more bytes would break the disk limits.
-    pub fn upload_path(&self, id: &str, size: u64) -> Result<PathBuf> {
-        ids::validate("name", id)?;
-        self.quota
-            .admit(size)
-            .and_then(|()| self.quota.free_space_ok())
-            .map_err(Error::FailedPrecondition)?;
-        if self.entries().contains_key(id) || self.path_of(id).exists() {
-            return Err(Error::RecordingExists(id.to_string()));
-        }
-        Ok(self
-            .dir
-            .join(format!(".upload-{id}-{:08x}.tmp", rand::random::<u32>())))
-    }
-
-    /// Adds an uploaded file (at `tmp`) to the catalog as recording `id`,
-    /// after checking that it is a readable recording with that id.
-    ///
-    /// # Errors
-    /// `Format` when the file is not a recording, `InvalidArgument` when its
-    /// header names another id, `RecordingExists`, `Io`.
-    pub fn adopt(&self, id: &str, tmp: &Path) -> Result<RecordingInfo> {
-        let info = load(tmp).map_err(|source| Error::Format {
-            id: id.to_string(),
-            source,
-        })?;
-        if info.id != id {
-            return Err(Error::invalid(
-                "name",
-                format!("the file is recording {:?}, not {id:?}", info.id),
-            ));
-        }
-        let mut entries = self.entries();
-        let path = self.path_of(id);
-        if entries.contains_key(id) || path.exists() {
-            return Err(Error::RecordingExists(id.to_string()));
-        }
-        std::fs::rename(tmp, &path)
-            .map_err(|e| Error::io(format!("renaming into {}", path.display()), e))?;
-        self.quota.add(info.size_bytes);
-        entries.insert(id.to_string(), Entry::Done(Box::new(info.clone())));
-        Ok(info)
-    }
-
     /// How many recordings the catalog holds.
     pub fn count(&self) -> usize {
         self.entries().len()
@@ -488,51 +398,4 @@ impl Recordings {
         self.get(id)?;
         Ok(self.path_of(id))
     }
-}
-
-fn header_of(active: &Active, agent: &AgentIdentity) -> Header {
-    Header {
-        id: active.id.clone(),
-        label: active.label.clone(),
-        agent_name: agent.name.clone(),
-        agent_id: agent.id.clone(),
-        started_at_unix_ns: time_to_unix_ns(active.started_at),
-        proxies: active
-            .proxies
-            .iter()
-            .map(|p| ProxyMeta {
-                id: p.clone(),
-                ..ProxyMeta::default()
-            })
-            .collect(),
-    }
-}
-
-/// Reads what a listing needs: the footer when the file has one, else a scan.
-fn load(path: &Path) -> std::result::Result<RecordingInfo, crate::format::FormatError> {
-    let size = std::fs::metadata(path)?.len();
-    if let Some((header, footer)) = read_footer(path)? {
-        return Ok(from_footer(&header, &footer, size));
-    }
-    let scan = scan_file(path)?;
-    Ok(from_scan(&scan))
-}
-
-/// Creates a new recording file readable by its owner only: recordings hold
-/// player traffic, session tokens included.
-fn create_file(path: &Path) -> Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))
-}
-
-/// Durations in listings are whole milliseconds.
-pub fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

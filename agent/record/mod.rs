@@ -2,13 +2,17 @@
 //! the file (`recorder`), the catalog of recordings on disk (`catalog`) and
 //! what listings say about each (`info`).
 
+mod active;
 mod catalog;
+mod files;
 mod info;
 mod quota;
 mod recorder;
 mod tap;
+mod upload;
 
-pub use catalog::{AgentIdentity, RECORDING_EXT, Recordings, duration_ms};
+pub use catalog::{AgentIdentity, RECORDING_EXT, Recordings};
+pub use files::duration_ms;
 pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{DiskLimits, Quota, free_bytes};
