@@ -1,0 +1,82 @@
+//! Reading what agents wrote and sent: recording files frame by frame, and
+//! Watch events, each wait bounded.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reel::format::{Direction, End, Frame, FrameBody, Next, OpenInfo, RecordingReader};
+use reel::proto as pb;
+
+/// Path of a recording's file in a data directory.
+pub fn recording_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(format!("{id}.reel"))
+}
+
+/// Every frame of a recording file, and how it ends.
+pub fn read_recording(path: &Path) -> (reel::format::Header, Vec<Frame>, End) {
+    let file = std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
+    let mut reader = RecordingReader::open(file).expect("recording header");
+    let mut frames = Vec::new();
+    let end = loop {
+        match reader.next().expect("read recording") {
+            Next::Frame(f) => frames.push(f),
+            Next::End(end) => break end,
+        }
+    };
+    (reader.header().clone(), frames, end)
+}
+
+/// The OPEN frame of the connection whose client address is `client`.
+pub fn open_of<'a>(frames: &'a [Frame], client: &str) -> (u64, &'a OpenInfo) {
+    frames
+        .iter()
+        .find_map(|f| match &f.body {
+            FrameBody::Open(o) if o.client == client => Some((f.conn, o)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no OPEN frame for client {client}"))
+}
+
+/// Payload bytes of one connection in one direction, in file order.
+pub fn payload_of(frames: &[Frame], conn: u64, dir: Direction) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in frames.iter().filter(|f| f.conn == conn) {
+        if let FrameBody::Data { dir: d, payload } = &f.body
+            && *d == dir
+        {
+            out.extend_from_slice(payload);
+        }
+    }
+    out
+}
+
+/// The next event of a Watch stream, within `limit`.
+pub async fn next_event(stream: &mut tonic::Streaming<pb::Event>, limit: Duration) -> pb::Event {
+    tokio::time::timeout(limit, stream.message())
+        .await
+        .unwrap_or_else(|_| panic!("no event within {limit:?}"))
+        .expect("watch stream failed")
+        .expect("watch stream ended")
+}
+
+/// Reads events until one satisfies `want`, within `limit` overall.
+pub async fn wait_event(
+    stream: &mut tonic::Streaming<pb::Event>,
+    limit: Duration,
+    what: &str,
+    mut want: impl FnMut(&pb::Event) -> bool,
+) -> pb::Event {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let ev = tokio::time::timeout(left, stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
+            .expect("watch stream failed")
+            .unwrap_or_else(|| panic!("watch stream ended while waiting for {what}"));
+        if want(&ev) {
+            return ev;
+        }
+    }
+}
