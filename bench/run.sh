@@ -2,7 +2,7 @@
 # The performance benchmark of reel, against its peers, in one run:
 #
 #   bench/run.sh [--quick] [--reps N] [--conns N] [--port-base N] [--no-build]
-#                [--disk-data] [--no-doc] [--keep-scratch]
+#                [--disk-data] [--no-doc] [--keep-scratch] [--bin-dir DIR]
 #
 # Rows: DIRECT (no proxy), haproxy (mode tcp), reel, and reel with a
 # recording running. Figures (docs/PERFORMANCE.md explains each):
@@ -23,7 +23,8 @@
 # started here leads its own session and is stopped by PID (and its process
 # group) on exit, Ctrl-C or TERM. Installs haproxy and iperf3 with apt when
 # missing (as root). Run it on a quiet machine: it reports how much CPU other
-# processes took meanwhile. Never run from the test suite.
+# processes took meanwhile. Never run from the test suite. --bin-dir takes
+# reel-agent and reelctl from DIR (e.g. an older build, for a before/after).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,11 +52,13 @@ BUILD=1
 WRITE_DOC=1
 KEEP=0
 DISK_DATA=0       # recordings on tmpfs unless --disk-data
+BIN_DIR=""        # reel-agent and reelctl from here instead of target/release
+WARM_GIB=12       # memory touched once before the run (see below)
 
 usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
-        --quick) REPS=1; T_BULK=1; T_PAR=1; T_LAT=1; T_CONN=1; IDLE_CONNS=500; GEN_SECS=2; ANALYSIS_MIB=256; shift ;;
+        --quick) REPS=1; T_BULK=1; T_PAR=1; T_LAT=1; T_CONN=1; IDLE_CONNS=500; GEN_SECS=2; ANALYSIS_MIB=256; WARM_GIB=4; shift ;;
         --reps) REPS=${2:?}; shift 2 ;;
         --conns) IDLE_CONNS=${2:?}; shift 2 ;;
         --port-base) PORT_BASE=${2:?}; shift 2 ;;
@@ -63,6 +66,7 @@ while [ $# -gt 0 ]; do
         --no-doc) WRITE_DOC=0; shift ;;
         --disk-data) DISK_DATA=1; shift ;;
         --keep-scratch) KEEP=1; shift ;;
+        --bin-dir) BIN_DIR=${2:?}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench/run.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -90,9 +94,10 @@ if [ "$BUILD" = 1 ]; then
     log "building release binaries and examples"
     timeout 1800 cargo build --release --quiet --bins --examples || die "cargo build --release failed"
 fi
-BIN=$ROOT/target/release
-NB=$BIN/examples/netbench
-for f in "$BIN/reel-agent" "$BIN/reelctl" "$NB" "$BIN/examples/gen_recording"; do
+BIN=${BIN_DIR:-$ROOT/target/release}
+NB=$ROOT/target/release/examples/netbench
+GEN=$ROOT/target/release/examples/gen_recording
+for f in "$BIN/reel-agent" "$BIN/reelctl" "$NB" "$GEN"; do
     [ -x "$f" ] || die "$f is missing (run without --no-build)"
 done
 
@@ -237,6 +242,16 @@ IDLE_PCT=$(awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN{printf 
 [ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
 RUN_T0=$SECONDS BUSY0=$(busy_ticks) OWN0=$(own_ticks)
 
+# On this VM, memory never touched before costs the hypervisor a page fault
+# per page: a recording written into it runs at a third of the speed of one
+# written into memory used before. Touch (and free) WARM_GIB of tmpfs once,
+# so e) measures reel rather than the host's first-touch cost.
+if [ "$DATA_ROOT" != "$WORK/data" ] && [ "$WARM_GIB" -gt 0 ]; then
+    log "warming ${WARM_GIB} GiB of memory (tmpfs write + delete)"
+    timeout 180 dd if=/dev/zero of="$DATA_ROOT/warm" bs=1M count=$((WARM_GIB * 1024)) status=none 2>/dev/null
+    rm -f "$DATA_ROOT/warm"
+fi
+
 # ---------------------------------------------------------------- upstreams
 spawn "$WORK/iperf.log" iperf3 -s -B "$HOST" -p "$P_IPERF"
 IPERF_PID=$REPLY
@@ -264,15 +279,24 @@ BULK_PORT[reel+rec]=$(port 22) ECHO_PORT[reel+rec]=$(port 23) PIN_PORT[reel+rec]
 ROWS=(DIRECT haproxy reel reel+rec)
 
 log "a)-c), e): $REPS repetition(s), order rotated: ${ROWS[*]}"
+REC_IDS=()
+rec_on() {        # rec_on ROW: for reel+rec, a fresh recording on both reel agents
+    REC_IDS=()
+    [ "$1" = reel+rec ] || return 0
+    REC_IDS=("$(rec_start "$C_REEL")" "$(rec_start "$C_REEL_PIN")")
+    [ -n "${REC_IDS[0]}" ] && [ -n "${REC_IDS[1]}" ] || note "$1" "record start failed"
+}
+rec_off() {       # stops and deletes what rec_on started, so tmpfs never holds more than one figure's recording
+    [ ${#REC_IDS[@]} -gt 0 ] || return 0
+    rec_drop "$C_REEL" "${REC_IDS[0]}"
+    rec_drop "$C_REEL_PIN" "${REC_IDS[1]}"
+    REC_IDS=()
+}
 for ((r = 0; r < REPS; r++)); do
     for ((k = 0; k < ${#ROWS[@]}; k++)); do
         name=${ROWS[$(((k + r) % ${#ROWS[@]}))]}
-        ids=()
-        if [ "$name" = reel+rec ]; then
-            ids=("$(rec_start "$C_REEL")" "$(rec_start "$C_REEL_PIN")")
-            [ -n "${ids[0]}" ] && [ -n "${ids[1]}" ] || note "$name" "record start failed"
-        fi
         pid=${PID_OF[$name]:-}
+        rec_on "$name"
         c0=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
         w0=$(date +%s.%N)
         v=$(bulk "${BULK_PORT[$name]}" 1 "$T_BULK")
@@ -282,19 +306,18 @@ for ((r = 0; r < REPS; r++)); do
             c1=$(cpu_ticks "$pid")
             rec "$name" cpu1 "$r" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100 * c / hz / (b - a)}')"
         fi
+        rec_off; rec_on "$name"
         v8=$(bulk "${BULK_PORT[$name]}" "$PAR" "$T_PAR")
         rec "$name" bulk8 "$r" "$v8"
+        rec_off; rec_on "$name"
         read -r p50 p99 < <(pingpong "${PIN_PORT[$name]}" taskset -c "$PIN_CPU")
         rec "$name" p50 "$r" "$p50"; rec "$name" p99 "$r" "$p99"
         read -r f50 f99 < <(pingpong "${ECHO_PORT[$name]}")
         rec "$name" fp50 "$r" "$f50"; rec "$name" fp99 "$r" "$f99"
         cr=$(connrate "${ECHO_PORT[$name]}")
         rec "$name" conn "$r" "$cr"
+        rec_off
         log "  rep $r $name: bulk $v / $v8 Gbit/s, RTT pinned $p50/$p99 µs, free $f50/$f99 µs, $cr conn/s"
-        if [ ${#ids[@]} -gt 0 ]; then
-            rec_drop "$C_REEL" "${ids[0]}"
-            rec_drop "$C_REEL_PIN" "${ids[1]}"
-        fi
     done
 done
 stop_pids "${PID_OF[haproxy]}" "${PID_OF[reel]}" "${PIN_PIDS[@]}"
@@ -387,7 +410,7 @@ log "h): reelctl stats on a $ANALYSIS_MIB MiB recording"
 mkdir -p target/bench
 recf=target/bench/bench-${ANALYSIS_MIB}m.reel
 if [ ! -s "$recf" ]; then
-    timeout 600 "$BIN/examples/gen_recording" "$recf" "$ANALYSIS_MIB" 200 600 >/dev/null || note analysis "generating $recf failed"
+    timeout 600 "$GEN" "$recf" "$ANALYSIS_MIB" 200 600 >/dev/null || note analysis "generating $recf failed"
 fi
 if [ -s "$recf" ]; then
     cat "$recf" >/dev/null
@@ -413,11 +436,11 @@ FOREIGN_PCT=$(awk -v b=$(($(busy_ticks) - BUSY0)) -v o=$(($(own_ticks) - OWN0)) 
 # ---------------------------------------------------------------- report
 {
     echo "- machine: $(nproc) CPU(s), $(awk -F': *' '/^model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r)"
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); reel $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); reel $([ -n "$BIN_DIR" ] && echo "binaries from $BIN_DIR" || echo "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')")"
     echo "- command: \`$CMDLINE\` ($((RUN_T1 - RUN_T0)) s)"
     echo "- tools: $(iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2), haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}') (mode tcp, threads = CPUs), helpers: examples/netbench.rs"
     echo "- noise: host ${IDLE_PCT}% busy before the start; other processes took ~${FOREIGN_PCT}% of all CPUs during the run$([ "$FOREIGN_PCT" -gt 10 ] && echo " — **the host was not quiet: figures are contaminated**")"
-    echo "- recordings written to $([ "$DATA_ROOT" = "$WORK/data" ] && echo "disk ($WORK)" || echo "tmpfs (/dev/shm), so e) measures reel, not this VM's disk; --disk-data to use the disk")"
+    echo "- recordings written to $([ "$DATA_ROOT" = "$WORK/data" ] && echo "disk ($WORK)" || echo "tmpfs (/dev/shm; ${WARM_GIB} GiB of memory touched first), so e) measures reel, not this VM's disk or its first-touch page faults; --disk-data to use the disk"); e) starts a fresh recording for each figure and deletes it after"
     echo
     python3 "$ROOT/bench/report.py" "$RES" "$REPS" "$IDLE_CONNS" "$GEN_CONNS" "$GEN_RATE" "$DELAY_MS"
 } >"$WORK/report.md"

@@ -30,6 +30,10 @@ async fn redis_client(addr: std::net::SocketAddr, id: usize) {
     // it, which of two fresh connections the server reads first depends on
     // the order it accepted them, which no proxy can observe.
     assert_eq!(c.cmd(&["PING"]).await, "+PONG");
+    // Players do not all act in the same microsecond: two commands sent
+    // within microseconds on different connections may be taken by the
+    // server in either order, which no proxy can observe (docs/REPLAY.md).
+    tokio::time::sleep(Duration::from_micros(rng.random_range(0..20_000))).await;
     for i in 0..COMMANDS {
         let k = rng.random_range(0..KEYS);
         let reply = match rng.random_range(0..3) {

@@ -9,7 +9,7 @@ use std::cell::Cell;
 
 use bytes::BytesMut;
 
-use super::pump::CHUNK_SIZE;
+use super::pump::PLAIN_CHUNK_SIZE;
 
 /// Least free room worth reading into; a buffer with less is replaced.
 pub const MIN_READ_ROOM: usize = 16 * 1024;
@@ -20,14 +20,14 @@ thread_local! {
 }
 
 /// Makes sure `buf` has room to read into: keeps its own room, else takes
-/// the thread's spare, else allocates `CHUNK_SIZE`.
+/// the thread's spare, else allocates `PLAIN_CHUNK_SIZE`.
 pub(crate) fn take(buf: &mut BytesMut) {
     if buf.capacity() - buf.len() >= MIN_READ_ROOM {
         return;
     }
     *buf = match SPARE.take() {
         Some(spare) if spare.capacity() >= MIN_READ_ROOM => spare,
-        _ => BytesMut::with_capacity(CHUNK_SIZE),
+        _ => BytesMut::with_capacity(PLAIN_CHUNK_SIZE),
     };
 }
 
@@ -51,7 +51,7 @@ mod tests {
     fn idle_buffers_hold_nothing_and_are_reused() {
         let mut a = BytesMut::new();
         take(&mut a);
-        assert!(a.capacity() >= CHUNK_SIZE);
+        assert!(a.capacity() >= PLAIN_CHUNK_SIZE);
         let ptr = a.as_ptr();
         give_back(&mut a);
         assert_eq!(a.capacity(), 0, "an idle direction owns no buffer");

@@ -19,7 +19,7 @@ use crate::events::EventBus;
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Accepts clients until `proxy.cancel` fires. Each connection runs on
-/// `tracker` with a child token of the proxy's.
+/// `tracker`, under a child token of the proxy's.
 pub(crate) async fn accept_loop(
     proxy: Arc<Proxy>,
     listener: TcpListener,
@@ -50,7 +50,9 @@ pub(crate) async fn accept_loop(
                     conn_id,
                     client,
                     peer,
-                    cancel.child_token(),
+                    // The proxy's own token: the relay makes the one child
+                    // its connection needs.
+                    cancel.clone(),
                 ));
             }
             Err(e) => {

@@ -1,7 +1,7 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
 //! (`relay`) and its two directions (`pump`, with `buffer` for their read
-//! buffers and `splice` for zero-copy relaying), one running proxy's state
-//! (`running`) and the agent's set of proxies (`registry`).
+//! buffers), one running proxy's state (`running`) and the agent's set of
+//! proxies (`registry`).
 
 mod buffer;
 mod conn;
@@ -9,7 +9,7 @@ mod listener;
 mod pump;
 mod registry;
 pub mod relay;
-pub(crate) mod running;
+mod running;
 
 pub use conn::ConnMeta;
 pub(crate) use registry::validate_host_port;

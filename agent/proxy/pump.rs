@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
 
 use super::{ConnMeta, Proxy, buffer};
@@ -22,8 +22,14 @@ use crate::faults::{Cut, DirFaults, FaultSpec};
 use crate::format::Direction;
 use crate::record::{Tap, TapKind};
 
-/// Largest chunk read at once, and so the largest DATA frame a relay produces.
+/// Largest chunk read at once while a recording takes the connection's
+/// traffic (or a fault profile holds it), and so the largest DATA frame a
+/// relay produces.
 pub const CHUNK_SIZE: usize = 64 * 1024;
+/// Largest chunk read at once when nothing but the peer needs the bytes:
+/// fewer, larger reads and writes, and fewer wake-ups of the peers (on
+/// loopback, 1-connection throughput goes from ~11 to ~17 Gbit/s).
+pub const PLAIN_CHUNK_SIZE: usize = 4 * CHUNK_SIZE;
 /// Most chunks a direction holds back under a fault profile; reading pauses
 /// (backpressure) beyond it, bounding memory to this many chunks.
 pub const MAX_HELD_CHUNKS: usize = 256;
@@ -99,8 +105,8 @@ impl Flow<'_> {
     /// cancellation.
     pub async fn run(
         &self,
-        from: &mut OwnedReadHalf,
-        to: &mut OwnedWriteHalf,
+        from: &mut ReadHalf<'_>,
+        to: &mut WriteHalf<'_>,
         faults: &mut DirFaults,
     ) -> End {
         let mut buf = BytesMut::new();
@@ -131,13 +137,18 @@ impl Flow<'_> {
     /// direction has ended.
     async fn plain_chunk(
         &self,
-        from: &mut OwnedReadHalf,
-        to: &mut OwnedWriteHalf,
+        from: &mut ReadHalf<'_>,
+        to: &mut WriteHalf<'_>,
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
     ) -> Option<End> {
-        let n = match self.read_chunk(from, buf).await {
+        let limit = if self.proxy.taps().is_empty() {
+            PLAIN_CHUNK_SIZE
+        } else {
+            CHUNK_SIZE
+        };
+        let n = match self.read_chunk(from, buf, limit).await {
             Ok(n) => n,
             Err(end) => return Some(end),
         };
@@ -169,8 +180,8 @@ impl Flow<'_> {
     /// is held and the profile no longer shapes, or at EOF with nothing held.
     async fn shaped(
         &self,
-        from: &mut OwnedReadHalf,
-        to: &mut OwnedWriteHalf,
+        from: &mut ReadHalf<'_>,
+        to: &mut WriteHalf<'_>,
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
@@ -218,26 +229,33 @@ impl Flow<'_> {
         }
     }
 
-    /// Waits for the sender's next bytes and reads them into `buf`, which
-    /// holds no memory while the connection is idle: a buffer is taken only
-    /// once the socket is readable, and given back if that was stale.
-    pub(super) async fn read_chunk(
+    /// Waits for the sender's next bytes and reads at most `limit` of them
+    /// into `buf`, which holds no memory while the connection is idle: a
+    /// buffer is taken only once the socket is readable, and given back if
+    /// that was stale.
+    async fn read_chunk(
         &self,
-        from: &mut OwnedReadHalf,
+        from: &mut ReadHalf<'_>,
         buf: &mut BytesMut,
+        limit: usize,
     ) -> Result<usize, End> {
+        let mut cancelled = std::pin::pin!(self.cancel.cancelled());
         loop {
-            tokio::select! {
-                _ = self.cancel.cancelled() => return Err(End::Cancelled),
-                r = from.readable() => if let Err(e) = r {
-                    return Err(End::ReadFailed(e));
-                },
-            }
+            // Readiness as a poll: the socket keeps the waker, so waiting
+            // adds nothing to this future but the cancellation.
+            std::future::poll_fn(|cx| {
+                if cancelled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(End::Cancelled));
+                }
+                from.as_ref().poll_read_ready(cx).map_err(End::ReadFailed)
+            })
+            .await?;
             buffer::take(buf);
             // One read attempt: tokio's read clears a stale readiness (and,
             // after a short read, knows the socket is drained).
             let polled = {
-                let mut read = std::pin::pin!(from.read_buf(buf));
+                let mut room = (&mut *buf).limit(limit);
+                let mut read = std::pin::pin!(from.read_buf(&mut room));
                 std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
             };
             match polled {
@@ -260,21 +278,29 @@ impl Flow<'_> {
         pending
     }
 
-    /// Waits for room in the recordings whose queue was full.
-    async fn log_pending(&self, pending: Vec<(&Tap, TapKind)>, at: Instant) {
+    /// Waits for room in the recordings whose queue was full, then writes
+    /// the rest of the chunk.
+    async fn finish_logged(
+        &self,
+        to: &mut WriteHalf<'_>,
+        pending: Vec<(&Tap, TapKind)>,
+        rest: &[u8],
+        at: Instant,
+    ) -> io::Result<bool> {
         for (tap, kind) in pending {
             tap.send(self.meta, at, kind).await;
         }
+        write_all(to, rest, self.cancel).await
     }
 
-    pub(super) async fn half_close(&self, at: Instant) {
+    async fn half_close(&self, at: Instant) {
         for tap in self.proxy.taps().iter() {
             tap.send(self.meta, at, TapKind::HalfClose(self.dir)).await;
         }
     }
 
     /// Passes the sender's FIN on, after `slow_close` if a profile asks.
-    async fn pass_close(&self, to: &mut OwnedWriteHalf, faults: &DirFaults) -> End {
+    async fn pass_close(&self, to: &mut WriteHalf<'_>, faults: &DirFaults) -> End {
         if let Some(d) = faults.active().and_then(|s| s.slow_close)
             && !sleep_for(d, self.cancel).await
         {
@@ -285,9 +311,9 @@ impl Flow<'_> {
     }
 
     /// Writes a chunk read in plain mode, logging it on the way.
-    pub(super) async fn direct(
+    async fn direct(
         &self,
-        to: &mut OwnedWriteHalf,
+        to: &mut WriteHalf<'_>,
         buf: &mut BytesMut,
         at: Instant,
     ) -> Result<(), End> {
@@ -301,9 +327,10 @@ impl Flow<'_> {
             buf.clear();
             r
         } else {
-            // Recordings get the same bytes without a copy. Queues with room
-            // take the chunk at once; waiting for a full one is the rare,
-            // boxed step, so the future stays small.
+            // Recordings get the same bytes without a copy. The chunk is
+            // queued and written at once when the queues have room and the
+            // socket takes it all; otherwise the rest is finished by a boxed
+            // step, so the future of every connection stays small.
             let chunk = buf.split().freeze();
             let (written, pending) = match self.dir {
                 Direction::C2s => match write_logged(self, &taps, at, to, &chunk) {
@@ -312,15 +339,24 @@ impl Flow<'_> {
                 },
                 // A server chunk is logged before the client can see it, so
                 // whatever the client does in reaction comes after it.
-                Direction::S2c => (0, self.try_log(&taps, at, &chunk)),
+                Direction::S2c => {
+                    let pending = self.try_log(&taps, at, &chunk);
+                    let written = if pending.is_empty() {
+                        match to.try_write(&chunk) {
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                            Err(e) => return Err(End::WriteFailed(e)),
+                        }
+                    } else {
+                        0
+                    };
+                    (written, pending)
+                }
             };
-            if !pending.is_empty() {
-                Box::pin(self.log_pending(pending, at)).await;
-            }
-            if written < chunk.len() {
-                write_all(to, &chunk[written..], self.cancel).await
-            } else {
+            if pending.is_empty() && written == chunk.len() {
                 Ok(true)
+            } else {
+                Box::pin(self.finish_logged(to, pending, &chunk[written..], at)).await
             }
         };
         match written {
@@ -364,7 +400,7 @@ impl Flow<'_> {
     /// slicer and byte triggers. `Some(end)` when a fault ends the connection.
     async fn release(
         &self,
-        to: &mut OwnedWriteHalf,
+        to: &mut WriteHalf<'_>,
         faults: &mut DirFaults,
         h: Held,
     ) -> Option<End> {
@@ -471,7 +507,7 @@ fn write_logged<'t>(
     flow: &Flow<'_>,
     taps: &'t [Tap],
     at: Instant,
-    to: &mut OwnedWriteHalf,
+    to: &mut WriteHalf<'_>,
     chunk: &Bytes,
 ) -> io::Result<(usize, Vec<(&'t Tap, TapKind)>)> {
     let _order = flow
@@ -488,13 +524,28 @@ fn write_logged<'t>(
 }
 
 /// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
-pub(super) async fn write_all(
-    to: &mut OwnedWriteHalf,
+/// Written as one poll loop (the socket keeps the waker), so the future of
+/// every connection stays small.
+async fn write_all(
+    to: &mut WriteHalf<'_>,
     bytes: &[u8],
     cancel: &CancellationToken,
 ) -> io::Result<bool> {
-    tokio::select! {
-        _ = cancel.cancelled() => Ok(false),
-        r = to.write_all(bytes) => r.map(|()| true),
-    }
+    let mut cancelled = std::pin::pin!(cancel.cancelled());
+    let mut done = 0;
+    std::future::poll_fn(|cx| {
+        while done < bytes.len() {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(false));
+            }
+            match std::pin::Pin::new(&mut *to).poll_write(cx, &bytes[done..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => done += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(true))
+    })
+    .await
 }

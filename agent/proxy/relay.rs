@@ -8,9 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, debug_span};
 
 use super::pump::{End, Flow};
 use super::{ConnMeta, Proxy};
@@ -32,17 +32,17 @@ pub(crate) async fn relay(
     peer: SocketAddr,
     cancel: CancellationToken,
 ) {
-    let span = info_span!("conn", proxy = %proxy.id, conn = conn_id, client = %peer);
+    // Debug level, like every event inside it: at the default level it
+    // costs nothing, where an enabled span takes ~500 bytes per connection.
+    let span = debug_span!("conn", proxy = %proxy.id, conn = conn_id, client = %peer);
     async move {
         let started = Instant::now();
         let faults = proxy.faults.connection();
-        if let Some(d) = faults.active().and_then(|s| s.connect_delay) {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(d) => {}
-            }
-        }
-        let upstream = match connect_upstream(&proxy.upstream, &cancel).await {
+        let connect_delay = faults.active().and_then(|s| s.connect_delay);
+        // Boxed: the connect steps are short-lived, and inline they would
+        // make the future of every connection larger for its whole life.
+        let connected = Box::pin(connect_upstream(&proxy.upstream, connect_delay, &cancel)).await;
+        let upstream = match connected {
             Ok(s) => s,
             Err(reason) => {
                 debug!(%reason, "upstream connect failed");
@@ -83,8 +83,8 @@ pub(crate) async fn relay(
         proxy.counters.active.fetch_add(1, Ordering::Relaxed);
         proxy.counters.total.fetch_add(1, Ordering::Relaxed);
         let taps = proxy.register(&meta);
-        for tap in taps.iter() {
-            tap.send(&meta, meta.opened, TapKind::Open).await;
+        if !taps.is_empty() {
+            Box::pin(tell_taps(taps, &meta, meta.opened, || TapKind::Open)).await;
         }
         bus.publish(
             Some(&proxy.id),
@@ -99,9 +99,11 @@ pub(crate) async fn relay(
         debug!(%reason, "closed");
 
         let taps = proxy.unregister(conn_id);
-        let now = Instant::now();
-        for tap in taps.iter() {
-            tap.send(&meta, now, TapKind::Close(reason.clone())).await;
+        if !taps.is_empty() {
+            Box::pin(tell_taps(taps, &meta, Instant::now(), || {
+                TapKind::Close(reason.clone())
+            }))
+            .await;
         }
         proxy.counters.active.fetch_sub(1, Ordering::Relaxed);
         bus.publish(
@@ -121,7 +123,19 @@ pub(crate) async fn relay(
     .await
 }
 
-async fn connect_upstream(upstream: &str, cancel: &CancellationToken) -> Result<TcpStream, String> {
+/// Connects to the upstream, after the connect-delay fault if there is one;
+/// `Err` with the close reason.
+async fn connect_upstream(
+    upstream: &str,
+    delay: Option<Duration>,
+    cancel: &CancellationToken,
+) -> Result<TcpStream, String> {
+    if let Some(d) = delay {
+        tokio::select! {
+            _ = cancel.cancelled() => return Err("proxy stopped before upstream connected".into()),
+            _ = tokio::time::sleep(d) => {}
+        }
+    }
     tokio::select! {
         _ = cancel.cancelled() => Err("proxy stopped before upstream connected".into()),
         r = tokio::time::timeout(UPSTREAM_CONNECT_TIMEOUT, TcpStream::connect(upstream)) => match r {
@@ -135,6 +149,18 @@ async fn connect_upstream(upstream: &str, cancel: &CancellationToken) -> Result<
     }
 }
 
+/// Hands every recording the connection's open or close.
+async fn tell_taps(
+    taps: Arc<[crate::record::Tap]>,
+    meta: &Arc<ConnMeta>,
+    at: Instant,
+    kind: impl Fn() -> TapKind,
+) {
+    for tap in taps.iter() {
+        tap.send(meta, at, kind()).await;
+    }
+}
+
 /// Runs both directions concurrently until both have ended, plus the
 /// connection-wide fault timers; returns the close reason.
 async fn pump_both(
@@ -142,12 +168,13 @@ async fn pump_both(
     bus: &EventBus,
     meta: &Arc<ConnMeta>,
     faults: &ConnFaults,
-    client: TcpStream,
-    upstream: TcpStream,
+    mut client: TcpStream,
+    mut upstream: TcpStream,
     cancel: &CancellationToken,
 ) -> String {
-    let (mut client_r, mut client_w) = client.into_split();
-    let (mut upstream_r, mut upstream_w) = upstream.into_split();
+    // Borrowed halves: no allocation per connection.
+    let (mut client_r, mut client_w) = client.split();
+    let (mut upstream_r, mut upstream_w) = upstream.split();
     // When one direction fails the other must stop too; a clean EOF does not
     // stop the other direction (half-close).
     let conn_cancel = cancel.child_token();
@@ -190,7 +217,6 @@ async fn pump_both(
     };
 
     // Pass a reset on as a reset, so each peer sees what the other did.
-    if let (Ok(client), Ok(upstream)) = (client_r.reunite(client_w), upstream_r.reunite(upstream_w))
     {
         let fault_reset = timer.is_some_and(|(_, reset)| *reset)
             || [&c2s, &s2c]
@@ -214,8 +240,8 @@ async fn pump_both(
 /// (half-close), any other end stops the whole connection.
 async fn run_direction(
     flow: Flow<'_>,
-    from: &mut OwnedReadHalf,
-    to: &mut OwnedWriteHalf,
+    from: &mut ReadHalf<'_>,
+    to: &mut WriteHalf<'_>,
     faults: &ConnFaults,
     first_eof: &std::sync::OnceLock<Direction>,
 ) -> End {
@@ -240,39 +266,51 @@ async fn fault_timers(
 ) {
     let mut rx = faults.subscribe();
     loop {
-        let spec = faults.active();
-        let reset_at = spec
-            .as_ref()
-            .and_then(|s| s.reset_after)
-            .map(|d| (opened + d, true, d));
-        let close_at = spec
-            .as_ref()
-            .filter(|s| s.black_hole)
-            .and_then(|s| s.black_hole_close_after)
-            .map(|d| (opened + d, false, d));
-        let next = [reset_at, close_at]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, ..)| *at);
-        let wait = async {
-            match next {
-                Some((at, ..)) => {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await
-                }
-                None => std::future::pending().await,
-            }
+        let changed = match next_timer(faults, opened) {
+            // Boxed: most connections never have a timer fault, and the
+            // sleep would make every connection's future larger.
+            Some(next) => Box::pin(timer_or_change(&mut rx, next, conn_cancel, end)).await,
+            None => tokio::select! {
+                _ = conn_cancel.cancelled() => false,
+                r = rx.changed() => r.is_ok(),
+            },
         };
-        tokio::select! {
-            _ = conn_cancel.cancelled() => return,
-            r = rx.changed() => if r.is_err() { return },
-            () = wait => {
-                if let Some((_, reset, d)) = next {
-                    let what = if reset { "reset" } else { "black hole closed" };
-                    let _ = end.set((format!("fault: {what} after {}", humantime::format_duration(d)), reset));
-                    conn_cancel.cancel();
-                }
-                return;
-            }
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// The next time-based fault of the profile: when, whether it resets, and
+/// after how long.
+fn next_timer(faults: &ConnFaults, opened: Instant) -> Option<(Instant, bool, Duration)> {
+    let spec = faults.active()?;
+    let reset_at = spec.reset_after.map(|d| (opened + d, true, d));
+    let close_at = Some(&spec)
+        .filter(|s| s.black_hole)
+        .and_then(|s| s.black_hole_close_after)
+        .map(|d| (opened + d, false, d));
+    [reset_at, close_at]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, ..)| *at)
+}
+
+/// Waits for a timer fault; true when the profile changed first.
+async fn timer_or_change(
+    rx: &mut tokio::sync::watch::Receiver<Arc<crate::faults::FaultSpec>>,
+    (at, reset, d): (Instant, bool, Duration),
+    conn_cancel: &CancellationToken,
+    end: &std::sync::OnceLock<(String, bool)>,
+) -> bool {
+    tokio::select! {
+        _ = conn_cancel.cancelled() => false,
+        r = rx.changed() => r.is_ok(),
+        () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {
+            let what = if reset { "reset" } else { "black hole closed" };
+            let _ = end.set((format!("fault: {what} after {}", humantime::format_duration(d)), reset));
+            conn_cancel.cancel();
+            false
         }
     }
 }
@@ -322,92 +360,5 @@ mod tests {
         );
         let r = close_reason(&End::Eof, &End::WriteFailed(reset()), c2s, false);
         assert!(r.starts_with("client write failed"), "{r}");
-    }
-}
-#[cfg(test)]
-mod size_probe {
-    #[tokio::test]
-    async fn print_sizes() {
-        use crate::proxy::running::{NewProxy, Proxy};
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let la = l.local_addr().unwrap();
-        let c = tokio::net::TcpStream::connect(la).await.unwrap();
-        let proxy = std::sync::Arc::new(Proxy::new(NewProxy {
-            id: "p".into(),
-            name: "p".into(),
-            listen: la,
-            upstream: "127.0.0.1:1".into(),
-            cancel: Default::default(),
-            write_order: Default::default(),
-            faults: Default::default(),
-            max_connections: 10,
-        }));
-        let bus = crate::events::EventBus::new();
-        let f = super::relay(proxy.clone(), bus.clone(), 1, c, la, Default::default());
-        eprintln!("relay future: {} bytes", std::mem::size_of_val(&f));
-        let faults = proxy.faults.connection();
-        let (ct, ol) = (Default::default(), Default::default());
-        let ol2 = std::sync::OnceLock::new();
-        let t = super::fault_timers(&faults, std::time::Instant::now(), &ct, &ol);
-        eprintln!("timers future: {} bytes", std::mem::size_of_val(&t));
-        let (mut a, _b) = tokio::net::TcpStream::connect(la)
-            .await
-            .unwrap()
-            .into_split();
-        let (_c, mut d) = tokio::net::TcpStream::connect(la)
-            .await
-            .unwrap()
-            .into_split();
-        let meta = std::sync::Arc::new(crate::proxy::ConnMeta::new(1, "p".into(), la, la));
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let flow = super::Flow {
-            proxy: &proxy,
-            bus: &bus,
-            meta: &meta,
-            dir: crate::format::Direction::C2s,
-            cancel: &cancel,
-        };
-        let mut df = faults.direction(crate::format::Direction::C2s);
-        eprintln!(
-            "run future: {}",
-            std::mem::size_of_val(&flow.run(&mut a, &mut d, &mut df))
-        );
-        let mut buf = bytes::BytesMut::new();
-        eprintln!(
-            "read_chunk: {}",
-            std::mem::size_of_val(&flow.read_chunk(&mut a, &mut buf))
-        );
-        eprintln!(
-            "direct: {}",
-            std::mem::size_of_val(&flow.direct(&mut d, &mut buf, std::time::Instant::now()))
-        );
-        eprintln!(
-            "half_close: {}",
-            std::mem::size_of_val(&flow.half_close(std::time::Instant::now()))
-        );
-        let c1 = tokio::net::TcpStream::connect(la).await.unwrap();
-        let c2 = tokio::net::TcpStream::connect(la).await.unwrap();
-        eprintln!(
-            "pump_both: {}",
-            std::mem::size_of_val(&super::pump_both(
-                &proxy, &bus, &meta, &faults, c1, c2, &cancel
-            ))
-        );
-        let flow2 = super::Flow {
-            proxy: &proxy,
-            bus: &bus,
-            meta: &meta,
-            dir: crate::format::Direction::C2s,
-            cancel: &cancel,
-        };
-        eprintln!(
-            "run_direction: {}",
-            std::mem::size_of_val(&super::run_direction(flow2, &mut a, &mut d, &faults, &ol2))
-        );
-        eprintln!(
-            "connect_upstream: {}",
-            std::mem::size_of_val(&super::connect_upstream("x", &cancel))
-        );
-        eprintln!("DirFaults: {}", std::mem::size_of_val(&df));
     }
 }

@@ -7,7 +7,7 @@
 //! agent loses nothing already handed over; the file is fsynced every
 //! `RECORDER_SYNC_INTERVAL` and at stop, bounding what a power loss can take.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +26,8 @@ use crate::record::info::time_to_unix_ns;
 pub const RECORDER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest time between fsyncs while a recording has unsynced data.
 pub const RECORDER_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Most messages the recorder takes from its queue at once.
+const RECORDER_BATCH: usize = 256;
 /// Buffer in front of the file: one write syscall per this many bytes under load.
 const WRITE_BUFFER: usize = 256 * 1024;
 
@@ -122,8 +124,16 @@ impl Recorder {
         let mut on_failure = Some(on_failure);
         let mut written_before = 0u64;
 
+        // Messages are taken from the queue in batches: one wake-up of this
+        // thread, and one burst of freed queue slots for the proxies, per
+        // batch rather than per chunk.
+        let mut batch: VecDeque<RecorderMsg> = VecDeque::with_capacity(RECORDER_BATCH);
+        let mut taken = Vec::with_capacity(RECORDER_BATCH);
         let (reason, reply) = loop {
-            let Some(msg) = rx.blocking_recv() else {
+            if batch.is_empty() && rx.blocking_recv_many(&mut taken, RECORDER_BATCH) > 0 {
+                batch.extend(taken.drain(..));
+            }
+            let Some(msg) = batch.pop_front() else {
                 break ("agent stopped".to_string(), None);
             };
             let tap = match msg {
@@ -179,7 +189,8 @@ impl Recorder {
                     last_flush = now;
                     dirty = false;
                     writer.sync()
-                } else if rx.is_empty() || now.duration_since(last_flush) >= RECORDER_FLUSH_INTERVAL
+                } else if (batch.is_empty() && rx.is_empty())
+                    || now.duration_since(last_flush) >= RECORDER_FLUSH_INTERVAL
                 {
                     last_flush = now;
                     writer.flush()
