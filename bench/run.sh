@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--quick] [--reps N] [--conns N] [--port-base N] [--no-build]
 #                [--disk-data] [--no-doc] [--keep-scratch] [--bin-dir DIR]
+#                [--wait-idle SECONDS]
 #
 # Rows: DIRECT (no proxy), haproxy (mode tcp), reel, and reel with a
 # recording running. Figures (docs/PERFORMANCE.md explains each):
@@ -24,7 +25,8 @@
 # group) on exit, Ctrl-C or TERM. Installs haproxy and iperf3 with apt when
 # missing (as root). Run it on a quiet machine: it reports how much CPU other
 # processes took meanwhile. Never run from the test suite. --bin-dir takes
-# reel-agent and reelctl from DIR (e.g. an older build, for a before/after).
+# reel-agent and reelctl from DIR (e.g. an older build, for a before/after);
+# --wait-idle waits up to SECONDS for other processes to leave the CPUs.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +56,7 @@ KEEP=0
 DISK_DATA=0       # recordings on tmpfs unless --disk-data
 BIN_DIR=""        # reel-agent and reelctl from here instead of target/release
 WARM_GIB=12       # memory touched once before the run (see below)
+WAIT_IDLE=0       # seconds to wait for a quiet host before starting
 
 usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -67,6 +70,7 @@ while [ $# -gt 0 ]; do
         --disk-data) DISK_DATA=1; shift ;;
         --keep-scratch) KEEP=1; shift ;;
         --bin-dir) BIN_DIR=${2:?}; shift 2 ;;
+        --wait-idle) WAIT_IDLE=${2:?}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench/run.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -237,8 +241,17 @@ hold() {          # hold PORT N: starts a holder; "ok secs" in HOLD_RES, PID in 
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 own_ticks() { awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13] + f[14] + f[15]}' /proc/$$/stat; }
 CLK_TCK=$(getconf CLK_TCK)
-b0=$(busy_ticks); sleep 1; b1=$(busy_ticks)
-IDLE_PCT=$(awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN{printf "%.0f", 100 * d / hz / n}')
+busy_pct() {      # busy_pct SECONDS: share of all CPUs busy over the next SECONDS
+    local b0 b1
+    b0=$(busy_ticks); sleep "$1"; b1=$(busy_ticks)
+    awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" -v t="$1" 'BEGIN{printf "%.0f", 100 * d / hz / n / t}'
+}
+IDLE_PCT=$(busy_pct 1)
+wait_end=$((SECONDS + WAIT_IDLE))
+while [ "$IDLE_PCT" -gt 10 ] && [ "$SECONDS" -lt "$wait_end" ]; do
+    log "host ${IDLE_PCT}% busy; waiting for it to be quiet"
+    IDLE_PCT=$(busy_pct 5)
+done
 [ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
 RUN_T0=$SECONDS BUSY0=$(busy_ticks) OWN0=$(own_ticks)
 

@@ -1,7 +1,7 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
-//! (`relay`) and its two directions (`pump`, with `buffer` for their read
-//! buffers), one running proxy's state (`running`) and the agent's set of
-//! proxies (`registry`).
+//! (`relay`) and its two directions (`pump`, with `shaping` for the fault
+//! queue and `buffer` for the read buffers), one running proxy's state
+//! (`running`) and the agent's set of proxies (`registry`).
 
 mod buffer;
 mod conn;
@@ -10,6 +10,7 @@ mod pump;
 mod registry;
 pub mod relay;
 mod running;
+mod shaping;
 
 pub use conn::ConnMeta;
 pub(crate) use registry::validate_host_port;

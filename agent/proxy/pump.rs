@@ -1,11 +1,8 @@
 //! One direction of a relayed connection: read a chunk, hand it to the
 //! recordings, pass it on. Without faults a chunk is written as soon as it is
 //! read. With a fault profile the chunk is held in a small queue until its
-//! release instant (latency, bandwidth), while reading goes on, so each
-//! chunk's delay counts from its own arrival (TcpDelay's semantics) and the
-//! stream keeps its order.
+//! release instant (`shaping`).
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::task::Poll;
@@ -16,9 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
 
+use super::shaping::{Queue, sleep_for};
 use super::{ConnMeta, Proxy, buffer};
 use crate::events::{EventBody, EventBus};
-use crate::faults::{Cut, DirFaults, FaultSpec};
+use crate::faults::DirFaults;
 use crate::format::Direction;
 use crate::record::{Tap, TapKind};
 
@@ -30,13 +28,6 @@ pub const CHUNK_SIZE: usize = 64 * 1024;
 /// fewer, larger reads and writes, and fewer wake-ups of the peers (on
 /// loopback, 1-connection throughput goes from ~11 to ~17 Gbit/s).
 pub const PLAIN_CHUNK_SIZE: usize = 4 * CHUNK_SIZE;
-/// Most chunks a direction holds back under a fault profile; reading pauses
-/// (backpressure) beyond it, bounding memory to this many chunks.
-pub const MAX_HELD_CHUNKS: usize = 256;
-/// After the last byte allowed by a reset-after-bytes fault, how long the
-/// connection stays up so those bytes reach the peer before the RST.
-pub const RESET_GRACE: Duration = Duration::from_millis(20);
-
 /// How one direction ended.
 #[derive(Debug)]
 pub(crate) enum End {
@@ -61,22 +52,8 @@ pub(crate) struct Flow<'a> {
     pub cancel: &'a CancellationToken,
 }
 
-/// Chunks held back by a fault profile, and whether the sender has finished.
-#[derive(Default)]
-struct Queue {
-    held: VecDeque<Held>,
-    eof: bool,
-}
-
-/// A chunk held back by a fault profile.
-struct Held {
-    arrival: Instant,
-    release: Instant,
-    chunk: Bytes,
-}
-
 impl Flow<'_> {
-    fn transfer_event(&self, bytes: usize, delay: Duration) {
+    pub(super) fn transfer_event(&self, bytes: usize, delay: Duration) {
         if self.bus.wants_transfers() {
             self.bus.publish(
                 Some(&self.proxy.id),
@@ -92,7 +69,7 @@ impl Flow<'_> {
 
     /// Counts a chunk just read and hands it to the recordings. Client
     /// chunks written at once are logged by `write_logged` instead.
-    async fn arrived(&self, taps: &[Tap], at: Instant, chunk: &Bytes) {
+    pub(super) async fn arrived(&self, taps: &[Tap], at: Instant, chunk: &Bytes) {
         self.meta.add_bytes(self.dir, chunk.len() as u64);
         self.proxy.counters.add_bytes(self.dir, chunk.len() as u64);
         for tap in taps {
@@ -175,60 +152,6 @@ impl Flow<'_> {
         None
     }
 
-    /// Relaying under a shaping profile: chunks wait in the queue for their
-    /// release instants while reading goes on. Returns `None` once nothing
-    /// is held and the profile no longer shapes, or at EOF with nothing held.
-    async fn shaped(
-        &self,
-        from: &mut ReadHalf<'_>,
-        to: &mut WriteHalf<'_>,
-        faults: &mut DirFaults,
-        buf: &mut BytesMut,
-        queue: &mut Queue,
-    ) -> Option<End> {
-        let Queue { held, eof } = queue;
-        loop {
-            if held.is_empty() && (*eof || !faults.shaping()) {
-                return None;
-            }
-            if held.is_empty() {
-                // Nothing held: a profile change has nothing to reschedule.
-                faults.rx.borrow_and_update();
-            }
-            let head = held.front().map(|h| h.release);
-            buf.reserve(CHUNK_SIZE);
-            tokio::select! {
-                _ = self.cancel.cancelled() => return Some(End::Cancelled),
-                r = faults.rx.changed() => {
-                    if r.is_ok() {
-                        reschedule(held, faults);
-                    }
-                }
-                r = from.read_buf(buf), if !*eof && held.len() < MAX_HELD_CHUNKS => {
-                    let at = Instant::now();
-                    match r {
-                        Ok(0) => {
-                            self.half_close(at).await;
-                            *eof = true;
-                        }
-                        Ok(_) => {
-                            let chunk = buf.split().freeze();
-                            self.hold(held, faults, at, chunk).await;
-                        }
-                        Err(e) => return Some(End::ReadFailed(e)),
-                    }
-                }
-                _ = sleep_until(head), if head.is_some() => {
-                    if let Some(h) = held.pop_front()
-                        && let Some(end) = self.release(to, faults, h).await
-                    {
-                        return Some(end);
-                    }
-                }
-            }
-        }
-    }
-
     /// Waits for the sender's next bytes and reads at most `limit` of them
     /// into `buf`, which holds no memory while the connection is idle: a
     /// buffer is taken only once the socket is readable, and given back if
@@ -293,7 +216,7 @@ impl Flow<'_> {
         write_all(to, rest, self.cancel).await
     }
 
-    async fn half_close(&self, at: Instant) {
+    pub(super) async fn half_close(&self, at: Instant) {
         for tap in self.proxy.taps().iter() {
             tap.send(self.meta, at, TapKind::HalfClose(self.dir)).await;
         }
@@ -365,136 +288,6 @@ impl Flow<'_> {
             Err(e) => Err(End::WriteFailed(e)),
         }
     }
-
-    /// Logs a chunk at its arrival and queues it for release (or drops it
-    /// into a black hole).
-    async fn hold(
-        &self,
-        held: &mut VecDeque<Held>,
-        faults: &mut DirFaults,
-        at: Instant,
-        chunk: Bytes,
-    ) {
-        self.arrived(&self.proxy.taps(), at, &chunk).await;
-        let Some(spec) = faults.active() else {
-            held.push_back(Held {
-                arrival: at,
-                release: at,
-                chunk,
-            });
-            return;
-        };
-        if faults.black_hole(&spec) {
-            return;
-        }
-        let delay = faults.draw_delay(&spec);
-        let release = faults.release(at, delay);
-        held.push_back(Held {
-            arrival: at,
-            release,
-            chunk,
-        });
-    }
-
-    /// Sends a held chunk whose time has come, through the bandwidth caps,
-    /// slicer and byte triggers. `Some(end)` when a fault ends the connection.
-    async fn release(
-        &self,
-        to: &mut WriteHalf<'_>,
-        faults: &mut DirFaults,
-        h: Held,
-    ) -> Option<End> {
-        let spec = faults
-            .active()
-            .unwrap_or_else(|| Arc::new(FaultSpec::default()));
-        let wait = faults.bandwidth_wait(&spec, h.chunk.len(), Instant::now());
-        if !wait.is_zero() && !sleep_for(wait, self.cancel).await {
-            return Some(End::Cancelled);
-        }
-        let cut = faults.cut(&spec, h.chunk.len());
-        let n = match cut {
-            Cut::All => h.chunk.len(),
-            Cut::ResetAfter(k) | Cut::CloseAfter(k) => k,
-        };
-        let delay = Instant::now().saturating_duration_since(h.arrival);
-        let pieces = spec.slicer.filter(|_| spec.directions.has(self.dir));
-        let data = &h.chunk[..n];
-        let written = match pieces {
-            None => write_all(to, data, self.cancel).await,
-            Some(s) => {
-                let mut r = Ok(true);
-                for (i, piece) in data.chunks(s.size).enumerate() {
-                    if i > 0 && !s.pause.is_zero() && !sleep_for(s.pause, self.cancel).await {
-                        r = Ok(false);
-                        break;
-                    }
-                    r = write_all(to, piece, self.cancel).await;
-                    if !matches!(r, Ok(true)) {
-                        break;
-                    }
-                }
-                r
-            }
-        };
-        match written {
-            Ok(true) => {}
-            Ok(false) => return Some(End::Cancelled),
-            Err(e) => return Some(End::WriteFailed(e)),
-        }
-        faults.forwarded += n as u64;
-        self.transfer_event(n, delay);
-        match cut {
-            Cut::All => None,
-            Cut::ResetAfter(_) => {
-                let _ = to.flush().await;
-                sleep_for(RESET_GRACE, self.cancel).await;
-                Some(End::Fault {
-                    reason: format!(
-                        "fault: reset after {} bytes {}",
-                        faults.forwarded,
-                        self.dir.as_str()
-                    ),
-                    reset: true,
-                })
-            }
-            Cut::CloseAfter(_) => Some(End::Fault {
-                reason: format!(
-                    "fault: closed after {} bytes {} (limit)",
-                    faults.forwarded,
-                    self.dir.as_str()
-                ),
-                reset: false,
-            }),
-        }
-    }
-}
-
-/// After a profile change, held chunks get new draws under the new profile,
-/// still released in order.
-fn reschedule(held: &mut VecDeque<Held>, faults: &mut DirFaults) {
-    faults.reset_clock();
-    let spec = faults.active();
-    for h in held.iter_mut() {
-        let delay = spec
-            .as_ref()
-            .map_or(Duration::ZERO, |s| faults.draw_delay(s));
-        h.release = faults.release(h.arrival, delay);
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => crate::timer::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sleeps unless cancelled first; false when cancelled.
-async fn sleep_for(d: Duration, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        _ = tokio::time::sleep(d) => true,
-    }
 }
 
 /// Writes what the socket takes of a client chunk upstream and queues it
@@ -526,7 +319,7 @@ fn write_logged<'t>(
 /// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
 /// Written as one poll loop (the socket keeps the waker), so the future of
 /// every connection stays small.
-async fn write_all(
+pub(super) async fn write_all(
     to: &mut WriteHalf<'_>,
     bytes: &[u8],
     cancel: &CancellationToken,
