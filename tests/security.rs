@@ -228,7 +228,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// RSS the agent may grow by while a peer stops reading: buffers are per
-/// chunk (64 KiB each way) plus the kernel's socket buffers, which are not
+/// chunk (at most 256 KiB each way) plus the kernel's socket buffers, which are not
 /// the agent's memory.
 const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
 

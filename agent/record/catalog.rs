@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::active::{Active, header_of};
@@ -15,7 +14,7 @@ use super::files::{create_file, load};
 use super::info::{RecordingInfo, RecordingStatus, from_footer, time_to_unix_ns};
 use super::quota::{DiskLimits, Quota};
 use super::recorder::{self, Live, Recorder};
-use super::tap::{TAP_QUEUE, Tap, TapKind};
+use super::tap::{self, Tap, TapKind};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, RecordingPhase};
 use crate::format::{Header, ProxyMeta, RecordingWriter};
@@ -202,7 +201,7 @@ impl Recordings {
                 }
             })?;
 
-        let (tx, rx) = mpsc::channel(TAP_QUEUE);
+        let (tx, rx, budget) = tap::queue();
         let live = Arc::new(Live::default());
         let active = Arc::new(Active {
             id: id.clone(),
@@ -230,6 +229,7 @@ impl Recordings {
         let rec = Recorder {
             writer,
             rx,
+            budget: budget.clone(),
             start: started,
             live,
             quota: self.quota.clone(),
@@ -247,6 +247,7 @@ impl Recordings {
         let tap = Tap {
             recording_id: id.as_str().into(),
             tx,
+            budget,
         };
         for proxy in &targets {
             for conn in proxy.attach(tap.clone()) {

@@ -17,4 +17,4 @@ pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{DiskLimits, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
-pub use tap::{TAP_QUEUE, Tap, TapKind, TapMsg};
+pub use tap::{TAP_QUEUE, TAP_QUEUE_BYTES, Tap, TapKind, TapMsg};

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, info};
 
 use super::quota::Quota;
@@ -69,6 +69,9 @@ pub(crate) type StopReply = Result<Footer, String>;
 pub(crate) struct Recorder {
     pub writer: RecordingWriter<BufWriter<File>>,
     pub rx: mpsc::Receiver<RecorderMsg>,
+    /// The queue's byte budget: given back as bytes are written, closed at
+    /// the end so no proxy waits on a recorder that is gone.
+    pub budget: Arc<Semaphore>,
     /// Instant of ts 0 in the file.
     pub start: Instant,
     pub live: Arc<Live>,
@@ -108,6 +111,7 @@ impl Recorder {
         let Recorder {
             writer,
             mut rx,
+            budget,
             start,
             live,
             quota,
@@ -129,9 +133,15 @@ impl Recorder {
         // batch rather than per chunk.
         let mut batch: VecDeque<RecorderMsg> = VecDeque::with_capacity(RECORDER_BATCH);
         let mut taken = Vec::with_capacity(RECORDER_BATCH);
+        // Payload bytes of the batch, given back to the budget once the
+        // batch is written (or dropped).
+        let mut in_batch = 0usize;
         let (reason, reply) = loop {
-            if batch.is_empty() && rx.blocking_recv_many(&mut taken, RECORDER_BATCH) > 0 {
-                batch.extend(taken.drain(..));
+            if batch.is_empty() {
+                budget.add_permits(std::mem::take(&mut in_batch));
+                if rx.blocking_recv_many(&mut taken, RECORDER_BATCH) > 0 {
+                    batch.extend(taken.drain(..));
+                }
             }
             let Some(msg) = batch.pop_front() else {
                 break ("agent stopped".to_string(), None);
@@ -139,7 +149,12 @@ impl Recorder {
             let tap = match msg {
                 RecorderMsg::Stop { reason, reply } => break (reason, Some(reply)),
                 RecorderMsg::Tick => None,
-                RecorderMsg::Tap(t) => Some(t),
+                RecorderMsg::Tap(t) => {
+                    if let TapKind::Data(_, b) = &t.kind {
+                        in_batch += b.len();
+                    }
+                    Some(t)
+                }
             };
             let State::Writing(writer) = &mut state else {
                 // Nothing more can be written; count what is dropped.
@@ -221,6 +236,7 @@ impl Recorder {
             }
         };
 
+        budget.close();
         let result = match state {
             State::Ended(outcome) => outcome,
             State::Writing(writer) => {
