@@ -57,6 +57,38 @@ pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) -> Result<usize, FormatErr
     }
 }
 
+/// Appends `frame` like [`encode_frame`], except that a DATA frame's payload
+/// is left out: the caller writes the payload after what was appended and
+/// then the returned CRC, so the bytes go from the chunk's own memory to the
+/// file in one vectored write, without a copy. Other kinds are appended
+/// whole (`None`).
+///
+/// # Errors
+/// [`FormatError::PayloadTooLarge`] as for [`encode_frame`]; `out` is then
+/// left as it was.
+pub fn encode_frame_head(frame: &Frame, out: &mut Vec<u8>) -> Result<Option<[u8; 4]>, FormatError> {
+    let FrameBody::Data { dir, payload } = &frame.body else {
+        encode_frame(frame, out)?;
+        return Ok(None);
+    };
+    let body_len = FRAME_FIXED_BODY + payload.len();
+    let body_len = u32::try_from(body_len)
+        .ok()
+        .filter(|_| payload.len() <= MAX_PAYLOAD)
+        .ok_or(FormatError::PayloadTooLarge(payload.len()))?;
+    let start = out.len();
+    head(
+        out,
+        body_len,
+        KIND_DATA,
+        dir.code(),
+        frame.conn,
+        frame.ts_ns,
+    );
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&out[start..]), payload);
+    Ok(Some(crc.to_le_bytes()))
+}
+
 /// Appends the footer frame (conn 0, no direction) to `out`.
 ///
 /// # Errors
@@ -185,12 +217,7 @@ fn encode_raw(
     payload: impl FnOnce(&mut Vec<u8>) -> Result<(), FormatError>,
 ) -> Result<usize, FormatError> {
     let start = out.len();
-    out.extend_from_slice(&[0; FRAME_LEN_FIELD]);
-    out.push(kind);
-    out.push(dir);
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&conn.to_le_bytes());
-    out.extend_from_slice(&ts_ns.to_le_bytes());
+    head(out, 0, kind, dir, conn, ts_ns);
     if let Err(e) = payload(out) {
         out.truncate(start);
         return Err(e);
@@ -208,6 +235,17 @@ fn encode_raw(
     let crc = crc32c::crc32c(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out.len() - start)
+}
+
+/// Appends a frame's length field and fixed body (everything before the
+/// payload).
+fn head(out: &mut Vec<u8>, body_len: u32, kind: u8, dir: u8, conn: u64, ts_ns: u64) {
+    out.extend_from_slice(&body_len.to_le_bytes());
+    out.push(kind);
+    out.push(dir);
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&conn.to_le_bytes());
+    out.extend_from_slice(&ts_ns.to_le_bytes());
 }
 
 /// A payload that is just these bytes.
@@ -245,6 +283,44 @@ mod tests {
         let end = bytes.len() - CRC_LEN;
         let crc = crc32c::crc32c(&bytes[..end]);
         bytes[end..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    #[test]
+    fn a_head_the_payload_and_the_crc_are_the_whole_frame() {
+        let frames = [
+            FrameBody::Data {
+                dir: Direction::C2s,
+                payload: Bytes::from(vec![0xa5; 70_000]),
+            },
+            FrameBody::Data {
+                dir: Direction::S2c,
+                payload: Bytes::new(),
+            },
+            FrameBody::Close {
+                reason: text("client closed"),
+            },
+        ];
+        for body in frames {
+            let frame = Frame {
+                conn: 3,
+                ts_ns: 99,
+                body,
+            };
+            let mut split = vec![1, 2, 3];
+            match encode_frame_head(&frame, &mut split).unwrap() {
+                Some(crc) => {
+                    let FrameBody::Data { payload, .. } = &frame.body else {
+                        panic!("only DATA payloads are left out");
+                    };
+                    split.extend_from_slice(payload);
+                    split.extend_from_slice(&crc);
+                }
+                None => assert!(!matches!(frame.body, FrameBody::Data { .. })),
+            }
+            let mut whole = vec![1, 2, 3];
+            encode_frame(&frame, &mut whole).unwrap();
+            assert_eq!(split, whole);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use codec::{decode_frame, encode_footer, encode_frame};
+pub use codec::{decode_frame, encode_footer, encode_frame, encode_frame_head};
 pub use error::FormatError;
 pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo};
 pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};

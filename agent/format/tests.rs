@@ -5,6 +5,7 @@
 mod damage;
 mod faults;
 mod props;
+mod staged;
 
 use std::io::{self, Cursor, ErrorKind, Read};
 

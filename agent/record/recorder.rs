@@ -184,8 +184,8 @@ impl Recorder {
                         stop_early = Some(e);
                     }
                     Ok(()) => {
-                        for frame in &frames_for(&tap, start, &mut known, &mut last_ts) {
-                            if let Err(e) = writer.write_frame(frame) {
+                        for frame in frames_for(&tap, start, &mut known, &mut last_ts) {
+                            if let Err(e) = writer.stage(frame) {
                                 stop_early = Some(format!(
                                     "write failed: {}",
                                     crate::error::with_causes(&e)
@@ -199,6 +199,8 @@ impl Recorder {
             }
             if stop_early.is_none() && dirty {
                 let now = Instant::now();
+                // The batch's frames go out in one vectored write (no copy),
+                // before its byte budget is given back.
                 let r = if now.duration_since(last_sync) >= RECORDER_SYNC_INTERVAL {
                     last_sync = now;
                     last_flush = now;
@@ -209,6 +211,8 @@ impl Recorder {
                 {
                     last_flush = now;
                     writer.flush()
+                } else if batch.is_empty() {
+                    writer.write_staged()
                 } else {
                     Ok(())
                 };

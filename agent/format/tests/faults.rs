@@ -66,8 +66,8 @@ fn payload_limit_is_enforced_and_out_is_restored() {
 
 /// A sink that accepts `budget` more bytes, then fails with ENOSPC; its
 /// sync can be made to fail with EIO.
-struct FullDisk {
-    data: Vec<u8>,
+pub(super) struct FullDisk {
+    pub(super) data: Vec<u8>,
     budget: Arc<AtomicUsize>,
     fail_sync: bool,
 }
@@ -97,7 +97,7 @@ impl Sink for FullDisk {
     }
 }
 
-fn full_disk(budget: usize) -> (FullDisk, Arc<AtomicUsize>) {
+pub(super) fn full_disk(budget: usize) -> (FullDisk, Arc<AtomicUsize>) {
     let budget = Arc::new(AtomicUsize::new(budget));
     let sink = FullDisk {
         data: Vec::new(),
@@ -107,7 +107,7 @@ fn full_disk(budget: usize) -> (FullDisk, Arc<AtomicUsize>) {
     (sink, budget)
 }
 
-fn is_enospc(e: &FormatError) -> bool {
+pub(super) fn is_enospc(e: &FormatError) -> bool {
     matches!(e, FormatError::Io(io) if io.raw_os_error() == Some(28) && io.kind() == ErrorKind::StorageFull)
 }
 
