@@ -123,9 +123,7 @@ impl ConnFaults {
             dir,
             seed: self.seed,
             ordinal: self.ordinal,
-            rng: None,
-            last_release: None,
-            bucket: None,
+            shaping: None,
             forwarded: 0,
         }
     }
@@ -140,13 +138,20 @@ pub struct DirFaults {
     dir: Direction,
     seed: Option<u64>,
     ordinal: u64,
-    /// Made at the first draw (the same one a seed gives at any time):
-    /// most connections never draw, and it is large for an idle connection.
-    rng: Option<Box<StdRng>>,
-    last_release: Option<Instant>,
-    bucket: Option<TokenBucket>,
+    /// Made when a profile first shapes this direction: most connections
+    /// never are, and every byte here is in each connection's future.
+    shaping: Option<Box<Shaping>>,
     /// Bytes passed on in this direction (for reset/limit after bytes).
     pub forwarded: u64,
+}
+
+/// The state only a shaped direction needs.
+#[derive(Debug, Default)]
+struct Shaping {
+    /// Made at the first draw (the same one a seed gives at any time).
+    rng: Option<StdRng>,
+    last_release: Option<Instant>,
+    bucket: Option<TokenBucket>,
 }
 
 /// What to do with the next bytes of a chunk, given the byte triggers.
@@ -181,8 +186,9 @@ impl DirFaults {
             Some(l) if spec.directions.has(self.dir) => {
                 let (seed, ordinal, stream) = (self.seed, self.ordinal, stream_of(self.dir));
                 let rng = self
+                    .shaped()
                     .rng
-                    .get_or_insert_with(|| Box::new(rng(seed, ordinal, stream)));
+                    .get_or_insert_with(|| rng(seed, ordinal, stream));
                 draw(&l, rng)
             }
             _ => Duration::ZERO,
@@ -193,25 +199,37 @@ impl DirFaults {
     /// before the previous chunk's, so the stream keeps its order.
     pub fn release(&mut self, arrival: Instant, delay: Duration) -> Instant {
         let own = arrival + delay;
-        let at = self.last_release.map_or(own, |prev| own.max(prev));
-        self.last_release = Some(at);
+        let last = &mut self.shaped().last_release;
+        let at = last.map_or(own, |prev| own.max(prev));
+        *last = Some(at);
         at
     }
 
     /// Forgets the release clock, for rescheduling held chunks after a change.
     pub fn reset_clock(&mut self) {
-        self.last_release = None;
+        if let Some(s) = &mut self.shaping {
+            s.last_release = None;
+        }
+    }
+
+    fn shaped(&mut self) -> &mut Shaping {
+        self.shaping.get_or_insert_with(Box::default)
     }
 
     /// Extra wait so `n` bytes respect the connection's and the proxy's caps.
     pub fn bandwidth_wait(&mut self, spec: &FaultSpec, n: usize, now: Instant) -> Duration {
         let own = match spec.bandwidth {
             None => {
-                self.bucket = None;
+                if let Some(s) = &mut self.shaping {
+                    s.bucket = None;
+                }
                 Duration::ZERO
             }
             Some(r) => {
-                let b = self.bucket.get_or_insert_with(|| TokenBucket::new(r, now));
+                let b = self
+                    .shaped()
+                    .bucket
+                    .get_or_insert_with(|| TokenBucket::new(r, now));
                 b.set_rate(r);
                 b.take(n, now)
             }

@@ -3,8 +3,15 @@
 //! read. With a fault profile the chunk is held in a small queue until its
 //! release instant (`shaping`).
 
+// The long-lived futures here are written as `fn ... -> impl Future` with an
+// `async move` block rather than `async fn`: an `async fn` keeps its
+// parameters twice in its state (as captured and as moved locals), and every
+// byte of that state stays allocated for the life of each connection
+// (`size_of` of a connection's future went from 2,744 to 1,880 bytes).
+#![allow(clippy::manual_async_fn)]
+
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -16,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::shaping::{Queue, sleep_for};
 use super::{ConnMeta, Proxy, buffer};
 use crate::events::{EventBody, EventBus};
-use crate::faults::DirFaults;
+use crate::faults::{ConnFaults, DirFaults};
 use crate::format::Direction;
 use crate::record::{Tap, TapKind};
 
@@ -81,102 +88,127 @@ impl Flow<'_> {
     }
 
     /// Moves bytes from `from` to `to` until EOF, an error, a fault or
-    /// cancellation.
-    pub async fn run(
+    /// cancellation. A clean EOF leaves the other direction running
+    /// (half-close) and is noted in `first_eof`; any other end stops the
+    /// whole connection.
+    pub fn run(
         &self,
         from: &mut ReadHalf<'_>,
         to: &mut WriteHalf<'_>,
-        faults: &mut DirFaults,
-    ) -> End {
-        let mut buf = BytesMut::new();
-        let mut queue = Queue::default();
-        loop {
-            if queue.eof && queue.held.is_empty() {
-                // Boxed, like every rare step, so the future of an idle
-                // connection stays small.
-                return Box::pin(self.pass_close(to, faults)).await;
-            }
-            if queue.held.is_empty() && !faults.shaping() {
-                if let Some(end) = self
-                    .plain_chunk(from, to, faults, &mut buf, &mut queue)
-                    .await
-                {
-                    return end;
+        faults: &ConnFaults,
+        first_eof: &OnceLock<Direction>,
+    ) -> impl Future<Output = End> {
+        async move {
+            // Everything the direction owns lives in this one future (no
+            // wrapper around it), so each connection's task stays small.
+            let mut faults = faults.direction(self.dir);
+            let mut buf = BytesMut::new();
+            let mut queue = Queue::default();
+            let end = loop {
+                if queue.eof && queue.held.is_empty() {
+                    // Boxed, like every rare step, so the future of an idle
+                    // connection stays small.
+                    break Box::pin(self.pass_close(to, &faults)).await;
                 }
-                continue;
+                if queue.held.is_empty() && !faults.shaping() {
+                    if let Some(end) = self
+                        .plain_chunk(from, to, &mut faults, &mut buf, &mut queue)
+                        .await
+                    {
+                        break end;
+                    }
+                    continue;
+                }
+                // Allocated once each time the profile starts shaping.
+                if let Some(end) =
+                    Box::pin(self.shaped(from, to, &mut faults, &mut buf, &mut queue)).await
+                {
+                    break end;
+                }
+            };
+            match end {
+                End::Eof => {
+                    let _ = first_eof.set(self.dir);
+                }
+                _ => self.cancel.cancel(),
             }
-            // Allocated once each time the profile starts shaping.
-            if let Some(end) = Box::pin(self.shaped(from, to, faults, &mut buf, &mut queue)).await {
-                return end;
-            }
+            end
         }
     }
 
     /// Plain relaying of one chunk: read, log, write. `Some` when the
     /// direction has ended.
-    async fn plain_chunk(
+    fn plain_chunk(
         &self,
         from: &mut ReadHalf<'_>,
         to: &mut WriteHalf<'_>,
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
-    ) -> Option<End> {
-        let n = match self.read_chunk(from, buf).await {
-            Ok(n) => n,
-            Err(end) => return Some(end),
-        };
-        let at = Instant::now();
-        if n == 0 {
+    ) -> impl Future<Output = Option<End>> {
+        async move {
+            let n = match self.read_chunk(from, buf).await {
+                Ok(n) => n,
+                Err(end) => return Some(end),
+            };
+            let at = Instant::now();
+            if n == 0 {
+                buffer::give_back(buf);
+                Box::pin(self.half_close(at)).await;
+                queue.eof = true;
+                return None;
+            }
+            if faults.shaping() {
+                // The profile changed while this chunk was read. Nothing
+                // is held, so that change has nothing to reschedule:
+                // mark it seen, or the chunk would be drawn twice.
+                faults.rx.borrow_and_update();
+                let chunk = buf.split().freeze();
+                Box::pin(self.hold(&mut queue.held, faults, at, chunk)).await;
+                return None;
+            }
+            if let Err(end) = self.direct(to, buf, at).await {
+                return Some(end);
+            }
             buffer::give_back(buf);
-            Box::pin(self.half_close(at)).await;
-            queue.eof = true;
-            return None;
+            None
         }
-        if faults.shaping() {
-            // The profile changed while this chunk was read. Nothing
-            // is held, so that change has nothing to reschedule:
-            // mark it seen, or the chunk would be drawn twice.
-            faults.rx.borrow_and_update();
-            let chunk = buf.split().freeze();
-            Box::pin(self.hold(&mut queue.held, faults, at, chunk)).await;
-            return None;
-        }
-        if let Err(end) = self.direct(to, buf, at).await {
-            return Some(end);
-        }
-        buffer::give_back(buf);
-        None
     }
 
     /// Waits for the sender's next bytes and reads at most `PLAIN_CHUNK_SIZE` of them
     /// into `buf`, which holds no memory while the connection is idle: a
     /// buffer is taken only once the socket is readable, and given back if
     /// that was stale.
-    async fn read_chunk(&self, from: &mut ReadHalf<'_>, buf: &mut BytesMut) -> Result<usize, End> {
-        let mut cancelled = std::pin::pin!(self.cancel.cancelled());
-        loop {
-            // Readiness as a poll: the socket keeps the waker, so waiting
-            // adds nothing to this future but the cancellation.
-            std::future::poll_fn(|cx| {
-                if cancelled.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(End::Cancelled));
+    fn read_chunk(
+        &self,
+        from: &mut ReadHalf<'_>,
+        buf: &mut BytesMut,
+    ) -> impl Future<Output = Result<usize, End>> {
+        async move {
+            let mut cancelled = std::pin::pin!(self.cancel.cancelled());
+            loop {
+                // Readiness as a poll: the socket keeps the waker, so waiting
+                // adds nothing to this future but the cancellation.
+                std::future::poll_fn(|cx| {
+                    if cancelled.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(End::Cancelled));
+                    }
+                    from.as_ref().poll_read_ready(cx).map_err(End::ReadFailed)
+                })
+                .await?;
+                buffer::take(buf);
+                // One read attempt: tokio's read clears a stale readiness (and,
+                // after a short read, knows the socket is drained).
+                let polled = {
+                    let mut room = (&mut *buf).limit(PLAIN_CHUNK_SIZE);
+                    let mut read = std::pin::pin!(from.read_buf(&mut room));
+                    std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+                };
+                match polled {
+                    Poll::Ready(Ok(n)) => return Ok(n),
+                    Poll::Ready(Err(e)) => return Err(End::ReadFailed(e)),
+                    Poll::Pending => buffer::give_back(buf),
                 }
-                from.as_ref().poll_read_ready(cx).map_err(End::ReadFailed)
-            })
-            .await?;
-            buffer::take(buf);
-            // One read attempt: tokio's read clears a stale readiness (and,
-            // after a short read, knows the socket is drained).
-            let polled = {
-                let mut room = (&mut *buf).limit(PLAIN_CHUNK_SIZE);
-                let mut read = std::pin::pin!(from.read_buf(&mut room));
-                std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
-            };
-            match polled {
-                Poll::Ready(Ok(n)) => return Ok(n),
-                Poll::Ready(Err(e)) => return Err(End::ReadFailed(e)),
-                Poll::Pending => buffer::give_back(buf),
             }
         }
     }
@@ -226,58 +258,60 @@ impl Flow<'_> {
     }
 
     /// Writes a chunk read in plain mode, logging it on the way.
-    async fn direct(
+    fn direct(
         &self,
         to: &mut WriteHalf<'_>,
         buf: &mut BytesMut,
         at: Instant,
-    ) -> Result<(), End> {
-        let taps = self.proxy.taps();
-        let n = buf.len();
-        self.meta.add_bytes(self.dir, n as u64);
-        self.proxy.counters.add_bytes(self.dir, n as u64);
-        self.transfer_event(n, Duration::ZERO);
-        let written = if taps.is_empty() {
-            let r = write_all(to, buf, self.cancel).await;
-            buf.clear();
-            r
-        } else {
-            // Recordings get the same bytes without a copy. The chunk is
-            // queued and written at once when the queues have room and the
-            // socket takes it all; otherwise the rest is finished by a boxed
-            // step, so the future of every connection stays small.
-            let chunk = buf.split().freeze();
-            let (written, pending) = match self.dir {
-                Direction::C2s => match write_logged(self, &taps, at, to, &chunk) {
-                    Ok(w) => w,
-                    Err(e) => return Err(End::WriteFailed(e)),
-                },
-                // A server chunk is logged before the client can see it, so
-                // whatever the client does in reaction comes after it.
-                Direction::S2c => {
-                    let pending = self.try_log(&taps, at, &chunk);
-                    let written = if pending.is_empty() {
-                        match to.try_write(&chunk) {
-                            Ok(n) => n,
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                            Err(e) => return Err(End::WriteFailed(e)),
-                        }
-                    } else {
-                        0
-                    };
-                    (written, pending)
+    ) -> impl Future<Output = Result<(), End>> {
+        async move {
+            let taps = self.proxy.taps();
+            let n = buf.len();
+            self.meta.add_bytes(self.dir, n as u64);
+            self.proxy.counters.add_bytes(self.dir, n as u64);
+            self.transfer_event(n, Duration::ZERO);
+            let written = if taps.is_empty() {
+                let r = write_all(to, buf, self.cancel).await;
+                buf.clear();
+                r
+            } else {
+                // Recordings get the same bytes without a copy. The chunk is
+                // queued and written at once when the queues have room and the
+                // socket takes it all; otherwise the rest is finished by a boxed
+                // step, so the future of every connection stays small.
+                let chunk = buf.split().freeze();
+                let (written, pending) = match self.dir {
+                    Direction::C2s => match write_logged(self, &taps, at, to, &chunk) {
+                        Ok(w) => w,
+                        Err(e) => return Err(End::WriteFailed(e)),
+                    },
+                    // A server chunk is logged before the client can see it, so
+                    // whatever the client does in reaction comes after it.
+                    Direction::S2c => {
+                        let pending = self.try_log(&taps, at, &chunk);
+                        let written = if pending.is_empty() {
+                            match to.try_write(&chunk) {
+                                Ok(n) => n,
+                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                                Err(e) => return Err(End::WriteFailed(e)),
+                            }
+                        } else {
+                            0
+                        };
+                        (written, pending)
+                    }
+                };
+                if pending.is_empty() && written == chunk.len() {
+                    Ok(true)
+                } else {
+                    Box::pin(self.finish_logged(to, pending, &chunk[written..], at)).await
                 }
             };
-            if pending.is_empty() && written == chunk.len() {
-                Ok(true)
-            } else {
-                Box::pin(self.finish_logged(to, pending, &chunk[written..], at)).await
+            match written {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(End::Cancelled),
+                Err(e) => Err(End::WriteFailed(e)),
             }
-        };
-        match written {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(End::Cancelled),
-            Err(e) => Err(End::WriteFailed(e)),
         }
     }
 }
@@ -311,26 +345,28 @@ fn write_logged<'t>(
 /// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
 /// Written as one poll loop (the socket keeps the waker), so the future of
 /// every connection stays small.
-pub(super) async fn write_all(
+pub(super) fn write_all(
     to: &mut WriteHalf<'_>,
     bytes: &[u8],
     cancel: &CancellationToken,
-) -> io::Result<bool> {
-    let mut cancelled = std::pin::pin!(cancel.cancelled());
-    let mut done = 0;
-    std::future::poll_fn(|cx| {
-        while done < bytes.len() {
-            if cancelled.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Ok(false));
+) -> impl Future<Output = io::Result<bool>> {
+    async move {
+        let mut cancelled = std::pin::pin!(cancel.cancelled());
+        let mut done = 0;
+        std::future::poll_fn(|cx| {
+            while done < bytes.len() {
+                if cancelled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(false));
+                }
+                match std::pin::Pin::new(&mut *to).poll_write(cx, &bytes[done..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => done += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
             }
-            match std::pin::Pin::new(&mut *to).poll_write(cx, &bytes[done..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => done += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(Ok(true))
-    })
-    .await
+            Poll::Ready(Ok(true))
+        })
+        .await
+    }
 }
