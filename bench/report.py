@@ -67,6 +67,7 @@ def figures(vals, idle_conns):
         ("c) connections/s", "conn", 0, True),
         (f"d) idle RSS KiB/connection ({idle_conns} held)", "idle", 2, False),
         ("proxy CPU during 1-connection bulk, % of a core", "cpu1", 0, False),
+        ("e) ceiling: dd of 1 GiB into a new file where recordings go, GB/s", "ceiling", 2, True),
     ]
 
 
@@ -151,6 +152,7 @@ def details(vals, notes):
     names = {
         "bulk1": "1-conn Gbit/s", "bulk8": "8-conn Gbit/s", "p50": "1-CPU p50 µs", "p99": "1-CPU p99 µs",
         "fp50": "free p50 µs", "fp99": "free p99 µs", "conn": "conn/s", "cpu1": "CPU % in 1-conn bulk",
+        "ceiling": "dd GB/s into a new file (e)'s ceiling)",
         "rss0": "RSS before KiB", "rss1": "RSS holding KiB", "idle_ok": "idle held",
     }
     out = []

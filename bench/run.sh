@@ -305,10 +305,17 @@ rec_off() {       # stops and deletes what rec_on started, so tmpfs never holds 
     rec_drop "$C_REEL_PIN" "${REC_IDS[1]}"
     REC_IDS=()
 }
+write_rate() {    # GB/s of one writer putting 1 GiB into a new file where recordings go: e)'s ceiling
+    local f=$DATA_ROOT/ceiling out
+    out=$(timeout 60 dd if=/dev/zero of="$f" bs=256K count=4096 2>&1 | tail -1)
+    rm -f "$f"
+    awk -v s="$(echo "$out" | sed -n 's/.*copied, \([0-9.]*\) s.*/\1/p')" 'BEGIN{if (s > 0) printf "%.2f", 1.073741824 / s}'
+}
 for ((r = 0; r < REPS; r++)); do
     for ((k = 0; k < ${#ROWS[@]}; k++)); do
         name=${ROWS[$(((k + r) % ${#ROWS[@]}))]}
         pid=${PID_OF[$name]:-}
+        [ "$name" = reel+rec ] && rec "$name" ceiling "$r" "$(write_rate)"
         rec_on "$name"
         c0=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
         w0=$(date +%s.%N)

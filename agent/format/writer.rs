@@ -72,6 +72,8 @@ pub struct RecordingWriter<S: Sink> {
     staged: Vec<Staged>,
     /// Their encoded envelopes (and whole encodings of non-DATA frames).
     staged_meta: Vec<u8>,
+    /// Their size in the file.
+    staged_len: usize,
 }
 
 /// A frame waiting for the next vectored write: its head, a DATA frame's
@@ -109,6 +111,7 @@ impl<S: Sink> RecordingWriter<S> {
             torn_at: None,
             staged: Vec::new(),
             staged_meta: Vec::new(),
+            staged_len: 0,
         };
         encode_header(header, &mut writer.buf)?;
         writer.write_buf()?;
@@ -148,13 +151,15 @@ impl<S: Sink> RecordingWriter<S> {
             self.staged_meta.extend_from_slice(&crc);
         }
         let tail = head.end..self.staged_meta.len();
-        self.staged.push(Staged { frame, head, tail });
+        let staged = Staged { frame, head, tail };
+        self.staged_len += staged.len();
+        self.staged.push(staged);
         Ok(())
     }
 
     /// Bytes staged and not yet written.
     pub fn staged_bytes(&self) -> usize {
-        self.staged.iter().map(Staged::len).sum()
+        self.staged_len
     }
 
     /// Writes the staged frames with vectored writes. Only frames the sink
@@ -171,6 +176,7 @@ impl<S: Sink> RecordingWriter<S> {
         if let Err(e) = self.check_torn() {
             self.staged.clear();
             self.staged_meta.clear();
+            self.staged_len = 0;
             return Err(e);
         }
         let Self {
@@ -210,8 +216,10 @@ impl<S: Sink> RecordingWriter<S> {
         if result.is_ok() || self.torn_at.is_some() {
             self.staged.clear();
             self.staged_meta.clear();
+            self.staged_len = 0;
         } else {
             self.staged.drain(..whole);
+            self.staged_len -= at;
         }
         Ok(result?)
     }

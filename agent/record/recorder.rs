@@ -28,6 +28,10 @@ pub const RECORDER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 pub const RECORDER_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// Most messages the recorder takes from its queue at once.
 const RECORDER_BATCH: usize = 256;
+/// Staged bytes the recorder writes at once, even mid-batch, so the byte
+/// budget flows back to the proxies in steps of this size rather than one
+/// whole queue at a time.
+const RECORDER_WRITE_BYTES: usize = 1024 * 1024;
 /// Buffer in front of the file: one write syscall per this many bytes under load.
 const WRITE_BUFFER: usize = 256 * 1024;
 
@@ -211,13 +215,18 @@ impl Recorder {
                 {
                     last_flush = now;
                     writer.flush()
-                } else if batch.is_empty() {
+                } else if batch.is_empty() || writer.staged_bytes() >= RECORDER_WRITE_BYTES {
                     writer.write_staged()
                 } else {
                     Ok(())
                 };
                 if let Err(e) = r {
                     stop_early = Some(format!("write failed: {}", crate::error::with_causes(&e)));
+                }
+                if writer.staged_bytes() == 0 {
+                    // Written: the proxies may queue as much again, while
+                    // the rest of a large batch is being written.
+                    budget.add_permits(std::mem::take(&mut in_batch));
                 }
             }
             let position = writer.position();
