@@ -24,18 +24,11 @@ async fn talk(proxy: &str, n: usize, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_capture_and_replay_together() {
     let dir = tempfile::tempdir().unwrap();
-    let agents: Vec<AgentProc> = ["127.0.0.5", "127.0.0.6", "127.0.0.7"]
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| {
-            AgentProc::start_named(ip, &dir.path().join(format!("a{i}")), &format!("host-{i}"))
-        })
-        .collect();
-    let all = agents
-        .iter()
-        .map(|a| a.addr_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let (agents, all) = AgentProc::start_fleet(
+        &["127.0.0.5", "127.0.0.6", "127.0.0.7"],
+        dir.path(),
+        "host-",
+    );
     let echo = echo_server().await.to_string();
 
     let out = reelctl_async(&[

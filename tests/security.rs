@@ -294,18 +294,8 @@ fn memory_stays_bounded_when_a_peer_stops_reading() {
 #[test]
 fn a_stopped_agent_does_not_hold_up_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let agents: Vec<AgentProc> = ["127.0.0.8", "127.0.0.9", "127.0.0.10"]
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| {
-            AgentProc::start_named(ip, &dir.path().join(format!("d{i}")), &format!("n{i}"))
-        })
-        .collect();
-    let all = agents
-        .iter()
-        .map(|a| a.addr_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let (agents, all) =
+        AgentProc::start_fleet(&["127.0.0.8", "127.0.0.9", "127.0.0.10"], dir.path(), "n");
     signal(agents[1].child.id(), "STOP");
     let started = Instant::now();
     let out = reelctl(&["--agent", &all, "--timeout", "1s", "--json", "agents"]);

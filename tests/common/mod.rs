@@ -12,11 +12,9 @@ pub mod inspect;
 pub mod redis;
 pub mod wireshark;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use reel::proto as pb;
@@ -55,49 +53,37 @@ impl AgentProc {
     pub fn start_with(listen: &str, data_dir: &Path, name: &str, extra: &[&str]) -> AgentProc {
         let stderr_path =
             data_dir.with_extension(format!("{}.log", listen.replace([':', '.'], "_")));
-        let stderr = std::fs::File::create(&stderr_path).expect("create agent log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_reel-agent"))
-            .args(["--listen", listen, "--name", name, "--data-dir"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reel-agent"));
+        cmd.args(["--listen", listen, "--name", name, "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn reel-agent");
-        let stdout = child.stdout.take().expect("agent stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the agent never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(AGENT_START_TIMEOUT) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                panic!(
-                    "reel-agent did not become ready within {AGENT_START_TIMEOUT:?}; log:\n{log}"
-                );
-            }
-        };
-        let addr = line
-            .strip_prefix("reel-agent listening on ")
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .parse()
-            .expect("ready line address");
+            .env("RUST_LOG", "info");
+        let (child, addr) = ready::spawn_ready(&mut cmd, "reel-agent listening on ", &stderr_path);
         AgentProc {
             child,
             addr,
             data_dir: data_dir.to_path_buf(),
             stderr_path,
         }
+    }
+
+    /// Starts one agent per address in `ips` (named `{prefix}{i}`, data in
+    /// `dir/{prefix}{i}`), and the `--agent` list that names them all.
+    pub fn start_fleet(ips: &[&str], dir: &Path, prefix: &str) -> (Vec<AgentProc>, String) {
+        let agents: Vec<AgentProc> = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                let name = format!("{prefix}{i}");
+                AgentProc::start_named(ip, &dir.join(&name), &name)
+            })
+            .collect();
+        let all = agents
+            .iter()
+            .map(AgentProc::addr_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        (agents, all)
     }
 
     pub fn addr_str(&self) -> String {

@@ -1,6 +1,6 @@
 //! Starting a process that announces its address on stdout
 //! (`reel-agent listening on ADDR`, `reel-agent delay listening on ADDR`)
-//! with arbitrary arguments: the config-file and delay-mode tests.
+//! with arbitrary arguments: every agent the tests start, and the delay mode.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
