@@ -217,6 +217,77 @@ async fn excess_connections_are_refused_and_counted() {
     assert_eq!(round_trip(&mut a, b"still").await, b"still");
 }
 
+/// Clients the burst test opens while the agent is stopped: more than the
+/// usual listen backlog (128), fewer than the proxy's (4,096).
+const BURST: usize = 600;
+
+/// Sends SIGCONT when dropped, so a failed assertion never leaves the agent
+/// stopped.
+struct Resume(u32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_clients_waits_in_the_backlog_while_the_agent_is_busy() {
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .expect("reading net.core.somaxconn")
+        .trim()
+        .parse()
+        .expect("net.core.somaxconn is a number");
+    assert!(
+        somaxconn >= BURST,
+        "this test needs net.core.somaxconn >= {BURST} (it is {somaxconn}): sysctl -w net.core.somaxconn=4096"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let mut ctl = agent.client().await;
+    let echo = echo_server().await;
+    let proxy = proxy_addr(&start_proxy(&mut ctl, echo).await);
+
+    // A stopped agent accepts nothing: every client waits in the kernel's
+    // accept queue, or, past its length, has its SYN dropped.
+    signal(agent.child.id(), "STOP");
+    let resume = Resume(agent.child.id());
+    let connects: Vec<_> = (0..BURST)
+        .map(|_| {
+            tokio::spawn(tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(proxy),
+            ))
+        })
+        .collect();
+    let mut clients = Vec::new();
+    let mut waiting = 0;
+    for c in connects {
+        match c.await.unwrap() {
+            Ok(Ok(s)) => clients.push(s),
+            Ok(Err(e)) => panic!("connect failed: {e}"),
+            Err(_) => waiting += 1,
+        }
+    }
+    drop(resume);
+    assert_eq!(
+        waiting, 0,
+        "{waiting} of {BURST} clients were still connecting after 2 s: the proxy's listen backlog is too short"
+    );
+    // Once the agent runs again, every queued client is relayed.
+    let relayed = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut n = 0;
+        for mut c in clients {
+            assert_eq!(round_trip(&mut c, b"x").await, b"x");
+            n += 1;
+        }
+        n
+    })
+    .await
+    .expect("all queued clients relayed within 60 s");
+    assert_eq!(relayed, BURST);
+}
+
 /// Resident memory of a process, from /proc.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

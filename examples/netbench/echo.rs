@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::io;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
@@ -18,7 +18,13 @@ pub fn run(port: u16) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        // A deep accept queue, as a real server has: 1,000 connections
+        // opened at once (replay, traffic) must not meet SYN drops and their
+        // 1 s retransmission, which would show up as the proxy's lateness.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(([127, 0, 0, 1], port).into())?;
+        let listener = socket.listen(4096)?;
         loop {
             let (s, _) = listener.accept().await?;
             let _ = s.set_nodelay(true);
