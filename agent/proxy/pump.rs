@@ -316,12 +316,13 @@ impl Flow<'_> {
     }
 }
 
-/// Writes what the socket takes of a client chunk upstream and queues it
-/// for the recordings, both under the agent's write order lock, so chunks of
+/// Queues a client chunk for the recordings and writes what the socket takes
+/// of it upstream, both under the agent's write order lock, so chunks of
 /// different connections are logged in the order they reached the servers.
-/// Returns the bytes written and the recordings whose queue was full: the
-/// caller finishes both outside the lock. Bytes are never dropped; only that
-/// chunk's cross-connection order is looser.
+/// Returns the bytes written and the recordings whose queue was full; when
+/// one was, nothing is written yet: the caller waits for room, then writes,
+/// outside the lock. So a client chunk is in every recording before its
+/// server can answer it; only that chunk's cross-connection order is looser.
 fn write_logged<'t>(
     flow: &Flow<'_>,
     taps: &'t [Tap],
@@ -334,12 +335,16 @@ fn write_logged<'t>(
         .write_order
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    let pending = flow.try_log(taps, at, chunk);
+    if !pending.is_empty() {
+        return Ok((0, pending));
+    }
     let written = match to.try_write(chunk) {
         Ok(n) => n,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
         Err(e) => return Err(e),
     };
-    Ok((written, flow.try_log(taps, at, chunk)))
+    Ok((written, pending))
 }
 
 /// `write_all` that gives up on cancellation; `Ok(false)` when cancelled.
