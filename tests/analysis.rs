@@ -13,13 +13,7 @@ use common::*;
 
 /// The one result's `data`, asserting exit 0.
 fn only_data(out: &CtlOutput) -> Value {
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_code(0);
     let results = out.json()["results"].as_array().unwrap().clone();
     assert_eq!(results.len(), 1, "{}", out.stdout);
     assert_eq!(results[0]["ok"], true, "{}", out.stdout);

@@ -19,13 +19,7 @@ fn results(out: &CtlOutput) -> Vec<Value> {
 }
 
 fn assert_all_ok(out: &CtlOutput) -> Vec<Value> {
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_code(0);
     let r = results(out);
     for x in &r {
         assert_eq!(x["ok"], true, "{x}");
@@ -162,13 +156,7 @@ async fn one_call_drives_two_agents_and_names_the_dead_one() {
     })
     .await
     .unwrap();
-    assert_eq!(
-        out.code,
-        Some(1),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_code(1);
     let r = results(&out);
     assert_eq!(r[0]["agent"], a.addr_str());
     assert_eq!(r[0]["ok"], false);

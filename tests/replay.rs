@@ -304,13 +304,7 @@ async fn verify_reports_the_first_divergence_and_bad_input_is_refused() {
         "--verify",
     ])
     .await;
-    assert_eq!(
-        out.code,
-        Some(1),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_code(1);
     assert!(
         out.stdout.contains("offset 0"),
         "the divergence is shown: {}",

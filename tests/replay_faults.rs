@@ -25,13 +25,7 @@ async fn run(args: Vec<String>) -> CtlOutput {
 }
 
 fn report(out: &CtlOutput) -> serde_json::Value {
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_code(0);
     out.json()["results"][0]["data"].clone()
 }
 

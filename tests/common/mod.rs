@@ -156,6 +156,18 @@ pub struct CtlOutput {
 }
 
 impl CtlOutput {
+    /// Asserts the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -365,13 +377,7 @@ pub async fn reelctl_async(args: &[&str]) -> CtlOutput {
 
 /// The `data` of every result, asserting exit 0 and `ok` everywhere.
 pub fn ok_data(out: &CtlOutput) -> Vec<serde_json::Value> {
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_code(0);
     out.json()["results"]
         .as_array()
         .expect("results")
