@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, info};
 
 use super::quota::Quota;
-use super::tap::{RecorderMsg, TapKind, TapMsg};
+use super::tap::{self, RecorderMsg, TapKind, TapMsg};
 use crate::format::{Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Summary};
 use crate::record::info::time_to_unix_ns;
 
@@ -137,8 +137,8 @@ impl Recorder {
         // batch rather than per chunk.
         let mut batch: VecDeque<RecorderMsg> = VecDeque::with_capacity(RECORDER_BATCH);
         let mut taken = Vec::with_capacity(RECORDER_BATCH);
-        // Payload bytes of the batch, given back to the budget once the
-        // batch is written (or dropped).
+        // Budget taken by the messages read since the last write, given
+        // back once they are written (or dropped).
         let mut in_batch = 0usize;
         let (reason, reply) = loop {
             if batch.is_empty() {
@@ -154,9 +154,7 @@ impl Recorder {
                 RecorderMsg::Stop { reason, reply } => break (reason, Some(reply)),
                 RecorderMsg::Tick => None,
                 RecorderMsg::Tap(t) => {
-                    if let TapKind::Data(_, b) = &t.kind {
-                        in_batch += b.len();
-                    }
+                    in_batch += tap::weight(&t.kind) as usize;
                     Some(t)
                 }
             };

@@ -72,9 +72,10 @@ pub(crate) fn queue() -> (
     (tx, rx, Arc::new(Semaphore::new(TAP_QUEUE_BYTES)))
 }
 
-/// Payload bytes `kind` holds in flight (permits are counted in `u32`;
-/// chunks are far smaller than the budget).
-fn weight(kind: &TapKind) -> u32 {
+/// Payload bytes `kind` holds in flight: what a proxy takes from the budget
+/// and the recorder gives back (permits are counted in `u32`; chunks are
+/// far smaller than the budget).
+pub(crate) fn weight(kind: &TapKind) -> u32 {
     match kind {
         TapKind::Data(_, b) => u32::try_from(b.len()).unwrap_or(u32::MAX),
         _ => 0,
