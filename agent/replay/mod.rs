@@ -18,5 +18,5 @@ pub use options::{
     DEFAULT_SERVER_TIMEOUT, MAX_LOOPS, MAX_MULTIPLY, Mode, ReplayOptions, SPEED_RANGE,
 };
 pub use registry::{Replay, Replays};
-pub use report::{ConnReport, ReplayReport, ReplayState};
+pub use report::{ConnReport, RelaxReason, Relaxation, ReplayReport, ReplayState, Wait};
 pub use verify::Divergence;

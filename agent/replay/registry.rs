@@ -163,6 +163,9 @@ impl Replays {
             server_timeouts: 0,
             connections: Vec::new(),
             error: None,
+            relaxations: 0,
+            relaxed: Vec::new(),
+            waits: Vec::new(),
         };
         let replay = Arc::new(Replay {
             id: id.clone(),

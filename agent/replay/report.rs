@@ -33,6 +33,69 @@ pub struct ConnReport {
     pub closed_early: Option<(Duration, u64)>,
     /// Waits for server bytes (reactive/causal) that ran out of time.
     pub server_timeouts: u64,
+    /// Causal gates released before the server bytes they held this
+    /// connection for had arrived.
+    pub relaxations: u64,
+}
+
+/// Why a causal gate stopped waiting before its server bytes came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelaxReason {
+    /// The awaited server stayed silent beyond its adaptive bound.
+    Silent,
+    /// Every connection that could move was waiting.
+    Stalled,
+    /// The wait reached `--server-timeout`.
+    Timeout,
+}
+
+impl RelaxReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Silent => "silent",
+            Self::Stalled => "stalled",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+/// One released causal gate: the replay stopped holding other connections
+/// for server bytes of `awaited_conn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relaxation {
+    pub recording: String,
+    /// Recorded id of the connection whose server bytes were awaited.
+    pub awaited_conn: u64,
+    pub copy: u32,
+    pub pass: u32,
+    /// Server bytes the recording had there at that point, and received.
+    pub expected: u64,
+    pub received: u64,
+    /// How long the gate held.
+    pub waited: Duration,
+    pub reason: RelaxReason,
+    /// When it was released, since the replay started.
+    pub at: Duration,
+    /// Recorded id of the first connection the gate was holding back.
+    pub held_conn: u64,
+}
+
+/// A connection of a running replay that waits, and for what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    pub recording: String,
+    pub rec_conn: u64,
+    pub copy: u32,
+    pub pass: u32,
+    /// Index of the client step held back.
+    pub step: u64,
+    /// Waits for its own server bytes (else another connection's: a gate).
+    pub own: bool,
+    pub awaited_conn: u64,
+    /// Server bytes awaited in total on the awaited connection, and received.
+    pub expected: u64,
+    pub received: u64,
+    pub waiting: Duration,
 }
 
 /// Where a replay stands.
@@ -85,6 +148,12 @@ pub struct ReplayReport {
     pub server_timeouts: u64,
     pub connections: Vec<ConnReport>,
     pub error: Option<String>,
+    /// Causal gates released before their server bytes came.
+    pub relaxations: u64,
+    /// The first relaxations, in the order they happened.
+    pub relaxed: Vec<Relaxation>,
+    /// While running: connections waiting now, longest first.
+    pub waits: Vec<Wait>,
 }
 
 impl ReplayReport {

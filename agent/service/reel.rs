@@ -259,7 +259,10 @@ impl Reel for ReelService {
             .into_iter()
             .map(super::replay::report)
             .collect();
-        Ok(Response::new(pb::ListReplaysResponse { replays }))
+        Ok(Response::new(pb::ListReplaysResponse {
+            replays,
+            next_page_token: String::new(),
+        }))
     }
 
     async fn analyze_recording(

@@ -8,8 +8,8 @@ use crate::agent::Agent;
 use crate::proto as pb;
 use crate::record::{duration_ms, time_to_unix_ns};
 use crate::replay::{
-    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, ReplayOptions,
-    ReplayReport,
+    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, RelaxReason, Relaxation,
+    ReplayOptions, ReplayReport, Wait,
 };
 
 /// Turns a StartReplay request into engine options; the engine checks ranges.
@@ -119,6 +119,41 @@ fn connection(c: ConnReport) -> pb::ReplayConnection {
         closed_early_at_ms: at,
         closed_early_bytes: bytes,
         server_timeouts: c.server_timeouts,
+        relaxations: c.relaxations,
+    }
+}
+
+fn relaxation(r: Relaxation) -> pb::Relaxation {
+    pb::Relaxation {
+        recording: r.recording,
+        awaited_connection: r.awaited_conn,
+        copy: r.copy,
+        pass: r.pass,
+        expected: r.expected,
+        received: r.received,
+        waited_us: u64::try_from(r.waited.as_micros()).unwrap_or(u64::MAX),
+        reason: match r.reason {
+            RelaxReason::Silent => pb::RelaxReason::Silent,
+            RelaxReason::Stalled => pb::RelaxReason::Stalled,
+            RelaxReason::Timeout => pb::RelaxReason::Timeout,
+        } as i32,
+        at_ms: duration_ms(r.at),
+        held_connection: r.held_conn,
+    }
+}
+
+fn wait(w: Wait) -> pb::ReplayWait {
+    pb::ReplayWait {
+        recording: w.recording,
+        connection: w.rec_conn,
+        copy: w.copy,
+        pass: w.pass,
+        step: w.step,
+        own: w.own,
+        awaited_connection: w.awaited_conn,
+        expected: w.expected,
+        received: w.received,
+        waiting_ms: duration_ms(w.waiting),
     }
 }
 
@@ -150,5 +185,10 @@ pub fn report(r: ReplayReport) -> pb::ReplayReport {
         server_timeouts: r.server_timeouts,
         connections: r.connections.into_iter().map(connection).collect(),
         error: r.error.unwrap_or_default(),
+        relaxations: r.relaxations,
+        relaxed: r.relaxed.into_iter().map(relaxation).collect(),
+        waits: r.waits.into_iter().map(wait).collect(),
+        connections_total: 0,
+        omitted: None,
     }
 }

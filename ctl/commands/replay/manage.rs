@@ -110,9 +110,12 @@ pub(crate) async fn stop(settings: &Settings, id: &str) -> Report<ReplayShown> {
 /// `replay ls` on every agent.
 pub(crate) async fn list(settings: &Settings) -> Report<ReplayList> {
     fleet::run_all(settings, |agent| async move {
-        let response = agent
-            .unary(|mut client| async move { client.list_replays(ListReplaysRequest {}).await })
-            .await?;
+        let response =
+            agent
+                .unary(|mut client| async move {
+                    client.list_replays(ListReplaysRequest::default()).await
+                })
+                .await?;
         Ok(ReplayList {
             replays: response
                 .replays
