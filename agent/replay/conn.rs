@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Hold;
 use super::plan::ConnPlan;
 use super::report::ConnReport;
 use super::verify::Verifier;
@@ -38,6 +39,8 @@ pub struct Progress {
     pub finished: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub bytes_received: AtomicU64,
+    pub server_timeouts: AtomicU64,
+    pub relaxations: AtomicU64,
 }
 
 /// What the reader task learned.
@@ -49,9 +52,22 @@ struct ReadOutcome {
     error: Option<String>,
 }
 
+/// Received bytes a verifying connection holds while the recorded ones
+/// are still being read; beyond it, the socket is not read until they come.
+pub const VERIFY_BACKLOG: usize = 1 << 20;
+
+/// Told the total of server bytes received after every read (causal gates).
+pub type Observer = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Recorded server chunks for `verify`, in order, as the replay reads them,
+/// each with its share of the look-ahead budget.
+pub type Expected = mpsc::UnboundedReceiver<(Bytes, Hold)>;
+
 /// What a new connection needs besides its plan.
 pub struct OpenOptions {
-    pub verify: bool,
+    /// The recorded server bytes to compare with, when verifying.
+    pub verify: Option<Expected>,
+    pub observer: Option<Observer>,
     pub progress: Arc<Progress>,
     /// When the replay started: times in the report are relative to it.
     pub t0: Instant,
@@ -103,6 +119,35 @@ async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, 
     }
 }
 
+/// Hands the verifier the recorded chunks it needs to compare what it
+/// holds; waits for them only while its backlog is full. False once no
+/// more will come.
+/// `all`: wait for everything the backlog needs (the stream has ended).
+async fn pull_expected(
+    v: &mut Verifier,
+    rx: &mut Expected,
+    cancel: &CancellationToken,
+    all: bool,
+) -> bool {
+    while v.needs_expected() {
+        match rx.try_recv() {
+            Ok((chunk, _)) => v.expect(chunk),
+            Err(mpsc::error::TryRecvError::Empty) if all || v.backlog() >= VERIFY_BACKLOG => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return true,
+                    c = rx.recv() => match c {
+                        Some((chunk, _)) => v.expect(chunk),
+                        None => return false,
+                    },
+                }
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return true,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+        }
+    }
+    true
+}
+
 impl Live {
     /// Opens the connection for `plan` against `target`. On failure the
     /// returned report carries the error.
@@ -115,6 +160,7 @@ impl Live {
     ) -> Result<Live, ConnReport> {
         let OpenOptions {
             verify,
+            observer,
             progress,
             t0,
             faults,
@@ -138,7 +184,8 @@ impl Live {
         report.opened = true;
         let (mut r, w) = stream.into_split();
         let (tx, rx) = watch::channel(0u64);
-        let verifier = verify.then(|| Verifier::new(plan.s2c.clone()));
+        let verifier = verify.as_ref().map(|_| Verifier::new(plan.s2c_total));
+        let mut expected = verify;
         let stop_reader = cancel.child_token();
         let cancel = stop_reader.clone();
         let reader_progress = progress.clone();
@@ -152,6 +199,14 @@ impl Live {
             let mut total = 0u64;
             loop {
                 buf.clear();
+                if let (Some(v), Some(rx)) = (&mut out.verifier, &mut expected)
+                    && !pull_expected(v, rx, &cancel, false).await
+                {
+                    expected = None;
+                }
+                if cancel.is_cancelled() {
+                    break;
+                }
                 let n = tokio::select! {
                     _ = cancel.cancelled() => break,
                     r = r.read_buf(&mut buf) => match r {
@@ -183,11 +238,17 @@ impl Live {
                 if let Some(v) = &mut out.verifier {
                     v.feed(&buf[..n]);
                 }
+                if let Some(o) = &observer {
+                    o(total);
+                }
                 tx.send_replace(total);
             }
             // Wake any waiter: no more bytes will come.
             tx.send_modify(|_| {});
             drop(tx);
+            if let (Some(v), Some(rx)) = (&mut out.verifier, &mut expected) {
+                pull_expected(v, rx, &cancel, true).await;
+            }
             out
         });
         Ok(Live {

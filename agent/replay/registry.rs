@@ -3,36 +3,83 @@
 //! the agent stops.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::conn::Progress;
 use super::options::ReplayOptions;
-use super::plan::{Plan, PlanBuilder};
-use super::report::{ReplayReport, ReplayState};
-use super::session::Pass;
+use super::plan::Plan;
+use super::report::{ConnReport, Relaxation, ReplayReport, ReplayState};
+use super::session::{Outcomes, Pass};
+use super::source::{self, Files};
+use super::waits::Waits;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
 use crate::faults::ProxyFaults;
-use crate::format::{End, Next, RecordingReader};
 use crate::ids;
 use crate::record::{RecordingStatus, Recordings};
 
 /// Most finished replays kept for GetReplay; the oldest go first.
 pub const KEPT_REPLAYS: usize = 256;
+/// Most waiting connections a live report lists.
+pub const SHOWN_WAITS: usize = 50;
+/// Most relaxations a report lists (all are counted).
+pub const SHOWN_RELAXATIONS: usize = 100;
+
+/// What the passes of a replay report as they go.
+#[derive(Default)]
+pub struct Found {
+    connections: Mutex<Vec<ConnReport>>,
+    relaxed: Mutex<Vec<Relaxation>>,
+    error: Mutex<Option<String>>,
+}
+
+impl Found {
+    fn relaxed(&self) -> Vec<Relaxation> {
+        self.relaxed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Outcomes for Found {
+    fn connection(&self, r: ConnReport) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r);
+    }
+
+    fn relaxation(&self, r: Relaxation) {
+        let mut l = self.relaxed.lock().unwrap_or_else(|e| e.into_inner());
+        if l.len() < SHOWN_RELAXATIONS {
+            l.push(r);
+        }
+    }
+
+    fn error(&self, e: String) {
+        self.error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(e);
+    }
+}
 
 /// One replay, running or done.
 pub struct Replay {
     pub id: String,
     opts: Arc<ReplayOptions>,
     plan: Arc<Plan>,
+    files: Files,
     progress: Arc<Progress>,
+    waits: Arc<Waits>,
+    found: Arc<Found>,
     cancel: CancellationToken,
     report: Mutex<ReplayReport>,
     created: Instant,
@@ -53,6 +100,10 @@ impl Replay {
             r.finished = p.finished.load(Ordering::Relaxed);
             r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
             r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
+            r.server_timeouts = p.server_timeouts.load(Ordering::Relaxed);
+            r.relaxations = p.relaxations.load(Ordering::Relaxed);
+            r.relaxed = self.found.relaxed();
+            r.waits = self.waits.snapshot(&self.plan, SHOWN_WAITS, Instant::now());
             if r.started_at.is_some() {
                 r.duration = self.created.elapsed();
             }
@@ -120,12 +171,11 @@ impl Replays {
             }
             files.push((id.clone(), recordings.file_of(id)?));
         }
-        let mut plan = tokio::task::spawn_blocking(move || load_plan(&files))
+        let files: Files = files.into();
+        let scan = files.clone();
+        let mut plan = tokio::task::spawn_blocking(move || source::load_plan(&scan))
             .await
             .map_err(|e| Error::io("loading recordings", std::io::Error::other(e.to_string())))??;
-        if let Some(max_idle) = opts.max_idle {
-            plan.clamp_idle(u64::try_from(max_idle.as_nanos()).unwrap_or(u64::MAX));
-        }
         if let Some((i, n)) = opts.shard {
             plan = plan.shard(i, n);
         }
@@ -171,7 +221,10 @@ impl Replays {
             id: id.clone(),
             opts: Arc::new(opts),
             plan: Arc::new(plan),
+            files,
             progress: Arc::new(Progress::default()),
+            waits: Arc::new(Waits::default()),
+            found: Arc::new(Found::default()),
             cancel: self.cancel.child_token(),
             report: Mutex::new(report.clone()),
             created: Instant::now(),
@@ -252,38 +305,6 @@ fn prune(map: &mut BTreeMap<String, Arc<Replay>>) {
     }
 }
 
-/// Reads the recordings into one plan. Files that end truncated or
-/// corrupted are replayed up to their last valid frame.
-fn load_plan(files: &[(String, PathBuf)]) -> Result<Plan> {
-    let mut b = PlanBuilder::new();
-    for (id, path) in files {
-        let rec = b.recording(id);
-        let file = std::fs::File::open(path)
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let mut reader =
-            RecordingReader::open(std::io::BufReader::new(file)).map_err(|source| {
-                Error::Format {
-                    id: id.clone(),
-                    source,
-                }
-            })?;
-        loop {
-            match reader.next().map_err(|source| Error::Format {
-                id: id.clone(),
-                source,
-            })? {
-                Next::Frame(f) => b.add(rec, f),
-                Next::End(End::Complete(_)) => break,
-                Next::End(end) => {
-                    warn!(recording = %id, ?end, "replaying a recording up to its last complete frame");
-                    break;
-                }
-            }
-        }
-    }
-    Ok(b.finish())
-}
-
 /// Publishes progress once a second while `replay` runs.
 async fn progress_loop(replay: Arc<Replay>, bus: EventBus, done: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -317,7 +338,6 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
     let t_start = Instant::now();
     let done = CancellationToken::new();
     tokio::spawn(progress_loop(replay.clone(), bus.clone(), done.clone()));
-    let mut all = Vec::new();
     // One fault state for the whole replay, like one proxy: connection k of
     // the replay gets the same draws for the same seed.
     let faults = Arc::new(ProxyFaults::new(replay.opts.faults.clone()));
@@ -327,15 +347,37 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
         }
         let p = Arc::new(Pass {
             plan: replay.plan.clone(),
+            files: replay.files.clone(),
             opts: replay.opts.clone(),
             progress: replay.progress.clone(),
             faults: faults.clone(),
+            outcomes: replay.found.clone(),
+            waits: replay.waits.clone(),
             cancel: cancel.clone(),
             pass,
             t0: Instant::now(),
         });
-        all.extend(p.run().await);
+        p.run().await;
+        if replay
+            .found
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            break;
+        }
     }
+    let mut all = std::mem::take(
+        &mut *replay
+            .found
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    all.sort_by(|a, b| {
+        (a.pass, a.copy, &a.recording, a.rec_conn).cmp(&(b.pass, b.copy, &b.recording, b.rec_conn))
+    });
     done.cancel();
     {
         let mut r = replay.lock();
@@ -348,6 +390,15 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
         r.duration = t_start.elapsed();
         r.connections = all;
         r.total_from_connections();
+        r.relaxations = p.relaxations.load(Ordering::Relaxed);
+        r.relaxed = replay.found.relaxed();
+        r.waits = Vec::new();
+        r.error = replay
+            .found
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         r.state = if cancel.is_cancelled() {
             ReplayState::Stopped
         } else {

@@ -1,285 +1,280 @@
-//! Running a plan: one task per connection for `timed`, `fast` and
-//! `reactive`; one walker over the global log per copy for `causal`. Send
-//! instants are anchored (`t0 + ts / speed`), never sums of sleeps, so error
-//! does not accumulate over a long recording.
+//! Running one pass of a replay: the recordings are read as the pass goes
+//! (`source`), and each event is handed to the task of its connection (one
+//! per connection and copy, spawned at its OPEN), within the look-ahead
+//! budget. In `causal` mode every copy also has its gates, fed here in log
+//! order, so a connection's action knows what every earlier event was.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{Live, OpenOptions, Progress};
+use super::budget::{Budget, Hold};
+use super::conn::Progress;
+use super::gates::{self, Expect, Gates};
 use super::options::{Mode, ReplayOptions};
-use super::plan::{ConnPlan, LogEvent, Plan, StepKind};
-use super::report::ConnReport;
+use super::plan::Plan;
+use super::report::{ConnReport, Relaxation};
+use super::script::{Action, Event, EventKind};
+use super::source::{self, Files};
+use super::waits::Waits;
 use crate::faults::ProxyFaults;
+
+/// Where a pass reports what it finds, as it finds it: the replay's
+/// report keeps totals and the detail it has room for.
+pub trait Outcomes: Send + Sync {
+    /// A connection (one copy, one pass) is done.
+    fn connection(&self, r: ConnReport);
+    /// A causal gate was released early.
+    fn relaxation(&self, r: Relaxation);
+    /// The pass could not read on (a damaged or vanished file).
+    fn error(&self, e: String);
+}
 
 /// Everything a replay pass needs, shared by its tasks.
 pub struct Pass {
     pub plan: Arc<Plan>,
+    pub files: Files,
     pub opts: Arc<ReplayOptions>,
     pub progress: Arc<Progress>,
     /// Network conditions for the replayed connections.
     pub faults: Arc<ProxyFaults>,
+    pub outcomes: Arc<dyn Outcomes>,
+    pub waits: Arc<Waits>,
     pub cancel: CancellationToken,
     pub pass: u32,
     pub t0: Instant,
 }
 
-/// Sleeps until `at` (precisely: see `timer`); false when cancelled first.
-async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        _ = crate::timer::sleep_until(at) => true,
+/// The gates of one copy, and the waiters to wake when they change.
+pub struct SharedGates {
+    gates: Mutex<Gates>,
+    pub notify: Notify,
+}
+
+impl SharedGates {
+    fn lock(&self) -> MutexGuard<'_, Gates> {
+        self.gates.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the gates and wakes the waiters if what they look at
+    /// changed.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Gates) -> R) -> R {
+        let mut g = self.lock();
+        let before = g.head();
+        let r = f(&mut g);
+        let changed = before != g.head();
+        drop(g);
+        if changed {
+            self.notify.notify_waiters();
+        }
+        r
     }
 }
 
-fn new_report(c: &ConnPlan, copy: u32, pass: u32, target: &str) -> ConnReport {
-    ConnReport {
-        recording: c.recording.to_string(),
-        rec_conn: c.rec_conn,
-        copy,
-        pass,
-        target: target.to_string(),
-        mid_session: c.mid_session,
-        expected_sent: c.c2s_total,
-        expected_received: c.s2c_total,
-        steps_total: c.steps.len(),
-        ..ConnReport::default()
-    }
+/// A client step queued for its connection's task.
+pub struct Queued {
+    pub g: u64,
+    pub ts_ns: u64,
+    pub step: u64,
+    pub s2c_before: u64,
+    pub action: Action,
+    pub _hold: Hold,
 }
 
-fn target_of<'a>(opts: &'a ReplayOptions, c: &'a ConnPlan) -> Result<&'a str, String> {
-    match opts.target.as_deref() {
-        Some(t) => Ok(t),
-        None if !c.upstream.is_empty() => Ok(&c.upstream),
-        None => Err("the recording names no upstream for this connection; give a target".into()),
-    }
+/// The dispatcher's handle on one running connection task.
+struct Handle {
+    steps: mpsc::UnboundedSender<Queued>,
+    expected: Option<mpsc::UnboundedSender<(bytes::Bytes, Hold)>>,
+}
+
+/// One copy's connections and gates.
+struct Copy {
+    handles: HashMap<usize, Handle>,
+    gates: Option<Arc<SharedGates>>,
 }
 
 impl Pass {
-    /// Runs every connection of the plan, `multiply` times; returns their reports.
-    pub async fn run(self: Arc<Self>) -> Vec<ConnReport> {
-        let mut set = JoinSet::new();
-        for copy in 0..self.opts.multiply {
-            if self.opts.mode == Mode::Causal {
-                let me = self.clone();
-                set.spawn(async move { me.walk(copy).await });
-            } else {
-                for idx in 0..self.plan.conns.len() {
-                    let me = self.clone();
-                    set.spawn(async move { vec![me.script(idx, copy).await] });
+    /// Runs the pass to its end; reports go to `outcomes` as connections end.
+    pub async fn run(self: Arc<Self>) {
+        let max_idle = self
+            .opts
+            .max_idle
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let mut events = source::stream(self.files.clone(), self.plan.clone(), max_idle);
+        let budget = Budget::default();
+        let causal = self.opts.mode == Mode::Causal;
+        let mut copies: Vec<Copy> = (0..self.opts.multiply)
+            .map(|_| Copy {
+                handles: HashMap::new(),
+                gates: causal.then(|| {
+                    Arc::new(SharedGates {
+                        gates: Mutex::new(Gates::new(Instant::now(), self.opts.server_timeout)),
+                        notify: Notify::new(),
+                    })
+                }),
+            })
+            .collect();
+        let mut tasks = JoinSet::new();
+        'read: loop {
+            let batch = tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                b = events.recv() => b,
+            };
+            let batch = match batch {
+                None => break,
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    self.outcomes
+                        .error(format!("reading the recordings failed: {e}"));
+                    break;
+                }
+            };
+            for ev in batch {
+                if !self.dispatch(ev, &mut copies, &mut tasks, &budget).await {
+                    break 'read;
+                }
+                while let Some(r) = tasks.try_join_next() {
+                    self.collect(r);
                 }
             }
         }
-        let mut out = Vec::new();
-        while let Some(r) = set.join_next().await {
-            match r {
-                Ok(reports) => out.extend(reports),
-                Err(e) => tracing::error!(error = %e, "replay task failed"),
-            }
-        }
-        out.sort_by(|a, b| {
-            (a.copy, &a.recording, a.rec_conn).cmp(&(b.copy, &b.recording, b.rec_conn))
-        });
-        out
-    }
-
-    fn open_options(&self) -> OpenOptions {
-        OpenOptions {
-            verify: self.opts.verify,
-            progress: self.progress.clone(),
-            t0: self.t0,
-            faults: self.faults.connection(),
+        drop(events);
+        // Tasks whose recording ended without a CLOSE finish on their own
+        // once their queue is closed.
+        drop(copies);
+        while let Some(r) = tasks.join_next().await {
+            self.collect(r);
         }
     }
 
-    fn due(&self, ts_ns: u64) -> Instant {
-        self.t0 + self.opts.scaled(ts_ns)
+    fn collect(&self, r: Result<ConnReport, tokio::task::JoinError>) {
+        match r {
+            Ok(report) => self.outcomes.connection(report),
+            Err(e) => tracing::error!(error = %e, "replay task failed"),
+        }
     }
 
-    /// One connection on its own: `timed`, `fast` or `reactive`.
-    async fn script(&self, idx: usize, copy: u32) -> ConnReport {
-        let c = &self.plan.conns[idx];
-        let opts = &self.opts;
-        let cancel = &self.cancel;
-        let target = match target_of(opts, c) {
-            Ok(t) => t.to_string(),
-            Err(e) => {
-                let mut r = new_report(c, copy, self.pass, "");
-                r.error = Some(e);
-                return r;
+    /// Hands one event to every copy; false when the replay was stopped.
+    async fn dispatch(
+        self: &Arc<Self>,
+        ev: Event,
+        copies: &mut [Copy],
+        tasks: &mut JoinSet<ConnReport>,
+        budget: &Budget,
+    ) -> bool {
+        let len = match &ev.kind {
+            EventKind::Step {
+                action: Action::Send(b),
+                ..
             }
+            | EventKind::Expect { payload: b, .. } => b.len(),
+            _ => 0,
         };
-        let report = new_report(c, copy, self.pass, &target);
-        if opts.paced() && !sleep_until(self.due(c.open_ts), cancel).await {
-            return report;
-        }
-        let mut live = match Live::open(c, report, &target, self.open_options(), cancel).await {
-            Ok(l) => l,
-            Err(r) => return r,
-        };
-        for step in &c.steps {
-            if cancel.is_cancelled() {
-                break;
-            }
-            if matches!(step.kind, StepKind::Send(_)) && live.server_closed() {
-                break;
-            }
-            let due = self.due(step.ts_ns);
-            if opts.paced() && !sleep_until(due, cancel).await {
-                break;
-            }
-            if opts.mode == Mode::Reactive && !self.await_server(&mut live, step.s2c_before).await {
-                break;
-            }
-            if opts.paced() {
-                live.report
-                    .lateness
-                    .record(Instant::now().saturating_duration_since(due));
-            }
-            if !self.take_step(&mut live, &step.kind).await {
-                break;
-            }
-        }
-        live.finish(c.s2c_total, opts.server_timeout, cancel).await
-    }
-
-    /// Waits until the connection has received the server bytes the
-    /// recording had at this point (less its known shortfall). A timeout is
-    /// counted, the shortfall grows by what is missing, and the replay goes
-    /// on. False only when the replay was stopped.
-    async fn await_server(&self, live: &mut Live, bytes: u64) -> bool {
-        let target = bytes.saturating_sub(live.shortfall);
-        if live.received() >= target {
-            return true;
-        }
-        let arrived = live
-            .wait_received(target, self.opts.server_timeout, &self.cancel)
-            .await;
-        if self.cancel.is_cancelled() {
+        let Some(bytes) = budget.chunk(len, &self.cancel).await else {
             return false;
-        }
-        if !arrived {
-            live.shortfall += target.saturating_sub(live.received());
-            if !live.server_closed() {
-                live.report.server_timeouts += 1;
-            }
-        }
-        true
-    }
-
-    /// Does one client action; false when the script must end here.
-    async fn take_step(&self, live: &mut Live, kind: &StepKind) -> bool {
-        match kind {
-            StepKind::Send(data) => {
-                if let Err(e) = live.send(data, &self.cancel).await {
-                    if !self.cancel.is_cancelled() {
-                        live.report.error = Some(format!(
-                            "write failed after {} bytes: {e}",
-                            live.report.bytes_sent
-                        ));
-                    }
-                    return false;
-                }
-            }
-            StepKind::ShutdownWrite => live.shutdown_write().await,
-            StepKind::Close => {
-                live.report.steps_done += 1;
-                return false;
-            }
-        }
-        live.report.steps_done += 1;
-        true
-    }
-
-    /// `causal`: walks the global log, one event after the other, so every
-    /// cross-connection order the proxy saw is kept.
-    async fn walk(&self, copy: u32) -> Vec<ConnReport> {
-        let plan = &self.plan;
-        let opts = &self.opts;
-        let cancel = &self.cancel;
-        let mut live: Vec<Option<Live>> = (0..plan.conns.len()).map(|_| None).collect();
-        let mut reports = Vec::new();
-        let mut closing = JoinSet::new();
-        let finish = |l: Live, expected: u64, closing: &mut JoinSet<ConnReport>| {
-            let cancel = cancel.clone();
-            let drain = opts.server_timeout;
-            closing.spawn(async move { l.finish(expected, drain, &cancel).await });
         };
-        for entry in &plan.log {
-            if cancel.is_cancelled() {
-                break;
-            }
-            match entry.event {
-                LogEvent::Open { conn } => {
-                    let c = &plan.conns[conn];
-                    if opts.paced() && !sleep_until(self.due(entry.ts_ns), cancel).await {
-                        break;
-                    }
-                    let target = match target_of(opts, c) {
-                        Ok(t) => t.to_string(),
-                        Err(e) => {
-                            let mut r = new_report(c, copy, self.pass, "");
-                            r.error = Some(e);
-                            reports.push(r);
-                            continue;
-                        }
+        let verify = self.opts.verify;
+        for (copy, c) in copies.iter_mut().enumerate() {
+            let copy = copy as u32;
+            match &ev.kind {
+                EventKind::Open => {
+                    let (steps_tx, steps_rx) = mpsc::unbounded_channel();
+                    let (exp_tx, exp_rx) = if verify {
+                        let (t, r) = mpsc::unbounded_channel();
+                        (Some(t), Some(r))
+                    } else {
+                        (None, None)
                     };
-                    let report = new_report(c, copy, self.pass, &target);
-                    match Live::open(c, report, &target, self.open_options(), cancel).await {
-                        Ok(l) => live[conn] = Some(l),
-                        Err(r) => reports.push(r),
+                    if let Some(g) = &c.gates {
+                        let Some(hold) = budget.entry(&None, &self.cancel).await else {
+                            return false;
+                        };
+                        g.with(|gt| {
+                            gt.open(ev.conn, Instant::now());
+                            gt.push(ev.conn, ev.g, None, Some(hold));
+                        });
                     }
-                }
-                LogEvent::AwaitServer { conn, bytes } => {
-                    if let Some(l) = live[conn].as_mut()
-                        && !self.await_server(l, bytes).await
-                    {
-                        break;
-                    }
-                }
-                LogEvent::Step { conn, step } => {
-                    let Some(l) = live[conn].as_mut() else {
-                        continue;
+                    let me = self.clone();
+                    let start = super::task::Start {
+                        copy,
+                        conn: ev.conn,
+                        g: ev.g,
+                        ts_ns: ev.ts_ns,
+                        steps: steps_rx,
+                        expected: exp_rx,
+                        gates: c.gates.clone(),
                     };
-                    let kind = &plan.conns[conn].steps[step].kind;
-                    if matches!(kind, StepKind::Send(_)) && l.server_closed() {
-                        // The server ended this connection early; the rest
-                        // of its script is skipped, the others go on.
-                        if let Some(l) = live[conn].take() {
-                            finish(l, plan.conns[conn].s2c_total, &mut closing);
-                        }
+                    tasks.spawn(async move { me.script(start).await });
+                    c.handles.insert(
+                        ev.conn,
+                        Handle {
+                            steps: steps_tx,
+                            expected: exp_tx,
+                        },
+                    );
+                }
+                EventKind::Step {
+                    step,
+                    s2c_before,
+                    action,
+                } => {
+                    if !c.handles.contains_key(&ev.conn) {
                         continue;
                     }
-                    let due = self.due(entry.ts_ns);
-                    if opts.paced() {
-                        if !sleep_until(due, cancel).await {
-                            break;
-                        }
-                        l.report
-                            .lateness
-                            .record(Instant::now().saturating_duration_since(due));
+                    let Some(hold) = budget.entry(&bytes, &self.cancel).await else {
+                        return false;
+                    };
+                    if let Some(g) = &c.gates {
+                        g.with(|gt| gt.push(ev.conn, ev.g, None, None));
                     }
-                    if !self.take_step(l, kind).await
-                        && let Some(l) = live[conn].take()
-                    {
-                        finish(l, plan.conns[conn].s2c_total, &mut closing);
+                    let q = Queued {
+                        g: ev.g,
+                        ts_ns: ev.ts_ns,
+                        step: *step,
+                        s2c_before: *s2c_before,
+                        action: action.clone(),
+                        _hold: hold,
+                    };
+                    if matches!(action, Action::Close) {
+                        if let Some(h) = c.handles.remove(&ev.conn) {
+                            let _ = h.steps.send(q);
+                        }
+                    } else if let Some(h) = c.handles.get(&ev.conn) {
+                        let _ = h.steps.send(q);
+                    }
+                }
+                EventKind::Expect {
+                    payload,
+                    total,
+                    answer_ns,
+                } => {
+                    let verify_tx = c.handles.get(&ev.conn).and_then(|h| h.expected.clone());
+                    if let Some(tx) = verify_tx {
+                        let Some(hold) = budget.entry(&bytes, &self.cancel).await else {
+                            return false;
+                        };
+                        let _ = tx.send((payload.clone(), hold));
+                    }
+                    if let Some(g) = &c.gates {
+                        let Some(hold) = budget.entry(&None, &self.cancel).await else {
+                            return false;
+                        };
+                        let expect = Expect {
+                            bytes: *total,
+                            bound: gates::bound(
+                                self.opts.scaled(*answer_ns),
+                                self.opts.server_timeout,
+                            ),
+                        };
+                        g.with(|gt| gt.push(ev.conn, ev.g, Some(expect), Some(hold)));
                     }
                 }
             }
         }
-        for (conn, l) in live.into_iter().enumerate() {
-            if let Some(l) = l {
-                finish(l, plan.conns[conn].s2c_total, &mut closing);
-            }
-        }
-        while let Some(r) = closing.join_next().await {
-            if let Ok(r) = r {
-                reports.push(r);
-            }
-        }
-        reports
+        true
     }
 }

@@ -1,8 +1,12 @@
 //! Comparing what the server sends during a replay with what it sent in the
-//! recording, byte for byte, as the bytes arrive: no copy of the received
-//! stream is kept, only the first point where it differs.
+//! recording, byte for byte, as the bytes arrive. Both sides stream: the
+//! recorded chunks as the replay reads the file, the server's bytes as they
+//! come; only what one side is ahead by is held (bounded by the caller),
+//! and after a difference only its excerpt.
 
-use bytes::Bytes;
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
 
 /// Bytes shown on each side of a divergence.
 pub const EXCERPT: usize = 16;
@@ -20,81 +24,124 @@ pub struct Divergence {
     pub reason: String,
 }
 
-/// Compares a stream against recorded chunks incrementally.
+/// Compares a stream against recorded chunks incrementally. The recorded
+/// chunks arrive as the replay reads its recordings (`expect`), the server's
+/// bytes as they come (`feed`); whichever is ahead waits in a queue, and the
+/// received backlog is what the caller bounds (`backlog`).
 #[derive(Debug)]
 pub struct Verifier {
-    expected: Vec<Bytes>,
-    /// Position in `expected`: chunk index and offset inside it.
-    chunk: usize,
+    /// Recorded bytes not compared yet; `within` bytes of the first are.
+    expected: VecDeque<Bytes>,
     within: usize,
+    /// Received bytes whose recorded counterpart has not been read yet.
+    backlog: BytesMut,
+    /// Bytes compared equal so far.
     pos: u64,
+    /// Recorded server bytes in all, and how many were handed in so far.
     expected_len: u64,
+    fed: u64,
     found: Option<Divergence>,
 }
 
 impl Verifier {
-    pub fn new(expected: Vec<Bytes>) -> Self {
-        let expected_len = expected.iter().map(|b| b.len() as u64).sum();
+    /// A verifier for a stream of `expected_len` recorded bytes.
+    pub fn new(expected_len: u64) -> Self {
         Self {
-            expected,
-            chunk: 0,
+            expected: VecDeque::new(),
             within: 0,
+            backlog: BytesMut::new(),
             pos: 0,
             expected_len,
+            fed: 0,
             found: None,
         }
     }
 
-    /// Expected bytes from the current position, up to `n`.
+    /// The next recorded chunk.
+    pub fn expect(&mut self, chunk: Bytes) {
+        self.fed += chunk.len() as u64;
+        if self.found.is_none() && !chunk.is_empty() {
+            self.expected.push_back(chunk);
+            self.compare();
+        }
+    }
+
+    /// Whether received bytes wait for recorded ones not handed in yet.
+    pub fn needs_expected(&self) -> bool {
+        self.found.is_none()
+            && !self.backlog.is_empty()
+            && self.expected.is_empty()
+            && self.fed < self.expected_len
+    }
+
+    /// Received bytes waiting for the recorded ones to be read.
+    pub fn backlog(&self) -> usize {
+        self.backlog.len()
+    }
+
+    /// Recorded bytes from the current position, up to `n`.
     fn expected_from_here(&self, n: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(n);
-        let (mut c, mut w) = (self.chunk, self.within);
-        while out.len() < n && c < self.expected.len() {
-            let b = &self.expected[c][w..];
-            let take = b.len().min(n - out.len());
-            out.extend_from_slice(&b[..take]);
-            c += 1;
+        let mut w = self.within;
+        for b in &self.expected {
+            if out.len() >= n {
+                break;
+            }
+            let b = &b[w..];
+            out.extend_from_slice(&b[..b.len().min(n - out.len())]);
             w = 0;
         }
         out
     }
 
     /// Feeds received bytes.
-    pub fn feed(&mut self, mut data: &[u8]) {
+    pub fn feed(&mut self, data: &[u8]) {
         if let Some(d) = &mut self.found {
             // Complete the excerpt of what was received after the divergence.
             let take = (EXCERPT - d.received.len()).min(data.len());
             d.received.extend_from_slice(&data[..take]);
             return;
         }
-        while !data.is_empty() {
-            if self.chunk >= self.expected.len() {
-                self.found = Some(Divergence {
-                    offset: self.pos,
-                    expected: Vec::new(),
-                    received: data[..data.len().min(EXCERPT)].to_vec(),
-                    reason: "server sent more than recorded".into(),
-                });
+        self.backlog.extend_from_slice(data);
+        self.compare();
+    }
+
+    /// Compares as far as both sides go.
+    fn compare(&mut self) {
+        while !self.backlog.is_empty() && self.found.is_none() {
+            let Some(front) = self.expected.front() else {
+                if self.fed >= self.expected_len {
+                    self.found = Some(Divergence {
+                        offset: self.pos,
+                        expected: Vec::new(),
+                        received: self.backlog[..self.backlog.len().min(EXCERPT)].to_vec(),
+                        reason: "server sent more than recorded".into(),
+                    });
+                    self.backlog = BytesMut::new();
+                }
                 return;
-            }
-            let exp = &self.expected[self.chunk][self.within..];
-            let n = exp.len().min(data.len());
-            if let Some(i) = (0..n).find(|&i| exp[i] != data[i]) {
+            };
+            let exp = &front[self.within..];
+            let n = exp.len().min(self.backlog.len());
+            if let Some(i) = (0..n).find(|&i| exp[i] != self.backlog[i]) {
                 self.within += i;
                 self.pos += i as u64;
                 self.found = Some(Divergence {
                     offset: self.pos,
                     expected: self.expected_from_here(EXCERPT),
-                    received: data[i..data.len().min(i + EXCERPT)].to_vec(),
+                    received: self.backlog[i..self.backlog.len().min(i + EXCERPT)].to_vec(),
                     reason: "different bytes".into(),
                 });
+                // Nothing more is compared: drop what is held.
+                self.expected.clear();
+                self.backlog = BytesMut::new();
                 return;
             }
             self.pos += n as u64;
             self.within += n;
-            data = &data[n..];
-            if self.within == self.expected[self.chunk].len() {
-                self.chunk += 1;
+            let _ = self.backlog.split_to(n);
+            if self.within == front.len() {
+                self.expected.pop_front();
                 self.within = 0;
             }
         }
@@ -115,7 +162,7 @@ impl Verifier {
             return Some(Divergence {
                 offset: self.pos,
                 expected: self.expected_from_here(EXCERPT),
-                received: Vec::new(),
+                received: self.backlog[..self.backlog.len().min(EXCERPT)].to_vec(),
                 reason: format!(
                     "server sent less than recorded ({} of {} bytes)",
                     self.pos, self.expected_len
@@ -131,7 +178,25 @@ mod tests {
     use super::*;
 
     fn v(chunks: &[&'static [u8]]) -> Verifier {
-        Verifier::new(chunks.iter().map(|c| Bytes::from_static(c)).collect())
+        let mut v = Verifier::new(chunks.iter().map(|c| c.len() as u64).sum());
+        for c in chunks {
+            v.expect(Bytes::from_static(c));
+        }
+        v
+    }
+
+    #[test]
+    fn received_bytes_wait_for_the_recorded_ones() {
+        let mut x = Verifier::new(11);
+        x.feed(b"hello w");
+        assert_eq!(x.backlog(), 7);
+        x.expect(Bytes::from_static(b"hello "));
+        assert_eq!((x.backlog(), x.matched()), (1, 6));
+        x.feed(b"orld");
+        x.expect(Bytes::from_static(b"world"));
+        assert_eq!((x.backlog(), x.finish()), (0, None));
+        x.feed(b"!");
+        assert!(x.finish().unwrap().reason.contains("more"));
     }
 
     #[test]

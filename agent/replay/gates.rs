@@ -1,0 +1,441 @@
+//! Causal gates: which client action of which connection may go now, so a
+//! replay keeps the cross-connection order the proxy saw and still never
+//! makes a server wait forever.
+//!
+//! Every connection has a cursor: its earliest event of the log that is not
+//! done yet, an action (done when the client starts it) or expected server
+//! bytes (done when they have arrived). An action at log position `g` may go
+//! once every *other* connection's cursor is past `g`. Its own server bytes
+//! are waited for apart, hard, as in `reactive`.
+//!
+//! The order the proxy saw is not always the order the server takes: two
+//! statements that reach it microseconds apart may be served the other way
+//! round, and under a row lock that turns the recorded order into a wait
+//! cycle between the replay and the server. So a wait for another
+//! connection's server bytes is soft: when that server has been silent for
+//! longer than its recorded answer time allows (`bound`), or every live
+//! connection is waiting and nothing has moved for `STALL_QUIET`, the
+//! connection holding the others is set aside (its cursor no longer holds
+//! anyone) until it moves again. Each such relaxation is returned so the
+//! report lists it. Pure: instants in, decisions out; the session does I/O.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::budget::Hold;
+
+use super::report::RelaxReason;
+
+/// Least time a gate waits for a silent server, whatever its recorded
+/// answer time: more than a loaded machine's scheduling hiccup.
+pub const GATE_FLOOR: Duration = Duration::from_millis(20);
+/// A gate waits this many times the recorded answer time (plus the floor).
+pub const GATE_FACTOR: u32 = 4;
+/// With every live connection waiting, how long nothing may move before the
+/// oldest gate is released.
+pub const STALL_QUIET: Duration = Duration::from_millis(100);
+
+/// How long a gate waits for server bytes that took `answer` in the
+/// recording: `GATE_FACTOR` × `answer` + `GATE_FLOOR`, at most
+/// `server_timeout`.
+pub fn bound(answer: Duration, server_timeout: Duration) -> Duration {
+    answer
+        .saturating_mul(GATE_FACTOR)
+        .saturating_add(GATE_FLOOR)
+        .min(server_timeout)
+}
+
+/// Expected server bytes: the connection has `bytes` in all once they came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    pub bytes: u64,
+    pub bound: Duration,
+}
+
+#[derive(Debug)]
+struct Pending {
+    g: u64,
+    /// `None`: a client action.
+    expect: Option<Expect>,
+    /// Its share of the replay's look-ahead budget, given back when done.
+    _hold: Option<Hold>,
+}
+
+#[derive(Debug)]
+struct Track {
+    pending: VecDeque<Pending>,
+    received: u64,
+    /// Server bytes known missing (own waits that timed out).
+    shortfall: u64,
+    /// When the cursor last advanced or server bytes last arrived.
+    moved: Instant,
+    /// Set aside by a relaxation until it moves again.
+    excluded: bool,
+    waiting: bool,
+}
+
+impl Track {
+    fn satisfied(&self, e: &Expect) -> bool {
+        self.received.saturating_add(self.shortfall) >= e.bytes
+    }
+}
+
+/// Why an action may not go yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocked {
+    /// The connection whose cursor holds it.
+    pub on: usize,
+    /// Its awaited server bytes in all and received (0, 0 for an action).
+    pub expected: u64,
+    pub received: u64,
+    /// When the gate is released if nothing moves.
+    pub until: Instant,
+}
+
+/// A connection set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relaxed {
+    pub conn: usize,
+    pub expected: u64,
+    pub received: u64,
+    pub waited: Duration,
+    pub reason: RelaxReason,
+}
+
+/// The gates of one copy of a causal pass.
+#[derive(Debug)]
+pub struct Gates {
+    tracks: HashMap<usize, Track>,
+    /// (cursor, conn) of every connection with pending events, not set aside.
+    fronts: BTreeSet<(u64, usize)>,
+    waiting: usize,
+    last_move: Instant,
+    server_timeout: Duration,
+}
+
+impl Gates {
+    pub fn new(now: Instant, server_timeout: Duration) -> Self {
+        Self {
+            tracks: HashMap::new(),
+            fronts: BTreeSet::new(),
+            waiting: 0,
+            last_move: now,
+            server_timeout,
+        }
+    }
+
+    /// The two first cursors: what `check` looks at. A change here is what
+    /// waiters must be told of.
+    pub fn head(&self) -> [Option<(u64, usize)>; 2] {
+        let mut it = self.fronts.iter().copied();
+        [it.next(), it.next()]
+    }
+
+    /// A connection of the log starts (its OPEN is read).
+    pub fn open(&mut self, conn: usize, now: Instant) {
+        self.tracks.entry(conn).or_insert(Track {
+            pending: VecDeque::new(),
+            received: 0,
+            shortfall: 0,
+            moved: now,
+            excluded: false,
+            waiting: false,
+        });
+    }
+
+    /// Adds the next event of `conn`, in log order.
+    pub fn push(&mut self, conn: usize, g: u64, expect: Option<Expect>, hold: Option<Hold>) {
+        let Some(t) = self.tracks.get_mut(&conn) else {
+            return;
+        };
+        if let Some(e) = &expect
+            && t.pending.is_empty()
+            && t.satisfied(e)
+        {
+            return;
+        }
+        t.pending.push_back(Pending {
+            g,
+            expect,
+            _hold: hold,
+        });
+        if t.pending.len() == 1 && !t.excluded {
+            self.fronts.insert((g, conn));
+        }
+    }
+
+    /// Pops what is done at the head of `conn`'s events; `upto` also pops
+    /// every event up to that position (the action the client starts).
+    fn advance(&mut self, conn: usize, upto: Option<u64>, now: Instant) {
+        let Some(t) = self.tracks.get_mut(&conn) else {
+            return;
+        };
+        let before = t.pending.front().map(|p| p.g);
+        while let Some(p) = t.pending.front() {
+            let done =
+                upto.is_some_and(|u| p.g <= u) || p.expect.as_ref().is_some_and(|e| t.satisfied(e));
+            if !done {
+                break;
+            }
+            t.pending.pop_front();
+        }
+        let after = t.pending.front().map(|p| p.g);
+        if before == after {
+            return;
+        }
+        t.moved = now;
+        self.last_move = now;
+        if let Some(b) = before {
+            self.fronts.remove(&(b, conn));
+        }
+        t.excluded = false;
+        if let Some(a) = after {
+            self.fronts.insert((a, conn));
+        }
+    }
+
+    /// `conn` starts its action at `g`.
+    pub fn acted(&mut self, conn: usize, g: u64, now: Instant) {
+        self.advance(conn, Some(g), now);
+        self.last_move = now;
+    }
+
+    /// `conn` has received `total` server bytes.
+    pub fn received(&mut self, conn: usize, total: u64, now: Instant) {
+        if let Some(t) = self.tracks.get_mut(&conn)
+            && total > t.received
+        {
+            t.received = total;
+            t.moved = now;
+            self.last_move = now;
+            self.advance(conn, None, now);
+        }
+    }
+
+    /// `conn` now knows it lacks `shortfall` server bytes in all.
+    pub fn shortfall(&mut self, conn: usize, shortfall: u64, now: Instant) {
+        if let Some(t) = self.tracks.get_mut(&conn) {
+            t.shortfall = shortfall;
+            self.advance(conn, None, now);
+        }
+    }
+
+    /// `conn` is done (closed, failed, finished): it holds nobody.
+    pub fn end(&mut self, conn: usize) {
+        if let Some(t) = self.tracks.remove(&conn) {
+            if let Some(p) = t.pending.front() {
+                self.fronts.remove(&(p.g, conn));
+            }
+            if t.waiting {
+                self.waiting -= 1;
+            }
+        }
+    }
+
+    /// Whether `conn` is blocked on a gate (its own or another's), for the
+    /// stall rule.
+    pub fn set_waiting(&mut self, conn: usize, waiting: bool) {
+        if let Some(t) = self.tracks.get_mut(&conn)
+            && t.waiting != waiting
+        {
+            t.waiting = waiting;
+            if waiting {
+                self.waiting += 1;
+            } else {
+                self.waiting -= 1;
+            }
+        }
+    }
+
+    /// The cursor holding `conn`'s action at `g`, if any.
+    fn holder(&self, conn: usize, g: u64) -> Option<(u64, usize)> {
+        self.fronts
+            .iter()
+            .copied()
+            .find(|&(_, c)| c != conn)
+            .filter(|&(fg, _)| fg < g)
+    }
+
+    /// When the holder's gate is released if nothing moves, and why.
+    fn deadline(&self, holder: usize) -> (Instant, RelaxReason, Expect) {
+        let t = &self.tracks[&holder];
+        let expect = t.pending.front().and_then(|p| p.expect).unwrap_or(Expect {
+            bytes: 0,
+            bound: self.server_timeout,
+        });
+        let bound = expect.bound.min(self.server_timeout);
+        let reason = if bound >= self.server_timeout {
+            RelaxReason::Timeout
+        } else {
+            RelaxReason::Silent
+        };
+        let mut at = (t.moved + bound, reason);
+        let stalled = self.last_move + STALL_QUIET;
+        if self.waiting == self.tracks.len() && stalled < at.0 {
+            at = (stalled, RelaxReason::Stalled);
+        }
+        (at.0, at.1, expect)
+    }
+
+    /// Whether `conn` may start its action at `g` now.
+    pub fn check(&self, conn: usize, g: u64) -> Option<Blocked> {
+        let (_, on) = self.holder(conn, g)?;
+        let (until, _, expect) = self.deadline(on);
+        let t = &self.tracks[&on];
+        Some(Blocked {
+            on,
+            expected: expect.bytes,
+            received: t.received,
+            until,
+        })
+    }
+
+    /// Releases the gate holding `conn`'s action at `g` if it is overdue.
+    pub fn relax(&mut self, conn: usize, g: u64, now: Instant) -> Option<Relaxed> {
+        let (fg, on) = self.holder(conn, g)?;
+        let (until, reason, expect) = self.deadline(on);
+        if now < until {
+            return None;
+        }
+        self.fronts.remove(&(fg, on));
+        let t = self.tracks.get_mut(&on)?;
+        t.excluded = true;
+        let waited = now.saturating_duration_since(t.moved);
+        // What moved since does not count as progress of the set-aside one.
+        self.last_move = now;
+        Some(Relaxed {
+            conn: on,
+            expected: expect.bytes,
+            received: t.received,
+            waited,
+            reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ST: Duration = Duration::from_secs(5);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn expect(bytes: u64, bound: Duration) -> Option<Expect> {
+        Some(Expect { bytes, bound })
+    }
+
+    #[test]
+    fn bounds_scale_with_the_recorded_answer_and_stop_at_the_server_timeout() {
+        assert_eq!(bound(Duration::ZERO, ST), GATE_FLOOR);
+        assert_eq!(bound(ms(10), ST), ms(40) + GATE_FLOOR);
+        assert_eq!(bound(ms(10_000), ST), ST);
+    }
+
+    #[test]
+    fn an_action_waits_for_earlier_events_of_other_connections_only() {
+        let t0 = Instant::now();
+        let mut g = Gates::new(t0, ST);
+        g.open(0, t0);
+        g.open(1, t0);
+        g.push(0, 0, None, None); // A sends
+        g.push(0, 1, expect(10, ms(30)), None); // A's answer
+        g.push(1, 2, None, None); // B sends
+        g.push(0, 3, None, None); // A sends again
+        // A's first action is free; B is held by A's cursor.
+        assert_eq!(g.check(0, 0), None);
+        assert_eq!(g.check(1, 2).map(|b| b.on), Some(0));
+        g.acted(0, 0, t0);
+        let b = g.check(1, 2).unwrap();
+        assert_eq!((b.on, b.expected, b.received), (0, 10, 0));
+        assert_eq!(b.until, t0 + ms(30));
+        g.received(0, 6, t0 + ms(5));
+        assert!(g.check(1, 2).is_some(), "6 of 10 bytes");
+        g.received(0, 10, t0 + ms(6));
+        assert_eq!(g.check(1, 2), None);
+        // A's next action (g 3) waits for B's (g 2).
+        assert_eq!(g.check(0, 3).map(|b| b.on), Some(1));
+        g.acted(1, 2, t0 + ms(7));
+        assert_eq!(g.check(0, 3), None);
+    }
+
+    #[test]
+    fn a_silent_server_is_set_aside_until_it_moves() {
+        let t0 = Instant::now();
+        let mut g = Gates::new(t0, ST);
+        for c in 0..3 {
+            g.open(c, t0);
+        }
+        g.push(0, 0, None, None);
+        g.push(0, 1, expect(5, ms(25)), None);
+        g.push(0, 2, None, None);
+        g.push(0, 3, expect(9, ms(25)), None);
+        g.push(1, 4, None, None);
+        g.push(2, 5, None, None); // C: not waiting, so no stall
+        g.acted(0, 0, t0);
+        assert_eq!(g.relax(1, 4, t0 + ms(24)), None, "not overdue yet");
+        let r = g.relax(1, 4, t0 + ms(25)).unwrap();
+        assert_eq!((r.conn, r.expected, r.received), (0, 5, 0));
+        assert_eq!(r.reason, RelaxReason::Silent);
+        // A is set aside: B goes, though A's later events are still pending.
+        assert_eq!(g.check(1, 4), None);
+        // A's answer comes: it holds the others again, from its cursor on.
+        g.received(0, 5, t0 + ms(40));
+        assert_eq!(g.check(1, 4).map(|b| b.on), Some(0));
+    }
+
+    #[test]
+    fn when_everyone_waits_the_oldest_gate_goes_after_a_quiet_spell() {
+        let t0 = Instant::now();
+        let mut g = Gates::new(t0, ST);
+        g.open(0, t0);
+        g.open(1, t0);
+        g.push(0, 0, None, None);
+        g.push(0, 1, expect(5, ms(4_000)), None);
+        g.push(0, 2, None, None);
+        g.push(1, 3, None, None);
+        g.acted(0, 0, t0);
+        assert_eq!(g.check(1, 3).unwrap().until, t0 + ms(4_000));
+        g.set_waiting(0, true);
+        g.set_waiting(1, true);
+        let b = g.check(1, 3).unwrap();
+        assert_eq!(b.until, t0 + STALL_QUIET);
+        let r = g.relax(1, 3, t0 + STALL_QUIET).unwrap();
+        assert_eq!(r.reason, RelaxReason::Stalled);
+    }
+
+    #[test]
+    fn shortfall_and_end_release_what_can_never_come() {
+        let t0 = Instant::now();
+        let mut g = Gates::new(t0, ST);
+        g.open(0, t0);
+        g.open(1, t0);
+        g.push(0, 0, expect(100, ms(20)), None);
+        g.push(1, 1, None, None);
+        g.shortfall(0, 100, t0);
+        assert_eq!(g.check(1, 1), None);
+        g.push(0, 2, expect(150, ms(20)), None);
+        g.push(1, 3, None, None);
+        assert!(g.check(1, 3).is_some());
+        g.end(0);
+        assert_eq!(g.check(1, 3), None);
+        // Expected bytes already there are not even queued.
+        g.received(1, 50, t0);
+        g.push(1, 4, expect(40, ms(20)), None);
+        assert_eq!(g.head(), [Some((1, 1)), None]);
+    }
+
+    #[test]
+    fn the_server_timeout_is_the_last_word() {
+        let t0 = Instant::now();
+        let mut g = Gates::new(t0, ms(50));
+        g.open(0, t0);
+        g.open(1, t0);
+        g.push(0, 0, expect(5, ms(10_000)), None);
+        g.push(1, 1, None, None);
+        let r = g.relax(1, 1, t0 + ms(50)).unwrap();
+        assert_eq!(r.reason, RelaxReason::Timeout);
+    }
+}

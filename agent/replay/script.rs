@@ -1,0 +1,316 @@
+//! Turns the frames of the recordings, in the order a pass reads them, into
+//! the events a replay acts on: a connection opens, a client step (with the
+//! server bytes it had before it), server bytes to expect. Each event gets
+//! its place in the global log (`g`), which `causal` mode orders by. Idle
+//! gaps are clamped here, over the whole log, so every mode sees the same
+//! times. Pure: frames in, events out; memory per connection, not per chunk.
+
+use bytes::Bytes;
+
+use super::plan::{Plan, opens_or_acts};
+use crate::format::{Direction, Frame, FrameBody};
+
+/// A client action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send(Bytes),
+    /// The client shut down its write side (half-close).
+    ShutdownWrite,
+    /// The connection ended; the client closes after reading what the
+    /// server sent in the recording.
+    Close,
+}
+
+/// What happens at one point of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// The connection opens (its first frame in the recording).
+    Open,
+    /// The client's `step`-th action, taken after the connection had
+    /// received `s2c_before` server bytes in the recording.
+    Step {
+        step: u64,
+        s2c_before: u64,
+        action: Action,
+    },
+    /// The server sent `payload`; the connection then had `total` server
+    /// bytes. `answer_ns`: how long after the client's last action (or the
+    /// open) it came, in the recording, which bounds how long a causal
+    /// gate waits for it.
+    Expect {
+        payload: Bytes,
+        total: u64,
+        answer_ns: u64,
+    },
+}
+
+/// One event of the global log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Position in the log: events are produced in increasing `g`.
+    pub g: u64,
+    /// Offset in the recording after idle clamping.
+    pub ts_ns: u64,
+    /// Index in the plan.
+    pub conn: usize,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Conn {
+    opened: bool,
+    steps: u64,
+    s2c: u64,
+    /// Offset of the client's last action, or of the open.
+    last_client_ns: u64,
+}
+
+/// The translation state of one pass.
+#[derive(Debug)]
+pub struct Scripter {
+    conns: Vec<Conn>,
+    g: u64,
+    max_idle_ns: Option<u64>,
+    /// Original offset of the previous frame, for idle clamping.
+    prev_ts: Option<u64>,
+    shift: u64,
+}
+
+impl Scripter {
+    pub fn new(plan: &Plan, max_idle_ns: Option<u64>) -> Self {
+        Self {
+            conns: vec![Conn::default(); plan.conns.len()],
+            g: 0,
+            max_idle_ns,
+            prev_ts: None,
+            shift: 0,
+        }
+    }
+
+    /// The events of one frame of recording `rec`, appended to `out`.
+    pub fn frame(&mut self, plan: &Plan, rec: usize, frame: Frame, out: &mut Vec<Event>) {
+        if !opens_or_acts(&frame.body) {
+            return;
+        }
+        // Clamping looks at every frame, also those of other shards, so all
+        // agents of a spread replay keep the same times.
+        let ts = self.clamp(frame.ts_ns);
+        let Some(conn) = plan.conn_of(rec, frame.conn) else {
+            return;
+        };
+        let c = &mut self.conns[conn];
+        let mut push = |g: &mut u64, kind| {
+            out.push(Event {
+                g: *g,
+                ts_ns: ts,
+                conn,
+                kind,
+            });
+            *g += 1;
+        };
+        if !c.opened {
+            c.opened = true;
+            c.last_client_ns = ts;
+            push(&mut self.g, EventKind::Open);
+        }
+        let action = match frame.body {
+            FrameBody::Data {
+                dir: Direction::C2s,
+                payload,
+            } => Action::Send(payload),
+            FrameBody::Data {
+                dir: Direction::S2c,
+                payload,
+            } => {
+                c.s2c += payload.len() as u64;
+                let kind = EventKind::Expect {
+                    payload,
+                    total: c.s2c,
+                    answer_ns: ts.saturating_sub(c.last_client_ns),
+                };
+                push(&mut self.g, kind);
+                return;
+            }
+            FrameBody::HalfClose {
+                dir: Direction::C2s,
+            } => Action::ShutdownWrite,
+            FrameBody::Close { .. } => Action::Close,
+            // The server's half-close needs nothing from the client.
+            _ => return,
+        };
+        let kind = EventKind::Step {
+            step: c.steps,
+            s2c_before: c.s2c,
+            action,
+        };
+        c.steps += 1;
+        c.last_client_ns = ts;
+        push(&mut self.g, kind);
+    }
+
+    fn clamp(&mut self, ts: u64) -> u64 {
+        if let (Some(max), Some(prev)) = (self.max_idle_ns, self.prev_ts) {
+            let gap = ts.saturating_sub(prev);
+            if gap > max {
+                self.shift += gap - max;
+            }
+        }
+        self.prev_ts = Some(ts);
+        ts.saturating_sub(self.shift)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::OpenInfo;
+    use crate::replay::plan::PlanBuilder;
+
+    fn open(conn: u64, ts: u64) -> Frame {
+        Frame {
+            conn,
+            ts_ns: ts,
+            body: FrameBody::Open(OpenInfo {
+                client: format!("127.0.0.1:{}", 5000 + conn),
+                proxy_id: "p1".into(),
+                upstream: "127.0.0.1:6379".into(),
+                mid_session: false,
+                opened_unix_ns: 0,
+            }),
+        }
+    }
+
+    fn data(conn: u64, ts: u64, dir: Direction, b: &'static [u8]) -> Frame {
+        Frame {
+            conn,
+            ts_ns: ts,
+            body: FrameBody::Data {
+                dir,
+                payload: Bytes::from_static(b),
+            },
+        }
+    }
+
+    fn close(conn: u64, ts: u64) -> Frame {
+        Frame {
+            conn,
+            ts_ns: ts,
+            body: FrameBody::Close {
+                reason: "client closed".into(),
+            },
+        }
+    }
+
+    fn frames() -> Vec<Frame> {
+        vec![
+            open(1, 0),
+            data(1, 10, Direction::C2s, b"SET a 1"),
+            data(1, 20, Direction::S2c, b"OK"),
+            open(2, 30),
+            data(2, 40, Direction::C2s, b"GET a"),
+            data(2, 50, Direction::S2c, b"1"),
+            data(1, 60, Direction::C2s, b"INCR a"),
+            close(1, 1_000_070),
+            close(2, 1_000_080),
+        ]
+    }
+
+    fn plan_of(frames: &[Frame]) -> Plan {
+        let mut b = PlanBuilder::new();
+        let r = b.recording("rec");
+        for f in frames {
+            b.add(r, f);
+        }
+        b.finish()
+    }
+
+    fn events(plan: &Plan, frames: Vec<Frame>, max_idle: Option<u64>) -> Vec<Event> {
+        let mut s = Scripter::new(plan, max_idle);
+        let mut out = Vec::new();
+        for f in frames {
+            s.frame(plan, 0, f, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn the_plan_counts_steps_and_bytes() {
+        let p = plan_of(&frames());
+        assert_eq!(p.conns.len(), 2);
+        let c1 = &p.conns[0];
+        assert_eq!((c1.steps, c1.c2s_total, c1.s2c_total), (3, 13, 2));
+        assert_eq!(p.c2s_total(), 18);
+        assert_eq!(p.s2c_total(), 3);
+        assert_eq!(&*c1.upstream, "127.0.0.1:6379");
+    }
+
+    #[test]
+    fn events_follow_the_recorded_order_and_know_what_came_before() {
+        let p = plan_of(&frames());
+        let ev = events(&p, frames(), None);
+        let g: Vec<u64> = ev.iter().map(|e| e.g).collect();
+        assert_eq!(g, (0..9).collect::<Vec<_>>());
+        assert_eq!(ev[0].kind, EventKind::Open);
+        assert_eq!(
+            ev[2].kind,
+            EventKind::Expect {
+                payload: Bytes::from_static(b"OK"),
+                total: 2,
+                answer_ns: 10
+            }
+        );
+        assert_eq!(
+            ev[6].kind,
+            EventKind::Step {
+                step: 1,
+                s2c_before: 2,
+                action: Action::Send(Bytes::from_static(b"INCR a"))
+            }
+        );
+        assert_eq!((ev[6].conn, ev[8].conn), (0, 1));
+        assert!(matches!(
+            ev[8].kind,
+            EventKind::Step {
+                step: 1,
+                action: Action::Close,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn idle_gaps_are_clamped_everywhere() {
+        let p = plan_of(&frames());
+        let ev = events(&p, frames(), Some(100));
+        // The 999_990 ns gap before the closes became 100 ns.
+        let ts: Vec<u64> = ev.iter().map(|e| e.ts_ns).collect();
+        assert_eq!(ts, vec![0, 10, 20, 30, 40, 50, 60, 160, 170]);
+    }
+
+    #[test]
+    fn shards_split_connections_without_loss_or_overlap() {
+        let p = plan_of(&frames());
+        let a = p.clone().shard(0, 2);
+        let b = p.clone().shard(1, 2);
+        assert_eq!(a.conns.len() + b.conns.len(), p.conns.len());
+        assert_eq!(a.conns[0].rec_conn, 1);
+        assert_eq!(b.conns[0].rec_conn, 2);
+        let ea = events(&a, frames(), Some(100));
+        let eb = events(&b, frames(), Some(100));
+        assert_eq!(ea.len() + eb.len(), 9);
+        assert!(eb.iter().all(|e| e.conn == 0));
+        // Every shard keeps the whole log's clamped times.
+        assert_eq!(eb.last().map(|e| e.ts_ns), Some(170));
+    }
+
+    #[test]
+    fn a_connection_without_open_is_replayed_mid_session() {
+        let f = vec![data(7, 5, Direction::C2s, b"x")];
+        let p = plan_of(&f);
+        assert!(p.conns[0].mid_session);
+        assert_eq!(&*p.conns[0].upstream, "");
+        let ev = events(&p, f, None);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].kind, EventKind::Open);
+    }
+}

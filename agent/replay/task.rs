@@ -1,0 +1,336 @@
+//! One replayed connection of one copy: opens at its recorded offset, then
+//! takes its client steps as they are read, each at its instant (paced
+//! modes), after the server bytes that preceded it on this connection
+//! (`reactive`, `causal`: a hard wait bounded by `--server-timeout`) and,
+//! in `causal`, after every earlier event of the other connections (a soft
+//! gate, see `gates`). Send instants are anchored (`t0 + ts / speed`),
+//! never sums of sleeps, so error does not accumulate.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::{Expected, Live, Observer, OpenOptions};
+use super::options::{Mode, ReplayOptions};
+use super::plan::ConnPlan;
+use super::report::{ConnReport, RelaxReason, Relaxation};
+use super::script::Action;
+use super::session::{Pass, Queued, SharedGates};
+use super::waits::Waiting;
+
+/// What a connection task starts with.
+pub struct Start {
+    pub copy: u32,
+    pub conn: usize,
+    /// The OPEN's place in the log and offset.
+    pub g: u64,
+    pub ts_ns: u64,
+    pub steps: mpsc::UnboundedReceiver<Queued>,
+    pub expected: Option<Expected>,
+    pub gates: Option<Arc<SharedGates>>,
+}
+
+/// Sleeps until `at` (precisely: see `timer`); false when cancelled first.
+async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = crate::timer::sleep_until(at) => true,
+    }
+}
+
+fn new_report(c: &ConnPlan, copy: u32, pass: u32, target: &str) -> ConnReport {
+    ConnReport {
+        recording: c.recording.to_string(),
+        rec_conn: c.rec_conn,
+        copy,
+        pass,
+        target: target.to_string(),
+        mid_session: c.mid_session,
+        expected_sent: c.c2s_total,
+        expected_received: c.s2c_total,
+        steps_total: usize::try_from(c.steps).unwrap_or(usize::MAX),
+        ..ConnReport::default()
+    }
+}
+
+fn target_of<'a>(opts: &'a ReplayOptions, c: &'a ConnPlan) -> Result<&'a str, String> {
+    match opts.target.as_deref() {
+        Some(t) => Ok(t),
+        None if !c.upstream.is_empty() => Ok(&c.upstream),
+        None => Err("the recording names no upstream for this connection; give a target".into()),
+    }
+}
+
+/// One connection's place in the pass, for gates and the waits board.
+struct Me {
+    copy: u32,
+    conn: usize,
+    gates: Option<Arc<SharedGates>>,
+}
+
+impl Pass {
+    fn due(&self, ts_ns: u64) -> Instant {
+        self.t0 + self.opts.scaled(ts_ns)
+    }
+
+    /// Runs one connection's script; its report when it is done.
+    pub(super) async fn script(self: Arc<Self>, start: Start) -> ConnReport {
+        let Start {
+            copy,
+            conn,
+            g,
+            ts_ns,
+            mut steps,
+            expected,
+            gates,
+        } = start;
+        let me = Me { copy, conn, gates };
+        let report = self.run_script(&me, g, ts_ns, &mut steps, expected).await;
+        if let Some(gt) = &me.gates {
+            gt.with(|x| x.end(conn));
+        }
+        self.waits.clear((self.pass, copy, conn));
+        report
+    }
+
+    async fn run_script(
+        &self,
+        me: &Me,
+        g: u64,
+        ts_ns: u64,
+        steps: &mut mpsc::UnboundedReceiver<Queued>,
+        expected: Option<Expected>,
+    ) -> ConnReport {
+        let c = &self.plan.conns[me.conn];
+        let opts = &self.opts;
+        let cancel = &self.cancel;
+        let target = match target_of(opts, c) {
+            Ok(t) => t.to_string(),
+            Err(e) => {
+                let mut r = new_report(c, me.copy, self.pass, "");
+                r.error = Some(e);
+                return r;
+            }
+        };
+        let mut report = new_report(c, me.copy, self.pass, &target);
+        if opts.paced() && !sleep_until(self.due(ts_ns), cancel).await {
+            return report;
+        }
+        if !self.cross_gate(me, g, 0, &mut report).await {
+            return report;
+        }
+        if let Some(gt) = &me.gates {
+            gt.with(|x| x.acted(me.conn, g, Instant::now()));
+        }
+        let observer: Option<Observer> = me.gates.clone().map(|gt| {
+            let conn = me.conn;
+            Arc::new(move |total: u64| {
+                gt.with(|x| x.received(conn, total, Instant::now()));
+            }) as Observer
+        });
+        let options = OpenOptions {
+            verify: expected,
+            observer,
+            progress: self.progress.clone(),
+            t0: self.t0,
+            faults: self.faults.connection(),
+        };
+        let mut live = match Live::open(c, report, &target, options, cancel).await {
+            Ok(l) => l,
+            Err(r) => return r,
+        };
+        loop {
+            let q = tokio::select! {
+                _ = cancel.cancelled() => break,
+                q = steps.recv() => q,
+            };
+            // No CLOSE in the recording (it ended first): finish here.
+            let Some(q) = q else { break };
+            if matches!(q.action, Action::Send(_)) && live.server_closed() {
+                break;
+            }
+            let due = self.due(q.ts_ns);
+            if opts.paced() && !sleep_until(due, cancel).await {
+                break;
+            }
+            if matches!(opts.mode, Mode::Reactive | Mode::Causal)
+                && !self.await_server(me, &mut live, q.step, q.s2c_before).await
+            {
+                break;
+            }
+            if !self.cross_gate(me, q.g, q.step, &mut live.report).await {
+                break;
+            }
+            if opts.paced() {
+                live.report
+                    .lateness
+                    .record(Instant::now().saturating_duration_since(due));
+            }
+            if let Some(gt) = &me.gates {
+                gt.with(|x| x.acted(me.conn, q.g, Instant::now()));
+            }
+            if !self.take_step(&mut live, &q.action).await {
+                break;
+            }
+        }
+        if let Some(gt) = &me.gates {
+            gt.with(|x| x.set_waiting(me.conn, true));
+        }
+        live.finish(c.s2c_total, opts.server_timeout, cancel).await
+    }
+
+    /// Waits until the connection has received the server bytes the
+    /// recording had at this point (less its known shortfall). A timeout is
+    /// counted, the shortfall grows by what is missing, and the replay goes
+    /// on. False only when the replay was stopped.
+    async fn await_server(&self, me: &Me, live: &mut Live, step: u64, bytes: u64) -> bool {
+        let target = bytes.saturating_sub(live.shortfall);
+        if live.received() >= target {
+            return true;
+        }
+        let key = (self.pass, me.copy, me.conn);
+        self.waits.set(
+            key,
+            Waiting {
+                step,
+                on: me.conn,
+                expected: target,
+                received: live.received(),
+                since: Instant::now(),
+            },
+        );
+        if let Some(gt) = &me.gates {
+            gt.with(|x| x.set_waiting(me.conn, true));
+        }
+        let arrived = live
+            .wait_received(target, self.opts.server_timeout, &self.cancel)
+            .await;
+        self.waits.clear(key);
+        if let Some(gt) = &me.gates {
+            gt.with(|x| x.set_waiting(me.conn, false));
+        }
+        if self.cancel.is_cancelled() {
+            return false;
+        }
+        if !arrived {
+            live.shortfall += target.saturating_sub(live.received());
+            if !live.server_closed() {
+                live.report.server_timeouts += 1;
+                self.progress
+                    .server_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(gt) = &me.gates {
+                let shortfall = live.shortfall;
+                gt.with(|x| x.shortfall(me.conn, shortfall, Instant::now()));
+            }
+        }
+        true
+    }
+
+    /// `causal`: waits until every earlier event of the other connections
+    /// is done, or their gate is released (`gates`). Other modes pass at
+    /// once. False only when the replay was stopped.
+    async fn cross_gate(&self, me: &Me, g: u64, step: u64, report: &mut ConnReport) -> bool {
+        let Some(gt) = &me.gates else {
+            return true;
+        };
+        let key = (self.pass, me.copy, me.conn);
+        let mut waited = false;
+        let done = loop {
+            let notified = gt.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let Some(blocked) = gt.with(|x| x.check(me.conn, g)) else {
+                break true;
+            };
+            if !waited {
+                waited = true;
+                gt.with(|x| x.set_waiting(me.conn, true));
+            }
+            self.waits.set(
+                key,
+                Waiting {
+                    step,
+                    on: blocked.on,
+                    expected: blocked.expected,
+                    received: blocked.received,
+                    since: Instant::now(),
+                },
+            );
+            let until = tokio::time::Instant::from_std(blocked.until);
+            tokio::select! {
+                _ = self.cancel.cancelled() => break false,
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(until) => {
+                    if let Some(r) = gt.with(|x| x.relax(me.conn, g, Instant::now())) {
+                        self.relaxed(me, r, report);
+                    }
+                }
+            }
+        };
+        if waited {
+            self.waits.clear(key);
+            gt.with(|x| x.set_waiting(me.conn, false));
+        }
+        done
+    }
+
+    fn relaxed(&self, me: &Me, r: super::gates::Relaxed, report: &mut ConnReport) {
+        let (held, awaited) = (&self.plan.conns[me.conn], &self.plan.conns[r.conn]);
+        report.relaxations += 1;
+        self.progress.relaxations.fetch_add(1, Ordering::Relaxed);
+        if r.reason == RelaxReason::Timeout {
+            report.server_timeouts += 1;
+            self.progress
+                .server_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(
+            awaited = awaited.rec_conn,
+            held = held.rec_conn,
+            reason = r.reason.as_str(),
+            waited_us = r.waited.as_micros() as u64,
+            "causal gate released"
+        );
+        self.outcomes.relaxation(Relaxation {
+            recording: awaited.recording.to_string(),
+            awaited_conn: awaited.rec_conn,
+            copy: me.copy,
+            pass: self.pass,
+            expected: r.expected,
+            received: r.received,
+            waited: r.waited,
+            reason: r.reason,
+            at: Instant::now().saturating_duration_since(self.t0),
+            held_conn: held.rec_conn,
+        });
+    }
+
+    /// Does one client action; false when the script must end here.
+    async fn take_step(&self, live: &mut Live, action: &Action) -> bool {
+        match action {
+            Action::Send(data) => {
+                if let Err(e) = live.send(data, &self.cancel).await {
+                    if !self.cancel.is_cancelled() {
+                        live.report.error = Some(format!(
+                            "write failed after {} bytes: {e}",
+                            live.report.bytes_sent
+                        ));
+                    }
+                    return false;
+                }
+            }
+            Action::ShutdownWrite => live.shutdown_write().await,
+            Action::Close => {
+                live.report.steps_done += 1;
+                return false;
+            }
+        }
+        live.report.steps_done += 1;
+        true
+    }
+}
