@@ -14,7 +14,8 @@
 //! cycle between the replay and the server. So a wait for another
 //! connection's server bytes is soft: when that server has been silent for
 //! longer than its recorded answer time allows (`bound`), or every live
-//! connection is waiting and nothing has moved for `STALL_QUIET`, the
+//! connection is waiting and nothing has moved for a few times that answer
+//! time (`stall_bound`: nobody but the server could move), the
 //! connection holding the others is set aside (its cursor no longer holds
 //! anyone) until it moves again. Each such relaxation is returned so the
 //! report lists it. Pure: instants in, decisions out; the session does I/O.
@@ -31,9 +32,10 @@ use super::report::RelaxReason;
 pub const GATE_FLOOR: Duration = Duration::from_millis(20);
 /// A gate waits this many times the recorded answer time (plus the floor).
 pub const GATE_FACTOR: u32 = 4;
-/// With every live connection waiting, how long nothing may move before the
-/// oldest gate is released.
-pub const STALL_QUIET: Duration = Duration::from_millis(100);
+/// With every live connection waiting, nothing but the server can move, and
+/// a server silent for `GATE_FACTOR` × the recorded answer time (at least
+/// this) is taken to wait for the replay: the gate goes without the floor.
+pub const STALL_QUIET: Duration = Duration::from_millis(2);
 
 /// How long a gate waits for server bytes that took `answer` in the
 /// recording: `GATE_FACTOR` × `answer` + `GATE_FLOOR`, at most
@@ -45,11 +47,22 @@ pub fn bound(answer: Duration, server_timeout: Duration) -> Duration {
         .min(server_timeout)
 }
 
-/// Expected server bytes: the connection has `bytes` in all once they came.
+/// How long, when every live connection waits, nothing may move before the
+/// gate holding them goes: `GATE_FACTOR` × `answer`, at least
+/// `STALL_QUIET`, at most the silent bound.
+pub fn stall_bound(answer: Duration, server_timeout: Duration) -> Duration {
+    answer
+        .saturating_mul(GATE_FACTOR)
+        .max(STALL_QUIET)
+        .min(bound(answer, server_timeout))
+}
+
+/// Expected server bytes: the connection has `bytes` in all once they
+/// came, which took `answer` in the recording (scaled by the speed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expect {
     pub bytes: u64,
-    pub bound: Duration,
+    pub answer: Duration,
 }
 
 #[derive(Debug)]
@@ -259,18 +272,29 @@ impl Gates {
     /// When the holder's gate is released if nothing moves, and why.
     fn deadline(&self, holder: usize) -> (Instant, RelaxReason, Expect) {
         let t = &self.tracks[&holder];
-        let expect = t.pending.front().and_then(|p| p.expect).unwrap_or(Expect {
-            bytes: 0,
-            bound: self.server_timeout,
-        });
-        let bound = expect.bound.min(self.server_timeout);
-        let reason = if bound >= self.server_timeout {
+        let (expect, silent, stall) = match t.pending.front().and_then(|p| p.expect) {
+            Some(e) => (
+                e,
+                bound(e.answer, self.server_timeout),
+                stall_bound(e.answer, self.server_timeout),
+            ),
+            // An action that does not start: only the server timeout.
+            None => (
+                Expect {
+                    bytes: 0,
+                    answer: Duration::ZERO,
+                },
+                self.server_timeout,
+                self.server_timeout,
+            ),
+        };
+        let reason = if silent >= self.server_timeout {
             RelaxReason::Timeout
         } else {
             RelaxReason::Silent
         };
-        let mut at = (t.moved + bound, reason);
-        let stalled = self.last_move + STALL_QUIET;
+        let mut at = (t.moved + silent, reason);
+        let stalled = self.last_move.max(t.moved) + stall;
         if self.waiting == self.tracks.len() && stalled < at.0 {
             at = (stalled, RelaxReason::Stalled);
         }
@@ -323,8 +347,8 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    fn expect(bytes: u64, bound: Duration) -> Option<Expect> {
-        Some(Expect { bytes, bound })
+    fn expect(bytes: u64, answer: Duration) -> Option<Expect> {
+        Some(Expect { bytes, answer })
     }
 
     #[test]
@@ -332,6 +356,9 @@ mod tests {
         assert_eq!(bound(Duration::ZERO, ST), GATE_FLOOR);
         assert_eq!(bound(ms(10), ST), ms(40) + GATE_FLOOR);
         assert_eq!(bound(ms(10_000), ST), ST);
+        assert_eq!(stall_bound(Duration::ZERO, ST), STALL_QUIET);
+        assert_eq!(stall_bound(ms(10), ST), ms(40));
+        assert_eq!(stall_bound(ms(10_000), ST), ST);
     }
 
     #[test]
@@ -341,7 +368,7 @@ mod tests {
         g.open(0, t0);
         g.open(1, t0);
         g.push(0, 0, None, None); // A sends
-        g.push(0, 1, expect(10, ms(30)), None); // A's answer
+        g.push(0, 1, expect(10, ms(2)), None); // A's answer
         g.push(1, 2, None, None); // B sends
         g.push(0, 3, None, None); // A sends again
         // A's first action is free; B is held by A's cursor.
@@ -350,7 +377,7 @@ mod tests {
         g.acted(0, 0, t0);
         let b = g.check(1, 2).unwrap();
         assert_eq!((b.on, b.expected, b.received), (0, 10, 0));
-        assert_eq!(b.until, t0 + ms(30));
+        assert_eq!(b.until, t0 + ms(8) + GATE_FLOOR);
         g.received(0, 6, t0 + ms(5));
         assert!(g.check(1, 2).is_some(), "6 of 10 bytes");
         g.received(0, 10, t0 + ms(6));
@@ -369,14 +396,14 @@ mod tests {
             g.open(c, t0);
         }
         g.push(0, 0, None, None);
-        g.push(0, 1, expect(5, ms(25)), None);
+        g.push(0, 1, expect(5, ms(1)), None);
         g.push(0, 2, None, None);
-        g.push(0, 3, expect(9, ms(25)), None);
+        g.push(0, 3, expect(9, ms(1)), None);
         g.push(1, 4, None, None);
         g.push(2, 5, None, None); // C: not waiting, so no stall
         g.acted(0, 0, t0);
-        assert_eq!(g.relax(1, 4, t0 + ms(24)), None, "not overdue yet");
-        let r = g.relax(1, 4, t0 + ms(25)).unwrap();
+        assert_eq!(g.relax(1, 4, t0 + ms(23)), None, "not overdue yet");
+        let r = g.relax(1, 4, t0 + ms(24)).unwrap();
         assert_eq!((r.conn, r.expected, r.received), (0, 5, 0));
         assert_eq!(r.reason, RelaxReason::Silent);
         // A is set aside: B goes, though A's later events are still pending.
@@ -393,16 +420,17 @@ mod tests {
         g.open(0, t0);
         g.open(1, t0);
         g.push(0, 0, None, None);
-        g.push(0, 1, expect(5, ms(4_000)), None);
+        g.push(0, 1, expect(5, ms(200)), None);
         g.push(0, 2, None, None);
         g.push(1, 3, None, None);
         g.acted(0, 0, t0);
-        assert_eq!(g.check(1, 3).unwrap().until, t0 + ms(4_000));
+        assert_eq!(g.check(1, 3).unwrap().until, t0 + ms(800) + GATE_FLOOR);
         g.set_waiting(0, true);
         g.set_waiting(1, true);
         let b = g.check(1, 3).unwrap();
-        assert_eq!(b.until, t0 + STALL_QUIET);
-        let r = g.relax(1, 3, t0 + STALL_QUIET).unwrap();
+        assert_eq!(b.until, t0 + ms(800), "no floor when everyone waits");
+        assert_eq!(g.relax(1, 3, t0 + ms(799)), None);
+        let r = g.relax(1, 3, t0 + ms(800)).unwrap();
         assert_eq!(r.reason, RelaxReason::Stalled);
     }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::budget::{Budget, Hold};
 use super::conn::Progress;
-use super::gates::{self, Expect, Gates};
+use super::gates::{Expect, Gates};
 use super::options::{Mode, ReplayOptions};
 use super::plan::Plan;
 use super::report::{ConnReport, Relaxation};
@@ -265,10 +265,7 @@ impl Pass {
                         };
                         let expect = Expect {
                             bytes: *total,
-                            bound: gates::bound(
-                                self.opts.scaled(*answer_ns),
-                                self.opts.server_timeout,
-                            ),
+                            answer: self.opts.scaled(*answer_ns),
                         };
                         g.with(|gt| gt.push(ev.conn, ev.g, Some(expect), Some(hold)));
                     }

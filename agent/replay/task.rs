@@ -143,9 +143,24 @@ impl Pass {
             Err(r) => return r,
         };
         loop {
-            let q = tokio::select! {
-                _ = cancel.cancelled() => break,
-                q = steps.recv() => q,
+            let q = match steps.try_recv() {
+                Ok(q) => Some(q),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Waiting for the log to reach this connection's next
+                    // step counts as waiting, for the stall rule.
+                    if let Some(gt) = &me.gates {
+                        gt.with(|x| x.set_waiting(me.conn, true));
+                    }
+                    let q = tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        q = steps.recv() => q,
+                    };
+                    if let Some(gt) = &me.gates {
+                        gt.with(|x| x.set_waiting(me.conn, false));
+                    }
+                    q
+                }
             };
             // No CLOSE in the recording (it ended first): finish here.
             let Some(q) = q else { break };
