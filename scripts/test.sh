@@ -6,6 +6,8 @@
 #
 # What it sets up:
 #   - system packages the tests need (see "System packages" below);
+#   - REEL_TEST_PG_BIN, PostgreSQL's bin dir, which turns on the PostgreSQL
+#     tests (tests/replay_pg.rs); they print that they are skipped without it;
 #   - target/test-venv, a Python venv with grpcio and grpcio-reflection, for
 #     tests/reflection.rs (a Python client driving the agent by reflection).
 #     Its interpreter is passed to the tests as REEL_TEST_PYTHON.
@@ -46,7 +48,20 @@ need_apt() {
 # Packages the tests need (PACKAGE, or PACKAGE=COMMAND when they differ):
 #   redis-server: tests/replay.rs replays against a real Redis (tests/common/redis.rs).
 #   tshark: the pcap tests check exports with Wireshark's own dissectors.
-need_apt redis-server tshark
+#   postgresql-15: tests/replay_pg.rs records pgbench and replays it into
+#     throw-away clusters (tests/common/pg.rs). Its programs (initdb, postgres,
+#     pgbench, psql, pg_isready) are in $REEL_TEST_PG_BIN, by default Debian
+#     12's /usr/lib/postgresql/15/bin, which is not on PATH.
+REEL_TEST_PG_BIN=${REEL_TEST_PG_BIN:-/usr/lib/postgresql/15/bin}
+need_apt redis-server tshark "postgresql-15=$REEL_TEST_PG_BIN/pgbench"
+for tool in initdb postgres pg_isready pgbench psql; do
+    if [ ! -x "$REEL_TEST_PG_BIN/$tool" ]; then
+        echo "error: $REEL_TEST_PG_BIN/$tool is missing: install postgresql-15 (apt-get install postgresql-15) or point REEL_TEST_PG_BIN at PostgreSQL's bin dir" >&2
+        exit 1
+    fi
+done
+# Turns the PostgreSQL tests on (without it they print that they are skipped).
+export REEL_TEST_PG_BIN
 # ------------------------------------------------------------------------------
 
 # --- Python for tests/reflection.rs -------------------------------------------

@@ -9,7 +9,9 @@ pub mod ready;
 #[allow(unused_imports)]
 pub use inspect::*;
 pub mod inspect;
+pub mod pg;
 pub mod redis;
+pub mod replays;
 pub mod wireshark;
 
 use std::net::SocketAddr;
