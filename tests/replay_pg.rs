@@ -160,7 +160,21 @@ async fn replay_into_fresh(r: &mut Recorded, mode: &str) {
         report.relaxations
     );
     let got = state_of(&target).await;
-    assert_eq!(got, r.want, "the target after a {mode} replay");
+    if mode == "causal" {
+        assert_eq!(got, r.want, "the target after a {mode} replay");
+    } else {
+        // pgbench starts with `truncate pgbench_history` on its main
+        // connection before the clients run. `reactive` keeps no order
+        // across connections, so that truncate may come after some
+        // clients' first inserts (seen: 1,189 of 1,200 rows). The balances
+        // are sums of deltas and come out the same in any order.
+        assert_eq!(
+            (got.accounts_sum, &got.tellers, got.branches_sum),
+            (r.want.accounts_sum, &r.want.tellers, r.want.branches_sum),
+            "the balances after a {mode} replay"
+        );
+        assert!(got.history_rows <= r.want.history_rows, "{got:?}");
+    }
 }
 
 /// The last `n` lines of `text`, without terminal colour codes.

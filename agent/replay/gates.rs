@@ -3,7 +3,7 @@
 //! makes a server wait forever.
 //!
 //! Every connection has a cursor: its earliest event of the log that is not
-//! done yet, an action (done when the client starts it) or expected server
+//! done yet, an action (done once it has happened) or expected server
 //! bytes (done when they have arrived). An action at log position `g` may go
 //! once every *other* connection's cursor is past `g`. Its own server bytes
 //! are waited for apart, hard, as in `reactive`.

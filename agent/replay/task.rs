@@ -122,9 +122,6 @@ impl Pass {
         if !self.cross_gate(me, g, 0, &mut report).await {
             return report;
         }
-        if let Some(gt) = &me.gates {
-            gt.with(|x| x.acted(me.conn, g, Instant::now()));
-        }
         let observer: Option<Observer> = me.gates.clone().map(|gt| {
             let conn = me.conn;
             Arc::new(move |total: u64| {
@@ -142,6 +139,11 @@ impl Pass {
             Ok(l) => l,
             Err(r) => return r,
         };
+        // An action is done once it has happened (connected, written), so
+        // a connection the log puts after it cannot overtake it.
+        if let Some(gt) = &me.gates {
+            gt.with(|x| x.acted(me.conn, g, Instant::now()));
+        }
         loop {
             let q = match steps.try_recv() {
                 Ok(q) => Some(q),
@@ -184,10 +186,11 @@ impl Pass {
                     .lateness
                     .record(Instant::now().saturating_duration_since(due));
             }
+            let go_on = self.take_step(&mut live, &q.action).await;
             if let Some(gt) = &me.gates {
                 gt.with(|x| x.acted(me.conn, q.g, Instant::now()));
             }
-            if !self.take_step(&mut live, &q.action).await {
+            if !go_on {
                 break;
             }
         }
