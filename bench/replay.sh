@@ -208,11 +208,15 @@ pg_client pgbench "$P_PROXY" -c 8 -j 2 -t 150 -M simple postgres >"$WORK/pgbench
     { cat "$WORK/pgbench.out" >&2; die "pgbench through the proxy failed"; }
 grep -q 'actually processed: 1200/1200' "$WORK/pgbench.out" || die "pgbench did not run every transaction"
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out")
-sleep 1   # pgbench's connections close at the proxy
+for i in $(seq 200); do   # until pgbench's connections closed at the proxy (20 s max)
+    ctl "$C_PG" --json proxy ls >"$WORK/proxies.json" 2>/dev/null
+    [ "$(json "$WORK/proxies.json" 'sum(p["active_connections"] for p in d["proxies"])')" = 0 ] && break
+    sleep 0.1
+done
 ctl "$C_PG" --json record stop "$REC" >"$WORK/rec.json" || die "record stop failed"
-REC_MS=$(json "$WORK/rec.json" 'd["duration_ms"]')
-REC_CONNS=$(json "$WORK/rec.json" 'd["connections"]')
-REC_C2S=$(json "$WORK/rec.json" 'd["bytes_c2s"]')
+REC_MS=$(json "$WORK/rec.json" 'd["stopped"][0]["duration_ms"]')
+REC_CONNS=$(json "$WORK/rec.json" 'd["stopped"][0]["connections"]')
+REC_C2S=$(json "$WORK/rec.json" 'd["stopped"][0]["bytes_c2s"]')
 SRC_STATE=$(pg_state "$P_SRC")
 pg_stop "$SRC_PID"
 log "  recording $REC: $REC_MS ms, $REC_CONNS connections, $REC_C2S B c2s; pgbench $PGBENCH_TPS tps; source $SRC_STATE"
@@ -312,7 +316,7 @@ $(printf '%s\n' "${ROWS[@]}")
 
 Peak RSS of the agent (VmHWM of a fresh agent) during a \`fast\` replay of a synthetic recording (examples/gen_recording.rs) against a loopback echo server:
 
-| recording | connections | replay | sent | RSS before | peak RSS |
+| recording | connections | replay | client bytes sent | RSS before | peak RSS |
 |---|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${MEM_ROWS[@]}")
 EOF
