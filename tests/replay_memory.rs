@@ -140,12 +140,14 @@ async fn fast_replay_of_a_1gib_recording_keeps_the_agent_under_200mib() {
     let tmp = std::env::temp_dir();
     let free = free_bytes(&tmp);
     if free < DISK_NEEDED {
-        eprintln!(
-            "SKIPPED fast_replay_of_a_1gib_recording_keeps_the_agent_under_200mib: \
-             {} has {} MiB free, the test needs {} MiB",
-            tmp.display(),
-            free >> 20,
-            DISK_NEEDED >> 20
+        skipped(
+            "fast_replay_of_a_1gib_recording_keeps_the_agent_under_200mib",
+            &format!(
+                "{} has {} MiB free, the test needs {} MiB",
+                tmp.display(),
+                free >> 20,
+                DISK_NEEDED >> 20
+            ),
         );
         return;
     }

@@ -126,6 +126,14 @@ impl Drop for AgentProc {
     }
 }
 
+/// Says that `test` was skipped, and why, on the test binary's stderr
+/// itself: the harness captures `eprintln!` of passing tests, not this, so
+/// the line shows in a plain `cargo test` run.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// Sends a signal by pid with the system's `kill`.
 pub fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")

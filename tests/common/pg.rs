@@ -39,9 +39,12 @@ pub const USER: &str = "postgres";
 /// `test` is skipped, and why, and returns `None`.
 pub fn bin_or_skip(test: &str) -> Option<PathBuf> {
     let Some(dir) = std::env::var_os(PG_BIN_ENV) else {
-        eprintln!(
-            "SKIPPED {test}: {PG_BIN_ENV} is not set. It names PostgreSQL's bin dir; \
-             scripts/test.sh installs postgresql-15 and sets it to /usr/lib/postgresql/15/bin"
+        super::skipped(
+            test,
+            &format!(
+                "{PG_BIN_ENV} is not set. It names PostgreSQL's bin dir; \
+                 scripts/test.sh installs postgresql-15 and sets it to /usr/lib/postgresql/15/bin"
+            ),
         );
         return None;
     };
