@@ -1,10 +1,12 @@
 //! The replays of an agent: start (load the recordings into a plan, then run
-//! it in the background), follow, stop. Reports are kept in memory until
-//! the agent stops.
+//! it in the background), follow, stop. A replay's report is collected with
+//! bounded memory (`collect`) and written to the data directory (`store`)
+//! when it is accepted, starts and ends; once ended only its summary stays
+//! in memory. What is kept, listed and read back is in `kept`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,20 +14,25 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use super::collect::Collector;
 use super::conn::Progress;
 use super::options::ReplayOptions;
 use super::plan::{Plan, PlanBuilder};
 use super::report::{ReplayReport, ReplayState};
 use super::session::Pass;
+use super::store::{self, ReportStore};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
 use crate::faults::ProxyFaults;
 use crate::format::{End, Next, RecordingReader};
-use crate::ids;
 use crate::record::{RecordingStatus, Recordings};
 
-/// Most finished replays kept for GetReplay; the oldest go first.
+/// Most ended replays kept (in memory and on disk); the oldest go first.
 pub const KEPT_REPLAYS: usize = 256;
+
+pub(super) fn running(state: ReplayState) -> bool {
+    matches!(state, ReplayState::Running | ReplayState::Scheduled)
+}
 
 /// One replay, running or done.
 pub struct Replay {
@@ -34,25 +41,102 @@ pub struct Replay {
     plan: Arc<Plan>,
     progress: Arc<Progress>,
     cancel: CancellationToken,
+    /// The report's header and totals. While the replay runs its lists are
+    /// in `collector`; once ended this is the summary when the final
+    /// report is on disk, else the whole final report.
     report: Mutex<ReplayReport>,
+    /// Every finished connection and relaxation, with bounded memory.
+    /// Emptied once the final report is on disk.
+    collector: Arc<Mutex<Collector>>,
+    /// Whether the final report is on disk (`report` is then its summary).
+    saved: AtomicBool,
+    store: Arc<ReportStore>,
+    /// When the agent accepted it: listings sort by it.
+    pub(super) accepted: SystemTime,
     created: Instant,
 }
 
+/// Where a replay's whole report is.
+pub(super) enum Whole {
+    Here(ReplayReport),
+    /// In its file; the summary stands in if the file cannot be read.
+    OnDisk(ReplayReport),
+}
+
+/// A replay of this agent: one started since it runs, or one whose report
+/// it found on disk at start.
+#[derive(Clone)]
+pub(super) enum Entry {
+    Live(Arc<Replay>),
+    Stored {
+        accepted: SystemTime,
+        /// The report's summary; the whole report is in its file.
+        summary: Box<ReplayReport>,
+    },
+}
+
 impl Replay {
-    fn lock(&self) -> MutexGuard<'_, ReplayReport> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, ReplayReport> {
         self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The report as of now (live counters while running).
+    fn collector(&self) -> MutexGuard<'_, Collector> {
+        self.collector.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Live counters into `r`. Timeouts and relaxations are counted twice
+    /// by the engine: when they happen (`progress`) and per connection as
+    /// it finishes (the collector); the larger is the truth at any moment.
+    fn add_live(&self, r: &mut ReplayReport) {
+        let p = &self.progress;
+        r.opened = p.opened.load(Ordering::Relaxed);
+        r.failed = p.failed.load(Ordering::Relaxed);
+        r.finished = p.finished.load(Ordering::Relaxed);
+        r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
+        r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
+        r.server_timeouts = r
+            .server_timeouts
+            .max(p.server_timeouts.load(Ordering::Relaxed));
+        r.relaxations = r.relaxations.max(p.relaxations.load(Ordering::Relaxed));
+    }
+
+    /// The report as of now: live counters and lists while running; once
+    /// ended and on disk, only its summary (`Replays::get` reads the rest).
     pub fn report(&self) -> ReplayReport {
-        let mut r = self.lock().clone();
-        if matches!(r.state, ReplayState::Running | ReplayState::Scheduled) {
-            let p = &self.progress;
-            r.opened = p.opened.load(Ordering::Relaxed);
-            r.failed = p.failed.load(Ordering::Relaxed);
-            r.finished = p.finished.load(Ordering::Relaxed);
-            r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
-            r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
+        match self.whole() {
+            Whole::Here(r) | Whole::OnDisk(r) => r,
+        }
+    }
+
+    pub(super) fn whole(&self) -> Whole {
+        let header = self.lock();
+        let mut r = header.clone();
+        if !running(r.state) {
+            return if self.saved.load(Ordering::Acquire) {
+                Whole::OnDisk(r)
+            } else {
+                Whole::Here(r)
+            };
+        }
+        // Under the header's lock: the end cannot empty the collector
+        // between the two reads.
+        self.collector().fill(&mut r);
+        drop(header);
+        self.add_live(&mut r);
+        if r.started_at.is_some() {
+            r.duration = self.created.elapsed();
+        }
+        Whole::Here(r)
+    }
+
+    /// The report without its lists, as listings show it.
+    pub fn summary(&self) -> ReplayReport {
+        let header = self.lock();
+        let mut r = header.summary();
+        if running(r.state) {
+            self.collector().fill_totals(&mut r);
+            drop(header);
+            self.add_live(&mut r);
             if r.started_at.is_some() {
                 r.duration = self.created.elapsed();
             }
@@ -61,7 +145,7 @@ impl Replay {
     }
 
     fn progress_event(&self) -> EventBody {
-        let r = self.report();
+        let r = self.summary();
         EventBody::Replay(ReplayProgress {
             id: self.id.clone(),
             state: r.state,
@@ -78,26 +162,14 @@ impl Replay {
 
 /// Every replay of the agent.
 pub struct Replays {
-    map: Mutex<BTreeMap<String, Arc<Replay>>>,
-    bus: EventBus,
-    tracker: TaskTracker,
-    cancel: CancellationToken,
+    pub(super) map: Mutex<BTreeMap<String, Entry>>,
+    pub(super) store: Arc<ReportStore>,
+    pub(super) bus: EventBus,
+    pub(super) tracker: TaskTracker,
+    pub(super) cancel: CancellationToken,
 }
 
 impl Replays {
-    pub fn new(bus: EventBus, tracker: TaskTracker, cancel: CancellationToken) -> Self {
-        Self {
-            map: Mutex::default(),
-            bus,
-            tracker,
-            cancel,
-        }
-    }
-
-    fn map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Replay>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Loads the recordings and starts replaying them in the background.
     ///
     /// # Errors
@@ -110,6 +182,7 @@ impl Replays {
         opts: ReplayOptions,
     ) -> Result<ReplayReport> {
         opts.validate()?;
+        opts.check_start(SystemTime::now())?;
         let mut files = Vec::new();
         for id in &opts.recordings {
             let info = recordings.get(id)?;
@@ -135,7 +208,8 @@ impl Replays {
                 "nothing to replay: the recordings hold no connection".into(),
             ));
         }
-        let id = format!("rp-{}", ids::new_recording_id(SystemTime::now()));
+        let accepted = SystemTime::now();
+        let id = self.new_id(accepted);
         let report = ReplayReport {
             id: id.clone(),
             state: if opts.start_at.is_some() {
@@ -166,6 +240,8 @@ impl Replays {
             relaxations: 0,
             relaxed: Vec::new(),
             waits: Vec::new(),
+            connections_total: 0,
+            omitted: Default::default(),
         };
         let replay = Arc::new(Replay {
             id: id.clone(),
@@ -174,80 +250,47 @@ impl Replays {
             progress: Arc::new(Progress::default()),
             cancel: self.cancel.child_token(),
             report: Mutex::new(report.clone()),
+            collector: Arc::new(Mutex::new(Collector::new())),
+            saved: AtomicBool::new(false),
+            store: self.store.clone(),
+            accepted,
             created: Instant::now(),
         });
-        {
-            let mut map = self.map();
-            map.insert(id.clone(), replay.clone());
-            prune(&mut map);
-        }
+        self.keep(&replay, &report).await;
         info!(replay = %id, mode = replay.opts.mode.as_str(), planned = report.planned, "replay accepted");
         self.tracker.spawn(run(replay, self.bus.clone()));
         Ok(report)
     }
 
-    /// # Errors
-    /// `InvalidArgument` for a malformed id, `UnknownReplay`.
-    pub fn get(&self, id: &str) -> Result<ReplayReport> {
-        Ok(self.find(id)?.report())
-    }
-
-    fn find(&self, id: &str) -> Result<Arc<Replay>> {
-        ids::validate("id", id)?;
-        self.map()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::UnknownReplay(id.to_string()))
-    }
-
     /// Stops a replay; its connections close and the report says `stopped`.
+    /// A replay that has ended already is left as it is.
     ///
     /// # Errors
     /// As `get`.
     pub async fn stop(&self, id: &str) -> Result<ReplayReport> {
-        let replay = self.find(id)?;
+        let replay = match self.find(id)? {
+            Entry::Live(r) => r,
+            Entry::Stored { summary, .. } => {
+                return Ok(self.read_whole(Whole::OnDisk(*summary)).await);
+            }
+        };
         replay.cancel.cancel();
         // The run task publishes the final report once its tasks are done.
         for _ in 0..200 {
-            let r = replay.report();
-            if !matches!(r.state, ReplayState::Running | ReplayState::Scheduled) {
-                return Ok(r);
+            if !running(replay.lock().state) {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(replay.report())
+        Ok(self.read_whole(replay.whole()).await)
     }
 
     /// Stops every replay (agent shutdown); their tasks end on their own.
     pub fn stop_all(&self) {
-        for r in self.map().values() {
-            r.cancel.cancel();
-        }
-    }
-
-    pub fn list(&self) -> Vec<ReplayReport> {
-        self.map().values().map(|r| r.report()).collect()
-    }
-}
-
-/// Drops the oldest finished replays beyond `KEPT_REPLAYS`.
-fn prune(map: &mut BTreeMap<String, Arc<Replay>>) {
-    while map.len() > KEPT_REPLAYS {
-        let oldest = map
-            .iter()
-            .filter(|(_, r)| {
-                !matches!(
-                    r.lock().state,
-                    ReplayState::Running | ReplayState::Scheduled
-                )
-            })
-            .min_by_key(|(_, r)| r.created)
-            .map(|(k, _)| k.clone());
-        match oldest {
-            Some(k) => {
-                map.remove(&k);
+        for e in self.map().values() {
+            if let Entry::Live(r) = e {
+                r.cancel.cancel();
             }
-            None => break,
         }
     }
 }
@@ -307,17 +350,18 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
         }
     }
     let started_at = SystemTime::now();
-    {
+    let header = {
         let mut r = replay.lock();
         r.started_at = Some(started_at);
         if r.state == ReplayState::Scheduled {
             r.state = ReplayState::Running;
         }
-    }
+        r.clone()
+    };
+    store::write(&replay.store, replay.accepted, header).await;
     let t_start = Instant::now();
     let done = CancellationToken::new();
     tokio::spawn(progress_loop(replay.clone(), bus.clone(), done.clone()));
-    let mut all = Vec::new();
     // One fault state for the whole replay, like one proxy: connection k of
     // the replay gets the same draws for the same seed.
     let faults = Arc::new(ProxyFaults::new(replay.opts.faults.clone()));
@@ -334,27 +378,40 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
             pass,
             t0: Instant::now(),
         });
-        all.extend(p.run().await);
+        let reports = p.run().await;
+        {
+            let mut collector = replay.collector();
+            for c in reports {
+                collector.add(c);
+            }
+        }
     }
     done.cancel();
+    let mut r = replay.lock().clone();
+    replay.collector().fill(&mut r);
+    replay.add_live(&mut r);
+    r.duration = t_start.elapsed();
+    r.state = if cancel.is_cancelled() {
+        ReplayState::Stopped
+    } else {
+        ReplayState::Finished
+    };
+    info!(replay = %replay.id, state = r.state.as_str(), opened = r.opened, failed = r.failed,
+          divergences = r.divergences, connections = r.connections_total, "replay ended");
+    end(&replay, r).await;
+    bus.publish(None, replay.progress_event());
+}
+
+/// Publishes a replay's final report: written to its file, then only its
+/// summary stays in memory (the whole one if the file could not be written).
+async fn end(replay: &Replay, report: ReplayReport) {
+    let saved = store::write(&replay.store, replay.accepted, report.clone()).await;
     {
         let mut r = replay.lock();
-        let p = &replay.progress;
-        r.opened = p.opened.load(Ordering::Relaxed);
-        r.failed = p.failed.load(Ordering::Relaxed);
-        r.finished = p.finished.load(Ordering::Relaxed);
-        r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
-        r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
-        r.duration = t_start.elapsed();
-        r.connections = all;
-        r.total_from_connections();
-        r.state = if cancel.is_cancelled() {
-            ReplayState::Stopped
-        } else {
-            ReplayState::Finished
-        };
-        info!(replay = %replay.id, state = r.state.as_str(), opened = r.opened, failed = r.failed,
-              divergences = r.divergences, "replay ended");
+        *r = if saved { report.summary() } else { report };
+        replay.saved.store(saved, Ordering::Release);
     }
-    bus.publish(None, replay.progress_event());
+    if saved {
+        *replay.collector() = Collector::new();
+    }
 }

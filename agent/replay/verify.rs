@@ -3,12 +3,13 @@
 //! stream is kept, only the first point where it differs.
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 /// Bytes shown on each side of a divergence.
 pub const EXCERPT: usize = 16;
 
 /// Where a connection's server bytes first differ from the recording.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Divergence {
     /// Offset in the connection's server-to-client stream.
     pub offset: u64,
