@@ -46,7 +46,8 @@ pub struct AgentStatus {
 
 impl Agent {
     /// Prepares the data directory (created owner-only if missing), loads the
-    /// catalog of recordings (recovering files left by a crash).
+    /// catalog of recordings (recovering files left by a crash) and the
+    /// reports of earlier replays.
     ///
     /// # Errors
     /// `Io` when the data directory cannot be created or read.
@@ -61,13 +62,14 @@ impl Agent {
         let bus = EventBus::new();
         let tracker = TaskTracker::new();
         let recordings = Recordings::open(dir, identity.clone(), bus.clone())?;
+        let replays = Replays::open(dir, bus.clone(), tracker.clone(), cancel.clone())?;
         info!(name = %identity.name, id = %identity.id, data_dir = %dir.display(), recordings = recordings.count(), "agent ready");
         Ok(Arc::new(Self {
             identity,
             data_dir: dir.clone(),
             proxies: Proxies::new(bus.clone(), tracker.clone(), cancel.clone()),
             recordings,
-            replays: Replays::new(bus.clone(), tracker.clone(), cancel),
+            replays,
             bus,
             started: Instant::now(),
             tracker,

@@ -39,7 +39,10 @@ pub struct Progress {
     pub finished: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub bytes_received: AtomicU64,
+    /// Waits for server bytes that ran out of time, counted when they do:
+    /// a live report shows them before their connection has finished.
     pub server_timeouts: AtomicU64,
+    /// Causal gates released so far, counted when released.
     pub relaxations: AtomicU64,
 }
 

@@ -3,28 +3,37 @@
 //! a look-ahead `budget`, running a pass (`session`) with one task per
 //! connection (`task`) over its sockets (`conn`), causal `gates`, what
 //! connections wait for (`waits`), verification (`verify`), lateness
-//! statistics, reports, and the agent's set of replays (`registry`).
+//! statistics, reports and their bounded collection (`collect`), report
+//! files (`store`), listing pages (`page`), and the agent's set of replays
+//! (`registry`, what it keeps: `kept`).
 
 mod budget;
+mod collect;
 mod conn;
 mod gates;
+mod kept;
 pub mod lateness;
 mod options;
+mod page;
 pub mod plan;
 mod registry;
 mod report;
 mod script;
 mod session;
 mod source;
+mod store;
 mod task;
 pub mod verify;
 mod waits;
 
+pub use collect::{Collector, KEPT_RELAXATIONS, REPORT_CONNECTIONS};
 pub use conn::{CLOSE_GRACE, CONNECT_DEADLINE};
 pub use lateness::LatenessSummary;
 pub use options::{
     DEFAULT_SERVER_TIMEOUT, MAX_LOOPS, MAX_MULTIPLY, Mode, ReplayOptions, SPEED_RANGE,
 };
-pub use registry::{Replay, Replays};
-pub use report::{ConnReport, RelaxReason, Relaxation, ReplayReport, ReplayState, Wait};
+pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use registry::{KEPT_REPLAYS, Replay, Replays};
+pub use report::{ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, Wait};
+pub use store::{INTERRUPTED, REPORTS_DIR};
 pub use verify::Divergence;

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::faults::FaultSpec;
+use crate::record::MAX_SCHEDULE_AHEAD;
 
 /// Slowest and fastest accepted `speed`.
 pub const SPEED_RANGE: (f64, f64) = (0.01, 100.0);
@@ -145,6 +146,30 @@ impl ReplayOptions {
         Ok(())
     }
 
+    /// Refuses a start more than `MAX_SCHEDULE_AHEAD` after `now`, as
+    /// recordings do: a replay scheduled far ahead would hold its plan and
+    /// a report all that time.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming `start_at`.
+    pub fn check_start(&self, now: SystemTime) -> Result<()> {
+        let Some(at) = self.start_at else {
+            return Ok(());
+        };
+        let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+        if wait > MAX_SCHEDULE_AHEAD {
+            return Err(Error::invalid(
+                "start_at",
+                format!(
+                    "{} is more than {}s ahead",
+                    humantime::format_rfc3339_millis(at),
+                    MAX_SCHEDULE_AHEAD.as_secs()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether chunks wait for their scheduled instant.
     pub fn paced(&self) -> bool {
         match self.mode {
@@ -226,6 +251,29 @@ mod tests {
             .is_err()
         );
         assert!(Mode::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn a_start_more_than_an_hour_ahead_is_refused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |secs| ReplayOptions {
+            start_at: Some(now + Duration::from_secs(secs)),
+            ..opts()
+        };
+        opts().check_start(now).unwrap();
+        at(3600).check_start(now).unwrap();
+        let e = at(7200).check_start(now).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid start_at: 2027-01-15T10:00:00.000Z is more than 3600s ahead"
+        );
+        // A start in the past starts now.
+        ReplayOptions {
+            start_at: Some(now - Duration::from_secs(10)),
+            ..opts()
+        }
+        .check_start(now)
+        .unwrap();
         assert_eq!(Mode::parse("causal").unwrap(), Mode::Causal);
     }
 }

@@ -1,9 +1,11 @@
 //! The replays of an agent: start (load the recordings into a plan, then run
-//! it in the background), follow, stop. Reports are kept in memory until
-//! the agent stops.
+//! it in the background), follow, stop. A replay's report is collected with
+//! bounded memory (`collect`) and written to the data directory (`store`)
+//! when it is accepted, starts and ends; once ended only its summary stays
+//! in memory. What is kept, listed and read back is in `kept`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,56 +13,48 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use super::collect::Collector;
 use super::conn::Progress;
 use super::options::ReplayOptions;
 use super::plan::Plan;
 use super::report::{ConnReport, Relaxation, ReplayReport, ReplayState};
 use super::session::{Outcomes, Pass};
 use super::source::{self, Files};
+use super::store::{self, ReportStore};
 use super::waits::Waits;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
 use crate::faults::ProxyFaults;
-use crate::ids;
 use crate::record::{RecordingStatus, Recordings};
 
-/// Most finished replays kept for GetReplay; the oldest go first.
+/// Most ended replays kept (in memory and on disk); the oldest go first.
 pub const KEPT_REPLAYS: usize = 256;
 /// Most waiting connections a live report lists.
 pub const SHOWN_WAITS: usize = 50;
-/// Most relaxations a report lists (all are counted).
-pub const SHOWN_RELAXATIONS: usize = 100;
-
-/// What the passes of a replay report as they go.
-#[derive(Default)]
-pub struct Found {
-    connections: Mutex<Vec<ConnReport>>,
-    relaxed: Mutex<Vec<Relaxation>>,
+/// What the passes of a replay report as they go: connections and
+/// relaxations into the bounded collector, the first reading error aside.
+struct Feed {
+    collector: Arc<Mutex<Collector>>,
     error: Mutex<Option<String>>,
 }
 
-impl Found {
-    fn relaxed(&self) -> Vec<Relaxation> {
-        self.relaxed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+impl Feed {
+    fn collector(&self) -> MutexGuard<'_, Collector> {
+        self.collector.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-impl Outcomes for Found {
+impl Outcomes for Feed {
     fn connection(&self, r: ConnReport) {
-        self.connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(r);
+        self.collector().add(r);
     }
 
     fn relaxation(&self, r: Relaxation) {
-        let mut l = self.relaxed.lock().unwrap_or_else(|e| e.into_inner());
-        if l.len() < SHOWN_RELAXATIONS {
-            l.push(r);
-        }
+        self.collector().relaxation(r);
     }
 
     fn error(&self, e: String) {
@@ -71,39 +65,125 @@ impl Outcomes for Found {
     }
 }
 
+pub(super) fn running(state: ReplayState) -> bool {
+    matches!(state, ReplayState::Running | ReplayState::Scheduled)
+}
+
 /// One replay, running or done.
 pub struct Replay {
     pub id: String,
     opts: Arc<ReplayOptions>,
-    plan: Arc<Plan>,
+    /// The recordings' connections; dropped when the replay ends.
+    plan: Mutex<Option<Arc<Plan>>>,
     files: Files,
     progress: Arc<Progress>,
+    /// What its connections wait for now.
     waits: Arc<Waits>,
-    found: Arc<Found>,
+    feed: Arc<Feed>,
     cancel: CancellationToken,
+    /// The report's header and totals. While the replay runs its lists are
+    /// in `collector`; once ended this is the summary when the final
+    /// report is on disk, else the whole final report.
     report: Mutex<ReplayReport>,
+    /// Every finished connection and relaxation, with bounded memory.
+    /// Emptied once the final report is on disk.
+    collector: Arc<Mutex<Collector>>,
+    /// Whether the final report is on disk (`report` is then its summary).
+    saved: AtomicBool,
+    store: Arc<ReportStore>,
+    /// When the agent accepted it: listings sort by it.
+    pub(super) accepted: SystemTime,
     created: Instant,
 }
 
+/// Where a replay's whole report is.
+pub(super) enum Whole {
+    Here(ReplayReport),
+    /// In its file; the summary stands in if the file cannot be read.
+    OnDisk(ReplayReport),
+}
+
+/// A replay of this agent: one started since it runs, or one whose report
+/// it found on disk at start.
+#[derive(Clone)]
+pub(super) enum Entry {
+    Live(Arc<Replay>),
+    Stored {
+        accepted: SystemTime,
+        /// The report's summary; the whole report is in its file.
+        summary: Box<ReplayReport>,
+    },
+}
+
 impl Replay {
-    fn lock(&self) -> MutexGuard<'_, ReplayReport> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, ReplayReport> {
         self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The report as of now (live counters while running).
+    fn collector(&self) -> MutexGuard<'_, Collector> {
+        self.collector.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn plan(&self) -> Option<Arc<Plan>> {
+        self.plan.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Live counters into `r`. Timeouts and relaxations are counted twice
+    /// by the engine: when they happen (`progress`) and per connection as
+    /// it finishes (the collector); the larger is the truth at any moment.
+    fn add_live(&self, r: &mut ReplayReport) {
+        let p = &self.progress;
+        r.opened = p.opened.load(Ordering::Relaxed);
+        r.failed = p.failed.load(Ordering::Relaxed);
+        r.finished = p.finished.load(Ordering::Relaxed);
+        r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
+        r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
+        r.server_timeouts = r
+            .server_timeouts
+            .max(p.server_timeouts.load(Ordering::Relaxed));
+        r.relaxations = r.relaxations.max(p.relaxations.load(Ordering::Relaxed));
+    }
+
+    /// The report as of now: live counters and lists while running; once
+    /// ended and on disk, only its summary (`Replays::get` reads the rest).
     pub fn report(&self) -> ReplayReport {
-        let mut r = self.lock().clone();
-        if matches!(r.state, ReplayState::Running | ReplayState::Scheduled) {
-            let p = &self.progress;
-            r.opened = p.opened.load(Ordering::Relaxed);
-            r.failed = p.failed.load(Ordering::Relaxed);
-            r.finished = p.finished.load(Ordering::Relaxed);
-            r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
-            r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
-            r.server_timeouts = p.server_timeouts.load(Ordering::Relaxed);
-            r.relaxations = p.relaxations.load(Ordering::Relaxed);
-            r.relaxed = self.found.relaxed();
-            r.waits = self.waits.snapshot(&self.plan, SHOWN_WAITS, Instant::now());
+        match self.whole() {
+            Whole::Here(r) | Whole::OnDisk(r) => r,
+        }
+    }
+
+    pub(super) fn whole(&self) -> Whole {
+        let header = self.lock();
+        let mut r = header.clone();
+        if !running(r.state) {
+            return if self.saved.load(Ordering::Acquire) {
+                Whole::OnDisk(r)
+            } else {
+                Whole::Here(r)
+            };
+        }
+        // Under the header's lock: the end cannot empty the collector
+        // between the two reads.
+        self.collector().fill(&mut r);
+        drop(header);
+        self.add_live(&mut r);
+        if let Some(plan) = self.plan() {
+            r.waits = self.waits.snapshot(&plan, SHOWN_WAITS, Instant::now());
+        }
+        if r.started_at.is_some() {
+            r.duration = self.created.elapsed();
+        }
+        Whole::Here(r)
+    }
+
+    /// The report without its lists, as listings show it.
+    pub fn summary(&self) -> ReplayReport {
+        let header = self.lock();
+        let mut r = header.summary();
+        if running(r.state) {
+            self.collector().fill_totals(&mut r);
+            drop(header);
+            self.add_live(&mut r);
             if r.started_at.is_some() {
                 r.duration = self.created.elapsed();
             }
@@ -112,7 +192,7 @@ impl Replay {
     }
 
     fn progress_event(&self) -> EventBody {
-        let r = self.report();
+        let r = self.summary();
         EventBody::Replay(ReplayProgress {
             id: self.id.clone(),
             state: r.state,
@@ -129,26 +209,14 @@ impl Replay {
 
 /// Every replay of the agent.
 pub struct Replays {
-    map: Mutex<BTreeMap<String, Arc<Replay>>>,
-    bus: EventBus,
-    tracker: TaskTracker,
-    cancel: CancellationToken,
+    pub(super) map: Mutex<BTreeMap<String, Entry>>,
+    pub(super) store: Arc<ReportStore>,
+    pub(super) bus: EventBus,
+    pub(super) tracker: TaskTracker,
+    pub(super) cancel: CancellationToken,
 }
 
 impl Replays {
-    pub fn new(bus: EventBus, tracker: TaskTracker, cancel: CancellationToken) -> Self {
-        Self {
-            map: Mutex::default(),
-            bus,
-            tracker,
-            cancel,
-        }
-    }
-
-    fn map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Replay>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Loads the recordings and starts replaying them in the background.
     ///
     /// # Errors
@@ -161,6 +229,7 @@ impl Replays {
         opts: ReplayOptions,
     ) -> Result<ReplayReport> {
         opts.validate()?;
+        opts.check_start(SystemTime::now())?;
         let mut files = Vec::new();
         for id in &opts.recordings {
             let info = recordings.get(id)?;
@@ -185,7 +254,8 @@ impl Replays {
                 "nothing to replay: the recordings hold no connection".into(),
             ));
         }
-        let id = format!("rp-{}", ids::new_recording_id(SystemTime::now()));
+        let accepted = SystemTime::now();
+        let id = self.new_id(accepted);
         let report = ReplayReport {
             id: id.clone(),
             state: if opts.start_at.is_some() {
@@ -216,91 +286,64 @@ impl Replays {
             relaxations: 0,
             relaxed: Vec::new(),
             waits: Vec::new(),
+            connections_total: 0,
+            omitted: Default::default(),
         };
+        let collector = Arc::new(Mutex::new(Collector::new()));
         let replay = Arc::new(Replay {
             id: id.clone(),
             opts: Arc::new(opts),
-            plan: Arc::new(plan),
+            plan: Mutex::new(Some(Arc::new(plan))),
             files,
             progress: Arc::new(Progress::default()),
             waits: Arc::new(Waits::default()),
-            found: Arc::new(Found::default()),
+            feed: Arc::new(Feed {
+                collector: collector.clone(),
+                error: Mutex::new(None),
+            }),
             cancel: self.cancel.child_token(),
             report: Mutex::new(report.clone()),
+            collector,
+            saved: AtomicBool::new(false),
+            store: self.store.clone(),
+            accepted,
             created: Instant::now(),
         });
-        {
-            let mut map = self.map();
-            map.insert(id.clone(), replay.clone());
-            prune(&mut map);
-        }
+        self.keep(&replay, &report).await;
         info!(replay = %id, mode = replay.opts.mode.as_str(), planned = report.planned, "replay accepted");
         self.tracker.spawn(run(replay, self.bus.clone()));
         Ok(report)
     }
 
-    /// # Errors
-    /// `InvalidArgument` for a malformed id, `UnknownReplay`.
-    pub fn get(&self, id: &str) -> Result<ReplayReport> {
-        Ok(self.find(id)?.report())
-    }
-
-    fn find(&self, id: &str) -> Result<Arc<Replay>> {
-        ids::validate("id", id)?;
-        self.map()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::UnknownReplay(id.to_string()))
-    }
-
     /// Stops a replay; its connections close and the report says `stopped`.
+    /// A replay that has ended already is left as it is.
     ///
     /// # Errors
     /// As `get`.
     pub async fn stop(&self, id: &str) -> Result<ReplayReport> {
-        let replay = self.find(id)?;
+        let replay = match self.find(id)? {
+            Entry::Live(r) => r,
+            Entry::Stored { summary, .. } => {
+                return Ok(self.read_whole(Whole::OnDisk(*summary)).await);
+            }
+        };
         replay.cancel.cancel();
         // The run task publishes the final report once its tasks are done.
         for _ in 0..200 {
-            let r = replay.report();
-            if !matches!(r.state, ReplayState::Running | ReplayState::Scheduled) {
-                return Ok(r);
+            if !running(replay.lock().state) {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(replay.report())
+        Ok(self.read_whole(replay.whole()).await)
     }
 
     /// Stops every replay (agent shutdown); their tasks end on their own.
     pub fn stop_all(&self) {
-        for r in self.map().values() {
-            r.cancel.cancel();
-        }
-    }
-
-    pub fn list(&self) -> Vec<ReplayReport> {
-        self.map().values().map(|r| r.report()).collect()
-    }
-}
-
-/// Drops the oldest finished replays beyond `KEPT_REPLAYS`.
-fn prune(map: &mut BTreeMap<String, Arc<Replay>>) {
-    while map.len() > KEPT_REPLAYS {
-        let oldest = map
-            .iter()
-            .filter(|(_, r)| {
-                !matches!(
-                    r.lock().state,
-                    ReplayState::Running | ReplayState::Scheduled
-                )
-            })
-            .min_by_key(|(_, r)| r.created)
-            .map(|(k, _)| k.clone());
-        match oldest {
-            Some(k) => {
-                map.remove(&k);
+        for e in self.map().values() {
+            if let Entry::Live(r) = e {
+                r.cancel.cancel();
             }
-            None => break,
         }
     }
 }
@@ -328,84 +371,75 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
         }
     }
     let started_at = SystemTime::now();
-    {
+    let header = {
         let mut r = replay.lock();
         r.started_at = Some(started_at);
         if r.state == ReplayState::Scheduled {
             r.state = ReplayState::Running;
         }
-    }
+        r.clone()
+    };
+    store::write(&replay.store, replay.accepted, header).await;
     let t_start = Instant::now();
     let done = CancellationToken::new();
     tokio::spawn(progress_loop(replay.clone(), bus.clone(), done.clone()));
     // One fault state for the whole replay, like one proxy: connection k of
     // the replay gets the same draws for the same seed.
     let faults = Arc::new(ProxyFaults::new(replay.opts.faults.clone()));
+    let plan = replay.plan().unwrap_or_default();
     for pass in 0..replay.opts.loops {
         if cancel.is_cancelled() {
             break;
         }
         let p = Arc::new(Pass {
-            plan: replay.plan.clone(),
+            plan: plan.clone(),
             files: replay.files.clone(),
             opts: replay.opts.clone(),
             progress: replay.progress.clone(),
             faults: faults.clone(),
-            outcomes: replay.found.clone(),
+            outcomes: replay.feed.clone(),
             waits: replay.waits.clone(),
             cancel: cancel.clone(),
             pass,
             t0: Instant::now(),
         });
         p.run().await;
-        if replay
-            .found
-            .error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-        {
+        if replay.feed.error().is_some() {
             break;
         }
     }
-    let mut all = std::mem::take(
-        &mut *replay
-            .found
-            .connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
-    all.sort_by(|a, b| {
-        (a.pass, a.copy, &a.recording, a.rec_conn).cmp(&(b.pass, b.copy, &b.recording, b.rec_conn))
-    });
     done.cancel();
+    drop(plan);
+    replay.plan.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut r = replay.lock().clone();
+    replay.collector().fill(&mut r);
+    replay.add_live(&mut r);
+    r.duration = t_start.elapsed();
+    r.waits = Vec::new();
+    if let Some(e) = replay.feed.error() {
+        r.error.get_or_insert(e);
+    }
+    r.state = if cancel.is_cancelled() {
+        ReplayState::Stopped
+    } else {
+        ReplayState::Finished
+    };
+    info!(replay = %replay.id, state = r.state.as_str(), opened = r.opened, failed = r.failed,
+          divergences = r.divergences, connections = r.connections_total, "replay ended");
+    end(&replay, r).await;
+    bus.publish(None, replay.progress_event());
+}
+
+/// Publishes a replay's final report: written to its file, then only its
+/// summary stays in memory (the whole one if the file could not be written).
+async fn end(replay: &Replay, report: ReplayReport) {
+    let saved = store::write(&replay.store, replay.accepted, report.clone()).await;
     {
         let mut r = replay.lock();
-        let p = &replay.progress;
-        r.opened = p.opened.load(Ordering::Relaxed);
-        r.failed = p.failed.load(Ordering::Relaxed);
-        r.finished = p.finished.load(Ordering::Relaxed);
-        r.bytes_sent = p.bytes_sent.load(Ordering::Relaxed);
-        r.bytes_received = p.bytes_received.load(Ordering::Relaxed);
-        r.duration = t_start.elapsed();
-        r.connections = all;
-        r.total_from_connections();
-        r.relaxations = p.relaxations.load(Ordering::Relaxed);
-        r.relaxed = replay.found.relaxed();
-        r.waits = Vec::new();
-        r.error = replay
-            .found
-            .error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        r.state = if cancel.is_cancelled() {
-            ReplayState::Stopped
-        } else {
-            ReplayState::Finished
-        };
-        info!(replay = %replay.id, state = r.state.as_str(), opened = r.opened, failed = r.failed,
-              divergences = r.divergences, "replay ended");
+        *r = if saved { report.summary() } else { report };
+        replay.saved.store(saved, Ordering::Release);
     }
-    bus.publish(None, replay.progress_event());
+    if saved {
+        *replay.collector() = Collector::new();
+    }
 }

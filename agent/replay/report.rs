@@ -1,13 +1,17 @@
 //! What a replay reports: per connection and overall. Plain values, built by
-//! the session and converted by the service.
+//! the session and converted by the service; serde only for the report
+//! files the agent keeps in its data directory (`store`).
 
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use super::lateness::{Lateness, LatenessSummary};
+use super::options::Mode;
 use super::verify::Divergence;
 
 /// One replayed connection (one copy, one loop).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ConnReport {
     pub recording: String,
     pub rec_conn: u64,
@@ -39,7 +43,8 @@ pub struct ConnReport {
 }
 
 /// Why a causal gate stopped waiting before its server bytes came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RelaxReason {
     /// The awaited server stayed silent beyond its adaptive bound.
     Silent,
@@ -61,7 +66,7 @@ impl RelaxReason {
 
 /// One released causal gate: the replay stopped holding other connections
 /// for server bytes of `awaited_conn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Relaxation {
     pub recording: String,
     /// Recorded id of the connection whose server bytes were awaited.
@@ -81,7 +86,7 @@ pub struct Relaxation {
 }
 
 /// A connection of a running replay that waits, and for what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wait {
     pub recording: String,
     pub rec_conn: u64,
@@ -99,7 +104,8 @@ pub struct Wait {
 }
 
 /// Where a replay stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReplayState {
     /// Waiting for its scheduled start.
     Scheduled,
@@ -121,12 +127,30 @@ impl ReplayState {
     }
 }
 
+/// Totals of the connections a bounded report does not list one by one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    pub count: u64,
+    /// Connections that ended with an error.
+    pub failed: u64,
+    pub divergences: u64,
+    pub closed_early: u64,
+    pub server_timeouts: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// A mode's name (`Mode::as_str`). Spelled as an alias so that serde reads
+/// it through `mode_name` rather than borrowing it from the input.
+type ModeName = &'static str;
+
 /// A replay's report; partial while it runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplayReport {
     pub id: String,
     pub state: ReplayState,
-    pub mode: &'static str,
+    #[serde(with = "mode_name")]
+    pub mode: ModeName,
     pub speed: f64,
     pub recordings: Vec<String>,
     pub scheduled_start: Option<SystemTime>,
@@ -146,6 +170,7 @@ pub struct ReplayReport {
     pub divergences: u64,
     pub closed_early: u64,
     pub server_timeouts: u64,
+    /// The worst connections, worst first, at most `REPORT_CONNECTIONS`.
     pub connections: Vec<ConnReport>,
     pub error: Option<String>,
     /// Causal gates released before their server bytes came.
@@ -154,27 +179,85 @@ pub struct ReplayReport {
     pub relaxed: Vec<Relaxation>,
     /// While running: connections waiting now, longest first.
     pub waits: Vec<Wait>,
+    /// Connection reports in all (connections x copies x passes) so far.
+    pub connections_total: u64,
+    /// Totals of the connections not in `connections`.
+    pub omitted: Omitted,
 }
 
 impl ReplayReport {
-    /// Fills the totals from the per-connection reports.
-    pub fn total_from_connections(&mut self) {
-        let mut all = Lateness::default();
-        self.divergences = 0;
-        self.closed_early = 0;
-        self.server_timeouts = 0;
-        for c in &self.connections {
-            all.extend(&c.lateness);
-            self.divergences += u64::from(c.divergence.is_some());
-            self.closed_early += u64::from(c.closed_early.is_some());
-            self.server_timeouts += c.server_timeouts;
+    /// The same report without its lists (connections, relaxations, waits):
+    /// what listings carry, a few hundred bytes whatever the replay's size.
+    pub fn summary(&self) -> ReplayReport {
+        ReplayReport {
+            connections: Vec::new(),
+            relaxed: Vec::new(),
+            waits: Vec::new(),
+            recordings: self.recordings.clone(),
+            id: self.id.clone(),
+            error: self.error.clone(),
+            ..*self
         }
-        self.lateness = all.summary();
     }
 
     /// Whether the replay went as recorded: every connection opened and no
     /// divergence.
     pub fn clean(&self) -> bool {
         self.failed == 0 && self.divergences == 0 && self.error.is_none()
+    }
+}
+
+/// The mode's name in report files, read back as the engine's own
+/// `&'static str` (an unknown name makes the file unreadable, not a panic).
+mod mode_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Mode;
+
+    pub fn serialize<S: Serializer>(mode: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(mode)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let name = String::deserialize(d)?;
+        Mode::parse(&name)
+            .map(Mode::as_str)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+impl ReplayReport {
+    /// A report with nothing in it yet, for tests.
+    pub(crate) fn blank(id: &str, state: ReplayState) -> ReplayReport {
+        ReplayReport {
+            id: id.to_string(),
+            state,
+            mode: "fast",
+            speed: 1.0,
+            recordings: vec!["r".into()],
+            scheduled_start: None,
+            started_at: None,
+            duration: Duration::ZERO,
+            planned: 0,
+            opened: 0,
+            failed: 0,
+            finished: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            expected_sent: 0,
+            expected_received: 0,
+            lateness: LatenessSummary::default(),
+            divergences: 0,
+            closed_early: 0,
+            server_timeouts: 0,
+            connections: Vec::new(),
+            error: None,
+            relaxations: 0,
+            relaxed: Vec::new(),
+            waits: Vec::new(),
+            connections_total: 0,
+            omitted: Omitted::default(),
+        }
     }
 }

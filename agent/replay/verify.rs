@@ -7,12 +7,13 @@
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
 
 /// Bytes shown on each side of a divergence.
 pub const EXCERPT: usize = 16;
 
 /// Where a connection's server bytes first differ from the recording.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Divergence {
     /// Offset in the connection's server-to-client stream.
     pub offset: u64,

@@ -235,7 +235,7 @@ impl Reel for ReelService {
         req: Request<pb::GetReplayRequest>,
     ) -> Result<Response<pb::ReplayReport>, Status> {
         let r = req.into_inner();
-        let report = self.agent.replays.get(required("id", &r.id)?)?;
+        let report = self.agent.replays.get(required("id", &r.id)?).await?;
         Ok(Response::new(super::replay::report(report)))
     }
 
@@ -250,18 +250,13 @@ impl Reel for ReelService {
 
     async fn list_replays(
         &self,
-        _: Request<pb::ListReplaysRequest>,
+        req: Request<pb::ListReplaysRequest>,
     ) -> Result<Response<pb::ListReplaysResponse>, Status> {
-        let replays = self
-            .agent
-            .replays
-            .list()
-            .into_iter()
-            .map(super::replay::report)
-            .collect();
+        let r = req.into_inner();
+        let (page, next_page_token) = self.agent.replays.list_page(r.page_size, &r.page_token)?;
         Ok(Response::new(pb::ListReplaysResponse {
-            replays,
-            next_page_token: String::new(),
+            replays: page.into_iter().map(super::replay::report).collect(),
+            next_page_token,
         }))
     }
 

@@ -8,8 +8,8 @@ use crate::agent::Agent;
 use crate::proto as pb;
 use crate::record::{duration_ms, time_to_unix_ns};
 use crate::replay::{
-    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, RelaxReason, Relaxation,
-    ReplayOptions, ReplayReport, Wait,
+    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, Omitted, RelaxReason,
+    Relaxation, ReplayOptions, ReplayReport, Wait,
 };
 
 /// Turns a StartReplay request into engine options; the engine checks ranges.
@@ -157,6 +157,18 @@ fn wait(w: Wait) -> pb::ReplayWait {
     }
 }
 
+fn omitted(o: Omitted) -> pb::OmittedConnections {
+    pb::OmittedConnections {
+        count: o.count,
+        failed: o.failed,
+        divergences: o.divergences,
+        closed_early: o.closed_early,
+        server_timeouts: o.server_timeouts,
+        bytes_sent: o.bytes_sent,
+        bytes_received: o.bytes_received,
+    }
+}
+
 fn unix_ns(t: Option<SystemTime>) -> i64 {
     t.map_or(0, time_to_unix_ns)
 }
@@ -188,7 +200,7 @@ pub fn report(r: ReplayReport) -> pb::ReplayReport {
         relaxations: r.relaxations,
         relaxed: r.relaxed.into_iter().map(relaxation).collect(),
         waits: r.waits.into_iter().map(wait).collect(),
-        connections_total: 0,
-        omitted: None,
+        connections_total: r.connections_total,
+        omitted: Some(omitted(r.omitted)),
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod human;
 pub(crate) mod pcap;
 pub(crate) mod progress;
 pub(crate) mod replay;
+pub(crate) mod replay_detail;
 pub(crate) mod report;
 pub(crate) mod sources;
 pub(crate) mod table;

@@ -1,6 +1,7 @@
 //! Human renderings of replays: the report of one agent's replay (summary
 //! lines, then the connections that failed, closed early or diverged — all
-//! of them with `-v` — and each divergence as hex), `--detach` lines, the
+//! of them with `-v` — each divergence as hex, then the waits, relaxations
+//! and unlisted connections of `replay_detail`), `--detach` lines, the
 //! `replay ls` table, and the notice of recordings pushed by `--spread`.
 
 use std::io::{self, Write};
@@ -11,6 +12,7 @@ use crate::commands::replay::spread::{Copied, Pushed, Shard};
 use crate::commands::replay::{DetachedReplay, ReplayList, ReplayOutcome, ReplayShown};
 use crate::output::format::{bytes, duration_ms, hex_excerpt, micros, offset_us};
 use crate::output::human::{Human, list};
+use crate::output::replay_detail::write_detail;
 use crate::output::table::{Align, Table};
 use crate::schedule::Coordinated;
 
@@ -97,6 +99,7 @@ fn write_summary(out: &mut dyn Write, r: &ReplayView, extras: &Extras<'_>) -> io
     line(out, "lateness", &lateness(&r.lateness))?;
     line(out, "divergences", &r.divergences.to_string())?;
     line(out, "server timeouts", &r.server_timeouts.to_string())?;
+    line(out, "relaxations", &r.relaxations.to_string())?;
     if let Some(error) = &r.error {
         line(out, "error", error)?;
     }
@@ -121,6 +124,9 @@ fn outcome(c: &ConnectionView) -> String {
     }
     if c.server_timeouts > 0 {
         parts.push(format!("{} server timeouts", c.server_timeouts));
+    }
+    if c.relaxations > 0 {
+        parts.push(format!("{} gates relaxed", c.relaxations));
     }
     if parts.is_empty() {
         "ok".to_owned()
@@ -190,7 +196,8 @@ fn write_report(
     verbose: bool,
 ) -> io::Result<()> {
     write_summary(out, r, extras)?;
-    write_connections(out, r, verbose)
+    write_connections(out, r, verbose)?;
+    write_detail(out, r)
 }
 
 impl Human for ReplayOutcome {

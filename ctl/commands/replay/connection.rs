@@ -82,6 +82,8 @@ pub(crate) struct ConnectionView {
     pub(crate) closed_early_at_ms: u64,
     pub(crate) closed_early_bytes: u64,
     pub(crate) server_timeouts: u64,
+    /// Causal gates released for this connection before their bytes came.
+    pub(crate) relaxations: u64,
 }
 
 impl ConnectionView {
@@ -117,6 +119,7 @@ impl From<ReplayConnection> for ConnectionView {
             closed_early_at_ms: c.closed_early_at_ms,
             closed_early_bytes: c.closed_early_bytes,
             server_timeouts: c.server_timeouts,
+            relaxations: c.relaxations,
         }
     }
 }

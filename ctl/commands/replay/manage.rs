@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::follow::STOP_GRACE;
 use super::report::{ReplayState, ReplayView};
-use crate::fleet::{self, Report};
+use crate::error::AgentError;
+use crate::fleet::{self, Agent, Report};
 use crate::settings::Settings;
 use crate::timestamp::UnixNanos;
 
@@ -44,6 +45,9 @@ pub(crate) struct ReplaySummary {
     pub(crate) finished: u64,
     pub(crate) divergences: u64,
     pub(crate) error: Option<String>,
+    /// Connection reports in all (connections x copies x passes).
+    pub(crate) connections_total: u64,
+    pub(crate) relaxations: u64,
 }
 
 impl From<ReplayView> for ReplaySummary {
@@ -63,6 +67,8 @@ impl From<ReplayView> for ReplaySummary {
             finished: r.finished,
             divergences: r.divergences,
             error: r.error,
+            connections_total: r.connections_total,
+            relaxations: r.relaxations,
         }
     }
 }
@@ -107,22 +113,40 @@ pub(crate) async fn stop(settings: &Settings, id: &str) -> Report<ReplayShown> {
     .await
 }
 
+/// Summaries asked for per ListReplays call; `replay ls` follows every page.
+const LS_PAGE_SIZE: u32 = 100;
+
 /// `replay ls` on every agent.
 pub(crate) async fn list(settings: &Settings) -> Report<ReplayList> {
-    fleet::run_all(settings, |agent| async move {
-        let response =
-            agent
-                .unary(|mut client| async move {
-                    client.list_replays(ListReplaysRequest::default()).await
-                })
-                .await?;
-        Ok(ReplayList {
-            replays: response
+    fleet::run_all(settings, |agent| async move { list_all(&agent).await }).await
+}
+
+/// Every page of one agent's replays, newest first, one request per page.
+async fn list_all(agent: &Agent) -> Result<ReplayList, AgentError> {
+    let mut replays = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = ListReplaysRequest {
+            page_size: LS_PAGE_SIZE,
+            page_token: page_token.clone(),
+        };
+        let response = agent
+            .unary(|mut client| async move { client.list_replays(request).await })
+            .await?;
+        replays.extend(
+            response
                 .replays
                 .into_iter()
-                .map(|r| ReplayView::from(r).into())
-                .collect(),
-        })
-    })
-    .await
+                .map(|r| ReplaySummary::from(ReplayView::from(r))),
+        );
+        if response.next_page_token.is_empty() {
+            return Ok(ReplayList { replays });
+        }
+        if response.next_page_token == page_token {
+            return Err(AgentError::Protocol(
+                "ListReplays gave the same next_page_token twice".into(),
+            ));
+        }
+        page_token = response.next_page_token;
+    }
 }

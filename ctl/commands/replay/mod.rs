@@ -1,8 +1,10 @@
 //! `reelctl replay`: starting replays on the fleet and following them
 //! (`run`, with `request`, `spread` and `follow`), reports as reelctl shows
-//! them (`report`, `connection`), and `status`/`stop`/`ls` (`manage`).
+//! them (`report`, `connection`, `detail`), and `status`/`stop`/`ls`
+//! (`manage`).
 
 pub(crate) mod connection;
+pub(crate) mod detail;
 pub(crate) mod follow;
 pub(crate) mod manage;
 pub(crate) mod report;

@@ -6,6 +6,7 @@ use reel::proto;
 use serde::Serialize;
 
 use super::connection::{ConnectionView, LatenessView};
+use super::detail::{OmittedView, RelaxationView, WaitView};
 use crate::timestamp::UnixNanos;
 
 /// Where a replay stands.
@@ -59,7 +60,8 @@ impl ReplayState {
     }
 }
 
-/// A replay's report; partial while it runs, with `connections` once ended.
+/// A replay's report; partial while it runs, with `connections` once ended
+/// (the worst ones, at most 1,000; `omitted` sums the rest).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ReplayView {
     pub(crate) id: String,
@@ -86,6 +88,16 @@ pub(crate) struct ReplayView {
     pub(crate) server_timeouts: u64,
     pub(crate) connections: Vec<ConnectionView>,
     pub(crate) error: Option<String>,
+    /// Causal gates released before their server bytes came.
+    pub(crate) relaxations: u64,
+    /// The first relaxations, in the order they happened.
+    pub(crate) relaxed: Vec<RelaxationView>,
+    /// While running: the connections waiting now, longest first.
+    pub(crate) waits: Vec<WaitView>,
+    /// Connection reports in all (connections x copies x passes).
+    pub(crate) connections_total: u64,
+    /// Totals of the connections not in `connections`.
+    pub(crate) omitted: OmittedView,
 }
 
 /// An instant from the agent, 0 meaning none.
@@ -118,16 +130,21 @@ impl From<proto::ReplayReport> for ReplayView {
             server_timeouts: r.server_timeouts,
             connections: r.connections.into_iter().map(Into::into).collect(),
             error: Some(r.error).filter(|e| !e.is_empty()),
+            relaxations: r.relaxations,
+            relaxed: r.relaxed.into_iter().map(Into::into).collect(),
+            waits: r.waits.into_iter().map(Into::into).collect(),
+            connections_total: r.connections_total,
+            omitted: r.omitted.into(),
         }
     }
 }
 
 impl ReplayView {
     /// Connections that failed: the agent's count of failed opens, or the
-    /// connections that report an error, whichever is more.
+    /// connections that report an error (listed or not), whichever is more.
     pub(crate) fn failed_connections(&self) -> u64 {
-        let with_error = self.connections.iter().filter(|c| c.failed()).count() as u64;
-        self.failed.max(with_error)
+        let listed = self.connections.iter().filter(|c| c.failed()).count() as u64;
+        self.failed.max(listed + self.omitted.failed)
     }
 
     /// Why this report fails the run, empty when it does not: the replay
@@ -229,6 +246,11 @@ pub(crate) mod tests {
         );
         assert_eq!(json["error"], serde_json::Value::Null);
         assert_eq!(
+            json["omitted"],
+            json!({"count": 0, "failed": 0, "divergences": 0, "closed_early": 0,
+                   "server_timeouts": 0, "bytes_sent": 0, "bytes_received": 0})
+        );
+        assert_eq!(
             json["connections"][1]["divergence"],
             json!({"offset": 4, "expected": "6f6b0a", "received": "6e6fff",
                    "reason": "different bytes"})
@@ -260,6 +282,11 @@ pub(crate) mod tests {
             "divergences",
             "closed_early",
             "server_timeouts",
+            "relaxations",
+            "relaxed",
+            "waits",
+            "connections_total",
+            "omitted",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
@@ -303,6 +330,8 @@ pub(crate) mod tests {
             let problems = view.problems(*verify);
             assert_eq!(problems.len(), *expected, "case {i}: {problems:?}");
         }
+        let omitted = with(&|v| v.omitted.failed = 1).problems(false);
+        assert_eq!(omitted, ["replay rp-1: 1 of 2 connections failed"]);
         let failed = with(&|v| v.failed = 1).problems(false);
         assert_eq!(failed, ["replay rp-1: 1 of 2 connections failed"]);
     }
