@@ -63,7 +63,9 @@ pub const VERIFY_BACKLOG: usize = 1 << 20;
 pub type Observer = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// Recorded server chunks for `verify`, in order, as the replay reads them,
-/// each with its share of the look-ahead budget.
+/// each holding its share of the look-ahead budget until it is compared.
+/// The channel closes early when the replay gave up verifying this
+/// connection (its server fell too far behind the recording).
 pub type Expected = mpsc::UnboundedReceiver<(Bytes, Hold)>;
 
 /// What a new connection needs besides its plan.
@@ -140,12 +142,18 @@ async fn pull_expected(
                     _ = cancel.cancelled() => return true,
                     c = rx.recv() => match c {
                         Some((chunk, _)) => v.expect(chunk),
-                        None => return false,
+                        None => {
+                            v.stop_expecting();
+                            return false;
+                        }
                     },
                 }
             }
             Err(mpsc::error::TryRecvError::Empty) => return true,
-            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                v.stop_expecting();
+                return false;
+            }
         }
     }
     true

@@ -23,8 +23,6 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::budget::Hold;
-
 use super::report::RelaxReason;
 
 /// Least time a gate waits for a silent server, whatever its recorded
@@ -57,6 +55,10 @@ pub fn stall_bound(answer: Duration, server_timeout: Duration) -> Duration {
         .min(bound(answer, server_timeout))
 }
 
+/// Most events a connection's gates hold before its oldest expected server
+/// bytes are given up (see `Gates::push`).
+pub const MAX_PENDING: usize = 16_384;
+
 /// Expected server bytes: the connection has `bytes` in all once they
 /// came, which took `answer` in the recording (scaled by the speed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +72,6 @@ struct Pending {
     g: u64,
     /// `None`: a client action.
     expect: Option<Expect>,
-    /// Its share of the replay's look-ahead budget, given back when done.
-    _hold: Option<Hold>,
 }
 
 #[derive(Debug)]
@@ -157,24 +157,49 @@ impl Gates {
     }
 
     /// Adds the next event of `conn`, in log order.
-    pub fn push(&mut self, conn: usize, g: u64, expect: Option<Expect>, hold: Option<Hold>) {
-        let Some(t) = self.tracks.get_mut(&conn) else {
-            return;
-        };
+    ///
+    /// Expected server bytes take no share of the look-ahead budget (a
+    /// server behind the recording must not stop the reading); instead a
+    /// connection holds at most `MAX_PENDING` events, and beyond that its
+    /// oldest expected bytes are given up: returned as a relaxation.
+    pub fn push(
+        &mut self,
+        conn: usize,
+        g: u64,
+        expect: Option<Expect>,
+        now: Instant,
+    ) -> Option<Relaxed> {
+        let t = self.tracks.get_mut(&conn)?;
         if let Some(e) = &expect
             && t.pending.is_empty()
             && t.satisfied(e)
         {
-            return;
+            return None;
         }
-        t.pending.push_back(Pending {
-            g,
-            expect,
-            _hold: hold,
-        });
+        t.pending.push_back(Pending { g, expect });
         if t.pending.len() == 1 && !t.excluded {
             self.fronts.insert((g, conn));
         }
+        if t.pending.len() <= MAX_PENDING {
+            return None;
+        }
+        let Pending {
+            expect: Some(e), ..
+        } = *t.pending.front()?
+        else {
+            return None;
+        };
+        let given_up = Relaxed {
+            conn,
+            expected: e.bytes,
+            received: t.received,
+            waited: now.saturating_duration_since(t.moved),
+            reason: RelaxReason::Silent,
+        };
+        // As if those bytes had come: the cursor moves past them.
+        let shortfall = e.bytes.saturating_sub(t.received);
+        self.shortfall(conn, shortfall, now);
+        Some(given_up)
     }
 
     /// Pops what is done at the head of `conn`'s events; `upto` also pops
@@ -367,10 +392,10 @@ mod tests {
         let mut g = Gates::new(t0, ST);
         g.open(0, t0);
         g.open(1, t0);
-        g.push(0, 0, None, None); // A sends
-        g.push(0, 1, expect(10, ms(2)), None); // A's answer
-        g.push(1, 2, None, None); // B sends
-        g.push(0, 3, None, None); // A sends again
+        g.push(0, 0, None, t0); // A sends
+        g.push(0, 1, expect(10, ms(2)), t0); // A's answer
+        g.push(1, 2, None, t0); // B sends
+        g.push(0, 3, None, t0); // A sends again
         // A's first action is free; B is held by A's cursor.
         assert_eq!(g.check(0, 0), None);
         assert_eq!(g.check(1, 2).map(|b| b.on), Some(0));
@@ -395,12 +420,12 @@ mod tests {
         for c in 0..3 {
             g.open(c, t0);
         }
-        g.push(0, 0, None, None);
-        g.push(0, 1, expect(5, ms(1)), None);
-        g.push(0, 2, None, None);
-        g.push(0, 3, expect(9, ms(1)), None);
-        g.push(1, 4, None, None);
-        g.push(2, 5, None, None); // C: not waiting, so no stall
+        g.push(0, 0, None, t0);
+        g.push(0, 1, expect(5, ms(1)), t0);
+        g.push(0, 2, None, t0);
+        g.push(0, 3, expect(9, ms(1)), t0);
+        g.push(1, 4, None, t0);
+        g.push(2, 5, None, t0); // C: not waiting, so no stall
         g.acted(0, 0, t0);
         assert_eq!(g.relax(1, 4, t0 + ms(23)), None, "not overdue yet");
         let r = g.relax(1, 4, t0 + ms(24)).unwrap();
@@ -419,10 +444,10 @@ mod tests {
         let mut g = Gates::new(t0, ST);
         g.open(0, t0);
         g.open(1, t0);
-        g.push(0, 0, None, None);
-        g.push(0, 1, expect(5, ms(200)), None);
-        g.push(0, 2, None, None);
-        g.push(1, 3, None, None);
+        g.push(0, 0, None, t0);
+        g.push(0, 1, expect(5, ms(200)), t0);
+        g.push(0, 2, None, t0);
+        g.push(1, 3, None, t0);
         g.acted(0, 0, t0);
         assert_eq!(g.check(1, 3).unwrap().until, t0 + ms(800) + GATE_FLOOR);
         g.set_waiting(0, true);
@@ -440,18 +465,18 @@ mod tests {
         let mut g = Gates::new(t0, ST);
         g.open(0, t0);
         g.open(1, t0);
-        g.push(0, 0, expect(100, ms(20)), None);
-        g.push(1, 1, None, None);
+        g.push(0, 0, expect(100, ms(20)), t0);
+        g.push(1, 1, None, t0);
         g.shortfall(0, 100, t0);
         assert_eq!(g.check(1, 1), None);
-        g.push(0, 2, expect(150, ms(20)), None);
-        g.push(1, 3, None, None);
+        g.push(0, 2, expect(150, ms(20)), t0);
+        g.push(1, 3, None, t0);
         assert!(g.check(1, 3).is_some());
         g.end(0);
         assert_eq!(g.check(1, 3), None);
         // Expected bytes already there are not even queued.
         g.received(1, 50, t0);
-        g.push(1, 4, expect(40, ms(20)), None);
+        g.push(1, 4, expect(40, ms(20)), t0);
         assert_eq!(g.head(), [Some((1, 1)), None]);
     }
 
@@ -461,9 +486,35 @@ mod tests {
         let mut g = Gates::new(t0, ms(50));
         g.open(0, t0);
         g.open(1, t0);
-        g.push(0, 0, expect(5, ms(10_000)), None);
-        g.push(1, 1, None, None);
+        g.push(0, 0, expect(5, ms(10_000)), t0);
+        g.push(1, 1, None, t0);
         let r = g.relax(1, 1, t0 + ms(50)).unwrap();
         assert_eq!(r.reason, RelaxReason::Timeout);
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_far_behind_its_recording_gives_up_its_oldest_bytes() {
+        let t0 = Instant::now();
+        let mut g = Gates::new(t0, Duration::from_secs(5));
+        g.open(0, t0);
+        let e = |bytes| {
+            Some(Expect {
+                bytes,
+                answer: Duration::ZERO,
+            })
+        };
+        for i in 0..MAX_PENDING as u64 {
+            assert_eq!(g.push(0, i, e(i + 1), t0), None);
+        }
+        let r = g
+            .push(0, MAX_PENDING as u64, e(MAX_PENDING as u64 + 1), t0)
+            .unwrap();
+        assert_eq!((r.conn, r.expected, r.received), (0, 1, 0));
+        assert_eq!(g.head(), [Some((1, 0)), None]);
     }
 }

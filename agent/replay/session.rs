@@ -12,12 +12,17 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
 use super::budget::{Budget, Hold};
 use super::conn::Progress;
+use super::gates::Relaxed;
 use super::gates::{Expect, Gates};
 use super::options::{Mode, ReplayOptions};
 use super::plan::Plan;
-use super::report::{ConnReport, Relaxation};
+use super::report::{ConnReport, RelaxReason, Relaxation};
 use super::script::{Action, Event, EventKind};
 use super::source::{self, Files};
 use super::waits::Waits;
@@ -88,7 +93,8 @@ pub struct Queued {
 /// The dispatcher's handle on one running connection task.
 struct Handle {
     steps: mpsc::UnboundedSender<Queued>,
-    expected: Option<mpsc::UnboundedSender<(bytes::Bytes, Hold)>>,
+    /// Recorded server chunks for `verify`.
+    expected: Option<mpsc::UnboundedSender<(Bytes, Hold)>>,
 }
 
 /// One copy's connections and gates.
@@ -98,6 +104,33 @@ struct Copy {
 }
 
 impl Pass {
+    /// Hands a recorded server chunk to a verifying connection. When the
+    /// look-ahead budget has no room for it within `--server-timeout`
+    /// (servers far behind the recording hold it all), the connection
+    /// stops verifying instead, and reports that as its divergence: a
+    /// server behind must not stop the reading of what could let it catch
+    /// up. False when the replay was stopped.
+    async fn feed_expected(&self, h: &mut Handle, payload: &Bytes, budget: &Budget) -> bool {
+        let Some(tx) = &h.expected else {
+            return true;
+        };
+        let room = async {
+            let bytes = budget.chunk(payload.len(), &self.cancel).await?;
+            budget.entry(&bytes, &self.cancel).await
+        };
+        let hold = tokio::time::timeout(self.opts.server_timeout, room).await;
+        match hold {
+            Ok(Some(hold)) => {
+                if tx.send((payload.clone(), hold)).is_err() {
+                    h.expected = None;
+                }
+            }
+            Ok(None) => return false,
+            Err(_) => h.expected = None,
+        }
+        true
+    }
+
     /// Runs the pass to its end; reports go to `outcomes` as connections end.
     pub async fn run(self: Arc<Self>) {
         let max_idle = self
@@ -166,12 +199,13 @@ impl Pass {
         tasks: &mut JoinSet<ConnReport>,
         budget: &Budget,
     ) -> bool {
+        // A step's bytes are held until it is taken; expected server
+        // bytes only by a verifying connection (`feed_expected`).
         let len = match &ev.kind {
             EventKind::Step {
                 action: Action::Send(b),
                 ..
-            }
-            | EventKind::Expect { payload: b, .. } => b.len(),
+            } => b.len(),
             _ => 0,
         };
         let Some(bytes) = budget.chunk(len, &self.cancel).await else {
@@ -190,12 +224,9 @@ impl Pass {
                         (None, None)
                     };
                     if let Some(g) = &c.gates {
-                        let Some(hold) = budget.entry(&None, &self.cancel).await else {
-                            return false;
-                        };
                         g.with(|gt| {
                             gt.open(ev.conn, Instant::now());
-                            gt.push(ev.conn, ev.g, None, Some(hold));
+                            gt.push(ev.conn, ev.g, None, Instant::now())
                         });
                     }
                     let me = self.clone();
@@ -229,7 +260,7 @@ impl Pass {
                         return false;
                     };
                     if let Some(g) = &c.gates {
-                        g.with(|gt| gt.push(ev.conn, ev.g, None, None));
+                        g.with(|gt| gt.push(ev.conn, ev.g, None, Instant::now()));
                     }
                     let q = Queued {
                         g: ev.g,
@@ -252,26 +283,67 @@ impl Pass {
                     total,
                     answer_ns,
                 } => {
-                    let verify_tx = c.handles.get(&ev.conn).and_then(|h| h.expected.clone());
-                    if let Some(tx) = verify_tx {
-                        let Some(hold) = budget.entry(&bytes, &self.cancel).await else {
-                            return false;
-                        };
-                        let _ = tx.send((payload.clone(), hold));
+                    if let Some(h) = c.handles.get_mut(&ev.conn)
+                        && !self.feed_expected(h, payload, budget).await
+                    {
+                        return false;
                     }
                     if let Some(g) = &c.gates {
-                        let Some(hold) = budget.entry(&None, &self.cancel).await else {
-                            return false;
-                        };
                         let expect = Expect {
                             bytes: *total,
                             answer: self.opts.scaled(*answer_ns),
                         };
-                        g.with(|gt| gt.push(ev.conn, ev.g, Some(expect), Some(hold)));
+                        let given_up =
+                            g.with(|gt| gt.push(ev.conn, ev.g, Some(expect), Instant::now()));
+                        if let Some(r) = given_up {
+                            self.relaxed(copy, ev.conn, r, None);
+                        }
                     }
                 }
             }
         }
         true
+    }
+
+    /// Counts and reports a released gate; `report` is the held connection's
+    /// when it is known (the dispatcher gives up bytes on its own).
+    pub(super) fn relaxed(
+        &self,
+        copy: u32,
+        conn: usize,
+        r: Relaxed,
+        report: Option<&mut ConnReport>,
+    ) {
+        let (held, awaited) = (&self.plan.conns[conn], &self.plan.conns[r.conn]);
+        self.progress.relaxations.fetch_add(1, Ordering::Relaxed);
+        let timeout = r.reason == RelaxReason::Timeout;
+        if timeout {
+            self.progress
+                .server_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(report) = report {
+            report.relaxations += 1;
+            report.server_timeouts += u64::from(timeout);
+        }
+        tracing::debug!(
+            awaited = awaited.rec_conn,
+            held = held.rec_conn,
+            reason = r.reason.as_str(),
+            waited_us = r.waited.as_micros() as u64,
+            "causal gate released"
+        );
+        self.outcomes.relaxation(Relaxation {
+            recording: awaited.recording.to_string(),
+            awaited_conn: awaited.rec_conn,
+            copy,
+            pass: self.pass,
+            expected: r.expected,
+            received: r.received,
+            waited: r.waited,
+            reason: r.reason,
+            at: Instant::now().saturating_duration_since(self.t0),
+            held_conn: held.rec_conn,
+        });
     }
 }

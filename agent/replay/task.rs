@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::{Expected, Live, Observer, OpenOptions};
 use super::options::{Mode, ReplayOptions};
 use super::plan::ConnPlan;
-use super::report::{ConnReport, RelaxReason, Relaxation};
+use super::report::ConnReport;
 use super::script::Action;
 use super::session::{Pass, Queued, SharedGates};
 use super::waits::Waiting;
@@ -285,7 +285,7 @@ impl Pass {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(until) => {
                     if let Some(r) = gt.with(|x| x.relax(me.conn, g, Instant::now())) {
-                        self.relaxed(me, r, report);
+                        self.relaxed(me.copy, me.conn, r, Some(report));
                     }
                 }
             }
@@ -295,37 +295,6 @@ impl Pass {
             gt.with(|x| x.set_waiting(me.conn, false));
         }
         done
-    }
-
-    fn relaxed(&self, me: &Me, r: super::gates::Relaxed, report: &mut ConnReport) {
-        let (held, awaited) = (&self.plan.conns[me.conn], &self.plan.conns[r.conn]);
-        report.relaxations += 1;
-        self.progress.relaxations.fetch_add(1, Ordering::Relaxed);
-        if r.reason == RelaxReason::Timeout {
-            report.server_timeouts += 1;
-            self.progress
-                .server_timeouts
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        tracing::debug!(
-            awaited = awaited.rec_conn,
-            held = held.rec_conn,
-            reason = r.reason.as_str(),
-            waited_us = r.waited.as_micros() as u64,
-            "causal gate released"
-        );
-        self.outcomes.relaxation(Relaxation {
-            recording: awaited.recording.to_string(),
-            awaited_conn: awaited.rec_conn,
-            copy: me.copy,
-            pass: self.pass,
-            expected: r.expected,
-            received: r.received,
-            waited: r.waited,
-            reason: r.reason,
-            at: Instant::now().saturating_duration_since(self.t0),
-            held_conn: held.rec_conn,
-        });
     }
 
     /// Does one client action; false when the script must end here.

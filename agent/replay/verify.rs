@@ -67,6 +67,25 @@ impl Verifier {
         }
     }
 
+    /// No more recorded chunks will come. If fewer came than the recording
+    /// holds, the replay gave up comparing (the server fell too far
+    /// behind): that is the divergence, and nothing more is held.
+    pub fn stop_expecting(&mut self) {
+        if self.found.is_none() && self.fed < self.expected_len {
+            self.found = Some(Divergence {
+                offset: self.pos,
+                expected: self.expected_from_here(EXCERPT),
+                received: self.backlog[..self.backlog.len().min(EXCERPT)].to_vec(),
+                reason: format!(
+                    "not compared beyond this offset: the server fell behind the recording by more than the replay reads ahead ({} of {} recorded bytes read)",
+                    self.fed, self.expected_len
+                ),
+            });
+            self.expected.clear();
+            self.backlog = BytesMut::new();
+        }
+    }
+
     /// Whether received bytes wait for recorded ones not handed in yet.
     pub fn needs_expected(&self) -> bool {
         self.found.is_none()
@@ -184,6 +203,25 @@ mod tests {
             v.expect(Bytes::from_static(c));
         }
         v
+    }
+
+    #[test]
+    fn a_verifier_given_up_reports_where_it_stopped() {
+        let mut x = Verifier::new(10);
+        x.expect(Bytes::from_static(b"abcd"));
+        x.feed(b"abcdef");
+        x.stop_expecting();
+        let d = x.finish().unwrap();
+        assert_eq!((d.offset, d.received.as_slice()), (4, &b"ef"[..]));
+        assert!(d.reason.contains("not compared beyond"), "{}", d.reason);
+        x.feed(b"more");
+        assert_eq!(x.backlog(), 0, "nothing is held after giving up");
+        // All recorded bytes came: stopping changes nothing.
+        let mut y = Verifier::new(2);
+        y.expect(Bytes::from_static(b"ok"));
+        y.stop_expecting();
+        y.feed(b"ok");
+        assert_eq!(y.finish(), None);
     }
 
     #[test]
