@@ -12,7 +12,8 @@
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
 //! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
 //! - `events`: the live event bus behind Watch.
-//! - `timer`: sleeps precise to tens of microseconds (timed replay, fault delays).
+//! - `timer`: sleeps precise to tens of microseconds (timed replay, fault
+//!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
 //! - `config`, `error`, `ids`: settings, the engine's error, id rules.

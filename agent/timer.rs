@@ -8,6 +8,11 @@
 //! thread holds only the sleeps of the next `FINE_WINDOW`, and wakes every
 //! task due at once in one pass, so 1,000 connections × 20 sends a second
 //! cost little CPU.
+//!
+//! Scheduled starts name a wall-clock instant (`sleep_until_wall`): it is
+//! turned into a monotonic instant shortly before it, after a coarse wait on
+//! tokio's timer, so that agents sharing a clock start within tens of
+//! microseconds of each other instead of on their own millisecond ticks.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -16,11 +21,76 @@ use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long before its instant a sleep moves from tokio's timer to the
 /// timer thread: more than tokio's rounding (1 ms) plus a late tick.
 pub const FINE_WINDOW: Duration = Duration::from_millis(2);
+
+/// How long before a wall-clock instant `sleep_until_wall` reads the wall
+/// clock again and fixes the monotonic instant it wakes at. A scheduled
+/// start may wait an hour, during which the wall clock can be stepped (NTP,
+/// an operator); re-reading it this close to the end follows any step made
+/// before. Far enough ahead that a recheck woken late on a busy host (tokio
+/// rounds to 1 ms, a loaded CPU adds more) still comes before the instant.
+pub const WALL_RECHECK: Duration = Duration::from_millis(20);
+
+/// Longest coarse wait between two readings of the wall clock, so a wait
+/// that was made long by a forward step of the clock ends at most this late.
+pub const WALL_POLL: Duration = Duration::from_secs(60);
+
+/// Sleeps until this host's wall clock reads `at` (returns at once if it
+/// already does), as precisely as `sleep_until`. Scheduled starts of
+/// recordings and replays use it: agents on one host given the same `at`
+/// wake within tens of microseconds of each other, where tokio's timer alone
+/// would wake each on its own millisecond tick.
+///
+/// It never returns before the wall clock reads `at`, unless the clock is
+/// stepped back within the last `WALL_RECHECK`.
+///
+/// # Cancel safety
+/// As `sleep_until`.
+pub async fn sleep_until_wall(at: SystemTime) {
+    loop {
+        // Wall clock first: the monotonic reading after it can only make
+        // the computed instant later, never early.
+        let wall_now = SystemTime::now();
+        match wall_step(at, wall_now, Instant::now()) {
+            WallStep::Recheck(then) => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(then)).await;
+            }
+            WallStep::Final(then) => return sleep_until(then).await,
+        }
+    }
+}
+
+/// What `sleep_until_wall` does next, from the two clocks read together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WallStep {
+    /// Sleep on tokio's timer until this instant, then read the clocks again.
+    Recheck(Instant),
+    /// The last stretch: sleep precisely until this instant, when the wall
+    /// clock reads the target.
+    Final(Instant),
+}
+
+/// The wall-clock instant `at` on the monotonic clock, given that the wall
+/// clock read `wall_now` at `mono_now` (an `at` already passed is now):
+/// `Final` within `WALL_RECHECK` of it, else a `Recheck` at most `WALL_POLL`
+/// away and `WALL_RECHECK` before it. The one place scheduled starts turn a
+/// wall-clock instant into a monotonic one.
+fn wall_step(at: SystemTime, wall_now: SystemTime, mono_now: Instant) -> WallStep {
+    let left = at.duration_since(wall_now).unwrap_or(Duration::ZERO);
+    match left.checked_sub(WALL_RECHECK) {
+        Some(early) if !early.is_zero() => {
+            let step = early.min(WALL_POLL);
+            // `WALL_POLL` past a real instant cannot overflow; if it did,
+            // the clocks are read again at once.
+            WallStep::Recheck(mono_now.checked_add(step).unwrap_or(mono_now))
+        }
+        _ => WallStep::Final(mono_now.checked_add(left).unwrap_or(mono_now)),
+    }
+}
 
 /// Sleeps until `at`, give or take the OS's wake-up latency.
 ///
@@ -169,6 +239,64 @@ mod tests {
         }
         // Generous for a loaded CI machine; typically tens of microseconds.
         assert!(worst < Duration::from_millis(20), "{worst:?} late");
+    }
+
+    #[test]
+    fn wall_instants_become_monotonic_ones() {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_564_984);
+        let mono = Instant::now();
+        let ms = Duration::from_millis;
+        // (target − wall now, expected step); a negative target is passed.
+        let cases: [(i64, WallStep); 8] = [
+            (-5_000, WallStep::Final(mono)),
+            (0, WallStep::Final(mono)),
+            (1, WallStep::Final(mono + ms(1))),
+            (20, WallStep::Final(mono + ms(20))),
+            (21, WallStep::Recheck(mono + ms(1))),
+            (1_000, WallStep::Recheck(mono + ms(980))),
+            (60_020, WallStep::Recheck(mono + ms(60_000))),
+            (3_600_000, WallStep::Recheck(mono + WALL_POLL)),
+        ];
+        for (ahead_ms, expected) in cases {
+            let at = if ahead_ms >= 0 {
+                wall + ms(ahead_ms.unsigned_abs())
+            } else {
+                wall - ms(ahead_ms.unsigned_abs())
+            };
+            assert_eq!(wall_step(at, wall, mono), expected, "{ahead_ms} ms ahead");
+        }
+        // Sub-millisecond targets keep their nanoseconds.
+        let at = wall + Duration::from_nanos(1_234_567);
+        assert_eq!(
+            wall_step(at, wall, mono),
+            WallStep::Final(mono + Duration::from_nanos(1_234_567))
+        );
+    }
+
+    #[test]
+    fn a_stepped_wall_clock_is_followed_at_the_recheck() {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_564_984);
+        let mono = Instant::now();
+        let at = wall + Duration::from_secs(10);
+        let WallStep::Recheck(then) = wall_step(at, wall, mono) else {
+            panic!("10 s ahead is a recheck");
+        };
+        // By then the monotonic clock advanced 9.98 s, but the wall clock was
+        // stepped 3 ms forward meanwhile: the final stretch is 3 ms shorter.
+        let stepped = wall + (then - mono) + Duration::from_millis(3);
+        assert_eq!(
+            wall_step(at, stepped, then),
+            WallStep::Final(then + Duration::from_millis(17))
+        );
+    }
+
+    #[tokio::test]
+    async fn wall_sleeps_never_end_early() {
+        for ahead_us in [0, 500, 5_000, 30_000] {
+            let at = SystemTime::now() + Duration::from_micros(ahead_us);
+            sleep_until_wall(at).await;
+            assert!(SystemTime::now() >= at, "{ahead_us} µs ahead: woke early");
+        }
     }
 
     #[tokio::test]

@@ -138,6 +138,19 @@ pub(crate) fn map_ok<S, T>(report: Report<S>, f: impl Fn(S) -> T) -> Report<T> {
         .collect()
 }
 
+/// Pairs each agent's value with its place in the selection, for a step
+/// that treats agents by position (clock measurements are staggered).
+pub(crate) fn indexed<S>(report: Report<S>) -> Report<(usize, S)> {
+    report
+        .into_iter()
+        .enumerate()
+        .map(|(index, o)| Outcome {
+            agent: o.agent,
+            result: o.result.map(|value| (index, value)),
+        })
+        .collect()
+}
+
 /// The endpoint of `address`, with the connect deadline set.
 ///
 /// # Errors

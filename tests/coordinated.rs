@@ -6,10 +6,33 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpStream;
 
 use common::*;
+
+/// An `--at` instant `secs` from now, and its text.
+fn at_in(secs: u64) -> (SystemTime, String) {
+    let at = SystemTime::now() + Duration::from_secs(secs);
+    (at, humantime::format_rfc3339_nanos(at).to_string())
+}
+
+/// Checks that every agent in `data` started at `at` or after: reelctl
+/// turns each start back to the local clock with the offset it turned the
+/// deadline into the agent's clock with, so an agent that waited for its
+/// deadline is never reported early, whatever the offset's error.
+fn assert_not_early(data: &[serde_json::Value], at: SystemTime) {
+    for d in data {
+        let text = d["started_at_local"].as_str().expect("started_at_local");
+        let started = humantime::parse_rfc3339(text).expect("an RFC 3339 instant");
+        assert!(
+            started >= at,
+            "started {text}, before --at {}: {d}",
+            humantime::format_rfc3339_nanos(at)
+        );
+    }
+}
 
 /// `n` echo conversations through `proxy`, each its own connection.
 async fn talk(proxy: &str, n: usize, tag: &str) {
@@ -49,14 +72,12 @@ async fn three_agents_capture_and_replay_together() {
         .collect();
 
     // Coordinated capture.
+    let (at, at_text) = at_in(2);
     let out = reelctl_async(&[
-        "-a", &all, "--json", "record", "start", "--label", "raid", "--at", "+2s",
+        "-a", &all, "--json", "record", "start", "--label", "raid", "--at", &at_text,
     ])
     .await;
-    let data = ok_data(&out);
-    for d in &data {
-        assert!(d["started_at_local"].is_string(), "{d}");
-    }
+    assert_not_early(&ok_data(&out), at);
     let skew = out.json()["skew_us"].as_u64().expect("skew_us");
     eprintln!("record start skew across 3 agents: {skew} µs");
     assert!(skew < 1_000_000, "loose bound: {skew} µs");
@@ -83,12 +104,14 @@ async fn three_agents_capture_and_replay_together() {
     ok_data(&reelctl_async(&["-a", &all, "--json", "record", "stop", "--all"]).await);
 
     // Coordinated replay of each agent's own recordings labelled raid2.
+    let (at, at_text) = at_in(2);
     let out = reelctl_async(&[
         "-a", &all, "--json", "replay", "--group", "raid2", "--target", &echo, "--fast",
-        "--verify", "--at", "+2s",
+        "--verify", "--at", &at_text,
     ])
     .await;
     let data = ok_data(&out);
+    assert_not_early(&data, at);
     for (i, report) in data.iter().enumerate() {
         assert_eq!(report["state"], "finished", "{report}");
         assert_eq!(
@@ -98,7 +121,6 @@ async fn three_agents_capture_and_replay_together() {
             2 + i
         );
         assert_eq!(report["divergences"], 0);
-        assert!(report["started_at_local"].is_string(), "{report}");
     }
     let skew = out.json()["skew_us"].as_u64().expect("skew_us");
     eprintln!("replay start skew across 3 agents: {skew} µs");

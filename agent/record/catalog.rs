@@ -170,8 +170,10 @@ impl Recordings {
                     ),
                 ));
             }
-            tokio::time::sleep(wait).await;
+            crate::timer::sleep_until_wall(at).await;
         }
+        // Read right after the wait: the start reelctl reports and measures
+        // the skew with.
         let started_at = SystemTime::now();
         let started = Instant::now();
         let id = ids::new_recording_id(started_at);

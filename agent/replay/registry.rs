@@ -362,12 +362,9 @@ async fn progress_loop(replay: Arc<Replay>, bus: EventBus, done: CancellationTok
 async fn run(replay: Arc<Replay>, bus: EventBus) {
     let cancel = replay.cancel.clone();
     if let Some(at) = replay.opts.start_at {
-        let wait = at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = cancel.cancelled() => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = crate::timer::sleep_until_wall(at) => {}
         }
     }
     let started_at = SystemTime::now();

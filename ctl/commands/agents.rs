@@ -28,10 +28,11 @@ pub(crate) struct AgentSummary {
     pub(crate) data_dir: String,
 }
 
-/// Queries every agent.
+/// Queries every agent, its clock measured as for a coordinated start.
 pub(crate) async fn run(settings: &Settings) -> Report<AgentSummary> {
-    fleet::run_all(settings, |agent| async move {
-        let (info, estimate) = clock::measure(&agent).await?;
+    let ready = fleet::indexed(fleet::ready_all(settings));
+    fleet::then_all(settings, ready, |agent, (index, ())| async move {
+        let (info, estimate) = clock::measure(&agent, index).await?;
         Ok(AgentSummary {
             name: info.name,
             id: info.agent_id,
