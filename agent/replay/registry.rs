@@ -30,6 +30,7 @@ use crate::record::{RecordingStatus, Recordings};
 /// Most ended replays kept (in memory and on disk); the oldest go first.
 pub const KEPT_REPLAYS: usize = 256;
 
+/// Whether a replay in `state` may still change: its report is live.
 pub(super) fn running(state: ReplayState) -> bool {
     matches!(state, ReplayState::Running | ReplayState::Scheduled)
 }
@@ -50,6 +51,7 @@ pub struct Replay {
     collector: Arc<Mutex<Collector>>,
     /// Whether the final report is on disk (`report` is then its summary).
     saved: AtomicBool,
+    /// Where its report file is written at the start and the end.
     store: Arc<ReportStore>,
     /// When the agent accepted it: listings sort by it.
     pub(super) accepted: SystemTime,
