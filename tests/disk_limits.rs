@@ -252,15 +252,20 @@ async fn kill_9_during_a_replay_leaves_the_catalog_consistent() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "agent-id" && !n.ends_with(".reel"))
+        .filter(|n| n != "agent-id" && n != "replays" && !n.ends_with(".reel"))
         .collect();
     assert!(leftovers.is_empty(), "no stray files: {leftovers:?}");
-    // Replay reports lived in memory: the old id is unknown, a new replay runs.
-    let err = ctl
+    // The replay's report file said running: it comes back failed, and a
+    // new replay runs.
+    let cut = ctl
         .get_replay(pb::GetReplayRequest { id: started.id })
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::NotFound);
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (cut.state.as_str(), cut.error.as_str()),
+        ("failed", "the agent stopped during the replay")
+    );
     let again = ctl
         .start_replay(pb::StartReplayRequest {
             recordings: vec![rec.id.clone()],

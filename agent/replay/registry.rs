@@ -65,6 +65,7 @@ impl Outcomes for Feed {
     }
 }
 
+/// Whether a replay in `state` may still change: its report is live.
 pub(super) fn running(state: ReplayState) -> bool {
     matches!(state, ReplayState::Running | ReplayState::Scheduled)
 }
@@ -90,6 +91,7 @@ pub struct Replay {
     collector: Arc<Mutex<Collector>>,
     /// Whether the final report is on disk (`report` is then its summary).
     saved: AtomicBool,
+    /// Where its report file is written at the start and the end.
     store: Arc<ReportStore>,
     /// When the agent accepted it: listings sort by it.
     pub(super) accepted: SystemTime,
