@@ -202,5 +202,6 @@ pub fn report(r: ReplayReport) -> pb::ReplayReport {
         waits: r.waits.into_iter().map(wait).collect(),
         connections_total: r.connections_total,
         omitted: Some(omitted(r.omitted)),
+        rules: Vec::new(),
     }
 }

@@ -70,6 +70,7 @@ pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, Repl
         start_at_unix_ns: 0,
         server_timeout_ms: millis(args.server_timeout),
         faults: faults(args)?,
+        rules: String::new(),
     })
 }
 
