@@ -73,6 +73,8 @@ pub struct OpenOptions {
     /// The recorded server bytes to compare with, when verifying.
     pub verify: Option<Expected>,
     pub observer: Option<Observer>,
+    /// `--server-timeout`: a write without progress this long is counted.
+    pub stall: Duration,
     pub progress: Arc<Progress>,
     /// When the replay started: times in the report are relative to it.
     pub t0: Instant,
@@ -94,6 +96,9 @@ pub struct Live {
     pub shortfall: u64,
     /// Faults shaping what this connection sends.
     c2s: DirFaults,
+    /// How long a write may make no progress before it counts as a
+    /// server timeout (`--server-timeout`).
+    stall: Duration,
     progress: Arc<Progress>,
     /// When the replay started: times in the report are relative to it.
     t0: Instant,
@@ -172,6 +177,7 @@ impl Live {
         let OpenOptions {
             verify,
             observer,
+            stall,
             progress,
             t0,
             faults,
@@ -270,6 +276,7 @@ impl Live {
             report,
             shortfall: 0,
             c2s: faults.direction(Direction::C2s),
+            stall,
             progress,
             t0,
         })
@@ -348,9 +355,24 @@ impl Live {
                     "write side already shut down",
                 ));
             };
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(stopped()),
-                r = w.write_all(piece) => r?,
+            // A server that stops reading holds the write: every
+            // `stall` without progress is counted as a server timeout, so
+            // a stuck replay says so (the write goes on: bytes cannot be
+            // skipped mid-stream).
+            let write = w.write_all(piece);
+            tokio::pin!(write);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(stopped()),
+                    r = &mut write => {
+                        r?;
+                        break;
+                    }
+                    _ = tokio::time::sleep(self.stall) => {
+                        self.report.server_timeouts += 1;
+                        self.progress.server_timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
             self.report.bytes_sent += piece.len() as u64;
             self.progress

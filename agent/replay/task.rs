@@ -131,6 +131,7 @@ impl Pass {
         let options = OpenOptions {
             verify: expected,
             observer,
+            stall: opts.server_timeout,
             progress: self.progress.clone(),
             t0: self.t0,
             faults: self.faults.connection(),
