@@ -124,7 +124,7 @@ async fn a_stuck_replay_says_what_it_waits_for_and_counts_its_timeouts() {
     c.shutdown().await.unwrap();
     let mut rest = Vec::new();
     let _ = c.read_to_end(&mut rest).await;
-    wait_idle(&mut ctl, 1).await;
+    wait_idle(&ctl, 1).await;
     let rec = ctl
         .stop_recording(pb::StopRecordingRequest { id: rec.id })
         .await
