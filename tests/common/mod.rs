@@ -3,7 +3,9 @@
 //! reelctl binary. Every wait is bounded.
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod faults;
+pub mod game;
 pub mod known;
 pub mod ready;
 #[allow(unused_imports)]

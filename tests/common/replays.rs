@@ -138,3 +138,18 @@ pub fn describe_live(r: &pb::ReplayReport) -> String {
     }
     s
 }
+
+/// The count of rule `table[index]` of a rules file in a report; fails
+/// the test, listing the counts there are, when it has none.
+#[track_caller]
+pub fn rule<'a>(r: &'a pb::ReplayReport, table: &str, index: u32) -> &'a pb::RuleCount {
+    r.rules
+        .iter()
+        .find(|c| c.table == table && c.index == index)
+        .unwrap_or_else(|| panic!("no count for {table}[{index}] in the report: {:?}", r.rules))
+}
+
+/// `(matched, applied, recorded, missed)` of a rule count, to compare at once.
+pub fn rule_counts(c: &pb::RuleCount) -> (u64, u64, u64, u64) {
+    (c.matched, c.applied, c.recorded, c.missed)
+}
