@@ -149,8 +149,9 @@ fn assert_game_reproduced(fresh: &GameServer, report: &pb::ReplayReport, want: &
     for (i, name) in ["token", "seq0"].into_iter().enumerate() {
         let c = rule(report, "capture", i as u32);
         assert_eq!(c.name, name, "{c:?}");
-        // One WELCOME per connection: a live and a recorded value each.
-        assert_eq!(rule_counts(c), (p, p, p, 0), "capture[{i}] {c:?}");
+        // One WELCOME per connection, matched twice (the recorded one and
+        // the live one): a live and a recorded value each.
+        assert_eq!(rule_counts(c), (2 * p, p, p, 0), "capture[{i}] {c:?}");
     }
     for (i, name) in ["token", "seq0"].into_iter().enumerate() {
         let c = rule(report, "rewrite", i as u32);

@@ -16,11 +16,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::budget::Hold;
+use super::inbound::{Inbound, Shared};
 use super::plan::ConnPlan;
 use super::report::ConnReport;
 use super::verify::Verifier;
 use crate::faults::{ConnFaults, DirFaults};
 use crate::format::Direction;
+use crate::rewrite::{Framing, Rules};
 
 /// How long connecting may keep failing before the connection is given up.
 pub const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
@@ -47,9 +49,10 @@ pub struct Progress {
 }
 
 /// What the reader task learned.
-#[derive(Debug, Default)]
 struct ReadOutcome {
-    verifier: Option<Verifier>,
+    inbound: Inbound,
+    /// Server bytes received.
+    bytes: u64,
     /// When the server closed its side, and after how many bytes.
     eof: Option<(Instant, u64)>,
     error: Option<String>,
@@ -73,6 +76,11 @@ pub struct OpenOptions {
     /// The recorded server bytes to compare with, when verifying.
     pub verify: Option<Expected>,
     pub observer: Option<Observer>,
+    /// The units waits count in (see `units`): messages of this framing.
+    pub framing: Option<Framing>,
+    /// The rules and this connection's rewriter, and what to bump when a
+    /// live value was learned.
+    pub rewrite: Option<(Arc<Rules>, Shared, watch::Sender<u64>)>,
     /// `--server-timeout`: a write without progress this long is counted.
     pub stall: Duration,
     pub progress: Arc<Progress>,
@@ -134,21 +142,28 @@ async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, 
 /// more will come.
 /// `all`: wait for everything the backlog needs (the stream has ended).
 async fn pull_expected(
-    v: &mut Verifier,
+    inbound: &mut Inbound,
     rx: &mut Expected,
     cancel: &CancellationToken,
     all: bool,
 ) -> bool {
-    while v.needs_expected() {
+    let needs = |i: &Inbound| i.verifier.as_ref().is_some_and(Verifier::needs_expected);
+    let backlog = |i: &Inbound| i.verifier.as_ref().map_or(0, Verifier::backlog);
+    let stop = |i: &mut Inbound| {
+        if let Some(v) = &mut i.verifier {
+            v.stop_expecting();
+        }
+    };
+    while needs(inbound) {
         match rx.try_recv() {
-            Ok((chunk, _)) => v.expect(chunk),
-            Err(mpsc::error::TryRecvError::Empty) if all || v.backlog() >= VERIFY_BACKLOG => {
+            Ok((chunk, _)) => inbound.expect(chunk),
+            Err(mpsc::error::TryRecvError::Empty) if all || backlog(inbound) >= VERIFY_BACKLOG => {
                 tokio::select! {
                     _ = cancel.cancelled() => return true,
                     c = rx.recv() => match c {
-                        Some((chunk, _)) => v.expect(chunk),
+                        Some((chunk, _)) => inbound.expect(chunk),
                         None => {
-                            v.stop_expecting();
+                            stop(inbound);
                             return false;
                         }
                     },
@@ -156,7 +171,7 @@ async fn pull_expected(
             }
             Err(mpsc::error::TryRecvError::Empty) => return true,
             Err(mpsc::error::TryRecvError::Disconnected) => {
-                v.stop_expecting();
+                stop(inbound);
                 return false;
             }
         }
@@ -177,6 +192,8 @@ impl Live {
         let OpenOptions {
             verify,
             observer,
+            framing,
+            rewrite,
             stall,
             progress,
             t0,
@@ -202,6 +219,7 @@ impl Live {
         let (mut r, w) = stream.into_split();
         let (tx, rx) = watch::channel(0u64);
         let verifier = verify.as_ref().map(|_| Verifier::new(plan.s2c_total));
+        let inbound = Inbound::new(framing.as_ref(), rewrite, verifier);
         let mut expected = verify;
         let stop_reader = cancel.child_token();
         let cancel = stop_reader.clone();
@@ -209,15 +227,17 @@ impl Live {
         let mut s2c = faults.direction(Direction::S2c);
         let reader = tokio::spawn(async move {
             let mut out = ReadOutcome {
-                verifier,
-                ..ReadOutcome::default()
+                inbound,
+                bytes: 0,
+                eof: None,
+                error: None,
             };
             let mut buf = BytesMut::with_capacity(64 * 1024);
             let mut total = 0u64;
             loop {
                 buf.clear();
-                if let (Some(v), Some(rx)) = (&mut out.verifier, &mut expected)
-                    && !pull_expected(v, rx, &cancel, false).await
+                if let Some(rx) = &mut expected
+                    && !pull_expected(&mut out.inbound, rx, &cancel, false).await
                 {
                     expected = None;
                 }
@@ -239,6 +259,7 @@ impl Live {
                     break;
                 }
                 total += n as u64;
+                out.bytes = total;
                 // Server-side latency: the bytes count as received only once
                 // their delay has passed, as a client behind a slow link sees.
                 if let Some(spec) = s2c.active() {
@@ -252,19 +273,18 @@ impl Live {
                 reader_progress
                     .bytes_received
                     .fetch_add(n as u64, Ordering::Relaxed);
-                if let Some(v) = &mut out.verifier {
-                    v.feed(&buf[..n]);
-                }
+                out.inbound.received(&buf[..n]);
+                let units = out.inbound.units();
                 if let Some(o) = &observer {
-                    o(total);
+                    o(units);
                 }
-                tx.send_replace(total);
+                tx.send_replace(units);
             }
             // Wake any waiter: no more bytes will come.
             tx.send_modify(|_| {});
             drop(tx);
-            if let (Some(v), Some(rx)) = (&mut out.verifier, &mut expected) {
-                pull_expected(v, rx, &cancel, true).await;
+            if let Some(rx) = &mut expected {
+                pull_expected(&mut out.inbound, rx, &cancel, true).await;
             }
             out
         });
@@ -412,9 +432,9 @@ impl Live {
             }
         };
         let mut report = self.report;
-        report.bytes_received = *self.received.borrow();
         if let Some(o) = outcome {
-            if let Some(v) = &o.verifier {
+            report.bytes_received = o.bytes;
+            if let Some(v) = &o.inbound.verifier {
                 report.divergence = v.finish();
             }
             if let Some(e) = o.error

@@ -11,9 +11,11 @@ mod budget;
 mod collect;
 mod conn;
 mod gates;
+mod inbound;
 mod kept;
 pub mod lateness;
 mod options;
+mod outbound;
 mod page;
 pub mod plan;
 mod registry;
@@ -23,6 +25,7 @@ mod session;
 mod source;
 mod store;
 mod task;
+mod units;
 pub mod verify;
 mod waits;
 
@@ -34,6 +37,6 @@ pub use options::{
 };
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use registry::{KEPT_REPLAYS, Replay, Replays};
-pub use report::{ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, Wait};
+pub use report::{RuleCount, ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, Wait};
 pub use store::{INTERRUPTED, REPORTS_DIR};
 pub use verify::Divergence;

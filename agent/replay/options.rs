@@ -1,9 +1,11 @@
 //! What a replay is asked to do, validated before anything starts.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::faults::FaultSpec;
+use crate::rewrite::Rules;
 use crate::record::MAX_SCHEDULE_AHEAD;
 
 /// Slowest and fastest accepted `speed`.
@@ -73,6 +75,8 @@ pub struct ReplayOptions {
     pub server_timeout: Duration,
     /// Network conditions applied to the replayed connections.
     pub faults: FaultSpec,
+    /// Session rewriting (docs/REWRITE.md); `None` replays bytes as recorded.
+    pub rules: Option<Arc<Rules>>,
 }
 
 impl Default for ReplayOptions {
@@ -91,6 +95,7 @@ impl Default for ReplayOptions {
             start_at: None,
             server_timeout: DEFAULT_SERVER_TIMEOUT,
             faults: FaultSpec::default(),
+            rules: None,
         }
     }
 }

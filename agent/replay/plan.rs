@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::units::Counter;
 use crate::format::{Direction, Frame, FrameBody};
+use crate::rewrite::Framing;
 
 /// One recorded connection, as the report and the target choice need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub struct ConnPlan {
     pub steps: u64,
     pub c2s_total: u64,
     pub s2c_total: u64,
+    /// Server units (bytes, or messages with framing rules) in all: what
+    /// the last wait counts to.
+    pub s2c_units: u64,
 }
 
 /// The connections of a replay, in the order they first appear (recording
@@ -82,11 +87,23 @@ pub struct PlanBuilder {
     plan: Plan,
     recordings: Vec<Arc<str>>,
     upstreams: HashMap<String, Arc<str>>,
+    /// Framing the waits count messages in (`units`), if any.
+    framing: Option<Framing>,
+    /// Per open connection, its server units counter.
+    counters: HashMap<usize, Counter>,
 }
 
 impl PlanBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A builder whose waits count messages of `framing`.
+    pub fn with_framing(framing: Option<Framing>) -> Self {
+        Self {
+            framing,
+            ..Self::default()
+        }
     }
 
     /// Starts the next recording; its frames follow via `add`.
@@ -128,6 +145,7 @@ impl PlanBuilder {
                     steps: 0,
                     c2s_total: 0,
                     s2c_total: 0,
+                    s2c_units: 0,
                 });
                 self.plan.index.insert((rec, frame.conn), i);
                 i
@@ -145,11 +163,23 @@ impl PlanBuilder {
             FrameBody::Data {
                 dir: Direction::S2c,
                 payload,
-            } => c.s2c_total += payload.len() as u64,
+            } => {
+                c.s2c_total += payload.len() as u64;
+                let framing = self.framing.as_ref();
+                let counter = self
+                    .counters
+                    .entry(i)
+                    .or_insert_with(|| Counter::new(framing));
+                counter.count(payload);
+                c.s2c_units = counter.total();
+            }
             FrameBody::HalfClose {
                 dir: Direction::C2s,
+            } => c.steps += 1,
+            FrameBody::Close { .. } => {
+                c.steps += 1;
+                self.counters.remove(&i);
             }
-            | FrameBody::Close { .. } => c.steps += 1,
             _ => {}
         }
     }

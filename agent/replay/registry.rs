@@ -21,6 +21,9 @@ use super::report::{ConnReport, Relaxation, ReplayReport, ReplayState};
 use super::session::{Outcomes, Pass};
 use super::source::{self, Files};
 use super::store::{self, ReportStore};
+use super::report::RuleCount;
+use super::units;
+use crate::rewrite::{Rules, Stats};
 use super::waits::Waits;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
@@ -36,6 +39,8 @@ pub const SHOWN_WAITS: usize = 50;
 struct Feed {
     collector: Arc<Mutex<Collector>>,
     error: Mutex<Option<String>>,
+    /// What the rules did, summed over the connections that ended.
+    rules: Mutex<Option<Stats>>,
 }
 
 impl Feed {
@@ -45,6 +50,16 @@ impl Feed {
 
     fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The rules' counts so far, rule by rule.
+    fn rule_counts(&self, rules: Option<&Rules>) -> Vec<RuleCount> {
+        let stats = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        match (rules, stats.as_ref()) {
+            (Some(r), Some(s)) => RuleCount::all(r, s),
+            (Some(r), None) => RuleCount::all(r, &Stats::new(r)),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -62,6 +77,14 @@ impl Outcomes for Feed {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert(e);
+    }
+
+    fn rules(&self, stats: &Stats) {
+        let mut sum = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        match sum.as_mut() {
+            Some(s) => s.add(stats),
+            None => *sum = Some(stats.clone()),
+        }
     }
 }
 
@@ -172,6 +195,7 @@ impl Replay {
         if let Some(plan) = self.plan() {
             r.waits = self.waits.snapshot(&plan, SHOWN_WAITS, Instant::now());
         }
+        r.rules = self.feed.rule_counts(self.opts.rules.as_deref());
         if r.started_at.is_some() {
             r.duration = self.created.elapsed();
         }
@@ -244,7 +268,8 @@ impl Replays {
         }
         let files: Files = files.into();
         let scan = files.clone();
-        let mut plan = tokio::task::spawn_blocking(move || source::load_plan(&scan))
+        let framing = units::framing_of(opts.rules.as_deref());
+        let mut plan = tokio::task::spawn_blocking(move || source::load_plan(&scan, framing))
             .await
             .map_err(|e| Error::io("loading recordings", std::io::Error::other(e.to_string())))??;
         if let Some((i, n)) = opts.shard {
@@ -290,6 +315,7 @@ impl Replays {
             waits: Vec::new(),
             connections_total: 0,
             omitted: Default::default(),
+            rules: Vec::new(),
         };
         let collector = Arc::new(Mutex::new(Collector::new()));
         let replay = Arc::new(Replay {
@@ -302,6 +328,7 @@ impl Replays {
             feed: Arc::new(Feed {
                 collector: collector.clone(),
                 error: Mutex::new(None),
+                rules: Mutex::new(None),
             }),
             cancel: self.cancel.child_token(),
             report: Mutex::new(report.clone()),
@@ -415,6 +442,7 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
     replay.add_live(&mut r);
     r.duration = t_start.elapsed();
     r.waits = Vec::new();
+    r.rules = replay.feed.rule_counts(replay.opts.rules.as_deref());
     if let Some(e) = replay.feed.error() {
         r.error.get_or_insert(e);
     }

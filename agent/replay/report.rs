@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::lateness::{Lateness, LatenessSummary};
 use super::options::Mode;
 use super::verify::Divergence;
+use crate::rewrite::{RuleStats, Rules, Stats};
 
 /// One replayed connection (one copy, one loop).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -183,6 +184,55 @@ pub struct ReplayReport {
     pub connections_total: u64,
     /// Totals of the connections not in `connections`.
     pub omitted: Omitted,
+    /// With rules: what each rule did, over every connection so far.
+    #[serde(default)]
+    pub rules: Vec<RuleCount>,
+}
+
+/// What one rule of a rules file did during a replay (see the proto's
+/// `RuleCount` for each field's meaning per table).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCount {
+    /// capture, rewrite, checksum or ignore.
+    pub table: String,
+    pub index: u32,
+    /// The capture's name (for a rewrite: the capture it takes from).
+    pub name: String,
+    pub matched: u64,
+    pub applied: u64,
+    pub recorded: u64,
+    pub missed: u64,
+    pub ignored_bytes: u64,
+}
+
+impl RuleCount {
+    /// The counts of every rule of `rules`, in file order, from `stats`.
+    pub fn all(rules: &Rules, stats: &Stats) -> Vec<RuleCount> {
+        let one = |table: &str, index: usize, name: &str, s: &RuleStats| RuleCount {
+            table: table.to_string(),
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            name: name.to_string(),
+            matched: s.matched,
+            applied: s.applied + s.learned_live + s.checksums_fixed,
+            recorded: s.learned_recorded,
+            missed: s.missed,
+            ignored_bytes: s.bytes_ignored,
+        };
+        let mut out = Vec::new();
+        for (i, (c, s)) in rules.captures().iter().zip(&stats.capture).enumerate() {
+            out.push(one("capture", i, &c.name, s));
+        }
+        for (i, (r, s)) in rules.rewrites().iter().zip(&stats.rewrite).enumerate() {
+            out.push(one("rewrite", i, &r.from, s));
+        }
+        for (i, s) in stats.checksum.iter().enumerate() {
+            out.push(one("checksum", i, "", s));
+        }
+        for (i, s) in stats.ignore.iter().enumerate() {
+            out.push(one("ignore", i, "", s));
+        }
+        out
+    }
 }
 
 impl ReplayReport {
@@ -193,6 +243,7 @@ impl ReplayReport {
             connections: Vec::new(),
             relaxed: Vec::new(),
             waits: Vec::new(),
+            rules: Vec::new(),
             recordings: self.recordings.clone(),
             id: self.id.clone(),
             error: self.error.clone(),

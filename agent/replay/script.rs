@@ -8,7 +8,9 @@
 use bytes::Bytes;
 
 use super::plan::{Plan, opens_or_acts};
+use super::units::Counter;
 use crate::format::{Direction, Frame, FrameBody};
+use crate::rewrite::Framing;
 
 /// A client action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +58,12 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug)]
 struct Conn {
     opened: bool,
     steps: u64,
-    s2c: u64,
+    /// Server units so far (bytes, or messages with framing rules).
+    s2c: Counter,
     /// Offset of the client's last action, or of the open.
     last_client_ns: u64,
 }
@@ -77,9 +80,17 @@ pub struct Scripter {
 }
 
 impl Scripter {
-    pub fn new(plan: &Plan, max_idle_ns: Option<u64>) -> Self {
+    /// `framing`: the waits count messages of it (see `units`).
+    pub fn new(plan: &Plan, max_idle_ns: Option<u64>, framing: Option<&Framing>) -> Self {
         Self {
-            conns: vec![Conn::default(); plan.conns.len()],
+            conns: (0..plan.conns.len())
+                .map(|_| Conn {
+                    opened: false,
+                    steps: 0,
+                    s2c: Counter::new(framing),
+                    last_client_ns: 0,
+                })
+                .collect(),
             g: 0,
             max_idle_ns,
             prev_ts: None,
@@ -122,10 +133,10 @@ impl Scripter {
                 dir: Direction::S2c,
                 payload,
             } => {
-                c.s2c += payload.len() as u64;
+                c.s2c.count(&payload);
                 let kind = EventKind::Expect {
                     payload,
-                    total: c.s2c,
+                    total: c.s2c.total(),
                     answer_ns: ts.saturating_sub(c.last_client_ns),
                 };
                 push(&mut self.g, kind);
@@ -140,7 +151,7 @@ impl Scripter {
         };
         let kind = EventKind::Step {
             step: c.steps,
-            s2c_before: c.s2c,
+            s2c_before: c.s2c.total(),
             action,
         };
         c.steps += 1;
@@ -225,7 +236,7 @@ mod tests {
     }
 
     fn events(plan: &Plan, frames: Vec<Frame>, max_idle: Option<u64>) -> Vec<Event> {
-        let mut s = Scripter::new(plan, max_idle);
+        let mut s = Scripter::new(plan, max_idle, None);
         let mut out = Vec::new();
         for f in frames {
             s.frame(plan, 0, f, &mut out);

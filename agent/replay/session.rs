@@ -25,7 +25,9 @@ use super::plan::Plan;
 use super::report::{ConnReport, RelaxReason, Relaxation};
 use super::script::{Action, Event, EventKind};
 use super::source::{self, Files};
+use super::units;
 use super::waits::Waits;
+use crate::rewrite::{SharedCaptures, Stats};
 use crate::faults::ProxyFaults;
 
 /// Where a pass reports what it finds, as it finds it: the replay's
@@ -37,6 +39,8 @@ pub trait Outcomes: Send + Sync {
     fn relaxation(&self, r: Relaxation);
     /// The pass could not read on (a damaged or vanished file).
     fn error(&self, e: String);
+    /// What the rewriting rules did on a connection that ended.
+    fn rules(&self, stats: &Stats);
 }
 
 /// Everything a replay pass needs, shared by its tasks.
@@ -80,13 +84,21 @@ impl SharedGates {
     }
 }
 
-/// A client step queued for its connection's task.
+/// What a connection's task is handed, in log order.
+pub enum Item {
+    /// A client step.
+    Step(Action),
+    /// Server bytes of the recording (with rules: their recorded values).
+    Recorded(Bytes),
+}
+
+/// An item queued for its connection's task.
 pub struct Queued {
     pub g: u64,
     pub ts_ns: u64,
     pub step: u64,
     pub s2c_before: u64,
-    pub action: Action,
+    pub item: Item,
     pub _hold: Hold,
 }
 
@@ -101,6 +113,9 @@ struct Handle {
 struct Copy {
     handles: HashMap<usize, Handle>,
     gates: Option<Arc<SharedGates>>,
+    /// Values of `scope = "replay"` captures, shared by the copy's
+    /// connections.
+    captures: Arc<SharedCaptures>,
 }
 
 impl Pass {
@@ -137,12 +152,14 @@ impl Pass {
             .opts
             .max_idle
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        let mut events = source::stream(self.files.clone(), self.plan.clone(), max_idle);
+        let framing = units::framing_of(self.opts.rules.as_deref());
+        let mut events = source::stream(self.files.clone(), self.plan.clone(), max_idle, framing);
         let budget = Budget::default();
         let causal = self.opts.mode == Mode::Causal;
         let mut copies: Vec<Copy> = (0..self.opts.multiply)
             .map(|_| Copy {
                 handles: HashMap::new(),
+                captures: Arc::default(),
                 gates: causal.then(|| {
                     Arc::new(SharedGates {
                         gates: Mutex::new(Gates::new(Instant::now(), self.opts.server_timeout)),
@@ -238,6 +255,7 @@ impl Pass {
                         steps: steps_rx,
                         expected: exp_rx,
                         gates: c.gates.clone(),
+                        captures: c.captures.clone(),
                     };
                     tasks.spawn(async move { me.script(start).await });
                     c.handles.insert(
@@ -267,7 +285,7 @@ impl Pass {
                         ts_ns: ev.ts_ns,
                         step: *step,
                         s2c_before: *s2c_before,
-                        action: action.clone(),
+                        item: Item::Step(action.clone()),
                         _hold: hold,
                     };
                     if matches!(action, Action::Close) {
@@ -287,6 +305,21 @@ impl Pass {
                         && !self.feed_expected(h, payload, budget).await
                     {
                         return false;
+                    }
+                    if self.opts.rules.is_some()
+                        && let Some(h) = c.handles.get(&ev.conn)
+                    {
+                        let Some(hold) = budget.entry(&None, &self.cancel).await else {
+                            return false;
+                        };
+                        let _ = h.steps.send(Queued {
+                            g: ev.g,
+                            ts_ns: ev.ts_ns,
+                            step: 0,
+                            s2c_before: 0,
+                            item: Item::Recorded(payload.clone()),
+                            _hold: hold,
+                        });
                     }
                     if let Some(g) = &c.gates {
                         let expect = Expect {

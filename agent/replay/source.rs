@@ -18,6 +18,7 @@ use super::plan::{Plan, PlanBuilder};
 use super::script::{Event, Scripter};
 use crate::error::{Error, Result};
 use crate::format::{End, Frame, Next, RecordingReader};
+use crate::rewrite::Framing;
 
 /// Most events in one batch handed from the reading thread.
 pub const BATCH_EVENTS: usize = 256;
@@ -60,8 +61,8 @@ fn next(id: &str, reader: &mut RecordingReader<File>, warn_damage: bool) -> Resu
 /// # Errors
 /// `Io` when a file cannot be opened, `Format` when it is not a recording
 /// or cannot be read.
-pub fn load_plan(files: &[(String, PathBuf)]) -> Result<Plan> {
-    let mut b = PlanBuilder::new();
+pub fn load_plan(files: &[(String, PathBuf)], framing: Option<Framing>) -> Result<Plan> {
+    let mut b = PlanBuilder::with_framing(framing);
     for (id, path) in files {
         let rec = b.recording(id);
         let mut reader = open(id, path)?;
@@ -120,6 +121,7 @@ pub fn stream(
     files: Files,
     plan: Arc<Plan>,
     max_idle_ns: Option<u64>,
+    framing: Option<Framing>,
 ) -> mpsc::Receiver<Result<Vec<Event>>> {
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     tokio::task::spawn_blocking(move || {
@@ -130,7 +132,7 @@ pub fn stream(
                 return;
             }
         };
-        let mut scripter = Scripter::new(&plan, max_idle_ns);
+        let mut scripter = Scripter::new(&plan, max_idle_ns, framing.as_ref());
         let mut batch = Vec::with_capacity(BATCH_EVENTS);
         let mut bytes = 0usize;
         loop {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +19,10 @@ use super::options::{Mode, ReplayOptions};
 use super::plan::ConnPlan;
 use super::report::ConnReport;
 use super::script::Action;
-use super::session::{Pass, Queued, SharedGates};
+use super::outbound::{ForReader, Outbound};
+use super::session::{Item, Pass, Queued, SharedGates};
+use super::units;
+use crate::rewrite::SharedCaptures;
 use super::waits::Waiting;
 
 /// What a connection task starts with.
@@ -31,6 +35,8 @@ pub struct Start {
     pub steps: mpsc::UnboundedReceiver<Queued>,
     pub expected: Option<Expected>,
     pub gates: Option<Arc<SharedGates>>,
+    /// The copy's `scope = "replay"` capture values.
+    pub captures: Arc<SharedCaptures>,
 }
 
 /// Sleeps until `at` (precisely: see `timer`); false when cancelled first.
@@ -86,9 +92,22 @@ impl Pass {
             mut steps,
             expected,
             gates,
+            captures,
         } = start;
         let me = Me { copy, conn, gates };
-        let report = self.run_script(&me, g, ts_ns, &mut steps, expected).await;
+        let (mut outbound, for_reader) = match self.opts.rules.clone() {
+            Some(r) => {
+                let (ob, for_reader) = Outbound::new(r, captures);
+                (Some(ob), Some(for_reader))
+            }
+            None => (None, None),
+        };
+        let report = self
+            .run_script(&me, (g, ts_ns), &mut steps, expected, (outbound.as_mut(), for_reader))
+            .await;
+        if let Some(ob) = &outbound {
+            self.outcomes.rules(&ob.stats());
+        }
         if let Some(gt) = &me.gates {
             gt.with(|x| x.end(conn));
         }
@@ -99,10 +118,10 @@ impl Pass {
     async fn run_script(
         &self,
         me: &Me,
-        g: u64,
-        ts_ns: u64,
+        (g, ts_ns): (u64, u64),
         steps: &mut mpsc::UnboundedReceiver<Queued>,
         expected: Option<Expected>,
+        (mut ob, for_reader): (Option<&mut Outbound>, Option<ForReader>),
     ) -> ConnReport {
         let c = &self.plan.conns[me.conn];
         let opts = &self.opts;
@@ -131,6 +150,8 @@ impl Pass {
         let options = OpenOptions {
             verify: expected,
             observer,
+            framing: units::framing_of(opts.rules.as_deref()),
+            rewrite: for_reader,
             stall: opts.server_timeout,
             progress: self.progress.clone(),
             t0: self.t0,
@@ -167,7 +188,16 @@ impl Pass {
             };
             // No CLOSE in the recording (it ended first): finish here.
             let Some(q) = q else { break };
-            if matches!(q.action, Action::Send(_)) && live.server_closed() {
+            let action = match q.item {
+                Item::Recorded(chunk) => {
+                    if let Some(ob) = ob.as_deref_mut() {
+                        ob.recorded_server(&chunk);
+                    }
+                    continue;
+                }
+                Item::Step(action) => action,
+            };
+            if matches!(action, Action::Send(_)) && live.server_closed() {
                 break;
             }
             let due = self.due(q.ts_ns);
@@ -187,7 +217,10 @@ impl Pass {
                     .lateness
                     .record(Instant::now().saturating_duration_since(due));
             }
-            let go_on = self.take_step(&mut live, &q.action).await;
+            let go_on = match ob.as_deref_mut() {
+                Some(ob) => self.take_rewritten(&mut live, ob, &action).await,
+                None => self.take_step(&mut live, &action).await,
+            };
             if let Some(gt) = &me.gates {
                 gt.with(|x| x.acted(me.conn, q.g, Instant::now()));
             }
@@ -198,7 +231,63 @@ impl Pass {
         if let Some(gt) = &me.gates {
             gt.with(|x| x.set_waiting(me.conn, true));
         }
-        live.finish(c.s2c_total, opts.server_timeout, cancel).await
+        live.finish(c.s2c_units, opts.server_timeout, cancel).await
+    }
+
+    /// With rules: sends a recorded client chunk message by message, each
+    /// rewritten; a message that needs live values not known yet waits for
+    /// them in `reactive`/`causal` (what went before it is sent first: the
+    /// server may need it to answer). False when the script must end here.
+    async fn take_rewritten(&self, live: &mut Live, ob: &mut Outbound, action: &Action) -> bool {
+        let data = match action {
+            Action::Send(data) => data,
+            Action::ShutdownWrite | Action::Close => {
+                if let Some(rest) = ob.flush()
+                    && !self.send(live, &rest).await
+                {
+                    return false;
+                }
+                return self.take_step(live, action).await;
+            }
+        };
+        let waits = matches!(self.opts.mode, Mode::Reactive | Mode::Causal);
+        let mut out = BytesMut::new();
+        for m in ob.messages(data) {
+            if waits && ob.needs(&m) {
+                if !out.is_empty() && !self.send(live, &out.split()).await {
+                    return false;
+                }
+                if !ob.wait_values(&m, self.opts.server_timeout, &self.cancel).await {
+                    if self.cancel.is_cancelled() {
+                        return false;
+                    }
+                    if !live.server_closed() {
+                        live.report.server_timeouts += 1;
+                        self.progress.server_timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            ob.rewrite(&m, &mut out);
+        }
+        if !out.is_empty() && !self.send(live, &out).await {
+            return false;
+        }
+        live.report.steps_done += 1;
+        true
+    }
+
+    /// Sends bytes; false (with the error in the report) when it failed.
+    async fn send(&self, live: &mut Live, data: &[u8]) -> bool {
+        if let Err(e) = live.send(data, &self.cancel).await {
+            if !self.cancel.is_cancelled() {
+                live.report.error = Some(format!(
+                    "write failed after {} bytes: {e}",
+                    live.report.bytes_sent
+                ));
+            }
+            return false;
+        }
+        true
     }
 
     /// Waits until the connection has received the server bytes the
@@ -302,13 +391,7 @@ impl Pass {
     async fn take_step(&self, live: &mut Live, action: &Action) -> bool {
         match action {
             Action::Send(data) => {
-                if let Err(e) = live.send(data, &self.cancel).await {
-                    if !self.cancel.is_cancelled() {
-                        live.report.error = Some(format!(
-                            "write failed after {} bytes: {e}",
-                            live.report.bytes_sent
-                        ));
-                    }
+                if !self.send(live, data).await {
                     return false;
                 }
             }

@@ -86,6 +86,12 @@ impl Verifier {
         }
     }
 
+    /// `n` recorded bytes will not be compared (an `ignore` rule left them
+    /// out of both sides).
+    pub fn shrink(&mut self, n: u64) {
+        self.expected_len = self.expected_len.saturating_sub(n);
+    }
+
     /// Whether received bytes wait for recorded ones not handed in yet.
     pub fn needs_expected(&self) -> bool {
         self.found.is_none()

@@ -4,12 +4,16 @@ use std::time::{Duration, SystemTime};
 
 use tonic::Status;
 
+use std::sync::Arc;
+
+use crate::rewrite::Rules;
+
 use crate::agent::Agent;
 use crate::proto as pb;
 use crate::record::{duration_ms, time_to_unix_ns};
 use crate::replay::{
     ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, Omitted, RelaxReason,
-    Relaxation, ReplayOptions, ReplayReport, Wait,
+    Relaxation, ReplayOptions, ReplayReport, RuleCount, Wait,
 };
 
 /// Turns a StartReplay request into engine options; the engine checks ranges.
@@ -56,6 +60,13 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
             "invalid target: {t:?} is not host:port"
         )));
     }
+    let rules = if r.rules.trim().is_empty() {
+        None
+    } else {
+        let rules = Rules::parse(&r.rules)
+            .map_err(|e| Status::invalid_argument(format!("invalid rules: {e}")))?;
+        Some(Arc::new(rules))
+    };
     Ok(ReplayOptions {
         recordings,
         target,
@@ -74,6 +85,7 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
             Duration::from_millis(r.server_timeout_ms)
         },
         faults: super::faults::spec(r.faults)?,
+        rules,
     })
 }
 
@@ -142,6 +154,19 @@ fn relaxation(r: Relaxation) -> pb::Relaxation {
     }
 }
 
+fn rule_count(c: RuleCount) -> pb::RuleCount {
+    pb::RuleCount {
+        table: c.table,
+        index: c.index,
+        name: c.name,
+        matched: c.matched,
+        applied: c.applied,
+        recorded: c.recorded,
+        missed: c.missed,
+        ignored_bytes: c.ignored_bytes,
+    }
+}
+
 fn wait(w: Wait) -> pb::ReplayWait {
     pb::ReplayWait {
         recording: w.recording,
@@ -202,6 +227,6 @@ pub fn report(r: ReplayReport) -> pb::ReplayReport {
         waits: r.waits.into_iter().map(wait).collect(),
         connections_total: r.connections_total,
         omitted: Some(omitted(r.omitted)),
-        rules: Vec::new(),
+        rules: r.rules.into_iter().map(rule_count).collect(),
     }
 }

@@ -1,0 +1,114 @@
+//! The client side of a connection replayed with rules: recorded client
+//! chunks are cut into messages and each goes out rewritten (the live
+//! values of its captures in place of the recorded ones, length prefix and
+//! checksums fixed); recorded server chunks, taken in log order, teach the
+//! recorded values. In `reactive` and `causal` modes a message that needs a
+//! value the live server has not sent yet waits for it (bounded by
+//! `--server-timeout`); in `timed` and `fast` it goes out with the recorded
+//! value, counted as a missed rewrite.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::inbound::Shared;
+use super::units::{Counter, framing_of};
+use crate::format::Direction;
+use crate::rewrite::{ConnRewriter, Message, Rules, SharedCaptures, Stats};
+
+/// Rules at work on the client side of one connection.
+pub struct Outbound {
+    rewriter: Shared,
+    /// Recorded client messages, and recorded server messages.
+    c2s: Counter,
+    s2c: Counter,
+    /// Bumped by the reader when it learned live values.
+    learned: watch::Receiver<u64>,
+}
+
+/// What the reader of the same connection needs: the rules, the shared
+/// rewriter and the signal to send when it learned live values.
+pub type ForReader = (Arc<Rules>, Shared, watch::Sender<u64>);
+
+impl Outbound {
+    pub fn new(rules: Arc<Rules>, shared: Arc<SharedCaptures>) -> (Self, ForReader) {
+        let framing = framing_of(Some(&rules));
+        let rewriter = Arc::new(Mutex::new(ConnRewriter::new(rules.clone(), shared)));
+        let (tx, rx) = watch::channel(0);
+        let me = Self {
+            rewriter: rewriter.clone(),
+            c2s: Counter::new(framing.as_ref()),
+            s2c: Counter::new(framing.as_ref()),
+            learned: rx,
+        };
+        (me, (rules, rewriter, tx))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ConnRewriter> {
+        self.rewriter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Recorded server bytes, in log order: their recorded values.
+    pub fn recorded_server(&mut self, chunk: &Bytes) {
+        let msgs = self.s2c.push(chunk);
+        let mut rw = self.lock();
+        for m in &msgs {
+            rw.recorded(Direction::S2c, m);
+        }
+    }
+
+    /// The client messages a recorded chunk completes.
+    pub fn messages(&mut self, chunk: &Bytes) -> Vec<Message> {
+        self.c2s.push(chunk)
+    }
+
+    /// The rest of an incomplete client message, sent as it is when the
+    /// client stops sending.
+    pub fn flush(&mut self) -> Option<Bytes> {
+        self.c2s.take_pending().map(|m| m.wire().clone())
+    }
+
+    pub fn needs(&self, m: &Message) -> bool {
+        self.lock().waits(m)
+    }
+
+    /// Waits until the live values `m` needs are known; false when they
+    /// did not come within `timeout` (or the server closed first).
+    pub async fn wait_values(
+        &mut self,
+        m: &Message,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if !self.needs(m) {
+                return true;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return false,
+                _ = tokio::time::sleep_until(deadline) => return false,
+                r = self.learned.changed() => if r.is_err() {
+                    return !self.needs(m);
+                },
+            }
+        }
+    }
+
+    /// `m` as it must go out.
+    pub fn rewrite(&mut self, m: &Message, out: &mut BytesMut) {
+        let mut rw = self.lock();
+        rw.recorded(Direction::C2s, m);
+        let sent = rw.rewrite_c2s(m);
+        rw.live(Direction::C2s, &sent);
+        out.extend_from_slice(sent.wire());
+    }
+
+    /// What the rules did on this connection.
+    pub fn stats(&self) -> Stats {
+        self.lock().stats().clone()
+    }
+}
