@@ -313,7 +313,11 @@ fn a_length_change_fixes_the_prefix() {
         );
         // The framer reads back exactly this message.
         let mut framer = Framer::new(rules.framing());
-        assert_eq!(framer.push(sent.wire()), std::slice::from_ref(&sent), "{length}");
+        assert_eq!(
+            framer.push(sent.wire()),
+            std::slice::from_ref(&sent),
+            "{length}"
+        );
     }
 }
 
