@@ -7,6 +7,8 @@
 //! - `proxy`: listeners and the per-connection relay.
 //! - `record`: recorder threads and the catalog of recordings on disk.
 //! - `replay`: plans built from recordings, sessions that run them, reports.
+//! - `rewrite`: session rewriting rules (captures, rewrites, checksums,
+//!   ignores) and the framer they work on; pure, used by replay and `reelctl`.
 //! - `faults`: network conditions (latency, bandwidth, resets...) for proxies.
 //! - `delay`: the standalone delay mode (`reel-agent delay`, TcpDelay style).
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
@@ -31,6 +33,7 @@ pub mod proto;
 pub mod proxy;
 pub mod record;
 pub mod replay;
+pub mod rewrite;
 pub mod service;
 pub mod stats;
 pub mod timer;
