@@ -200,3 +200,34 @@ async fn malformed_rules_are_refused_naming_the_field() {
     assert_eq!(report.state, "finished", "{}", describe_live(&report));
     assert_eq!((report.opened, report.failed), (1, 0));
 }
+
+/// reelctl reads `--rules` and checks it before calling any agent: a
+/// malformed file exits 2 naming the file and the field; a missing file
+/// exits 2 naming it.
+#[test]
+fn reelctl_checks_the_rules_file_before_calling_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (field, text) = BAD_RULES[0];
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let bad = bad.to_str().unwrap();
+    // No agent listens there: the usage error comes first.
+    let out = reelctl(&["--agent", "127.0.0.1:9", "replay", "r1", "--rules", bad]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(field) && out.stderr.contains("bad.toml"),
+        "{}",
+        out.stderr
+    );
+    let missing = dir.path().join("missing.toml");
+    let out = reelctl(&[
+        "--agent",
+        "127.0.0.1:9",
+        "replay",
+        "r1",
+        "--rules",
+        missing.to_str().unwrap(),
+    ]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
+}

@@ -37,6 +37,8 @@ pub use options::{
 };
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use registry::{KEPT_REPLAYS, Replay, Replays};
-pub use report::{RuleCount, ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, Wait};
+pub use report::{
+    ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, RuleCount, Wait,
+};
 pub use store::{INTERRUPTED, REPORTS_DIR};
 pub use verify::Divergence;

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::faults::FaultSpec;
-use crate::rewrite::Rules;
 use crate::record::MAX_SCHEDULE_AHEAD;
+use crate::rewrite::Rules;
 
 /// Slowest and fastest accepted `speed`.
 pub const SPEED_RANGE: (f64, f64) = (0.01, 100.0);

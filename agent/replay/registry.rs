@@ -17,18 +17,18 @@ use super::collect::Collector;
 use super::conn::Progress;
 use super::options::ReplayOptions;
 use super::plan::Plan;
+use super::report::RuleCount;
 use super::report::{ConnReport, Relaxation, ReplayReport, ReplayState};
 use super::session::{Outcomes, Pass};
 use super::source::{self, Files};
 use super::store::{self, ReportStore};
-use super::report::RuleCount;
 use super::units;
-use crate::rewrite::{Rules, Stats};
 use super::waits::Waits;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
 use crate::faults::ProxyFaults;
 use crate::record::{RecordingStatus, Recordings};
+use crate::rewrite::{Rules, Stats};
 
 /// Most ended replays kept (in memory and on disk); the oldest go first.
 pub const KEPT_REPLAYS: usize = 256;

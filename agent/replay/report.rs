@@ -309,6 +309,7 @@ impl ReplayReport {
             waits: Vec::new(),
             connections_total: 0,
             omitted: Omitted::default(),
+            rules: Vec::new(),
         }
     }
 }

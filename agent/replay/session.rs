@@ -27,8 +27,8 @@ use super::script::{Action, Event, EventKind};
 use super::source::{self, Files};
 use super::units;
 use super::waits::Waits;
-use crate::rewrite::{SharedCaptures, Stats};
 use crate::faults::ProxyFaults;
+use crate::rewrite::{SharedCaptures, Stats};
 
 /// Where a pass reports what it finds, as it finds it: the replay's
 /// report keeps totals and the detail it has room for.

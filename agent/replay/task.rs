@@ -16,14 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::conn::{Expected, Live, Observer, OpenOptions};
 use super::options::{Mode, ReplayOptions};
+use super::outbound::{ForReader, Outbound};
 use super::plan::ConnPlan;
 use super::report::ConnReport;
 use super::script::Action;
-use super::outbound::{ForReader, Outbound};
 use super::session::{Item, Pass, Queued, SharedGates};
 use super::units;
-use crate::rewrite::SharedCaptures;
 use super::waits::Waiting;
+use crate::rewrite::SharedCaptures;
 
 /// What a connection task starts with.
 pub struct Start {
@@ -103,7 +103,13 @@ impl Pass {
             None => (None, None),
         };
         let report = self
-            .run_script(&me, (g, ts_ns), &mut steps, expected, (outbound.as_mut(), for_reader))
+            .run_script(
+                &me,
+                (g, ts_ns),
+                &mut steps,
+                expected,
+                (outbound.as_mut(), for_reader),
+            )
             .await;
         if let Some(ob) = &outbound {
             self.outcomes.rules(&ob.stats());
@@ -257,13 +263,18 @@ impl Pass {
                 if !out.is_empty() && !self.send(live, &out.split()).await {
                     return false;
                 }
-                if !ob.wait_values(&m, self.opts.server_timeout, &self.cancel).await {
+                if !ob
+                    .wait_values(&m, self.opts.server_timeout, &self.cancel)
+                    .await
+                {
                     if self.cancel.is_cancelled() {
                         return false;
                     }
                     if !live.server_closed() {
                         live.report.server_timeouts += 1;
-                        self.progress.server_timeouts.fetch_add(1, Ordering::Relaxed);
+                        self.progress
+                            .server_timeouts
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

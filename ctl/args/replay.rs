@@ -107,6 +107,10 @@ pub(crate) struct ReplayStartArgs {
     /// reactive/causal: longest wait for the server's bytes [agent default: 5s]
     #[arg(long, value_name = "DUR", value_parser = parse_positive)]
     pub(crate) server_timeout: Option<Duration>,
+    /// Session rewriting rules (TOML, docs/REWRITE.md): read and checked
+    /// here, sent to every agent
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<std::path::PathBuf>,
     /// Start on every agent at this instant: RFC 3339 in UTC or +DUR from
     /// now; corrected by each agent's measured clock offset
     #[arg(long, value_name = "TIME|+DUR", value_parser = parse_start_at)]

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::commands::replay::detail::{RelaxationView, WaitView};
+use crate::commands::replay::detail::{RelaxationView, RuleCountView, WaitView};
 use crate::commands::replay::report::ReplayView;
 use crate::output::format::{bytes, delay, duration_ms, micros};
 
@@ -54,6 +54,34 @@ fn relaxation_line(r: &ReplayView, x: &RelaxationView) -> String {
     )
 }
 
+/// What one rule did, in the words of its table.
+fn rule_line(c: &RuleCountView) -> String {
+    let name = if c.name.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", c.name)
+    };
+    let what = match c.table.as_str() {
+        "capture" => format!(
+            "{} matched, {} recorded and {} live values learned, {} missed",
+            c.matched, c.recorded, c.applied, c.missed
+        ),
+        "rewrite" => format!(
+            "{} matched, {} substituted, {} missed",
+            c.matched, c.applied, c.missed
+        ),
+        "checksum" => format!(
+            "{} matched, {} written, {} missed",
+            c.matched, c.applied, c.missed
+        ),
+        _ => format!(
+            "{} matched, {} bytes not compared, {} missed",
+            c.matched, c.ignored_bytes, c.missed
+        ),
+    };
+    format!("{}[{}]{name}: {what}", c.table, c.index)
+}
+
 /// The waits, the relaxed gates and the omitted connections, each part
 /// only when there is something to say.
 pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()> {
@@ -78,6 +106,13 @@ pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()
         }
         for x in &r.relaxed {
             writeln!(out, "  {}", relaxation_line(r, x))?;
+        }
+    }
+    if !r.rules.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "rules:")?;
+        for c in &r.rules {
+            writeln!(out, "  {}", rule_line(c))?;
         }
     }
     let o = &r.omitted;

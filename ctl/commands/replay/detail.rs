@@ -1,8 +1,9 @@
 //! The parts of a replay's report beyond its totals, as reelctl shows them:
 //! the connections waiting now (running replays), the causal gates that were
-//! relaxed, and the totals of the connections the agent did not list.
+//! relaxed, the totals of the connections the agent did not list, and what
+//! each session rewriting rule did.
 
-use reel::proto::{OmittedConnections, RelaxReason, Relaxation, ReplayWait};
+use reel::proto::{OmittedConnections, RelaxReason, Relaxation, ReplayWait, RuleCount};
 use serde::Serialize;
 
 /// A connection of a running replay that waits, and for what.
@@ -135,6 +136,34 @@ impl From<Option<OmittedConnections>> for OmittedView {
             server_timeouts: o.server_timeouts,
             bytes_sent: o.bytes_sent,
             bytes_received: o.bytes_received,
+        }
+    }
+}
+
+/// What one rule of the replay's rules file did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct RuleCountView {
+    pub(crate) table: String,
+    pub(crate) index: u32,
+    pub(crate) name: String,
+    pub(crate) matched: u64,
+    pub(crate) applied: u64,
+    pub(crate) recorded: u64,
+    pub(crate) missed: u64,
+    pub(crate) ignored_bytes: u64,
+}
+
+impl From<RuleCount> for RuleCountView {
+    fn from(c: RuleCount) -> RuleCountView {
+        RuleCountView {
+            table: c.table,
+            index: c.index,
+            name: c.name,
+            matched: c.matched,
+            applied: c.applied,
+            recorded: c.recorded,
+            missed: c.missed,
+            ignored_bytes: c.ignored_bytes,
         }
     }
 }

@@ -6,7 +6,7 @@ use reel::proto;
 use serde::Serialize;
 
 use super::connection::{ConnectionView, LatenessView};
-use super::detail::{OmittedView, RelaxationView, WaitView};
+use super::detail::{OmittedView, RelaxationView, RuleCountView, WaitView};
 use crate::timestamp::UnixNanos;
 
 /// Where a replay stands.
@@ -98,6 +98,8 @@ pub(crate) struct ReplayView {
     pub(crate) connections_total: u64,
     /// Totals of the connections not in `connections`.
     pub(crate) omitted: OmittedView,
+    /// With `--rules`: what each rule did.
+    pub(crate) rules: Vec<RuleCountView>,
 }
 
 /// An instant from the agent, 0 meaning none.
@@ -135,6 +137,7 @@ impl From<proto::ReplayReport> for ReplayView {
             waits: r.waits.into_iter().map(Into::into).collect(),
             connections_total: r.connections_total,
             omitted: r.omitted.into(),
+            rules: r.rules.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -16,6 +16,36 @@ pub(crate) enum ReplayUsageError {
     /// `--at` is in the past, or passed while preparing.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// The `--rules` file cannot be read.
+    #[error("cannot read the rules file {path}: {source}")]
+    RulesFile {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The `--rules` file is not a valid rules file.
+    #[error("invalid rules in {path}: {source}")]
+    Rules {
+        path: String,
+        source: reel::rewrite::RulesError,
+    },
+}
+
+/// The `--rules` file's text, checked here so every agent gets rules that
+/// parse (they check again).
+fn rules(args: &ReplayStartArgs) -> Result<String, ReplayUsageError> {
+    let Some(path) = &args.rules else {
+        return Ok(String::new());
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ReplayUsageError::RulesFile {
+        path: shown.clone(),
+        source,
+    })?;
+    reel::rewrite::Rules::parse(&text).map_err(|source| ReplayUsageError::Rules {
+        path: shown,
+        source,
+    })?;
+    Ok(text)
 }
 
 /// The fault profile of the replayed connections, if any flag was given.
@@ -70,7 +100,7 @@ pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, Repl
         start_at_unix_ns: 0,
         server_timeout_ms: millis(args.server_timeout),
         faults: faults(args)?,
-        rules: String::new(),
+        rules: rules(args)?,
     })
 }
 
