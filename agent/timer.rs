@@ -201,6 +201,12 @@ fn register(at: Instant, waker: Waker) -> Result<(), Waker> {
 /// The timer thread: wakes every task whose instant has come, then parks
 /// until the next instant (or until a nearer one is registered).
 fn run() {
+    // Linux lets a thread's timed waits end up to its timer slack (50 µs by
+    // default) late, to batch wake-ups; this thread's whole job is waking
+    // on time (measured on a 2-vCPU VM: 30-90 µs late instead of 80-150).
+    // Best effort: with the default slack it still works.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
     let mut due = Vec::new();
     loop {
         let next = {
