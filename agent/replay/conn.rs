@@ -62,8 +62,9 @@ struct ReadOutcome {
 /// are still being read; beyond it, the socket is not read until they come.
 pub const VERIFY_BACKLOG: usize = 1 << 20;
 
-/// Told the total of server bytes received after every read (causal gates).
-pub type Observer = Arc<dyn Fn(u64) + Send + Sync>;
+/// Told the total of server units received after every read, and `None`
+/// once the server closed (causal gates: nothing more will come).
+pub type Observer = Arc<dyn Fn(Option<u64>) + Send + Sync>;
 
 /// Recorded server chunks for `verify`, in order, as the replay reads them,
 /// each holding its share of the look-ahead budget until it is compared.
@@ -276,11 +277,16 @@ impl Live {
                 out.inbound.received(&buf[..n]);
                 let units = out.inbound.units();
                 if let Some(o) = &observer {
-                    o(units);
+                    o(Some(units));
                 }
                 tx.send_replace(units);
             }
             // Wake any waiter: no more bytes will come.
+            if out.eof.is_some()
+                && let Some(o) = &observer
+            {
+                o(None);
+            }
             tx.send_modify(|_| {});
             drop(tx);
             if let Some(rx) = &mut expected {

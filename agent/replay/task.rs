@@ -149,8 +149,11 @@ impl Pass {
         }
         let observer: Option<Observer> = me.gates.clone().map(|gt| {
             let conn = me.conn;
-            Arc::new(move |total: u64| {
-                gt.with(|x| x.received(conn, total, Instant::now()));
+            Arc::new(move |total: Option<u64>| match total {
+                Some(t) => gt.with(|x| x.received(conn, t, Instant::now())),
+                // The server closed: what it did not send will not come,
+                // so this connection holds nobody any more.
+                None => gt.with(|x| x.end(conn)),
             }) as Observer
         });
         let options = OpenOptions {
