@@ -9,6 +9,9 @@ pub(crate) enum Exit {
     Success,
     /// 1: at least one agent failed; the others' results were still printed.
     AgentFailed,
+    /// 1: the command ran and its check failed (`rules check`: a rule
+    /// matched no message); the findings were printed.
+    CheckFailed,
     /// 2: the command line, environment or fleet file was wrong.
     Usage,
     /// 2: reelctl itself failed (could not start its runtime, write its output).
@@ -29,7 +32,7 @@ impl Exit {
     pub(crate) fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
-            Exit::AgentFailed => 1,
+            Exit::AgentFailed | Exit::CheckFailed => 1,
             Exit::Usage | Exit::Internal => 2,
         }
     }
@@ -67,6 +70,7 @@ mod tests {
     fn codes() {
         assert_eq!(Exit::Success.code(), 0);
         assert_eq!(Exit::AgentFailed.code(), 1);
+        assert_eq!(Exit::CheckFailed.code(), 1);
         assert_eq!(Exit::Usage.code(), 2);
         assert_eq!(Exit::Internal.code(), 2);
     }

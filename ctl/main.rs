@@ -11,8 +11,8 @@
 //! - `transfer`: recording files as checked chunk streams (pull, push), each
 //!   download checked by `download_check`;
 //!   `relay`: one agent's recording copied to others (`replay --spread`)
-//! - `source`: REC arguments as local files or agent ids (`stats`, `export`),
-//!   and results keyed by file or agent
+//! - `source`: REC arguments as local files or agent ids (`stats`, `export`,
+//!   `rules check`), and results keyed by file or agent
 //! - `commands/`: one file per command (group), returning typed results
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
 //!   `exit`: exit status
@@ -41,7 +41,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, ProxyCommand, RecordCommand, ReplayArgs, ReplayCommand};
+use crate::args::{
+    Cli, Command, ProxyCommand, RecordCommand, ReplayArgs, ReplayCommand, RulesCommand,
+};
 use crate::commands::replay::{ReplayOutcome, ReplayShown, Replayed};
 use crate::commands::{agents, proxy, pull, push, record, replay, watch};
 use crate::exit::Exit;
@@ -150,6 +152,20 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
         Command::Import(args) => {
             let results = commands::import::run(&args).await;
             output::print_sources(&results, mode, commands::import::Imported::notes)
+        }
+        Command::Rules(RulesCommand::Check(args)) => {
+            use commands::rules;
+            let loaded =
+                rules::load(&args.file).and_then(|r| Ok((r, source::classify(&args.rec)?)));
+            match loaded {
+                Ok((rules, rec)) => {
+                    let results = rules::check(settings, &args, rules, rec).await;
+                    let printed =
+                        output::print_sources(&results, mode, rules::RulesChecked::notes)?;
+                    Ok(rules::exit(printed, &results))
+                }
+                Err(error) => usage(&error),
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Streams have no overall deadline: each message must move within the
 //! per-agent `--timeout`, so a large file may take as long as it needs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reel::proto::{DownloadRecordingRequest, FileChunk, RecordingInfo};
@@ -104,6 +104,59 @@ where
     }
     sink.flush().await.map_err(local)?;
     download.finish()
+}
+
+/// A recording downloaded into a hidden temporary file, removed when
+/// dropped (`export` and `rules check` of a recording id).
+#[derive(Debug)]
+pub(crate) struct TempRecording {
+    path: PathBuf,
+}
+
+impl TempRecording {
+    /// Where the file is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempRecording {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Downloads recording `id` from `agent` (checked as every download) into
+/// a new hidden file `.NAME.RANDOM.reel.part` in `dir`.
+///
+/// # Errors
+/// As [`download_into`], the agent's refusal naming the recording, or
+/// `Local` when the file cannot be made.
+pub(crate) async fn download_temp(
+    agent: &Agent,
+    id: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<TempRecording, AgentError> {
+    let suffix: u32 = rand::random();
+    let path = dir.join(format!(".{name}.{suffix:08x}.reel.part"));
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .await
+        .map_err(|e| AgentError::Local(format!("{}: {e}", path.display())))?;
+    let temp = TempRecording { path };
+    download_into(agent, id, &mut file, temp.path())
+        .await
+        .map_err(|e| match e {
+            AgentError::Rejected(status) => AgentError::Rejected(tonic::Status::new(
+                status.code(),
+                format!("recording {id}: {}", status.message()),
+            )),
+            other => other,
+        })?;
+    Ok(temp)
 }
 
 /// Starts an upload to `agent` fed by the returned sender; the handle

@@ -109,6 +109,9 @@ pub(crate) enum Command {
     Export(super::ExportArgs),
     /// Turn a pcap/pcapng capture into a recording file (local, no agent)
     Import(super::ImportArgs),
+    /// Check session rewriting rules (docs/REWRITE.md) on a recording
+    #[command(subcommand)]
+    Rules(super::RulesCommand),
 }
 
 /// `reelctl proxy ...`

@@ -6,8 +6,10 @@ mod cli;
 mod faults;
 mod parse;
 mod replay;
+mod rules;
 
 pub(crate) use analysis::*;
 pub(crate) use cli::*;
 pub(crate) use faults::*;
 pub(crate) use replay::*;
+pub(crate) use rules::*;

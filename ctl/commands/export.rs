@@ -121,15 +121,6 @@ pub(crate) async fn run(settings: &Settings, args: &ExportArgs, rec: Rec) -> Res
     }
 }
 
-/// Removes a temporary file when dropped.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Downloads recording `id` from `agent` beside `out`, then exports it.
 async fn export_remote(
     agent: Agent,
@@ -141,32 +132,13 @@ async fn export_remote(
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
-    let suffix: u32 = rand::random();
-    let temp_path = dir.join(format!(
-        ".{}.{suffix:08x}.reel.part",
-        name.unwrap_or_default()
-    ));
-    let local = |e: std::io::Error| AgentError::Local(format!("{}: {e}", temp_path.display()));
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp_path)
-        .await
-        .map_err(local)?;
-    let temp = TempFile(temp_path.clone());
-    transfer::download_into(&agent, &id, &mut file, &temp_path)
-        .await
-        .map_err(|e| match e {
-            AgentError::Rejected(status) => AgentError::Rejected(tonic::Status::new(
-                status.code(),
-                format!("recording {id}: {}", status.message()),
-            )),
-            other => other,
-        })?;
-    drop(file);
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = transfer::download_temp(&agent, &id, &dir, &name).await?;
     tokio::task::spawn_blocking(move || {
-        let exported = export_file(&temp.0, &out, id);
+        let exported = export_file(temp.path(), &out, id);
         drop(temp);
         exported
     })

@@ -10,5 +10,6 @@ pub(crate) mod pull;
 pub(crate) mod push;
 pub(crate) mod record;
 pub(crate) mod replay;
+pub(crate) mod rules;
 pub(crate) mod stats;
 pub(crate) mod watch;

@@ -12,6 +12,7 @@ pub(crate) mod progress;
 pub(crate) mod replay;
 pub(crate) mod replay_detail;
 pub(crate) mod report;
+pub(crate) mod rules;
 pub(crate) mod sources;
 pub(crate) mod table;
 pub(crate) mod watch;

@@ -15,16 +15,16 @@ pub(crate) enum Align {
 /// Rows of text cells under a header.
 #[derive(Debug)]
 pub(crate) struct Table {
-    headers: Vec<&'static str>,
+    headers: Vec<String>,
     align: Vec<Align>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A table with these columns.
-    pub(crate) fn new(columns: &[(&'static str, Align)]) -> Table {
+    pub(crate) fn new(columns: &[(&str, Align)]) -> Table {
         Table {
-            headers: columns.iter().map(|(h, _)| *h).collect(),
+            headers: columns.iter().map(|(h, _)| (*h).to_owned()).collect(),
             align: columns.iter().map(|(_, a)| *a).collect(),
             rows: Vec::new(),
         }
@@ -48,8 +48,7 @@ impl Table {
                 *w = (*w).max(width(cell));
             }
         }
-        let header: Vec<String> = self.headers.iter().map(|h| (*h).to_owned()).collect();
-        for row in std::iter::once(&header).chain(&self.rows) {
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
                 if i > 0 {
