@@ -93,3 +93,14 @@ pub(super) fn action(token: &[u8; 8], seq: u32, payload: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&crc.to_le_bytes());
     body
 }
+
+/// A replay moves rewriters into connection tasks and shares rules and
+/// replay-scope values between them.
+#[test]
+fn rewriters_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Rules>();
+    send_sync::<SharedCaptures>();
+    send_sync::<ConnRewriter>();
+    send_sync::<Framer>();
+}
