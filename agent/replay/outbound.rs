@@ -107,8 +107,11 @@ impl Outbound {
         out.extend_from_slice(sent.wire());
     }
 
-    /// What the rules did on this connection.
+    /// What the rules did on this connection, with the client and
+    /// recorded server messages that did not parse.
     pub fn stats(&self) -> Stats {
-        self.lock().stats().clone()
+        let mut s = self.lock().stats().clone();
+        s.unparsed += self.c2s.unparsed() + self.s2c.unparsed();
+        s
     }
 }

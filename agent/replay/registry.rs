@@ -52,6 +52,12 @@ impl Feed {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Messages the framing could not split, so far.
+    fn unparsed(&self) -> u64 {
+        let stats = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        stats.as_ref().map_or(0, |s| s.unparsed)
+    }
+
     /// The rules' counts so far, rule by rule.
     fn rule_counts(&self, rules: Option<&Rules>) -> Vec<RuleCount> {
         let stats = self.rules.lock().unwrap_or_else(|e| e.into_inner());
@@ -196,6 +202,7 @@ impl Replay {
             r.waits = self.waits.snapshot(&plan, SHOWN_WAITS, Instant::now());
         }
         r.rules = self.feed.rule_counts(self.opts.rules.as_deref());
+        r.unparsed_messages = self.feed.unparsed();
         if r.started_at.is_some() {
             r.duration = self.created.elapsed();
         }
@@ -316,6 +323,7 @@ impl Replays {
             connections_total: 0,
             omitted: Default::default(),
             rules: Vec::new(),
+            unparsed_messages: 0,
         };
         let collector = Arc::new(Mutex::new(Collector::new()));
         let replay = Arc::new(Replay {
@@ -443,6 +451,7 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
     r.duration = t_start.elapsed();
     r.waits = Vec::new();
     r.rules = replay.feed.rule_counts(replay.opts.rules.as_deref());
+    r.unparsed_messages = replay.feed.unparsed();
     if let Some(e) = replay.feed.error() {
         r.error.get_or_insert(e);
     }

@@ -187,6 +187,9 @@ pub struct ReplayReport {
     /// With rules: what each rule did, over every connection so far.
     #[serde(default)]
     pub rules: Vec<RuleCount>,
+    /// With rules: messages the framing could not split.
+    #[serde(default)]
+    pub unparsed_messages: u64,
 }
 
 /// What one rule of a rules file did during a replay (see the proto's
@@ -244,6 +247,7 @@ impl ReplayReport {
             relaxed: Vec::new(),
             waits: Vec::new(),
             rules: Vec::new(),
+            unparsed_messages: self.unparsed_messages,
             recordings: self.recordings.clone(),
             id: self.id.clone(),
             error: self.error.clone(),
@@ -310,6 +314,7 @@ impl ReplayReport {
             connections_total: 0,
             omitted: Omitted::default(),
             rules: Vec::new(),
+            unparsed_messages: 0,
         }
     }
 }

@@ -55,6 +55,11 @@ impl Counter {
         }
     }
 
+    /// Messages passed on unparsed (the framing broke, or a tail).
+    pub fn unparsed(&self) -> u64 {
+        self.framer.as_ref().map_or(0, Framer::unparsed)
+    }
+
     /// Units so far.
     pub fn total(&self) -> u64 {
         self.total

@@ -228,5 +228,6 @@ pub fn report(r: ReplayReport) -> pb::ReplayReport {
         connections_total: r.connections_total,
         omitted: Some(omitted(r.omitted)),
         rules: r.rules.into_iter().map(rule_count).collect(),
+        unparsed_messages: r.unparsed_messages,
     }
 }

@@ -114,6 +114,13 @@ pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()
         for c in &r.rules {
             writeln!(out, "  {}", rule_line(c))?;
         }
+        if r.unparsed_messages > 0 {
+            writeln!(
+                out,
+                "  {} messages did not parse (sent as recorded)",
+                r.unparsed_messages
+            )?;
+        }
     }
     let o = &r.omitted;
     if o.count > 0 {

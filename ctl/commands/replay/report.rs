@@ -100,6 +100,8 @@ pub(crate) struct ReplayView {
     pub(crate) omitted: OmittedView,
     /// With `--rules`: what each rule did.
     pub(crate) rules: Vec<RuleCountView>,
+    /// With `--rules`: messages the framing could not split.
+    pub(crate) unparsed_messages: u64,
 }
 
 /// An instant from the agent, 0 meaning none.
@@ -138,6 +140,7 @@ impl From<proto::ReplayReport> for ReplayView {
             connections_total: r.connections_total,
             omitted: r.omitted.into(),
             rules: r.rules.into_iter().map(Into::into).collect(),
+            unparsed_messages: r.unparsed_messages,
         }
     }
 }
