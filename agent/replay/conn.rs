@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::budget::Hold;
 use super::inbound::{Inbound, Shared};
 use super::plan::ConnPlan;
+use super::reader::{Expected, Observer, ReadOutcome, Reader, read_loop};
 use super::report::ConnReport;
 use super::verify::Verifier;
 use crate::faults::{ConnFaults, DirFaults};
@@ -47,30 +46,6 @@ pub struct Progress {
     /// Causal gates released so far, counted when released.
     pub relaxations: AtomicU64,
 }
-
-/// What the reader task learned.
-struct ReadOutcome {
-    inbound: Inbound,
-    /// Server bytes received.
-    bytes: u64,
-    /// When the server closed its side, and after how many bytes.
-    eof: Option<(Instant, u64)>,
-    error: Option<String>,
-}
-
-/// Received bytes a verifying connection holds while the recorded ones
-/// are still being read; beyond it, the socket is not read until they come.
-pub const VERIFY_BACKLOG: usize = 1 << 20;
-
-/// Told the total of server units received after every read, and `None`
-/// once the server closed (causal gates: nothing more will come).
-pub type Observer = Arc<dyn Fn(Option<u64>) + Send + Sync>;
-
-/// Recorded server chunks for `verify`, in order, as the replay reads them,
-/// each holding its share of the look-ahead budget until it is compared.
-/// The channel closes early when the replay gave up verifying this
-/// connection (its server fell too far behind the recording).
-pub type Expected = mpsc::UnboundedReceiver<(Bytes, Hold)>;
 
 /// What a new connection needs besides its plan.
 pub struct OpenOptions {
@@ -138,48 +113,6 @@ async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, 
     }
 }
 
-/// Hands the verifier the recorded chunks it needs to compare what it
-/// holds; waits for them only while its backlog is full. False once no
-/// more will come.
-/// `all`: wait for everything the backlog needs (the stream has ended).
-async fn pull_expected(
-    inbound: &mut Inbound,
-    rx: &mut Expected,
-    cancel: &CancellationToken,
-    all: bool,
-) -> bool {
-    let needs = |i: &Inbound| i.verifier.as_ref().is_some_and(Verifier::needs_expected);
-    let backlog = |i: &Inbound| i.verifier.as_ref().map_or(0, Verifier::backlog);
-    let stop = |i: &mut Inbound| {
-        if let Some(v) = &mut i.verifier {
-            v.stop_expecting();
-        }
-    };
-    while needs(inbound) {
-        match rx.try_recv() {
-            Ok((chunk, _)) => inbound.expect(chunk),
-            Err(mpsc::error::TryRecvError::Empty) if all || backlog(inbound) >= VERIFY_BACKLOG => {
-                tokio::select! {
-                    _ = cancel.cancelled() => return true,
-                    c = rx.recv() => match c {
-                        Some((chunk, _)) => inbound.expect(chunk),
-                        None => {
-                            stop(inbound);
-                            return false;
-                        }
-                    },
-                }
-            }
-            Err(mpsc::error::TryRecvError::Empty) => return true,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                stop(inbound);
-                return false;
-            }
-        }
-    }
-    true
-}
-
 impl Live {
     /// Opens the connection for `plan` against `target`. On failure the
     /// returned report carries the error.
@@ -217,83 +150,21 @@ impl Live {
         let _ = stream.set_nodelay(true);
         progress.opened.fetch_add(1, Ordering::Relaxed);
         report.opened = true;
-        let (mut r, w) = stream.into_split();
+        let (r, w) = stream.into_split();
         let (tx, rx) = watch::channel(0u64);
         let verifier = verify.as_ref().map(|_| Verifier::new(plan.s2c_total));
         let inbound = Inbound::new(framing.as_ref(), rewrite, verifier);
-        let mut expected = verify;
         let stop_reader = cancel.child_token();
-        let cancel = stop_reader.clone();
-        let reader_progress = progress.clone();
-        let mut s2c = faults.direction(Direction::S2c);
-        let reader = tokio::spawn(async move {
-            let mut out = ReadOutcome {
-                inbound,
-                bytes: 0,
-                eof: None,
-                error: None,
-            };
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            let mut total = 0u64;
-            loop {
-                buf.clear();
-                if let Some(rx) = &mut expected
-                    && !pull_expected(&mut out.inbound, rx, &cancel, false).await
-                {
-                    expected = None;
-                }
-                if cancel.is_cancelled() {
-                    break;
-                }
-                let n = tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    r = r.read_buf(&mut buf) => match r {
-                        Ok(n) => n,
-                        Err(e) => {
-                            out.error = Some(format!("read failed: {e}"));
-                            break;
-                        }
-                    },
-                };
-                if n == 0 {
-                    out.eof = Some((Instant::now(), total));
-                    break;
-                }
-                total += n as u64;
-                out.bytes = total;
-                // Server-side latency: the bytes count as received only once
-                // their delay has passed, as a client behind a slow link sees.
-                if let Some(spec) = s2c.active() {
-                    let delay = s2c.draw_delay(&spec);
-                    let release = s2c.release(Instant::now(), delay);
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(release)) => {}
-                    }
-                }
-                reader_progress
-                    .bytes_received
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                out.inbound.received(&buf[..n]);
-                let units = out.inbound.units();
-                if let Some(o) = &observer {
-                    o(Some(units));
-                }
-                tx.send_replace(units);
-            }
-            // Wake any waiter: no more bytes will come.
-            if out.eof.is_some()
-                && let Some(o) = &observer
-            {
-                o(None);
-            }
-            tx.send_modify(|_| {});
-            drop(tx);
-            if let Some(rx) = &mut expected {
-                pull_expected(&mut out.inbound, rx, &cancel, true).await;
-            }
-            out
-        });
+        let reader = tokio::spawn(read_loop(Reader {
+            socket: r,
+            inbound,
+            expected: verify,
+            observer,
+            units: tx,
+            s2c: faults.direction(Direction::S2c),
+            progress: progress.clone(),
+            cancel: stop_reader.clone(),
+        }));
         Ok(Live {
             writer: Some(w),
             received: rx,

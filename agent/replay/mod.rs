@@ -18,6 +18,7 @@ mod options;
 mod outbound;
 mod page;
 pub mod plan;
+mod reader;
 mod registry;
 mod report;
 mod script;

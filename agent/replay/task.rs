@@ -14,10 +14,11 @@ use bytes::BytesMut;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{Expected, Live, Observer, OpenOptions};
+use super::conn::{Live, OpenOptions};
 use super::options::{Mode, ReplayOptions};
 use super::outbound::{ForReader, Outbound};
 use super::plan::ConnPlan;
+use super::reader::{Expected, Observer};
 use super::report::ConnReport;
 use super::script::Action;
 use super::session::{Item, Pass, Queued, SharedGates};
