@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::inbound::{Inbound, Shared};
 use super::plan::ConnPlan;
+use super::progress::Progress;
 use super::reader::{Expected, Observer, ReadOutcome, Reader, read_loop};
 use super::report::ConnReport;
 use super::verify::Verifier;
@@ -31,21 +32,6 @@ pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// After the client's last step, how long the server gets to close its side
 /// before the replay stops reading.
 pub const CLOSE_GRACE: Duration = Duration::from_millis(500);
-
-/// Totals shared by every connection of a replay, for live progress.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub opened: AtomicU64,
-    pub failed: AtomicU64,
-    pub finished: AtomicU64,
-    pub bytes_sent: AtomicU64,
-    pub bytes_received: AtomicU64,
-    /// Waits for server bytes that ran out of time, counted when they do:
-    /// a live report shows them before their connection has finished.
-    pub server_timeouts: AtomicU64,
-    /// Causal gates released so far, counted when released.
-    pub relaxations: AtomicU64,
-}
 
 /// What a new connection needs besides its plan.
 pub struct OpenOptions {

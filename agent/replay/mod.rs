@@ -18,6 +18,7 @@ mod options;
 mod outbound;
 mod page;
 pub mod plan;
+mod progress;
 mod reader;
 mod registry;
 mod report;

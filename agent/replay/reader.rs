@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::budget::Hold;
-use super::conn::Progress;
 use super::inbound::Inbound;
+use super::progress::Progress;
 use super::verify::Verifier;
 use crate::faults::DirFaults;
 

@@ -14,9 +14,9 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use super::collect::Collector;
-use super::conn::Progress;
 use super::options::ReplayOptions;
 use super::plan::Plan;
+use super::progress::Progress;
 use super::report::RuleCount;
 use super::report::{ConnReport, Relaxation, ReplayReport, ReplayState};
 use super::session::{Outcomes, Pass};

@@ -17,11 +17,11 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::budget::{Budget, Hold};
-use super::conn::Progress;
 use super::gates::Relaxed;
 use super::gates::{Expect, Gates};
 use super::options::{Mode, ReplayOptions};
 use super::plan::Plan;
+use super::progress::Progress;
 use super::report::{ConnReport, RelaxReason, Relaxation};
 use super::script::{Action, Event, EventKind};
 use super::source::{self, Files};
