@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the one command for a developer or CI on a fresh
 # Debian machine (as root). Installs what the tests need that cargo does not
-# bring, then runs `cargo test --locked` with any extra arguments given, e.g.
+# bring, then runs `cargo test --locked --no-fail-fast` with any extra
+# arguments given, e.g.
 #   scripts/test.sh --test watch
 #
 # What it sets up:
@@ -87,4 +88,6 @@ REEL_TEST_PYTHON="$PWD/$venv/bin/python"
 export REEL_TEST_PYTHON
 # ------------------------------------------------------------------------------
 
-exec cargo test --locked "$@"
+# --no-fail-fast: one failing test binary never hides the results of the
+# others.
+exec cargo test --locked --no-fail-fast "$@"
