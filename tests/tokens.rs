@@ -1,6 +1,7 @@
 //! Tokens and headers: a token file whose token could never be sent is
-//! refused at start, naming the file; the `Bearer` scheme name is
-//! case-insensitive (RFC 7235), so `bearer` and `BEARER` clients are served.
+//! refused at start, naming the file, by the agent and by reelctl; the
+//! `Bearer` scheme name is case-insensitive (RFC 7235), so `bearer` and
+//! `BEARER` clients are served.
 
 mod common;
 
@@ -41,6 +42,17 @@ fn a_token_that_cannot_be_sent_is_refused_at_start() {
         let (out, file) = agent_with_token_file(dir.path(), &token);
         assert_eq!(out.code, Some(1), "{why}: {}", out.stderr);
         let want = format!("error: token file {}: ", file.display());
+        assert!(out.stderr.contains(&want), "{why}: {}", out.stderr);
+        assert!(out.stderr.contains(why), "{why}: {}", out.stderr);
+        // reelctl reads token files the same way: a usage error, exit 2.
+        let out = reelctl(&[
+            "--agent",
+            "127.0.0.1:1",
+            "--token-file",
+            file.to_str().unwrap(),
+            "agents",
+        ]);
+        assert_eq!(out.code, Some(2), "{why}: {}", out.stderr);
         assert!(out.stderr.contains(&want), "{why}: {}", out.stderr);
         assert!(out.stderr.contains(why), "{why}: {}", out.stderr);
     }
