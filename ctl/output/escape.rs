@@ -28,6 +28,15 @@ pub(crate) fn safe_lines(text: &str) -> String {
     text.split('\n').map(safe).collect::<Vec<_>>().join("\n")
 }
 
+/// Writes a rendered human document with control characters escaped (line
+/// breaks kept): the last guard before the terminal.
+///
+/// # Errors
+/// The writer's.
+pub(crate) fn write_safe(out: &mut dyn std::io::Write, doc: &[u8]) -> std::io::Result<()> {
+    out.write_all(safe_lines(&String::from_utf8_lossy(doc)).as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,17 +121,10 @@ pub(crate) fn print_checked<T: Serialize + Human>(
         {
             write_skew(&mut doc, skew)?;
         }
-        write_safe(&mut out, &doc)?;
+        crate::output::escape::write_safe(&mut out, &doc)?;
     }
     out.flush()?;
     finish_checked(report, mode, problems)
-}
-
-/// Writes a rendered human document with control characters escaped (line
-/// breaks kept): the last guard before the terminal.
-fn write_safe(out: &mut dyn Write, doc: &[u8]) -> io::Result<()> {
-    let text = crate::output::escape::safe_lines(&String::from_utf8_lossy(doc));
-    out.write_all(text.as_bytes())
 }
 
 /// `start skew across 3 agents: 412µs`, when any agent started.
@@ -165,7 +158,7 @@ pub(crate) fn print_agents(report: &Report<AgentSummary>, mode: OutputMode) -> i
     } else {
         let mut doc = Vec::new();
         write_agents_table(&mut doc, report, mode.verbosity == Verbosity::Verbose)?;
-        write_safe(&mut out, &doc)?;
+        crate::output::escape::write_safe(&mut out, &doc)?;
     }
     out.flush()?;
     finish(report, mode)
