@@ -96,18 +96,14 @@ pub(crate) fn endpoint(address: &str, timeout: Duration) -> Result<Endpoint, Age
     Ok(endpoint)
 }
 
-/// Reads a token file: its first line, trimmed.
+/// Reads a token file as the agent does (its first line, trimmed; refused
+/// when empty, over 4 KiB or not printable ASCII, since such a token could
+/// never be sent in a header).
 ///
 /// # Errors
 /// A message naming the file.
 pub(crate) fn read_token(path: &std::path::Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read token file {}: {e}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_owned();
-    if token.is_empty() {
-        return Err(format!("token file {} is empty", path.display()));
-    }
-    Ok(token)
+    reel::service::auth::read_token_file(path)
 }
 
 /// Reads a CA certificate file (PEM).

@@ -248,3 +248,67 @@ async fn unknown_and_malformed_ids_are_refused() {
     assert_eq!(again.status, pb::RecordingStatus::Recording as i32);
     still_serving(&mut ctl).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_are_refused_and_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The agent's own name is one way terminal-hostile text reaches reelctl.
+    let name = "evil\x1b]0;pwned\x07\r\x1b[2Jname";
+    let agent = AgentProc::start_named("127.0.0.1", &data, name);
+    let mut ctl = agent.client().await;
+
+    // Labels and proxy names with control characters: refused, naming the
+    // field, nothing created.
+    for label in ["a\x1b[2Jb", "nul\0", "cr\rlf"] {
+        let r = ctl
+            .start_recording(pb::StartRecordingRequest {
+                label: label.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_status(
+            r,
+            Code::InvalidArgument,
+            &["invalid label", "control character"],
+        );
+    }
+    let mut req = proxy_req("127.0.0.1:0", "127.0.0.1:9");
+    req.name = "game\x1b[31m".into();
+    assert_status(
+        ctl.start_proxy(req).await,
+        Code::InvalidArgument,
+        &["invalid name"],
+    );
+    let listed = ctl
+        .list_recordings(pb::ListRecordingsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.recordings.is_empty(), "{listed:?}");
+    assert!(
+        ctl.list_proxies(pb::ListProxiesRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .proxies
+            .is_empty()
+    );
+
+    // Human output escapes it; JSON keeps it exact.
+    let addr = agent.addr_str();
+    let out = reelctl_async(&["--agent", &addr, "agents"]).await;
+    out.assert_code(0);
+    for raw in ['\x1b', '\x07', '\r', '\0'] {
+        assert!(!out.stdout.contains(raw), "{raw:?} in {:?}", out.stdout);
+    }
+    assert!(
+        out.stdout
+            .contains("evil\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2Jname"),
+        "{}",
+        out.stdout
+    );
+    let out = reelctl_async(&["--agent", &addr, "--json", "agents"]).await;
+    out.assert_code(0);
+    assert_eq!(out.json()["results"][0]["data"]["name"], name);
+}

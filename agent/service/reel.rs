@@ -42,6 +42,20 @@ fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Status> 
     Ok(v)
 }
 
+/// Refuses control characters (NUL, CR, ESC and the rest) in a label the
+/// agent will hand back to terminals, saying where, without echoing the
+/// value itself. (Proxy names are ids, checked by the registry.)
+fn printable(field: &'static str, value: &str) -> Result<(), Status> {
+    match value.chars().position(char::is_control) {
+        None => Ok(()),
+        Some(at) => Err(Status::invalid_argument(format!(
+            "invalid {field}: character {} is a control character (U+{:04X}); {field}s are shown in terminals",
+            at + 1,
+            u32::from(value.chars().nth(at).unwrap_or_default())
+        ))),
+    }
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
@@ -128,6 +142,7 @@ impl Reel for ReelService {
         req: Request<pb::StartRecordingRequest>,
     ) -> Result<Response<pb::RecordingInfo>, Status> {
         let r = req.into_inner();
+        printable("label", &r.label)?;
         let proxies: Vec<String> = r
             .proxies
             .iter()

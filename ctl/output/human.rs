@@ -8,6 +8,7 @@ use crate::commands::record::{
     DeletedRecording, RecordingDetail, RecordingList, RecordingView, StartedRecording,
     StoppedRecordings,
 };
+use crate::output::escape::safe;
 use crate::output::format::{bytes, duration_ms, offset_us};
 use crate::output::table::{Align, Table};
 
@@ -47,7 +48,9 @@ impl Human for StartedProxy {
         write!(
             out,
             "started proxy {}{name}: {} -> {}",
-            self.id, self.listen, self.upstream
+            safe(&self.id),
+            safe(&self.listen),
+            safe(&self.upstream)
         )?;
         if !self.faults.is_none() {
             write!(out, ", faults: {}", self.faults.summary)?;
@@ -131,7 +134,9 @@ impl Human for StoppedProxies {
                 write!(
                     out,
                     " ({} -> {}, {} failed)",
-                    p.listen, p.upstream, p.failed_connections
+                    safe(&p.listen),
+                    safe(&p.upstream),
+                    p.failed_connections
                 )?;
             }
             writeln!(out)?;
@@ -150,7 +155,7 @@ impl Human for StartedRecording {
         let on = if r.proxies.is_empty() {
             "every proxy".to_owned()
         } else {
-            format!("proxies {}", r.proxies.join(", "))
+            format!("proxies {}", safe(&r.proxies.join(", ")))
         };
         write!(
             out,
@@ -185,7 +190,7 @@ fn recording_summary(r: &RecordingView) -> String {
         text.push_str(&format!(", {} LOST", bytes(r.lost_bytes)));
     }
     if let Some(error) = &r.error {
-        text.push_str(&format!(", error: {error}"));
+        text.push_str(&format!(", error: {}", safe(error)));
     }
     text
 }
@@ -282,7 +287,7 @@ impl Human for RecordingDetail {
             lines.push(("frames", r.frames.to_string()));
         }
         for (key, value) in lines {
-            writeln!(out, "{:<12} {value}", format!("{key}:"))?;
+            writeln!(out, "{:<12} {}", format!("{key}:"), safe(&value))?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! typed results.
 
 pub(crate) mod analysis;
+pub(crate) mod escape;
 pub(crate) mod faults;
 pub(crate) mod files;
 pub(crate) mod format;

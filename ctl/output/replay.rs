@@ -28,7 +28,13 @@ struct Extras<'a> {
 }
 
 fn line(out: &mut dyn Write, key: &str, value: &str) -> io::Result<()> {
-    writeln!(out, "  {:<KEY_WIDTH$} {value}", format!("{key}:"))
+    // Values carry the agent's text (labels, targets, errors): escaped.
+    writeln!(
+        out,
+        "  {:<KEY_WIDTH$} {}",
+        format!("{key}:"),
+        crate::output::escape::safe(value)
+    )
 }
 
 /// `p50 120us, p99 900us, max 1.500ms (10 samples)`, or `-`.

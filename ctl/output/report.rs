@@ -96,28 +96,32 @@ pub(crate) fn print_checked<T: Serialize + Human>(
     if mode.json {
         write_json(&mut out, report, skew)?;
     } else {
+        // The whole human document passes through the escaper, so no
+        // agent-provided control character reaches the terminal raw.
+        let mut doc = Vec::new();
         let sections = report.len() > 1 && mode.verbosity != Verbosity::Quiet;
         let mut first = true;
         for outcome in report {
             let Ok(data) = &outcome.result else { continue };
             if sections {
                 if !first {
-                    writeln!(out)?;
+                    writeln!(doc)?;
                 }
-                writeln!(out, "==> {} <==", outcome.agent.label())?;
+                writeln!(doc, "==> {} <==", outcome.agent.label())?;
             }
             first = false;
             match mode.verbosity {
-                Verbosity::Quiet => data.write_ids(&mut out)?,
-                Verbosity::Normal => data.write_human(&mut out, false)?,
-                Verbosity::Verbose => data.write_human(&mut out, true)?,
+                Verbosity::Quiet => data.write_ids(&mut doc)?,
+                Verbosity::Normal => data.write_human(&mut doc, false)?,
+                Verbosity::Verbose => data.write_human(&mut doc, true)?,
             }
         }
         if let Some(skew) = skew
             && mode.verbosity != Verbosity::Quiet
         {
-            write_skew(&mut out, skew)?;
+            write_skew(&mut doc, skew)?;
         }
+        crate::output::escape::write_safe(&mut out, &doc)?;
     }
     out.flush()?;
     finish_checked(report, mode, problems)
@@ -152,7 +156,9 @@ pub(crate) fn print_agents(report: &Report<AgentSummary>, mode: OutputMode) -> i
             }
         }
     } else {
-        write_agents_table(&mut out, report, mode.verbosity == Verbosity::Verbose)?;
+        let mut doc = Vec::new();
+        write_agents_table(&mut doc, report, mode.verbosity == Verbosity::Verbose)?;
+        crate::output::escape::write_safe(&mut out, &doc)?;
     }
     out.flush()?;
     finish(report, mode)
@@ -250,6 +256,8 @@ fn print_agent_error<T>(outcome: &Outcome<T>, error: &AgentError, verbosity: Ver
 
 /// `error: MESSAGE` on stderr, with the message's causes.
 pub(crate) fn print_error(message: &dyn std::fmt::Display) {
+    // Messages carry agents' text (echoed names, labels): escaped.
+    let message = crate::output::escape::safe_lines(&message.to_string());
     // Nothing sensible is left to do when stderr itself is gone.
     let _ = writeln!(io::stderr().lock(), "error: {message}");
 }

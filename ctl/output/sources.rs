@@ -85,23 +85,26 @@ pub(crate) fn print_sources<T: Serialize + Human>(
     if mode.json {
         write_json(&mut out, results)?;
     } else {
+        // Escaped as a whole: labels and names come from agents and files.
+        let mut doc = Vec::new();
         let sections = results.len() > 1 && mode.verbosity != Verbosity::Quiet;
         let mut first = true;
         for sourced in results {
             let Ok(data) = &sourced.result else { continue };
             if sections {
                 if !first {
-                    writeln!(out)?;
+                    writeln!(doc)?;
                 }
-                writeln!(out, "==> {} <==", sourced.source.label())?;
+                writeln!(doc, "==> {} <==", sourced.source.label())?;
             }
             first = false;
             match mode.verbosity {
-                Verbosity::Quiet => data.write_ids(&mut out)?,
-                Verbosity::Normal => data.write_human(&mut out, false)?,
-                Verbosity::Verbose => data.write_human(&mut out, true)?,
+                Verbosity::Quiet => data.write_ids(&mut doc)?,
+                Verbosity::Normal => data.write_human(&mut doc, false)?,
+                Verbosity::Verbose => data.write_human(&mut doc, true)?,
             }
         }
+        crate::output::escape::write_safe(&mut out, &doc)?;
     }
     out.flush()?;
     drop(out);
@@ -128,6 +131,7 @@ pub(crate) fn print_sources<T: Serialize + Human>(
                 if !mode.json && mode.verbosity != Verbosity::Quiet {
                     let mut err = io::stderr().lock();
                     for note in notes(data) {
+                        let note = crate::output::escape::safe_lines(&note);
                         let _ = writeln!(err, "warning: {}: {note}", sourced.source.label());
                     }
                 }

@@ -1,7 +1,10 @@
 //! A small aligned-table writer: columns padded to their widest cell, two
 //! spaces apart, numbers right-aligned, no trailing blanks.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+
+use crate::output::escape::safe;
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +33,16 @@ impl Table {
         }
     }
 
-    /// Adds a row; missing cells are blank, extra ones are dropped.
-    pub(crate) fn row(&mut self, mut cells: Vec<String>) {
+    /// Adds a row; missing cells are blank, extra ones are dropped; control
+    /// characters are escaped, since cells hold text from agents.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        let mut cells: Vec<String> = cells
+            .into_iter()
+            .map(|c| match safe(&c) {
+                Cow::Borrowed(_) => c,
+                Cow::Owned(escaped) => escaped,
+            })
+            .collect();
         cells.resize(self.headers.len(), String::new());
         self.rows.push(cells);
     }
@@ -92,6 +103,19 @@ mod tests {
             "ID           BYTES  NOTE\n\
              p1        12.3 KiB  é\n\
              proxy-22       0 B\n"
+        );
+    }
+
+    #[test]
+    fn cells_from_agents_are_escaped() {
+        let mut table = Table::new(&[("NAME", Align::Left), ("N", Align::Right)]);
+        table.row(vec!["a\x1b[2J\rb".into(), "1".into()]);
+        let mut out = Vec::new();
+        table.write(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME           N\n\
+             a\\u{1b}[2J\\rb  1\n"
         );
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::commands::watch::{Update, WatchItem};
 use crate::event::{EventBody, WatchEvent};
+use crate::output::escape::safe_lines;
 use crate::output::format::{bytes, delay, duration_ms, kilobytes, rate};
 use crate::output::watch_json;
 use crate::settings::{AgentTarget, OutputMode, Verbosity};
@@ -53,8 +54,13 @@ impl WatchPrinter {
                     Ok(())
                 }
                 _ => {
+                    // Rendered first, so the agent's text in it (names,
+                    // labels, reasons) reaches the terminal escaped.
+                    let mut line = Vec::new();
+                    self.write_event(&mut line, agent, event)?;
+                    let line = safe_lines(&String::from_utf8_lossy(&line));
                     let mut out = io::stdout().lock();
-                    self.write_event(&mut out, agent, event)?;
+                    out.write_all(line.as_bytes())?;
                     out.flush()
                 }
             },
@@ -233,7 +239,7 @@ fn disconnected(agent: &str, error: &str, retry_in: Duration, was_connected: boo
 /// A status line on stderr.
 fn note(text: &str) {
     // Nothing sensible is left to do when stderr itself is gone.
-    let _ = writeln!(io::stderr().lock(), "{text}");
+    let _ = writeln!(io::stderr().lock(), "{}", safe_lines(text));
 }
 
 #[cfg(test)]
