@@ -124,7 +124,8 @@ impl Recordings {
         self.dir.join(format!("{id}.{RECORDING_EXT}"))
     }
 
-    /// Starts recording `proxy_ids` (every running proxy when empty), at
+    /// Starts recording `proxy_ids` (ids or names, each proxy once however
+    /// often it is named; every running proxy when empty), at
     /// `start_at` on this host's clock when given (coordinated starts across
     /// a fleet), else now.
     ///
@@ -139,7 +140,7 @@ impl Recordings {
         label: String,
         start_at: Option<SystemTime>,
     ) -> Result<RecordingInfo> {
-        let targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
+        let mut targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
             proxies.all()
         } else {
             proxy_ids
@@ -147,6 +148,10 @@ impl Recordings {
                 .map(|p| proxies.find(p))
                 .collect::<Result<_>>()?
         };
+        // One tap per proxy: a proxy named twice (by name and by id, or
+        // repeated) would otherwise record every byte once per mention.
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|p| seen.insert(p.id.clone()));
         if targets.is_empty() {
             return Err(Error::FailedPrecondition(
                 "no proxy is running: start a proxy before recording".into(),
