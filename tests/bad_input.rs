@@ -248,3 +248,62 @@ async fn unknown_and_malformed_ids_are_refused() {
     assert_eq!(again.status, pb::RecordingStatus::Recording as i32);
     still_serving(&mut ctl).await;
 }
+
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 13, finding 13: a 10 MB label gave INTERNAL and left a 0-byte
+/// `.reel` outside the catalog. It is refused, naming the field, before any
+/// file is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_label_is_refused_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agent = AgentProc::start("127.0.0.1", &data);
+    let mut ctl = agent.client().await;
+    start_proxy(&mut ctl, echo_server().await).await;
+    let before = files_in(&data);
+
+    for len in [10 * 1024 * 1024, 1025] {
+        let r = ctl
+            .start_recording(pb::StartRecordingRequest {
+                proxies: vec![],
+                label: "x".repeat(len),
+                start_at_unix_ns: 0,
+            })
+            .await;
+        assert_status(r, Code::InvalidArgument, &["invalid label", "1024"]);
+        assert_eq!(
+            files_in(&data),
+            before,
+            "no file left by a {len}-byte label"
+        );
+        still_serving(&mut ctl).await;
+    }
+    let listed = ctl
+        .list_recordings(pb::ListRecordingsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .recordings;
+    assert!(listed.is_empty(), "{listed:?}");
+
+    // The limit itself is accepted.
+    let ok = ctl
+        .start_recording(pb::StartRecordingRequest {
+            proxies: vec![],
+            label: "y".repeat(1024),
+            start_at_unix_ns: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.label.len(), 1024);
+}

@@ -27,6 +27,11 @@ pub const MIN_RECORDING_ROOM: u64 = 64 * 1024;
 /// Furthest ahead a scheduled start may be.
 pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(3600);
 
+/// Longest label accepted, in bytes. The header's metadata (label, agent
+/// and proxies, as JSON) must fit `format::MAX_META_LEN` (1 MiB); a label is
+/// a human note, so it gets a small share of that.
+pub const MAX_LABEL_LEN: usize = 1024;
+
 /// File name extension of recordings in the data directory.
 pub const RECORDING_EXT: &str = "reel";
 
@@ -130,6 +135,7 @@ impl Recordings {
     /// a fleet), else now.
     ///
     /// # Errors
+    /// `InvalidArgument` for a label over [`MAX_LABEL_LEN`] bytes,
     /// `UnknownProxy`, `FailedPrecondition` when no proxy runs,
     /// `InvalidArgument` for a start more than `MAX_SCHEDULE_AHEAD` away,
     /// `Io`/`Format` when the file cannot be created.
@@ -140,6 +146,13 @@ impl Recordings {
         label: String,
         start_at: Option<SystemTime>,
     ) -> Result<RecordingInfo> {
+        // Checked before anything is created, so a refusal leaves no file.
+        if label.len() > MAX_LABEL_LEN {
+            return Err(Error::invalid(
+                "label",
+                format!("is {} bytes, longer than {MAX_LABEL_LEN}", label.len()),
+            ));
+        }
         let mut targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
             proxies.all()
         } else {
@@ -200,13 +213,20 @@ impl Recordings {
         };
         let path = self.path_of(&id);
         let file = create_file(&path)?;
-        let writer =
-            RecordingWriter::new(recorder::open_sink(file), &header).map_err(|source| {
-                Error::Format {
+        let writer = match RecordingWriter::new(recorder::open_sink(file), &header) {
+            Ok(w) => w,
+            Err(source) => {
+                // An error never leaves a file behind: this one holds no
+                // header, is not in the catalog and could not be deleted.
+                if let Err(e) = std::fs::remove_file(&path) {
+                    warn!(path = %path.display(), error = %e, "cannot remove a recording that failed to start");
+                }
+                return Err(Error::Format {
                     id: id.clone(),
                     source,
-                }
-            })?;
+                });
+            }
+        };
 
         let (tx, rx, budget) = tap::queue();
         let live = Arc::new(Live::default());
