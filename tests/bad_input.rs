@@ -307,3 +307,33 @@ async fn an_oversized_label_is_refused_and_leaves_no_file() {
         .into_inner();
     assert_eq!(ok.label.len(), 1024);
 }
+
+/// Issue 13, finding 14: a 100 KB id echoed whole into the error made the
+/// status too large for the HTTP/2 headers, and the client saw
+/// RESOURCE_EXHAUSTED. Echoed input is cut to 64 characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_id_is_echoed_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let mut ctl = agent.client().await;
+    let huge = "a".repeat(100_000);
+
+    let r = ctl
+        .get_recording(pb::GetRecordingRequest { id: huge.clone() })
+        .await;
+    let status = r.expect_err("a 100 KB id is refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().len() < 300, "{}", status.message());
+    assert!(
+        status.message().contains("invalid id") && status.message().contains("(100000 bytes)"),
+        "{}",
+        status.message()
+    );
+
+    // An id that is only looked up (never validated) is cut the same way.
+    let r = ctl.stop_proxy(pb::StopProxyRequest { id: huge }).await;
+    let status = r.expect_err("no such proxy");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(status.message().len() < 300, "{}", status.message());
+    still_serving(&mut ctl).await;
+}
