@@ -337,3 +337,40 @@ async fn a_huge_id_is_echoed_short() {
     assert!(status.message().len() < 300, "{}", status.message());
     still_serving(&mut ctl).await;
 }
+
+/// Issue 13, finding 13, second half: when the header cannot be written
+/// after the file was created (here: proxies whose upstream names push the
+/// header's metadata past its 1 MiB limit), the start fails and the file
+/// is removed, so nothing is left outside the catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_fails_to_start_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agent = AgentProc::start("127.0.0.1", &data);
+    let mut ctl = agent.client().await;
+    for i in 0..12 {
+        let host = format!("h{i}{}", "x".repeat(100_000));
+        ctl.start_proxy(proxy_req("127.0.0.1:0", &format!("{host}:1")))
+            .await
+            .expect("a long upstream host is accepted");
+    }
+    let before = files_in(&data);
+    let r = ctl
+        .start_recording(pb::StartRecordingRequest {
+            proxies: vec![],
+            label: "big".into(),
+            start_at_unix_ns: 0,
+        })
+        .await;
+    let status = r.expect_err("the header does not fit");
+    assert!(status.message().len() < 5000, "{}", status.message().len());
+    assert_eq!(files_in(&data), before, "no file left behind");
+    let listed = ctl
+        .list_recordings(pb::ListRecordingsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .recordings;
+    assert!(listed.is_empty(), "{listed:?}");
+    still_serving(&mut ctl).await;
+}
