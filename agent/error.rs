@@ -7,6 +7,20 @@ use std::io;
 
 use crate::format::FormatError;
 
+/// Longest piece of caller input echoed into an error, in characters. A
+/// 100 KB id echoed whole made a status message too large for the HTTP/2
+/// headers (the client saw RESOURCE_EXHAUSTED instead of the real error).
+pub const MAX_ECHO_CHARS: usize = 64;
+
+/// Caller input as an error shows it: quoted like `{:?}`, cut to
+/// [`MAX_ECHO_CHARS`] characters followed by `… (N bytes)` when longer.
+pub fn echo(s: &str) -> String {
+    match s.char_indices().nth(MAX_ECHO_CHARS) {
+        None => format!("{s:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &s[..cut], s.len()),
+    }
+}
+
 /// A failed engine operation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,19 +28,19 @@ pub enum Error {
     #[error("invalid {field}: {reason}")]
     InvalidArgument { field: &'static str, reason: String },
     /// The caller named a proxy that is not running here.
-    #[error("unknown proxy {0:?}")]
+    #[error("unknown proxy {}", echo(.0))]
     UnknownProxy(String),
     /// The caller named a recording that does not exist here.
-    #[error("unknown recording {0:?}")]
+    #[error("unknown recording {}", echo(.0))]
     UnknownRecording(String),
     /// The caller named a replay that does not exist here (or was forgotten).
-    #[error("unknown replay {0:?}")]
+    #[error("unknown replay {}", echo(.0))]
     UnknownReplay(String),
     /// The caller uploaded a recording whose id is already taken here.
-    #[error("a recording with id {0:?} already exists")]
+    #[error("a recording with id {} already exists", echo(.0))]
     RecordingExists(String),
     /// The caller asked for a name already taken by a running proxy.
-    #[error("a proxy named {0:?} is already running")]
+    #[error("a proxy named {} is already running", echo(.0))]
     ProxyExists(String),
     /// The operation does not fit the current state (e.g. delete while recording).
     #[error("{0}")]
@@ -89,4 +103,20 @@ pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_quotes_short_input_and_cuts_long_input() {
+        assert_eq!(echo("p1"), r#""p1""#);
+        assert_eq!(echo(&"x".repeat(64)), format!("{:?}", "x".repeat(64)));
+        let long = "é".repeat(100);
+        assert_eq!(
+            echo(&long),
+            format!("{:?}… (200 bytes)", "é".repeat(MAX_ECHO_CHARS))
+        );
+    }
 }

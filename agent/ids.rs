@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, echo};
 
 /// Longest id accepted; file names stay well under any filesystem's limit.
 pub const MAX_ID_LEN: usize = 64;
@@ -21,7 +21,7 @@ pub fn validate(field: &'static str, id: &str) -> Result<()> {
     if id.len() > MAX_ID_LEN {
         return Err(Error::invalid(
             field,
-            format!("{id:?} is longer than {MAX_ID_LEN} characters"),
+            format!("{} is longer than {MAX_ID_LEN} characters", echo(id)),
         ));
     }
     if let Some(bad) = id
@@ -30,7 +30,10 @@ pub fn validate(field: &'static str, id: &str) -> Result<()> {
     {
         return Err(Error::invalid(
             field,
-            format!("{id:?} contains {bad:?}; ids use only letters, digits, '-' and '_'"),
+            format!(
+                "{} contains {bad:?}; ids use only letters, digits, '-' and '_'",
+                echo(id)
+            ),
         ));
     }
     Ok(())

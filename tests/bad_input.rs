@@ -312,3 +312,129 @@ async fn control_characters_are_refused_and_never_reach_the_terminal() {
     out.assert_code(0);
     assert_eq!(out.json()["results"][0]["data"]["name"], name);
 }
+
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 13, finding 13: a 10 MB label gave INTERNAL and left a 0-byte
+/// `.reel` outside the catalog. It is refused, naming the field, before any
+/// file is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_label_is_refused_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agent = AgentProc::start("127.0.0.1", &data);
+    let mut ctl = agent.client().await;
+    start_proxy(&mut ctl, echo_server().await).await;
+    let before = files_in(&data);
+
+    for len in [10 * 1024 * 1024, 1025] {
+        let r = ctl
+            .start_recording(pb::StartRecordingRequest {
+                proxies: vec![],
+                label: "x".repeat(len),
+                start_at_unix_ns: 0,
+            })
+            .await;
+        assert_status(r, Code::InvalidArgument, &["invalid label", "1024"]);
+        assert_eq!(
+            files_in(&data),
+            before,
+            "no file left by a {len}-byte label"
+        );
+        still_serving(&mut ctl).await;
+    }
+    let listed = ctl
+        .list_recordings(pb::ListRecordingsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .recordings;
+    assert!(listed.is_empty(), "{listed:?}");
+
+    // The limit itself is accepted.
+    let ok = ctl
+        .start_recording(pb::StartRecordingRequest {
+            proxies: vec![],
+            label: "y".repeat(1024),
+            start_at_unix_ns: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.label.len(), 1024);
+}
+
+/// Issue 13, finding 14: a 100 KB id echoed whole into the error made the
+/// status too large for the HTTP/2 headers, and the client saw
+/// RESOURCE_EXHAUSTED. Echoed input is cut to 64 characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_id_is_echoed_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let mut ctl = agent.client().await;
+    let huge = "a".repeat(100_000);
+
+    let r = ctl
+        .get_recording(pb::GetRecordingRequest { id: huge.clone() })
+        .await;
+    let status = r.expect_err("a 100 KB id is refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().len() < 300, "{}", status.message());
+    assert!(
+        status.message().contains("invalid id") && status.message().contains("(100000 bytes)"),
+        "{}",
+        status.message()
+    );
+
+    // An id that is only looked up (never validated) is cut the same way.
+    let r = ctl.stop_proxy(pb::StopProxyRequest { id: huge }).await;
+    let status = r.expect_err("no such proxy");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(status.message().len() < 300, "{}", status.message());
+    still_serving(&mut ctl).await;
+}
+
+/// Issue 13, finding 13, second half: when the header cannot be written
+/// after the file was created (here: proxies whose upstream names push the
+/// header's metadata past its 1 MiB limit), the start fails and the file
+/// is removed, so nothing is left outside the catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_fails_to_start_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agent = AgentProc::start("127.0.0.1", &data);
+    let mut ctl = agent.client().await;
+    for i in 0..12 {
+        let host = format!("h{i}{}", "x".repeat(100_000));
+        ctl.start_proxy(proxy_req("127.0.0.1:0", &format!("{host}:1")))
+            .await
+            .expect("a long upstream host is accepted");
+    }
+    let before = files_in(&data);
+    let r = ctl
+        .start_recording(pb::StartRecordingRequest {
+            proxies: vec![],
+            label: "big".into(),
+            start_at_unix_ns: 0,
+        })
+        .await;
+    let status = r.expect_err("the header does not fit");
+    assert!(status.message().len() < 5000, "{}", status.message().len());
+    assert_eq!(files_in(&data), before, "no file left behind");
+    let listed = ctl
+        .list_recordings(pb::ListRecordingsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .recordings;
+    assert!(listed.is_empty(), "{listed:?}");
+    still_serving(&mut ctl).await;
+}

@@ -104,6 +104,14 @@ fn invalid_samples_exit_1_before_binding() {
             ],
         ),
         (
+            "invalid-durations.toml",
+            &[
+                r#"proxy "game": latency: "1e20" is out of range"#,
+                r#"proxy "game": connect_delay: "1e400" is out of range"#,
+                r#"proxy "game": slow_close: "#,
+            ],
+        ),
+        (
             "invalid-proxies.toml",
             &[r#"proxy "game": name: appears more than once"#],
         ),

@@ -252,6 +252,31 @@ fn usage_errors_exit_2() {
     assert!(run.stdout.contains("Usage: reelctl"));
 }
 
+/// Durations past `Duration::MAX` were a panic (exit 101) in
+/// `from_secs_f64`; now a usage error naming the flag, before any agent is
+/// called.
+#[test]
+fn huge_durations_are_usage_errors_naming_the_flag() {
+    for (flag, value) in [
+        ("--latency", "1e20"),
+        ("--latency", "1e20..2e20"),
+        ("--latency", "normal:1s,1e400"),
+        ("--connect-delay", "1e20"),
+        ("--slow-close", "99999999999999999999999s"),
+    ] {
+        let args = ["--agent", "127.0.0.1:1", "faults", "set", "p1", flag, value];
+        let run = reelctl(&args, &[]);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(flag), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("out of range"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn watch_keeps_retrying_an_absent_agent_until_the_duration() {
     let run = reelctl(

@@ -131,6 +131,29 @@ fn bad_arguments_are_usage_errors() {
             "soon",
         ],
         &["delay", "-L", "0", "-H", "127.0.0.1", "-P", "1", "-D=-0.5"],
+        // Past `Duration::MAX`: once a panic (exit 101) in `from_secs_f64`.
+        &[
+            "delay",
+            "-L",
+            "0",
+            "-H",
+            "127.0.0.1",
+            "-P",
+            "1",
+            "-D",
+            "1e20",
+        ],
+        &[
+            "delay",
+            "-L",
+            "0",
+            "-H",
+            "127.0.0.1",
+            "-P",
+            "1",
+            "-D",
+            "inf",
+        ],
         &[
             "delay",
             "-L",
@@ -166,6 +189,7 @@ fn bad_arguments_are_usage_errors() {
         );
         assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
         assert!(out.stderr.starts_with("error:"), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
     }
 }
 

@@ -1,6 +1,6 @@
 //! A recording's life: what it holds for half-closed and mid-session
-//! connections, how it survives `kill -9` and SIGTERM, deletion, and several
-//! proxies in one file.
+//! connections, how it survives `kill -9` and SIGTERM, deletion, several
+//! proxies in one file, and one proxy named several times.
 
 mod common;
 
@@ -321,4 +321,55 @@ async fn one_recording_of_two_proxies() {
         assert_eq!(open.proxy_id, proxy_id, "proxy of {client}");
         assert_eq!(payload_of(&frames, conn, Direction::C2s), msg);
     }
+}
+
+/// Issue 13, finding 4: a proxy named by name and by id (and repeated) was
+/// tapped once per mention, so every byte was recorded that many times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_named_several_times_is_recorded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agent = AgentProc::start("127.0.0.1", &data);
+    let mut ctl = agent.client().await;
+    let echo = echo_server().await;
+    let p = start_proxy(&mut ctl, echo).await;
+    let mut named = Vec::new();
+    for _ in 0..3 {
+        named.push(p.name.clone());
+        named.push(p.id.clone());
+    }
+    let rec = ctl
+        .start_recording(pb::StartRecordingRequest {
+            proxies: named,
+            label: "twice".into(),
+            start_at_unix_ns: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rec.proxies, vec![p.id.clone()]);
+
+    let msg = vec![b'x'; 1000];
+    let mut sock = TcpStream::connect(proxy_addr(&p)).await.unwrap();
+    assert_eq!(round_trip(&mut sock, &msg).await, msg);
+    assert!(close_and_drain(sock).await.is_empty());
+    wait_idle(&ctl, 1).await;
+    let done = stop_recording(&mut ctl, &rec.id).await;
+    assert_eq!(done.connections, 1);
+    assert_eq!(done.bytes_c2s, 1000);
+    assert_eq!(done.bytes_s2c, 1000);
+
+    let (header, frames, _) = read_recording(&recording_path(&data, &rec.id));
+    assert_eq!(header.proxies.len(), 1);
+    let c2s: usize = frames
+        .iter()
+        .filter_map(|f| match &f.body {
+            FrameBody::Data {
+                dir: Direction::C2s,
+                payload,
+            } => Some(payload.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(c2s, 1000, "each byte recorded once");
 }

@@ -45,7 +45,12 @@ impl TokenBucket {
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
+            // Checked: a zero rate gives infinity, and `from_secs_f64`
+            // panics on it; a year is "never" for a connection.
+            Duration::try_from_secs_f64(-self.tokens / self.rate)
+                .map_or(super::parse::MAX_DURATION, |d| {
+                    d.min(super::parse::MAX_DURATION)
+                })
         }
     }
 }

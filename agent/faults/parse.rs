@@ -6,18 +6,39 @@ use std::time::Duration;
 
 use super::spec::{Latency, Slicer};
 
+/// The longest duration any fault or delay accepts: a year. Longer is a
+/// typo (`1e20`), and `Instant + d` would overflow for values near
+/// `Duration::MAX`, so it is refused where people type it.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A duration: `250ms`, `2s`, `1m30s` (humantime), or plain seconds as a
-/// decimal (`0.5`), as TcpDelay's `-D` took them.
+/// decimal (`0.5`), as TcpDelay's `-D` took them; at most [`MAX_DURATION`].
+///
+/// # Errors
+/// Not a duration, negative, NaN or longer than [`MAX_DURATION`].
 pub fn duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(d) = humantime::parse_duration(s) {
-        return Ok(d);
+    let d = match humantime::parse_duration(s) {
+        Ok(d) => d,
+        Err(human) => match s.parse::<f64>() {
+            Ok(secs) if secs.is_nan() => return Err(format!("{s:?} is not a number")),
+            Ok(secs) if secs < 0.0 => return Err(format!("{s:?} is negative")),
+            // Checked: `from_secs_f64` panics on values past `Duration::MAX`.
+            Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|_| too_long(s))?,
+            Err(_) if human == humantime::DurationError::NumberOverflow => {
+                return Err(too_long(s));
+            }
+            Err(_) => return Err(format!("{s:?} is not a duration (e.g. 250ms, 2s, 0.5)")),
+        },
+    };
+    if d > MAX_DURATION {
+        return Err(too_long(s));
     }
-    match s.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
-        Ok(_) => Err(format!("{s:?} is negative")),
-        Err(_) => Err(format!("{s:?} is not a duration (e.g. 250ms, 2s, 0.5)")),
-    }
+    Ok(d)
+}
+
+fn too_long(s: &str) -> String {
+    format!("{s:?} is out of range (at most 365 days)")
 }
 
 /// A duration of at least 1 ms, for the faults the control protocol
@@ -159,6 +180,25 @@ mod tests {
         );
         assert!(latency("soon").is_err());
         assert!(latency("-1").is_err());
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        for text in [
+            "1e20",
+            "inf",
+            "1e400",
+            "NaN",
+            "366d",
+            "99999999999999999999999s",
+            "1e20..2e20",
+        ] {
+            assert!(latency(text).is_err(), "{text}");
+        }
+        assert!(duration("1e20").unwrap_err().contains("out of range"));
+        assert_eq!(duration("365d").unwrap(), MAX_DURATION);
+        assert!(millis("1e20").is_err());
+        assert!(slicer("16:1e20").is_err());
     }
 
     #[test]

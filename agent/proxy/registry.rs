@@ -12,7 +12,7 @@ use tracing::info;
 
 use super::running::NewProxy;
 use super::{Proxy, ProxyInfo, listener};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, echo};
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::ids;
@@ -220,15 +220,21 @@ pub(crate) fn validate_host_port(field: &'static str, value: &str) -> Result<()>
         return Ok(());
     }
     let Some((host, port)) = value.rsplit_once(':') else {
-        return Err(Error::invalid(field, format!("{value:?} is not host:port")));
+        return Err(Error::invalid(
+            field,
+            format!("{} is not host:port", echo(value)),
+        ));
     };
     if host.is_empty() {
-        return Err(Error::invalid(field, format!("{value:?} has no host")));
+        return Err(Error::invalid(
+            field,
+            format!("{} has no host", echo(value)),
+        ));
     }
     if port.parse::<u16>().is_err() {
         return Err(Error::invalid(
             field,
-            format!("{value:?} has no valid port (0-65535)"),
+            format!("{} has no valid port (0-65535)", echo(value)),
         ));
     }
     Ok(())

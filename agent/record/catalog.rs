@@ -27,6 +27,11 @@ pub const MIN_RECORDING_ROOM: u64 = 64 * 1024;
 /// Furthest ahead a scheduled start may be.
 pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(3600);
 
+/// Longest label accepted, in bytes. The header's metadata (label, agent
+/// and proxies, as JSON) must fit `format::MAX_META_LEN` (1 MiB); a label is
+/// a human note, so it gets a small share of that.
+pub const MAX_LABEL_LEN: usize = 1024;
+
 /// File name extension of recordings in the data directory.
 pub const RECORDING_EXT: &str = "reel";
 
@@ -124,11 +129,13 @@ impl Recordings {
         self.dir.join(format!("{id}.{RECORDING_EXT}"))
     }
 
-    /// Starts recording `proxy_ids` (every running proxy when empty), at
+    /// Starts recording `proxy_ids` (ids or names, each proxy once however
+    /// often it is named; every running proxy when empty), at
     /// `start_at` on this host's clock when given (coordinated starts across
     /// a fleet), else now.
     ///
     /// # Errors
+    /// `InvalidArgument` for a label over [`MAX_LABEL_LEN`] bytes,
     /// `UnknownProxy`, `FailedPrecondition` when no proxy runs,
     /// `InvalidArgument` for a start more than `MAX_SCHEDULE_AHEAD` away,
     /// `Io`/`Format` when the file cannot be created.
@@ -139,7 +146,14 @@ impl Recordings {
         label: String,
         start_at: Option<SystemTime>,
     ) -> Result<RecordingInfo> {
-        let targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
+        // Checked before anything is created, so a refusal leaves no file.
+        if label.len() > MAX_LABEL_LEN {
+            return Err(Error::invalid(
+                "label",
+                format!("is {} bytes, longer than {MAX_LABEL_LEN}", label.len()),
+            ));
+        }
+        let mut targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
             proxies.all()
         } else {
             proxy_ids
@@ -147,6 +161,10 @@ impl Recordings {
                 .map(|p| proxies.find(p))
                 .collect::<Result<_>>()?
         };
+        // One tap per proxy: a proxy named twice (by name and by id, or
+        // repeated) would otherwise record every byte once per mention.
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|p| seen.insert(p.id.clone()));
         if targets.is_empty() {
             return Err(Error::FailedPrecondition(
                 "no proxy is running: start a proxy before recording".into(),
@@ -195,13 +213,20 @@ impl Recordings {
         };
         let path = self.path_of(&id);
         let file = create_file(&path)?;
-        let writer =
-            RecordingWriter::new(recorder::open_sink(file), &header).map_err(|source| {
-                Error::Format {
+        let writer = match RecordingWriter::new(recorder::open_sink(file), &header) {
+            Ok(w) => w,
+            Err(source) => {
+                // An error never leaves a file behind: this one holds no
+                // header, is not in the catalog and could not be deleted.
+                if let Err(e) = std::fs::remove_file(&path) {
+                    warn!(path = %path.display(), error = %e, "cannot remove a recording that failed to start");
+                }
+                return Err(Error::Format {
                     id: id.clone(),
                     source,
-                }
-            })?;
+                });
+            }
+        };
 
         let (tx, rx, budget) = tap::queue();
         let live = Arc::new(Live::default());

@@ -40,7 +40,10 @@ impl Mode {
             "causal" => Ok(Mode::Causal),
             other => Err(Error::invalid(
                 "mode",
-                format!("{other:?} is not one of timed, fast, reactive, causal"),
+                format!(
+                    "{} is not one of timed, fast, reactive, causal",
+                    crate::error::echo(other)
+                ),
             )),
         }
     }

@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, echo};
 use crate::ids;
 use crate::record::time_to_unix_ns;
 
@@ -60,7 +60,7 @@ impl PageRequest {
         let bad = || {
             Error::invalid(
                 "page_token",
-                format!("{token:?} is not a next_page_token this agent gave"),
+                format!("{} is not a next_page_token this agent gave", echo(token)),
             )
         };
         let (ns, id) = token.split_once('.').ok_or_else(bad)?;

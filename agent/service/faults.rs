@@ -38,7 +38,8 @@ pub fn spec(p: Option<pb::FaultProfile>) -> Result<FaultSpec, Status> {
                 "normal" => Latency::Normal(d(l.mean_us), d(l.sd_us)),
                 other => {
                     return Err(Status::invalid_argument(format!(
-                        "invalid faults.latency.distribution: {other:?} is not fixed, uniform or normal"
+                        "invalid faults.latency.distribution: {} is not fixed, uniform or normal",
+                        crate::error::echo(other)
                     )));
                 }
             })

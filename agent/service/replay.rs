@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::rewrite::Rules;
 
 use crate::agent::Agent;
+use crate::error::echo;
 use crate::proto as pb;
 use crate::record::{duration_ms, time_to_unix_ns};
 use crate::replay::{
@@ -35,7 +36,8 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
             .collect();
         if labelled.is_empty() {
             return Err(Status::not_found(format!(
-                "no finished recording labelled {group:?} on this agent"
+                "no finished recording labelled {} on this agent",
+                echo(group)
             )));
         }
         for id in labelled {
@@ -57,7 +59,8 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
             .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
     {
         return Err(Status::invalid_argument(format!(
-            "invalid target: {t:?} is not host:port"
+            "invalid target: {} is not host:port",
+            echo(t)
         )));
     }
     let rules = if r.rules.trim().is_empty() {

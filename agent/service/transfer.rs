@@ -13,6 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use crate::agent::Agent;
+use crate::error::echo;
 use crate::proto as pb;
 use crate::record::{RECORDING_EXT, RecordingStatus};
 
@@ -89,12 +90,14 @@ fn send_file(
 fn id_from_name(name: &str) -> Result<String, Status> {
     if name.contains(['/', '\\']) || name.contains("..") {
         return Err(Status::invalid_argument(format!(
-            "invalid name: {name:?} has path components; send a bare file name"
+            "invalid name: {} has path components; send a bare file name",
+            echo(name)
         )));
     }
     let Some(id) = name.strip_suffix(&format!(".{RECORDING_EXT}")) else {
         return Err(Status::invalid_argument(format!(
-            "invalid name: {name:?} does not end in .{RECORDING_EXT}"
+            "invalid name: {} does not end in .{RECORDING_EXT}",
+            echo(name)
         )));
     };
     crate::ids::validate("name", id)?;

@@ -33,7 +33,7 @@ pub enum StatsError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FramingError {
     /// The user failed: the spec does not parse (see `docs/ANALYSIS.md`).
-    #[error("invalid framing spec {spec:?}: {reason}")]
+    #[error("invalid framing spec {}: {reason}", crate::error::echo(spec))]
     InvalidSpec {
         /// The text as given.
         spec: String,
