@@ -77,8 +77,9 @@ struct SafetyArgs {
     /// Least free space to leave on the data directory's filesystem (e.g. 1GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     min_free: Option<u64>,
-    /// Concurrent clients per proxy unless a proxy sets its own; more are
-    /// refused and counted.
+    /// Concurrent clients per proxy unless a proxy sets its own, counted from
+    /// accept (waiting for the upstream included); more are closed at once
+    /// and counted.
     #[arg(long, value_name = "N", default_value_t = reel::proxy::DEFAULT_MAX_CONNECTIONS)]
     max_connections: u64,
 }
