@@ -248,6 +248,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     reel::service::auth::check_exposure(bound, has_token, insecure).map_err(anyhow::Error::msg)?;
     // Only now, once the control plane may open, touch the data directory.
     let agent = reel::Agent::open(config, cancel.clone())?;
+    // Before any proxy starts: none may forward to the control port.
+    agent
+        .proxies
+        .add_own_address(bound, reel::service::CONTROL_PORT);
     agent.set_disk_limits(reel::record::DiskLimits {
         max_disk: args.safety.max_disk,
         min_free: args.safety.min_free,
