@@ -77,8 +77,9 @@ struct SafetyArgs {
     /// Least free space to leave on the data directory's filesystem (e.g. 1GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     min_free: Option<u64>,
-    /// Concurrent clients per proxy unless a proxy sets its own; more are
-    /// refused and counted.
+    /// Concurrent clients per proxy unless a proxy sets its own, counted from
+    /// accept (waiting for the upstream included); more are closed at once
+    /// and counted.
     #[arg(long, value_name = "N", default_value_t = reel::proxy::DEFAULT_MAX_CONNECTIONS)]
     max_connections: u64,
 }
@@ -247,6 +248,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     reel::service::auth::check_exposure(bound, has_token, insecure).map_err(anyhow::Error::msg)?;
     // Only now, once the control plane may open, touch the data directory.
     let agent = reel::Agent::open(config, cancel.clone())?;
+    // Before any proxy starts: none may forward to the control port.
+    agent
+        .proxies
+        .add_own_address(bound, reel::service::CONTROL_PORT);
     agent.set_disk_limits(reel::record::DiskLimits {
         max_disk: args.safety.max_disk,
         min_free: args.safety.min_free,

@@ -1,12 +1,15 @@
 //! The accept loop of one proxy. It only accepts and spawns: the upstream
 //! connect happens in the connection's own task, so a slow or dead upstream
-//! never delays the next client.
+//! never delays the next client. Each accepted client takes a permit of the
+//! proxy's `slots` (its `max_connections`) that its task holds until it
+//! ends; a client that finds none is refused at once.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -35,14 +38,13 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((client, peer)) => {
-                // Counted before the relay task starts, so a burst cannot
-                // overshoot the limit while tasks are being spawned.
-                if proxy.counters.active.load(Ordering::Relaxed) >= proxy.max_connections {
-                    proxy.counters.refused.fetch_add(1, Ordering::Relaxed);
-                    warn!(proxy = %proxy.id, %peer, limit = proxy.max_connections, "connection refused: limit reached");
-                    drop(client);
+                // The client counts from here until its task ends, connect
+                // phase included: a burst towards a slow upstream cannot
+                // hold more than `max_connections` sockets.
+                let Ok(permit) = proxy.slots.clone().try_acquire_owned() else {
+                    refuse(&proxy, client, peer);
                     continue;
-                }
+                };
                 let conn_id = conn_ids.fetch_add(1, Ordering::Relaxed);
                 tracker.spawn(relay::relay(
                     proxy.clone(),
@@ -50,6 +52,7 @@ pub(crate) async fn accept_loop(
                     conn_id,
                     client,
                     peer,
+                    permit,
                     // The proxy's own token: the relay makes the one child
                     // its connection needs.
                     cancel.clone(),
@@ -65,6 +68,16 @@ pub(crate) async fn accept_loop(
         }
     }
     info!(proxy = %proxy.id, listen = %proxy.listen, "stopped accepting");
+}
+
+/// Turns away a client beyond `max_connections`: it is closed at once
+/// (accepted, then dropped, so it sees EOF rather than waiting in the
+/// backlog for a slot that may never come), counted in `refused` and logged.
+/// Clients already in are unaffected.
+fn refuse(proxy: &Proxy, client: TcpStream, peer: SocketAddr) {
+    proxy.counters.refused.fetch_add(1, Ordering::Relaxed);
+    warn!(proxy = %proxy.id, %peer, limit = proxy.max_connections, "connection refused: limit reached");
+    drop(client);
 }
 
 /// Publishes the proxy's per-second figures until it stops.

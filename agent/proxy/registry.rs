@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use super::loops::{self, OwnAddr};
 use super::running::NewProxy;
 use super::{Proxy, ProxyInfo, listener};
 use crate::error::{Error, Result, echo};
@@ -48,6 +49,9 @@ pub struct Proxies {
     write_order: Arc<Mutex<()>>,
     /// Per-proxy connection limit when a start request gives none.
     default_max_connections: AtomicU64,
+    /// Addresses the agent listens on besides its proxies (the control
+    /// port): no proxy may forward to them, nor to a proxy's listen address.
+    own_addrs: Mutex<Vec<OwnAddr>>,
     bus: EventBus,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -61,6 +65,7 @@ impl Proxies {
             conn_ids: Arc::new(AtomicU64::new(1)),
             write_order: Arc::default(),
             default_max_connections: AtomicU64::new(DEFAULT_MAX_CONNECTIONS),
+            own_addrs: Mutex::default(),
             bus,
             tracker,
             cancel,
@@ -71,11 +76,26 @@ impl Proxies {
         self.proxies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Marks an address the agent itself listens on (the control port, a
+    /// metrics port): a proxy whose upstream reaches it is refused.
+    pub fn add_own_address(&self, addr: SocketAddr, what: &str) {
+        let mut own = self.own_addrs.lock().unwrap_or_else(|e| e.into_inner());
+        if !own.iter().any(|o| o.addr == addr) {
+            own.push(OwnAddr {
+                addr,
+                what: what.to_string(),
+            });
+        }
+    }
+
     /// Binds and starts a proxy.
     ///
     /// # Errors
-    /// `InvalidArgument` for a malformed address or name, `ProxyExists` for a
-    /// taken name, `Bind` when the address cannot be bound (in use, not local).
+    /// `InvalidArgument` for a malformed address or name, or (naming
+    /// `upstream`) an upstream that resolves to one of the agent's own listen
+    /// addresses: this proxy's (port 0 as bound), another proxy's, the
+    /// control port's; `ProxyExists` for a taken name, `Bind` when the
+    /// address cannot be bound (in use, not local).
     pub async fn start(&self, spec: ProxySpec) -> Result<ProxyInfo> {
         validate_host_port("upstream", &spec.upstream)?;
         validate_host_port("listen", &spec.listen)?;
@@ -86,6 +106,7 @@ impl Proxies {
             return Err(Error::invalid("max_connections", "must be at least 1"));
         }
         validate_faults(&spec.faults)?;
+        let upstream_addrs = loops::resolve(&spec.upstream).await;
         let listener = bind(&spec.listen).await?;
         let listen = listener
             .local_addr()
@@ -98,6 +119,9 @@ impl Proxies {
             if map.values().any(|p| p.name == name || *p.id == *name) {
                 return Err(Error::ProxyExists(name));
             }
+            // Under the map's lock, so two proxies started at once cannot
+            // each forward to the other.
+            self.refuse_loop(&map, listen, &spec.upstream, &upstream_addrs)?;
             let proxy = Arc::new(Proxy::new(NewProxy {
                 id: id.as_str().into(),
                 name,
@@ -162,6 +186,45 @@ impl Proxies {
             },
         );
         Ok(proxy.info())
+    }
+
+    /// `InvalidArgument` naming `upstream` when one of its addresses reaches
+    /// a socket of this agent: the new proxy's `listen`, a running proxy's,
+    /// or one of `own_addrs`.
+    fn refuse_loop(
+        &self,
+        map: &BTreeMap<String, Arc<Proxy>>,
+        listen: SocketAddr,
+        upstream: &str,
+        upstream_addrs: &[SocketAddr],
+    ) -> Result<()> {
+        let mut own = vec![OwnAddr {
+            addr: listen,
+            what: "this proxy's own listen address".into(),
+        }];
+        own.extend(map.values().map(|p| OwnAddr {
+            addr: p.listen,
+            what: format!("the listen address of proxy {:?}", p.name),
+        }));
+        own.extend(
+            self.own_addrs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
+        match loops::find_loop(upstream_addrs, &own) {
+            None => Ok(()),
+            Some((reached, o)) => Err(Error::invalid(
+                "upstream",
+                format!(
+                    "{upstream:?} leads back into this agent: {reached} reaches {} ({}); \
+                     a proxy may not forward to the agent itself (a loop would exhaust its \
+                     file descriptors, the control port would be exposed)",
+                    o.what, o.addr
+                ),
+            )),
+        }
     }
 
     /// Sets the connection limit of proxies started without one.

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
@@ -42,6 +43,7 @@ pub(crate) fn relay(
     conn_id: u64,
     client: TcpStream,
     peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
     cancel: CancellationToken,
 ) -> impl Future<Output = ()> {
     let connect = Box::pin(connect_phase(
@@ -52,6 +54,8 @@ pub(crate) fn relay(
         cancel.clone(),
     ));
     async move {
+        // Held until this task ends, however it ends: the client's slot.
+        let _permit = permit;
         let Some((upstream, meta, faults)) = connect.await else {
             return;
         };

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnMeta;
@@ -33,8 +34,14 @@ pub struct Proxy {
     pub(crate) write_order: Arc<Mutex<()>>,
     /// The live fault profile its connections follow.
     pub faults: Arc<ProxyFaults>,
-    /// Most concurrent clients; more are refused and counted.
+    /// Most concurrent clients, counted from accept (a client waiting for
+    /// its upstream connect counts); more are closed at once and counted in
+    /// `refused`.
     pub max_connections: u64,
+    /// One permit per client, from accept to close (connect phase included):
+    /// the accept loop takes it and the connection's task holds it until
+    /// dropped, so `max_connections` bounds the sockets a proxy holds.
+    pub(crate) slots: Arc<Semaphore>,
     state: Mutex<State>,
 }
 
@@ -109,6 +116,13 @@ impl Proxy {
             write_order: p.write_order,
             faults: Arc::new(ProxyFaults::new(p.faults)),
             max_connections: p.max_connections,
+            // A limit beyond what a semaphore holds (2^61 permits) is no
+            // limit in practice: clamping it changes nothing.
+            slots: Arc::new(Semaphore::new(
+                usize::try_from(p.max_connections)
+                    .unwrap_or(usize::MAX)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             state: Mutex::default(),
         }
     }

@@ -12,4 +12,4 @@ mod status;
 mod transfer;
 
 pub use reel::ReelService;
-pub use server::{ServeOptions, TlsFiles, serve};
+pub use server::{CONTROL_PORT, ServeOptions, TlsFiles, serve};

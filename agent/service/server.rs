@@ -16,6 +16,10 @@ use crate::agent::Agent;
 use crate::config::MAX_GRPC_MESSAGE;
 use crate::proto::{self, reel_server::ReelServer};
 
+/// How the control plane's address is named when a proxy is refused for
+/// forwarding to it.
+pub const CONTROL_PORT: &str = "the agent's control port";
+
 /// PEM material for TLS.
 #[derive(Clone)]
 pub struct TlsFiles {
@@ -44,6 +48,11 @@ pub async fn serve(
     shutdown: CancellationToken,
     options: ServeOptions,
 ) -> anyhow::Result<()> {
+    // No proxy may forward to the control port (main marks it before the
+    // config file's proxies start; this covers an embedding caller).
+    if let Ok(addr) = listener.local_addr() {
+        agent.proxies.add_own_address(addr, CONTROL_PORT);
+    }
     let auth = Auth::new(options.token);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ReelServer<ReelService>>().await;
