@@ -65,10 +65,21 @@ impl Recordings {
     /// `Io` when the directory cannot be listed.
     pub fn open(dir: &Path, agent: AgentIdentity, bus: EventBus) -> Result<Self> {
         let mut entries = BTreeMap::new();
+        // Uploads cut by a crash: counted against the quota until removed.
+        let mut stale_uploads = Vec::new();
         let listing = std::fs::read_dir(dir)
             .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         for entry in listing.flatten() {
             let path = entry.path();
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(super::upload::is_upload_temp)
+            {
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                stale_uploads.push((path, size));
+                continue;
+            }
             if path.extension().and_then(|e| e.to_str()) != Some(RECORDING_EXT) {
                 continue;
             }
@@ -101,12 +112,25 @@ impl Recordings {
                 Entry::Done(i) => i.size_bytes,
                 Entry::Active(_) => 0,
             })
+            .chain(stale_uploads.iter().map(|(_, size)| *size))
             .sum();
+        let quota = Arc::new(Quota::new(dir.to_path_buf(), used));
+        for (path, size) in stale_uploads {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    quota.sub(size);
+                    info!(path = %path.display(), size, "removed an upload left by a crash");
+                }
+                Err(e) => {
+                    warn!(path = %path.display(), size, error = %e, "cannot remove an upload left by a crash; it counts against the disk quota")
+                }
+            }
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             agent,
             bus,
-            quota: Arc::new(Quota::new(dir.to_path_buf(), used)),
+            quota,
             entries: Mutex::new(entries),
         })
     }

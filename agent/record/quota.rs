@@ -3,8 +3,8 @@
 //! with a marker and an event; the proxies keep forwarding.
 
 use std::path::PathBuf;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// The limits in force (both optional).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +57,20 @@ impl Quota {
             });
     }
 
+    /// Counts `extra` more bytes if they fit under `--max-disk` (checked and
+    /// added in one step, so two writers cannot both take the last room);
+    /// why not otherwise, and nothing is counted then.
+    pub fn try_add(&self, extra: u64) -> Result<(), String> {
+        let max = self.limits().max_disk;
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| match max {
+                Some(max) if used.saturating_add(extra) > max => None,
+                _ => Some(used.saturating_add(extra)),
+            })
+            .map(|_| ())
+            .map_err(|used| quota_reached(used, max.unwrap_or(0)))
+    }
+
     /// Whether `extra` more bytes fit under `--max-disk`; why not otherwise.
     pub fn admit(&self, extra: u64) -> Result<(), String> {
         let Some(max) = self.limits().max_disk else {
@@ -64,9 +78,7 @@ impl Quota {
         };
         let used = self.used();
         if used.saturating_add(extra) > max {
-            return Err(format!(
-                "disk quota reached: recordings use {used} bytes and the limit (--max-disk) is {max}"
-            ));
+            return Err(quota_reached(used, max));
         }
         Ok(())
     }
@@ -85,6 +97,55 @@ impl Quota {
             ));
         }
         Ok(())
+    }
+}
+
+fn quota_reached(used: u64, max: u64) -> String {
+    format!("disk quota reached: recordings use {used} bytes and the limit (--max-disk) is {max}")
+}
+
+/// Bytes of a file still being written outside the recorders (an upload),
+/// counted against the quota as they arrive: a permit over disk bytes. They
+/// are given back when the charge is dropped (the file was removed), unless
+/// [`Charge::settle`] made them the size of a recording in the catalog.
+#[derive(Debug)]
+pub struct Charge {
+    quota: Arc<Quota>,
+    /// Bytes this charge holds in `quota.used`.
+    bytes: u64,
+}
+
+impl Charge {
+    pub fn new(quota: Arc<Quota>) -> Self {
+        Self { quota, bytes: 0 }
+    }
+
+    /// Counts `n` more bytes, or says which limit they would cross.
+    pub fn grow(&mut self, n: u64) -> Result<(), String> {
+        self.quota.try_add(n)?;
+        self.bytes += n;
+        Ok(())
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The file became a recording of `size` bytes: keep that much counted.
+    pub fn settle(mut self, size: u64) {
+        if size >= self.bytes {
+            self.quota.add(size - self.bytes);
+        } else {
+            self.quota.sub(self.bytes - size);
+        }
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.quota.sub(self.bytes);
     }
 }
 
@@ -110,6 +171,30 @@ mod tests {
         assert!(q.admit(101).unwrap_err().contains("--max-disk"));
         q.sub(500);
         assert!(q.admit(600).is_ok());
+    }
+
+    #[test]
+    fn a_charge_counts_what_fits_and_gives_it_back_on_drop() {
+        let q = Arc::new(Quota::new(std::env::temp_dir(), 100));
+        q.set_limits(DiskLimits {
+            max_disk: Some(1000),
+            min_free: None,
+        });
+        let mut c = Charge::new(q.clone());
+        assert!(c.grow(800).is_ok());
+        assert_eq!(q.used(), 900);
+        assert!(c.grow(101).unwrap_err().contains("--max-disk"));
+        assert_eq!(
+            (q.used(), c.bytes()),
+            (900, 800),
+            "a refusal counts nothing"
+        );
+        drop(c);
+        assert_eq!(q.used(), 100);
+        let mut c = Charge::new(q.clone());
+        c.grow(500).unwrap();
+        c.settle(400);
+        assert_eq!(q.used(), 500, "a settled charge stays as the file's size");
     }
 
     #[test]

@@ -1,14 +1,57 @@
 //! Recordings that arrive as files (uploads, `reelctl record push`): where
 //! they are written while in transit, and how they join the catalog once
-//! checked.
+//! checked. An upload counts against the disk limits byte by byte as it
+//! is written (a [`Charge`]), and a file whose frames are damaged is refused.
 
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Entry, Recordings};
 use super::files::load;
 use super::info::RecordingInfo;
+use super::quota::Charge;
 use crate::error::{Error, Result};
+use crate::format::{End, scan_file};
 use crate::ids;
+
+/// Bytes of an upload between two checks of the free space (`--min-free`).
+pub const UPLOAD_SPACE_CHECK_BYTES: u64 = 1024 * 1024;
+
+/// Prefix and suffix of an upload's temporary file in the data directory.
+const UPLOAD_TMP_PREFIX: &str = ".upload-";
+const UPLOAD_TMP_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is an upload's temporary file (one left by a crash, at
+/// start: the agent removes it).
+pub fn is_upload_temp(name: &str) -> bool {
+    name.len() > UPLOAD_TMP_PREFIX.len() + UPLOAD_TMP_SUFFIX.len()
+        && name.starts_with(UPLOAD_TMP_PREFIX)
+        && name.ends_with(UPLOAD_TMP_SUFFIX)
+}
+
+/// Reads every frame of the uploaded file at `tmp` (blocking: call it off
+/// the runtime) and refuses it when the read ends in `Corrupted`: a
+/// recording with a damaged frame, or a valid header followed by garbage. A
+/// truncated file (a recorder killed mid-write) is accepted, as recovered.
+///
+/// # Errors
+/// `Format` when the header is not a recording's, `InvalidArgument` naming
+/// `data` when a frame is damaged.
+pub fn check_upload(id: &str, tmp: &Path) -> Result<()> {
+    let scan = scan_file(tmp).map_err(|source| Error::Format {
+        id: id.to_string(),
+        source,
+    })?;
+    if let End::Corrupted { offset, reason, .. } = scan.end {
+        return Err(Error::invalid(
+            "data",
+            format!(
+                "the file is not a readable recording: corrupted frame at offset {offset} of {}: {reason}",
+                scan.file_size
+            ),
+        ));
+    }
+    Ok(())
+}
 
 impl Recordings {
     /// Where an upload of recording `id` is written before it is checked:
@@ -27,18 +70,36 @@ impl Recordings {
         if self.entries().contains_key(id) || self.path_of(id).exists() {
             return Err(Error::RecordingExists(id.to_string()));
         }
-        Ok(self
-            .dir
-            .join(format!(".upload-{id}-{:08x}.tmp", rand::random::<u32>())))
+        Ok(self.dir.join(format!(
+            "{UPLOAD_TMP_PREFIX}{id}-{:08x}{UPLOAD_TMP_SUFFIX}",
+            rand::random::<u32>()
+        )))
     }
 
-    /// Adds an uploaded file (at `tmp`) to the catalog as recording `id`,
-    /// after checking that it is a readable recording with that id.
+    /// A charge for an upload's bytes against `--max-disk`, empty at first.
+    pub fn upload_charge(&self) -> Charge {
+        Charge::new(self.quota.clone())
+    }
+
+    /// Whether the data directory's filesystem still has `--min-free` left.
+    ///
+    /// # Errors
+    /// `FailedPrecondition` naming the floor.
+    pub fn free_space_ok(&self) -> Result<()> {
+        self.quota
+            .free_space_ok()
+            .map_err(Error::FailedPrecondition)
+    }
+
+    /// Adds an uploaded file (at `tmp`, checked by [`check_upload`]) to the
+    /// catalog as recording `id`, after checking that it is a readable
+    /// recording with that id; `charge` (its bytes) then stays counted as
+    /// the recording's size.
     ///
     /// # Errors
     /// `Format` when the file is not a recording, `InvalidArgument` when its
     /// header names another id, `RecordingExists`, `Io`.
-    pub fn adopt(&self, id: &str, tmp: &Path) -> Result<RecordingInfo> {
+    pub fn adopt(&self, id: &str, tmp: &Path, charge: Charge) -> Result<RecordingInfo> {
         let info = load(tmp).map_err(|source| Error::Format {
             id: id.to_string(),
             source,
@@ -56,8 +117,29 @@ impl Recordings {
         }
         std::fs::rename(tmp, &path)
             .map_err(|e| Error::io(format!("renaming into {}", path.display()), e))?;
-        self.quota.add(info.size_bytes);
+        charge.settle(info.size_bytes);
         entries.insert(id.to_string(), Entry::Done(Box::new(info.clone())));
         Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_temp_names() {
+        for yes in [".upload-x.tmp", ".upload-20261126-221503-a3f9-0badf00d.tmp"] {
+            assert!(is_upload_temp(yes), "{yes}");
+        }
+        for no in [
+            ".upload-.tmp",
+            "upload-x.tmp",
+            ".upload-x.reel",
+            "x.reel",
+            ".tmp",
+        ] {
+            assert!(!is_upload_temp(no), "{no}");
+        }
     }
 }

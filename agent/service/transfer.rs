@@ -1,6 +1,8 @@
 //! Moving recording files: download as a stream of chunks, upload from one.
 //! Both end with a SHA-256 of the whole file, so a file that arrives is the
-//! file that left.
+//! file that left. An upload counts against the disk limits as its bytes
+//! arrive and is refused, its temporary file removed, when it crosses one or
+//! when its frames are damaged.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use tonic::{Status, Streaming};
 use crate::agent::Agent;
 use crate::error::echo;
 use crate::proto as pb;
-use crate::record::{RECORDING_EXT, RecordingStatus};
+use crate::record::{RECORDING_EXT, RecordingStatus, UPLOAD_SPACE_CHECK_BYTES, check_upload};
 
 /// Bytes per streamed chunk.
 pub const TRANSFER_CHUNK: usize = 256 * 1024;
@@ -116,6 +118,9 @@ impl Drop for TempFile {
 }
 
 /// Receives a recording, checks digest and format, adds it to the catalog.
+/// Bytes count against `--max-disk` before they are written, and the free
+/// space (`--min-free`) is checked every [`UPLOAD_SPACE_CHECK_BYTES`]; the
+/// declared size is only a first guess (a client may send more).
 pub async fn upload(
     agent: &Agent,
     mut stream: Streaming<pb::FileChunk>,
@@ -131,7 +136,11 @@ pub async fn upload(
         )));
     }
     let tmp_path = agent.recordings.upload_path(&id, first.size)?;
+    // Declared before `tmp`, so dropped after it: the bytes leave the
+    // quota once the file is gone.
+    let mut charge = agent.recordings.upload_charge();
     let mut tmp = TempFile(Some(tmp_path.clone()));
+    let mut next_space_check = UPLOAD_SPACE_CHECK_BYTES;
     let mut opts = tokio::fs::OpenOptions::new();
     opts.write(true).create_new(true).mode(0o600);
     let mut file = opts
@@ -160,6 +169,20 @@ pub async fn upload(
                     "upload exceeds the {MAX_UPLOAD_BYTES}-byte limit"
                 )));
             }
+            charge.grow(chunk.data.len() as u64).map_err(|why| {
+                Status::failed_precondition(format!(
+                    "upload of {id:?} stopped after {} bytes: {why}",
+                    written - chunk.data.len() as u64
+                ))
+            })?;
+            if written >= next_space_check {
+                next_space_check = written.saturating_add(UPLOAD_SPACE_CHECK_BYTES);
+                agent.recordings.free_space_ok().map_err(|e| {
+                    Status::failed_precondition(format!(
+                        "upload of {id:?} stopped after {written} bytes: {e}"
+                    ))
+                })?;
+            }
             hash.update(&chunk.data);
             file.write_all(&chunk.data)
                 .await
@@ -186,7 +209,11 @@ pub async fn upload(
         .await
         .map_err(|e| Status::internal(format!("syncing the upload: {e}")))?;
     drop(file);
-    let info = agent.recordings.adopt(&id, &tmp_path)?;
+    let (check_id, check_path) = (id.clone(), tmp_path.clone());
+    tokio::task::spawn_blocking(move || check_upload(&check_id, &check_path))
+        .await
+        .map_err(|e| Status::internal(format!("checking the upload: {e}")))??;
+    let info = agent.recordings.adopt(&id, &tmp_path, charge)?;
     tmp.0 = None;
     Ok(super::convert::recording_info(info))
 }
