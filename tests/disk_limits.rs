@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reel::format::{FrameBody, read_footer};
 use reel::proto as pb;
 use tokio::net::TcpStream;
 
+use common::disk::SmallDisk;
 use common::*;
 
 /// Sends `total` bytes through `proxy` to an echo server in 64 KiB messages
@@ -116,32 +116,6 @@ async fn the_disk_quota_ends_the_recording_not_the_traffic() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     assert!(err.message().contains("disk quota"), "{err}");
-}
-
-/// A small tmpfs, unmounted (by path) when dropped.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(at).unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a small tmpfs to fill a disk and needs root (CI runs as root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        SmallDisk(at.to_path_buf())
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ use reel::proto::reel_client::ReelClient;
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
+use common::disk::SmallDisk;
 use common::*;
 
 /// Bytes per data message of the uploads below.
@@ -182,4 +183,24 @@ async fn an_upload_left_by_a_crash_is_removed_at_start() {
         .await
         .unwrap();
     assert_eq!(info.status, pb::RecordingStatus::Recovered as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_eats_the_free_space_floor_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(&dir.path().join("disk"), "8m");
+    let data = disk.0.join("data");
+    let mut agent = AgentProc::start_with("127.0.0.1:0", &data, "floor", &["--min-free", "4MiB"]);
+    let mut ctl = agent.client().await;
+
+    // Room at the start (about 8 MiB free), not for 6 MiB more.
+    let id = "20261207-002904-9e9e";
+    let mut chunks = vec![header_only(id)];
+    chunks.extend((0..24).map(|i| garbage(CHUNK, i + 1)));
+    let err = upload(&mut ctl, id, 0, chunks).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("--min-free"), "{err}");
+    assert!(stray_files(&data).is_empty(), "{:?}", stray_files(&data));
+    agent.kill9();
+    drop(disk);
 }

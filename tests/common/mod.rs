@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod disk;
 pub mod faults;
 pub mod game;
 pub mod known;
