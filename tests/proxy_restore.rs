@@ -176,3 +176,70 @@ async fn a_damaged_file_or_a_taken_port_never_stops_the_agent() {
     assert!(kept.contains("\"game\""), "{kept}");
     assert_game_back(&agent, &listen).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_proxies_are_not_saved_and_start_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let upstream = echo_server().await;
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!("[[proxy]]\nname = \"cfg\"\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let mut agent = AgentProc::start_with("127.0.0.1:0", &data, "cfg", &["--config", config]);
+    let listen = start_game(&mut agent.client().await).await;
+    let saved = std::fs::read_to_string(data.join("proxies.json")).unwrap();
+    assert!(
+        saved.contains("\"game\"") && !saved.contains("\"cfg\""),
+        "{saved}"
+    );
+    agent.kill9();
+
+    let agent = AgentProc::start_with("127.0.0.1:0", &data, "cfg", &["--config", config]);
+    let proxies = list(&mut agent.client().await).await;
+    let shown: Vec<(&str, bool)> = proxies
+        .iter()
+        .map(|p| (p.name.as_str(), p.restored))
+        .collect();
+    assert_eq!(shown, [("cfg", false), ("game", true)], "{}", agent.log());
+    assert_eq!(proxies[1].listen, listen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_upstream_now_refused_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // The agent's control port is where the saved proxy forwards: the loop
+    // guard refuses it now.
+    let control = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let faults = serde_json::json!({
+        "latency": null, "directions": "both", "bandwidth": null,
+        "proxy_bandwidth": null, "reset_after_bytes": null, "reset_after": null,
+        "black_hole": false, "black_hole_close_after": null, "slow_close": null,
+        "slice_size": null, "slice_pause": null, "limit_bytes": null,
+        "connect_delay": null, "toxicity": 1.0, "seed": null
+    });
+    let file = serde_json::json!({"version": 1, "proxies": [
+        {"name": "looped", "listen": "127.0.0.1:0", "upstream": control.to_string(),
+         "max_connections": 5, "faults": faults},
+        {"name": "fine", "listen": "127.0.0.1:0", "upstream": echo_server().await.to_string(),
+         "max_connections": 5, "faults": faults},
+    ]});
+    std::fs::write(data.join("proxies.json"), file.to_string()).unwrap();
+    let agent = AgentProc::start_at(&control.to_string(), &data, "looped");
+    let proxies = list(&mut agent.client().await).await;
+    let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["fine"], "{}", agent.log());
+    assert!(
+        agent.log().contains("saved proxy not restored"),
+        "{}",
+        agent.log()
+    );
+}
