@@ -1,11 +1,13 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
 //! (`relay`) and its two directions (`pump`, with `shaping` for the fault
 //! queue and `buffer` for the read buffers), one running proxy's state
-//! (`running`), the agent's set of proxies (`registry`) and the check that
-//! no upstream leads back into the agent (`loops`), and the proxies kept in
-//! the data directory across restarts (`saved` for the file, `restore` for
-//! saving and starting them again).
+//! (`running`), binding its listen address (`bind`), the agent's set of
+//! proxies (`registry`), the check that no upstream leads back into the
+//! agent (`loops`), and the proxies kept in the data directory across
+//! restarts (`saved` for the file, `restore` for saving and starting them
+//! again).
 
+mod bind;
 mod buffer;
 mod conn;
 mod listener;
