@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::config::{AgentConfig, SHUTDOWN_GRACE};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
-use crate::proxy::Proxies;
+use crate::proxy::{Proxies, RestoreSummary};
 use crate::record::{AgentIdentity, Recordings};
 use crate::replay::Replays;
 
@@ -74,6 +74,28 @@ impl Agent {
             started: Instant::now(),
             tracker,
         }))
+    }
+
+    /// Keeps the proxies started from now on in the data directory (they
+    /// come back after a restart) and, unless `restore` is false
+    /// (`--no-restore-proxies`), starts those saved by the previous run.
+    /// Call it once the config file's proxies run, before serving.
+    pub async fn restore_proxies(&self, restore: bool) -> RestoreSummary {
+        let summary = if restore {
+            self.proxies.restore(&self.data_dir).await
+        } else {
+            info!("saved proxies not restored (--no-restore-proxies)");
+            RestoreSummary::default()
+        };
+        if summary.restored + summary.skipped > 0 {
+            info!(
+                restored = summary.restored,
+                skipped = summary.skipped,
+                "saved proxies restored"
+            );
+        }
+        self.proxies.keep_in(&self.data_dir);
+        summary
     }
 
     /// Applies `--max-disk` / `--min-free` to recordings from now on.

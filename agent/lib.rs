@@ -4,7 +4,8 @@
 //! - `agent`: the engine's root, owning everything below for one agent.
 //! - `format`: the recording file format (writer, reader, recovery); also
 //!   used by `reelctl` to read local files.
-//! - `proxy`: listeners and the per-connection relay.
+//! - `proxy`: listeners and the per-connection relay, and the running
+//!   proxies saved in the data directory across restarts.
 //! - `record`: recorder threads and the catalog of recordings on disk.
 //! - `replay`: plans built from recordings, sessions that run them, reports.
 //! - `rewrite`: session rewriting rules (captures, rewrites, checksums,

@@ -46,6 +46,10 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
     log_json: bool,
+    /// Start without the proxies saved in the data directory by the previous
+    /// run (proxies.json; it is rewritten at the next proxy change).
+    #[arg(long)]
+    no_restore_proxies: bool,
     #[command(flatten)]
     safety: SafetyArgs,
 }
@@ -185,12 +189,13 @@ async fn main() -> std::process::ExitCode {
             let agent_only = args.config.is_some()
                 || args.listen.is_some()
                 || args.data_dir.is_some()
-                || args.name.is_some();
+                || args.name.is_some()
+                || args.no_restore_proxies;
             if agent_only {
                 Args::command()
                     .error(
                         clap::error::ErrorKind::ArgumentConflict,
-                        "--config, --listen, --data-dir and --name are not used by `delay`",
+                        "--config, --listen, --data-dir, --name and --no-restore-proxies are not used by `delay`",
                     )
                     .exit();
             }
@@ -268,6 +273,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("cannot start proxy {name:?} of the config file: {e}");
         }
     }
+    // After the config file's: a saved proxy they now cover is skipped.
+    agent.restore_proxies(!args.no_restore_proxies).await;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, "control service listening");
     {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::faults::{Directions, FaultSpec, parse};
-use crate::proxy::{ProxySpec, validate_host_port};
+use crate::proxy::{Origin, ProxySpec, validate_host_port};
 
 /// A config file, read and validated.
 #[derive(Debug, Clone, Default)]
@@ -186,6 +186,7 @@ impl ConfigFile {
                     upstream: p.upstream.clone(),
                     name: Some(p.name.clone()),
                     faults,
+                    origin: Origin::Config,
                     ..ProxySpec::default()
                 });
             }

@@ -1,9 +1,13 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
 //! (`relay`) and its two directions (`pump`, with `shaping` for the fault
 //! queue and `buffer` for the read buffers), one running proxy's state
-//! (`running`), the agent's set of proxies (`registry`) and the check that
-//! no upstream leads back into the agent (`loops`).
+//! (`running`), binding its listen address (`bind`), the agent's set of
+//! proxies (`registry`), the check that no upstream leads back into the
+//! agent (`loops`), and the proxies kept in the data directory across
+//! restarts (`saved` for the file, `restore` for saving and starting them
+//! again).
 
+mod bind;
 mod buffer;
 mod conn;
 mod listener;
@@ -11,11 +15,15 @@ mod loops;
 mod pump;
 mod registry;
 pub mod relay;
+mod restore;
 mod running;
+mod saved;
 mod shaping;
 
 pub use conn::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
 pub(crate) use registry::validate_host_port;
-pub use registry::{DEFAULT_MAX_CONNECTIONS, Proxies, ProxySpec};
+pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
+pub use restore::RestoreSummary;
 pub use running::{Proxy, ProxyInfo};
+pub use saved::{SAVED_PROXIES_FILE, SavedError};

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use super::bind::bind;
 use super::loops::{self, OwnAddr};
 use super::running::NewProxy;
 use super::{Proxy, ProxyInfo, listener};
@@ -36,6 +37,22 @@ pub struct ProxySpec {
     pub faults: FaultSpec,
     /// Most concurrent clients; `None` = the agent's default.
     pub max_connections: Option<u64>,
+    /// Where the request came from; decides whether it is saved.
+    pub origin: Origin,
+}
+
+/// Where a proxy came from. Proxies started over the API (and those
+/// restored) are saved in the data directory; a config file's are not, the
+/// file starts them again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// A StartProxy call.
+    #[default]
+    Api,
+    /// A `[[proxy]]` table of the config file.
+    Config,
+    /// The data directory's saved proxies, at agent start.
+    Restored,
 }
 
 /// All proxies of one agent. Cheap to share behind an `Arc`.
@@ -52,6 +69,10 @@ pub struct Proxies {
     /// Addresses the agent listens on besides its proxies (the control
     /// port): no proxy may forward to them, nor to a proxy's listen address.
     own_addrs: Mutex<Vec<OwnAddr>>,
+    /// The saved-proxies file once `keep_in` was called (see `restore`).
+    pub(super) saved_path: Mutex<Option<PathBuf>>,
+    /// Held while writing the file, so writes follow the changes' order.
+    pub(super) save_lock: Mutex<()>,
     bus: EventBus,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -66,6 +87,8 @@ impl Proxies {
             write_order: Arc::default(),
             default_max_connections: AtomicU64::new(DEFAULT_MAX_CONNECTIONS),
             own_addrs: Mutex::default(),
+            saved_path: Mutex::default(),
+            save_lock: Mutex::default(),
             bus,
             tracker,
             cancel,
@@ -133,6 +156,7 @@ impl Proxies {
                 max_connections: spec
                     .max_connections
                     .unwrap_or_else(|| self.default_max_connections.load(Ordering::Relaxed)),
+                origin: spec.origin,
             }));
             map.insert(id, proxy.clone());
             let info = proxy.info();
@@ -158,6 +182,7 @@ impl Proxies {
                 upstream: proxy.upstream.clone(),
             },
         );
+        self.save();
         Ok(info)
     }
 
@@ -166,6 +191,14 @@ impl Proxies {
     /// # Errors
     /// `UnknownProxy` when none has that id or name.
     pub fn stop(&self, id_or_name: &str) -> Result<ProxyInfo> {
+        let info = self.stop_unsaved(id_or_name)?;
+        self.save();
+        Ok(info)
+    }
+
+    /// Stops a proxy without touching the saved proxies (agent shutdown:
+    /// they are to come back at the next start).
+    fn stop_unsaved(&self, id_or_name: &str) -> Result<ProxyInfo> {
         let proxy = {
             let mut map = self.map();
             let key = map
@@ -227,6 +260,15 @@ impl Proxies {
         }
     }
 
+    /// Makes sure no proxy id handed out from now on equals `name` (a
+    /// restored proxy named like an id, `p3`, keeps its name).
+    pub(super) fn skip_id(&self, name: &str) {
+        if let Some(n) = name.strip_prefix('p').and_then(|n| n.parse::<u64>().ok()) {
+            self.next_proxy
+                .fetch_max(n.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
     /// Sets the connection limit of proxies started without one.
     pub fn set_default_max_connections(&self, n: u64) {
         self.default_max_connections.store(n, Ordering::Relaxed);
@@ -241,6 +283,7 @@ impl Proxies {
         let proxy = self.find(id_or_name)?;
         proxy.faults.update(faults);
         info!(proxy = %proxy.id, faults = %proxy.faults.current(), "faults updated");
+        self.save();
         Ok(proxy.info())
     }
 
@@ -267,11 +310,12 @@ impl Proxies {
         self.all().iter().map(|p| p.info()).collect()
     }
 
-    /// Stops every proxy (agent shutdown).
+    /// Stops every proxy (agent shutdown); the saved proxies stay as they
+    /// are, to be restored at the next start.
     pub fn stop_all(&self) {
         let ids: Vec<String> = self.map().keys().cloned().collect();
         for id in ids {
-            let _ = self.stop(&id);
+            let _ = self.stop_unsaved(&id);
         }
     }
 }
@@ -312,44 +356,6 @@ fn validate_faults(faults: &FaultSpec) -> Result<()> {
             .collect::<Vec<_>>()
             .join("; "),
     })
-}
-
-/// Connections the kernel completes and queues for a proxy before it accepts
-/// them (capped by `net.core.somaxconn`). A game's clients reconnect all at
-/// once after a server restart; with the usual 128, the kernel drops the
-/// SYNs beyond it and those clients wait out a 1 s SYN retransmission.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-/// Binds like `TcpListener::bind` (every address `listen` resolves to, in
-/// turn), with [`LISTEN_BACKLOG`].
-async fn bind(listen: &str) -> Result<TcpListener> {
-    let failed = |source| Error::Bind {
-        addr: listen.to_string(),
-        source,
-    };
-    let mut last = None;
-    for addr in tokio::net::lookup_host(listen).await.map_err(failed)? {
-        match listen_on(addr) {
-            Ok(l) => return Ok(l),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(failed(last.unwrap_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    })))
-}
-
-fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
 }
 
 #[cfg(test)]

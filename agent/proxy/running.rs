@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnMeta;
+use super::registry::Origin;
 use crate::faults::{FaultSpec, ProxyFaults};
 use crate::format::Direction;
 use crate::record::Tap;
@@ -26,6 +27,8 @@ pub struct Proxy {
     /// As given: host:port, resolved again for every client connection.
     pub upstream: String,
     pub started_at: SystemTime,
+    /// Whether it came from the API, the config file or the saved proxies.
+    pub origin: Origin,
     pub(crate) cancel: CancellationToken,
     pub(crate) counters: Counters,
     /// Agent-wide lock taken, while recording, around "write a client chunk
@@ -89,6 +92,8 @@ pub struct ProxyInfo {
     pub faults: Arc<FaultSpec>,
     pub refused_connections: u64,
     pub max_connections: u64,
+    /// Started again from the data directory's saved proxies at agent start.
+    pub restored: bool,
 }
 
 /// What a new proxy is made of, as decided by the registry.
@@ -101,6 +106,7 @@ pub(crate) struct NewProxy {
     pub write_order: Arc<Mutex<()>>,
     pub faults: FaultSpec,
     pub max_connections: u64,
+    pub origin: Origin,
 }
 
 impl Proxy {
@@ -111,6 +117,7 @@ impl Proxy {
             listen: p.listen,
             upstream: p.upstream,
             started_at: SystemTime::now(),
+            origin: p.origin,
             cancel: p.cancel,
             counters: Counters::default(),
             write_order: p.write_order,
@@ -200,6 +207,7 @@ impl Proxy {
             faults: self.faults.current(),
             refused_connections: c.refused.load(Ordering::Relaxed),
             max_connections: self.max_connections,
+            restored: self.origin == Origin::Restored,
         }
     }
 }

@@ -46,6 +46,7 @@ pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
         faults: Some(super::faults::profile(&p.faults)),
         refused_connections: p.refused_connections,
         max_connections: p.max_connections,
+        restored: p.restored,
     }
 }
 

@@ -78,6 +78,7 @@ impl Reel for ReelService {
             name: Some(r.name.trim().to_string()).filter(|n| !n.is_empty()),
             faults: super::faults::spec(r.faults)?,
             max_connections: (r.max_connections > 0).then_some(r.max_connections),
+            ..ProxySpec::default()
         };
         let info = self.agent.proxies.start(spec).await?;
         Ok(Response::new(convert::proxy_info(info)))

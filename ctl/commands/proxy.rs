@@ -29,6 +29,8 @@ pub(crate) struct ProxyView {
     pub(crate) recordings: Vec<String>,
     /// The network conditions in force.
     pub(crate) faults: FaultsView,
+    /// Started again from the agent's saved proxies when it restarted.
+    pub(crate) restored: bool,
 }
 
 impl TryFrom<ProxyInfo> for ProxyView {
@@ -47,6 +49,7 @@ impl TryFrom<ProxyInfo> for ProxyView {
             bytes_s2c: info.bytes_s2c,
             failed_connections: info.failed_connections,
             recordings: info.recordings,
+            restored: info.restored,
         })
     }
 }

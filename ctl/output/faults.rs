@@ -126,6 +126,7 @@ mod tests {
             failed_connections: 0,
             recordings: vec![],
             faults: FaultsView::from(spec),
+            restored: false,
         };
         let slow = FaultSpec {
             latency: Some(Latency::Fixed(Duration::from_millis(50))),

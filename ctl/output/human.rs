@@ -86,6 +86,11 @@ impl Human for ProxyList {
         if faults {
             columns.push(("FAULTS", Align::Left));
         }
+        // Only after a restart that brought saved proxies back.
+        let restored = self.proxies.iter().any(|p| p.restored);
+        if restored {
+            columns.push(("RESTORED", Align::Left));
+        }
         let mut table = Table::new(&columns);
         for p in &self.proxies {
             let mut cells = vec![
@@ -103,6 +108,9 @@ impl Human for ProxyList {
             }
             if faults {
                 cells.push(p.faults.summary.clone());
+            }
+            if restored {
+                cells.push(if p.restored { "yes" } else { "no" }.to_owned());
             }
             table.row(cells);
         }
@@ -342,6 +350,7 @@ mod tests {
                 failed_connections: 1,
                 recordings: vec![],
                 faults: FaultsView::from(&FaultSpec::default()),
+                restored: false,
             }],
         };
         assert_eq!(
@@ -360,5 +369,11 @@ mod tests {
             render(&ProxyList { proxies: vec![] }, false),
             "no proxies\n"
         );
+        let mut list = list;
+        list.proxies[0].restored = true;
+        let text = render(&list, false);
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().ends_with("RESTORED"), "{text}");
+        assert!(lines.next().unwrap().ends_with("yes"), "{text}");
     }
 }
