@@ -16,6 +16,5 @@ mod shaping;
 
 pub use conn::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
-pub(crate) use registry::validate_host_port;
 pub use registry::{DEFAULT_MAX_CONNECTIONS, Proxies, ProxySpec};
 pub use running::{Proxy, ProxyInfo};
