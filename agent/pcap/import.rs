@@ -195,7 +195,7 @@ fn write_frames<S: Sink>(
                 Direction::C2s => s.bytes_c2s += payload.len() as u64,
                 Direction::S2c => s.bytes_s2c += payload.len() as u64,
             },
-            FrameBody::Loss { bytes, .. } => s.lost_bytes += bytes,
+            FrameBody::Loss { bytes, .. } => s.lost_bytes = s.lost_bytes.saturating_add(*bytes),
             _ => {}
         }
     }
