@@ -93,6 +93,10 @@ pub struct Footer {
     pub end_reason: String,
     /// The error that stopped it, if any.
     pub error: Option<String>,
+    /// Set when `connections` was left empty because the table did not fit
+    /// in one frame (hundreds of thousands of connections): the totals stay
+    /// exact; readers that want the table scan the frames.
+    pub connection_detail_omitted: bool,
 }
 
 /// Accumulates [`Summary`] and the connection table frame by frame.
@@ -191,6 +195,7 @@ impl SummaryBuilder {
             ended_unix_ns,
             end_reason: end_reason.to_owned(),
             error,
+            connection_detail_omitted: false,
         }
     }
 
