@@ -19,7 +19,8 @@
 //!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
-//! - `config`, `error`, `ids`: settings, the engine's error, id rules.
+//! - `config`, `error`, `ids`, `host_port`: settings, the engine's error, id
+//!   rules, the one `host:port` check.
 
 pub mod agent;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod format;
+pub mod host_port;
 pub mod ids;
 pub mod pcap;
 pub mod proto;

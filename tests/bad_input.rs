@@ -97,6 +97,40 @@ async fn malformed_addresses_are_invalid_arguments_naming_the_field() {
         &["invalid upstream", "host:99999"],
     );
 
+    // Shapes that once passed (issue 13, finding 14): a scheme, an IPv6
+    // address without brackets, control characters, port 0 to connect to,
+    // a host longer than DNS allows.
+    let long = format!("{}:80", "a.".repeat(127));
+    for bad in [
+        "http://evil:80",
+        ":::1",
+        "a\0b:1",
+        "a\x1b[2Jb:1",
+        "good:0",
+        &long,
+    ] {
+        let r = ctl.start_proxy(proxy_req("127.0.0.1:0", bad)).await;
+        assert_status(r, Code::InvalidArgument, &["invalid upstream"]);
+        let r = ctl
+            .start_replay(pb::StartReplayRequest {
+                recordings: vec!["r-none".into()],
+                target: bad.to_string(),
+                ..Default::default()
+            })
+            .await;
+        assert_status(r, Code::InvalidArgument, &["invalid target"]);
+        still_serving(&mut ctl).await;
+    }
+    // A bracketed IPv6 upstream is a valid shape.
+    let started = ctl
+        .start_proxy(proxy_req("127.0.0.1:0", "[::1]:9"))
+        .await
+        .expect("[::1]:9 is a valid upstream")
+        .into_inner();
+    ctl.stop_proxy(pb::StopProxyRequest { id: started.id })
+        .await
+        .unwrap();
+
     let proxies = ctl
         .list_proxies(pb::ListProxiesRequest {})
         .await

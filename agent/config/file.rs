@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::faults::{Directions, FaultSpec, parse};
-use crate::proxy::{Origin, ProxySpec, validate_host_port};
+use crate::host_port;
+use crate::proxy::{Origin, ProxySpec};
 
 /// A config file, read and validated.
 #[derive(Debug, Clone, Default)]
@@ -146,7 +147,7 @@ impl ConfigFile {
         })?;
         let mut problems = Vec::new();
         if let Some(listen) = &raw.listen
-            && let Err(e) = validate_host_port("listen", listen)
+            && let Err(e) = host_port::validate_listen("listen", listen)
         {
             problems.push(e.to_string().replacen("invalid listen: ", "listen: ", 1));
         }
@@ -172,7 +173,12 @@ impl ConfigFile {
                 problem("name", "appears more than once".to_owned());
             }
             for (field, value) in [("listen", &p.listen), ("upstream", &p.upstream)] {
-                if let Err(e) = validate_host_port(field, value) {
+                let checked = if field == "listen" {
+                    host_port::validate_listen(field, value)
+                } else {
+                    host_port::validate(field, value)
+                };
+                if let Err(e) = checked {
                     problem(field, reason_of(&e));
                 }
             }

@@ -119,9 +119,18 @@ fn footer_from_end<F: Read + Seek>(
         Decoded::Item {
             item: Item::Footer(footer),
             len,
-        } if len as u64 == frame_len => Some(footer),
+        } if len as u64 == frame_len && plausible(&footer, footer_offset - frames_start) => {
+            Some(footer)
+        }
         _ => None,
     })
+}
+
+/// Whether a footer's counts fit the `frame_bytes` bytes of frames before
+/// it, so a listing may show them without reading the frames.
+fn plausible(footer: &Footer, frame_bytes: u64) -> bool {
+    footer.summary.fits_in(frame_bytes)
+        && footer.connections.len() as u64 <= footer.summary.connections
 }
 
 /// The footer offset stored in a trailer, if its magic is intact.
@@ -190,6 +199,75 @@ mod tests {
         let mut past = bytes.clone();
         past.extend_from_slice(&bytes[len - 16..]);
         assert_eq!(footer_of(&past, start), None, "points at a trailer");
+    }
+
+    /// `bytes` (a finished recording) with its footer's summary replaced.
+    fn with_footer_summary(bytes: &[u8], summary: Summary) -> Vec<u8> {
+        let len = bytes.len();
+        let at = le_u64(bytes, len - TRAILER_LEN) as usize;
+        let mut footer = match decode_frame(&bytes[at..len - TRAILER_LEN]) {
+            Decoded::Item {
+                item: Item::Footer(f),
+                ..
+            } => f,
+            other => panic!("no footer: {other:?}"),
+        };
+        footer.summary = summary;
+        let mut out = bytes[..at].to_vec();
+        crate::format::encode_footer(&footer, 5, &mut out).unwrap();
+        out.extend_from_slice(&(at as u64).to_le_bytes());
+        out.extend_from_slice(&TRAILER_MAGIC);
+        out
+    }
+
+    #[test]
+    fn a_footer_claiming_more_than_the_file_holds_is_not_trusted() {
+        let (bytes, start) = finished();
+        let honest = footer_of(&bytes, start).unwrap().summary;
+        let same = with_footer_summary(&bytes, honest.clone());
+        assert!(
+            footer_of(&same, start).is_some(),
+            "re-encoding keeps it valid"
+        );
+        let crafted = [
+            Summary {
+                connections: u64::MAX,
+                ..honest.clone()
+            },
+            Summary {
+                frames: u64::MAX,
+                connections: u64::MAX,
+                ..honest.clone()
+            },
+            Summary {
+                frames: 1_000_000,
+                ..honest.clone()
+            },
+            Summary {
+                bytes_c2s: u64::MAX,
+                bytes_s2c: 2,
+                ..honest.clone()
+            },
+            Summary {
+                bytes_c2s: 1 << 40,
+                ..honest.clone()
+            },
+            Summary {
+                chunks_c2s: 5,
+                ..honest.clone()
+            },
+        ];
+        for summary in crafted {
+            let file = with_footer_summary(&bytes, summary.clone());
+            assert_eq!(footer_of(&file, start), None, "{summary:?}");
+            // The full read recounts: its totals come from the frames.
+            let scanned = scan(Cursor::new(&file), file.len() as u64).unwrap();
+            assert!(matches!(scanned.end, End::Complete(_)));
+            assert_eq!(
+                (scanned.summary.frames, scanned.summary.connections),
+                (1, 0)
+            );
+        }
     }
 
     #[test]

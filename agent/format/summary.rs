@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::frame::{Direction, Frame, FrameBody};
+use super::layout::FRAME_OVERHEAD;
 
 /// Totals over a whole recording.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -30,6 +31,24 @@ pub struct Summary {
     pub lost_bytes: u64,
     /// Largest frame timestamp seen: the recording's duration in ns.
     pub last_ts_ns: u64,
+}
+
+impl Summary {
+    /// Whether these totals can describe `frame_bytes` bytes of frames: every
+    /// frame takes at least `FRAME_OVERHEAD` bytes, a connection needs a
+    /// frame, a chunk is a frame and payload bytes are inside frames. A
+    /// footer failing this was crafted or damaged; its counts are not
+    /// trusted (the file is recounted). LOSS totals are not bounded: they
+    /// report bytes that are not in the file.
+    pub fn fits_in(&self, frame_bytes: u64) -> bool {
+        let min_bytes = self.frames.checked_mul(FRAME_OVERHEAD as u64);
+        let chunks = self.chunks_c2s.checked_add(self.chunks_s2c);
+        let payload = self.bytes_c2s.checked_add(self.bytes_s2c);
+        min_bytes.is_some_and(|b| b <= frame_bytes)
+            && self.connections <= self.frames
+            && chunks.is_some_and(|c| c <= self.frames)
+            && payload.is_some_and(|p| p <= frame_bytes)
+    }
 }
 
 /// One connection in the footer's table; also an index into the file.
@@ -74,6 +93,10 @@ pub struct Footer {
     pub end_reason: String,
     /// The error that stopped it, if any.
     pub error: Option<String>,
+    /// Set when `connections` was left empty because the table did not fit
+    /// in one frame (hundreds of thousands of connections): the totals stay
+    /// exact; readers that want the table scan the frames.
+    pub connection_detail_omitted: bool,
 }
 
 /// Accumulates [`Summary`] and the connection table frame by frame.
@@ -172,6 +195,7 @@ impl SummaryBuilder {
             ended_unix_ns,
             end_reason: end_reason.to_owned(),
             error,
+            connection_detail_omitted: false,
         }
     }
 

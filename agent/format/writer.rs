@@ -259,11 +259,14 @@ impl<S: Sink> RecordingWriter<S> {
     }
 
     /// Writes the footer frame and the trailer in one write, flushes and
-    /// syncs, and returns the sink with the footer written.
+    /// syncs, and returns the sink with the footer written. A connection
+    /// table too large for one frame is left out
+    /// ([`Footer::connection_detail_omitted`]).
     ///
     /// # Errors
-    /// [`FormatError::FooterTooLarge`] (the frames are flushed and synced
-    /// first, so the file stays readable without a footer),
+    /// [`FormatError::FooterTooLarge`] when even the footer without its
+    /// table does not fit (the frames are flushed and synced first, so the
+    /// file stays readable without a footer),
     /// [`FormatError::TornWrite`] or the sink's [`FormatError::Io`].
     pub fn finish(
         mut self,
@@ -274,9 +277,18 @@ impl<S: Sink> RecordingWriter<S> {
         self.write_staged()?;
         self.check_torn()?;
         let last_ts_ns = self.summary.summary().last_ts_ns;
-        let footer = std::mem::take(&mut self.summary).finish(ended_unix_ns, end_reason, error);
+        let mut footer = std::mem::take(&mut self.summary).finish(ended_unix_ns, end_reason, error);
         self.buf.clear();
-        if let Err(e) = encode_footer(&footer, last_ts_ns, &mut self.buf) {
+        let mut encoded = encode_footer(&footer, last_ts_ns, &mut self.buf);
+        if let Err(FormatError::FooterTooLarge { .. }) = encoded {
+            // The connection table is an index, not data: keep the exact
+            // totals and drop the table, so the file still ends cleanly.
+            footer.connections = Vec::new();
+            footer.connection_detail_omitted = true;
+            self.buf.clear();
+            encoded = encode_footer(&footer, last_ts_ns, &mut self.buf);
+        }
+        if let Err(e) = encoded {
             self.sync()?;
             return Err(e);
         }

@@ -330,7 +330,7 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
                 // Lengths are taken modulo 2^32, as TCP sequence numbers are.
                 let from = side(*dir);
                 flow.next[from] = flow.next[from].wrapping_add(*bytes as u32);
-                s.lost_bytes += bytes;
+                s.lost_bytes = s.lost_bytes.saturating_add(*bytes);
             }
             FrameBody::Close { reason } => {
                 let reason = reason.to_ascii_lowercase();

@@ -59,6 +59,9 @@ pub struct ImportSummary {
     pub last_packet_unix_ns: Option<u64>,
     /// Set when the capture ends inside a record (the packets before it were imported).
     pub truncated: Option<Truncation>,
+    /// Set when the recording's footer was written without its
+    /// per-connection table (too many connections for one frame).
+    pub connection_detail_omitted: bool,
 }
 
 /// Imports the capture read from `input` into `out`, whose header the
@@ -195,7 +198,7 @@ fn write_frames<S: Sink>(
                 Direction::C2s => s.bytes_c2s += payload.len() as u64,
                 Direction::S2c => s.bytes_s2c += payload.len() as u64,
             },
-            FrameBody::Loss { bytes, .. } => s.lost_bytes += bytes,
+            FrameBody::Loss { bytes, .. } => s.lost_bytes = s.lost_bytes.saturating_add(*bytes),
             _ => {}
         }
     }
@@ -258,10 +261,11 @@ pub fn import_pcap_file(
     let result = RecordingWriter::new(BufWriter::new(file), &header)
         .map_err(PcapError::from)
         .and_then(|mut writer| {
-            let summary = import_pcap(input, server, &mut writer)?;
+            let mut summary = import_pcap(input, server, &mut writer)?;
             let ended = summary.last_packet_unix_ns.unwrap_or(0);
             let ended = i64::try_from(ended).unwrap_or(i64::MAX);
-            writer.finish(ended, "imported from a capture", None)?;
+            let (_, footer) = writer.finish(ended, "imported from a capture", None)?;
+            summary.connection_detail_omitted = footer.connection_detail_omitted;
             Ok(summary)
         });
     if result.is_err() {

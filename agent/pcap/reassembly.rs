@@ -168,7 +168,7 @@ impl Reassembler {
 
     fn lose(&mut self, bytes: u64, out: &mut Vec<Delivery>) {
         self.delivered += bytes;
-        self.stats.lost_bytes += bytes;
+        self.stats.lost_bytes = self.stats.lost_bytes.saturating_add(bytes);
         out.push(Delivery::Lost(bytes));
     }
 

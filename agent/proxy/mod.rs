@@ -22,7 +22,6 @@ mod shaping;
 
 pub use conn::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
-pub(crate) use registry::validate_host_port;
 pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
 pub use restore::RestoreSummary;
 pub use running::{Proxy, ProxyInfo};

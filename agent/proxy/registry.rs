@@ -14,10 +14,10 @@ use super::bind::bind;
 use super::loops::{self, OwnAddr};
 use super::running::NewProxy;
 use super::{Proxy, ProxyInfo, listener};
-use crate::error::{Error, Result, echo};
+use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
-use crate::ids;
+use crate::{host_port, ids};
 
 /// Concurrent clients per proxy unless configured otherwise: far beyond a
 /// game server's usual load, low enough to stop a connection flood from
@@ -120,8 +120,8 @@ impl Proxies {
     /// control port's; `ProxyExists` for a taken name, `Bind` when the
     /// address cannot be bound (in use, not local).
     pub async fn start(&self, spec: ProxySpec) -> Result<ProxyInfo> {
-        validate_host_port("upstream", &spec.upstream)?;
-        validate_host_port("listen", &spec.listen)?;
+        host_port::validate("upstream", &spec.upstream)?;
+        host_port::validate_listen("listen", &spec.listen)?;
         if let Some(name) = &spec.name {
             ids::validate("name", name)?;
         }
@@ -320,33 +320,6 @@ impl Proxies {
     }
 }
 
-/// Checks the shape `host:port` with a numeric port, so a typo is reported at
-/// start rather than on the first client.
-pub(crate) fn validate_host_port(field: &'static str, value: &str) -> Result<()> {
-    if value.parse::<SocketAddr>().is_ok() {
-        return Ok(());
-    }
-    let Some((host, port)) = value.rsplit_once(':') else {
-        return Err(Error::invalid(
-            field,
-            format!("{} is not host:port", echo(value)),
-        ));
-    };
-    if host.is_empty() {
-        return Err(Error::invalid(
-            field,
-            format!("{} has no host", echo(value)),
-        ));
-    }
-    if port.parse::<u16>().is_err() {
-        return Err(Error::invalid(
-            field,
-            format!("{} has no valid port (0-65535)", echo(value)),
-        ));
-    }
-    Ok(())
-}
-
 fn validate_faults(faults: &FaultSpec) -> Result<()> {
     faults.validate().map_err(|errors| Error::InvalidArgument {
         field: "faults",
@@ -356,25 +329,4 @@ fn validate_faults(faults: &FaultSpec) -> Result<()> {
             .collect::<Vec<_>>()
             .join("; "),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_port_shapes() {
-        for ok in [
-            "127.0.0.1:80",
-            "localhost:7000",
-            "[::1]:9",
-            "game.example:15630",
-        ] {
-            validate_host_port("upstream", ok).unwrap();
-        }
-        for bad in ["", "127.0.0.1", ":80", "host:", "host:99999", "host:http"] {
-            let e = validate_host_port("upstream", bad).unwrap_err().to_string();
-            assert!(e.starts_with("invalid upstream"), "{bad:?}: {e}");
-        }
-    }
 }

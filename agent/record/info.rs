@@ -119,7 +119,13 @@ pub(crate) fn from_footer(header: &Header, footer: &Footer, size_bytes: u64) -> 
 /// Info of a file read frame by frame (no usable footer).
 pub(crate) fn from_scan(scan: &Scan) -> RecordingInfo {
     if let End::Complete(footer) = &scan.end {
-        return from_footer(&scan.header, footer, scan.file_size);
+        // The footer says how it ended; the totals are what was read (a
+        // crafted footer's counts are not repeated in listings).
+        let footer = Footer {
+            summary: scan.summary.clone(),
+            ..footer.clone()
+        };
+        return from_footer(&scan.header, &footer, scan.file_size);
     }
     let s = &scan.summary;
     let (truncated_bytes, error) = match &scan.end {

@@ -54,14 +54,8 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
     let start_at =
         (r.start_at_unix_ns != 0).then(|| crate::record::unix_ns_to_time(r.start_at_unix_ns));
     let target = Some(r.target.trim().to_string()).filter(|t| !t.is_empty());
-    if let Some(t) = &target
-        && t.rsplit_once(':')
-            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-    {
-        return Err(Status::invalid_argument(format!(
-            "invalid target: {} is not host:port",
-            echo(t)
-        )));
+    if let Some(t) = &target {
+        crate::host_port::validate("target", t)?;
     }
     let rules = if r.rules.trim().is_empty() {
         None

@@ -110,7 +110,8 @@ impl Analyzer {
         self.frames += 1;
         self.last_ts_ns = self.last_ts_ns.max(frame.ts_ns);
         if let FrameBody::Loss { dir, bytes, .. } = &frame.body {
-            self.directions[dir_index(*dir)].lost_bytes += bytes;
+            let lost = &mut self.directions[dir_index(*dir)].lost_bytes;
+            *lost = lost.saturating_add(*bytes);
         }
         // ANNOTATION never creates a connection, and conn 0 is none.
         if frame.conn == 0 || matches!(frame.body, FrameBody::Annotation { .. }) {

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use reel::stats::{Analysis, DirectionStats, MessageStats, RecordingEnd};
 
 use crate::commands::stats::StatsReport;
-use crate::output::format::{bytes, duration_ms};
+use crate::output::format::{bytes, duration_ms, lost_bytes};
 use crate::output::human::Human;
 use crate::output::table::{Align, Table};
 
@@ -132,8 +132,12 @@ fn write_directions(out: &mut dyn Write, a: &Analysis, verbose: bool) -> io::Res
     };
     row("bytes", both(&|d| exact(d.bytes)));
     row("chunks", both(&|d| d.chunks.to_string()));
-    if a.c2s.lost_bytes + a.s2c.lost_bytes > 0 {
-        row("lost", both(&|d| exact(d.lost_bytes)));
+    if a.c2s.lost_bytes > 0 || a.s2c.lost_bytes > 0 {
+        let lost = |n: u64| match n {
+            u64::MAX => lost_bytes(n),
+            n => exact(n),
+        };
+        row("lost", both(&|d| lost(d.lost_bytes)));
     }
     row("average", both(&|d| rate(d.avg_bytes_per_sec)));
     row("p95 second", both(&|d| rate(d.p95_bytes_per_sec as f64)));

@@ -4,6 +4,16 @@
 
 const BINARY_UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
+/// Lost bytes: a sum of LOSS frames saturates at `u64::MAX` rather than
+/// wrapping (a crafted file can claim any amount), and says so.
+pub(crate) fn lost_bytes(n: u64) -> String {
+    if n == u64::MAX {
+        format!("{} (saturated)", bytes(n))
+    } else {
+        bytes(n)
+    }
+}
+
 /// `512 B`, `12.3 KiB`, `4.0 MiB`.
 pub(crate) fn bytes(n: u64) -> String {
     if n < 1024 {

@@ -9,7 +9,7 @@ use crate::commands::record::{
     StoppedRecordings,
 };
 use crate::output::escape::safe;
-use crate::output::format::{bytes, duration_ms, offset_us};
+use crate::output::format::{bytes, duration_ms, lost_bytes, offset_us};
 use crate::output::table::{Align, Table};
 
 /// A result that prints for humans.
@@ -195,7 +195,7 @@ fn recording_summary(r: &RecordingView) -> String {
         bytes(r.size_bytes)
     );
     if r.lost_bytes > 0 {
-        text.push_str(&format!(", {} LOST", bytes(r.lost_bytes)));
+        text.push_str(&format!(", {} LOST", lost_bytes(r.lost_bytes)));
     }
     if let Some(error) = &r.error {
         text.push_str(&format!(", error: {}", safe(error)));
@@ -255,7 +255,7 @@ impl Human for RecordingList {
                 r.connections.to_string(),
                 bytes(r.bytes_c2s),
                 bytes(r.bytes_s2c),
-                bytes(r.lost_bytes),
+                lost_bytes(r.lost_bytes),
                 bytes(r.truncated_bytes),
                 list(&r.proxies),
                 r.error.clone().unwrap_or_default(),
@@ -284,7 +284,7 @@ impl Human for RecordingDetail {
             ("connections", r.connections.to_string()),
             ("c2s", bytes(r.bytes_c2s)),
             ("s2c", bytes(r.bytes_s2c)),
-            ("lost", bytes(r.lost_bytes)),
+            ("lost", lost_bytes(r.lost_bytes)),
             ("truncated", bytes(r.truncated_bytes)),
             ("proxies", list(&r.proxies)),
         ];

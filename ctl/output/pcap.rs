@@ -74,6 +74,13 @@ impl Human for Imported {
             let n = if is_bytes { bytes(n) } else { n.to_string() };
             writeln!(out, "  {what}: {n}")?;
         }
+        if s.connection_detail_omitted {
+            writeln!(
+                out,
+                "  note: too many connections for the footer's table; the file ends without it \
+                 (totals are exact; listings and replays read the frames)"
+            )?;
+        }
         Ok(())
     }
 

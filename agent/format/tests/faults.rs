@@ -179,7 +179,7 @@ fn header_and_sync_failures_surface_as_io() {
 }
 
 #[test]
-fn oversized_footer_fails_finish_but_leaves_a_recoverable_file() {
+fn oversized_connection_table_is_left_out_of_the_footer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.reel");
     let file = std::fs::File::create(&path).unwrap();
@@ -189,13 +189,36 @@ fn oversized_footer_fails_finish_but_leaves_a_recoverable_file() {
         ..OpenInfo::default()
     };
     w.write_frame(&f(1, 1, FrameBody::Open(open))).unwrap();
-    let err = w.finish(0, "stopped", None).err().unwrap();
-    assert!(
-        matches!(err, FormatError::FooterTooLarge { connections: 1, .. }),
-        "{err}"
-    );
-    assert_eq!(read_footer(&path).unwrap(), None);
+    let (_, footer) = w.finish(0, "stopped", None).unwrap();
+    assert!(footer.connection_detail_omitted);
+    assert!(footer.connections.is_empty());
+    assert_eq!((footer.summary.frames, footer.summary.connections), (1, 1));
+    let (_, listed) = read_footer(&path).unwrap().expect("the file ends cleanly");
+    assert_eq!(listed, footer);
     let scan = scan_file(&path).unwrap();
     assert_eq!((scan.summary.frames, scan.connections.len()), (1, 1));
-    assert!(matches!(scan.end, End::Truncated { cut_bytes: 0, .. }));
+    assert_eq!(scan.end, End::Complete(footer));
+}
+
+#[test]
+fn many_connections_finish_without_the_table() {
+    // ~120 bytes of table per connection: 200,000 pass 16 MiB.
+    let mut w = RecordingWriter::new(Vec::new(), &header()).unwrap();
+    let n = 200_000u64;
+    for conn in 1..=n {
+        let open = OpenInfo {
+            client: format!("10.0.{}.{}:{}", conn / 65536, conn % 256, conn % 65536),
+            proxy_id: "pcap-import".into(),
+            upstream: "10.0.0.2:15630".into(),
+            ..OpenInfo::default()
+        };
+        w.write_frame(&f(conn, conn, FrameBody::Open(open)))
+            .unwrap();
+    }
+    let (bytes, footer) = w.finish(0, "imported", None).unwrap();
+    assert!(footer.connection_detail_omitted);
+    assert_eq!(footer.summary.connections, n);
+    let (frames, end) = read_all(std::io::Cursor::new(&bytes)).unwrap();
+    assert_eq!(frames.len() as u64, n);
+    assert_eq!(end, End::Complete(footer));
 }

@@ -265,3 +265,31 @@ fn analysis_round_trips_through_json_exactly() {
     assert_eq!(serde_json::from_str::<RecordingEnd>(&json).unwrap(), cut);
     assert!(serde_json::from_str::<FramingSpec>(r#""u64be""#).is_err());
 }
+
+#[test]
+fn loss_frames_summing_past_u64_saturate() {
+    let loss = |ts, bytes| {
+        frame(
+            1,
+            ts,
+            FrameBody::Loss {
+                dir: Direction::S2c,
+                bytes,
+                reason: "crafted".into(),
+            },
+        )
+    };
+    let frames = [
+        frame(1, 0, open("a:1", false)),
+        loss(1, u64::MAX - 1),
+        loss(2, 5),
+        loss(3, u64::MAX),
+    ];
+    let a = analyze(&frames, AnalyzeOptions::default());
+    assert_eq!(a.s2c.lost_bytes, u64::MAX, "saturated, not wrapped");
+    let mut summary = crate::format::SummaryBuilder::new();
+    for (i, f) in frames.iter().enumerate() {
+        summary.observe(f, i as u64);
+    }
+    assert_eq!(summary.summary().lost_bytes, u64::MAX);
+}
