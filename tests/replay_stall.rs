@@ -178,4 +178,29 @@ async fn a_stuck_replay_says_what_it_waits_for_and_counts_its_timeouts() {
     })
     .await;
     assert!(r.bytes_sent < 5 + BIG as u64, "the write is held: {r:?}");
+    // The agent's log goes to a file here: plain text, no colour codes.
+    let log = agent.log();
+    assert!(!log.is_empty() && !log.contains('\x1b'), "{log}");
+}
+
+/// Proxy-only faults on a replay are refused before any agent is called,
+/// naming the flags, instead of being accepted and ignored.
+#[test]
+fn proxy_only_faults_are_refused_on_a_replay() {
+    let out = reelctl(&[
+        "--agent",
+        "127.0.0.1:9",
+        "replay",
+        "r1",
+        "--reset-after",
+        "1s",
+        "--proxy-bandwidth",
+        "1MiB/s",
+    ]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("--reset-after") && out.stderr.contains("--proxy-bandwidth"),
+        "{}",
+        out.stderr
+    );
 }

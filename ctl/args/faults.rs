@@ -59,6 +59,31 @@ pub(crate) struct FaultArgs {
 
 impl FaultArgs {
     /// Whether no fault flag was given.
+    /// The flags given that only a proxy can act on (a replay reports the
+    /// server's behaviour and does not cut its own connections).
+    pub(crate) fn proxy_only(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if self.proxy_bandwidth.is_some() {
+            flags.push("--proxy-bandwidth");
+        }
+        if self.reset_after_bytes.is_some() {
+            flags.push("--reset-after-bytes");
+        }
+        if self.reset_after.is_some() {
+            flags.push("--reset-after");
+        }
+        if self.black_hole_close_after.is_some() {
+            flags.push("--black-hole-close-after");
+        }
+        if self.slow_close.is_some() {
+            flags.push("--slow-close");
+        }
+        if self.limit_data.is_some() {
+            flags.push("--limit-data");
+        }
+        flags
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.spec() == FaultSpec::default()
     }

@@ -53,6 +53,14 @@ fn faults(args: &ReplayStartArgs) -> Result<Option<reel::proto::FaultProfile>, R
     if args.faults.is_empty() {
         return Ok(None);
     }
+    let proxy_only = args.faults.proxy_only();
+    if !proxy_only.is_empty() {
+        return Err(ReplayUsageError::Flags(format!(
+            "{} only act on a proxy's connections; a replay applies latency, \
+             bandwidth, slice, black hole, connect delay, toxicity and seed (docs/FAULTS.md)",
+            proxy_only.join(", ")
+        )));
+    }
     let spec = args.faults.checked().map_err(ReplayUsageError::Flags)?;
     Ok(Some(reel::service::faults::profile(&spec)))
 }
