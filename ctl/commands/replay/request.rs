@@ -82,6 +82,16 @@ pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, Repl
         (Some(mode @ (ReplayMode::Reactive | ReplayMode::Causal)), true) => (mode, true),
         (Some(mode), false) => (mode, false),
     };
+    for r in &args.recordings {
+        let r = r.trim();
+        if let Err(e) = reel::ids::validate("recording", r) {
+            return Err(ReplayUsageError::Flags(format!(
+                "{e}: give a recording id as `reelctl record ls` lists them \
+                 (e.g. 20261206-225304-17db); a local file is replayed after \
+                 `reelctl record push FILE`"
+            )));
+        }
+    }
     let millis = |d: Option<std::time::Duration>| {
         // A positive duration under 1 ms must not become 0 ("unset").
         d.map_or(0, |d| {
