@@ -182,6 +182,30 @@ impl FaultSpec {
             )),
             _ => {}
         }
+        // The same cap as typed durations (`parse::MAX_DURATION`), so a
+        // profile sent over gRPC in microseconds is held to it too.
+        let max = super::parse::MAX_DURATION;
+        let latencies = match self.latency {
+            Some(Latency::Fixed(d)) => vec![d],
+            Some(Latency::Uniform(a, b) | Latency::Normal(a, b)) => vec![a, b],
+            None => Vec::new(),
+        };
+        if latencies.iter().any(|d| *d > max) {
+            errors.push(err("latency", "longer than a year"));
+        }
+        for (field, d) in [
+            ("reset_after", self.reset_after),
+            ("black_hole_close_after", self.black_hole_close_after),
+            ("slow_close", self.slow_close),
+            ("connect_delay", self.connect_delay),
+        ] {
+            if d.is_some_and(|d| d > max) {
+                errors.push(err(field, "longer than a year"));
+            }
+        }
+        if self.slicer.is_some_and(|s| s.pause > max) {
+            errors.push(err("slice", "pause longer than a year"));
+        }
         if !(0.0..=1.0).contains(&self.toxicity) || self.toxicity.is_nan() {
             errors.push(err(
                 "toxicity",
@@ -215,6 +239,29 @@ impl FaultSpec {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_beyond_a_year_are_refused_whatever_their_source() {
+        let year = super::super::parse::MAX_DURATION;
+        let long = year + Duration::from_secs(1);
+        let spec = FaultSpec {
+            latency: Some(Latency::Uniform(Duration::ZERO, long)),
+            connect_delay: Some(long),
+            ..FaultSpec::default()
+        };
+        let errors = spec.validate().unwrap_err();
+        let fields: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(fields.iter().any(|e| e.contains("latency")), "{fields:?}");
+        assert!(
+            fields.iter().any(|e| e.contains("connect_delay")),
+            "{fields:?}"
+        );
+        let ok = FaultSpec {
+            connect_delay: Some(year),
+            ..FaultSpec::default()
+        };
+        assert!(ok.validate().is_ok());
+    }
+
     use super::*;
 
     #[test]
