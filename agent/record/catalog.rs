@@ -27,6 +27,26 @@ pub const MIN_RECORDING_ROOM: u64 = 64 * 1024;
 /// Furthest ahead a scheduled start may be.
 pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(3600);
 
+/// Refuses a scheduled start (of a recording or a replay) more than
+/// `MAX_SCHEDULE_AHEAD` after `now`.
+///
+/// # Errors
+/// `InvalidArgument` naming `start_at`.
+pub fn check_start_at(at: SystemTime, now: SystemTime) -> Result<()> {
+    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+    if wait > MAX_SCHEDULE_AHEAD {
+        return Err(Error::invalid(
+            "start_at",
+            format!(
+                "{} is more than {}s ahead",
+                humantime::format_rfc3339_millis(at),
+                MAX_SCHEDULE_AHEAD.as_secs()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Longest label accepted, in bytes. The header's metadata (label, agent
 /// and proxies, as JSON) must fit `format::MAX_META_LEN` (1 MiB); a label is
 /// a human note, so it gets a small share of that.
@@ -199,19 +219,7 @@ impl Recordings {
             .and_then(|()| self.quota.free_space_ok())
             .map_err(Error::FailedPrecondition)?;
         if let Some(at) = start_at {
-            let wait = at
-                .duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO);
-            if wait > MAX_SCHEDULE_AHEAD {
-                return Err(Error::invalid(
-                    "start_at",
-                    format!(
-                        "{} is more than {}s ahead",
-                        humantime::format_rfc3339_millis(at),
-                        MAX_SCHEDULE_AHEAD.as_secs()
-                    ),
-                ));
-            }
+            check_start_at(at, SystemTime::now())?;
             crate::timer::sleep_until_wall(at).await;
         }
         // Read right after the wait: the start reelctl reports and measures

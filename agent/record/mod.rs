@@ -11,7 +11,7 @@ mod recorder;
 mod tap;
 mod upload;
 
-pub use catalog::{AgentIdentity, MAX_SCHEDULE_AHEAD, RECORDING_EXT, Recordings};
+pub use catalog::{AgentIdentity, MAX_SCHEDULE_AHEAD, RECORDING_EXT, Recordings, check_start_at};
 pub use files::duration_ms;
 pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};

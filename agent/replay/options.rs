@@ -5,7 +5,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::faults::FaultSpec;
-use crate::record::MAX_SCHEDULE_AHEAD;
 use crate::rewrite::Rules;
 
 /// Slowest and fastest accepted `speed`.
@@ -161,21 +160,8 @@ impl ReplayOptions {
     /// # Errors
     /// `InvalidArgument` naming `start_at`.
     pub fn check_start(&self, now: SystemTime) -> Result<()> {
-        let Some(at) = self.start_at else {
-            return Ok(());
-        };
-        let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
-        if wait > MAX_SCHEDULE_AHEAD {
-            return Err(Error::invalid(
-                "start_at",
-                format!(
-                    "{} is more than {}s ahead",
-                    humantime::format_rfc3339_millis(at),
-                    MAX_SCHEDULE_AHEAD.as_secs()
-                ),
-            ));
-        }
-        Ok(())
+        self.start_at
+            .map_or(Ok(()), |at| crate::record::check_start_at(at, now))
     }
 
     /// Whether chunks wait for their scheduled instant.
