@@ -12,6 +12,7 @@
 //!   ignores) and the framer they work on; pure, used by replay and `reelctl`.
 //! - `faults`: network conditions (latency, bandwidth, resets...) for proxies.
 //! - `delay`: the standalone delay mode (`reel-agent delay`, TcpDelay style).
+//! - `durable`: replacing a small file atomically (reports, saved proxies).
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
 //! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
 //! - `events`: the live event bus behind Watch.
@@ -25,6 +26,7 @@
 pub mod agent;
 pub mod config;
 pub mod delay;
+pub mod durable;
 pub mod error;
 pub mod events;
 pub mod faults;

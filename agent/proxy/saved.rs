@@ -7,8 +7,7 @@
 //! the text syntax reelctl's flags use (`500ms..800ms`), which
 //! `faults::parse` reads back exactly.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -182,28 +181,7 @@ pub fn save(path: &Path, proxies: Vec<SavedProxy>) -> Result<(), SavedError> {
     .map_err(|e| io_err(e.into()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{SAVED_PROXIES_FILE}.tmp"));
-    let written = write_synced(&tmp, &body).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(e));
-    }
-    // The rename is durable once the folder is.
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)
-}
-
-/// Creates `path` owner-only (replacing any old one), writes `body` and
-/// syncs it.
-fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(body)?;
-    f.sync_all()
+    crate::durable::replace(path, &tmp, &body).map_err(io_err)
 }
 
 #[cfg(test)]

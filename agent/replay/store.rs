@@ -5,8 +5,7 @@
 //! `scheduled` or `running` comes back `failed`; a file that cannot be read
 //! is skipped with a warning.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -132,17 +131,8 @@ impl ReportStore {
             context: format!("encoding report {}", report.id),
             source: e.into(),
         })?;
-        let written = write_synced(&tmp, &body)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(io_error(format!("writing {}", path.display())));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-            return written;
-        }
-        // The rename is durable once the folder is.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(format!("syncing {}", self.dir.display())))
+        crate::durable::replace(&path, &tmp, &body)
+            .map_err(io_error(format!("writing {}", path.display())))
     }
 
     /// Reads the report of replay `id`.
@@ -241,21 +231,6 @@ pub(super) async fn write(
             false
         }
     }
-}
-
-/// Creates `path` owner-only (replacing any old one), writes `body` and
-/// syncs it.
-fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(body)?;
-    f.sync_all()
 }
 
 fn read(path: &Path) -> Result<Stored, StoreError> {
