@@ -290,40 +290,19 @@ impl Replays {
         }
         let accepted = SystemTime::now();
         let id = self.new_id(accepted);
+        let state = if opts.start_at.is_some() {
+            ReplayState::Scheduled
+        } else {
+            ReplayState::Running
+        };
         let report = ReplayReport {
-            id: id.clone(),
-            state: if opts.start_at.is_some() {
-                ReplayState::Scheduled
-            } else {
-                ReplayState::Running
-            },
-            mode: opts.mode.as_str(),
             speed: opts.speed,
             recordings: opts.recordings.clone(),
             scheduled_start: opts.start_at,
-            started_at: None,
-            duration: Duration::ZERO,
             planned: per_pass * u64::from(opts.loops),
-            opened: 0,
-            failed: 0,
-            finished: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
             expected_sent: plan.c2s_total() * u64::from(opts.multiply) * u64::from(opts.loops),
             expected_received: plan.s2c_total() * u64::from(opts.multiply) * u64::from(opts.loops),
-            lateness: Default::default(),
-            divergences: 0,
-            closed_early: 0,
-            server_timeouts: 0,
-            connections: Vec::new(),
-            error: None,
-            relaxations: 0,
-            relaxed: Vec::new(),
-            waits: Vec::new(),
-            connections_total: 0,
-            omitted: Default::default(),
-            rules: Vec::new(),
-            unparsed_messages: 0,
+            ..ReplayReport::empty(&id, state, opts.mode.as_str())
         };
         let collector = Arc::new(Mutex::new(Collector::new()));
         let replay = Arc::new(Replay {

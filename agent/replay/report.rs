@@ -281,16 +281,15 @@ mod mode_name {
     }
 }
 
-#[cfg(test)]
 impl ReplayReport {
-    /// A report with nothing in it yet, for tests.
-    pub(crate) fn blank(id: &str, state: ReplayState) -> ReplayReport {
+    /// A report with nothing counted yet: callers set what they know.
+    pub fn empty(id: &str, state: ReplayState, mode: &'static str) -> ReplayReport {
         ReplayReport {
             id: id.to_string(),
             state,
-            mode: "fast",
+            mode,
             speed: 1.0,
-            recordings: vec!["r".into()],
+            recordings: Vec::new(),
             scheduled_start: None,
             started_at: None,
             duration: Duration::ZERO,
@@ -315,6 +314,15 @@ impl ReplayReport {
             omitted: Omitted::default(),
             rules: Vec::new(),
             unparsed_messages: 0,
+        }
+    }
+
+    /// A report with nothing in it yet, for tests.
+    #[cfg(test)]
+    pub(crate) fn blank(id: &str, state: ReplayState) -> ReplayReport {
+        ReplayReport {
+            recordings: vec!["r".into()],
+            ..ReplayReport::empty(id, state, "fast")
         }
     }
 }
