@@ -18,47 +18,15 @@ const ID: &str = "rules-rec";
 /// The issue's example protocol (docs/REWRITE.md): u16be prefix; 02 =
 /// login answer (token, u32be sequence start); 03 = client action (token,
 /// u32be sequence, payload, CRC32 u32le of the rest).
-const RULES: &str = r#"
-[framing]
-length = "u16be"
-
-[[capture]]
-name = "token"
-direction = "s2c"
-when = { offset = 0, hex = "02" }
-field = { offset = 1, len = 8 }
-
-[[capture]]
-name = "seq0"
-direction = "s2c"
-when = { offset = 0, hex = "02" }
-field = { offset = 9, int = "u32be" }
-
-[[rewrite]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-field = { offset = 1, len = 8 }
-from = "token"
-
-[[rewrite]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-field = { offset = 9, int = "u32be" }
-from = "seq0"
-shift = true
-
-[[checksum]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-algorithm = "crc32"
-over = { from = 0, to = -4 }
-at = { offset = -4, int = "u32le" }
-
+const RULES: &str = concat!(
+    include_str!("rules/game_session.toml"),
+    r#"
 [[ignore]]
 direction = "s2c"
 when = { offset = 0, hex = "02" }
 field = { offset = 1, len = 12 }
-"#;
+"#
+);
 
 fn framed(body: &[u8]) -> Vec<u8> {
     let mut wire = (body.len() as u16).to_be_bytes().to_vec();

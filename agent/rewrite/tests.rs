@@ -16,47 +16,15 @@ use super::*;
 /// login answer (token: 8 bytes at 1, sequence start: u32be at 9), type
 /// 0x03 for client actions (token at 1, sequence u32be at 9, CRC32 of the
 /// rest in the last four bytes, little-endian).
-pub(super) const GAME_RULES: &str = r#"
-[framing]
-length = "u16be"
-
-[[capture]]
-name = "token"
-direction = "s2c"
-when = { offset = 0, hex = "02" }
-field = { offset = 1, len = 8 }
-
-[[capture]]
-name = "seq0"
-direction = "s2c"
-when = { offset = 0, hex = "02" }
-field = { offset = 9, int = "u32be" }
-
-[[rewrite]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-field = { offset = 1, len = 8 }
-from = "token"
-
-[[rewrite]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-field = { offset = 9, int = "u32be" }
-from = "seq0"
-shift = true
-
-[[checksum]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-algorithm = "crc32"
-over = { from = 0, to = -4 }
-at = { offset = -4, int = "u32le" }
-
+pub(super) const GAME_RULES: &str = concat!(
+    include_str!("../../tests/rules/game_session.toml"),
+    r#"
 [[ignore]]
 direction = "s2c"
 when = { offset = 0, hex = "02" }
 field = { offset = 1, len = 12 }
-"#;
+"#
+);
 
 pub(super) fn rules(text: &str) -> Rules {
     Rules::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))

@@ -41,41 +41,7 @@ pub const STAGGER: Duration = Duration::from_millis(3);
 /// captured from each connection's WELCOME, every ACTION gets the live
 /// token, its sequence number shifted by (live seq0 - recorded seq0), and
 /// its CRC recomputed.
-pub const SESSION_RULES: &str = r#"[framing]
-length = "u16be"
-
-[[capture]]
-name = "token"
-direction = "s2c"
-when = { offset = 0, hex = "02" }
-field = { offset = 1, len = 8 }
-
-[[capture]]
-name = "seq0"
-direction = "s2c"
-when = { offset = 0, hex = "02" }
-field = { offset = 9, int = "u32be" }
-
-[[rewrite]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-field = { offset = 1, len = 8 }
-from = "token"
-
-[[rewrite]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-field = { offset = 9, int = "u32be" }
-from = "seq0"
-shift = true
-
-[[checksum]]
-direction = "c2s"
-when = { offset = 0, hex = "03" }
-algorithm = "crc32"
-over = { from = 0, to = -4 }
-at = { offset = -4, int = "u32le" }
-"#;
+pub const SESSION_RULES: &str = include_str!("../rules/game_session.toml");
 
 /// What `--verify` must not compare: the nonce of every OK, and the token
 /// and sequence start of every WELCOME.
