@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tonic::transport::Channel;
 
+use common::replays::get_replay;
 use common::*;
 
 /// The error of a replay whose agent died under it (`reel::replay::INTERRUPTED`).
@@ -83,13 +84,6 @@ fn request(rec: &str, target: SocketAddr, mode: &str) -> pb::StartReplayRequest 
     }
 }
 
-async fn get(ctl: &mut ReelClient<Channel>, id: &str) -> pb::ReplayReport {
-    ctl.get_replay(pb::GetReplayRequest { id: id.into() })
-        .await
-        .expect("GetReplay")
-        .into_inner()
-}
-
 /// Polls a replay (bounded by `limit`) until `done` holds for its report.
 async fn wait_for(
     ctl: &mut ReelClient<Channel>,
@@ -100,7 +94,7 @@ async fn wait_for(
 ) -> pb::ReplayReport {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let r = get(ctl, id).await;
+        let r = get_replay(ctl, id).await;
         if done(&r) {
             return r;
         }
@@ -219,14 +213,14 @@ async fn reports_survive_restarts_and_a_crash_marks_them_failed() {
 
     let mut agent = AgentProc::start("127.0.0.1", &data);
     let mut ctl = agent.client().await;
-    let again = get(&mut ctl, &fast_id).await;
+    let again = get_replay(&mut ctl, &fast_id).await;
     assert_eq!(again.state, "finished");
     assert_eq!(again.connections_total, 1);
     assert_eq!(again.connections.len(), 1);
     assert_eq!(again.connections[0].bytes_sent, 5);
     assert_eq!(again.bytes_sent, fast.bytes_sent);
     assert_eq!(again.started_at_unix_ns, fast.started_at_unix_ns);
-    let cut = get(&mut ctl, &cut_id).await;
+    let cut = get_replay(&mut ctl, &cut_id).await;
     assert_eq!(cut.state, "stopped", "{cut:?}");
     let listed = list_all(&mut ctl, 1).await;
     assert_eq!(ids(&listed), [cut_id.as_str(), fast_id.as_str()]);
@@ -255,7 +249,7 @@ async fn reports_survive_restarts_and_a_crash_marks_them_failed() {
     let agent = AgentProc::start("127.0.0.1", &data);
     let mut ctl = agent.client().await;
     for id in [&running_id, &scheduled.id] {
-        let r = get(&mut ctl, id).await;
+        let r = get_replay(&mut ctl, id).await;
         assert_eq!(
             (r.state.as_str(), r.error.as_str()),
             ("failed", INTERRUPTED)

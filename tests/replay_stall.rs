@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
+use common::replays::get_replay;
 use common::*;
 
 /// Bytes of the big client chunk: more than loopback socket buffers hold.
@@ -71,13 +72,6 @@ async fn silent_server(read: bool) -> std::net::SocketAddr {
     addr
 }
 
-async fn get(ctl: &mut ReelClient<Channel>, id: &str) -> pb::ReplayReport {
-    ctl.get_replay(pb::GetReplayRequest { id: id.into() })
-        .await
-        .expect("GetReplay")
-        .into_inner()
-}
-
 /// Polls the running replay until `seen` holds of its report (at most
 /// 20 s), then stops it; returns the report that held.
 async fn watch_until(
@@ -88,7 +82,7 @@ async fn watch_until(
 ) -> pb::ReplayReport {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let r = get(ctl, id).await;
+        let r = get_replay(ctl, id).await;
         if seen(&r) {
             let stopped = ctl
                 .stop_replay(pb::StopReplayRequest { id: id.into() })

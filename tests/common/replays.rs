@@ -64,7 +64,7 @@ pub async fn try_replay_within(
         .id;
     match tokio::time::timeout(limit, poll_until_ended(ctl, &id)).await {
         Ok(report) => Ok(report),
-        Err(_) => Err(get(ctl, &id).await),
+        Err(_) => Err(get_replay(ctl, &id).await),
     }
 }
 
@@ -77,7 +77,8 @@ pub async fn stop(ctl: &mut ReelClient<Channel>, id: &str) {
     .await;
 }
 
-async fn get(ctl: &mut ReelClient<Channel>, id: &str) -> pb::ReplayReport {
+/// The replay's report as of now.
+pub async fn get_replay(ctl: &mut ReelClient<Channel>, id: &str) -> pb::ReplayReport {
     ctl.get_replay(pb::GetReplayRequest { id: id.into() })
         .await
         .expect("GetReplay")
@@ -86,7 +87,7 @@ async fn get(ctl: &mut ReelClient<Channel>, id: &str) -> pb::ReplayReport {
 
 async fn poll_until_ended(ctl: &mut ReelClient<Channel>, id: &str) -> pb::ReplayReport {
     loop {
-        let r = get(ctl, id).await;
+        let r = get_replay(ctl, id).await;
         if ended(&r) {
             return r;
         }
