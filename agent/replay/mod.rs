@@ -1,15 +1,18 @@
 //! Replay: the plan (the recordings' connections, from one pass over the
 //! files), the events a pass streams from them (`source`, `script`) within
 //! a look-ahead `budget`, running a pass (`session`) with one task per
-//! connection (`task`) over its sockets (`conn`), causal `gates`, what
-//! connections wait for (`waits`), verification (`verify`), lateness
-//! statistics, reports and their bounded collection (`collect`), report
-//! files (`store`), listing pages (`page`), and the agent's set of replays
-//! (`registry`, what it keeps: `kept`).
+//! connection (`task`) over its sockets (`conn`, `reader`), live totals
+//! (`progress`), causal `gates`, what connections wait for (`waits`),
+//! session rewriting on both sides (`outbound`, `inbound`, counted in
+//! `units`), verification (`verify`), lateness statistics, reports, what
+//! passes report into (`feed`) and its bounded collection (`collect`),
+//! report files (`store`), listing pages (`page`), and the agent's set of
+//! replays (`registry`, what it keeps: `kept`).
 
 mod budget;
 mod collect;
 mod conn;
+mod feed;
 mod gates;
 mod inbound;
 mod kept;

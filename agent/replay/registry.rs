@@ -14,12 +14,12 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use super::collect::Collector;
+use super::feed::Feed;
 use super::options::ReplayOptions;
 use super::plan::Plan;
 use super::progress::Progress;
-use super::report::RuleCount;
-use super::report::{ConnReport, Relaxation, ReplayReport, ReplayState};
-use super::session::{Outcomes, Pass};
+use super::report::{ReplayReport, ReplayState};
+use super::session::Pass;
 use super::source::{self, Files};
 use super::store::{self, ReportStore};
 use super::units;
@@ -28,72 +28,11 @@ use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
 use crate::faults::ProxyFaults;
 use crate::record::{RecordingStatus, Recordings};
-use crate::rewrite::{Rules, Stats};
 
 /// Most ended replays kept (in memory and on disk); the oldest go first.
 pub const KEPT_REPLAYS: usize = 256;
 /// Most waiting connections a live report lists.
 pub const SHOWN_WAITS: usize = 50;
-/// What the passes of a replay report as they go: connections and
-/// relaxations into the bounded collector, the first reading error aside.
-struct Feed {
-    collector: Arc<Mutex<Collector>>,
-    error: Mutex<Option<String>>,
-    /// What the rules did, summed over the connections that ended.
-    rules: Mutex<Option<Stats>>,
-}
-
-impl Feed {
-    fn collector(&self) -> MutexGuard<'_, Collector> {
-        self.collector.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn error(&self) -> Option<String> {
-        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Messages the framing could not split, so far.
-    fn unparsed(&self) -> u64 {
-        let stats = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        stats.as_ref().map_or(0, |s| s.unparsed)
-    }
-
-    /// The rules' counts so far, rule by rule.
-    fn rule_counts(&self, rules: Option<&Rules>) -> Vec<RuleCount> {
-        let stats = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        match (rules, stats.as_ref()) {
-            (Some(r), Some(s)) => RuleCount::all(r, s),
-            (Some(r), None) => RuleCount::all(r, &Stats::new(r)),
-            _ => Vec::new(),
-        }
-    }
-}
-
-impl Outcomes for Feed {
-    fn connection(&self, r: ConnReport) {
-        self.collector().add(r);
-    }
-
-    fn relaxation(&self, r: Relaxation) {
-        self.collector().relaxation(r);
-    }
-
-    fn error(&self, e: String) {
-        self.error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(e);
-    }
-
-    fn rules(&self, stats: &Stats) {
-        let mut sum = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        match sum.as_mut() {
-            Some(s) => s.add(stats),
-            None => *sum = Some(stats.clone()),
-        }
-    }
-}
-
 /// Whether a replay in `state` may still change: its report is live.
 pub(super) fn running(state: ReplayState) -> bool {
     matches!(state, ReplayState::Running | ReplayState::Scheduled)
