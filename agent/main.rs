@@ -9,6 +9,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+
+/// jemalloc with background purging: a long-running agent gives memory back
+/// after a burst (thousands of connections, faults holding chunks), where
+/// glibc's malloc kept the burst's pages resident (docs/RELIABILITY.md).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{CommandFactory, Parser};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
