@@ -45,6 +45,9 @@ pub enum Error {
     /// The operation does not fit the current state (e.g. delete while recording).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// `--max-disk` or `--min-free` leaves no room for what was asked.
+    #[error(transparent)]
+    DiskLimit(#[from] crate::record::LimitError),
     /// The host refused to bind the listen address (in use, not local, no permission).
     #[error("cannot listen on {addr}: {source}")]
     Bind {

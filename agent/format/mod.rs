@@ -34,4 +34,4 @@ pub use layout::MAX_PAYLOAD;
 pub use reader::{End, Next, READ_CHUNK, RecordingReader};
 pub use scan::{Scan, read_footer, scan, scan_file};
 pub use summary::{ConnSummary, Footer, Summary, SummaryBuilder};
-pub use writer::{RecordingWriter, Sink};
+pub use writer::{Finished, RecordingWriter, Sink};

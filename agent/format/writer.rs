@@ -53,6 +53,14 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
 }
 
+/// A finished recording: its sink, footer and size in bytes.
+#[derive(Debug)]
+pub struct Finished<S> {
+    pub sink: S,
+    pub footer: Footer,
+    pub size: u64,
+}
+
 /// Writes one recording: the header on creation, frames, then the footer.
 ///
 /// Dropping it without [`RecordingWriter::finish`] leaves a valid file with
@@ -269,11 +277,26 @@ impl<S: Sink> RecordingWriter<S> {
     /// file stays readable without a footer),
     /// [`FormatError::TornWrite`] or the sink's [`FormatError::Io`].
     pub fn finish(
-        mut self,
+        self,
         ended_unix_ns: i64,
         end_reason: &str,
         error: Option<String>,
     ) -> Result<(S, Footer), FormatError> {
+        self.finish_sized(ended_unix_ns, end_reason, error)
+            .map(|f| (f.sink, f.footer))
+    }
+
+    /// [`RecordingWriter::finish`], also saying the file's final size (for
+    /// quotas), which a sink that is not a file cannot tell.
+    ///
+    /// # Errors
+    /// As [`RecordingWriter::finish`].
+    pub fn finish_sized(
+        mut self,
+        ended_unix_ns: i64,
+        end_reason: &str,
+        error: Option<String>,
+    ) -> Result<Finished<S>, FormatError> {
         self.write_staged()?;
         self.check_torn()?;
         let last_ts_ns = self.summary.summary().last_ts_ns;
@@ -296,7 +319,11 @@ impl<S: Sink> RecordingWriter<S> {
         self.buf.extend_from_slice(&TRAILER_MAGIC);
         self.write_buf()?;
         self.sync()?;
-        Ok((self.sink, footer))
+        Ok(Finished {
+            size: self.position,
+            sink: self.sink,
+            footer,
+        })
     }
 
     fn check_torn(&self) -> Result<(), FormatError> {

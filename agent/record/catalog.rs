@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::{info, warn};
 
 use super::active::{Active, header_of};
+use super::error::RecordError;
 use super::files::{create_file, load};
 use super::info::{RecordingInfo, RecordingStatus, from_footer, time_to_unix_ns};
 use super::quota::{DiskLimits, Quota};
@@ -216,8 +217,7 @@ impl Recordings {
         }
         self.quota
             .admit(MIN_RECORDING_ROOM)
-            .and_then(|()| self.quota.free_space_ok())
-            .map_err(Error::FailedPrecondition)?;
+            .and_then(|()| self.quota.free_space_ok())?;
         if let Some(at) = start_at {
             check_start_at(at, SystemTime::now())?;
             crate::timer::sleep_until_wall(at).await;
@@ -275,7 +275,7 @@ impl Recordings {
         let on_failure = {
             let bus = self.bus.clone();
             let active = active.clone();
-            Box::new(move |_err: String| {
+            Box::new(move |_err: &RecordError| {
                 bus.publish(
                     None,
                     EventBody::Recording {
@@ -359,7 +359,7 @@ impl Recordings {
             Err(err) => {
                 let mut info = active.info();
                 info.status = RecordingStatus::Failed;
-                info.error = Some(err);
+                info.error = Some(err.to_string());
                 info.size_bytes = size;
                 (info, RecordingPhase::Failed)
             }

@@ -6,6 +6,23 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+/// A disk limit that stops a recording or refuses an upload: which one, and
+/// the figures the operator needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("disk quota reached: recordings use {used} bytes and the limit (--max-disk) is {max}")]
+    QuotaReached { used: u64, max: u64 },
+    #[error(
+        "free space below the floor: {free} bytes free on {}, the floor (--min-free) is {floor}",
+        .dir.display()
+    )]
+    BelowFloor { free: u64, floor: u64, dir: PathBuf },
+    /// statvfs failed, so the floor cannot be checked; refusing is safer
+    /// than filling the disk.
+    #[error("cannot read free space of {}: {error}", .dir.display())]
+    FreeSpaceUnknown { dir: PathBuf, error: String },
+}
+
 /// The limits in force (both optional).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DiskLimits {
@@ -60,7 +77,7 @@ impl Quota {
     /// Counts `extra` more bytes if they fit under `--max-disk` (checked and
     /// added in one step, so two writers cannot both take the last room);
     /// why not otherwise, and nothing is counted then.
-    pub fn try_add(&self, extra: u64) -> Result<(), String> {
+    pub fn try_add(&self, extra: u64) -> Result<(), LimitError> {
         let max = self.limits().max_disk;
         self.used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| match max {
@@ -68,40 +85,42 @@ impl Quota {
                 _ => Some(used.saturating_add(extra)),
             })
             .map(|_| ())
-            .map_err(|used| quota_reached(used, max.unwrap_or(0)))
+            .map_err(|used| LimitError::QuotaReached {
+                used,
+                max: max.unwrap_or(0),
+            })
     }
 
     /// Whether `extra` more bytes fit under `--max-disk`; why not otherwise.
-    pub fn admit(&self, extra: u64) -> Result<(), String> {
+    pub fn admit(&self, extra: u64) -> Result<(), LimitError> {
         let Some(max) = self.limits().max_disk else {
             return Ok(());
         };
         let used = self.used();
         if used.saturating_add(extra) > max {
-            return Err(quota_reached(used, max));
+            return Err(LimitError::QuotaReached { used, max });
         }
         Ok(())
     }
 
     /// Whether the filesystem still has the free space `--min-free` asks.
-    pub fn free_space_ok(&self) -> Result<(), String> {
+    pub fn free_space_ok(&self) -> Result<(), LimitError> {
         let Some(floor) = self.limits().min_free else {
             return Ok(());
         };
-        let free = free_bytes(&self.dir)
-            .map_err(|e| format!("cannot read free space of {}: {e}", self.dir.display()))?;
+        let free = free_bytes(&self.dir).map_err(|e| LimitError::FreeSpaceUnknown {
+            dir: self.dir.clone(),
+            error: e.to_string(),
+        })?;
         if free < floor {
-            return Err(format!(
-                "free space below the floor: {free} bytes free on {}, the floor (--min-free) is {floor}",
-                self.dir.display()
-            ));
+            return Err(LimitError::BelowFloor {
+                free,
+                floor,
+                dir: self.dir.clone(),
+            });
         }
         Ok(())
     }
-}
-
-fn quota_reached(used: u64, max: u64) -> String {
-    format!("disk quota reached: recordings use {used} bytes and the limit (--max-disk) is {max}")
 }
 
 /// Bytes of a file still being written outside the recorders (an upload),
@@ -121,7 +140,7 @@ impl Charge {
     }
 
     /// Counts `n` more bytes, or says which limit they would cross.
-    pub fn grow(&mut self, n: u64) -> Result<(), String> {
+    pub fn grow(&mut self, n: u64) -> Result<(), LimitError> {
         self.quota.try_add(n)?;
         self.bytes += n;
         Ok(())
@@ -168,7 +187,7 @@ mod tests {
             min_free: None,
         });
         assert!(q.admit(100).is_ok());
-        assert!(q.admit(101).unwrap_err().contains("--max-disk"));
+        assert!(q.admit(101).unwrap_err().to_string().contains("--max-disk"));
         q.sub(500);
         assert!(q.admit(600).is_ok());
     }
@@ -183,7 +202,7 @@ mod tests {
         let mut c = Charge::new(q.clone());
         assert!(c.grow(800).is_ok());
         assert_eq!(q.used(), 900);
-        assert!(c.grow(101).unwrap_err().contains("--max-disk"));
+        assert!(c.grow(101).unwrap_err().to_string().contains("--max-disk"));
         assert_eq!(
             (q.used(), c.bytes()),
             (900, 800),
@@ -204,7 +223,12 @@ mod tests {
             max_disk: None,
             min_free: Some(u64::MAX),
         });
-        assert!(q.free_space_ok().unwrap_err().contains("--min-free"));
+        assert!(
+            q.free_space_ok()
+                .unwrap_err()
+                .to_string()
+                .contains("--min-free")
+        );
         q.set_limits(DiskLimits {
             max_disk: None,
             min_free: Some(1),

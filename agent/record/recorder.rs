@@ -2,6 +2,10 @@
 //! frames. Blocking file I/O stays off the async runtime; the bounded queue in
 //! front of it is what backpressures the proxies when the disk is slow.
 //!
+//! The thread only carries out decisions: when to write, flush, sync and
+//! check free space is `policy.rs`, and the file is any format `Sink`, so a
+//! full disk or a torn write is a unit test with a model sink (tests below).
+//!
 //! Durability: buffered frames are handed to the OS whenever the queue is
 //! empty and at least every `RECORDER_FLUSH_INTERVAL`, so `kill -9` of the
 //! agent loses nothing already handed over; the file is fsynced every
@@ -12,28 +16,29 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, info};
 
+use super::error::RecordError;
+use super::policy::{Pending, Policy, Step};
 use super::quota::Quota;
 use super::tap::{self, RecorderMsg, TapKind, TapMsg};
-use crate::format::{Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Summary};
+use crate::format::{Finished, Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Sink, Summary};
 use crate::record::info::time_to_unix_ns;
 
-/// Longest time a frame may sit in the recorder's buffer before it is handed to the OS.
-pub const RECORDER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
-/// Longest time between fsyncs while a recording has unsynced data.
-pub const RECORDER_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+pub use super::policy::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
+
 /// Most messages the recorder takes from its queue at once.
 const RECORDER_BATCH: usize = 256;
-/// Staged bytes the recorder writes at once, even mid-batch, so the byte
-/// budget flows back to the proxies in steps of this size rather than one
-/// whole queue at a time.
-const RECORDER_WRITE_BYTES: usize = 1024 * 1024;
 /// Buffer in front of the file: one write syscall per this many bytes under load.
 const WRITE_BUFFER: usize = 256 * 1024;
+/// A frame's fixed bytes in the file: header (length, conn, ts, kind) and CRC.
+const FRAME_OVERHEAD: u64 = 28;
+/// Room an OPEN frame takes (addresses, proxy id), charged on every message
+/// since the recorder cannot know ahead which one is a connection's first.
+const OPEN_ALLOWANCE: u64 = 160;
 
 /// Figures of a recording in progress, updated by its recorder thread and read
 /// by listings.
@@ -43,7 +48,11 @@ pub(crate) struct Live {
     pub connections: AtomicU64,
     pub bytes_c2s: AtomicU64,
     pub bytes_s2c: AtomicU64,
+    /// LOSS frames in the file plus `dropped`.
     pub lost_bytes: AtomicU64,
+    /// Chunks the recorder could not write (a limit or a write error ended
+    /// the recording): lost too, but no LOSS frame says so.
+    dropped: AtomicU64,
     pub size_bytes: AtomicU64,
     pub last_ts_ns: AtomicU64,
     pub failed: AtomicBool,
@@ -56,7 +65,9 @@ impl Live {
         self.connections.store(s.connections, Ordering::Relaxed);
         self.bytes_c2s.store(s.bytes_c2s, Ordering::Relaxed);
         self.bytes_s2c.store(s.bytes_s2c, Ordering::Relaxed);
-        self.lost_bytes.store(s.lost_bytes, Ordering::Relaxed);
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        self.lost_bytes
+            .store(s.lost_bytes.saturating_add(dropped), Ordering::Relaxed);
         self.size_bytes.store(size, Ordering::Relaxed);
         self.last_ts_ns.store(s.last_ts_ns, Ordering::Relaxed);
     }
@@ -64,14 +75,25 @@ impl Live {
     pub fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    fn lose(&self, tap: Option<&TapMsg>) {
+        if let Some(TapMsg {
+            kind: TapKind::Data(_, b),
+            ..
+        }) = tap
+        {
+            self.dropped.fetch_add(b.len() as u64, Ordering::Relaxed);
+            self.lost_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
+    }
 }
 
 /// How a recorder thread ended, sent to whoever asked it to stop.
-pub(crate) type StopReply = Result<Footer, String>;
+pub(crate) type StopReply = Result<Footer, RecordError>;
 
 /// Everything the recorder thread owns.
-pub(crate) struct Recorder {
-    pub writer: RecordingWriter<BufWriter<File>>,
+pub(crate) struct Recorder<S: Sink> {
+    pub writer: RecordingWriter<S>,
     pub rx: mpsc::Receiver<RecorderMsg>,
     /// The queue's byte budget: given back as bytes are written, closed at
     /// the end so no proxy waits on a recorder that is gone.
@@ -82,7 +104,7 @@ pub(crate) struct Recorder {
     /// Disk quota and free-space floor.
     pub quota: Arc<Quota>,
     /// Called once if the recording ends early, with why (publishes the event).
-    pub on_failure: Box<dyn FnOnce(String) + Send>,
+    pub on_failure: Box<dyn FnOnce(&RecordError) + Send>,
     pub id: String,
 }
 
@@ -97,19 +119,26 @@ fn frame_cost(tap: &TapMsg) -> u64 {
         TapKind::Close(r) => r.len() as u64,
         _ => 0,
     };
-    // Header and CRC of the frame, plus an OPEN the first time.
-    payload + 28 + 160
+    payload + FRAME_OVERHEAD + OPEN_ALLOWANCE
 }
 
 /// The writer while a recording is live, then how it ended.
-enum State {
-    Writing(RecordingWriter<BufWriter<File>>),
+enum State<S: Sink> {
+    Writing(RecordingWriter<S>),
     /// Ended early (quota, free space, write error); the outcome is kept for
     /// the stop request, and later bytes are counted as lost.
     Ended(StopReply),
 }
 
-impl Recorder {
+/// What the loop keeps between messages besides the writer.
+struct Books {
+    known: HashSet<u64>,
+    last_ts: u64,
+    /// File bytes already counted in the quota.
+    counted: u64,
+}
+
+impl<S: Sink> Recorder<S> {
     /// Runs until a `Stop` arrives or every sender is gone.
     pub fn run(self) {
         let Recorder {
@@ -123,14 +152,13 @@ impl Recorder {
             id,
         } = self;
         let mut state = State::Writing(writer);
-        let mut known: HashSet<u64> = HashSet::new();
-        let mut last_ts = 0u64;
-        let mut last_flush = Instant::now();
-        let mut last_sync = Instant::now();
-        let mut last_space_check = Instant::now();
-        let mut dirty = false;
+        let mut policy = Policy::new(Instant::now());
+        let mut books = Books {
+            known: HashSet::new(),
+            last_ts: 0,
+            counted: 0,
+        };
         let mut on_failure = Some(on_failure);
-        let mut written_before = 0u64;
 
         // Messages are taken from the queue in batches: one wake-up of this
         // thread, and one burst of freed queue slots for the proxies, per
@@ -160,89 +188,39 @@ impl Recorder {
             };
             let State::Writing(writer) = &mut state else {
                 // Nothing more can be written; count what is dropped.
-                if let Some(TapMsg {
-                    kind: TapKind::Data(_, b),
-                    ..
-                }) = &tap
-                {
-                    live.lost_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-                }
+                live.lose(tap.as_ref());
                 continue;
             };
-            let mut stop_early: Option<String> = None;
-            let now = Instant::now();
-            if now.duration_since(last_space_check) >= RECORDER_SYNC_INTERVAL {
-                last_space_check = now;
-                if let Err(e) = quota.free_space_ok() {
-                    stop_early = Some(e);
-                }
-            }
-            if let Some(tap) = tap.filter(|_| stop_early.is_none()) {
-                match quota.admit(frame_cost(&tap)) {
-                    Err(e) => {
-                        if let TapKind::Data(_, b) = &tap.kind {
-                            live.lost_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-                        }
-                        stop_early = Some(e);
-                    }
-                    Ok(()) => {
-                        for frame in frames_for(&tap, start, &mut known, &mut last_ts) {
-                            if let Err(e) = writer.stage(frame) {
-                                stop_early = Some(format!(
-                                    "write failed: {}",
-                                    crate::error::with_causes(&e)
-                                ));
-                                break;
-                            }
-                        }
-                        dirty = true;
-                    }
-                }
-            }
-            if stop_early.is_none() && dirty {
-                let now = Instant::now();
-                // The batch's frames go out in one vectored write (no copy),
-                // before its byte budget is given back.
-                let r = if now.duration_since(last_sync) >= RECORDER_SYNC_INTERVAL {
-                    last_sync = now;
-                    last_flush = now;
-                    dirty = false;
-                    writer.sync()
-                } else if (batch.is_empty() && rx.is_empty())
-                    || now.duration_since(last_flush) >= RECORDER_FLUSH_INTERVAL
-                {
-                    last_flush = now;
-                    writer.flush()
-                } else if batch.is_empty() || writer.staged_bytes() >= RECORDER_WRITE_BYTES {
-                    writer.write_staged()
-                } else {
-                    Ok(())
-                };
-                if let Err(e) = r {
-                    stop_early = Some(format!("write failed: {}", crate::error::with_causes(&e)));
-                }
-                if writer.staged_bytes() == 0 {
-                    // Written: the proxies may queue as much again, while
-                    // the rest of a large batch is being written.
-                    budget.add_permits(std::mem::take(&mut in_batch));
-                }
+            let pending = |writer: &RecordingWriter<S>| Pending {
+                batch_left: !batch.is_empty(),
+                queued: !rx.is_empty(),
+                staged_bytes: writer.staged_bytes(),
+            };
+            let outcome = record_one(writer, tap, &mut policy, &quota, &live, start, &mut books)
+                .and_then(|()| {
+                    let p = pending(writer);
+                    carry_out(writer, policy.step(Instant::now(), p))
+                });
+            if writer.staged_bytes() == 0 {
+                // Written: the proxies may queue as much again, while the
+                // rest of a large batch is being written.
+                budget.add_permits(std::mem::take(&mut in_batch));
             }
             let position = writer.position();
-            quota.add(position.saturating_sub(written_before));
-            written_before = position;
+            quota.add(position.saturating_sub(books.counted));
+            books.counted = position;
             live.publish(writer.summary(), position);
-            if let Some(why) = stop_early {
+            if let Err(why) = outcome {
                 error!(recording = %id, reason = %why, "recording ended early; the proxies keep forwarding");
                 live.failed.store(true, Ordering::Relaxed);
-                *live.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
-                let State::Writing(writer) =
+                *live.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
+                if let State::Writing(writer) =
                     std::mem::replace(&mut state, State::Ended(Err(why.clone())))
-                else {
-                    unreachable!("checked above");
-                };
-                state = State::Ended(end_early(writer, &why, &quota, written_before));
+                {
+                    state = State::Ended(end_early(writer, why.clone(), &quota, books.counted));
+                }
                 if let Some(f) = on_failure.take() {
-                    f(why);
+                    f(&why);
                 }
             }
         };
@@ -252,19 +230,14 @@ impl Recorder {
             State::Ended(outcome) => outcome,
             State::Writing(writer) => {
                 let ended = time_to_unix_ns(SystemTime::now());
-                match writer.finish(ended, &reason, None) {
-                    Ok((sink, footer)) => {
-                        let size = sink
-                            .get_ref()
-                            .metadata()
-                            .map(|m| m.len())
-                            .unwrap_or(written_before);
-                        quota.add(size.saturating_sub(written_before));
+                match writer.finish_sized(ended, &reason, None) {
+                    Ok(Finished { footer, size, .. }) => {
+                        quota.add(size.saturating_sub(books.counted));
                         info!(recording = %id, frames = footer.summary.frames, "recording finished");
                         live.publish(&footer.summary, size);
                         Ok(footer)
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(RecordError::Finish(Arc::new(e))),
                 }
             }
         };
@@ -274,15 +247,62 @@ impl Recorder {
     }
 }
 
+/// Stages the frames of one message, if the disk limits allow; a message
+/// refused by a limit is counted as lost and ends the recording.
+fn record_one<S: Sink>(
+    writer: &mut RecordingWriter<S>,
+    tap: Option<TapMsg>,
+    policy: &mut Policy,
+    quota: &Quota,
+    live: &Live,
+    start: Instant,
+    books: &mut Books,
+) -> Result<(), RecordError> {
+    if policy.space_check_due(Instant::now())
+        && let Err(e) = quota.free_space_ok()
+    {
+        live.lose(tap.as_ref());
+        return Err(e.into());
+    }
+    let Some(tap) = tap else {
+        return Ok(());
+    };
+    // Staged bytes are not in the quota's count yet: a batch must not
+    // overshoot `--max-disk` by up to a megabyte.
+    if let Err(e) = quota.admit(frame_cost(&tap) + writer.staged_bytes() as u64) {
+        live.lose(Some(&tap));
+        return Err(e.into());
+    }
+    for frame in frames_for(&tap, start, &mut books.known, &mut books.last_ts) {
+        writer.stage(frame).map_err(RecordError::write)?;
+    }
+    policy.staged();
+    Ok(())
+}
+
+/// Does what the policy decided.
+fn carry_out<S: Sink>(
+    writer: &mut RecordingWriter<S>,
+    step: Option<Step>,
+) -> Result<(), RecordError> {
+    let r = match step {
+        None | Some(Step::Stage) => Ok(()),
+        Some(Step::Write) => writer.write_staged(),
+        Some(Step::Flush) => writer.flush(),
+        Some(Step::Sync) => writer.sync(),
+    };
+    r.map_err(RecordError::write)
+}
+
 /// Ends a recording that cannot go on: a marker saying why, then the footer
 /// (with the reason as its error), so the file reads as complete up to here.
 /// On a full disk these writes may fail too; the file then reads back as
 /// recovered, up to its last complete frame.
-fn end_early(
-    mut writer: RecordingWriter<BufWriter<File>>,
-    why: &str,
+fn end_early<S: Sink>(
+    mut writer: RecordingWriter<S>,
+    why: RecordError,
     quota: &Quota,
-    written: u64,
+    counted: u64,
 ) -> StopReply {
     let ts = writer.summary().last_ts_ns;
     let marker = Frame {
@@ -294,19 +314,15 @@ fn end_early(
     };
     let _ = writer.write_frame(&marker);
     let ended = time_to_unix_ns(SystemTime::now());
-    match writer.finish(ended, "ended early", Some(why.to_string())) {
-        Ok((sink, footer)) => {
-            let size = sink
-                .get_ref()
-                .metadata()
-                .map(|m| m.len())
-                .unwrap_or(written);
-            quota.add(size.saturating_sub(written));
+    match writer.finish_sized(ended, "ended early", Some(why.to_string())) {
+        Ok(Finished { footer, size, .. }) => {
+            quota.add(size.saturating_sub(counted));
             Ok(footer)
         }
-        Err(e) => Err(format!(
-            "{why}; the footer could not be written either: {e}"
-        )),
+        Err(e) => Err(RecordError::FooterAfter {
+            why: Box::new(why),
+            footer: Arc::new(e),
+        }),
     }
 }
 
@@ -380,54 +396,9 @@ pub(crate) async fn stop(tx: &mpsc::Sender<RecorderMsg>, reason: &str) -> StopRe
         reply,
     })
     .await
-    .map_err(|_| "the recorder has already ended".to_string())?;
-    rx.await
-        .map_err(|_| "the recorder ended without finishing the file".to_string())?
+    .map_err(|_| RecordError::Gone)?;
+    rx.await.map_err(|_| RecordError::NoReply)?
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::format::Direction;
-    use crate::proxy::ConnMeta;
-
-    fn meta(id: u64, opened: Instant) -> Arc<crate::proxy::ConnMeta> {
-        let mut m = ConnMeta::new(
-            id,
-            "p1".into(),
-            "127.0.0.1:5000".parse().unwrap(),
-            "127.0.0.1:6000".parse().unwrap(),
-        );
-        m.opened = opened;
-        Arc::new(m)
-    }
-
-    #[test]
-    fn first_sight_of_a_connection_writes_its_open() {
-        let start = Instant::now();
-        let before = start - Duration::from_secs(1);
-        let mut known = HashSet::new();
-        let mut last = 0;
-        let tap = TapMsg {
-            conn: meta(7, before),
-            at: start + Duration::from_millis(5),
-            kind: TapKind::Data(Direction::C2s, bytes::Bytes::from_static(b"hi")),
-        };
-        let frames = frames_for(&tap, start, &mut known, &mut last);
-        assert_eq!(frames.len(), 2);
-        match &frames[0].body {
-            FrameBody::Open(o) => assert!(o.mid_session),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(frames[1].ts_ns, 5_000_000);
-        // Second message: no new OPEN, and the clock never runs backwards.
-        let tap = TapMsg {
-            conn: meta(7, before),
-            at: start,
-            kind: TapKind::Close("client closed".into()),
-        };
-        let frames = frames_for(&tap, start, &mut known, &mut last);
-        assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].ts_ns, 5_000_000);
-    }
-}
+mod tests;

@@ -65,8 +65,7 @@ impl Recordings {
         ids::validate("name", id)?;
         self.quota
             .admit(size)
-            .and_then(|()| self.quota.free_space_ok())
-            .map_err(Error::FailedPrecondition)?;
+            .and_then(|()| self.quota.free_space_ok())?;
         if self.entries().contains_key(id) || self.path_of(id).exists() {
             return Err(Error::RecordingExists(id.to_string()));
         }
@@ -86,9 +85,7 @@ impl Recordings {
     /// # Errors
     /// `FailedPrecondition` naming the floor.
     pub fn free_space_ok(&self) -> Result<()> {
-        self.quota
-            .free_space_ok()
-            .map_err(Error::FailedPrecondition)
+        Ok(self.quota.free_space_ok()?)
     }
 
     /// Adds an uploaded file (at `tmp`, checked by [`check_upload`]) to the

@@ -32,7 +32,7 @@ impl From<Error> for Status {
                 Status::not_found(msg)
             }
             Error::ProxyExists(_) | Error::RecordingExists(_) => Status::already_exists(msg),
-            Error::FailedPrecondition(_) => Status::failed_precondition(msg),
+            Error::FailedPrecondition(_) | Error::DiskLimit(_) => Status::failed_precondition(msg),
             Error::Bind { .. } => Status::unavailable(msg),
             Error::Io { .. } | Error::Format { .. } => Status::internal(msg),
         }
