@@ -78,6 +78,15 @@ pub(crate) struct GlobalArgs {
     /// file may set one per agent
     #[arg(long, value_name = "PEM", global = true)]
     pub(crate) tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for agents started with --tls-client-ca;
+    /// needs --tls-key and --tls-ca; a fleet file may set one per agent
+    #[arg(long, value_name = "PEM", global = true, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert
+    #[arg(long, value_name = "PEM", global = true, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 /// What to do on the selected agents.
@@ -172,7 +181,8 @@ pub(crate) enum RecordCommand {
     Rm(IdArg),
     /// Download recordings from the agents into local files DIR/<ID>.reel
     Pull(RecordPullArgs),
-    /// Upload local recording files (<ID>.reel) to the agents
+    /// Upload local recording files to the agents (each is stored under the
+    /// id in its header, whatever the file is called)
     Push(RecordPushArgs),
 }
 
@@ -217,7 +227,7 @@ pub(crate) struct RecordPullArgs {
                   checks it and adds it to its recordings under the id in its header."
 )]
 pub(crate) struct RecordPushArgs {
-    /// Recording files; each must be named <ID>.reel
+    /// Recording files (any name: the id is read from each file)
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
 }

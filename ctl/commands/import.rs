@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::args::ImportArgs;
 use crate::error::AgentError;
+use crate::plural::count;
 use crate::source::{Results, Source, Sourced, local_error};
 
 /// What one import wrote.
@@ -35,9 +36,10 @@ impl Imported {
         let mut notes = Vec::new();
         if let Some(cut) = &self.summary.truncated {
             notes.push(format!(
-                "the capture ends inside a record at byte {} ({} bytes of it present); \
+                "the capture ends inside a record at byte {} ({} of it present); \
                  the packets before it were imported",
-                cut.offset, cut.bytes
+                cut.offset,
+                count(cut.bytes, "byte", "bytes")
             ));
         }
         if self.summary.connections == 0 {

@@ -1,16 +1,22 @@
-//! Prints watch updates as they come: one line per event on stdout, stream
-//! status and lag notices on stderr; with `--json`, everything as JSON Lines
-//! on stdout (`watch_json`).
+//! Prints watch updates as they come: one line per event on stdout (proxies
+//! by name, idle proxies' stats left out, a total line per second across
+//! proxies and agents: `watch_seconds`), stream status and lag notices on
+//! stderr; with `--json`, every event exactly as received (plus its proxy's
+//! name) as JSON Lines on stdout (`watch_json`).
 
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::commands::watch::{Update, WatchItem};
+use crate::commands::watch::{Update, WatchItem, WatchSink};
 use crate::event::{EventBody, WatchEvent};
+use crate::exit::Exit;
 use crate::output::escape::safe_lines;
 use crate::output::format::{bytes, delay, duration_ms, kilobytes, rate};
 use crate::output::watch_json;
+use crate::output::watch_seconds::{Seconds, StatsFigures, Total};
+use crate::plural::count;
 use crate::settings::{AgentTarget, OutputMode, Verbosity};
+use crate::timestamp::UnixNanos;
 
 /// Turns updates into lines.
 #[derive(Debug)]
@@ -19,6 +25,27 @@ pub(crate) struct WatchPrinter {
     mode: OutputMode,
     /// Width of the agent column in human lines.
     agent_width: usize,
+    /// Which stats lines to print, and the totals (human output only).
+    seconds: Seconds,
+}
+
+impl WatchSink for WatchPrinter {
+    fn update(&mut self, update: Update) -> io::Result<()> {
+        self.print(&update)
+    }
+
+    fn second(&mut self) -> io::Result<()> {
+        let Some(total) = self.seconds.second() else {
+            return Ok(());
+        };
+        if self.mode.json || self.mode.verbosity == Verbosity::Quiet {
+            return Ok(());
+        }
+        let now = UnixNanos(crate::clock::now_unix_ns());
+        let mut out = io::stdout().lock();
+        out.write_all(total_line(now, self.agent_width, &total).as_bytes())?;
+        out.flush()
+    }
 }
 
 impl WatchPrinter {
@@ -28,6 +55,7 @@ impl WatchPrinter {
             agents: agents.to_vec(),
             mode,
             agent_width: agent_width.unwrap_or(0),
+            seconds: Seconds::default(),
         }
     }
 
@@ -35,7 +63,16 @@ impl WatchPrinter {
     ///
     /// # Errors
     /// Writing stdout failed (the reader went away).
-    pub(crate) fn print(&self, update: &Update) -> io::Result<()> {
+    fn print(&mut self, update: &Update) -> io::Result<()> {
+        if !self.mode.json {
+            match &update.item {
+                WatchItem::Event(event) if !self.worth_a_line(update.agent, event) => {
+                    return Ok(());
+                }
+                WatchItem::Disconnected { .. } => self.seconds.agent_gone(update.agent),
+                _ => {}
+            }
+        }
         let Some(agent) = self.agents.get(update.agent) else {
             return Ok(());
         };
@@ -48,8 +85,9 @@ impl WatchPrinter {
             WatchItem::Event(event) => match &event.body {
                 EventBody::Lagged { missed } => {
                     note(&format!(
-                        "{}: missed {missed} events (reading too slowly)",
-                        short(agent)
+                        "{}: missed {} (reading too slowly)",
+                        short(agent),
+                        count(*missed, "event", "events")
                     ));
                     Ok(())
                 }
@@ -88,6 +126,40 @@ impl WatchPrinter {
         }
     }
 
+    /// Whether an event gets a line: not the stats of a proxy idle in
+    /// that second (unless `-v`). Keeps the per-second state up to date.
+    fn worth_a_line(&mut self, agent: usize, event: &WatchEvent) -> bool {
+        match &event.body {
+            EventBody::Stats {
+                active_connections,
+                total_connections,
+                bytes_c2s_per_sec,
+                bytes_s2c_per_sec,
+                ..
+            } => {
+                let figures = StatsFigures {
+                    active: *active_connections,
+                    total: *total_connections,
+                    c2s_per_sec: *bytes_c2s_per_sec,
+                    s2c_per_sec: *bytes_s2c_per_sec,
+                };
+                let print = self.seconds.stats(agent, &event.proxy, figures);
+                if !print && self.mode.verbosity == Verbosity::Verbose {
+                    self.seconds.printed_anyway();
+                    return true;
+                }
+                print
+            }
+            EventBody::Proxy { phase, .. } => {
+                if *phase == "stopped" {
+                    self.seconds.proxy_stopped(agent, &event.proxy);
+                }
+                true
+            }
+            _ => true,
+        }
+    }
+
     fn write_event(
         &self,
         out: &mut dyn Write,
@@ -96,10 +168,10 @@ impl WatchPrinter {
     ) -> io::Result<()> {
         let verbose = self.mode.verbosity == Verbosity::Verbose;
         let agent = format!("{:<w$}", short(agent), w = self.agent_width);
-        let proxy = if event.proxy.is_empty() {
-            "-"
-        } else {
-            &event.proxy
+        let proxy = match (&event.proxy_name, event.proxy.as_str()) {
+            (Some(name), _) => name.as_str(),
+            (None, "") => "-",
+            (None, id) => id,
         };
         let head = format!("{}  {agent}  {proxy}", event.at.hms());
         match &event.body {
@@ -186,10 +258,10 @@ impl WatchPrinter {
                     ),
                     _ => writeln!(
                         out,
-                        "{head}  recording {}{label} {phase}: {}, {} connections, {}",
+                        "{head}  recording {}{label} {phase}: {}, {}, {}",
                         r.id,
                         duration_ms(r.duration_ms),
-                        r.connections,
+                        count(r.connections, "connection", "connections"),
                         bytes(r.size_bytes)
                     ),
                 }
@@ -199,7 +271,9 @@ impl WatchPrinter {
                 listen,
                 upstream,
             } => writeln!(out, "{head}  proxy {phase}  {listen} -> {upstream}"),
-            EventBody::Lagged { missed } => writeln!(out, "{head}  missed {missed} events"),
+            EventBody::Lagged { missed } => {
+                writeln!(out, "{head}  missed {}", count(*missed, "event", "events"))
+            }
             EventBody::Replay {
                 id,
                 state,
@@ -218,6 +292,45 @@ impl WatchPrinter {
             ),
         }
     }
+}
+
+/// How a watch ends: 0 when every agent's stream opened at some point;
+/// else 1, with the agents never reached named on stderr (a watch that saw
+/// nothing of an agent failed for it, as any command that cannot reach one).
+pub(crate) fn watch_end(never_reached: &[&AgentTarget], selected: usize) -> Exit {
+    if never_reached.is_empty() {
+        return Exit::Success;
+    }
+    let labels: Vec<String> = never_reached.iter().map(|a| a.label()).collect();
+    let message = if never_reached.len() == selected {
+        format!(
+            "no agent was reached during the watch ({})",
+            labels.join(", ")
+        )
+    } else {
+        format!(
+            "{} never reached during the watch: {}",
+            crate::plural::noun(never_reached.len() as u64, "agent", "agents"),
+            labels.join(", ")
+        )
+    };
+    crate::output::print_error(&message);
+    Exit::AgentFailed
+}
+
+/// `12:03:05  total  conns=12  c2s=1.2 KiB/s  s2c=3.4 KiB/s  (3 proxies on
+/// 2 agents)`: the sums of one second, aligned with the event lines.
+fn total_line(now: UnixNanos, agent_width: usize, t: &Total) -> String {
+    format!(
+        "{}  {:<agent_width$}  conns={}  c2s={}  s2c={}  ({} on {})\n",
+        now.hms(),
+        "total",
+        t.active,
+        rate(t.c2s_per_sec),
+        rate(t.s2c_per_sec),
+        count(t.proxies, "proxy", "proxies"),
+        count(t.agents, "agent", "agents")
+    )
 }
 
 /// The agent as watch lines name it: its fleet name, else its address.
@@ -268,9 +381,19 @@ mod tests {
     }
 
     fn line(printer: &WatchPrinter, agent: usize, body: EventBody) -> String {
+        named_line(printer, agent, None, body)
+    }
+
+    fn named_line(
+        printer: &WatchPrinter,
+        agent: usize,
+        proxy_name: Option<&str>,
+        body: EventBody,
+    ) -> String {
         let event = WatchEvent {
             at: UnixNanos(1_714_564_984_034_000_000),
             proxy: "p1".into(),
+            proxy_name: proxy_name.map(str::to_owned),
             body,
         };
         let mut out = Vec::new();
@@ -304,6 +427,56 @@ mod tests {
         assert_eq!(
             line(&p, 0, transfer),
             "12:03:04.034 10.0.0.1:7700 p1 conn 3 transported 0.034 KB c2s\n"
+        );
+    }
+
+    #[test]
+    fn proxies_by_name_and_counts_in_words() {
+        let p = printer();
+        let opened = EventBody::ConnectionOpened {
+            connection: 1,
+            client: "127.0.0.1:5000".into(),
+            upstream: "127.0.0.1:6000".into(),
+        };
+        assert_eq!(
+            named_line(&p, 1, Some("game"), opened),
+            "12:03:04  web            game  conn 1 opened  127.0.0.1:5000 -> 127.0.0.1:6000\n"
+        );
+        let recording = |connections| EventBody::Recording {
+            phase: "stopped",
+            recording: Some(crate::commands::record::RecordingView::from(
+                reel::proto::RecordingInfo {
+                    id: "r1".into(),
+                    connections,
+                    duration_ms: 2000,
+                    size_bytes: 100,
+                    ..Default::default()
+                },
+            )),
+        };
+        let one = line(&p, 0, recording(1));
+        assert!(
+            one.ends_with("recording r1 stopped: 2s, 1 connection, 100 B\n"),
+            "{one}"
+        );
+        let two = line(&p, 0, recording(2));
+        assert!(two.ends_with(": 2s, 2 connections, 100 B\n"), "{two}");
+        let lagged = line(&p, 0, EventBody::Lagged { missed: 1 });
+        assert!(lagged.ends_with("p1  missed 1 event\n"), "{lagged}");
+    }
+
+    #[test]
+    fn the_total_line_lines_up_with_the_events() {
+        let total = Total {
+            proxies: 3,
+            agents: 1,
+            active: 12,
+            c2s_per_sec: 2048,
+            s2c_per_sec: 0,
+        };
+        assert_eq!(
+            total_line(UnixNanos(1_714_564_985_000_000_000), 13, &total),
+            "12:03:05  total          conns=12  c2s=2.0 KiB/s  s2c=0 B/s  (3 proxies on 1 agent)\n"
         );
     }
 
