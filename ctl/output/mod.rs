@@ -18,6 +18,7 @@ pub(crate) mod sources;
 pub(crate) mod table;
 pub(crate) mod watch;
 pub(crate) mod watch_json;
+pub(crate) mod watch_lines;
 pub(crate) mod watch_seconds;
 
 pub(crate) use progress::ReplayDisplay;
