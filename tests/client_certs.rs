@@ -50,6 +50,24 @@ fn an_agent_requiring_client_certificates_is_driven_with_one() {
         "{error}"
     );
 
+    // Also when the first call is a stream (an upload).
+    let file = dir.path().join("r1.reel");
+    let mut bytes = Vec::new();
+    let header = reel::format::Header {
+        id: "r1".into(),
+        ..Default::default()
+    };
+    reel::format::encode_header(&header, &mut bytes).unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    let out = reelctl(&[&base[..], &["record", "push", s(&file)]].concat());
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("the agent requires a client certificate"),
+        "{}",
+        out.stderr
+    );
+
     // With one signed by the CA the agent trusts: served.
     let with_cert = [
         "--tls-cert",

@@ -242,8 +242,14 @@ pub(crate) struct IdArg {
 /// `reelctl watch`
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Times are the agents' clocks, in UTC. Streams reconnect with backoff \
-                        (200ms doubling to 5s) when an agent goes away."
+    after_help = "Proxies are shown by name. A proxy's per-second stats line is left out \
+                  while nothing moves and no connection opens or closes (-v prints every \
+                  one); after a second with stats lines, a total line sums every proxy on \
+                  every agent when there are several. --json prints every event as sent, \
+                  with the proxy's id and name. Times are the agents' clocks (the total: \
+                  this host's), in UTC. Streams reconnect with backoff (200ms doubling to \
+                  5s) when an agent goes away.\n\
+                  Exit status: 1 when an agent was never reached during the watch, else 0."
 )]
 pub(crate) struct WatchArgs {
     /// Only events of this proxy id or name (repeatable; default: all)

@@ -1,15 +1,14 @@
 //! `reelctl import IN.pcap --server HOST:PORT -o OUT.reel [--label L]`: a
 //! capture (pcap or pcapng) as a recording, here, no agent involved. The
-//! server's TCP flows are reassembled by `reel::pcap`; OUT is named
-//! ID.reel for `record push`, so its stem is the recording id when it is a
-//! valid one (else a new id is made).
+//! server's TCP flows are reassembled by `reel::pcap`; OUT's stem is the
+//! recording id when it is a valid one (else a new id is made), so the id
+//! agents list after `record push OUT` is the name the user chose.
 
 use std::path::Path;
 use std::time::SystemTime;
 
 use reel::format::Header;
 use reel::pcap::{ImportSummary, import_pcap_file};
-use reel::record::RECORDING_EXT;
 use serde::Serialize;
 
 use crate::args::ImportArgs;
@@ -46,12 +45,6 @@ impl Imported {
             notes.push(format!(
                 "no TCP flow of server {} in the capture: the recording is empty",
                 self.server
-            ));
-        }
-        let expected = format!("{}.{RECORDING_EXT}", self.id);
-        if Path::new(&self.recording).file_name() != Some(expected.as_ref()) {
-            notes.push(format!(
-                "`record push` needs the file named {expected} (the id in its header)"
             ));
         }
         notes
@@ -130,6 +123,9 @@ mod tests {
             notes.contains("no TCP flow of server 127.0.0.1:5630"),
             "{notes}"
         );
-        assert!(notes.contains("needs the file named cap.reel"), "{notes}");
+        assert!(
+            !notes.contains("record push"),
+            "any name is pushed: {notes}"
+        );
     }
 }

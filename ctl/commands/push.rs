@@ -93,15 +93,21 @@ pub(crate) async fn run(settings: &Settings, files: &[PushFile]) -> Report<Pushe
         async move {
             let mut recordings = Vec::new();
             for file in files {
-                let info = transfer::upload_file(&agent, &file.path, &file.name)
-                    .await
-                    .map_err(|e| match e {
-                        AgentError::Rejected(status) => AgentError::Rejected(tonic::Status::new(
+                let uploaded = transfer::upload_file(&agent, &file.path, &file.name).await;
+                let info = match uploaded {
+                    Ok(info) => info,
+                    Err(AgentError::Rejected(status)) => {
+                        return Err(AgentError::Rejected(tonic::Status::new(
                             status.code(),
                             format!("{}: {}", file.path.display(), status.message()),
-                        )),
-                        other => other,
-                    })?;
+                        )));
+                    }
+                    // A broken TLS session may be the agent refusing our
+                    // certificate (an upload is the first call of a push).
+                    Err(other) => {
+                        return Err(fleet::explain(agent.address(), agent.timeout(), other).await);
+                    }
+                };
                 recordings.push(RecordingView::from(info));
             }
             Ok(PushedRecordings { recordings })
