@@ -119,12 +119,12 @@ impl Agent {
 
 /// A TLS connection that broke may be the agent refusing our credentials
 /// (no client certificate, or one it does not trust), which hyper does not
-/// pass on to the call: one probe handshake (`tls_probe`) tells.
+/// pass on to the call: one probe handshake (`tls_probe`) tells. Only a
+/// connection that was made and then lost is probed (the agent checks the
+/// certificate after the handshake), so an agent that is down or silent
+/// costs no second attempt.
 pub(crate) async fn explain(address: &str, timeout: Duration, error: AgentError) -> AgentError {
-    if !matches!(
-        error,
-        AgentError::ConnectionLost { .. } | AgentError::Unreachable { .. }
-    ) {
+    if !matches!(error, AgentError::ConnectionLost { .. }) {
         return error;
     }
     let access = access::of(address);
