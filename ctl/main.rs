@@ -6,7 +6,9 @@
 //! - `args`: clap types; `settings` (+ `fleet_file`): agents, deadline, output mode;
 //!   `credentials`: token, CA and client certificate files per agent, read once;
 //!   `access`: those credentials on every connection
-//! - `fleet`: concurrent fan-out with per-agent deadline; `error`: agent failures
+//! - `fleet`: concurrent fan-out with per-agent deadline; `error`: agent failures;
+//!   `tls_probe`: why an agent closed a TLS session (its alert about our
+//!   client certificate)
 //! - `clock`: NTP-style clock offset; `schedule`: coordinated starts (`--at`
 //!   deadlines, offsets, skew); `backoff`: watch reconnect delays;
 //!   `event`: typed watch events; `timestamp`: agent instants and their formats
@@ -17,7 +19,7 @@
 //!   `rules check`), and results keyed by file or agent
 //! - `commands/`: one file per command (group), returning typed results
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
-//!   `exit`: exit status
+//!   `plural`: counted nouns for output and commands' notes; `exit`: exit status
 
 mod access;
 mod args;

@@ -38,7 +38,7 @@ impl WatchSink for WatchPrinter {
         let Some(total) = self.seconds.second() else {
             return Ok(());
         };
-        if self.mode.json || self.mode.verbosity == Verbosity::Quiet {
+        if self.mode.json {
             return Ok(());
         }
         let now = UnixNanos(crate::clock::now_unix_ns());
