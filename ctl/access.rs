@@ -1,5 +1,7 @@
-//! How reelctl proves itself to agents: a bearer token and a CA to check
-//! the agent's TLS certificate, globally or per agent from the fleet file.
+//! How reelctl proves itself to agents: a bearer token, a CA to check the
+//! agent's TLS certificate and a client certificate for agents that ask for
+//! one (`--tls-client-ca`), globally or per agent from the fleet file
+//! (`credentials` reads them).
 //! Resolved once from the settings and installed for the whole process, so
 //! every connection (unary calls, transfers, watch streams) uses them
 //! without each command carrying them around.
@@ -11,7 +13,7 @@ use std::time::Duration;
 use reel::proto::reel_client::ReelClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::error::AgentError;
 
@@ -22,6 +24,18 @@ pub(crate) struct Access {
     pub(crate) token: Option<String>,
     /// PEM of the CA that signed the agent's certificate; set = use TLS.
     pub(crate) tls_ca: Option<Vec<u8>>,
+    /// Presented in the TLS handshake (only with `tls_ca`).
+    pub(crate) client_cert: Option<ClientCert>,
+}
+
+/// A client certificate and its key, with the files they came from (for
+/// error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientCert {
+    pub(crate) cert_pem: Vec<u8>,
+    pub(crate) key_pem: Vec<u8>,
+    pub(crate) cert_path: std::path::PathBuf,
+    pub(crate) key_path: std::path::PathBuf,
 }
 
 static INSTALLED: OnceLock<HashMap<String, Access>> = OnceLock::new();
@@ -86,38 +100,15 @@ pub(crate) fn endpoint(address: &str, timeout: Duration) -> Result<Endpoint, Age
             .map_or(address, |(h, _)| h)
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let tls = ClientTlsConfig::new()
+        let mut tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(ca))
             .domain_name(host);
+        if let Some(cert) = access.client_cert {
+            tls = tls.identity(Identity::from_pem(cert.cert_pem, cert.key_pem));
+        }
         endpoint = endpoint
             .tls_config(tls)
             .map_err(|e| AgentError::Internal(format!("TLS setup for {address}: {e}")))?;
     }
     Ok(endpoint)
-}
-
-/// Reads a token file as the agent does (its first line, trimmed; refused
-/// when empty, over 4 KiB or not printable ASCII, since such a token could
-/// never be sent in a header).
-///
-/// # Errors
-/// A message naming the file.
-pub(crate) fn read_token(path: &std::path::Path) -> Result<String, String> {
-    reel::service::auth::read_token_file(path)
-}
-
-/// Reads a CA certificate file (PEM).
-///
-/// # Errors
-/// A message naming the file.
-pub(crate) fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let pem =
-        std::fs::read(path).map_err(|e| format!("cannot read TLS CA {}: {e}", path.display()))?;
-    if !pem.windows(11).any(|w| w == b"-----BEGIN ") {
-        return Err(format!(
-            "TLS CA {} is not a PEM certificate",
-            path.display()
-        ));
-    }
-    Ok(pem)
 }

@@ -22,6 +22,10 @@ pub(crate) enum AgentError {
     /// killed, network dropped).
     #[error("connection to agent {address} lost: {reason}")]
     ConnectionLost { address: String, reason: String },
+    /// The agent refused our TLS credentials: it requires a client
+    /// certificate and got none, or does not trust the one sent. Ours to fix.
+    #[error("{reason}")]
+    Credentials { address: String, reason: String },
     /// The agent did not answer within the deadline (host down, process
     /// stopped, overloaded).
     #[error("no answer from agent {address} within {}", humantime::format_duration(*.after))]
@@ -50,6 +54,12 @@ impl AgentError {
         let mut source = status.source();
         while let Some(err) = source {
             connect |= err.is::<tonic::ConnectError>();
+            if let Some(reason) = refused_credentials(err) {
+                return AgentError::Credentials {
+                    address: address.to_owned(),
+                    reason,
+                };
+            }
             if let Some(io) = err.downcast_ref::<std::io::Error>() {
                 innermost = Some(describe_io(io));
             } else if innermost.is_none() || err.source().is_none() {
@@ -101,6 +111,44 @@ fn rejected_message(status: &Status) -> String {
         status.code().description().to_owned()
     } else {
         status.message().to_owned()
+    }
+}
+
+/// The agent's TLS alert in a transport error, when it is about our client
+/// certificate. hyper hands the alert on as text only, when at all (most
+/// often the call sees "connection closed": `fleet::explain` then asks
+/// `tls_probe`).
+fn refused_credentials(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let text = err.to_string();
+    let name = text.split("received fatal alert: ").nth(1)?;
+    let name = name.split(|c: char| !c.is_ascii_alphanumeric()).next()?;
+    let alert = (0..=u8::MAX)
+        .map(rustls::AlertDescription::from)
+        .find(|a| format!("{a:?}") == name)?;
+    credentials_reason(alert)
+}
+
+/// What a TLS alert from the agent means for the user, when it is about
+/// our client certificate.
+pub(crate) fn credentials_reason(alert: rustls::AlertDescription) -> Option<String> {
+    use rustls::AlertDescription as A;
+    match alert {
+        A::CertificateRequired => Some(
+            "the agent requires a client certificate (it was started with --tls-client-ca): \
+             give --tls-cert and --tls-key, or tls_cert and tls_key in the fleet file"
+                .to_owned(),
+        ),
+        A::BadCertificate
+        | A::UnknownCA
+        | A::UnsupportedCertificate
+        | A::CertificateRevoked
+        | A::CertificateExpired
+        | A::CertificateUnknown
+        | A::AccessDenied => Some(format!(
+            "the agent refused the client certificate ({alert:?}): it must be signed by \
+             the CA the agent trusts (its --tls-client-ca) and be valid now"
+        )),
+        _ => None,
     }
 }
 
@@ -168,6 +216,33 @@ mod tests {
             err.to_string(),
             "connection to agent h:1 lost: connection reset"
         );
+    }
+
+    #[test]
+    fn refused_client_certificates_say_what_to_do() {
+        // As hyper passes it on: the rustls error as text.
+        let alert = |a| {
+            let io = io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(a).to_string(),
+            );
+            AgentError::from_status(Status::from_error(Box::new(io)), "h:1")
+        };
+        let err = alert(rustls::AlertDescription::CertificateRequired);
+        assert!(matches!(err, AgentError::Credentials { .. }), "{err:?}");
+        assert!(
+            err.brief()
+                .starts_with("the agent requires a client certificate"),
+            "{err}"
+        );
+        let err = alert(rustls::AlertDescription::UnknownCA);
+        assert!(
+            err.to_string()
+                .starts_with("the agent refused the client certificate (UnknownCA)"),
+            "{err}"
+        );
+        let err = alert(rustls::AlertDescription::InternalError);
+        assert!(matches!(err, AgentError::ConnectionLost { .. }), "{err:?}");
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub(crate) struct WatchEvent {
     pub(crate) at: UnixNanos,
     /// Proxy id; empty for events that belong to no proxy.
     pub(crate) proxy: String,
+    /// The proxy's name, when reelctl could look it up (the agent's event
+    /// carries only the id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) proxy_name: Option<String>,
     #[serde(flatten)]
     pub(crate) body: EventBody,
 }
@@ -157,6 +161,7 @@ impl WatchEvent {
         Some(WatchEvent {
             at: UnixNanos(event.at_unix_ns),
             proxy: event.proxy_id,
+            proxy_name: None,
             body,
         })
     }

@@ -77,7 +77,9 @@ impl Agent {
     {
         match tokio::time::timeout(deadline, call(self.client.clone())).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(self.status_error(status)),
+            Ok(Err(status)) => {
+                Err(explain(&self.address, self.timeout, self.status_error(status)).await)
+            }
             Err(_elapsed) => Err(self.timed_out_after(deadline)),
         }
     }
@@ -112,6 +114,30 @@ impl Agent {
             address: self.address.clone(),
             after,
         }
+    }
+}
+
+/// A TLS connection that broke may be the agent refusing our credentials
+/// (no client certificate, or one it does not trust), which hyper does not
+/// pass on to the call: one probe handshake (`tls_probe`) tells. Only a
+/// connection that was made and then lost is probed (the agent checks the
+/// certificate after the handshake), so an agent that is down or silent
+/// costs no second attempt.
+pub(crate) async fn explain(address: &str, timeout: Duration, error: AgentError) -> AgentError {
+    if !matches!(error, AgentError::ConnectionLost { .. }) {
+        return error;
+    }
+    let access = access::of(address);
+    if access.tls_ca.is_none() {
+        return error;
+    }
+    let alert = crate::tls_probe::alert(address, &access, timeout).await;
+    match alert.and_then(crate::error::credentials_reason) {
+        Some(reason) => AgentError::Credentials {
+            address: address.to_owned(),
+            reason,
+        },
+        None => error,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fleet file: a TOML list of agents, one `[[agent]]` table each with a
-//! `name` and an `address`, optionally `token_file` and `tls_ca`. Parsing is pure (text in, entries out); `settings`
-//! reads the file and validates the addresses.
+//! `name` and an `address`, optionally `token_file`, `tls_ca` and a client
+//! certificate (`tls_cert` with `tls_key`). Parsing is pure (text in, entries
+//! out); `settings` reads the file and validates the addresses.
 
 use std::collections::HashSet;
 
@@ -29,6 +30,12 @@ pub(crate) struct FleetEntry {
     /// CA certificate (PEM) that signed this agent's TLS certificate.
     #[serde(default)]
     pub(crate) tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for an agent started with `--tls-client-ca`.
+    #[serde(default)]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// The private key of `tls_cert`.
+    #[serde(default)]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
 }
 
 /// Parses a fleet file's text.
@@ -45,6 +52,21 @@ pub(crate) fn parse(text: &str) -> Result<Vec<FleetEntry>, String> {
     for entry in &file.agent {
         if entry.name.trim().is_empty() {
             return Err(format!("agent {:?} has an empty name", entry.address));
+        }
+        match (&entry.tls_cert, &entry.tls_key) {
+            (Some(_), None) => {
+                return Err(format!(
+                    "agent {:?} has tls_cert without tls_key",
+                    entry.name
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "agent {:?} has tls_key without tls_cert",
+                    entry.name
+                ));
+            }
+            _ => {}
         }
         if !names.insert(entry.name.as_str()) {
             return Err(format!(
@@ -110,6 +132,14 @@ mod tests {
                 "more than once",
             ),
             ("[[agent]]\nname = \" \"\naddress = \"h:1\"\n", "empty name"),
+            (
+                "[[agent]]\nname = \"a\"\naddress = \"h:1\"\ntls_key = \"k.pem\"\n",
+                "agent \"a\" has tls_key without tls_cert",
+            ),
+            (
+                "[[agent]]\nname = \"a\"\naddress = \"h:1\"\ntls_cert = \"c.pem\"\n",
+                "agent \"a\" has tls_cert without tls_key",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse(text).unwrap_err();

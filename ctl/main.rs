@@ -3,8 +3,12 @@
 //! agent, print, and exit with a status that says whether all succeeded.
 //!
 //! # Layout
-//! - `args`: clap types; `settings` (+ `fleet_file`): agents, deadline, output mode
-//! - `fleet`: concurrent fan-out with per-agent deadline; `error`: agent failures
+//! - `args`: clap types; `settings` (+ `fleet_file`): agents, deadline, output mode;
+//!   `credentials`: token, CA and client certificate files per agent, read once;
+//!   `access`: those credentials on every connection
+//! - `fleet`: concurrent fan-out with per-agent deadline; `error`: agent failures;
+//!   `tls_probe`: why an agent closed a TLS session (its alert about our
+//!   client certificate)
 //! - `clock`: NTP-style clock offset; `schedule`: coordinated starts (`--at`
 //!   deadlines, offsets, skew); `backoff`: watch reconnect delays;
 //!   `event`: typed watch events; `timestamp`: agent instants and their formats
@@ -15,13 +19,14 @@
 //!   `rules check`), and results keyed by file or agent
 //! - `commands/`: one file per command (group), returning typed results
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
-//!   `exit`: exit status
+//!   `plural`: counted nouns for output and commands' notes; `exit`: exit status
 
 mod access;
 mod args;
 mod backoff;
 mod clock;
 mod commands;
+mod credentials;
 mod download_check;
 mod error;
 mod event;
@@ -29,11 +34,13 @@ mod exit;
 mod fleet;
 mod fleet_file;
 mod output;
+mod plural;
 mod relay;
 mod schedule;
 mod settings;
 mod source;
 mod timestamp;
+mod tls_probe;
 mod transfer;
 
 use std::io;
@@ -131,9 +138,12 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
         },
         Command::Replay(args) => replay_command(args, settings).await,
         Command::Watch(args) => {
-            let printer = output::WatchPrinter::new(&settings.agents, mode);
-            watch::run(settings, &args, |update| printer.print(&update)).await?;
-            Ok(Exit::Success)
+            let mut printer = output::WatchPrinter::new(&settings.agents, mode);
+            let watched = watch::run(settings, &args, &mut printer).await?;
+            Ok(output::watch_end(
+                &watched.never_reached(settings),
+                settings.agents.len(),
+            ))
         }
         Command::Stats(args) => match source::classify_all(&args.recs) {
             Ok(recs) => {

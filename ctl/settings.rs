@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::args::GlobalArgs;
+use crate::credentials::{self, CredentialFiles};
 use crate::fleet_file;
 
 /// The agent used when no flag, environment variable or fleet file names any.
@@ -62,7 +63,7 @@ pub(crate) struct Settings {
     pub(crate) output: OutputMode,
     /// Things the user should know about their options (printed on stderr).
     pub(crate) warnings: Vec<String>,
-    /// Credentials per agent address (token, TLS CA).
+    /// Credentials per agent address (token, TLS CA, client certificate).
     pub(crate) access: std::collections::HashMap<String, crate::access::Access>,
 }
 
@@ -91,7 +92,7 @@ pub(crate) enum SettingsError {
     /// The environment variable is not UTF-8.
     #[error("${AGENTS_ENV} is not valid UTF-8")]
     EnvNotUnicode,
-    /// A token or CA file cannot be used.
+    /// A token, CA, client certificate or key file cannot be used.
     #[error("{0}")]
     Credentials(String),
 }
@@ -139,7 +140,8 @@ impl Settings {
         } else {
             Verbosity::Normal
         };
-        let access = resolve_access(global, &agents, &per_agent_files)?;
+        let access = credentials::resolve(&global_files(global), &agents, &per_agent_files)
+            .map_err(SettingsError::Credentials)?;
         Ok(Settings {
             access,
             agents,
@@ -186,35 +188,16 @@ fn unnamed(addresses: Vec<String>, origin: &str) -> Result<Vec<AgentTarget>, Set
     Ok(targets)
 }
 
-/// Token and CA files named per agent by a fleet file.
-type AgentFiles = std::collections::HashMap<String, (Option<PathBuf>, Option<PathBuf>)>;
+/// Credential files named per agent (by address) in a fleet file.
+type AgentFiles = std::collections::HashMap<String, CredentialFiles>;
 
-/// Reads the credentials each agent gets: its fleet-file entries, else the
-/// global flags.
-fn resolve_access(
-    global: &GlobalArgs,
-    agents: &[AgentTarget],
-    per_agent: &AgentFiles,
-) -> Result<std::collections::HashMap<String, crate::access::Access>, SettingsError> {
-    use crate::access::{Access, read_ca, read_token};
-    let global_token = global.token_file.as_deref().map(read_token).transpose();
-    let global_ca = global.tls_ca.as_deref().map(read_ca).transpose();
-    let global_token = global_token.map_err(SettingsError::Credentials)?;
-    let global_ca = global_ca.map_err(SettingsError::Credentials)?;
-    let mut out = std::collections::HashMap::new();
-    for agent in agents {
-        let (token_file, ca_file) = per_agent.get(&agent.address).cloned().unwrap_or_default();
-        let token = match token_file {
-            Some(f) => Some(read_token(&f).map_err(SettingsError::Credentials)?),
-            None => global_token.clone(),
-        };
-        let tls_ca = match ca_file {
-            Some(f) => Some(read_ca(&f).map_err(SettingsError::Credentials)?),
-            None => global_ca.clone(),
-        };
-        out.insert(agent.address.clone(), Access { token, tls_ca });
+/// The credential files the global flags name.
+fn global_files(global: &GlobalArgs) -> CredentialFiles {
+    CredentialFiles {
+        token_file: global.token_file.clone(),
+        tls_ca: global.tls_ca.clone(),
+        tls_cert: global.tls_cert.clone().zip(global.tls_key.clone()),
     }
-    Ok(out)
 }
 
 fn from_fleet_file(path: &Path, files: &mut AgentFiles) -> Result<Vec<AgentTarget>, SettingsError> {
@@ -232,12 +215,18 @@ fn from_fleet_file(path: &Path, files: &mut AgentFiles) -> Result<Vec<AgentTarge
             let origin = format!("fleet file {}, agent {:?}", path.display(), entry.name);
             check_address(&entry.address, &origin)?;
             let base = path.parent().unwrap_or(Path::new("."));
+            let path = |f: &PathBuf| base.join(f);
             files.insert(
                 entry.address.clone(),
-                (
-                    entry.token_file.as_ref().map(|f| base.join(f)),
-                    entry.tls_ca.as_ref().map(|f| base.join(f)),
-                ),
+                CredentialFiles {
+                    token_file: entry.token_file.as_ref().map(path),
+                    tls_ca: entry.tls_ca.as_ref().map(path),
+                    tls_cert: entry
+                        .tls_cert
+                        .as_ref()
+                        .map(path)
+                        .zip(entry.tls_key.as_ref().map(path)),
+                },
             );
             Ok(AgentTarget {
                 address: entry.address,

@@ -283,7 +283,15 @@ fn watch_keeps_retrying_an_absent_agent_until_the_duration() {
         &["-a", NOBODY_1, "--json", "watch", "--duration", "1s"],
         &[],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Never reached in the whole watch: a failure (issue 13), said so.
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "no agent was reached during the watch ({NOBODY_1})"
+        )),
+        "{}",
+        run.stderr
+    );
     assert!(run.took >= Duration::from_secs(1));
     let lines: Vec<serde_json::Value> = run
         .stdout

@@ -1,8 +1,10 @@
 //! Recording files moved by the real `reelctl` binary against real agents:
 //! `record pull` writes the agent's file byte for byte, `record push` brings
-//! it back (listed with the same counts, and replayable), bad names and
-//! existing files are refused; `replay --spread --at` copies a recording to
-//! the agent that lacks it, splits the connections and reports the skew.
+//! it back (listed with the same counts, and replayable) whatever the file is
+//! called, files that are not recordings and existing files are refused;
+//! `replay FILE` pushes a local file to the agents that lack it and replays
+//! it; `replay --spread --at` copies a recording to the agent that lacks it,
+//! splits the connections and reports the skew.
 
 mod common;
 
@@ -138,12 +140,34 @@ async fn pull_writes_the_agents_file_and_push_brings_it_back() {
     assert_eq!(report["bytes_received"], before["bytes_s2c"]);
     assert_eq!(report["connections"].as_array().unwrap().len(), 3);
 
-    // A file not named <id>.reel is a usage error naming it.
+    // Any file name will do: the id is read from the file (issue 13).
+    ok_data(&ctl(&["-a", &addr, "--json", "record", "rm", &id]).await);
+    let renamed = dir.path().join("capture from tuesday.bin");
+    std::fs::write(&renamed, &local).unwrap();
+    let out = ctl(&[
+        "-a",
+        &addr,
+        "--json",
+        "record",
+        "push",
+        renamed.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(ok_data(&out)[0]["recordings"][0]["id"], id.as_str());
+    assert_eq!(
+        std::fs::read(recording_path(&agent.data_dir, &id)).unwrap(),
+        local
+    );
+    // A file that is not a recording is a usage error naming it.
     let bad = dir.path().join("x.txt");
-    std::fs::write(&bad, &local).unwrap();
+    std::fs::write(&bad, b"not a recording").unwrap();
     let out = ctl(&["-a", &addr, "record", "push", bad.to_str().unwrap()]).await;
     assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("x.txt"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("x.txt") && out.stderr.contains("not a recording"),
+        "{}",
+        out.stderr
+    );
 
     // An existing file is kept without --force: the agent's failure, exit 1.
     std::fs::write(&local_path, b"keep me").unwrap();
@@ -247,4 +271,75 @@ async fn spread_copies_the_recording_and_splits_its_connections() {
         out.stderr
     );
     assert!(out.stdout.contains("failed: "), "{}", out.stdout);
+}
+
+/// `replay FILE` (issue 13, first hour): a local recording file, under any
+/// name, is pushed to the agents that lack it, then replayed by the id in
+/// it; an agent that has it gets nothing; a second run pushes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_file_is_pushed_where_missing_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = [
+        AgentProc::start("127.0.0.1", &dir.path().join("a")),
+        AgentProc::start("127.0.0.1", &dir.path().join("b")),
+    ];
+    let (a, b) = (agents[0].addr_str(), agents[1].addr_str());
+    let echo = echo_server().await.to_string();
+    let id = record_traffic(&agents[0], &echo, 2).await;
+    let file = dir.path().join("saved.bin");
+    std::fs::copy(recording_path(&agents[0].data_dir, &id), &file).unwrap();
+    let file_s = file.to_str().unwrap();
+    let both = format!("{a},{b}");
+
+    let replay = |json: bool| {
+        let mut args = vec![
+            "-a", &both, "replay", file_s, "--target", &echo, "--fast", "--verify",
+        ];
+        if json {
+            args.insert(2, "--json");
+        }
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let args = replay(false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ctl(&args).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains(&format!("pushed recording {id} ")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("from {file_s} to {b}\n")),
+        "only the agent that lacked it: {}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read(recording_path(&agents[1].data_dir, &id)).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+
+    // Both have it now: replayed on each, nothing pushed.
+    let args = replay(true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ctl(&args).await;
+    for report in ok_data(&out) {
+        assert_eq!(report["state"], "finished", "{report}");
+        assert_eq!(report["recordings"][0], id.as_str(), "{report}");
+        assert_eq!(
+            (report["planned"].as_u64(), report["failed"].as_u64()),
+            (Some(2), Some(0))
+        );
+        assert_eq!(report["divergences"], 0);
+        assert_eq!(report["pushed"], serde_json::json!([]), "{report}");
+    }
+
+    // A path that is not a recording is a usage error naming it.
+    let out = ctl(&["-a", &both, "replay", "./missing.reel"]).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read ./missing.reel"),
+        "{}",
+        out.stderr
+    );
 }

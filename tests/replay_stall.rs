@@ -199,17 +199,24 @@ fn proxy_only_faults_are_refused_on_a_replay() {
     );
 }
 
-/// A placeholder typed literally (`<ID>`) or a file path is a usage error
-/// with a hint, before any agent is called.
+/// A placeholder typed literally (`<ID>`) is a usage error with a hint, and
+/// a file path that is not there a usage error naming it (a file that is
+/// there is pushed and replayed: `ctl_transfer`), before any agent is
+/// called.
 #[test]
 fn a_replay_of_something_that_is_not_an_id_gets_a_usage_hint() {
-    for arg in ["<ID>", "./rec.reel"] {
-        let out = reelctl(&["--agent", "127.0.0.1:9", "replay", arg]);
-        out.assert_code(2);
-        assert!(
-            out.stderr.contains("record ls") && out.stderr.contains("record push"),
-            "{arg}: {}",
-            out.stderr
-        );
-    }
+    let out = reelctl(&["--agent", "127.0.0.1:9", "replay", "<ID>"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("record ls") && out.stderr.contains("local recording file"),
+        "{}",
+        out.stderr
+    );
+    let out = reelctl(&["--agent", "127.0.0.1:9", "replay", "./rec.reel"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("cannot read ./rec.reel"),
+        "{}",
+        out.stderr
+    );
 }

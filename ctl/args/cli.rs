@@ -78,6 +78,15 @@ pub(crate) struct GlobalArgs {
     /// file may set one per agent
     #[arg(long, value_name = "PEM", global = true)]
     pub(crate) tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for agents started with --tls-client-ca;
+    /// needs --tls-key and --tls-ca; a fleet file may set one per agent
+    #[arg(long, value_name = "PEM", global = true, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert
+    #[arg(long, value_name = "PEM", global = true, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 /// What to do on the selected agents.
@@ -172,7 +181,8 @@ pub(crate) enum RecordCommand {
     Rm(IdArg),
     /// Download recordings from the agents into local files DIR/<ID>.reel
     Pull(RecordPullArgs),
-    /// Upload local recording files (<ID>.reel) to the agents
+    /// Upload local recording files to the agents (each is stored under the
+    /// id in its header, whatever the file is called)
     Push(RecordPushArgs),
 }
 
@@ -217,7 +227,7 @@ pub(crate) struct RecordPullArgs {
                   checks it and adds it to its recordings under the id in its header."
 )]
 pub(crate) struct RecordPushArgs {
-    /// Recording files; each must be named <ID>.reel
+    /// Recording files (any name: the id is read from each file)
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
 }
@@ -232,8 +242,14 @@ pub(crate) struct IdArg {
 /// `reelctl watch`
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Times are the agents' clocks, in UTC. Streams reconnect with backoff \
-                        (200ms doubling to 5s) when an agent goes away."
+    after_help = "Proxies are shown by name. A proxy's per-second stats line is left out \
+                  while nothing moves and no connection opens or closes (-v prints every \
+                  one); after a second with stats lines, a total line sums every proxy on \
+                  every agent when there are several. --json prints every event as sent, \
+                  with the proxy's id and name. Times are the agents' clocks (the total: \
+                  this host's), in UTC. Streams reconnect with backoff (200ms doubling to \
+                  5s) when an agent goes away.\n\
+                  Exit status: 1 when an agent was never reached during the watch, else 0."
 )]
 pub(crate) struct WatchArgs {
     /// Only events of this proxy id or name (repeatable; default: all)

@@ -73,7 +73,9 @@ impl ReplayMode {
 /// `reelctl replay REC...`
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ReplayStartArgs {
-    /// Recording ids, replayed together (repeatable, or comma-separated)
+    /// Recording ids, replayed together (repeatable, or comma-separated); a
+    /// path holding a '/' or ending in .reel is a local recording file,
+    /// uploaded first to the agents that lack it
     #[arg(
         value_name = "REC",
         value_delimiter = ',',

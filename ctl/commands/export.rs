@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::args::ExportArgs;
 use crate::error::AgentError;
 use crate::fleet::{self, Agent};
+use crate::plural::{count, noun};
 use crate::settings::Settings;
 use crate::source::{Rec, Results, Source, Sourced, local_error, suffixed};
 use crate::transfer;
@@ -52,8 +53,9 @@ impl Exported {
         match &self.end {
             RecordingEnd::Complete => {}
             RecordingEnd::Truncated { cut_bytes, .. } => notes.push(format!(
-                "the recording is cut short ({cut_bytes} bytes of a partial frame dropped); \
-                 exported up to the cut"
+                "the recording is cut short ({} of a partial frame dropped); \
+                 exported up to the cut",
+                count(*cut_bytes, "byte", "bytes")
             )),
             RecordingEnd::Corrupted { offset, reason } => notes.push(format!(
                 "the recording is damaged at byte {offset} ({reason}); exported up to there"
@@ -61,8 +63,9 @@ impl Exported {
         }
         if self.fallback_addresses > 0 {
             notes.push(format!(
-                "{} connections had no usable address and use 127.0.0.1",
-                self.fallback_addresses
+                "{} no usable address and {} 127.0.0.1",
+                count(self.fallback_addresses, "connection had", "connections had"),
+                noun(self.fallback_addresses, "uses", "use")
             ));
         }
         notes

@@ -1,19 +1,19 @@
 //! `reelctl import IN.pcap --server HOST:PORT -o OUT.reel [--label L]`: a
 //! capture (pcap or pcapng) as a recording, here, no agent involved. The
-//! server's TCP flows are reassembled by `reel::pcap`; OUT is named
-//! ID.reel for `record push`, so its stem is the recording id when it is a
-//! valid one (else a new id is made).
+//! server's TCP flows are reassembled by `reel::pcap`; OUT's stem is the
+//! recording id when it is a valid one (else a new id is made), so the id
+//! agents list after `record push OUT` is the name the user chose.
 
 use std::path::Path;
 use std::time::SystemTime;
 
 use reel::format::Header;
 use reel::pcap::{ImportSummary, import_pcap_file};
-use reel::record::RECORDING_EXT;
 use serde::Serialize;
 
 use crate::args::ImportArgs;
 use crate::error::AgentError;
+use crate::plural::count;
 use crate::source::{Results, Source, Sourced, local_error};
 
 /// What one import wrote.
@@ -35,21 +35,16 @@ impl Imported {
         let mut notes = Vec::new();
         if let Some(cut) = &self.summary.truncated {
             notes.push(format!(
-                "the capture ends inside a record at byte {} ({} bytes of it present); \
+                "the capture ends inside a record at byte {} ({} of it present); \
                  the packets before it were imported",
-                cut.offset, cut.bytes
+                cut.offset,
+                count(cut.bytes, "byte", "bytes")
             ));
         }
         if self.summary.connections == 0 {
             notes.push(format!(
                 "no TCP flow of server {} in the capture: the recording is empty",
                 self.server
-            ));
-        }
-        let expected = format!("{}.{RECORDING_EXT}", self.id);
-        if Path::new(&self.recording).file_name() != Some(expected.as_ref()) {
-            notes.push(format!(
-                "`record push` needs the file named {expected} (the id in its header)"
             ));
         }
         notes
@@ -128,6 +123,9 @@ mod tests {
             notes.contains("no TCP flow of server 127.0.0.1:5630"),
             "{notes}"
         );
-        assert!(notes.contains("needs the file named cap.reel"), "{notes}");
+        assert!(
+            !notes.contains("record push"),
+            "any name is pushed: {notes}"
+        );
     }
 }

@@ -1,20 +1,25 @@
 //! `reelctl watch`: follows the `Watch` stream of every selected agent at
-//! once, turning events into typed updates for `output::watch`. A stream that
-//! ends or fails is reopened with backoff, forever, until Ctrl-C or
-//! `--duration`.
+//! once, turning events into typed updates for `output::watch`, each event
+//! carrying its proxy's name (looked up with ListProxies when the stream
+//! opens and when an unknown proxy shows up). A stream that ends or fails is
+//! reopened with backoff, forever, until Ctrl-C or `--duration`; the printer
+//! also hears each second pass (for its total line), and the caller learns
+//! which agents were never reached.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use reel::proto::{self, EventKind, WatchRequest};
+use reel::proto::{self, EventKind, ListProxiesRequest, WatchRequest};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::access::Client;
 use crate::args::WatchArgs;
 use crate::backoff::Backoff;
 use crate::error::AgentError;
 use crate::event::WatchEvent;
 use crate::fleet;
-use crate::settings::Settings;
+use crate::settings::{AgentTarget, Settings};
 
 /// Updates buffered between the agent streams and the printer. When the
 /// printer is slower, the streams stop reading and the agents report `lagged`.
@@ -34,6 +39,8 @@ pub(crate) struct Update {
 
 /// An agent's event, or news about the stream itself.
 #[derive(Debug)]
+// Almost every item is an event: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum WatchItem {
     /// Something the agent reported.
     Event(WatchEvent),
@@ -71,20 +78,56 @@ pub(crate) fn request(args: &WatchArgs) -> WatchRequest {
     }
 }
 
-/// Follows every agent and hands each update to `on_update`, until Ctrl-C,
-/// the end of `--duration`, or an error from `on_update`.
+/// How often the printer hears that a second passed.
+const SECOND: Duration = Duration::from_secs(1);
+
+/// What a watch prints to; `output` implements it.
+pub(crate) trait WatchSink {
+    /// An update from one agent.
+    ///
+    /// # Errors
+    /// Writing the output failed (a closed stdout).
+    fn update(&mut self, update: Update) -> std::io::Result<()>;
+    /// A second passed on our clock.
+    ///
+    /// # Errors
+    /// Writing the output failed.
+    fn second(&mut self) -> std::io::Result<()>;
+}
+
+/// How a watch ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Watched {
+    /// Per agent (in `Settings::agents` order): whether its stream was
+    /// ever open.
+    pub(crate) reached: Vec<bool>,
+}
+
+impl Watched {
+    /// The agents whose stream never opened: a watch that saw nothing of
+    /// them failed for them.
+    pub(crate) fn never_reached<'a>(&self, settings: &'a Settings) -> Vec<&'a AgentTarget> {
+        settings
+            .agents
+            .iter()
+            .zip(&self.reached)
+            .filter(|(_, reached)| !**reached)
+            .map(|(agent, _)| agent)
+            .collect()
+    }
+}
+
+/// Follows every agent and hands each update to `sink`, until Ctrl-C,
+/// the end of `--duration`, or an error from `sink`.
 ///
 /// # Errors
-/// The first error of `on_update` (a closed stdout), or a failure to
-/// install the Ctrl-C handler.
-pub(crate) async fn run<F>(
+/// The first error of `sink` (a closed stdout), or a failure to install
+/// the Ctrl-C handler.
+pub(crate) async fn run(
     settings: &Settings,
     args: &WatchArgs,
-    mut on_update: F,
-) -> std::io::Result<()>
-where
-    F: FnMut(Update) -> std::io::Result<()>,
-{
+    sink: &mut dyn WatchSink,
+) -> std::io::Result<Watched> {
     let (tx, mut rx) = mpsc::channel(UPDATES_BOUND);
     let mut followers = JoinSet::new();
     let request = request(args);
@@ -108,13 +151,26 @@ where
     // could miss a signal that arrives between two turns.
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(until, interrupted);
+    let mut reached = vec![false; settings.agents.len()];
+    let mut second = tokio::time::interval_at(tokio::time::Instant::now() + SECOND, SECOND);
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         tokio::select! {
             signal = &mut interrupted => break signal,
             () = &mut until => break Ok(()),
+            _ = second.tick() => {
+                if let Err(error) = sink.second() {
+                    break Err(error);
+                }
+            }
             update = rx.recv() => match update {
                 Some(update) => {
-                    if let Err(error) = on_update(update) {
+                    if let (WatchItem::Connected, Some(seen)) =
+                        (&update.item, reached.get_mut(update.agent))
+                    {
+                        *seen = true;
+                    }
+                    if let Err(error) = sink.update(update) {
                         break Err(error);
                     }
                 }
@@ -123,7 +179,47 @@ where
         }
     };
     followers.abort_all();
-    result
+    result.map(|()| Watched { reached })
+}
+
+/// The names of one agent's proxies by id, so events (which carry only the
+/// id) can be shown by name.
+#[derive(Debug, Default)]
+struct ProxyNames {
+    names: HashMap<String, String>,
+    /// Ids looked up and not found (a proxy already stopped): not asked
+    /// about again.
+    unknown: HashSet<String>,
+}
+
+impl ProxyNames {
+    /// Whether `id` is a proxy id never looked up.
+    fn missing(&self, id: &str) -> bool {
+        !id.is_empty() && !self.names.contains_key(id) && !self.unknown.contains(id)
+    }
+
+    /// Asks the agent for its proxies (within `timeout`); on failure the
+    /// names stay as they were and events show ids.
+    async fn refresh(&mut self, client: &mut Client, timeout: Duration) {
+        let listed =
+            tokio::time::timeout(timeout, client.list_proxies(ListProxiesRequest {})).await;
+        if let Ok(Ok(response)) = listed {
+            for proxy in response.into_inner().proxies {
+                self.names.insert(proxy.id, proxy.name);
+            }
+        }
+    }
+
+    /// The name of proxy `id`, looking it up once if it is new.
+    async fn name(&mut self, id: &str, client: &mut Client, timeout: Duration) -> Option<String> {
+        if self.missing(id) {
+            self.refresh(client, timeout).await;
+            if !self.names.contains_key(id) {
+                self.unknown.insert(id.to_owned());
+            }
+        }
+        self.names.get(id).filter(|name| !name.is_empty()).cloned()
+    }
 }
 
 /// Keeps one agent's stream open: reconnects with backoff whenever it fails
@@ -140,17 +236,21 @@ async fn follow(
     loop {
         let (error, was_connected) = match open(&address, timeout, request.clone()).await {
             Err(error) => (error, false),
-            Ok(mut stream) => {
+            Ok((mut client, mut stream)) => {
                 backoff.reset();
                 if send(WatchItem::Connected).await.is_err() {
                     return;
                 }
+                let mut names = ProxyNames::default();
+                names.refresh(&mut client, timeout).await;
                 let error = loop {
                     match stream.message().await {
                         Ok(Some(event)) => {
-                            if let Some(event) = WatchEvent::from_proto(event)
-                                && send(WatchItem::Event(event)).await.is_err()
-                            {
+                            let Some(mut event) = WatchEvent::from_proto(event) else {
+                                continue;
+                            };
+                            event.proxy_name = names.name(&event.proxy, &mut client, timeout).await;
+                            if send(WatchItem::Event(event)).await.is_err() {
                                 return;
                             }
                         }
@@ -174,12 +274,13 @@ async fn follow(
     }
 }
 
-/// Opens the stream on a fresh connection, within the deadline.
+/// Opens the stream on a fresh connection, within the deadline; the client
+/// is kept for the proxies' names.
 async fn open(
     address: &str,
     timeout: Duration,
     request: WatchRequest,
-) -> Result<tonic::codec::Streaming<proto::Event>, String> {
+) -> Result<(Client, tonic::codec::Streaming<proto::Event>), String> {
     let endpoint = fleet::endpoint(address, timeout)
         .map_err(|e| e.brief())?
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
@@ -187,8 +288,11 @@ async fn open(
         .keep_alive_while_idle(true);
     let mut client = crate::access::client(endpoint.connect_lazy(), address);
     match tokio::time::timeout(timeout, client.watch(request)).await {
-        Ok(Ok(response)) => Ok(response.into_inner()),
-        Ok(Err(status)) => Err(AgentError::from_status(status, address).brief()),
+        Ok(Ok(response)) => Ok((client, response.into_inner())),
+        Ok(Err(status)) => {
+            let error = AgentError::from_status(status, address);
+            Err(fleet::explain(address, timeout, error).await.brief())
+        }
         Err(_elapsed) => Err(AgentError::Timeout {
             address: address.to_owned(),
             after: timeout,

@@ -10,6 +10,7 @@ use crate::commands::stats::StatsReport;
 use crate::output::format::{bytes, duration_ms, lost_bytes};
 use crate::output::human::Human;
 use crate::output::table::{Align, Table};
+use crate::plural::count;
 
 const NS_PER_SEC: f64 = 1e9;
 
@@ -32,7 +33,10 @@ fn end_text(end: Option<&RecordingEnd>) -> String {
     match end {
         None | Some(RecordingEnd::Complete) => "complete".to_owned(),
         Some(RecordingEnd::Truncated { cut_bytes, .. }) => {
-            format!("truncated, {cut_bytes} bytes of a partial frame cut")
+            format!(
+                "truncated, {} of a partial frame cut",
+                count(*cut_bytes, "byte", "bytes")
+            )
         }
         Some(RecordingEnd::Corrupted { offset, reason }) => {
             format!("corrupted at byte {offset}: {reason}")
@@ -55,8 +59,8 @@ impl StatsReport {
         }
         if a.timeline_clipped_frames > 0 {
             notes.push(format!(
-                "{} frames lie past the timeline's 7-day cap (counted in the totals only)",
-                a.timeline_clipped_frames
+                "{} past the timeline's 7-day cap (counted in the totals only)",
+                count(a.timeline_clipped_frames, "frame lies", "frames lie")
             ));
         }
         notes
@@ -69,9 +73,9 @@ impl Human for StatsReport {
         let c = &a.connections;
         writeln!(
             out,
-            "duration     {} ({} frames, {})",
+            "duration     {} ({}, {})",
             span(a.duration_ns),
-            a.frames,
+            count(a.frames, "frame", "frames"),
             end_text(a.end.as_ref())
         )?;
         writeln!(

@@ -6,6 +6,7 @@ use crate::commands::pull::PulledFiles;
 use crate::commands::push::PushedRecordings;
 use crate::output::format::bytes;
 use crate::output::human::{Human, quoted};
+use crate::plural::count;
 
 impl Human for PulledFiles {
     fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
@@ -37,11 +38,11 @@ impl Human for PushedRecordings {
         for r in &self.recordings {
             writeln!(
                 out,
-                "pushed recording {}{} ({}, {} connections, {})",
+                "pushed recording {}{} ({}, {}, {})",
                 r.id,
                 quoted(&r.label),
                 r.status.as_str(),
-                r.connections,
+                count(r.connections, "connection", "connections"),
                 bytes(r.size_bytes)
             )?;
         }

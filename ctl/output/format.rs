@@ -1,6 +1,6 @@
 //! Human formats for numbers: byte sizes (KiB/MiB), rates, durations
 //! (`1m23s`), clock offsets and skews, the seed tool's `0.034 KB`, and hex
-//! excerpts of bytes.
+//! excerpts of bytes. Counted nouns are in `plural`.
 
 const BINARY_UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 

@@ -11,6 +11,7 @@ use crate::commands::record::{
 use crate::output::escape::safe;
 use crate::output::format::{bytes, duration_ms, lost_bytes, offset_us};
 use crate::output::table::{Align, Table};
+use crate::plural::count;
 
 /// A result that prints for humans.
 pub(crate) trait Human {
@@ -132,9 +133,9 @@ impl Human for StoppedProxies {
         for p in &self.stopped {
             write!(
                 out,
-                "stopped proxy {}: {} connections, c2s {}, s2c {}",
+                "stopped proxy {}: {}, c2s {}, s2c {}",
                 p.id,
-                p.total_connections,
+                count(p.total_connections, "connection", "connections"),
                 bytes(p.bytes_c2s),
                 bytes(p.bytes_s2c)
             )?;
@@ -188,10 +189,10 @@ impl Human for StartedRecording {
 /// `complete, 1m23s, 3 connections, 1.2 MiB` and any loss.
 fn recording_summary(r: &RecordingView) -> String {
     let mut text = format!(
-        "{}, {}, {} connections, {}",
+        "{}, {}, {}, {}",
         r.status.as_str(),
         duration_ms(r.duration_ms),
-        r.connections,
+        count(r.connections, "connection", "connections"),
         bytes(r.size_bytes)
     );
     if r.lost_bytes > 0 {

@@ -18,8 +18,10 @@ pub(crate) mod sources;
 pub(crate) mod table;
 pub(crate) mod watch;
 pub(crate) mod watch_json;
+pub(crate) mod watch_lines;
+pub(crate) mod watch_seconds;
 
 pub(crate) use progress::ReplayDisplay;
 pub(crate) use report::{print_agents, print_checked, print_error, print_report, print_warnings};
 pub(crate) use sources::print_sources;
-pub(crate) use watch::WatchPrinter;
+pub(crate) use watch::{WatchPrinter, watch_end};

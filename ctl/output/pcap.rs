@@ -7,27 +7,28 @@ use crate::commands::export::Exported;
 use crate::commands::import::Imported;
 use crate::output::format::bytes;
 use crate::output::human::Human;
+use crate::plural::count;
 
 impl Human for Exported {
     fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
         writeln!(
             out,
-            "exported {} to {} ({}): {} connections, {} packets, c2s {}, s2c {}",
+            "exported {} to {} ({}): {}, {}, c2s {}, s2c {}",
             self.recording,
             self.pcap,
             bytes(self.size_bytes),
-            self.connections,
-            self.packets,
+            count(self.connections, "connection", "connections"),
+            count(self.packets, "packet", "packets"),
             bytes(self.bytes_c2s),
             bytes(self.bytes_s2c)
         )?;
         if verbose || self.mid_session_connections > 0 || self.lost_bytes > 0 {
             writeln!(
                 out,
-                "  {} without handshake (mid-session), {} lost (sequence gaps), {} frames without packets",
+                "  {} without handshake (mid-session), {} lost (sequence gaps), {} without packets",
                 self.mid_session_connections,
                 bytes(self.lost_bytes),
-                self.skipped_frames
+                count(self.skipped_frames, "frame", "frames")
             )?;
         }
         Ok(())
@@ -43,11 +44,11 @@ impl Human for Imported {
         let s = &self.summary;
         writeln!(
             out,
-            "imported into {} (recording {}): {} connections ({} mid-session) of server {}, \
+            "imported into {} (recording {}): {} ({} mid-session) of server {}, \
              c2s {}, s2c {}",
             self.recording,
             self.id,
-            s.connections,
+            count(s.connections, "connection", "connections"),
             s.mid_session_connections,
             self.server,
             bytes(s.bytes_c2s),

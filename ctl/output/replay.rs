@@ -14,6 +14,7 @@ use crate::output::format::{bytes, duration_ms, hex_excerpt, micros, offset_us};
 use crate::output::human::{Human, list};
 use crate::output::replay_detail::write_detail;
 use crate::output::table::{Align, Table};
+use crate::plural::count;
 use crate::schedule::Coordinated;
 
 /// Width of the key column of the summary lines.
@@ -43,11 +44,11 @@ fn lateness(l: &LatenessView) -> String {
         return "-".to_owned();
     }
     format!(
-        "p50 {}, p99 {}, max {} ({} samples)",
+        "p50 {}, p99 {}, max {} ({})",
         micros(l.p50_us),
         micros(l.p99_us),
         micros(l.max_us),
-        l.samples
+        count(l.samples, "sample", "samples")
     )
 }
 
@@ -129,10 +130,14 @@ fn outcome(c: &ConnectionView) -> String {
         parts.push(format!("diverged at offset {}", d.offset));
     }
     if c.server_timeouts > 0 {
-        parts.push(format!("{} server timeouts", c.server_timeouts));
+        parts.push(count(
+            c.server_timeouts,
+            "server timeout",
+            "server timeouts",
+        ));
     }
     if c.relaxations > 0 {
-        parts.push(format!("{} gates relaxed", c.relaxations));
+        parts.push(format!("{} relaxed", count(c.relaxations, "gate", "gates")));
     }
     if parts.is_empty() {
         "ok".to_owned()

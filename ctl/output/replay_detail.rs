@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::commands::replay::detail::{RelaxationView, RuleCountView, WaitView};
 use crate::commands::replay::report::ReplayView;
 use crate::output::format::{bytes, delay, duration_ms, micros};
+use crate::plural::count;
 
 /// `conn 3 (copy 0, pass 1)`, prefixed by the recording when the replay
 /// has several.
@@ -75,8 +76,10 @@ fn rule_line(c: &RuleCountView) -> String {
             c.matched, c.applied, c.missed
         ),
         _ => format!(
-            "{} matched, {} bytes not compared, {} missed",
-            c.matched, c.ignored_bytes, c.missed
+            "{} matched, {} not compared, {} missed",
+            c.matched,
+            count(c.ignored_bytes, "byte", "bytes"),
+            c.missed
         ),
     };
     format!("{}[{}]{name}: {what}", c.table, c.index)
@@ -87,7 +90,8 @@ fn rule_line(c: &RuleCountView) -> String {
 pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()> {
     if !r.waits.is_empty() {
         writeln!(out)?;
-        writeln!(out, "waiting ({} connections):", r.waits.len())?;
+        let waiting = count(r.waits.len() as u64, "connection", "connections");
+        writeln!(out, "waiting ({waiting}):")?;
         for w in &r.waits {
             writeln!(out, "  {}", wait_line(r, w))?;
         }
@@ -117,8 +121,8 @@ pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()
         if r.unparsed_messages > 0 {
             writeln!(
                 out,
-                "  {} messages did not parse (sent as recorded)",
-                r.unparsed_messages
+                "  {} not parse (sent as recorded)",
+                count(r.unparsed_messages, "message did", "messages did")
             )?;
         }
     }

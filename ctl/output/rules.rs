@@ -10,6 +10,7 @@ use reel::stats::RecordingEnd;
 use crate::commands::rules::RulesChecked;
 use crate::output::human::Human;
 use crate::output::table::{Align, Table};
+use crate::plural::{count, noun};
 
 /// Connections listed without `-v`.
 const CONNECTIONS_SHOWN: usize = 20;
@@ -45,8 +46,9 @@ impl RulesChecked {
         match &self.end {
             RecordingEnd::Complete => {}
             RecordingEnd::Truncated { cut_bytes, .. } => notes.push(format!(
-                "the recording is cut short ({cut_bytes} bytes of a partial frame dropped); \
-                 checked up to the cut"
+                "the recording is cut short ({} of a partial frame dropped); \
+                 checked up to the cut",
+                count(*cut_bytes, "byte", "bytes")
             )),
             RecordingEnd::Corrupted { offset, reason } => notes.push(format!(
                 "the recording is damaged at byte {offset} ({reason}); checked up to there"
@@ -81,8 +83,13 @@ impl Human for RulesChecked {
         let r = &self.report;
         writeln!(
             out,
-            "{} connections, {} client and {} server messages, {} unparsed, {} changed",
-            r.connections, r.messages_c2s, r.messages_s2c, r.unparsed, r.changed
+            "{}, {} client and {} server {}, {} unparsed, {} changed",
+            count(r.connections, "connection", "connections"),
+            r.messages_c2s,
+            r.messages_s2c,
+            noun(r.messages_s2c, "message", "messages"),
+            r.unparsed,
+            r.changed
         )?;
         writeln!(out)?;
         write_rules(out, r)?;
@@ -171,9 +178,9 @@ fn write_captures(out: &mut dyn Write, r: &CheckReport, verbose: bool) -> io::Re
     if r.captures.len() > shown {
         writeln!(
             out,
-            "({} of {} connections; -v or --json lists all)",
+            "({} of {}; -v or --json lists all)",
             shown,
-            r.captures.len()
+            count(r.captures.len() as u64, "connection", "connections")
         )?;
     }
     Ok(())
@@ -191,11 +198,11 @@ fn write_samples(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
         for s in &r.unparsed_samples {
             writeln!(
                 out,
-                "  conn {} {} #{} ({} bytes): {}",
+                "  conn {} {} #{} ({}): {}",
                 s.conn,
                 s.direction.as_str(),
                 s.message,
-                s.bytes,
+                count(s.bytes, "byte", "bytes"),
                 s.reason
             )?;
             writeln!(out, "    {}", s.hex)?;

@@ -1,16 +1,22 @@
-//! Prints watch updates as they come: one line per event on stdout, stream
-//! status and lag notices on stderr; with `--json`, everything as JSON Lines
-//! on stdout (`watch_json`).
+//! Prints watch updates as they come: one line per event on stdout (proxies
+//! by name, idle proxies' stats left out, a total line per second across
+//! proxies and agents: `watch_seconds`), stream status and lag notices on
+//! stderr; with `--json`, every event exactly as received (plus its proxy's
+//! name) as JSON Lines on stdout (`watch_json`).
 
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::commands::watch::{Update, WatchItem};
+use crate::commands::watch::{Update, WatchItem, WatchSink};
 use crate::event::{EventBody, WatchEvent};
+use crate::exit::Exit;
 use crate::output::escape::safe_lines;
-use crate::output::format::{bytes, delay, duration_ms, kilobytes, rate};
-use crate::output::watch_json;
+use crate::output::format::delay;
+use crate::output::watch_seconds::{Seconds, StatsFigures};
+use crate::output::{watch_json, watch_lines};
+use crate::plural::count;
 use crate::settings::{AgentTarget, OutputMode, Verbosity};
+use crate::timestamp::UnixNanos;
 
 /// Turns updates into lines.
 #[derive(Debug)]
@@ -19,6 +25,27 @@ pub(crate) struct WatchPrinter {
     mode: OutputMode,
     /// Width of the agent column in human lines.
     agent_width: usize,
+    /// Which stats lines to print, and the totals (human output only).
+    seconds: Seconds,
+}
+
+impl WatchSink for WatchPrinter {
+    fn update(&mut self, update: Update) -> io::Result<()> {
+        self.print(&update)
+    }
+
+    fn second(&mut self) -> io::Result<()> {
+        let Some(total) = self.seconds.second() else {
+            return Ok(());
+        };
+        if self.mode.json {
+            return Ok(());
+        }
+        let now = UnixNanos(crate::clock::now_unix_ns());
+        let mut out = io::stdout().lock();
+        out.write_all(watch_lines::total_line(now, self.agent_width, &total).as_bytes())?;
+        out.flush()
+    }
 }
 
 impl WatchPrinter {
@@ -28,6 +55,7 @@ impl WatchPrinter {
             agents: agents.to_vec(),
             mode,
             agent_width: agent_width.unwrap_or(0),
+            seconds: Seconds::default(),
         }
     }
 
@@ -35,7 +63,16 @@ impl WatchPrinter {
     ///
     /// # Errors
     /// Writing stdout failed (the reader went away).
-    pub(crate) fn print(&self, update: &Update) -> io::Result<()> {
+    fn print(&mut self, update: &Update) -> io::Result<()> {
+        if !self.mode.json {
+            match &update.item {
+                WatchItem::Event(event) if !self.worth_a_line(update.agent, event) => {
+                    return Ok(());
+                }
+                WatchItem::Disconnected { .. } => self.seconds.agent_gone(update.agent),
+                _ => {}
+            }
+        }
         let Some(agent) = self.agents.get(update.agent) else {
             return Ok(());
         };
@@ -48,8 +85,9 @@ impl WatchPrinter {
             WatchItem::Event(event) => match &event.body {
                 EventBody::Lagged { missed } => {
                     note(&format!(
-                        "{}: missed {missed} events (reading too slowly)",
-                        short(agent)
+                        "{}: missed {} (reading too slowly)",
+                        short(agent),
+                        count(*missed, "event", "events")
                     ));
                     Ok(())
                 }
@@ -57,7 +95,9 @@ impl WatchPrinter {
                     // Rendered first, so the agent's text in it (names,
                     // labels, reasons) reaches the terminal escaped.
                     let mut line = Vec::new();
-                    self.write_event(&mut line, agent, event)?;
+                    let column = format!("{:<w$}", short(agent), w = self.agent_width);
+                    let verbose = self.mode.verbosity == Verbosity::Verbose;
+                    watch_lines::write_event(&mut line, &column, verbose, event)?;
                     let line = safe_lines(&String::from_utf8_lossy(&line));
                     let mut out = io::stdout().lock();
                     out.write_all(line.as_bytes())?;
@@ -88,136 +128,63 @@ impl WatchPrinter {
         }
     }
 
-    fn write_event(
-        &self,
-        out: &mut dyn Write,
-        agent: &AgentTarget,
-        event: &WatchEvent,
-    ) -> io::Result<()> {
-        let verbose = self.mode.verbosity == Verbosity::Verbose;
-        let agent = format!("{:<w$}", short(agent), w = self.agent_width);
-        let proxy = if event.proxy.is_empty() {
-            "-"
-        } else {
-            &event.proxy
-        };
-        let head = format!("{}  {agent}  {proxy}", event.at.hms());
+    /// Whether an event gets a line: not the stats of a proxy idle in
+    /// that second (unless `-v`). Keeps the per-second state up to date.
+    fn worth_a_line(&mut self, agent: usize, event: &WatchEvent) -> bool {
         match &event.body {
             EventBody::Stats {
                 active_connections,
                 total_connections,
                 bytes_c2s_per_sec,
                 bytes_s2c_per_sec,
-                bytes_c2s,
-                bytes_s2c,
-            } => {
-                write!(
-                    out,
-                    "{head}  conns={active_connections}  c2s={}  s2c={}",
-                    rate(*bytes_c2s_per_sec),
-                    rate(*bytes_s2c_per_sec)
-                )?;
-                if verbose {
-                    write!(
-                        out,
-                        "  total={total_connections}  c2s_total={}  s2c_total={}",
-                        bytes(*bytes_c2s),
-                        bytes(*bytes_s2c)
-                    )?;
-                }
-                writeln!(out)
-            }
-            EventBody::ConnectionOpened {
-                connection,
-                client,
-                upstream,
-            } => writeln!(
-                out,
-                "{head}  conn {connection} opened  {client} -> {upstream}"
-            ),
-            EventBody::ConnectionClosed {
-                connection,
-                reason,
-                bytes_c2s,
-                bytes_s2c,
-                duration_ms: ms,
                 ..
-            } => writeln!(
-                out,
-                "{head}  conn {connection} closed ({reason})  {}  c2s={}  s2c={}",
-                duration_ms(*ms),
-                bytes(*bytes_c2s),
-                bytes(*bytes_s2c)
-            ),
-            EventBody::Transfer {
-                connection,
-                direction,
-                bytes: n,
-                delay_us,
             } => {
-                write!(
-                    out,
-                    "{} {} {proxy} conn {connection} transported {} KB {direction}",
-                    event.at.hms_millis(),
-                    agent.trim_end(),
-                    kilobytes(*n)
-                )?;
-                if *delay_us > 0 {
-                    write!(out, " (delayed {:.1} ms)", *delay_us as f64 / 1000.0)?;
-                }
-                writeln!(out)
-            }
-            EventBody::Recording { phase, recording } => {
-                let Some(r) = recording else {
-                    return writeln!(out, "{head}  recording {phase}");
+                let figures = StatsFigures {
+                    active: *active_connections,
+                    total: *total_connections,
+                    c2s_per_sec: *bytes_c2s_per_sec,
+                    s2c_per_sec: *bytes_s2c_per_sec,
                 };
-                let label = if r.label.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {:?}", r.label)
-                };
-                match *phase {
-                    "started" => writeln!(out, "{head}  recording {}{label} started", r.id),
-                    "failed" => writeln!(
-                        out,
-                        "{head}  recording {}{label} FAILED: {}",
-                        r.id,
-                        r.error.as_deref().unwrap_or("no reason given")
-                    ),
-                    _ => writeln!(
-                        out,
-                        "{head}  recording {}{label} {phase}: {}, {} connections, {}",
-                        r.id,
-                        duration_ms(r.duration_ms),
-                        r.connections,
-                        bytes(r.size_bytes)
-                    ),
+                let print = self.seconds.stats(agent, &event.proxy, figures);
+                if !print && self.mode.verbosity == Verbosity::Verbose {
+                    self.seconds.printed_anyway();
+                    return true;
                 }
+                print
             }
-            EventBody::Proxy {
-                phase,
-                listen,
-                upstream,
-            } => writeln!(out, "{head}  proxy {phase}  {listen} -> {upstream}"),
-            EventBody::Lagged { missed } => writeln!(out, "{head}  missed {missed} events"),
-            EventBody::Replay {
-                id,
-                state,
-                planned,
-                opened,
-                failed,
-                finished,
-                bytes_sent,
-                expected_sent,
-                ..
-            } => writeln!(
-                out,
-                "{head}  replay {id} {state}  conns {finished}/{planned} done, {opened} opened, {failed} failed  sent {} of {}",
-                bytes(*bytes_sent),
-                bytes(*expected_sent)
-            ),
+            EventBody::Proxy { phase, .. } => {
+                if *phase == "stopped" {
+                    self.seconds.proxy_stopped(agent, &event.proxy);
+                }
+                true
+            }
+            _ => true,
         }
     }
+}
+
+/// How a watch ends: 0 when every agent's stream opened at some point;
+/// else 1, with the agents never reached named on stderr (a watch that saw
+/// nothing of an agent failed for it, as any command that cannot reach one).
+pub(crate) fn watch_end(never_reached: &[&AgentTarget], selected: usize) -> Exit {
+    if never_reached.is_empty() {
+        return Exit::Success;
+    }
+    let labels: Vec<String> = never_reached.iter().map(|a| a.label()).collect();
+    let message = if never_reached.len() == selected {
+        format!(
+            "no agent was reached during the watch ({})",
+            labels.join(", ")
+        )
+    } else {
+        format!(
+            "{} never reached during the watch: {}",
+            crate::plural::noun(never_reached.len() as u64, "agent", "agents"),
+            labels.join(", ")
+        )
+    };
+    crate::output::print_error(&message);
+    Exit::AgentFailed
 }
 
 /// The agent as watch lines name it: its fleet name, else its address.
@@ -245,9 +212,8 @@ fn note(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timestamp::UnixNanos;
 
-    fn printer() -> WatchPrinter {
+    fn printer(verbosity: Verbosity) -> WatchPrinter {
         let agents = [
             AgentTarget {
                 address: "10.0.0.1:7700".into(),
@@ -262,49 +228,38 @@ mod tests {
             &agents,
             OutputMode {
                 json: false,
-                verbosity: Verbosity::Normal,
+                verbosity,
             },
         )
     }
 
-    fn line(printer: &WatchPrinter, agent: usize, body: EventBody) -> String {
-        let event = WatchEvent {
-            at: UnixNanos(1_714_564_984_034_000_000),
+    fn idle_stats() -> WatchEvent {
+        WatchEvent {
+            at: UnixNanos(0),
             proxy: "p1".into(),
-            body,
-        };
-        let mut out = Vec::new();
-        printer
-            .write_event(&mut out, &printer.agents[agent], &event)
-            .unwrap();
-        String::from_utf8(out).unwrap()
+            proxy_name: None,
+            body: EventBody::Stats {
+                active_connections: 0,
+                total_connections: 0,
+                bytes_c2s_per_sec: 0,
+                bytes_s2c_per_sec: 0,
+                bytes_c2s: 0,
+                bytes_s2c: 0,
+            },
+        }
     }
 
     #[test]
-    fn human_lines() {
-        let p = printer();
-        let stats = EventBody::Stats {
-            active_connections: 3,
-            total_connections: 9,
-            bytes_c2s_per_sec: 12_595,
-            bytes_s2c_per_sec: 4096,
-            bytes_c2s: 0,
-            bytes_s2c: 0,
-        };
-        assert_eq!(
-            line(&p, 1, stats),
-            "12:03:04  web            p1  conns=3  c2s=12.3 KiB/s  s2c=4.0 KiB/s\n"
-        );
-        let transfer = EventBody::Transfer {
-            connection: 3,
-            direction: "c2s",
-            bytes: 34,
-            delay_us: 0,
-        };
-        assert_eq!(
-            line(&p, 0, transfer),
-            "12:03:04.034 10.0.0.1:7700 p1 conn 3 transported 0.034 KB c2s\n"
-        );
+    fn an_idle_proxy_gets_one_line_unless_verbose() {
+        let mut normal = printer(Verbosity::Normal);
+        let shown: Vec<bool> = (0..3)
+            .map(|_| normal.worth_a_line(0, &idle_stats()))
+            .collect();
+        assert_eq!(shown, [true, false, false]);
+        // The same proxy on another agent is another proxy.
+        assert!(normal.worth_a_line(1, &idle_stats()));
+        let mut verbose = printer(Verbosity::Verbose);
+        assert!((0..3).all(|_| verbose.worth_a_line(0, &idle_stats())));
     }
 
     #[test]

@@ -115,6 +115,7 @@ mod tests {
         let event = WatchEvent {
             at: UnixNanos(0),
             proxy: "p1".into(),
+            proxy_name: Some("game".into()),
             body: EventBody::Lagged { missed: 7 },
         };
         write_line(&mut out, &agents()[1], &WatchItem::Event(event)).unwrap();
@@ -132,7 +133,7 @@ mod tests {
         assert_eq!(
             lines[0],
             serde_json::json!({"agent": "10.0.0.2:7700", "name": "web",
-                "at": "1970-01-01T00:00:00.000000000Z", "proxy": "p1",
+                "at": "1970-01-01T00:00:00.000000000Z", "proxy": "p1", "proxy_name": "game",
                 "kind": "lagged", "missed": 7})
         );
         assert_eq!(lines[1]["kind"], "agent_disconnected");

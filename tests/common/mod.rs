@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod pg;
 pub mod redis;
 pub mod replays;
+pub mod tls;
 pub mod wireshark;
 
 use std::net::SocketAddr;

@@ -1,11 +1,12 @@
 //! `reelctl replay`: starting replays on the fleet and following them
-//! (`run`, with `request`, `spread` and `follow`), reports as reelctl shows
+//! (`run`, with `request`, `local`, `spread` and `follow`), reports as reelctl shows
 //! them (`report`, `connection`, `detail`), and `status`/`stop`/`ls`
 //! (`manage`).
 
 pub(crate) mod connection;
 pub(crate) mod detail;
 pub(crate) mod follow;
+pub(crate) mod local;
 pub(crate) mod manage;
 pub(crate) mod report;
 pub(crate) mod request;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::connection::{ConnectionView, LatenessView};
 use super::detail::{OmittedView, RelaxationView, RuleCountView, WaitView};
+use crate::plural::count;
 use crate::timestamp::UnixNanos;
 
 /// Where a replay stands.
@@ -165,14 +166,20 @@ impl ReplayView {
         let failed = self.failed_connections();
         if failed > 0 {
             problems.push(format!(
-                "replay {}: {failed} of {} connections failed",
-                self.id, self.planned
+                "replay {}: {failed} of {} failed",
+                self.id,
+                count(self.planned, "connection", "connections")
             ));
         }
         if verify && self.divergences > 0 {
             problems.push(format!(
-                "replay {}: {} connections diverged from the recording",
-                self.id, self.divergences
+                "replay {}: {} from the recording",
+                self.id,
+                count(
+                    self.divergences,
+                    "connection diverged",
+                    "connections diverged"
+                )
             ));
         }
         problems

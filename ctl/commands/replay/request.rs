@@ -22,6 +22,10 @@ pub(crate) enum ReplayUsageError {
         path: String,
         source: std::io::Error,
     },
+    /// A REC names a local file that cannot be read or is not a recording,
+    /// or is neither a file nor a valid id.
+    #[error("{0}")]
+    Recording(String),
     /// The `--rules` file is not a valid rules file.
     #[error("invalid rules in {path}: {source}")]
     Rules {
@@ -65,11 +69,16 @@ fn faults(args: &ReplayStartArgs) -> Result<Option<reel::proto::FaultProfile>, R
     Ok(Some(reel::service::faults::profile(&spec)))
 }
 
-/// The request every agent gets; shard and start instant are set per agent.
+/// The request every agent gets, replaying `recordings` (the REC arguments
+/// with local files replaced by their ids); shard and start instant are set
+/// per agent.
 ///
 /// # Errors
-/// `--fast` with `--mode timed`.
-pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, ReplayUsageError> {
+/// `--fast` with `--mode timed`, a recording that is not a valid id.
+pub(crate) fn request(
+    args: &ReplayStartArgs,
+    recordings: &[String],
+) -> Result<StartReplayRequest, ReplayUsageError> {
     let (mode, unpaced) = match (args.mode, args.fast) {
         (None, false) => (ReplayMode::Timed, false),
         (None | Some(ReplayMode::Fast), true) => (ReplayMode::Fast, false),
@@ -82,13 +91,12 @@ pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, Repl
         (Some(mode @ (ReplayMode::Reactive | ReplayMode::Causal)), true) => (mode, true),
         (Some(mode), false) => (mode, false),
     };
-    for r in &args.recordings {
-        let r = r.trim();
+    for r in recordings {
         if let Err(e) = reel::ids::validate("recording", r) {
-            return Err(ReplayUsageError::Flags(format!(
+            return Err(ReplayUsageError::Recording(format!(
                 "{e}: give a recording id as `reelctl record ls` lists them \
-                 (e.g. 20261206-225304-17db); a local file is replayed after \
-                 `reelctl record push FILE`"
+                 (e.g. 20261206-225304-17db), or a local recording file as a \
+                 path holding a '/' or ending in .reel (e.g. ./capture.reel)"
             )));
         }
     }
@@ -99,11 +107,7 @@ pub(crate) fn request(args: &ReplayStartArgs) -> Result<StartReplayRequest, Repl
         })
     };
     Ok(StartReplayRequest {
-        recordings: args
-            .recordings
-            .iter()
-            .map(|r| r.trim().to_owned())
-            .collect(),
+        recordings: recordings.to_vec(),
         group: args.group.clone().unwrap_or_default(),
         target: args.target.clone().unwrap_or_default(),
         mode: mode.as_str().to_owned(),
@@ -137,6 +141,16 @@ mod tests {
         }
     }
 
+    fn req(argv: &[&str]) -> Result<StartReplayRequest, ReplayUsageError> {
+        let args = parse(argv);
+        let ids: Vec<String> = args
+            .recordings
+            .iter()
+            .map(|r| r.trim().to_owned())
+            .collect();
+        request(&args, &ids)
+    }
+
     #[test]
     fn fast_picks_the_mode_or_unpaces_it() {
         let cases: &[(&[&str], &str, bool)] = &[
@@ -148,16 +162,16 @@ mod tests {
             (&["r1", "--mode", "causal", "--fast"], "causal", true),
         ];
         for (argv, mode, unpaced) in cases {
-            let r = request(&parse(argv)).unwrap();
+            let r = req(argv).unwrap();
             assert_eq!((r.mode.as_str(), r.unpaced), (*mode, *unpaced), "{argv:?}");
         }
-        let err = request(&parse(&["r1", "--mode", "timed", "--fast"])).unwrap_err();
+        let err = req(&["r1", "--mode", "timed", "--fast"]).unwrap_err();
         assert!(err.to_string().contains("--fast"), "{err}");
     }
 
     #[test]
     fn flags_become_the_request() {
-        let r = request(&parse(&[
+        let r = req(&[
             "r1,r2",
             "r3",
             "--target",
@@ -175,7 +189,7 @@ mod tests {
             "100us",
             "--group",
             "g",
-        ]))
+        ])
         .unwrap();
         assert_eq!(r.recordings, ["r1", "r2", "r3"]);
         assert_eq!((r.target.as_str(), r.group.as_str()), ("h:1", "g"));
@@ -185,7 +199,7 @@ mod tests {
             (r.shard_index, r.shard_count, r.start_at_unix_ns),
             (0, 0, 0)
         );
-        let r = request(&parse(&["r1"])).unwrap();
+        let r = req(&["r1"]).unwrap();
         assert_eq!((r.speed, r.loops, r.multiply), (1.0, 1, 1));
         assert_eq!((r.max_idle_ms, r.server_timeout_ms), (0, 0));
     }

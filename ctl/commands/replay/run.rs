@@ -1,5 +1,6 @@
 //! `reelctl replay REC...`: runs in steps, each on every agent still in the
-//! running: copy the recordings where they are missing (`--spread`),
+//! running: upload the local files named as REC where they are missing
+//! (`local`), copy the recordings where they are missing (`--spread`),
 //! measure the clocks (`--at`), start, then follow every replay until it
 //! ends (`follow`) while an `Observer` shows progress.
 
@@ -7,6 +8,7 @@ use reel::proto::ReplayReport;
 use serde::Serialize;
 
 use super::follow::{self, Board, Interrupt, Totals};
+use super::local;
 use super::report::ReplayView;
 use super::request::{ReplayUsageError, request};
 use super::spread::{self, Copied, Pushed, Shard};
@@ -21,7 +23,8 @@ const PROGRESS_TICK: std::time::Duration = std::time::Duration::from_millis(100)
 
 /// What a running replay tells the user as it goes; `output` implements it.
 pub(crate) trait Observer {
-    /// Recordings were copied to agents that lacked them (`--spread`).
+    /// Recordings were copied to agents that lacked them (local files, or
+    /// `--spread`).
     fn pushed(&self, pushed: &[Pushed]);
     /// The summed progress of every agent, often.
     fn progress(&self, totals: Totals);
@@ -42,7 +45,8 @@ pub(crate) struct ReplayOutcome {
     /// With `--spread`: this agent's share.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) shard: Option<Shard>,
-    /// With `--spread`: recordings copied to this agent before the start.
+    /// With `--spread` or local files: recordings copied to this agent
+    /// before the start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pushed: Option<Vec<Copied>>,
     /// Whether divergences fail the run.
@@ -114,20 +118,33 @@ pub(crate) async fn run(
     args: &ReplayStartArgs,
     observer: &dyn Observer,
 ) -> Result<Replayed, ReplayUsageError> {
-    let template = request(args)?;
+    let (recordings, files) =
+        local::resolve(&args.recordings).map_err(ReplayUsageError::Recording)?;
+    let template = request(args, &recordings)?;
     let deadline = match args.at {
         Some(at) => Some(at.deadline(clock::now_unix_ns())?),
         None => None,
     };
     let ready = ready_all(settings);
+    let (copied, mut pushed) = if files.is_empty() {
+        (map_ok(ready, |()| Vec::new()), Vec::new())
+    } else {
+        local::upload_missing(settings, ready, &files).await
+    };
     let copied = if args.spread {
-        let (copied, pushed) = spread::distribute(settings, ready, &template.recordings).await;
-        if !pushed.is_empty() {
-            observer.pushed(&pushed);
-        }
+        let (copied, spread) = spread::distribute(settings, copied, &template.recordings).await;
+        pushed.extend(spread);
+        copied
+    } else {
+        copied
+    };
+    if !pushed.is_empty() {
+        observer.pushed(&pushed);
+    }
+    let copied = if args.spread || !files.is_empty() {
         map_ok(copied, Some)
     } else {
-        map_ok(ready, |()| None)
+        map_ok(copied, |_| None)
     };
     let measured = match deadline {
         Some(_) => clock::measure_all(settings, copied).await,

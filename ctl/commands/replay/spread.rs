@@ -43,7 +43,7 @@ pub(crate) fn assign_shards(ready: &[bool]) -> Vec<Option<Shard>> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Copied {
     pub(crate) id: String,
-    /// The agent it was copied from (address as given).
+    /// The agent it was copied from (address as given), or the local file.
     pub(crate) from: String,
     pub(crate) size_bytes: u64,
 }
@@ -59,20 +59,14 @@ pub(crate) struct Pushed {
 }
 
 /// Makes every recording present on every agent that `ready` says is
-/// usable. Returns, per agent, what it received (or why it cannot take
-/// part), and what was pushed where.
+/// usable (with what it already received). Returns, per agent, what it
+/// received (or why it cannot take part), and what was pushed where.
 pub(crate) async fn distribute(
     settings: &Settings,
-    ready: Report<()>,
+    ready: Report<Vec<Copied>>,
     recordings: &[String],
 ) -> (Report<Vec<Copied>>, Vec<Pushed>) {
-    let mut state: Report<Vec<Copied>> = ready
-        .into_iter()
-        .map(|o| fleet::Outcome {
-            agent: o.agent,
-            result: o.result.map(|()| Vec::new()),
-        })
-        .collect();
+    let mut state = ready;
     let mut pushed = Vec::new();
     for id in recordings {
         let (next, push) = distribute_one(settings, state, id).await;
@@ -191,7 +185,7 @@ async fn relay(
 }
 
 /// Whether `agent` holds recording `id`.
-async fn has(agent: &Agent, id: String) -> Result<bool, AgentError> {
+pub(crate) async fn has(agent: &Agent, id: String) -> Result<bool, AgentError> {
     let found = agent
         .unary(|mut client| async move { client.get_recording(GetRecordingRequest { id }).await })
         .await;
