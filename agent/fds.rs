@@ -3,9 +3,10 @@
 //! proxies are the one thing that grows with outsiders' whim: left
 //! unchecked, 9,995 idle game clients took an agent to its 20,000-fd limit
 //! and its control port could no longer accept (issue 13, finding 2). So
-//! the data path may hold at most `limit - reserve` descriptors, counted
-//! with permits taken at accept; the reserve stays for the control plane,
-//! recording files, replays and the agent's own files.
+//! the data path (proxy clients and their upstreams, replayed connections)
+//! may hold at most `limit - reserve` descriptors, counted with permits
+//! taken at accept or before a replay's connect; the reserve stays for the
+//! control plane, recording files and the agent's own files.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
 
 /// Descriptors kept out of the data path's reach unless `--fd-reserve`
-/// says otherwise: room for a few hundred control calls, Watch streams,
-/// recording files and replay connections at once, whatever the clients do.
+/// says otherwise: room for a few hundred control calls, Watch streams and
+/// recording files at once, whatever the clients do.
 pub const DEFAULT_FD_RESERVE: u64 = 256;
 
 /// Descriptors one proxied client costs: its socket and its upstream's.
@@ -163,7 +164,7 @@ impl FdBudget {
                 {
                     info!(
                         budget = self.0.size,
-                        "file descriptors free again: accepting proxy clients"
+                        "file descriptors free again: accepting proxy clients and replay connections"
                     );
                 }
                 Some(permit)
@@ -173,9 +174,9 @@ impl FdBudget {
                     warn!(
                         budget = self.0.size,
                         reserve = self.0.reserve,
-                        "refusing new proxy clients: the data path holds its whole file-descriptor \
-                         budget and the rest is reserved for the control plane \
-                         (counted in each proxy's refused_connections)"
+                        "refusing new proxy clients and replay connections: they hold the whole \
+                         file-descriptor budget and the rest is reserved for the control plane \
+                         (counted in each proxy's refused_connections and each replay's failed)"
                     );
                 }
                 None

@@ -86,10 +86,10 @@ struct SafetyArgs {
     /// and counted.
     #[arg(long, value_name = "N", default_value_t = reel::proxy::DEFAULT_MAX_CONNECTIONS)]
     max_connections: u64,
-    /// File descriptors kept for the control plane, recordings and replays:
-    /// proxy clients (2 descriptors each) may hold the open-file limit (its
-    /// soft value, raised to the hard one at start) less this; more are
-    /// closed at once and counted as refused.
+    /// File descriptors kept for the control plane and recording files:
+    /// proxy clients (2 descriptors each) and replayed connections (1 each)
+    /// may hold the open-file limit (its soft value, raised to the hard one
+    /// at start) less this; more are refused at once and counted.
     #[arg(long, value_name = "N", default_value_t = reel::fds::DEFAULT_FD_RESERVE)]
     fd_reserve: u64,
 }
@@ -275,7 +275,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     agent
         .proxies
         .set_default_max_connections(args.safety.max_connections);
-    agent.proxies.set_fd_budget(fd_budget);
+    agent.set_fd_budget(fd_budget);
 
     for spec in file.proxies {
         let name = spec.name.clone().unwrap_or_default();

@@ -2,7 +2,8 @@
 //! clients beyond the agent's budget are refused, counted and evented while
 //! the control plane keeps answering; the open-file limit is raised to the
 //! hard one at start and checked against the connection limits, in the log;
-//! a reserve the limit cannot hold stops the agent at start.
+//! replayed connections share the budget; a reserve the limit cannot hold
+//! stops the agent at start.
 
 mod common;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use reel::proto as pb;
 use tokio::net::TcpStream;
 
+use common::replays::{replay_request, replay_within};
 use common::*;
 
 /// The agent's open-file limit in the flood test: small, so a few hundred
@@ -230,4 +232,60 @@ fn a_reserve_the_limit_cannot_hold_stops_the_agent_at_start() {
     );
     help.assert_code(0);
     assert!(help.stdout.contains("--fd-reserve <N>"), "{}", help.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_connections_share_the_budget_with_proxy_clients() {
+    if hard_limit() < TIGHT_LIMIT {
+        return skipped("fd_reserve replay", "the hard open-file limit is below 300");
+    }
+    // 300 less 290 leaves 10 descriptors: 5 proxy clients, or 10 replayed
+    // connections (one descriptor each).
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start_with_nofile(
+        "127.0.0.1:0",
+        &dir.path().join("data"),
+        "tight-replay",
+        &["--fd-reserve", "290"],
+        (TIGHT_LIMIT, TIGHT_LIMIT),
+    );
+    let mut ctl = agent.client().await;
+    let echo = echo_server().await;
+    let proxy = start_proxy(&mut ctl, echo).await;
+    let rec = start_recording(&mut ctl, "one connection").await;
+    let mut sock = TcpStream::connect(proxy_addr(&proxy)).await.unwrap();
+    assert_eq!(round_trip(&mut sock, b"hello").await, b"hello");
+    assert!(close_and_drain(sock).await.is_empty());
+    wait_idle(&ctl, 1).await;
+    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
+        .await
+        .expect("StopRecording");
+
+    // Five idle clients hold the whole budget: the replay's connection is
+    // refused, and says why.
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        let mut c = TcpStream::connect(proxy_addr(&proxy)).await.unwrap();
+        assert_eq!(round_trip(&mut c, b"in").await, b"in");
+        clients.push(c);
+    }
+    let limit = Duration::from_secs(60);
+    let report = replay_within(&mut ctl, replay_request(&rec.id, echo, "timed"), limit).await;
+    assert_eq!((report.opened, report.failed), (0, 1), "{report:?}");
+    assert!(
+        report.connections[0]
+            .error
+            .contains("file descriptors reserved for the control plane"),
+        "{report:?}"
+    );
+
+    // Once the clients leave, the same replay runs.
+    drop(clients);
+    eventually(Duration::from_secs(30), "the clients gone", || {
+        let mut ctl = ctl.clone();
+        async move { list(&mut ctl).await.active_connections == 0 }
+    })
+    .await;
+    let report = replay_within(&mut ctl, replay_request(&rec.id, echo, "timed"), limit).await;
+    assert_eq!((report.opened, report.failed), (1, 0), "{report:?}");
 }
