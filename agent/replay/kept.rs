@@ -77,6 +77,10 @@ impl Replays {
         *self.fds.lock().unwrap_or_else(|e| e.into_inner()) = budget;
     }
 
+    pub(super) fn fd_budget(&self) -> FdBudget {
+        self.fds.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub(super) fn map(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }

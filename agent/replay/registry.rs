@@ -269,8 +269,8 @@ impl Replays {
         });
         self.keep(&replay, &report).await;
         info!(replay = %id, mode = replay.opts.mode.as_str(), planned = report.planned, "replay accepted");
-        let fds = self.fds.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        self.tracker.spawn(run(replay, self.bus.clone(), fds));
+        self.tracker
+            .spawn(run(replay, self.bus.clone(), self.fd_budget()));
         Ok(report)
     }
 
