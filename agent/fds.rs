@@ -153,6 +153,16 @@ impl FdBudget {
         })
     }
 
+    /// Why a connection found no descriptors, for its close event or its
+    /// replay report.
+    pub(crate) fn refusal(&self) -> String {
+        format!(
+            "refused: file descriptors reserved for the control plane (proxy clients \
+             and replays hold the agent's budget of {})",
+            show(self.0.size)
+        )
+    }
+
     /// Takes `n` descriptors for one client until the permit is dropped;
     /// `None` when that would eat into the reserve (the client is to be
     /// turned away at once). Logs when refusing starts and when it ends.

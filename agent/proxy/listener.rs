@@ -125,11 +125,7 @@ fn refuse(
             )
         }
         // `FdBudget::try_take` logged it (once per flood, not per client).
-        Refusal::FdReserve => format!(
-            "refused: file descriptors reserved for the control plane \
-             (proxy clients hold the agent's budget of {})",
-            proxy.fds.size().unwrap_or(u64::MAX)
-        ),
+        Refusal::FdReserve => proxy.fds.refusal(),
     };
     bus.publish(
         Some(&proxy.id),

@@ -135,11 +135,7 @@ impl Live {
         // descriptors kept for the control plane.
         let Some(fd) = fds.try_take(1) else {
             progress.failed.fetch_add(1, Ordering::Relaxed);
-            report.error = Some(format!(
-                "refused: file descriptors reserved for the control plane \
-                 (connections hold the agent's budget of {})",
-                fds.size().unwrap_or(u64::MAX)
-            ));
+            report.error = Some(fds.refusal());
             return Err(report);
         };
         let stream = match connect(target, cancel).await {
