@@ -98,6 +98,14 @@ impl Agent {
         summary
     }
 
+    /// Sets the file-descriptor budget proxy clients and replayed
+    /// connections share (see `crate::fds`); call it before any proxy or
+    /// replay starts.
+    pub fn set_fd_budget(&self, budget: crate::fds::FdBudget) {
+        self.proxies.set_fd_budget(budget.clone());
+        self.replays.set_fd_budget(budget);
+    }
+
     /// Applies `--max-disk` / `--min-free` to recordings from now on.
     pub fn set_disk_limits(&self, limits: crate::record::DiskLimits) {
         self.recordings.set_disk_limits(limits);

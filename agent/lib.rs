@@ -16,6 +16,8 @@
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
 //! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
 //! - `events`: the live event bus behind Watch.
+//! - `fds`: the open-file limit raised at start and the budget of
+//!   descriptors proxy clients may hold, the rest kept for the control plane.
 //! - `timer`: sleeps precise to tens of microseconds (timed replay, fault
 //!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
@@ -30,6 +32,7 @@ pub mod durable;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod fds;
 pub mod format;
 pub mod host_port;
 pub mod ids;

@@ -93,6 +93,12 @@ struct SafetyArgs {
     /// and counted.
     #[arg(long, value_name = "N", default_value_t = reel::proxy::DEFAULT_MAX_CONNECTIONS)]
     max_connections: u64,
+    /// File descriptors kept for the control plane and recording files:
+    /// proxy clients (2 descriptors each) and replayed connections (1 each)
+    /// may hold the open-file limit (its soft value, raised to the hard one
+    /// at start) less this; more are refused at once and counted.
+    #[arg(long, value_name = "N", default_value_t = reel::fds::DEFAULT_FD_RESERVE)]
+    fd_reserve: u64,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -247,6 +253,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.safety.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
     }
+    // Before anything opens a descriptor that counts.
+    let fd_budget = reel::fds::prepare(args.safety.fd_reserve, args.safety.max_connections)?;
     let serve_options = args.safety.serve_options()?;
     let has_token = serve_options.token.is_some();
     let insecure = args.safety.insecure;
@@ -274,6 +282,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     agent
         .proxies
         .set_default_max_connections(args.safety.max_connections);
+    agent.set_fd_budget(fd_budget);
 
     for spec in file.proxies {
         let name = spec.name.clone().unwrap_or_default();

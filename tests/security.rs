@@ -1,6 +1,6 @@
 //! The control plane is protected (token, TLS, no exposure without a token)
-//! and the agent keeps a production host safe: connection limits, bounded
-//! memory when a peer stops reading.
+//! and the agent keeps a production host safe: connection limits (refusals
+//! counted and evented), bounded memory when a peer stops reading.
 
 mod common;
 
@@ -185,6 +185,14 @@ async fn excess_connections_are_refused_and_counted() {
     let mut ctl = agent.client().await;
     let echo = echo_server().await;
     let proxy = proxy_addr(&start_proxy(&mut ctl, echo).await);
+    let mut watch = ctl
+        .watch(pb::WatchRequest {
+            kinds: vec![pb::EventKind::Connection as i32],
+            proxies: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let mut a = tokio::net::TcpStream::connect(proxy).await.unwrap();
     let mut b = tokio::net::TcpStream::connect(proxy).await.unwrap();
     assert_eq!(round_trip(&mut a, b"one").await, b"one");
@@ -213,6 +221,19 @@ async fn excess_connections_are_refused_and_counted() {
         ),
         (1, 2, 2)
     );
+    // The refusal is evented, with its reason.
+    let closed = wait_event(&mut watch, Duration::from_secs(10), "the refusal", |ev| {
+        matches!(&ev.body, Some(pb::event::Body::ConnectionClosed(_)))
+    })
+    .await;
+    let Some(pb::event::Body::ConnectionClosed(closed)) = closed.body else {
+        unreachable!()
+    };
+    assert_eq!(
+        closed.reason,
+        "refused: the proxy's limit of 2 connections is reached"
+    );
+    assert_eq!(closed.client, c.local_addr().unwrap().to_string());
     // The first two are unaffected.
     assert_eq!(round_trip(&mut a, b"still").await, b"still");
 }

@@ -1,8 +1,9 @@
 //! The accept loop of one proxy. It only accepts and spawns: the upstream
 //! connect happens in the connection's own task, so a slow or dead upstream
 //! never delays the next client. Each accepted client takes a permit of the
-//! proxy's `slots` (its `max_connections`) that its task holds until it
-//! ends; a client that finds none is refused at once.
+//! proxy's `slots` (its `max_connections`) and `FDS_PER_CONNECTION` of the
+//! agent's file-descriptor budget, which its task holds until it ends; a
+//! client that finds either spent is refused at once, counted and evented.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,12 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::{Proxy, relay};
-use crate::events::EventBus;
+use crate::events::{EventBody, EventBus};
+use crate::fds::FDS_PER_CONNECTION;
 
 /// Pause after an accept error (e.g. out of file descriptors) before trying
 /// again, so the loop does not spin while the condition lasts.
@@ -41,11 +44,21 @@ pub(crate) async fn accept_loop(
                 // The client counts from here until its task ends, connect
                 // phase included: a burst towards a slow upstream cannot
                 // hold more than `max_connections` sockets.
-                let Ok(permit) = proxy.slots.clone().try_acquire_owned() else {
-                    refuse(&proxy, client, peer);
+                let conn_id = conn_ids.fetch_add(1, Ordering::Relaxed);
+                let Ok(slot) = proxy.slots.clone().try_acquire_owned() else {
+                    refuse(&proxy, &bus, conn_id, client, peer, Refusal::Limit);
                     continue;
                 };
-                let conn_id = conn_ids.fetch_add(1, Ordering::Relaxed);
+                // Checked after the proxy's own limit, so a proxy at its
+                // limit does not take the agent's budget from the others.
+                let Some(fds) = proxy.fds.try_take(FDS_PER_CONNECTION) else {
+                    refuse(&proxy, &bus, conn_id, client, peer, Refusal::FdReserve);
+                    continue;
+                };
+                let permit = Admission {
+                    _slot: slot,
+                    _fds: fds,
+                };
                 tracker.spawn(relay::relay(
                     proxy.clone(),
                     bus.clone(),
@@ -59,6 +72,9 @@ pub(crate) async fn accept_loop(
                 ));
             }
             Err(e) => {
+                // EMFILE/ENFILE (descriptors spent outside the budget's
+                // view, or host-wide) among others: the client stays in the
+                // backlog, so retrying at once would spin.
                 warn!(proxy = %proxy.id, error = %e, "accept failed; backing off");
                 tokio::select! {
                     _ = cancel.cancelled() => break,
@@ -70,14 +86,59 @@ pub(crate) async fn accept_loop(
     info!(proxy = %proxy.id, listen = %proxy.listen, "stopped accepting");
 }
 
-/// Turns away a client beyond `max_connections`: it is closed at once
-/// (accepted, then dropped, so it sees EOF rather than waiting in the
-/// backlog for a slot that may never come), counted in `refused` and logged.
-/// Clients already in are unaffected.
-fn refuse(proxy: &Proxy, client: TcpStream, peer: SocketAddr) {
-    proxy.counters.refused.fetch_add(1, Ordering::Relaxed);
-    warn!(proxy = %proxy.id, %peer, limit = proxy.max_connections, "connection refused: limit reached");
+/// What an accepted client holds until its task ends: its place under the
+/// proxy's `max_connections` and its descriptors of the agent's budget.
+pub(crate) struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _fds: OwnedSemaphorePermit,
+}
+
+/// Why a client was turned away at accept.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// The proxy holds `max_connections` clients.
+    Limit,
+    /// The agent's data path holds its whole file-descriptor budget.
+    FdReserve,
+}
+
+/// Turns away a client: it is closed at once (accepted, then dropped, so it
+/// sees EOF rather than waiting in the backlog for a slot that may never
+/// come), counted in `refused` and published as a connection closed with
+/// the reason. Clients already in are unaffected.
+fn refuse(
+    proxy: &Proxy,
+    bus: &EventBus,
+    conn: u64,
+    client: TcpStream,
+    peer: SocketAddr,
+    why: Refusal,
+) {
     drop(client);
+    proxy.counters.refused.fetch_add(1, Ordering::Relaxed);
+    let reason = match why {
+        Refusal::Limit => {
+            warn!(proxy = %proxy.id, %peer, limit = proxy.max_connections, "connection refused: limit reached");
+            format!(
+                "refused: the proxy's limit of {} connections is reached",
+                proxy.max_connections
+            )
+        }
+        // `FdBudget::try_take` logged it (once per flood, not per client).
+        Refusal::FdReserve => proxy.fds.refusal(),
+    };
+    bus.publish(
+        Some(&proxy.id),
+        EventBody::ConnectionClosed {
+            conn,
+            client: peer,
+            upstream: proxy.upstream.clone(),
+            reason,
+            bytes_c2s: 0,
+            bytes_s2c: 0,
+            duration: Duration::ZERO,
+        },
+    );
 }
 
 /// Publishes the proxy's per-second figures until it stops.
@@ -93,7 +154,7 @@ pub(crate) async fn stats_loop(proxy: Arc<Proxy>, bus: EventBus, cancel: Cancell
         let now = proxy.info();
         bus.publish(
             Some(&proxy.id),
-            crate::events::EventBody::Stats(crate::events::ProxyStats {
+            EventBody::Stats(crate::events::ProxyStats {
                 active_connections: now.active_connections,
                 total_connections: now.total_connections,
                 bytes_c2s_per_sec: now.bytes_c2s - last.bytes_c2s,

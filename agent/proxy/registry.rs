@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::bind::bind;
 use super::loops::{self, OwnAddr};
@@ -17,6 +17,7 @@ use super::{Proxy, ProxyInfo, listener};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
+use crate::fds::{self, FdBudget};
 use crate::{host_port, ids};
 
 /// Concurrent clients per proxy unless configured otherwise: far beyond a
@@ -66,6 +67,8 @@ pub struct Proxies {
     write_order: Arc<Mutex<()>>,
     /// Per-proxy connection limit when a start request gives none.
     default_max_connections: AtomicU64,
+    /// Data-path file descriptors all proxies share (see `crate::fds`).
+    fds: Mutex<FdBudget>,
     /// Addresses the agent listens on besides its proxies (the control
     /// port): no proxy may forward to them, nor to a proxy's listen address.
     own_addrs: Mutex<Vec<OwnAddr>>,
@@ -86,6 +89,7 @@ impl Proxies {
             conn_ids: Arc::new(AtomicU64::new(1)),
             write_order: Arc::default(),
             default_max_connections: AtomicU64::new(DEFAULT_MAX_CONNECTIONS),
+            fds: Mutex::new(FdBudget::unlimited()),
             own_addrs: Mutex::default(),
             saved_path: Mutex::default(),
             save_lock: Mutex::default(),
@@ -157,8 +161,10 @@ impl Proxies {
                     .max_connections
                     .unwrap_or_else(|| self.default_max_connections.load(Ordering::Relaxed)),
                 origin: spec.origin,
+                fds: self.fd_budget(),
             }));
             map.insert(id, proxy.clone());
+            warn_overcommit(&map, &proxy);
             let info = proxy.info();
             (proxy, info)
         };
@@ -269,6 +275,16 @@ impl Proxies {
         }
     }
 
+    /// Sets the file-descriptor budget of the proxies started from now on
+    /// (the agent sets it once, before any proxy starts).
+    pub fn set_fd_budget(&self, budget: FdBudget) {
+        *self.fds.lock().unwrap_or_else(|e| e.into_inner()) = budget;
+    }
+
+    fn fd_budget(&self) -> FdBudget {
+        self.fds.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Sets the connection limit of proxies started without one.
     pub fn set_default_max_connections(&self, n: u64) {
         self.default_max_connections.store(n, Ordering::Relaxed);
@@ -317,6 +333,30 @@ impl Proxies {
         for id in ids {
             let _ = self.stop_unsaved(&id);
         }
+    }
+}
+
+/// Says in the log when the running proxies' connection limits, all
+/// reached, would need more file descriptors than the agent's budget: the
+/// clients past it will be refused, not the limits honoured.
+fn warn_overcommit(map: &BTreeMap<String, Arc<Proxy>>, new: &Proxy) {
+    let limits = map.values().map(|p| p.max_connections);
+    if let Some(o) = fds::overcommit(new.fds.size(), limits) {
+        warn!(
+            proxy = %new.id,
+            max_connections = new.max_connections,
+            proxies = map.len(),
+            needs = o.fds,
+            budget = o.budget,
+            "the running proxies' connection limits ({} clients in all) may need {} file \
+             descriptors but {} are left for proxy clients (the open-file limit less \
+             --fd-reserve {}): clients past about {} in all are refused",
+            o.connections,
+            o.fds,
+            o.budget,
+            new.fds.reserve(),
+            o.budget / u64::from(fds::FDS_PER_CONNECTION),
+        );
     }
 }
 

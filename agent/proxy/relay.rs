@@ -15,10 +15,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use super::listener::Admission;
 use super::pump::{End, Flow};
 use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
@@ -43,7 +43,7 @@ pub(crate) fn relay(
     conn_id: u64,
     client: TcpStream,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: Admission,
     cancel: CancellationToken,
 ) -> impl Future<Output = ()> {
     let connect = Box::pin(connect_phase(
@@ -54,7 +54,8 @@ pub(crate) fn relay(
         cancel.clone(),
     ));
     async move {
-        // Held until this task ends, however it ends: the client's slot.
+        // Held until this task ends, however it ends: the client's slot
+        // and its file descriptors.
         let _permit = permit;
         let Some((upstream, meta, faults)) = connect.await else {
             return;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::ConnMeta;
 use super::registry::Origin;
 use crate::faults::{FaultSpec, ProxyFaults};
+use crate::fds::FdBudget;
 use crate::format::Direction;
 use crate::record::Tap;
 
@@ -45,6 +46,10 @@ pub struct Proxy {
     /// the accept loop takes it and the connection's task holds it until
     /// dropped, so `max_connections` bounds the sockets a proxy holds.
     pub(crate) slots: Arc<Semaphore>,
+    /// The agent-wide budget of data-path file descriptors: a client is
+    /// let in only with `FDS_PER_CONNECTION` of it, so clients can never
+    /// take the descriptors the control plane needs.
+    pub(crate) fds: FdBudget,
     state: Mutex<State>,
 }
 
@@ -54,7 +59,8 @@ pub(crate) struct Counters {
     pub active: AtomicU64,
     pub total: AtomicU64,
     pub failed: AtomicU64,
-    /// Clients closed at once because `max_connections` was reached.
+    /// Clients closed at once because `max_connections` was reached or the
+    /// agent's file-descriptor budget was spent (the close event says which).
     pub refused: AtomicU64,
     pub bytes_c2s: AtomicU64,
     pub bytes_s2c: AtomicU64,
@@ -107,6 +113,7 @@ pub(crate) struct NewProxy {
     pub faults: FaultSpec,
     pub max_connections: u64,
     pub origin: Origin,
+    pub fds: FdBudget,
 }
 
 impl Proxy {
@@ -130,6 +137,7 @@ impl Proxy {
                     .unwrap_or(usize::MAX)
                     .min(Semaphore::MAX_PERMITS),
             )),
+            fds: p.fds,
             state: Mutex::default(),
         }
     }

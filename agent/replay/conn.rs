@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +21,7 @@ use super::reader::{Expected, Observer, ReadOutcome, Reader, read_loop};
 use super::report::ConnReport;
 use super::verify::Verifier;
 use crate::faults::{ConnFaults, DirFaults};
+use crate::fds::FdBudget;
 use crate::format::Direction;
 use crate::rewrite::{Framing, Rules};
 
@@ -50,11 +51,15 @@ pub struct OpenOptions {
     pub t0: Instant,
     /// This connection's share of the replay's fault profile.
     pub faults: ConnFaults,
+    /// The agent's data-path descriptors, shared with proxy clients.
+    pub fds: FdBudget,
 }
 
 /// An open replayed connection.
 pub struct Live {
     writer: Option<OwnedWriteHalf>,
+    /// Its socket's share of the agent's file-descriptor budget.
+    _fd: OwnedSemaphorePermit,
     received: watch::Receiver<u64>,
     reader: JoinHandle<ReadOutcome>,
     /// Tells the reader to stop and hand back what it learned.
@@ -118,6 +123,7 @@ impl Live {
             progress,
             t0,
             faults,
+            fds,
         } = options;
         if let Some(d) = faults.active().and_then(|s| s.connect_delay) {
             tokio::select! {
@@ -125,6 +131,13 @@ impl Live {
                 _ = tokio::time::sleep(d) => {}
             }
         }
+        // Like a proxy client, a replayed connection may not eat into the
+        // descriptors kept for the control plane.
+        let Some(fd) = fds.try_take(1) else {
+            progress.failed.fetch_add(1, Ordering::Relaxed);
+            report.error = Some(fds.refusal());
+            return Err(report);
+        };
         let stream = match connect(target, cancel).await {
             Ok(s) => s,
             Err(e) => {
@@ -153,6 +166,7 @@ impl Live {
         }));
         Ok(Live {
             writer: Some(w),
+            _fd: fd,
             received: rx,
             reader,
             stop_reader,

@@ -18,6 +18,7 @@ use super::report::ReplayReport;
 use super::store::{self, ReportStore, Stored};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
+use crate::fds::FdBudget;
 use crate::ids;
 
 impl Entry {
@@ -66,7 +67,18 @@ impl Replays {
             bus,
             tracker,
             cancel,
+            fds: Mutex::new(FdBudget::unlimited()),
         })
+    }
+
+    /// Sets the file-descriptor budget the replays started from now on
+    /// share with the proxies: each replayed connection takes one.
+    pub fn set_fd_budget(&self, budget: FdBudget) {
+        *self.fds.lock().unwrap_or_else(|e| e.into_inner()) = budget;
+    }
+
+    pub(super) fn fd_budget(&self) -> FdBudget {
+        self.fds.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(super) fn map(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {

@@ -27,6 +27,7 @@ use super::waits::Waits;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, ReplayProgress};
 use crate::faults::ProxyFaults;
+use crate::fds::FdBudget;
 use crate::record::{RecordingStatus, Recordings};
 
 /// Most ended replays kept (in memory and on disk); the oldest go first.
@@ -186,6 +187,8 @@ pub struct Replays {
     pub(super) bus: EventBus,
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
+    /// Data-path file descriptors, shared with the proxies (`crate::fds`).
+    pub(super) fds: Mutex<FdBudget>,
 }
 
 impl Replays {
@@ -266,7 +269,8 @@ impl Replays {
         });
         self.keep(&replay, &report).await;
         info!(replay = %id, mode = replay.opts.mode.as_str(), planned = report.planned, "replay accepted");
-        self.tracker.spawn(run(replay, self.bus.clone()));
+        self.tracker
+            .spawn(run(replay, self.bus.clone(), self.fd_budget()));
         Ok(report)
     }
 
@@ -314,7 +318,7 @@ async fn progress_loop(replay: Arc<Replay>, bus: EventBus, done: CancellationTok
     }
 }
 
-async fn run(replay: Arc<Replay>, bus: EventBus) {
+async fn run(replay: Arc<Replay>, bus: EventBus, fds: FdBudget) {
     let cancel = replay.cancel.clone();
     if let Some(at) = replay.opts.start_at {
         tokio::select! {
@@ -354,6 +358,7 @@ async fn run(replay: Arc<Replay>, bus: EventBus) {
             cancel: cancel.clone(),
             pass,
             t0: Instant::now(),
+            fds: fds.clone(),
         });
         p.run().await;
         if replay.feed.error().is_some() {

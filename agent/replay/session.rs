@@ -28,6 +28,7 @@ use super::source::{self, Files};
 use super::units;
 use super::waits::Waits;
 use crate::faults::ProxyFaults;
+use crate::fds::FdBudget;
 use crate::rewrite::{SharedCaptures, Stats};
 
 /// Where a pass reports what it finds, as it finds it: the replay's
@@ -56,6 +57,8 @@ pub struct Pass {
     pub cancel: CancellationToken,
     pub pass: u32,
     pub t0: Instant,
+    /// Data-path file descriptors: one per replayed connection.
+    pub fds: FdBudget,
 }
 
 /// The gates of one copy, and the waiters to wake when they change.

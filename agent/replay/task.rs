@@ -166,6 +166,7 @@ impl Pass {
             progress: self.progress.clone(),
             t0: self.t0,
             faults: self.faults.connection(),
+            fds: self.fds.clone(),
         };
         let mut live = match Live::open(c, report, &target, options, cancel).await {
             Ok(l) => l,

@@ -25,6 +25,9 @@ pub(crate) struct ProxyView {
     pub(crate) bytes_s2c: u64,
     /// Upstream connects that failed or timed out.
     pub(crate) failed_connections: u64,
+    /// Clients closed at once: the proxy was at its `max_connections`, or
+    /// the agent's file descriptors left for clients were all in use.
+    pub(crate) refused_connections: u64,
     /// Recordings taking this proxy's traffic now.
     pub(crate) recordings: Vec<String>,
     /// The network conditions in force.
@@ -48,6 +51,7 @@ impl TryFrom<ProxyInfo> for ProxyView {
             bytes_c2s: info.bytes_c2s,
             bytes_s2c: info.bytes_s2c,
             failed_connections: info.failed_connections,
+            refused_connections: info.refused_connections,
             recordings: info.recordings,
             restored: info.restored,
         })

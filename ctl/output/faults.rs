@@ -124,6 +124,7 @@ mod tests {
             bytes_c2s: 0,
             bytes_s2c: 0,
             failed_connections: 0,
+            refused_connections: 0,
             recordings: vec![],
             faults: FaultsView::from(spec),
             restored: false,

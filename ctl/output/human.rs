@@ -87,6 +87,11 @@ impl Human for ProxyList {
         if faults {
             columns.push(("FAULTS", Align::Left));
         }
+        // Only once some client was turned away, so plain listings stay narrow.
+        let refused = self.proxies.iter().any(|p| p.refused_connections > 0);
+        if refused {
+            columns.push(("REFUSED", Align::Right));
+        }
         // Only after a restart that brought saved proxies back.
         let restored = self.proxies.iter().any(|p| p.restored);
         if restored {
@@ -109,6 +114,9 @@ impl Human for ProxyList {
             }
             if faults {
                 cells.push(p.faults.summary.clone());
+            }
+            if refused {
+                cells.push(p.refused_connections.to_string());
             }
             if restored {
                 cells.push(if p.restored { "yes" } else { "no" }.to_owned());
@@ -349,6 +357,7 @@ mod tests {
                 bytes_c2s: 12_595,
                 bytes_s2c: 4 * 1024 * 1024,
                 failed_connections: 1,
+                refused_connections: 0,
                 recordings: vec![],
                 faults: FaultsView::from(&FaultSpec::default()),
                 restored: false,
@@ -376,5 +385,13 @@ mod tests {
         let mut lines = text.lines();
         assert!(lines.next().unwrap().ends_with("RESTORED"), "{text}");
         assert!(lines.next().unwrap().ends_with("yes"), "{text}");
+        list.proxies[0].refused_connections = 378;
+        let text = render(&list, false);
+        let mut lines = text.lines();
+        assert!(
+            lines.next().unwrap().ends_with("REFUSED  RESTORED"),
+            "{text}"
+        );
+        assert!(lines.next().unwrap().ends_with("378  yes"), "{text}");
     }
 }

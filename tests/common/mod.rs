@@ -57,9 +57,33 @@ impl AgentProc {
 
     /// Like `start_at`, with extra command-line arguments.
     pub fn start_with(listen: &str, data_dir: &Path, name: &str, extra: &[&str]) -> AgentProc {
+        let cmd = Command::new(env!("CARGO_BIN_EXE_reel-agent"));
+        Self::spawn(cmd, listen, data_dir, name, extra)
+    }
+
+    /// Like `start_with`, under an open-file limit of `soft` (soft) and
+    /// `hard` (hard), set by `bash` before it execs the agent (so the pid is
+    /// the agent's). Neither may exceed this process's hard limit.
+    pub fn start_with_nofile(
+        listen: &str,
+        data_dir: &Path,
+        name: &str,
+        extra: &[&str],
+        (soft, hard): (u64, u64),
+    ) -> AgentProc {
+        let cmd = nofile_command(env!("CARGO_BIN_EXE_reel-agent"), soft, hard);
+        Self::spawn(cmd, listen, data_dir, name, extra)
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        listen: &str,
+        data_dir: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> AgentProc {
         let stderr_path =
             data_dir.with_extension(format!("{}.log", listen.replace([':', '.'], "_")));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reel-agent"));
         cmd.args(["--listen", listen, "--name", name, "--data-dir"])
             .arg(data_dir)
             .args(extra)
@@ -136,6 +160,19 @@ impl Drop for AgentProc {
 pub fn skipped(test: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// A command running `program` (arguments appended by the caller) under an
+/// open-file limit of `soft`/`hard`: `bash` lowers the soft limit first (the
+/// hard one may not go below it), then the hard one, then execs `program`.
+pub fn nofile_command(program: &str, soft: u64, hard: u64) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        &format!("ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""),
+        program,
+    ]);
+    cmd
 }
 
 /// Sends a signal by pid with the system's `kill`.
