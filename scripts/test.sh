@@ -88,6 +88,18 @@ REEL_TEST_PYTHON="$PWD/$venv/bin/python"
 export REEL_TEST_PYTHON
 # ------------------------------------------------------------------------------
 
+# --- Switches for tests that need more than cargo ----------------------------
+# Plain `cargo test` skips these (and says so); here everything they need is
+# installed above, so all of them run and none skips (tests/common/needs.rs).
+export REEL_TEST_REDIS=1 REEL_TEST_TSHARK=1
+if [ "$(id -u)" -eq 0 ]; then
+    # The full-disk tests mount a small tmpfs.
+    export REEL_TEST_ROOT=1
+else
+    echo "note: not root, so the tests that fill a tmpfs are skipped (the model-sink tests in agent/record cover the same paths)" >&2
+fi
+# ------------------------------------------------------------------------------
+
 # --no-fail-fast: one failing test binary never hides the results of the
 # others.
 exec cargo test --locked --no-fail-fast "$@"

@@ -94,6 +94,12 @@ fn messages() -> Vec<Vec<Vec<u8>>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_of_a_proxy_recording_is_followed_byte_exact_by_tshark() {
+    if !common::needs::enabled(
+        common::needs::Need::Tshark,
+        "export_of_a_proxy_recording_is_followed_byte_exact_by_tshark",
+    ) {
+        return;
+    }
     require("tshark");
     let dir = tempfile::tempdir().unwrap();
     let agent = AgentProc::start("127.0.0.1", &dir.path().join("agent"));
@@ -188,6 +194,12 @@ fn streams(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_of_a_loopback_capture_equals_the_proxy_recording() {
+    if !common::needs::enabled(
+        common::needs::Need::Tshark,
+        "import_of_a_loopback_capture_equals_the_proxy_recording",
+    ) {
+        return;
+    }
     require("tshark");
     require("dumpcap");
     let dir = tempfile::tempdir().unwrap();

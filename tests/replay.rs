@@ -127,6 +127,12 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn causal_replay_reproduces_redis_state() {
+    if !common::needs::enabled(
+        common::needs::Need::Redis,
+        "causal_replay_reproduces_redis_state",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
     let mut ctl = agent.client().await;

@@ -8,6 +8,7 @@ pub mod disk;
 pub mod faults;
 pub mod game;
 pub mod known;
+pub mod needs;
 pub mod ready;
 #[allow(unused_imports)]
 pub use inspect::*;
