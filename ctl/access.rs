@@ -17,8 +17,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use crate::error::AgentError;
 
-/// Credentials for one agent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Credentials for one agent. Its `Debug` never shows the token or the
+/// private key, so a debug log or a panic message cannot leak them.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Access {
     /// Sent as `authorization: Bearer <token>`.
     pub(crate) token: Option<String>,
@@ -30,12 +31,31 @@ pub(crate) struct Access {
 
 /// A client certificate and its key, with the files they came from (for
 /// error messages).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct ClientCert {
     pub(crate) cert_pem: Vec<u8>,
     pub(crate) key_pem: Vec<u8>,
     pub(crate) cert_path: std::path::PathBuf,
     pub(crate) key_path: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls_ca", &self.tls_ca.as_ref().map(|ca| ca.len()))
+            .field("client_cert", &self.client_cert)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ClientCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCert")
+            .field("cert_path", &self.cert_path)
+            .field("key_path", &self.key_path)
+            .finish_non_exhaustive()
+    }
 }
 
 static INSTALLED: OnceLock<HashMap<String, Access>> = OnceLock::new();
@@ -55,8 +75,18 @@ pub(crate) fn of(address: &str) -> Access {
 }
 
 /// Adds the bearer token to every request.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "BearerToken(<redacted>)"
+        } else {
+            "BearerToken(None)"
+        })
+    }
+}
 
 impl tonic::service::Interceptor for BearerToken {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
@@ -111,4 +141,32 @@ pub(crate) fn endpoint(address: &str, timeout: Duration) -> Result<Endpoint, Age
             .map_err(|e| AgentError::Internal(format!("TLS setup for {address}: {e}")))?;
     }
     Ok(endpoint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token_or_the_key() {
+        let a = Access {
+            token: Some("s3cret-token".into()),
+            tls_ca: Some(b"CA".to_vec()),
+            client_cert: Some(ClientCert {
+                cert_pem: b"CERT".to_vec(),
+                key_pem: b"PRIVATE KEY".to_vec(),
+                cert_path: "c.pem".into(),
+                key_path: "k.pem".into(),
+            }),
+        };
+        let shown = format!(
+            "{a:?} {:?}",
+            BearerToken(Some("Bearer s3cret-token".parse().unwrap()))
+        );
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("PRIVATE"),
+            "{shown}"
+        );
+        assert!(shown.contains("k.pem"), "{shown}");
+    }
 }

@@ -4,6 +4,8 @@
 //! chart are written; failures (unknown id, recording in progress, a file
 //! that is not a recording) exit 1 with a clear message and never panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use serde_json::{Value, json};

@@ -1,6 +1,8 @@
 //! Bad requests and bad peers: each gets a clear error naming what was wrong,
 //! and the agent keeps serving afterwards.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

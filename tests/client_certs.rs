@@ -3,6 +3,8 @@
 //! the fleet file; without a certificate, or with one the agent refuses, the
 //! error says so; bad certificate options are usage errors naming the file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::tls::Pki;

@@ -3,6 +3,8 @@
 //! it is listening; each invalid one makes the agent exit 1 before binding,
 //! with messages naming the proxy and field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

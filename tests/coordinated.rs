@@ -3,6 +3,8 @@
 //! its start instant and reelctl the skew; `--spread` splits one recording's
 //! connections across the three with none lost or duplicated.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

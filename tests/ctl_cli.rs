@@ -2,6 +2,8 @@
 //! unreachable and silent agents, usage errors, exit codes, JSON shape.
 //! Every run is bounded in time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -6,6 +6,8 @@
 //! it; `replay --spread --at` copies a recording to the agent that lacks it,
 //! splits the connections and reports the skew.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

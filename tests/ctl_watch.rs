@@ -3,6 +3,8 @@
 //! not printed every second, a total line sums the proxies, counts read "1
 //! connection", and an agent never reached fails the watch (exit 1).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Command, Stdio};

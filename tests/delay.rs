@@ -3,6 +3,8 @@
 //! logged seed style, SIGTERM stops it with status 0, and bad arguments are
 //! usage errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -2,6 +2,8 @@
 //! a marker and an event while the proxy keeps forwarding byte-exact; a
 //! crash during a replay leaves the catalog as it was.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

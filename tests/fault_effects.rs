@@ -5,6 +5,8 @@
 //! the slicer (same bytes in more, smaller reads), connect delay and slow
 //! close. Timings are loose bounds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::ErrorKind;

@@ -2,6 +2,8 @@
 //! reaches an open connection and the chunk it holds, and a peer that stops
 //! reading never blocks the control plane.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -4,6 +4,8 @@
 //! spares every connection. Live changes are in `fault_live.rs`, each
 //! fault's effect as a client sees it in `fault_effects.rs`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

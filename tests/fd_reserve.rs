@@ -5,6 +5,8 @@
 //! replayed connections share the budget; a reserve the limit cannot hold
 //! stops the agent at start.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

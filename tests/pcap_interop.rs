@@ -6,6 +6,8 @@
 //! bad captures fail with a clear message. These tests need tshark and
 //! dumpcap (scripts/test.sh installs them) and fail saying so without.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

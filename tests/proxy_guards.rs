@@ -2,6 +2,8 @@
 //! into the agent (its own proxies, its control port), and a client counts
 //! against `max_connections` from accept (a slow upstream connect included).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

@@ -5,6 +5,8 @@
 //! stays stopped; `--no-restore-proxies` starts empty; a damaged file or a
 //! taken port never stops the agent from starting.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The recording holds exactly the bytes that went through the proxy, per
 //! connection and direction, with timestamps that never go backwards.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -2,6 +2,8 @@
 //! connections, how it survives `kill -9` and SIGTERM, deletion, several
 //! proxies in one file, and one proxy named several times.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

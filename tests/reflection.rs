@@ -5,6 +5,8 @@
 //! Needs Python with grpcio and grpcio-reflection: `scripts/test.sh` makes a
 //! venv with them and names its interpreter in REEL_TEST_PYTHON.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! state from concurrent order-dependent clients; timed replay keeps gaps and
 //! scales with speed; verify finds where a server answers differently.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! Replay through the fault engine: `reelctl replay ... --latency` shapes
 //! the replayed connections as a proxy profile would shape live ones.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use tokio::net::TcpStream;

@@ -13,6 +13,8 @@
 //! client closes. A player joins only after the previous one was queued, so
 //! the recorded arrival order is unambiguous by construction.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -8,6 +8,8 @@
 //! discards, and the agent's `VmHWM` (the kernel's peak RSS) is read from
 //! /proc. The file is deleted with its temp dir at the end, pass or fail.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::BufWriter;

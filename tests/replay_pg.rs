@@ -10,6 +10,8 @@
 //! Runs only with `REEL_TEST_PG_BIN` set (scripts/test.sh sets it);
 //! otherwise each test prints that it is skipped and passes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

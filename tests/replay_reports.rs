@@ -4,6 +4,8 @@
 //! thousands of connections reports a bounded list that GetReplay,
 //! ListReplays, `replay status` and `replay ls` all fetch.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -11,6 +11,8 @@
 //! (rejected), with rules (accepted, the world reproduced exactly), and
 //! with rules and `verify` (no divergence thanks to `ignore` rules).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

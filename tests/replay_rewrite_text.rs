@@ -8,6 +8,8 @@
 //! `regex` capture and an `anywhere` rewrite (every line accepted, though
 //! each rewritten line changes length).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! reading holds a write that is counted as a server timeout every
 //! `--server-timeout`, so no replay sits without progress unreported.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

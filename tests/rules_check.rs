@@ -3,6 +3,8 @@
 //! values (locally, and for an id downloaded from an agent); a rule that
 //! matches nothing exits 1; a malformed rules file exits 2 naming the field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

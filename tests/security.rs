@@ -2,6 +2,8 @@
 //! and the agent keeps a production host safe: connection limits (refusals
 //! counted and evented), bounded memory when a peer stops reading.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};

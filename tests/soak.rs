@@ -17,6 +17,8 @@
 //! growing while under 1 MiB was in use (heaptrack): the agent now runs on
 //! jemalloc, which purges freed pages in the background.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

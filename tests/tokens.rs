@@ -3,6 +3,8 @@
 //! `Bearer` scheme name is case-insensitive (RFC 7235), so `bearer` and
 //! `BEARER` clients are served.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! with a damaged frame is refused, and either refusal leaves nothing on
 //! disk; an upload's temporary file left by a crash is removed at start.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! stats carry the proxy's totals, and a subscriber that never reads is told
 //! it lagged instead of slowing the proxy down.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
