@@ -232,12 +232,14 @@ fn usage(error: &dyn std::fmt::Display) -> io::Result<Exit> {
     Ok(Exit::Usage)
 }
 
-/// Diagnostics on stderr, filtered by `RUST_LOG` (warnings by default).
+/// Diagnostics on stderr, filtered by `RUST_LOG` (warnings by default);
+/// colour only when stderr is a terminal, so a log file holds plain text.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .with_writer(io::stderr)
         .init();
 }

@@ -312,3 +312,23 @@ fn watch_keeps_retrying_an_absent_agent_until_the_duration() {
         .collect();
     assert_eq!(retries[..2], [200, 400]);
 }
+
+#[test]
+fn diagnostics_in_a_log_file_carry_no_colour_codes() {
+    // stderr is a file here: the debug log lines must be plain text.
+    let run = reelctl(
+        &["--agent", NOBODY_1, "--timeout", "1s", "agents"],
+        &[("RUST_LOG", "debug")],
+    );
+    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.lines().count() > 1,
+        "debug logging produced lines: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains('\x1b'),
+        "ANSI escape in a log file: {:?}",
+        run.stderr
+    );
+}
