@@ -4,6 +4,7 @@
 //! agent, or the host.
 
 use std::io;
+use std::path::PathBuf;
 
 use crate::format::FormatError;
 
@@ -19,6 +20,23 @@ pub fn echo(s: &str) -> String {
         None => format!("{s:?}"),
         Some((cut, _)) => format!("{:?}… ({} bytes)", &s[..cut], s.len()),
     }
+}
+
+/// A disk limit that stops a recording or refuses an upload: which one, and
+/// the figures the operator needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("disk quota reached: recordings use {used} bytes and the limit (--max-disk) is {max}")]
+    QuotaReached { used: u64, max: u64 },
+    #[error(
+        "free space below the floor: {free} bytes free on {}, the floor (--min-free) is {floor}",
+        .dir.display()
+    )]
+    BelowFloor { free: u64, floor: u64, dir: PathBuf },
+    /// statvfs failed, so the floor cannot be checked; refusing is safer
+    /// than filling the disk.
+    #[error("cannot read free space of {}: {error}", .dir.display())]
+    FreeSpaceUnknown { dir: PathBuf, error: String },
 }
 
 /// A failed engine operation.
@@ -47,7 +65,7 @@ pub enum Error {
     FailedPrecondition(String),
     /// `--max-disk` or `--min-free` leaves no room for what was asked.
     #[error(transparent)]
-    DiskLimit(#[from] crate::record::LimitError),
+    DiskLimit(#[from] LimitError),
     /// The host refused to bind the listen address (in use, not local, no permission).
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::layout::{DIR_C2S, DIR_S2C};
-use super::summary::Footer;
+use super::footer::Footer;
 
 /// Which way bytes travelled through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -6,7 +6,8 @@
 //! - `layout`: every magic number, size and code (changing it breaks files).
 //! - `header`: the header types and their pure codec.
 //! - `frame`: the frame types; `codec`: their pure codec (bytes in, values out).
-//! - `summary`: the one place that counts frames (footer and recovery).
+//! - `footer`: the footer's totals and connection table (data only);
+//!   `summary`: the one place that counts frames (footer and recovery).
 //! - `writer`: [`RecordingWriter`] over a [`Sink`] (faults injectable).
 //! - `reader`: [`RecordingReader`], streaming, ending in an [`End`] value.
 //! - `scan`: whole-file scan and recovery, and the fast footer read.
@@ -15,6 +16,7 @@
 
 mod codec;
 mod error;
+mod footer;
 mod frame;
 mod header;
 pub mod layout;

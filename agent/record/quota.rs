@@ -6,22 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// A disk limit that stops a recording or refuses an upload: which one, and
-/// the figures the operator needs to act on it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
-    #[error("disk quota reached: recordings use {used} bytes and the limit (--max-disk) is {max}")]
-    QuotaReached { used: u64, max: u64 },
-    #[error(
-        "free space below the floor: {free} bytes free on {}, the floor (--min-free) is {floor}",
-        .dir.display()
-    )]
-    BelowFloor { free: u64, floor: u64, dir: PathBuf },
-    /// statvfs failed, so the floor cannot be checked; refusing is safer
-    /// than filling the disk.
-    #[error("cannot read free space of {}: {error}", .dir.display())]
-    FreeSpaceUnknown { dir: PathBuf, error: String },
-}
+pub use crate::error::LimitError;
 
 /// The limits in force (both optional).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
