@@ -12,8 +12,8 @@ use tracing::{info, warn};
 use crate::config::{AgentConfig, SHUTDOWN_GRACE};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
-use crate::proxy::{Proxies, RestoreSummary};
-use crate::record::{AgentIdentity, Recordings};
+use crate::proxy::{Proxies, Proxy, RestoreSummary};
+use crate::record::{AgentIdentity, RecordingInfo, Recordings};
 use crate::replay::Replays;
 
 /// File in the data directory that keeps the agent id across restarts.
@@ -124,6 +124,59 @@ impl Agent {
         }
     }
 
+    /// Starts recording the proxies named by id or name (every running one
+    /// when none is named), each once however often it is named: the
+    /// catalog writes the file, and the recording's tap is attached here,
+    /// so recording never needs to know proxies.
+    ///
+    /// # Errors
+    /// As [`Recordings::start`], and `UnknownProxy`.
+    pub async fn start_recording(
+        &self,
+        proxy_ids: &[String],
+        label: String,
+        start_at: Option<SystemTime>,
+    ) -> Result<RecordingInfo> {
+        crate::record::check_label(&label)?;
+        let mut targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
+            self.proxies.all()
+        } else {
+            proxy_ids
+                .iter()
+                .map(|p| self.proxies.find(p))
+                .collect::<Result<_>>()?
+        };
+        // One tap per proxy: a proxy named twice (by name and by id, or
+        // repeated) would otherwise record every byte once per mention.
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|p| seen.insert(p.id.clone()));
+        let metas = targets.iter().map(|p| p.meta()).collect();
+        self.recordings
+            .start(metas, label, start_at, |tap| {
+                targets.iter().flat_map(|p| p.attach(tap.clone())).collect()
+            })
+            .await
+    }
+
+    /// Stops a recording, taking its tap off the proxies first.
+    ///
+    /// # Errors
+    /// As [`Recordings::stop`].
+    pub async fn stop_recording(&self, id: &str, reason: &str) -> Result<RecordingInfo> {
+        self.recordings
+            .stop(id, reason, |proxies| self.detach(id, proxies))
+            .await
+    }
+
+    /// Takes recording `id`'s tap off the proxies (ids) still running.
+    fn detach(&self, id: &str, proxies: &[String]) {
+        for p in proxies {
+            if let Ok(proxy) = self.proxies.find(p) {
+                proxy.detach(id);
+            }
+        }
+    }
+
     /// Stops every proxy, lets connections tell recordings they closed (up to
     /// `SHUTDOWN_GRACE`), then finishes every recording with its footer.
     pub async fn shutdown(&self) {
@@ -137,7 +190,9 @@ impl Agent {
             warn!("connections still open after the shutdown grace period");
         }
         self.recordings
-            .stop_all(&self.proxies, "agent shutting down")
+            .stop_all("agent shutting down", |id, proxies| {
+                self.detach(id, proxies)
+            })
             .await;
         info!("agent stopped");
     }

@@ -4,9 +4,14 @@
 //! - `agent`: the engine's root, owning everything below for one agent.
 //! - `format`: the recording file format (writer, reader, recovery); also
 //!   used by `reelctl` to read local files.
+//! - `domain`: the types every module shares (`Direction`), at the bottom.
+//! - `tap`: what a proxy connection hands to recordings (the connection's
+//!   identity, its events, the queue and its byte budget); proxies write
+//!   into it and recorders read from it, so neither imports the other.
 //! - `proxy`: listeners and the per-connection relay, and the running
 //!   proxies saved in the data directory across restarts.
-//! - `record`: recorder threads and the catalog of recordings on disk.
+//! - `record`: recorder threads and the catalog of recordings on disk; the
+//!   agent root attaches a new recording's tap to the proxies it names.
 //! - `replay`: plans built from recordings, sessions that run them, reports.
 //! - `rewrite`: session rewriting rules (captures, rewrites, checksums,
 //!   ignores) and the framer they work on; pure, used by replay and `reelctl`.
@@ -28,6 +33,7 @@
 pub mod agent;
 pub mod config;
 pub mod delay;
+pub mod domain;
 pub mod durable;
 pub mod error;
 pub mod events;
@@ -44,6 +50,7 @@ pub mod replay;
 pub mod rewrite;
 pub mod service;
 pub mod stats;
+pub mod tap;
 pub mod timer;
 
 pub use agent::Agent;

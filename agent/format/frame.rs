@@ -6,28 +6,13 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::layout::{DIR_C2S, DIR_S2C};
 use super::footer::Footer;
+use super::layout::{DIR_C2S, DIR_S2C};
 
-/// Which way bytes travelled through the proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// Client to server.
-    C2s,
-    /// Server to client.
-    S2c,
-}
+pub use crate::domain::Direction;
 
+/// A direction's byte in the file (`layout`'s codes).
 impl Direction {
-    /// `"c2s"` or `"s2c"`, as logs and reports spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::C2s => "c2s",
-            Direction::S2c => "s2c",
-        }
-    }
-
     /// The byte stored in a frame's `dir` field.
     pub fn code(self) -> u8 {
         match self {

@@ -9,7 +9,6 @@
 
 mod bind;
 mod buffer;
-mod conn;
 mod listener;
 mod loops;
 mod pump;
@@ -20,7 +19,7 @@ mod running;
 mod saved;
 mod shaping;
 
-pub use conn::ConnMeta;
+pub use crate::tap::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
 pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
 pub use restore::RestoreSummary;

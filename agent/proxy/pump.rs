@@ -25,7 +25,7 @@ use super::{ConnMeta, Proxy, buffer};
 use crate::events::{EventBody, EventBus};
 use crate::faults::{ConnFaults, DirFaults};
 use crate::format::Direction;
-use crate::record::{Tap, TapKind};
+use crate::tap::{Tap, TapKind};
 
 /// Largest chunk read at once under a fault profile: a finer grain for
 /// delays, bandwidth caps and byte triggers.

@@ -24,7 +24,7 @@ use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
 use crate::faults::ConnFaults;
 use crate::format::Direction;
-use crate::record::TapKind;
+use crate::tap::TapKind;
 
 /// How long one upstream connect may take before the client is turned away.
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -190,7 +190,7 @@ async fn connect_first(upstream: &str) -> std::io::Result<(TcpStream, SocketAddr
 
 /// Hands every recording the connection's open or close.
 async fn tell_taps(
-    taps: Arc<[crate::record::Tap]>,
+    taps: Arc<[crate::tap::Tap]>,
     meta: &Arc<ConnMeta>,
     at: Instant,
     kind: impl Fn() -> TapKind,

@@ -16,8 +16,8 @@ use super::ConnMeta;
 use super::registry::Origin;
 use crate::faults::{FaultSpec, ProxyFaults};
 use crate::fds::FdBudget;
-use crate::format::Direction;
-use crate::record::Tap;
+use crate::format::{Direction, ProxyMeta};
+use crate::tap::Tap;
 
 /// A running proxy. Shared by its accept loop, its connections and the registry.
 #[derive(Debug)]
@@ -117,6 +117,16 @@ pub(crate) struct NewProxy {
 }
 
 impl Proxy {
+    /// How a recording's header describes it.
+    pub fn meta(&self) -> ProxyMeta {
+        ProxyMeta {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            listen: self.listen.to_string(),
+            upstream: self.upstream.clone(),
+        }
+    }
+
     pub(crate) fn new(p: NewProxy) -> Self {
         Self {
             id: p.id,

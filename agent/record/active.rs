@@ -1,17 +1,18 @@
 //! A recording in progress, as the catalog holds it: identity, live
-//! counters fed by its recorder thread, and the queue to that thread.
+//! counters fed by its recorder thread, the queue to that thread and the
+//! outcome it leaves.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 use super::catalog::AgentIdentity;
 use super::info::{RecordingInfo, RecordingStatus, time_to_unix_ns};
-use super::recorder::Live;
-use super::tap::RecorderMsg;
+use super::recorder::{Live, StopReply};
 use crate::format::{Header, ProxyMeta};
+use crate::tap::Tap;
 
 /// A recording being written.
 pub(crate) struct Active {
@@ -22,7 +23,10 @@ pub(crate) struct Active {
     pub(crate) started: Instant,
     pub(crate) agent_name: String,
     pub(crate) live: Arc<Live>,
-    pub(crate) tx: mpsc::Sender<RecorderMsg>,
+    /// The recorder's queue, for the stop request.
+    pub(crate) tap: Tap,
+    /// The recorder's outcome; taken by the one stop that waits for it.
+    pub(crate) outcome: Mutex<Option<oneshot::Receiver<StopReply>>>,
 }
 
 impl Active {

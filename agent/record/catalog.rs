@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::oneshot;
 
 use tracing::{info, warn};
 
@@ -15,18 +17,31 @@ use super::files::{create_file, load};
 use super::info::{RecordingInfo, RecordingStatus, from_footer, time_to_unix_ns};
 use super::quota::{DiskLimits, Quota};
 use super::recorder::{self, Live, Recorder};
-use super::tap::{self, Tap, TapKind};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, RecordingPhase};
 use crate::format::{Header, ProxyMeta, RecordingWriter};
 use crate::ids;
-use crate::proxy::{Proxies, Proxy};
+use crate::tap::{self, ConnMeta, Tap, TapKind};
 
 /// Room a new recording needs under the disk quota to be worth starting.
 pub const MIN_RECORDING_ROOM: u64 = 64 * 1024;
 
 /// Furthest ahead a scheduled start may be.
 pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(3600);
+
+/// Refuses a label over [`MAX_LABEL_LEN`] bytes (`InvalidArgument`).
+///
+/// # Errors
+/// As said.
+pub fn check_label(label: &str) -> Result<()> {
+    if label.len() > MAX_LABEL_LEN {
+        return Err(Error::invalid(
+            "label",
+            format!("is {} bytes, longer than {MAX_LABEL_LEN}", label.len()),
+        ));
+    }
+    Ok(())
+}
 
 /// Refuses a scheduled start (of a recording or a replay) more than
 /// `MAX_SCHEDULE_AHEAD` after `now`.
@@ -181,35 +196,23 @@ impl Recordings {
     ///
     /// # Errors
     /// `InvalidArgument` for a label over [`MAX_LABEL_LEN`] bytes,
-    /// `UnknownProxy`, `FailedPrecondition` when no proxy runs,
-    /// `InvalidArgument` for a start more than `MAX_SCHEDULE_AHEAD` away,
-    /// `Io`/`Format` when the file cannot be created.
+    /// `FailedPrecondition` when `targets` is empty or the disk limits
+    /// leave no room, `InvalidArgument` for a start more than
+    /// `MAX_SCHEDULE_AHEAD` away, `Io`/`Format` when the file cannot be
+    /// created.
+    ///
+    /// `attach` connects the new recording's tap to the proxies (the
+    /// caller's business: the catalog knows no proxy) and returns the
+    /// connections already open, which the file describes as mid-session.
     pub async fn start(
         &self,
-        proxies: &Proxies,
-        proxy_ids: &[String],
+        targets: Vec<ProxyMeta>,
         label: String,
         start_at: Option<SystemTime>,
+        attach: impl FnOnce(&Tap) -> Vec<Arc<ConnMeta>>,
     ) -> Result<RecordingInfo> {
         // Checked before anything is created, so a refusal leaves no file.
-        if label.len() > MAX_LABEL_LEN {
-            return Err(Error::invalid(
-                "label",
-                format!("is {} bytes, longer than {MAX_LABEL_LEN}", label.len()),
-            ));
-        }
-        let mut targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
-            proxies.all()
-        } else {
-            proxy_ids
-                .iter()
-                .map(|p| proxies.find(p))
-                .collect::<Result<_>>()?
-        };
-        // One tap per proxy: a proxy named twice (by name and by id, or
-        // repeated) would otherwise record every byte once per mention.
-        let mut seen = std::collections::HashSet::new();
-        targets.retain(|p| seen.insert(p.id.clone()));
+        check_label(&label)?;
         if targets.is_empty() {
             return Err(Error::FailedPrecondition(
                 "no proxy is running: start a proxy before recording".into(),
@@ -233,15 +236,7 @@ impl Recordings {
             agent_name: self.agent.name.clone(),
             agent_id: self.agent.id.clone(),
             started_at_unix_ns: time_to_unix_ns(started_at),
-            proxies: targets
-                .iter()
-                .map(|p| ProxyMeta {
-                    id: p.id.to_string(),
-                    name: p.name.clone(),
-                    listen: p.listen.to_string(),
-                    upstream: p.upstream.clone(),
-                })
-                .collect(),
+            proxies: targets,
         };
         let path = self.path_of(&id);
         let file = create_file(&path)?;
@@ -260,7 +255,8 @@ impl Recordings {
             }
         };
 
-        let (tx, rx, budget) = tap::queue();
+        let (tap, rx, budget) = tap::queue(&id);
+        let (outcome_tx, outcome) = oneshot::channel();
         let live = Arc::new(Live::default());
         let active = Arc::new(Active {
             id: id.clone(),
@@ -270,7 +266,8 @@ impl Recordings {
             started,
             agent_name: self.agent.name.clone(),
             live: live.clone(),
-            tx: tx.clone(),
+            tap: tap.clone(),
+            outcome: Mutex::new(Some(outcome)),
         });
         let on_failure = {
             let bus = self.bus.clone();
@@ -288,7 +285,8 @@ impl Recordings {
         let rec = Recorder {
             writer,
             rx,
-            budget: budget.clone(),
+            budget,
+            outcome: outcome_tx,
             start: started,
             live,
             quota: self.quota.clone(),
@@ -299,19 +297,12 @@ impl Recordings {
             .name(format!("rec-{id}"))
             .spawn(move || rec.run())
             .map_err(|e| Error::io("starting the recorder thread", e))?;
-        tokio::spawn(recorder::tick(tx.clone()));
+        tokio::spawn(recorder::tick(tap.clone()));
 
         self.entries()
             .insert(id.clone(), Entry::Active(active.clone()));
-        let tap = Tap {
-            recording_id: id.as_str().into(),
-            tx,
-            budget,
-        };
-        for proxy in &targets {
-            for conn in proxy.attach(tap.clone()) {
-                tap.send(&conn, conn.opened, TapKind::Open).await;
-            }
+        for conn in attach(&tap) {
+            tap.send(&conn, conn.opened, TapKind::Open).await;
         }
         info!(recording = %id, proxies = ?active.proxies, "recording started");
         let info = active.info();
@@ -325,13 +316,19 @@ impl Recordings {
         Ok(info)
     }
 
-    /// Stops a recording: detaches it from its proxies, writes the footer,
-    /// syncs the file.
+    /// Stops a recording: `detach` takes its tap off the proxies it names
+    /// (by id), then the recorder writes the footer and syncs the file.
     ///
     /// # Errors
     /// `InvalidArgument` for a malformed id, `UnknownRecording`,
-    /// `FailedPrecondition` when it is not being recorded.
-    pub async fn stop(&self, proxies: &Proxies, id: &str, reason: &str) -> Result<RecordingInfo> {
+    /// `FailedPrecondition` when it is not being recorded or another stop
+    /// of it is under way.
+    pub async fn stop(
+        &self,
+        id: &str,
+        reason: &str,
+        detach: impl FnOnce(&[String]),
+    ) -> Result<RecordingInfo> {
         ids::validate("id", id)?;
         let active = match self.entries().get(id) {
             Some(Entry::Active(a)) => a.clone(),
@@ -342,12 +339,18 @@ impl Recordings {
             }
             None => return Err(Error::UnknownRecording(id.to_string())),
         };
-        for p in &active.proxies {
-            if let Ok(proxy) = proxies.find(p) {
-                proxy.detach(id);
-            }
-        }
-        let outcome = recorder::stop(&active.tx, reason).await;
+        let Some(outcome) = active
+            .outcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Err(Error::FailedPrecondition(format!(
+                "recording {id:?} is already being stopped"
+            )));
+        };
+        detach(&active.proxies);
+        let outcome = recorder::stop(&active.tap, outcome, reason).await;
         let size = std::fs::metadata(self.path_of(id))
             .map(|m| m.len())
             .unwrap_or(0);
@@ -378,7 +381,7 @@ impl Recordings {
     }
 
     /// Stops every recording in progress (agent shutdown).
-    pub async fn stop_all(&self, proxies: &Proxies, reason: &str) {
+    pub async fn stop_all(&self, reason: &str, detach: impl Fn(&str, &[String])) {
         let active: Vec<String> = self
             .entries()
             .iter()
@@ -386,7 +389,7 @@ impl Recordings {
             .map(|(id, _)| id.clone())
             .collect();
         for id in active {
-            if let Err(e) = self.stop(proxies, &id, reason).await {
+            if let Err(e) = self.stop(&id, reason, |proxies| detach(&id, proxies)).await {
                 warn!(recording = %id, error = %e, "could not finish recording");
             }
         }

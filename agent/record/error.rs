@@ -27,9 +27,6 @@ pub enum RecordError {
     /// Writing the footer of a recording stopped normally failed.
     #[error("{0}")]
     Finish(Arc<FormatError>),
-    /// The recorder thread was gone before the stop request reached it.
-    #[error("the recorder has already ended")]
-    Gone,
     /// The recorder thread ended without answering the stop request.
     #[error("the recorder ended without finishing the file")]
     NoReply,

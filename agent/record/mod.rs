@@ -1,4 +1,4 @@
-//! Recording: the tap a proxy feeds (`tap`), the recorder thread that writes
+//! Recording: the recorder thread that reads a tap (`crate::tap`) and writes
 //! the file (`recorder`), the catalog of recordings on disk (`catalog`) and
 //! what listings say about each (`info`).
 
@@ -10,15 +10,15 @@ mod info;
 mod policy;
 mod quota;
 mod recorder;
-mod tap;
 mod upload;
 
-pub use catalog::{AgentIdentity, MAX_SCHEDULE_AHEAD, RECORDING_EXT, Recordings, check_start_at};
+pub use catalog::{
+    AgentIdentity, MAX_SCHEDULE_AHEAD, RECORDING_EXT, Recordings, check_label, check_start_at,
+};
 pub use error::RecordError;
 pub use files::duration_ms;
 pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{Charge, DiskLimits, LimitError, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
-pub use tap::{TAP_QUEUE, TAP_QUEUE_BYTES, Tap, TapKind, TapMsg};
 pub use upload::{UPLOAD_SPACE_CHECK_BYTES, check_upload, is_upload_temp};

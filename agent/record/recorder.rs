@@ -18,15 +18,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{error, info};
 
 use super::error::RecordError;
 use super::policy::{Pending, Policy, Step};
 use super::quota::Quota;
-use super::tap::{self, RecorderMsg, TapKind, TapMsg};
 use crate::format::{Finished, Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Sink, Summary};
 use crate::record::info::time_to_unix_ns;
+use crate::tap::{Intake, Tap, TapKind, TapMsg};
 
 pub use super::policy::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
 
@@ -94,10 +94,12 @@ pub(crate) type StopReply = Result<Footer, RecordError>;
 /// Everything the recorder thread owns.
 pub(crate) struct Recorder<S: Sink> {
     pub writer: RecordingWriter<S>,
-    pub rx: mpsc::Receiver<RecorderMsg>,
-    /// The queue's byte budget: given back as bytes are written, closed at
-    /// the end so no proxy waits on a recorder that is gone.
+    pub rx: mpsc::Receiver<Intake>,
+    /// The queue's byte budget, closed at the end so no proxy waits on a
+    /// recorder that is gone.
     pub budget: Arc<Semaphore>,
+    /// Where the outcome goes when the recorder ends, however it ends.
+    pub outcome: oneshot::Sender<StopReply>,
     /// Instant of ts 0 in the file.
     pub start: Instant,
     pub live: Arc<Live>,
@@ -145,6 +147,7 @@ impl<S: Sink> Recorder<S> {
             writer,
             mut rx,
             budget,
+            outcome,
             start,
             live,
             quota,
@@ -163,26 +166,32 @@ impl<S: Sink> Recorder<S> {
         // Messages are taken from the queue in batches: one wake-up of this
         // thread, and one burst of freed queue slots for the proxies, per
         // batch rather than per chunk.
-        let mut batch: VecDeque<RecorderMsg> = VecDeque::with_capacity(RECORDER_BATCH);
+        let mut batch: VecDeque<Intake> = VecDeque::with_capacity(RECORDER_BATCH);
         let mut taken = Vec::with_capacity(RECORDER_BATCH);
-        // Budget taken by the messages read since the last write, given
-        // back once they are written (or dropped).
-        let mut in_batch = 0usize;
-        let (reason, reply) = loop {
+        // The budget of the messages read since the last write, held until
+        // they are written (or dropped): then the proxies may queue as much
+        // again.
+        let mut held: Option<OwnedSemaphorePermit> = None;
+        let reason = loop {
             if batch.is_empty() {
-                budget.add_permits(std::mem::take(&mut in_batch));
+                held = None;
                 if rx.blocking_recv_many(&mut taken, RECORDER_BATCH) > 0 {
                     batch.extend(taken.drain(..));
                 }
             }
             let Some(msg) = batch.pop_front() else {
-                break ("agent stopped".to_string(), None);
+                break "agent stopped".to_string();
             };
             let tap = match msg {
-                RecorderMsg::Stop { reason, reply } => break (reason, Some(reply)),
-                RecorderMsg::Tick => None,
-                RecorderMsg::Tap(t) => {
-                    in_batch += tap::weight(&t.kind) as usize;
+                Intake::Stop { reason } => break reason,
+                Intake::Tick => None,
+                Intake::Tap(mut t) => {
+                    if let Some(p) = t.permit.take() {
+                        match &mut held {
+                            Some(h) => h.merge(p),
+                            None => held = Some(p),
+                        }
+                    }
                     Some(t)
                 }
             };
@@ -204,7 +213,7 @@ impl<S: Sink> Recorder<S> {
             if writer.staged_bytes() == 0 {
                 // Written: the proxies may queue as much again, while the
                 // rest of a large batch is being written.
-                budget.add_permits(std::mem::take(&mut in_batch));
+                held = None;
             }
             let position = writer.position();
             quota.add(position.saturating_sub(books.counted));
@@ -241,9 +250,8 @@ impl<S: Sink> Recorder<S> {
                 }
             }
         };
-        if let Some(reply) = reply {
-            let _ = reply.send(result);
-        }
+        // Nobody may be waiting (the agent is going away); that is fine.
+        let _ = outcome.send(result);
     }
 }
 
@@ -376,28 +384,28 @@ fn frames_for(
 
 /// Sends a `Tick` every `RECORDER_FLUSH_INTERVAL` so an idle recorder still
 /// syncs; ends when the recorder is gone.
-pub(crate) async fn tick(tx: mpsc::Sender<RecorderMsg>) {
+pub(crate) async fn tick(tap: Tap) {
     let mut every = tokio::time::interval(RECORDER_FLUSH_INTERVAL);
     loop {
         every.tick().await;
-        match tx.try_send(RecorderMsg::Tick) {
-            // A full queue wakes the recorder anyway.
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => break,
+        if !tap.try_control(Intake::Tick) {
+            break;
         }
     }
 }
 
-/// Asks a recorder to finish and waits for its outcome.
-pub(crate) async fn stop(tx: &mpsc::Sender<RecorderMsg>, reason: &str) -> StopReply {
-    let (reply, rx) = oneshot::channel();
-    tx.send(RecorderMsg::Stop {
+/// Asks a recorder to finish and waits for its outcome (already there when
+/// it ended on its own).
+pub(crate) async fn stop(
+    tap: &Tap,
+    outcome: oneshot::Receiver<StopReply>,
+    reason: &str,
+) -> StopReply {
+    tap.control(Intake::Stop {
         reason: reason.to_string(),
-        reply,
     })
-    .await
-    .map_err(|_| RecordError::Gone)?;
-    rx.await.map_err(|_| RecordError::NoReply)?
+    .await;
+    outcome.await.map_err(|_| RecordError::NoReply)?
 }
 
 #[cfg(test)]

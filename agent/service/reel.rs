@@ -154,8 +154,7 @@ impl Reel for ReelService {
             (r.start_at_unix_ns != 0).then(|| crate::record::unix_ns_to_time(r.start_at_unix_ns));
         let info = self
             .agent
-            .recordings
-            .start(&self.agent.proxies, &proxies, r.label, start_at)
+            .start_recording(&proxies, r.label, start_at)
             .await?;
         Ok(Response::new(convert::recording_info(info)))
     }
@@ -167,12 +166,7 @@ impl Reel for ReelService {
         let r = req.into_inner();
         let info = self
             .agent
-            .recordings
-            .stop(
-                &self.agent.proxies,
-                required("id", &r.id)?,
-                "stopped by request",
-            )
+            .stop_recording(required("id", &r.id)?, "stopped by request")
             .await?;
         Ok(Response::new(convert::recording_info(info)))
     }

@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 
 use super::*;
 use crate::format::{Direction, End, Header, Next, ProxyMeta, RecordingReader};
-use crate::proxy::ConnMeta;
 use crate::record::quota::DiskLimits;
+use crate::tap::{self, ConnMeta, TAP_QUEUE_BYTES};
 
 /// A sink in memory that can run out of room, take at most `max_write`
 /// bytes per call, or fail after taking part of a write.
@@ -92,7 +92,10 @@ fn meta(id: u64, opened: Instant) -> Arc<ConnMeta> {
 
 /// A recorder thread writing into `sink`, and what the test holds of it.
 struct Running {
-    tx: mpsc::Sender<RecorderMsg>,
+    tap: Tap,
+    budget: Arc<Semaphore>,
+    outcome: oneshot::Receiver<StopReply>,
+    rt: tokio::runtime::Runtime,
     live: Arc<Live>,
     failures: Arc<Mutex<Vec<String>>>,
     thread: std::thread::JoinHandle<()>,
@@ -100,14 +103,16 @@ struct Running {
 }
 
 fn run(sink: Model, quota: Arc<Quota>) -> Running {
-    let (tx, rx) = mpsc::channel(1024);
+    let (tap, rx, budget) = tap::queue("rec-model");
+    let (outcome_tx, outcome) = oneshot::channel();
     let live = Arc::new(Live::default());
     let failures = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let rec = Recorder {
         writer: RecordingWriter::new(sink, &header()).unwrap(),
         rx,
-        budget: Arc::new(Semaphore::new(0)),
+        budget: budget.clone(),
+        outcome: outcome_tx,
         start,
         live: live.clone(),
         quota,
@@ -119,7 +124,13 @@ fn run(sink: Model, quota: Arc<Quota>) -> Running {
     };
     let thread = std::thread::spawn(move || rec.run());
     Running {
-        tx,
+        tap,
+        budget,
+        outcome,
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
         live,
         failures,
         thread,
@@ -132,24 +143,32 @@ impl Running {
     fn send_and_stop(self, n: usize, size: usize) -> (StopReply, Arc<Live>, Vec<String>) {
         let conn = meta(1, self.start);
         for i in 0..n {
-            let msg = TapMsg {
-                conn: conn.clone(),
-                at: self.start + Duration::from_micros(i as u64),
-                kind: TapKind::Data(Direction::C2s, Bytes::from(vec![i as u8; size])),
-            };
-            self.tx.blocking_send(RecorderMsg::Tap(msg)).unwrap();
+            let at = self.start + Duration::from_micros(i as u64);
+            let kind = TapKind::Data(Direction::C2s, Bytes::from(vec![i as u8; size]));
+            self.rt.block_on(self.tap.send(&conn, at, kind));
         }
         // Let the recorder take the chunks as batches of their own, so the
         // stop comes after they were written (or failed).
         std::thread::sleep(Duration::from_millis(200));
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .blocking_send(RecorderMsg::Stop {
-                reason: "stopped by test".into(),
-                reply,
-            })
-            .unwrap();
-        let outcome = rx.blocking_recv().expect("the recorder answers the stop");
+        if !self.live.failed.load(Ordering::Relaxed) {
+            assert_eq!(
+                self.budget.available_permits(),
+                TAP_QUEUE_BYTES,
+                "every written byte's budget is back"
+            );
+        }
+        let stop = Intake::Stop {
+            reason: "stopped by test".into(),
+        };
+        self.rt.block_on(self.tap.control(stop));
+        let outcome = self
+            .outcome
+            .blocking_recv()
+            .expect("the recorder leaves its outcome");
+        assert!(
+            self.budget.is_closed(),
+            "no proxy waits on an ended recorder"
+        );
         self.thread.join().unwrap();
         let failures = self.failures.lock().unwrap().clone();
         (outcome, self.live, failures)
@@ -298,6 +317,7 @@ fn first_sight_of_a_connection_writes_its_open() {
         conn: meta(7, before),
         at: start + Duration::from_millis(5),
         kind: TapKind::Data(Direction::C2s, Bytes::from_static(b"hi")),
+        permit: None,
     };
     let frames = frames_for(&tap, start, &mut known, &mut last);
     assert_eq!(frames.len(), 2);
@@ -311,6 +331,7 @@ fn first_sight_of_a_connection_writes_its_open() {
         conn: meta(7, before),
         at: start,
         kind: TapKind::Close("client closed".into()),
+        permit: None,
     };
     let frames = frames_for(&tap, start, &mut known, &mut last);
     assert_eq!(frames.len(), 1);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
-use crate::format::Direction;
+use crate::domain::Direction;
 
 /// One client connection and its upstream.
 #[derive(Debug)]
