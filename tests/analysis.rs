@@ -27,7 +27,8 @@ fn close_to(v: &Value, expected: f64) -> bool {
 
 /// Every figure the hand-worked sample defines.
 fn assert_known_figures(d: &Value) {
-    assert_eq!(d["duration_ns"], 39 * S / 10);
+    // From start to stop (header to footer): 4.0 s, the last frame at 3.9 s.
+    assert_eq!(d["duration_ns"], 4 * S);
     assert_eq!(d["frames"], 17);
     assert_eq!(d["end"], json!({"status": "complete"}));
     let c = &d["connections"];
@@ -40,8 +41,9 @@ fn assert_known_figures(d: &Value) {
         ),
         (&json!(4), &json!(3), &json!(1), &json!(2))
     );
-    assert!(close_to(&c["connection_seconds"], 5.6), "{c}");
-    assert!(close_to(&c["avg_online"], 5.6 / 3.9), "{c}");
+    // 2.4 + 2.8 + 0.1 + 0.5: the two connections never closed run to the stop.
+    assert!(close_to(&c["connection_seconds"], 5.8), "{c}");
+    assert!(close_to(&c["avg_online"], 5.8 / 4.0), "{c}");
     // (direction, bytes, chunks, lost, p95/s, peak/s)
     for (dir, bytes, chunks, lost, p95, peak) in
         [("c2s", 21, 4, 0, 8, 8), ("s2c", 116, 3, 50, 100, 100)]
@@ -52,9 +54,10 @@ fn assert_known_figures(d: &Value) {
         assert_eq!(x["lost_bytes"], lost, "{dir}");
         assert_eq!(x["p95_bytes_per_sec"], p95, "{dir}");
         assert_eq!(x["peak_bytes_per_sec"], peak, "{dir}");
-        assert!(close_to(&x["avg_bytes_per_sec"], bytes as f64 / 3.9), "{x}");
+        // Over the 4 whole seconds of the timeline: never above the peak.
+        assert!(close_to(&x["avg_bytes_per_sec"], bytes as f64 / 4.0), "{x}");
         assert!(
-            close_to(&x["bytes_per_sec_per_client"], bytes as f64 / 5.6),
+            close_to(&x["bytes_per_sec_per_client"], bytes as f64 / 5.8),
             "{x}"
         );
     }
@@ -145,14 +148,14 @@ fn local_stats_of_a_known_recording_are_exact_and_write_csv_and_svg() {
     assert_known_messages(&d);
     let p = &d["projection"];
     assert_eq!(p["online"], 1000);
-    assert!(close_to(&p["ingress_bytes_per_sec"], 21_000.0 / 5.6), "{p}");
-    assert!(close_to(&p["egress_bytes_per_sec"], 116_000.0 / 5.6), "{p}");
+    assert!(close_to(&p["ingress_bytes_per_sec"], 21_000.0 / 5.8), "{p}");
+    assert!(close_to(&p["egress_bytes_per_sec"], 116_000.0 / 5.8), "{p}");
 
     assert_eq!(d["timeline_csv"], csv.to_str().unwrap());
     assert_eq!(
         std::fs::read_to_string(&csv).unwrap(),
-        "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak\n\
-         0,6,6,1,1,1,1\n1,8,100,1,1,2,2\n2,4,0,1,0,1,3\n3,3,10,1,1,2,2\n"
+        "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak,seconds\n\
+         0,6,6,1,1,1,1,1\n1,8,100,1,1,2,2,1\n2,4,0,1,0,1,3,1\n3,3,10,1,1,2,2,1\n"
     );
     assert_eq!(d["plot_svg"], svg.to_str().unwrap());
     let chart = std::fs::read_to_string(&svg).unwrap();
@@ -169,7 +172,7 @@ fn local_stats_of_a_known_recording_are_exact_and_write_csv_and_svg() {
     let out = reelctl(&["stats", rec_s, "--framing", "u16be", "--online", "1000"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     for needle in [
-        "duration     3.900s (17 frames, complete)",
+        "duration     4.000s (17 frames, complete)",
         "connections  4 total, 3 peak online",
         "messages (u16be)",
         "at 1000 online clients: server ingress",
@@ -227,6 +230,13 @@ fn an_agent_analyses_a_pushed_recording_to_the_same_json() {
     assert_eq!(remote_out.json()["results"][0]["recording"], ID);
     assert_known_figures(&remote);
     assert_known_messages(&remote);
+    // `record ls` gives the same duration as stats: start to stop.
+    let listed = only_data(&reelctl(&["-a", &addr, "--json", "record", "ls"]));
+    let listed = listed["recordings"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == ID))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(listed["duration_ms"].as_u64().unwrap() * 1_000_000, 4 * S);
     assert_eq!(
         remote, local,
         "the agent's analysis differs from the local one"

@@ -192,7 +192,7 @@ impl Analyzer {
         instants.opens.sort_unstable();
         instants.closes.sort_unstable();
         let clipped = timeline.clipped();
-        let figures = timeline.finish(frames > 0, duration_ns, &instants);
+        let figures = timeline.finish(frames > 0, duration_ns, last_ts_ns, &instants);
         drop(instants);
         counts.peak_online = figures.peak_online;
         counts.connection_seconds = connection_ns as f64 / NS_PER_SEC as f64;

@@ -86,7 +86,9 @@ pub(crate) struct TimelineFigures {
     pub(crate) rows: Vec<SecondStats>,
     /// Most connections online at once over the whole recording.
     pub(crate) peak_online: u64,
-    /// Seconds the recording touches: ⌊duration / 1 s⌋ + 1 (0 without frames).
+    /// Seconds the timeline covers (0 without frames): every second up to
+    /// the end of the recording and the one of its last frame,
+    /// `max(⌈duration / 1 s⌉, ⌊last ts / 1 s⌋ + 1)`.
     pub(crate) seconds: u64,
     /// Largest bytes in one second, per direction.
     pub(crate) peak_bytes: [u64; 2],
@@ -124,18 +126,22 @@ impl Timeline {
         self.clipped
     }
 
-    /// The figures of a recording lasting `duration_ns` (no rows when
-    /// `frames` is false), with online counts from `instants`.
+    /// The figures of a recording lasting `duration_ns` whose last frame is
+    /// at `last_ts_ns` (no rows when `frames` is false), with online counts
+    /// from `instants`.
     pub(crate) fn finish(
         self,
         frames: bool,
         duration_ns: u64,
+        last_ts_ns: u64,
         instants: &Instants,
     ) -> TimelineFigures {
         if !frames {
             return TimelineFigures::default();
         }
-        let seconds = duration_ns / NS_PER_SEC + 1;
+        let seconds = duration_ns
+            .div_ceil(NS_PER_SEC)
+            .max(last_ts_ns / NS_PER_SEC + 1);
         let step = seconds.div_ceil(MAX_TIMELINE_ROWS);
         let rows = seconds.div_ceil(step);
 
@@ -284,7 +290,7 @@ mod tests {
             // open at 1.5 s, never closed
             (S + S / 2, None),
         ]);
-        let f = t.finish(true, 3 * S, &intervals);
+        let f = t.finish(true, 3 * S, 3 * S, &intervals);
         let got: Vec<_> = f
             .rows
             .iter()
@@ -317,7 +323,7 @@ mod tests {
     #[test]
     fn zero_length_connection_counts_in_the_peak() {
         let t = Timeline::default();
-        let f = t.finish(true, 5, &instants(&[(5, Some(5))]));
+        let f = t.finish(true, 5, 5, &instants(&[(5, Some(5))]));
         assert_eq!((f.rows[0].online, f.rows[0].online_peak), (0, 1));
         assert_eq!(f.peak_online, 1);
     }
@@ -329,7 +335,12 @@ mod tests {
         t.data(0, Direction::C2s, 10);
         t.data(179 * S, Direction::C2s, 5);
         t.data(50 * 3600 * S - 1, Direction::S2c, 3);
-        let f = t.finish(true, 50 * 3600 * S - 1, &instants(&[(0, None)]));
+        let f = t.finish(
+            true,
+            50 * 3600 * S - 1,
+            50 * 3600 * S - 1,
+            &instants(&[(0, None)]),
+        );
         assert_eq!(f.rows.len() as u64, MAX_TIMELINE_ROWS);
         assert_eq!((f.rows[0].seconds, f.rows[0].bytes_c2s), (180, 15));
         let last = f.rows[f.rows.len() - 1];
@@ -347,7 +358,7 @@ mod tests {
         for duration in [0, S, 999 * S, 1000 * S, 1001 * S, 7 * 86_400 * S, u64::MAX] {
             let mut t = Timeline::default();
             t.data(duration, Direction::C2s, 1);
-            let f = t.finish(true, duration, &instants(&[(duration, None)]));
+            let f = t.finish(true, duration, duration, &instants(&[(duration, None)]));
             assert!(f.rows.len() as u64 <= MAX_TIMELINE_ROWS, "{duration}");
             let last = f.rows[f.rows.len() - 1];
             assert_eq!(last.second + last.seconds, duration / S + 1, "{duration}");
@@ -358,7 +369,7 @@ mod tests {
         assert_eq!(t.clipped(), 1);
         assert!(
             Timeline::default()
-                .finish(false, 0, &Instants::default())
+                .finish(false, 0, 0, &Instants::default())
                 .rows
                 .is_empty()
         );

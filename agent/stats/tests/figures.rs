@@ -319,7 +319,7 @@ fn a_timestamp_past_the_recordings_stop_is_corrupt_not_trusted() {
         reason.contains("18446744073709551615 ns lies past"),
         "{reason}"
     );
-    assert_eq!(a.timeline.len(), 4);
+    assert_eq!(a.timeline.len(), 3);
 }
 
 #[test]
