@@ -376,3 +376,50 @@ fn files_that_are_not_recordings_fail_cleanly() {
         out.stderr
     );
 }
+
+#[test]
+fn a_connection_caught_mid_session_is_framed_from_its_first_whole_messages() {
+    use reel::format::{Direction, Header, RecordingWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mid.reel");
+    let header = Header {
+        id: "mid".into(),
+        started_at_unix_ns: 1_700_000_000_000_000_000,
+        ..Header::default()
+    };
+    let mut w = RecordingWriter::new(std::fs::File::create(&path).unwrap(), &header).unwrap();
+    // The tail of a message the recording missed the start of, then chunks
+    // of whole u16be messages.
+    let frames = [
+        frame(1, 0, open("10.0.0.1:40001", true)),
+        frame(1, S / 10, data(Direction::C2s, &[0xab; 60])),
+        frame(1, 2 * S / 10, data(Direction::C2s, &msg(b"hello"))),
+        frame(
+            1,
+            3 * S / 10,
+            data(Direction::C2s, &[msg(b"a"), msg(b"bc")].concat()),
+        ),
+        frame(1, 4 * S / 10, data(Direction::C2s, &msg(b"def"))),
+    ];
+    for f in &frames {
+        w.write_frame(f).unwrap();
+    }
+    w.finish(1_700_000_000_500_000_000, "test", None).unwrap();
+    let path_s = path.to_str().unwrap();
+
+    let d = only_data(&reelctl(&["--json", "stats", "--framing", "u16be", path_s]));
+    let m = &d["c2s"]["messages"];
+    assert_eq!(
+        (&m["count"], &m["bytes"], &m["unframed_bytes"]),
+        (&json!(4), &json!(19), &json!(60)),
+        "{m}"
+    );
+    let out = reelctl(&["stats", "--framing", "u16be", path_s]);
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("1 connection mid-session: framed from their first run of whole messages"),
+        "{}",
+        out.stdout
+    );
+}
