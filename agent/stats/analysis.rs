@@ -55,7 +55,7 @@ pub struct ConnectionCounts {
     /// Connections with a CLOSE frame.
     pub closed: u64,
     /// Connection-seconds: the sum over connections of the time from their
-    /// first frame to their CLOSE (or to the last frame of the recording).
+    /// first frame to their CLOSE (or to the end of the recording, `duration_ns`).
     pub connection_seconds: f64,
     /// Average connections online: `connection_seconds / duration`.
     pub avg_online: f64,
