@@ -1,6 +1,7 @@
-//! AnalyzeRecording: validates the request, runs the one analysis
-//! (`stats::analyze_file`) over the recording's file on a blocking thread,
-//! and returns the `Analysis` as JSON with the optional projection.
+//! AnalyzeRecording: validates the request, waits for its turn (one
+//! analysis at a time, a few in line, the rest refused), runs the one
+//! analysis (`stats::analyze_file`) over the recording's file on a blocking
+//! thread, and returns the `Analysis` as JSON with the optional projection.
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Status;
@@ -12,7 +13,7 @@ use crate::record::RecordingStatus;
 use crate::stats::{AnalyzeOptions, DEFAULT_TOP, FramingSpec, StatsError, analyze_file};
 
 /// Longest top-connections list a request may ask for: enough for any
-/// report, and it keeps the answer's size bounded by the timeline.
+/// report; with the timeline's 1,000 rows it bounds the answer's size.
 pub const MAX_ANALYSIS_TOP: u32 = 100_000;
 
 /// Analyses running at once. One analysis of 300,000 connections takes
