@@ -78,10 +78,7 @@ impl StreamFraming {
         let framed = &mut self.framed;
         match &mut self.state {
             State::Framing(deframer) => {
-                let fed = deframer.feed(chunk, |size| {
-                    messages.message(size);
-                    *framed += size;
-                });
+                let fed = deframer.feed(chunk, counter(messages, framed));
                 if fed.is_err() {
                     messages.framing_error();
                     self.state = State::Stopped;
@@ -118,6 +115,15 @@ impl State {
     }
 }
 
+/// The callback that counts each complete message in `messages` and its
+/// bytes in `framed`.
+fn counter<'a>(messages: &'a mut MessageStatsBuilder, framed: &'a mut u64) -> impl FnMut(u64) + 'a {
+    |size| {
+        messages.message(size);
+        *framed += size;
+    }
+}
+
 /// One chunk while looking for a boundary: the deframer to go on with once
 /// one is found (this chunk's messages, and the run's, counted).
 fn resync(
@@ -135,10 +141,7 @@ fn resync(
         let newline = chunk.iter().position(|&b| b == b'\n')?;
         let mut deframer = Deframer::new(spec);
         // Lines cannot fail to frame.
-        let _ = deframer.feed(&chunk[newline + 1..], |size| {
-            messages.message(size);
-            *framed += size;
-        });
+        let _ = deframer.feed(&chunk[newline + 1..], counter(messages, framed));
         return Some(deframer);
     }
     // Does the chunk hold whole messages only, from its first byte?
@@ -161,16 +164,11 @@ fn resync(
         return None;
     }
     // Confirmed: the run and this chunk are messages.
-    for &size in &run[..*len] {
-        messages.message(size);
-        *framed += size;
-    }
+    let mut counted = counter(messages, framed);
+    run[..*len].iter().for_each(|&size| counted(size));
     let mut deframer = Deframer::new(spec);
     // It parsed above, so it parses again.
-    let _ = deframer.feed(chunk, |size| {
-        messages.message(size);
-        *framed += size;
-    });
+    let _ = deframer.feed(chunk, counted);
     Some(deframer)
 }
 
