@@ -379,15 +379,9 @@ fn files_that_are_not_recordings_fail_cleanly() {
 
 #[test]
 fn a_connection_caught_mid_session_is_framed_from_its_first_whole_messages() {
-    use reel::format::{Direction, Header, RecordingWriter};
+    use reel::format::Direction;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mid.reel");
-    let header = Header {
-        id: "mid".into(),
-        started_at_unix_ns: 1_700_000_000_000_000_000,
-        ..Header::default()
-    };
-    let mut w = RecordingWriter::new(std::fs::File::create(&path).unwrap(), &header).unwrap();
     // The tail of a message the recording missed the start of, then chunks
     // of whole u16be messages.
     let frames = [
@@ -401,10 +395,8 @@ fn a_connection_caught_mid_session_is_framed_from_its_first_whole_messages() {
         ),
         frame(1, 4 * S / 10, data(Direction::C2s, &msg(b"def"))),
     ];
-    for f in &frames {
-        w.write_frame(f).unwrap();
-    }
-    w.finish(1_700_000_000_500_000_000, "test", None).unwrap();
+    let started = 1_700_000_000_000_000_000;
+    write_recording(&path, "mid", frames, started, started + 500_000_000);
     let path_s = path.to_str().unwrap();
 
     let d = only_data(&reelctl(&["--json", "stats", "--framing", "u16be", path_s]));

@@ -9,12 +9,11 @@
 
 mod common;
 
-use std::io::BufWriter;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use reel::format::{Direction, Frame, Header, RecordingWriter};
+use reel::format::{Direction, Frame};
 use serde_json::Value;
 
 use common::known::{S, close, data, frame, open};
@@ -27,20 +26,9 @@ const STARTED_UNIX_NS: i64 = 1_700_000_000_000_000_000;
 /// after its start.
 fn write_recording(data_dir: &Path, id: &str, frames: impl Iterator<Item = Frame>, span_ns: u64) {
     std::fs::create_dir_all(data_dir).unwrap();
-    let header = Header {
-        id: id.into(),
-        label: "analysis-limits".into(),
-        agent_name: "test".into(),
-        started_at_unix_ns: STARTED_UNIX_NS,
-        ..Header::default()
-    };
-    let file = std::fs::File::create(recording_path(data_dir, id)).unwrap();
-    let mut w = RecordingWriter::new(BufWriter::with_capacity(1 << 20, file), &header).unwrap();
-    for f in frames {
-        w.write_frame(&f).unwrap();
-    }
-    w.finish(STARTED_UNIX_NS + span_ns as i64, "generated", None)
-        .unwrap();
+    let path = recording_path(data_dir, id);
+    let ended = STARTED_UNIX_NS + span_ns as i64;
+    common::known::write_recording(&path, id, frames, STARTED_UNIX_NS, ended);
 }
 
 /// `reelctl --json stats ID` against `agent`, within `limit`; the one result's data.
