@@ -29,7 +29,8 @@ fn close_to(v: &Value, expected: f64) -> bool {
 
 /// Every figure the hand-worked sample defines.
 fn assert_known_figures(d: &Value) {
-    assert_eq!(d["duration_ns"], 39 * S / 10);
+    // From start to stop (header to footer): 4.0 s, the last frame at 3.9 s.
+    assert_eq!(d["duration_ns"], 4 * S);
     assert_eq!(d["frames"], 17);
     assert_eq!(d["end"], json!({"status": "complete"}));
     let c = &d["connections"];
@@ -42,8 +43,9 @@ fn assert_known_figures(d: &Value) {
         ),
         (&json!(4), &json!(3), &json!(1), &json!(2))
     );
-    assert!(close_to(&c["connection_seconds"], 5.6), "{c}");
-    assert!(close_to(&c["avg_online"], 5.6 / 3.9), "{c}");
+    // 2.4 + 2.8 + 0.1 + 0.5: the two connections never closed run to the stop.
+    assert!(close_to(&c["connection_seconds"], 5.8), "{c}");
+    assert!(close_to(&c["avg_online"], 5.8 / 4.0), "{c}");
     // (direction, bytes, chunks, lost, p95/s, peak/s)
     for (dir, bytes, chunks, lost, p95, peak) in
         [("c2s", 21, 4, 0, 8, 8), ("s2c", 116, 3, 50, 100, 100)]
@@ -54,9 +56,10 @@ fn assert_known_figures(d: &Value) {
         assert_eq!(x["lost_bytes"], lost, "{dir}");
         assert_eq!(x["p95_bytes_per_sec"], p95, "{dir}");
         assert_eq!(x["peak_bytes_per_sec"], peak, "{dir}");
-        assert!(close_to(&x["avg_bytes_per_sec"], bytes as f64 / 3.9), "{x}");
+        // Over the 4 whole seconds of the timeline: never above the peak.
+        assert!(close_to(&x["avg_bytes_per_sec"], bytes as f64 / 4.0), "{x}");
         assert!(
-            close_to(&x["bytes_per_sec_per_client"], bytes as f64 / 5.6),
+            close_to(&x["bytes_per_sec_per_client"], bytes as f64 / 5.8),
             "{x}"
         );
     }
@@ -147,14 +150,14 @@ fn local_stats_of_a_known_recording_are_exact_and_write_csv_and_svg() {
     assert_known_messages(&d);
     let p = &d["projection"];
     assert_eq!(p["online"], 1000);
-    assert!(close_to(&p["ingress_bytes_per_sec"], 21_000.0 / 5.6), "{p}");
-    assert!(close_to(&p["egress_bytes_per_sec"], 116_000.0 / 5.6), "{p}");
+    assert!(close_to(&p["ingress_bytes_per_sec"], 21_000.0 / 5.8), "{p}");
+    assert!(close_to(&p["egress_bytes_per_sec"], 116_000.0 / 5.8), "{p}");
 
     assert_eq!(d["timeline_csv"], csv.to_str().unwrap());
     assert_eq!(
         std::fs::read_to_string(&csv).unwrap(),
-        "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak\n\
-         0,6,6,1,1,1,1\n1,8,100,1,1,2,2\n2,4,0,1,0,1,3\n3,3,10,1,1,2,2\n"
+        "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak,seconds\n\
+         0,6,6,1,1,1,1,1\n1,8,100,1,1,2,2,1\n2,4,0,1,0,1,3,1\n3,3,10,1,1,2,2,1\n"
     );
     assert_eq!(d["plot_svg"], svg.to_str().unwrap());
     let chart = std::fs::read_to_string(&svg).unwrap();
@@ -171,7 +174,7 @@ fn local_stats_of_a_known_recording_are_exact_and_write_csv_and_svg() {
     let out = reelctl(&["stats", rec_s, "--framing", "u16be", "--online", "1000"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     for needle in [
-        "duration     3.900s (17 frames, complete)",
+        "duration     4.000s (17 frames, complete)",
         "connections  4 total, 3 peak online",
         "messages (u16be)",
         "at 1000 online clients: server ingress",
@@ -229,6 +232,13 @@ fn an_agent_analyses_a_pushed_recording_to_the_same_json() {
     assert_eq!(remote_out.json()["results"][0]["recording"], ID);
     assert_known_figures(&remote);
     assert_known_messages(&remote);
+    // `record ls` gives the same duration as stats: start to stop.
+    let listed = only_data(&reelctl(&["-a", &addr, "--json", "record", "ls"]));
+    let listed = listed["recordings"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == ID))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(listed["duration_ms"].as_u64().unwrap() * 1_000_000, 4 * S);
     assert_eq!(
         remote, local,
         "the agent's analysis differs from the local one"
@@ -366,5 +376,44 @@ fn files_that_are_not_recordings_fail_cleanly() {
         out.stderr.contains("neither a file nor a recording id"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn a_connection_caught_mid_session_is_framed_from_its_first_whole_messages() {
+    use reel::format::Direction;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mid.reel");
+    // The tail of a message the recording missed the start of, then chunks
+    // of whole u16be messages.
+    let frames = [
+        frame(1, 0, open("10.0.0.1:40001", true)),
+        frame(1, S / 10, data(Direction::C2s, &[0xab; 60])),
+        frame(1, 2 * S / 10, data(Direction::C2s, &msg(b"hello"))),
+        frame(
+            1,
+            3 * S / 10,
+            data(Direction::C2s, &[msg(b"a"), msg(b"bc")].concat()),
+        ),
+        frame(1, 4 * S / 10, data(Direction::C2s, &msg(b"def"))),
+    ];
+    let started = 1_700_000_000_000_000_000;
+    write_recording(&path, "mid", frames, started, started + 500_000_000);
+    let path_s = path.to_str().unwrap();
+
+    let d = only_data(&reelctl(&["--json", "stats", "--framing", "u16be", path_s]));
+    let m = &d["c2s"]["messages"];
+    assert_eq!(
+        (&m["count"], &m["bytes"], &m["unframed_bytes"]),
+        (&json!(4), &json!(19), &json!(60)),
+        "{m}"
+    );
+    let out = reelctl(&["stats", "--framing", "u16be", path_s]);
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("1 connection mid-session: framed from their first run of whole messages"),
+        "{}",
+        out.stdout
     );
 }

@@ -311,16 +311,6 @@ async fn a_burst_of_clients_waits_in_the_backlog_while_the_agent_is_busy() {
     assert_eq!(relayed, BURST);
 }
 
-/// Resident memory of a process, from /proc.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// RSS the agent may grow by while a peer stops reading: buffers are per
 /// chunk (at most 256 KiB each way) plus the kernel's socket buffers, which are not
 /// the agent's memory.
@@ -351,7 +341,7 @@ fn memory_stays_bounded_when_a_peer_stops_reading() {
         let mut ctl = agent.client().await;
         proxy_addr(&start_proxy(&mut ctl, server_addr).await)
     });
-    let baseline = rss_kib(pid);
+    let baseline = proc_kib(pid, "VmRSS");
     const TOTAL: u64 = 1 << 30;
     let pusher = std::thread::spawn(move || {
         let mut c = std::net::TcpStream::connect(proxy).unwrap();
@@ -366,7 +356,7 @@ fn memory_stays_bounded_when_a_peer_stops_reading() {
     let mut peak = baseline;
     let start = Instant::now();
     while !pusher.is_finished() && start.elapsed() < Duration::from_secs(120) {
-        peak = peak.max(rss_kib(pid));
+        peak = peak.max(proc_kib(pid, "VmRSS"));
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(

@@ -73,7 +73,10 @@ async fn no_fd_or_memory_growth_after_sustained_mixed_load() {
     one_session(addr, 1, &Tally::default()).await;
     wait_idle(&ctl, 1).await;
     let fds_before = open_fds(pid);
-    eprintln!("before load: fds {fds_before}, rss {} KiB", rss_kib(pid));
+    eprintln!(
+        "before load: fds {fds_before}, rss {} KiB",
+        proc_kib(pid, "VmRSS")
+    );
     let tally = Arc::new(Tally::default());
     let mut rss_after = Vec::new();
 
@@ -118,7 +121,7 @@ async fn no_fd_or_memory_growth_after_sustained_mixed_load() {
 
         settle(&ctl).await;
         let fds = open_fds(pid);
-        let rss = rss_kib(pid);
+        let rss = proc_kib(pid, "VmRSS");
         eprintln!(
             "round {r}: fds {fds} (before load {fds_before}), rss {rss} KiB, sessions {}, round trips {}, cut {}, recordings {}",
             tally.sessions.load(Ordering::Relaxed),
@@ -339,13 +342,4 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("the agent's /proc fd table")
         .count()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }

@@ -34,6 +34,6 @@ pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo};
 pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};
 pub use layout::MAX_PAYLOAD;
 pub use reader::{End, Next, READ_CHUNK, RecordingReader};
-pub use scan::{Scan, read_footer, scan, scan_file};
+pub use scan::{Scan, footer_of, read_footer, scan, scan_file};
 pub use summary::{ConnSummary, Footer, Summary, SummaryBuilder};
 pub use writer::{Finished, RecordingWriter, Sink};

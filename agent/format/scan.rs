@@ -75,13 +75,22 @@ pub fn scan<R: Read>(source: R, file_size: u64) -> Result<Scan, FormatError> {
 /// # Errors
 /// Header errors and [`FormatError::Io`].
 pub fn read_footer(path: &Path) -> Result<Option<(Header, Footer)>, FormatError> {
-    let mut file = File::open(path)?;
-    let file_size = file.metadata()?.len();
-    let reader = RecordingReader::open(&file)?;
+    footer_of(&mut File::open(path)?)
+}
+
+/// [`read_footer`] over any seekable source, left at an unspecified
+/// position (seek back before reading it again).
+///
+/// # Errors
+/// As [`read_footer`].
+pub fn footer_of<F: Read + Seek>(file: &mut F) -> Result<Option<(Header, Footer)>, FormatError> {
+    let file_size = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(0))?;
+    let reader = RecordingReader::open(&mut *file)?;
     let header = reader.header().clone();
     let frames_start = reader.position();
     drop(reader);
-    match footer_from_end(&mut file, file_size, frames_start) {
+    match footer_from_end(file, file_size, frames_start) {
         Ok(footer) => Ok(footer.map(|f| (header, f))),
         // The file shrank under us: treat as "no footer", the scan will say more.
         Err(FormatError::Io(e)) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),

@@ -1,8 +1,9 @@
-//! AnalyzeRecording: validates the request, runs the one analysis
-//! (`stats::analyze_file`) over the recording's file on a blocking thread,
-//! and returns the `Analysis` as JSON with the optional projection.
+//! AnalyzeRecording: validates the request, waits for its turn (one
+//! analysis at a time, a few in line, the rest refused), runs the one
+//! analysis (`stats::analyze_file`) over the recording's file on a blocking
+//! thread, and returns the `Analysis` as JSON with the optional projection.
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Status;
 
 use crate::agent::Agent;
@@ -12,22 +13,83 @@ use crate::record::RecordingStatus;
 use crate::stats::{AnalyzeOptions, DEFAULT_TOP, FramingSpec, StatsError, analyze_file};
 
 /// Longest top-connections list a request may ask for: enough for any
-/// report, and it keeps the answer's size bounded by the timeline.
+/// report; with the timeline's 1,000 rows it bounds the answer's size.
 pub const MAX_ANALYSIS_TOP: u32 = 100_000;
 
-/// Analyses running at once; more wait their turn. Each one reads a whole
-/// file on a core, and the agent's first job is to keep proxying.
-pub const MAX_CONCURRENT_ANALYSES: usize = 2;
+/// Analyses running at once. One analysis of 300,000 connections takes
+/// ~50 MB (docs/ANALYSIS.md); one at a time bounds the agent's memory to
+/// that and leaves the other core to the proxies.
+pub const MAX_CONCURRENT_ANALYSES: usize = 1;
 
-/// The turns of [`MAX_CONCURRENT_ANALYSES`], shared by every call.
-static ANALYSES: Semaphore = Semaphore::const_new(MAX_CONCURRENT_ANALYSES);
+/// Calls that may wait for their turn behind the running one; more are
+/// refused at once with RESOURCE_EXHAUSTED rather than queue without bound.
+pub const MAX_WAITING_ANALYSES: usize = 4;
+
+/// Admission and turns of the analyses: a call first takes a place (running
+/// or waiting, refused when none is left), then waits for a turn.
+pub(crate) struct Turns {
+    /// Places: running plus waiting.
+    places: Semaphore,
+    /// Turns to run.
+    running: Semaphore,
+    /// The limits, for the refusal's message.
+    limits: (usize, usize),
+}
+
+/// What a call holds while its analysis runs; both are given back on drop.
+pub(crate) struct Turn<'a> {
+    _place: SemaphorePermit<'a>,
+    _running: SemaphorePermit<'a>,
+}
+
+impl Turns {
+    /// `running` analyses at once, `waiting` more in line.
+    pub(crate) const fn new(running: usize, waiting: usize) -> Self {
+        Turns {
+            places: Semaphore::const_new(running + waiting),
+            running: Semaphore::const_new(running),
+            limits: (running, waiting),
+        }
+    }
+
+    /// Waits for a turn, or refuses when the line is full.
+    ///
+    /// # Errors
+    /// RESOURCE_EXHAUSTED when every place is taken.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives the place up.
+    pub(crate) async fn take(&self) -> Result<Turn<'_>, Status> {
+        let place = self.places.try_acquire().map_err(|_| {
+            let (running, waiting) = self.limits;
+            Status::resource_exhausted(format!(
+                "{} analyses are running or waiting on this agent (at most {running} at once, \
+                 {waiting} waiting); try again when one has finished",
+                running + waiting
+            ))
+        })?;
+        let running = self
+            .running
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("the agent is shutting down"))?;
+        Ok(Turn {
+            _place: place,
+            _running: running,
+        })
+    }
+}
+
+/// The turns of every call.
+static ANALYSES: Turns = Turns::new(MAX_CONCURRENT_ANALYSES, MAX_WAITING_ANALYSES);
 
 /// Handles one AnalyzeRecording call.
 ///
 /// # Errors
 /// INVALID_ARGUMENT for a missing id, a bad framing or `top`; NOT_FOUND for
 /// an unknown recording; FAILED_PRECONDITION while it is being recorded;
-/// INTERNAL when its file cannot be read.
+/// RESOURCE_EXHAUSTED when [`MAX_WAITING_ANALYSES`] calls already wait for
+/// their turn; INTERNAL when its file cannot be read.
 ///
 /// # Cancel safety
 /// A call dropped while it waits for its turn gives the turn up; once
@@ -49,13 +111,10 @@ pub(super) async fn analyze(
         )));
     }
     let path = agent.recordings.file_of(id)?;
-    let permit = ANALYSES
-        .acquire()
-        .await
-        .map_err(|_| Status::unavailable("the agent is shutting down"))?;
+    let turn = ANALYSES.take().await?;
     let owned_id = id.to_string();
     let analysis = tokio::task::spawn_blocking(move || {
-        let _turn = permit;
+        let _turn = turn;
         analyze_file(&path, options).map_err(|e| engine_error(&owned_id, e))
     })
     .await
@@ -137,6 +196,37 @@ mod tests {
         let err = options(&request("", MAX_ANALYSIS_TOP + 1)).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert!(err.message().starts_with("invalid top: "), "{err}");
+    }
+
+    #[tokio::test]
+    async fn one_runs_a_few_wait_and_the_rest_are_refused() {
+        let turns = Turns::new(1, 2);
+        let first = turns.take().await.unwrap();
+        // Two wait in line (their futures hold places while pending).
+        let mut second = Box::pin(turns.take());
+        let mut third = Box::pin(turns.take());
+        assert!(futures_poll(&mut second).is_none());
+        assert!(futures_poll(&mut third).is_none());
+        let refused = turns.take().await.err().unwrap();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("at most 1 at once"), "{refused}");
+        // The running one ends: the next in line runs, and a place frees up.
+        drop(first);
+        let second = second.await.unwrap();
+        drop(third);
+        let fourth = Box::pin(turns.take());
+        drop(second);
+        assert!(fourth.await.is_ok());
+    }
+
+    /// Polls a future once without a runtime waker of interest.
+    fn futures_poll<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match std::pin::Pin::new(f).poll(&mut cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        }
     }
 
     #[test]

@@ -17,8 +17,9 @@ use crate::format::End;
 /// Traffic figures of one recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
-    /// Nanoseconds from the recording's start to its last frame: the span
-    /// every average is taken over.
+    /// Nanoseconds from the recording's start to its stop (header to
+    /// footer), or to its last frame when that is later or there is no
+    /// footer: the span connections and `avg_online` are taken over.
     pub duration_ns: u64,
     /// Frames read (every kind, footer excluded).
     pub frames: u64,
@@ -28,7 +29,9 @@ pub struct Analysis {
     pub c2s: DirectionStats,
     /// Server→client traffic: the server's egress.
     pub s2c: DirectionStats,
-    /// One row per second from second 0 to the second of the last frame.
+    /// Rows from second 0 to the second holding the end of the recording:
+    /// one per second, or, past [`super::MAX_TIMELINE_ROWS`] seconds, one
+    /// per `seconds` seconds so there are at most that many.
     pub timeline: Vec<SecondStats>,
     /// DATA frames past the timeline's length cap (counted everywhere else).
     pub timeline_clipped_frames: u64,
@@ -52,7 +55,7 @@ pub struct ConnectionCounts {
     /// Connections with a CLOSE frame.
     pub closed: u64,
     /// Connection-seconds: the sum over connections of the time from their
-    /// first frame to their CLOSE (or to the last frame of the recording).
+    /// first frame to their CLOSE (or to the end of the recording, `duration_ns`).
     pub connection_seconds: f64,
     /// Average connections online: `connection_seconds / duration`.
     pub avg_online: f64,
@@ -67,7 +70,8 @@ pub struct DirectionStats {
     pub chunks: u64,
     /// Bytes that LOSS frames say were not captured.
     pub lost_bytes: u64,
-    /// `bytes / duration`, in bytes per second.
+    /// `bytes` over the whole seconds the recording touches (⌊duration⌋ + 1):
+    /// the mean of the per-second bytes, so never above the peak second.
     pub avg_bytes_per_sec: f64,
     /// 95th percentile (nearest rank) of the timeline's per-second bytes.
     pub p95_bytes_per_sec: u64,
@@ -161,9 +165,10 @@ impl From<&End> for RecordingEnd {
     }
 }
 
-/// Column names of [`Analysis::timeline_csv`], in order.
+/// Column names of [`Analysis::timeline_csv`], in order (`seconds`, the
+/// row's width, last so older readers still find their columns).
 pub const TIMELINE_CSV_HEADER: &str =
-    "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak";
+    "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak,seconds";
 
 impl Analysis {
     /// Projected server bandwidth with `online` clients, each costing the
@@ -177,7 +182,7 @@ impl Analysis {
     }
 
     /// The timeline as CSV: the [`TIMELINE_CSV_HEADER`] line, then one line
-    /// per second; `\n` line ends.
+    /// per row; `\n` line ends.
     pub fn timeline_csv(&self) -> String {
         let mut out = String::with_capacity(64 * (self.timeline.len() + 1));
         out.push_str(TIMELINE_CSV_HEADER);
@@ -186,14 +191,15 @@ impl Analysis {
             // Writing to a String cannot fail.
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{}",
                 r.second,
                 r.bytes_c2s,
                 r.bytes_s2c,
                 r.chunks_c2s,
                 r.chunks_s2c,
                 r.online,
-                r.online_peak
+                r.online_peak,
+                r.seconds
             );
         }
         out

@@ -2,26 +2,32 @@
 //! in log order, into an [`Analysis`]; [`analyze_reader`] and
 //! [`analyze_file`] drive it over a recording.
 //!
-//! Streaming with bounded memory: per connection a few counters and two
-//! deframers of constant size, per second one small bucket, per distinct
-//! message size one histogram entry. No payload is kept.
+//! Streaming with bounded memory: per connection one small fixed struct
+//! (`connections`), per second one small bucket up to a cap (`timeline`),
+//! per distinct message size one histogram entry. No payload is kept.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::analysis::{Analysis, ConnectionCounts, ConnectionStats, DirectionStats};
-use super::codec::Deframer;
+use super::analysis::{Analysis, ConnectionCounts, DirectionStats, RecordingEnd};
+use super::connections::{Conns, Names};
 use super::error::StatsError;
 use super::framing::FramingSpec;
 use super::messages::MessageStatsBuilder;
-use super::percentile::percentile;
-use super::timeline::{Interval, NS_PER_SEC, Timeline, dir_index};
-use crate::format::{Direction, Frame, FrameBody, Next, RecordingReader};
+use super::stream::StreamFraming;
+use super::timeline::{Instants, NS_PER_SEC, Timeline, dir_index};
+use crate::format::{Frame, FrameBody, Next, RecordingReader, footer_of};
 
 /// How many connections [`Analysis::top_connections`] lists by default.
 pub const DEFAULT_TOP: usize = 10;
+
+/// How far past the recording's span (its footer's stop time minus its
+/// header's start time) a frame's timestamp may lie and still be trusted:
+/// frame times come from a monotonic clock, the stop time from the wall
+/// clock, which a time step may have moved. Later frames are reported as
+/// corrupt.
+pub const TS_SLACK_NS: u64 = 3600 * NS_PER_SEC;
 
 /// What to compute besides the fixed figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,37 +47,6 @@ impl Default for AnalyzeOptions {
     }
 }
 
-/// Framing state of one direction of one connection.
-#[derive(Debug)]
-struct Stream {
-    /// `Some` while framing goes on; `None` once it stopped (mid-session
-    /// start, a loss, an invalid length) or when no framing was asked for.
-    deframer: Option<Deframer>,
-    /// DATA bytes of this stream.
-    bytes: u64,
-    /// Bytes of this stream in complete messages.
-    framed: u64,
-}
-
-impl Stream {
-    fn new(framing: Option<FramingSpec>) -> Self {
-        Stream {
-            deframer: framing.map(Deframer::new),
-            bytes: 0,
-            framed: 0,
-        }
-    }
-}
-
-/// What the analysis keeps per connection.
-#[derive(Debug)]
-struct Conn {
-    /// The totals reported for it.
-    stats: ConnectionStats,
-    /// c2s and s2c framing.
-    streams: [Stream; 2],
-}
-
 /// Folds the frames of one recording into an [`Analysis`].
 #[derive(Debug)]
 pub struct Analyzer {
@@ -79,12 +54,16 @@ pub struct Analyzer {
     options: AnalyzeOptions,
     /// Frames observed.
     frames: u64,
-    /// Largest `ts_ns` seen: the end of the recording.
+    /// Largest `ts_ns` seen.
     last_ts_ns: u64,
+    /// Start to stop from the header and footer, when known.
+    span_ns: Option<u64>,
     /// Per-second buckets.
     timeline: Timeline,
     /// Connections by id.
-    conns: HashMap<u64, Conn>,
+    conns: Conns,
+    /// Names the connections share.
+    names: Names,
     /// Totals per direction (c2s, s2c).
     directions: [DirectionStats; 2],
     /// Message statistics per direction (used only with framing).
@@ -98,11 +77,20 @@ impl Analyzer {
             options,
             frames: 0,
             last_ts_ns: 0,
+            span_ns: None,
             timeline: Timeline::default(),
-            conns: HashMap::new(),
+            conns: Conns::default(),
+            names: Names::default(),
             directions: Default::default(),
             messages: Default::default(),
         }
+    }
+
+    /// The recording ran `span_ns` from start to stop (its footer's
+    /// `ended_unix_ns` minus its header's `started_at_unix_ns`): the
+    /// duration is at least that, idle tail included.
+    pub fn recording_span(&mut self, span_ns: u64) {
+        self.span_ns = Some(span_ns);
     }
 
     /// Counts one frame. Frames must come in the recording's log order.
@@ -117,25 +105,20 @@ impl Analyzer {
         if frame.conn == 0 || matches!(frame.body, FrameBody::Annotation { .. }) {
             return;
         }
-        let framing = self.options.framing;
-        let conn = self.conns.entry(frame.conn).or_insert_with(|| Conn {
-            stats: ConnectionStats {
-                conn: frame.conn,
-                opened_ts_ns: frame.ts_ns,
-                ..ConnectionStats::default()
-            },
-            streams: [Stream::new(framing), Stream::new(framing)],
+        let spec = self.options.framing;
+        let conn = self.conns.entry(frame.conn, frame.ts_ns, || {
+            spec.map(|s| Box::new([StreamFraming::new(s, true), StreamFraming::new(s, true)]))
         });
         match &frame.body {
             FrameBody::Open(info) => {
-                conn.stats.client.clone_from(&info.client);
-                conn.stats.upstream.clone_from(&info.upstream);
-                conn.stats.proxy_id.clone_from(&info.proxy_id);
-                conn.stats.mid_session = info.mid_session;
+                conn.client = Box::from(info.client.as_str());
+                conn.proxy = self.names.intern(&info.proxy_id);
+                conn.upstream = self.names.intern(&info.upstream);
+                conn.mid_session = info.mid_session;
                 if info.mid_session {
-                    // Its streams start inside some message: framing would guess.
-                    for stream in &mut conn.streams {
-                        stream.deframer = None;
+                    // Its streams start inside some message: find a boundary.
+                    for stream in conn.framing.iter_mut().flat_map(|f| f.iter_mut()) {
+                        stream.lose_sync();
                     }
                 }
             }
@@ -145,40 +128,23 @@ impl Analyzer {
                 self.directions[i].bytes += len;
                 self.directions[i].chunks += 1;
                 self.timeline.data(frame.ts_ns, *dir, len);
-                match dir {
-                    Direction::C2s => {
-                        conn.stats.bytes_c2s += len;
-                        conn.stats.chunks_c2s += 1;
-                    }
-                    Direction::S2c => {
-                        conn.stats.bytes_s2c += len;
-                        conn.stats.chunks_s2c += 1;
-                    }
-                }
-                let stream = &mut conn.streams[i];
-                stream.bytes += len;
-                if let Some(deframer) = &mut stream.deframer {
-                    let messages = &mut self.messages[i];
-                    let framed = &mut stream.framed;
-                    let fed = deframer.feed(payload, |size| {
-                        messages.message(size);
-                        *framed += size;
-                    });
-                    if fed.is_err() {
-                        messages.framing_error();
-                        stream.deframer = None;
-                    }
+                conn.bytes[i] += len;
+                conn.chunks[i] += 1;
+                if let Some(framing) = &mut conn.framing {
+                    framing[i].data(payload, &mut self.messages[i]);
                 }
             }
             FrameBody::Close { reason } => {
-                if conn.stats.closed_ts_ns.is_none() {
-                    conn.stats.closed_ts_ns = Some(frame.ts_ns);
-                    conn.stats.close_reason = Some(reason.clone());
+                if conn.closed_ts_ns.is_none() {
+                    conn.closed_ts_ns = Some(frame.ts_ns);
+                    conn.close_reason = self.names.intern(reason);
                 }
             }
             FrameBody::Loss { dir, .. } => {
-                // The stream has a hole: message boundaries after it are unknown.
-                conn.streams[dir_index(*dir)].deframer = None;
+                // The stream has a hole: find the next message boundary.
+                if let Some(framing) = &mut conn.framing {
+                    framing[dir_index(*dir)].lose_sync();
+                }
             }
             FrameBody::HalfClose { .. } | FrameBody::Annotation { .. } => {}
         }
@@ -190,84 +156,77 @@ impl Analyzer {
             options,
             frames,
             last_ts_ns,
+            span_ns,
             timeline,
             conns,
+            names,
             mut directions,
             mut messages,
         } = self;
-        let mut conns: Vec<Conn> = conns.into_values().collect();
-        conns.sort_unstable_by_key(|c| c.stats.conn);
+        let duration_ns = last_ts_ns.max(span_ns.unwrap_or(0));
 
         let mut counts = ConnectionCounts {
             total: conns.len() as u64,
             ..ConnectionCounts::default()
         };
-        let mut intervals = Vec::with_capacity(conns.len());
+        let mut instants = Instants {
+            opens: Vec::with_capacity(conns.len()),
+            closes: Vec::new(),
+        };
         let mut connection_ns: u128 = 0;
-        for conn in &conns {
-            let s = &conn.stats;
-            counts.mid_session += u64::from(s.mid_session);
-            counts.closed += u64::from(s.closed_ts_ns.is_some());
-            let end = s.closed_ts_ns.unwrap_or(last_ts_ns).max(s.opened_ts_ns);
-            connection_ns += u128::from(end - s.opened_ts_ns);
-            intervals.push(Interval {
-                open_ns: s.opened_ts_ns,
-                close_ns: s.closed_ts_ns,
-            });
-            for (i, stream) in conn.streams.iter().enumerate() {
-                let rest = stream.bytes - stream.framed;
-                if stream.deframer.is_some() {
-                    messages[i].incomplete(rest);
-                } else {
-                    messages[i].unframed(rest);
-                }
+        for c in conns.iter() {
+            counts.mid_session += u64::from(c.mid_session);
+            counts.closed += u64::from(c.closed_ts_ns.is_some());
+            let end = c.closed_ts_ns.unwrap_or(duration_ns).max(c.opened_ts_ns);
+            connection_ns += u128::from(end - c.opened_ts_ns);
+            instants.opens.push(c.opened_ts_ns);
+            if let Some(close) = c.closed_ts_ns {
+                instants.closes.push(close.max(c.opened_ts_ns));
+            }
+            for (i, stream) in c.framing.iter().flat_map(|f| f.iter()).enumerate() {
+                let (incomplete, unframed) = stream.rest(c.bytes[i]);
+                messages[i].incomplete(incomplete);
+                messages[i].unframed(unframed);
             }
         }
+        instants.opens.sort_unstable();
+        instants.closes.sort_unstable();
         let clipped = timeline.clipped();
-        let (rows, peak) = timeline.finish(frames > 0, last_ts_ns, &intervals);
-        counts.peak_online = peak;
+        let figures = timeline.finish(frames > 0, duration_ns, last_ts_ns, &instants);
+        drop(instants);
+        counts.peak_online = figures.peak_online;
         counts.connection_seconds = connection_ns as f64 / NS_PER_SEC as f64;
-        let duration_s = last_ts_ns as f64 / NS_PER_SEC as f64;
-        if last_ts_ns > 0 {
-            counts.avg_online = connection_ns as f64 / last_ts_ns as f64;
+        if duration_ns > 0 {
+            counts.avg_online = connection_ns as f64 / duration_ns as f64;
         }
 
         let [m_c2s, m_s2c] = messages;
         let mut message_stats = [Some(m_c2s.finish()), Some(m_s2c.finish())];
         for (i, dir) in directions.iter_mut().enumerate() {
-            if last_ts_ns > 0 {
-                dir.avg_bytes_per_sec = dir.bytes as f64 / duration_s;
+            if figures.seconds > 0 {
+                // Over whole seconds, as the timeline counts them, so the
+                // average never exceeds the peak second.
+                dir.avg_bytes_per_sec = dir.bytes as f64 / figures.seconds as f64;
             }
             if connection_ns > 0 {
                 dir.bytes_per_sec_per_client = dir.bytes as f64 / counts.connection_seconds;
             }
-            let mut per_second: Vec<u64> = rows
-                .iter()
-                .map(|r| if i == 0 { r.bytes_c2s } else { r.bytes_s2c })
-                .collect();
-            dir.peak_bytes_per_sec = per_second.iter().copied().max().unwrap_or(0);
-            dir.p95_bytes_per_sec = percentile(&mut per_second, 95);
+            dir.peak_bytes_per_sec = figures.peak_bytes[i];
+            dir.p95_bytes_per_sec = figures.p95_bytes[i];
             if options.framing.is_some() {
                 dir.messages = message_stats[i].take();
             }
         }
 
-        let mut top: Vec<ConnectionStats> = conns.into_iter().map(|c| c.stats).collect();
-        top.sort_by(|a, b| {
-            (b.bytes_c2s + b.bytes_s2c)
-                .cmp(&(a.bytes_c2s + a.bytes_s2c))
-                .then(a.conn.cmp(&b.conn))
-        });
-        top.truncate(options.top);
-
+        let top = conns.top(options.top, &names);
         let [c2s, s2c] = directions;
         Analysis {
-            duration_ns: last_ts_ns,
+            duration_ns,
             frames,
             connections: counts,
             c2s,
             s2c,
-            timeline: rows,
+            timeline: figures.rows,
             timeline_clipped_frames: clipped,
             top_connections: top,
             framing: options.framing,
@@ -277,22 +236,52 @@ impl Analyzer {
 }
 
 /// Analyses the recording read from `source` (it buffers; pass it raw).
-/// A cut or damaged file is analysed up to the damage, reported in
-/// [`Analysis::end`].
+/// Its footer, when it has a valid one, is read first: the recording's span
+/// sets the duration and bounds the timestamps trusted. A cut or damaged
+/// file, or a frame stamped past the span (plus [`TS_SLACK_NS`]), is
+/// analysed up to there, reported in [`Analysis::end`].
 ///
 /// # Errors
 /// [`StatsError::Format`]: not a recording, a bad header, or an I/O error.
-pub fn analyze_reader<R: Read>(source: R, options: AnalyzeOptions) -> Result<Analysis, StatsError> {
+pub fn analyze_reader<R: Read + Seek>(
+    mut source: R,
+    options: AnalyzeOptions,
+) -> Result<Analysis, StatsError> {
+    let span_ns = footer_of(&mut source)?.map(|(header, footer)| {
+        let span = i128::from(footer.ended_unix_ns) - i128::from(header.started_at_unix_ns);
+        u64::try_from(span.max(0)).unwrap_or(u64::MAX)
+    });
+    source
+        .seek(SeekFrom::Start(0))
+        .map_err(crate::format::FormatError::from)?;
     let mut reader = RecordingReader::open(source)?;
     let mut analyzer = Analyzer::new(options);
+    let limit = span_ns.map(|s| s.saturating_add(TS_SLACK_NS));
+    if let Some(span) = span_ns {
+        analyzer.recording_span(span);
+    }
     let end = loop {
         match reader.next()? {
-            Next::Frame(frame) => analyzer.observe(&frame),
-            Next::End(end) => break end,
+            Next::Frame(frame) => match limit {
+                Some(limit) if frame.ts_ns > limit => {
+                    break RecordingEnd::Corrupted {
+                        offset: reader.frame_offset(),
+                        reason: format!(
+                            "frame timestamp {} ns lies past the recording's end ({} ns from \
+                             its header to its footer, plus {} s of slack); not analysed from here",
+                            frame.ts_ns,
+                            span_ns.unwrap_or(0),
+                            TS_SLACK_NS / NS_PER_SEC
+                        ),
+                    };
+                }
+                _ => analyzer.observe(&frame),
+            },
+            Next::End(end) => break (&end).into(),
         }
     };
     let mut analysis = analyzer.finish();
-    analysis.end = Some((&end).into());
+    analysis.end = Some(end);
     Ok(analysis)
 }
 

@@ -31,14 +31,15 @@ struct Step {
     online: u64,
 }
 
-/// Groups rows `group` seconds at a time: mean bytes/s, peak online.
+/// Groups rows `group` at a time: mean bytes/s, peak online.
 fn steps(rows: &[SecondStats], group: usize) -> Vec<Step> {
     rows.chunks(group)
         .map(|chunk| {
-            let n = chunk.len() as f64;
+            let len: u64 = chunk.iter().map(|r| r.seconds.max(1)).sum();
+            let n = len as f64;
             Step {
                 start: chunk[0].second,
-                len: chunk.len() as u64,
+                len,
                 c2s: chunk.iter().map(|r| r.bytes_c2s as f64).sum::<f64>() / n,
                 s2c: chunk.iter().map(|r| r.bytes_s2c as f64).sum::<f64>() / n,
                 online: chunk.iter().map(|r| r.online_peak).max().unwrap_or(0),
@@ -110,9 +111,12 @@ impl Analysis {
     /// The timeline as an SVG document titled `title`: stepped areas for
     /// bytes/s c2s and s2c (left axis), a dashed line for the peak online
     /// connections of each second (right axis), tick labels with units, and
-    /// a legend. Timelines over 1200 s are drawn as group averages.
+    /// a legend. Rows of several seconds are drawn as their averages.
     pub fn svg(&self, title: &str) -> String {
-        let seconds = self.timeline.len().max(1) as f64;
+        let seconds = self
+            .timeline
+            .last()
+            .map_or(1, |r| r.second + r.seconds.max(1)) as f64;
         let group = self.timeline.len().div_ceil(MAX_POINTS).max(1);
         let steps = steps(&self.timeline, group);
         let max_rate = steps.iter().map(|s| s.c2s.max(s.s2c)).fold(0.0, f64::max);
@@ -147,10 +151,11 @@ impl Analysis {
             r#"<title>{title}</title><rect width="{WIDTH}" height="{HEIGHT}" fill="white"/><text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold">{title}</text>"#,
             WIDTH / 2.0
         );
-        if group > 1 {
+        let step_s = steps.first().map_or(1, |st| st.len);
+        if step_s > 1 {
             let _ = write!(
                 s,
-                r##"<text x="{}" y="44" text-anchor="middle" fill="#555">each step: {group} s average of bytes/s, peak of online</text>"##,
+                r##"<text x="{}" y="44" text-anchor="middle" fill="#555">each step: {step_s} s average of bytes/s, peak of online</text>"##,
                 WIDTH / 2.0
             );
         }

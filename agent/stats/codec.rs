@@ -19,8 +19,10 @@ pub struct Deframer {
     field: [u8; 4],
     /// Bytes still to come in the current body, once the header is complete.
     body_left: Option<u64>,
-    /// Set when the stream broke the spec; every later feed repeats it.
-    failed: Option<FramingError>,
+    /// The length field and adjust that broke the spec, once one did; every
+    /// later feed repeats the error. (Two numbers, not the error itself:
+    /// a deframer per stream of every connection must stay small.)
+    failed: Option<(u64, i64)>,
 }
 
 impl Deframer {
@@ -52,8 +54,8 @@ impl Deframer {
     /// [`FramingError::NegativeLength`] when a length field is invalid; the
     /// deframer is then failed and returns the same error on every call.
     pub fn feed(&mut self, data: &[u8], on_message: impl FnMut(u64)) -> Result<(), FramingError> {
-        if let Some(err) = &self.failed {
-            return Err(err.clone());
+        if let Some((length, adjust)) = self.failed {
+            return Err(FramingError::NegativeLength { length, adjust });
         }
         let result = match self.spec {
             FramingSpec::Line => {
@@ -62,8 +64,8 @@ impl Deframer {
             }
             FramingSpec::Length(prefix) => self.feed_length(prefix, data, on_message),
         };
-        if let Err(err) = &result {
-            self.failed = Some(err.clone());
+        if let Err(FramingError::NegativeLength { length, adjust }) = &result {
+            self.failed = Some((*length, *adjust));
         }
         result
     }

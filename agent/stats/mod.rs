@@ -8,7 +8,11 @@
 //! - `analyzer`: [`Analyzer`] (frames in, [`Analysis`] out), [`analyze_reader`], [`analyze_file`].
 //! - `analysis`: the result types, [`Analysis::project`], [`Analysis::timeline_csv`].
 //! - `chart`: [`Analysis::svg`].
-//! - `timeline`: per-second buckets and online counts.
+//! - `connections`: the compact per-connection table and the top-N choice.
+//! - `timeline`: per-second buckets, online counts, rows of at most
+//!   [`MAX_TIMELINE_ROWS`].
+//! - `stream`: framing of one stream, with resynchronisation after a loss or
+//!   a mid-session start.
 //! - `framing`: [`FramingSpec`] parsing; `codec`: the streaming [`Deframer`].
 //! - `messages`: message size statistics; `percentile`: the percentile rule.
 //! - `error`: [`StatsError`], [`FramingError`].
@@ -17,10 +21,12 @@ mod analysis;
 mod analyzer;
 mod chart;
 mod codec;
+mod connections;
 mod error;
 mod framing;
 mod messages;
 mod percentile;
+mod stream;
 mod timeline;
 
 #[cfg(test)]
@@ -30,9 +36,12 @@ pub use analysis::{
     Analysis, ConnectionCounts, ConnectionStats, DirectionStats, Projection, RecordingEnd,
     TIMELINE_CSV_HEADER,
 };
-pub use analyzer::{AnalyzeOptions, Analyzer, DEFAULT_TOP, analyze_file, analyze_reader};
+pub use analyzer::{
+    AnalyzeOptions, Analyzer, DEFAULT_TOP, TS_SLACK_NS, analyze_file, analyze_reader,
+};
 pub use codec::Deframer;
 pub use error::{FramingError, StatsError};
 pub use framing::{FieldWidth, FramingSpec, LengthPrefix, MAX_ADJUST, MAX_OFFSET};
 pub use messages::MessageStats;
-pub use timeline::{MAX_TIMELINE_SECONDS, NS_PER_SEC, SecondStats};
+pub use stream::CONFIRM_MESSAGES;
+pub use timeline::{MAX_TIMELINE_ROWS, MAX_TIMELINE_SECONDS, NS_PER_SEC, SecondStats};

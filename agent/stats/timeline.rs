@@ -1,49 +1,58 @@
-//! The per-second timeline: DATA bytes and chunks bucketed by the second of
-//! their timestamp, and the number of online connections per second.
+//! The timeline: DATA bytes and chunks bucketed by the second of their
+//! timestamp, online connections per second, and the per-second peak and
+//! p95 rates; reported as at most [`MAX_TIMELINE_ROWS`] rows, each covering
+//! the same whole number of seconds, so the answer has the same bounded size
+//! for a minute or a year of recording.
 //!
-//! Memory is one small bucket per second of recording (32 bytes), capped at
-//! [`MAX_TIMELINE_SECONDS`]; online counts are derived at the end from the
-//! connections' open/close instants, so they do not depend on frame order.
+//! Memory is one 32-byte bucket per second of recording, capped at
+//! [`MAX_TIMELINE_SECONDS`] (7 days, ~19 MiB); online counts are derived at
+//! the end from the connections' open and close instants, so they do not
+//! depend on frame order.
 
 use serde::{Deserialize, Serialize};
 
+use super::percentile::percentile;
 use crate::format::Direction;
 
 /// Nanoseconds per second.
 pub const NS_PER_SEC: u64 = 1_000_000_000;
 
-/// Longest timeline kept (7 days, ~19 MiB of buckets). Frames later than
-/// this still count in every total but in no timeline row.
+/// Longest span kept second by second (7 days, ~19 MiB of buckets). Frames
+/// later than this still count in every total, but in no row's bytes and in
+/// no per-second figure (`timeline_clipped_frames` counts them).
 pub const MAX_TIMELINE_SECONDS: u64 = 7 * 24 * 3600;
 
-/// One second of the timeline: second `s` covers `ts_ns` in
-/// `[s × 10⁹, (s + 1) × 10⁹)` from the recording's start.
+/// Most rows a timeline has: longer recordings get rows of several seconds,
+/// so the analysis fits in any message (~100 KiB of JSON at most).
+pub const MAX_TIMELINE_ROWS: u64 = 1000;
+
+/// One row of the timeline: `seconds` whole seconds from second `second`,
+/// i.e. `ts_ns` in `[second × 10⁹, (second + seconds) × 10⁹)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondStats {
-    /// Second index from the recording's start.
+    /// First second of the row, from the recording's start.
     pub second: u64,
-    /// DATA payload bytes client→server in this second.
+    /// Seconds the row covers: 1 unless the recording is longer than
+    /// [`MAX_TIMELINE_ROWS`] seconds (the last row may be shorter).
+    #[serde(default = "one")]
+    pub seconds: u64,
+    /// DATA payload bytes client→server in this row.
     pub bytes_c2s: u64,
-    /// DATA payload bytes server→client in this second.
+    /// DATA payload bytes server→client in this row.
     pub bytes_s2c: u64,
-    /// DATA frames client→server in this second.
+    /// DATA frames client→server in this row.
     pub chunks_c2s: u64,
-    /// DATA frames server→client in this second.
+    /// DATA frames server→client in this row.
     pub chunks_s2c: u64,
-    /// Connections online at the end of this second.
+    /// Connections online at the end of this row.
     pub online: u64,
-    /// Most connections online at any instant within this second.
+    /// Most connections online at any instant within this row.
     pub online_peak: u64,
 }
 
-/// When one connection was online: from its first frame to its CLOSE, or to
-/// the end of the recording when it has none (`close_ns` = `None`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Interval {
-    /// Timestamp of the connection's first frame.
-    pub(crate) open_ns: u64,
-    /// Timestamp of its CLOSE frame, if any.
-    pub(crate) close_ns: Option<u64>,
+/// The width of rows written before rows had one.
+fn one() -> u64 {
+    1
 }
 
 /// Bytes and chunks of one second, index 0 = c2s, 1 = s2c.
@@ -61,15 +70,6 @@ pub(crate) fn dir_index(dir: Direction) -> usize {
     }
 }
 
-/// The online count after an open (+1) or close (-1) event.
-fn step(running: u64, delta: i8) -> u64 {
-    if delta > 0 {
-        running + 1
-    } else {
-        running.saturating_sub(1)
-    }
-}
-
 /// Accumulates the per-second buckets as DATA frames go by.
 #[derive(Debug, Default)]
 pub(crate) struct Timeline {
@@ -77,6 +77,31 @@ pub(crate) struct Timeline {
     buckets: Vec<Bucket>,
     /// DATA frames later than the cap.
     clipped: u64,
+}
+
+/// What [`Timeline::finish`] computes.
+#[derive(Debug, Default)]
+pub(crate) struct TimelineFigures {
+    /// The rows.
+    pub(crate) rows: Vec<SecondStats>,
+    /// Most connections online at once over the whole recording.
+    pub(crate) peak_online: u64,
+    /// Seconds the timeline covers (0 without frames): every second up to
+    /// the end of the recording and the one of its last frame,
+    /// `max(⌈duration / 1 s⌉, ⌊last ts / 1 s⌋ + 1)`.
+    pub(crate) seconds: u64,
+    /// Largest bytes in one second, per direction.
+    pub(crate) peak_bytes: [u64; 2],
+    /// 95th percentile of the bytes of each second, per direction.
+    pub(crate) p95_bytes: [u64; 2],
+}
+
+/// The connections' open and close instants, each sorted ascending (a close
+/// is never before its open).
+#[derive(Debug, Default)]
+pub(crate) struct Instants {
+    pub(crate) opens: Vec<u64>,
+    pub(crate) closes: Vec<u64>,
 }
 
 impl Timeline {
@@ -101,68 +126,134 @@ impl Timeline {
         self.clipped
     }
 
-    /// The rows for a recording whose last frame is at `last_ts_ns` (none
-    /// when `frames` is false), with online counts from `intervals`; and the
-    /// peak number of connections online at once over the whole recording.
+    /// The figures of a recording lasting `duration_ns` whose last frame is
+    /// at `last_ts_ns` (no rows when `frames` is false), with online counts
+    /// from `instants`.
     pub(crate) fn finish(
         self,
         frames: bool,
+        duration_ns: u64,
         last_ts_ns: u64,
-        intervals: &[Interval],
-    ) -> (Vec<SecondStats>, u64) {
-        let rows = if frames {
-            (last_ts_ns / NS_PER_SEC + 1).min(MAX_TIMELINE_SECONDS)
-        } else {
-            0
-        };
-        // (ts, delta): at equal ts opens (+1) sort before closes (-1), so a
-        // connection open for 0 ns still counts and the count never dips below 0.
-        let mut events: Vec<(u64, i8)> = Vec::with_capacity(intervals.len() * 2);
-        for interval in intervals {
-            events.push((interval.open_ns, 1));
-            if let Some(close) = interval.close_ns {
-                events.push((close.max(interval.open_ns), -1));
-            }
+        instants: &Instants,
+    ) -> TimelineFigures {
+        if !frames {
+            return TimelineFigures::default();
         }
-        events.sort_unstable_by_key(|&(ts, delta)| (ts, -delta));
+        let seconds = duration_ns
+            .div_ceil(NS_PER_SEC)
+            .max(last_ts_ns / NS_PER_SEC + 1);
+        let step = seconds.div_ceil(MAX_TIMELINE_ROWS);
+        let rows = seconds.div_ceil(step);
 
         let mut out = Vec::with_capacity(rows as usize);
-        let mut running: u64 = 0;
-        let mut overall_peak = 0;
-        let mut next = 0;
-        for second in 0..rows {
-            let end = (second + 1) * NS_PER_SEC;
-            let mut peak = running;
-            while let Some(&(ts, delta)) = events.get(next) {
-                if ts >= end {
-                    break;
+        let mut online = Online::new(instants);
+        for row in 0..rows {
+            let first = row * step;
+            let width = step.min(seconds - first);
+            let end_ns = (first + width).checked_mul(NS_PER_SEC);
+            let peak = online.advance(end_ns);
+            let mut sum = Bucket::default();
+            for bucket in self.seconds(first, width) {
+                for i in 0..2 {
+                    sum.bytes[i] += bucket.bytes[i];
+                    sum.chunks[i] += bucket.chunks[i];
                 }
-                running = step(running, delta);
-                peak = peak.max(running);
-                next += 1;
             }
-            overall_peak = overall_peak.max(peak);
-            let bucket = self
-                .buckets
-                .get(second as usize)
-                .copied()
-                .unwrap_or_default();
             out.push(SecondStats {
-                second,
-                bytes_c2s: bucket.bytes[0],
-                bytes_s2c: bucket.bytes[1],
-                chunks_c2s: bucket.chunks[0],
-                chunks_s2c: bucket.chunks[1],
-                online: running,
+                second: first,
+                seconds: width,
+                bytes_c2s: sum.bytes[0],
+                bytes_s2c: sum.bytes[1],
+                chunks_c2s: sum.chunks[0],
+                chunks_s2c: sum.chunks[1],
+                online: online.running,
                 online_peak: peak,
             });
         }
-        // Events past the last row (clipped timeline) still count in the peak.
-        for &(_, delta) in &events[next..] {
-            running = step(running, delta);
-            overall_peak = overall_peak.max(running);
+        // Instants past the last row (timestamps past the duration) still
+        // count in the peak.
+        online.advance(None);
+
+        // Per-second figures over the seconds kept (every second, up to the cap).
+        let kept = seconds.min(MAX_TIMELINE_SECONDS);
+        let mut peak_bytes = [0; 2];
+        let mut p95_bytes = [0; 2];
+        for i in 0..2 {
+            let mut per_second: Vec<u64> = (0..kept)
+                .map(|s| self.buckets.get(s as usize).map_or(0, |b| b.bytes[i]))
+                .collect();
+            peak_bytes[i] = per_second.iter().copied().max().unwrap_or(0);
+            p95_bytes[i] = percentile(&mut per_second, 95);
         }
-        (out, overall_peak)
+        TimelineFigures {
+            rows: out,
+            peak_online: online.peak,
+            seconds,
+            peak_bytes,
+            p95_bytes,
+        }
+    }
+
+    /// The buckets of seconds `first .. first + width` that exist.
+    fn seconds(&self, first: u64, width: u64) -> &[Bucket] {
+        let len = self.buckets.len() as u64;
+        let start = first.min(len) as usize;
+        let end = first.saturating_add(width).min(len) as usize;
+        &self.buckets[start..end]
+    }
+}
+
+/// Walks the open and close instants in time order. At equal instants opens
+/// come before closes, so a connection open for 0 ns still counts and the
+/// count never dips below 0.
+struct Online<'a> {
+    instants: &'a Instants,
+    next_open: usize,
+    next_close: usize,
+    /// Connections online now.
+    running: u64,
+    /// Most online at once so far.
+    peak: u64,
+}
+
+impl<'a> Online<'a> {
+    fn new(instants: &'a Instants) -> Self {
+        Online {
+            instants,
+            next_open: 0,
+            next_close: 0,
+            running: 0,
+            peak: 0,
+        }
+    }
+
+    /// Applies every instant before `end_ns` (every one left when `None`);
+    /// returns the most online at once from the previous end to this one.
+    fn advance(&mut self, end_ns: Option<u64>) -> u64 {
+        let (opens, closes) = (&self.instants.opens, &self.instants.closes);
+        let before = |t: &&u64| end_ns.is_none_or(|end| **t < end);
+        let mut peak = self.running;
+        loop {
+            let open = opens.get(self.next_open).filter(before);
+            let close = closes.get(self.next_close).filter(before);
+            match (open, close) {
+                (Some(o), Some(c)) if o <= c => self.open(),
+                (Some(_), None) => self.open(),
+                (_, Some(_)) => {
+                    self.running = self.running.saturating_sub(1);
+                    self.next_close += 1;
+                }
+                (None, None) => break,
+            }
+            peak = peak.max(self.running);
+        }
+        self.peak = self.peak.max(peak);
+        peak
+    }
+
+    fn open(&mut self) {
+        self.running += 1;
+        self.next_open += 1;
     }
 }
 
@@ -172,35 +263,41 @@ mod tests {
 
     const S: u64 = NS_PER_SEC;
 
+    fn instants(intervals: &[(u64, Option<u64>)]) -> Instants {
+        let mut i = Instants::default();
+        for &(open, close) in intervals {
+            i.opens.push(open);
+            if let Some(c) = close {
+                i.closes.push(c.max(open));
+            }
+        }
+        i.opens.sort_unstable();
+        i.closes.sort_unstable();
+        i
+    }
+
     #[test]
     fn buckets_and_online_counts() {
         let mut t = Timeline::default();
         t.data(100, Direction::C2s, 5);
         t.data(S - 1, Direction::C2s, 1);
         t.data(2 * S, Direction::S2c, 7);
-        let intervals = [
+        let intervals = instants(&[
             // open 0.5 s, closed 2.5 s
-            Interval {
-                open_ns: S / 2,
-                close_ns: Some(2 * S + S / 2),
-            },
+            (S / 2, Some(2 * S + S / 2)),
             // open and closed inside second 1
-            Interval {
-                open_ns: S + 1,
-                close_ns: Some(S + 2),
-            },
+            (S + 1, Some(S + 2)),
             // open at 1.5 s, never closed
-            Interval {
-                open_ns: S + S / 2,
-                close_ns: None,
-            },
-        ];
-        let (rows, peak) = t.finish(true, 3 * S, &intervals);
-        let got: Vec<_> = rows
+            (S + S / 2, None),
+        ]);
+        let f = t.finish(true, 3 * S, 3 * S, &intervals);
+        let got: Vec<_> = f
+            .rows
             .iter()
             .map(|r| {
                 (
                     r.second,
+                    r.seconds,
                     r.bytes_c2s,
                     r.bytes_s2c,
                     r.chunks_c2s,
@@ -213,33 +310,68 @@ mod tests {
         assert_eq!(
             got,
             [
-                (0, 6, 0, 2, 0, 1, 1),
-                (1, 0, 0, 0, 0, 2, 2),
-                (2, 0, 7, 0, 1, 1, 2),
-                (3, 0, 0, 0, 0, 1, 1),
+                (0, 1, 6, 0, 2, 0, 1, 1),
+                (1, 1, 0, 0, 0, 0, 2, 2),
+                (2, 1, 0, 7, 0, 1, 1, 2),
+                (3, 1, 0, 0, 0, 0, 1, 1),
             ]
         );
-        assert_eq!(peak, 2);
+        assert_eq!(f.peak_online, 2);
+        assert_eq!((f.seconds, f.peak_bytes, f.p95_bytes), (4, [6, 7], [6, 7]));
     }
 
     #[test]
     fn zero_length_connection_counts_in_the_peak() {
         let t = Timeline::default();
-        let intervals = [Interval {
-            open_ns: 5,
-            close_ns: Some(5),
-        }];
-        let (rows, peak) = t.finish(true, 5, &intervals);
-        assert_eq!((rows[0].online, rows[0].online_peak, peak), (0, 1, 1));
+        let f = t.finish(true, 5, 5, &instants(&[(5, Some(5))]));
+        assert_eq!((f.rows[0].online, f.rows[0].online_peak), (0, 1));
+        assert_eq!(f.peak_online, 1);
     }
 
     #[test]
-    fn frames_past_the_cap_are_clipped() {
+    fn long_recordings_get_wide_rows_and_keep_per_second_peaks() {
+        // 50 h: 180,000 seconds in rows of 180 s.
+        let mut t = Timeline::default();
+        t.data(0, Direction::C2s, 10);
+        t.data(179 * S, Direction::C2s, 5);
+        t.data(50 * 3600 * S - 1, Direction::S2c, 3);
+        let f = t.finish(
+            true,
+            50 * 3600 * S - 1,
+            50 * 3600 * S - 1,
+            &instants(&[(0, None)]),
+        );
+        assert_eq!(f.rows.len() as u64, MAX_TIMELINE_ROWS);
+        assert_eq!((f.rows[0].seconds, f.rows[0].bytes_c2s), (180, 15));
+        let last = f.rows[f.rows.len() - 1];
+        assert_eq!(
+            (last.second, last.seconds, last.bytes_s2c),
+            (179_820, 180, 3)
+        );
+        assert_eq!((last.online, last.online_peak), (1, 1));
+        assert_eq!(f.peak_bytes, [10, 3]);
+        assert_eq!(f.p95_bytes, [0, 0]);
+    }
+
+    #[test]
+    fn any_duration_gives_at_most_the_row_cap() {
+        for duration in [0, S, 999 * S, 1000 * S, 1001 * S, 7 * 86_400 * S, u64::MAX] {
+            let mut t = Timeline::default();
+            t.data(duration, Direction::C2s, 1);
+            let f = t.finish(true, duration, duration, &instants(&[(duration, None)]));
+            assert!(f.rows.len() as u64 <= MAX_TIMELINE_ROWS, "{duration}");
+            let last = f.rows[f.rows.len() - 1];
+            assert_eq!(last.second + last.seconds, duration / S + 1, "{duration}");
+            assert_eq!(f.peak_online, 1, "{duration}");
+        }
         let mut t = Timeline::default();
         t.data(MAX_TIMELINE_SECONDS * S, Direction::C2s, 1);
         assert_eq!(t.clipped(), 1);
-        let (rows, _) = t.finish(true, MAX_TIMELINE_SECONDS * S, &[]);
-        assert_eq!(rows.len() as u64, MAX_TIMELINE_SECONDS);
-        assert!(Timeline::default().finish(false, 0, &[]).0.is_empty());
+        assert!(
+            Timeline::default()
+                .finish(false, 0, 0, &Instants::default())
+                .rows
+                .is_empty()
+        );
     }
 }

@@ -38,7 +38,7 @@ pub(crate) struct StatsArgs {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ANALYSIS_TOP))
     )]
     pub(crate) top: u32,
-    /// Write the per-second timeline as CSV
+    /// Write the timeline as CSV (one row per second, or per N seconds past 1,000 s)
     #[arg(long, value_name = "FILE.csv")]
     pub(crate) timeline: Option<PathBuf>,
     /// Write a chart of the timeline (bytes/s each way, online connections) as SVG

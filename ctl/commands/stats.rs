@@ -21,7 +21,8 @@ use crate::source::{Rec, Results, Source, Sourced, local_error, suffixed};
 /// deadline of an analysis grows with the file's size beyond `--timeout`.
 const ANALYZE_BYTES_PER_SEC: u64 = 32 * 1024 * 1024;
 
-/// Largest analysis an agent may send: a week-long timeline is ~60 MB of JSON.
+/// Largest analysis an agent may send: the timeline has at most 1,000 rows,
+/// so the size is the top-connections list's (`--top` up to 100,000 rows).
 const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 
 /// The analysis of one recording, as printed (`--json`: the `Analysis`

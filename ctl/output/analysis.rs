@@ -23,6 +23,11 @@ fn span(ns: u64) -> String {
     }
 }
 
+/// `1 connection`, `2 connections`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A rate in bytes per second: `12.3 KiB/s`.
 fn rate(bytes_per_sec: f64) -> String {
     format!("{}/s", bytes(bytes_per_sec.round() as u64))
@@ -85,6 +90,14 @@ impl Human for StatsReport {
         )?;
         writeln!(out)?;
         write_directions(out, a, verbose)?;
+        if a.framing.is_some() && c.mid_session > 0 {
+            writeln!(
+                out,
+                "{} mid-session: framed from their first run of whole messages, \
+                 the bytes before it unframed",
+                plural(c.mid_session, "connection", "connections")
+            )?;
+        }
         if let Some(p) = &self.projection {
             writeln!(out)?;
             writeln!(
@@ -310,6 +323,25 @@ wrote t.csv
         let mut out = Vec::new();
         report().write_ids(&mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "t.csv\n");
+    }
+
+    #[test]
+    fn mid_session_framing_is_explained() {
+        let mut r = report();
+        r.analysis.framing = Some("u16be".parse().unwrap());
+        let m = reel::stats::MessageStats::default();
+        r.analysis.c2s.messages = Some(m.clone());
+        r.analysis.s2c.messages = Some(m);
+        let mut out = Vec::new();
+        r.write_human(&mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "\n1 connection mid-session: framed from their first run of whole messages, \
+                 the bytes before it unframed\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

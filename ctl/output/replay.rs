@@ -92,12 +92,13 @@ fn write_summary(out: &mut dyn Write, r: &ReplayView, extras: &Extras<'_>) -> io
         out,
         "connections",
         &format!(
-            "{} planned, {} opened, {} finished, {} failed, {} closed early",
+            "{} planned, {} opened, {} finished, {} failed, {} closed early{}",
             r.planned,
             r.opened,
             r.finished,
             r.failed_connections(),
-            r.closed_early
+            r.closed_early,
+            mid_session_count(r)
         ),
     )?;
     let of = |done, expected| format!("{} of {} expected", bytes(done), bytes(expected));
@@ -113,7 +114,20 @@ fn write_summary(out: &mut dyn Write, r: &ReplayView, extras: &Extras<'_>) -> io
     Ok(())
 }
 
-/// What happened to a connection, in a few words.
+/// `, 2 mid-session` when connections were recorded mid-session (replayed
+/// from their first recorded byte, which the server may not expect); the
+/// count is of the connections listed when the report leaves some out.
+fn mid_session_count(r: &ReplayView) -> String {
+    let n = r.connections.iter().filter(|c| c.mid_session).count();
+    match n {
+        0 => String::new(),
+        n if r.connections.len() as u64 >= r.connections_total => format!(", {n} mid-session"),
+        n => format!(", {n} mid-session among the {} listed", r.connections.len()),
+    }
+}
+
+/// What happened to a connection, in a few words; a connection recorded
+/// mid-session says so (`ok (mid-session)`).
 fn outcome(c: &ConnectionView) -> String {
     let mut parts = Vec::new();
     if let Some(error) = &c.error {
@@ -139,10 +153,15 @@ fn outcome(c: &ConnectionView) -> String {
     if c.relaxations > 0 {
         parts.push(format!("{} relaxed", count(c.relaxations, "gate", "gates")));
     }
-    if parts.is_empty() {
+    let text = if parts.is_empty() {
         "ok".to_owned()
     } else {
         parts.join("; ")
+    };
+    if c.mid_session {
+        format!("{text} (mid-session)")
+    } else {
+        text
     }
 }
 
@@ -361,6 +380,26 @@ mod tests {
         let text = render(&shown, true);
         assert_eq!(text.lines().filter(|l| l.starts_with("r1 ")).count(), 2);
         assert!(text.contains("LATE P99"));
+    }
+
+    #[test]
+    fn mid_session_connections_are_marked() {
+        let mut report = sample();
+        report.connections[1].mid_session = true;
+        let shown = ReplayShown(ReplayView::from(report));
+        let text = render(&shown, false);
+        assert!(text.contains(", 0 closed early, 1 mid-session\n"), "{text}");
+        let row = text.lines().find(|l| l.starts_with("r1 ")).unwrap();
+        assert!(
+            row.ends_with("diverged at offset 4 (mid-session)"),
+            "{text}"
+        );
+        let text = render(&shown, true);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("r1 ") && l.ends_with(" ok")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,11 +1,23 @@
-//! Reading what agents wrote and sent: recording files frame by frame, and
-//! Watch events, each wait bounded.
+//! Reading what agents wrote and sent: recording files frame by frame,
+//! Watch events, each wait bounded, and a process's memory figures.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reel::format::{Direction, End, Frame, FrameBody, Next, OpenInfo, RecordingReader};
 use reel::proto as pb;
+
+/// A `kB` figure (`VmRSS`, `VmHWM`: the kernel's peak RSS) of a process's
+/// /proc status.
+pub fn proc_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
 
 /// Path of a recording's file in a data directory.
 pub fn recording_path(data_dir: &Path, id: &str) -> PathBuf {

@@ -87,6 +87,31 @@ pub fn known_frames() -> Vec<Frame> {
     ]
 }
 
+/// Writes recording `id` of `frames` at `path`, started at
+/// `started_unix_ns` and stopped at `ended_unix_ns`.
+pub fn write_recording(
+    path: &Path,
+    id: &str,
+    frames: impl IntoIterator<Item = Frame>,
+    started_unix_ns: i64,
+    ended_unix_ns: i64,
+) {
+    let header = Header {
+        id: id.into(),
+        label: "generated".into(),
+        agent_name: "test".into(),
+        started_at_unix_ns: started_unix_ns,
+        ..Header::default()
+    };
+    let file = std::fs::File::create(path).unwrap();
+    let mut w =
+        RecordingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file), &header).unwrap();
+    for f in frames {
+        w.write_frame(&f).unwrap();
+    }
+    w.finish(ended_unix_ns, "generated", None).unwrap();
+}
+
 /// Writes the known recording as DIR/ID.reel (the name `record push` wants).
 pub fn write_known(dir: &Path) -> PathBuf {
     let path = dir.join(format!("{ID}.reel"));

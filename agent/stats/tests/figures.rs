@@ -19,10 +19,11 @@ fn totals_connections_and_rates_are_exact() {
     // 2.4 + 2.7 + 0.1 + 0.4 connection-seconds over 3.9 s.
     assert!(close(c.connection_seconds, 5.6), "{}", c.connection_seconds);
     assert!(close(c.avg_online, 5.6 / 3.9));
-    // (direction, bytes, chunks, lost, avg/s, p95/s, peak/s, per client/s)
+    // (direction, bytes, chunks, lost, avg/s, p95/s, peak/s, per client/s);
+    // the average is over the 4 whole seconds the 3.9 s touch.
     let table = [
-        (&a.c2s, 21, 4, 0, 21.0 / 3.9, 8, 8, 21.0 / 5.6),
-        (&a.s2c, 116, 3, 50, 116.0 / 3.9, 100, 100, 116.0 / 5.6),
+        (&a.c2s, 21, 4, 0, 21.0 / 4.0, 8, 8, 21.0 / 5.6),
+        (&a.s2c, 116, 3, 50, 116.0 / 4.0, 100, 100, 116.0 / 5.6),
     ];
     for (d, bytes, chunks, lost, avg, p95, peak, per_client) in table {
         assert_eq!((d.bytes, d.chunks, d.lost_bytes), (bytes, chunks, lost));
@@ -52,6 +53,7 @@ fn per_second_timeline_is_exact() {
         .map(|r| {
             let SecondStats {
                 second,
+                seconds: _,
                 bytes_c2s,
                 bytes_s2c,
                 chunks_c2s,
@@ -74,7 +76,7 @@ fn per_second_timeline_is_exact() {
     assert_eq!(
         a.timeline_csv(),
         format!(
-            "{TIMELINE_CSV_HEADER}\n0,6,6,1,1,1,1\n1,8,100,1,1,2,2\n2,4,0,1,0,1,3\n3,3,10,1,1,2,2\n"
+            "{TIMELINE_CSV_HEADER}\n0,6,6,1,1,1,1,1\n1,8,100,1,1,2,2,1\n2,4,0,1,0,1,3,1\n3,3,10,1,1,2,2,1\n"
         )
     );
 }
@@ -221,11 +223,14 @@ fn empty_and_truncated_recordings() {
     };
     assert!(bytes.len() > footer_free.len());
     let cut = &footer_free[..footer_free.len() - 3];
-    let a = analyze_reader(cut, AnalyzeOptions::default()).unwrap();
+    let a = analyze_reader(std::io::Cursor::new(cut), AnalyzeOptions::default()).unwrap();
     assert_eq!(a.frames, 5);
     assert!(matches!(a.end, Some(RecordingEnd::Truncated { cut_bytes, .. }) if cut_bytes > 0));
     assert!(matches!(
-        analyze_reader(&b"not a recording"[..], AnalyzeOptions::default()),
+        analyze_reader(
+            std::io::Cursor::new(b"not a recording"),
+            AnalyzeOptions::default()
+        ),
         Err(StatsError::Format(_))
     ));
 }
@@ -292,4 +297,65 @@ fn loss_frames_summing_past_u64_saturate() {
         summary.observe(f, i as u64);
     }
     assert_eq!(summary.summary().lost_bytes, u64::MAX);
+}
+
+#[test]
+fn a_timestamp_past_the_recordings_stop_is_corrupt_not_trusted() {
+    use Direction::C2s;
+    let frames = [
+        frame(1, 0, open("a:1", false)),
+        frame(1, S, data(C2s, b"kept")),
+        frame(1, u64::MAX, data(C2s, b"crafted")),
+        frame(1, 2 * S, data(C2s, b"after")),
+    ];
+    // The recording stopped 3 s after it started.
+    let file = recording_until(&frames, STARTED_UNIX_NS + 3 * S as i64);
+    let a = analyze_reader(std::io::Cursor::new(file), AnalyzeOptions::default()).unwrap();
+    assert_eq!((a.frames, a.c2s.bytes, a.duration_ns), (2, 4, 3 * S));
+    let Some(RecordingEnd::Corrupted { reason, .. }) = &a.end else {
+        panic!("{:?}", a.end);
+    };
+    assert!(
+        reason.contains("18446744073709551615 ns lies past"),
+        "{reason}"
+    );
+    assert_eq!(a.timeline.len(), 3);
+}
+
+#[test]
+fn duration_runs_to_the_stop_and_the_average_never_exceeds_the_peak_second() {
+    use Direction::C2s;
+    // 90 bytes in the first 0.7 s of a recording stopped at 0.786 s.
+    let frames = [
+        frame(1, 0, open("a:1", false)),
+        frame(1, 700_000_000, data(C2s, &[0; 90])),
+    ];
+    let file = recording_until(&frames, STARTED_UNIX_NS + 786_000_000);
+    let a = analyze_reader(std::io::Cursor::new(file), AnalyzeOptions::default()).unwrap();
+    assert_eq!(a.duration_ns, 786_000_000);
+    assert_eq!(a.c2s.peak_bytes_per_sec, 90);
+    assert!(
+        close(a.c2s.avg_bytes_per_sec, 90.0),
+        "{}",
+        a.c2s.avg_bytes_per_sec
+    );
+}
+
+#[test]
+fn a_mid_session_connection_is_framed_from_its_first_whole_messages() {
+    use Direction::C2s;
+    let frames = [
+        frame(1, 0, open("a:1", true)),
+        frame(1, 1, data(C2s, b"tail of a message")),
+        frame(1, 2, data(C2s, &[msg(b"ab"), msg(b"cd")].concat())),
+        frame(1, 3, data(C2s, &msg(b"efg"))),
+    ];
+    let options = AnalyzeOptions {
+        framing: Some("u16be".parse().unwrap()),
+        ..AnalyzeOptions::default()
+    };
+    let a = analyze(&frames, options);
+    let m = a.c2s.messages.unwrap();
+    assert_eq!((m.count, m.bytes, m.unframed_bytes), (3, 13, 17));
+    assert_eq!(a.connections.mid_session, 1);
 }

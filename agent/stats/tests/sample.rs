@@ -36,18 +36,28 @@ pub(super) fn msg(body: &[u8]) -> Vec<u8> {
     m
 }
 
-/// The recording file of `frames`, finished with footer and trailer.
+/// When the test recordings start (wall clock).
+pub(super) const STARTED_UNIX_NS: i64 = 1_700_000_000_000_000_000;
+
+/// The recording file of `frames`, finished with footer and trailer; it
+/// stops at its last frame.
 pub(super) fn recording(frames: &[Frame]) -> Vec<u8> {
+    let last = frames.iter().map(|f| f.ts_ns).max().unwrap_or(0);
+    recording_until(frames, STARTED_UNIX_NS + last as i64)
+}
+
+/// The recording file of `frames`, stopped at `ended_unix_ns`.
+pub(super) fn recording_until(frames: &[Frame], ended_unix_ns: i64) -> Vec<u8> {
     let header = Header {
         id: "stats-test".into(),
-        started_at_unix_ns: 1_700_000_000_000_000_000,
+        started_at_unix_ns: STARTED_UNIX_NS,
         ..Header::default()
     };
     let mut w = RecordingWriter::new(Vec::new(), &header).unwrap();
     for f in frames {
         w.write_frame(f).unwrap();
     }
-    w.finish(0, "test", None).unwrap().0
+    w.finish(ended_unix_ns, "test", None).unwrap().0
 }
 
 /// Four connections over 3.9 s:
@@ -117,7 +127,7 @@ pub(super) fn sample() -> Vec<Frame> {
 }
 
 pub(super) fn analyze(frames: &[Frame], options: AnalyzeOptions) -> Analysis {
-    analyze_reader(recording(frames).as_slice(), options).unwrap()
+    analyze_reader(std::io::Cursor::new(recording(frames)), options).unwrap()
 }
 
 pub(super) fn close(a: f64, b: f64) -> bool {
