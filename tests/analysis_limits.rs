@@ -7,6 +7,8 @@
 //! agent's data dir before it starts; every wait is bounded and the agent
 //! is killed by pid when the test ends.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;
