@@ -118,17 +118,6 @@ async fn sink_server() -> (SocketAddr, Arc<AtomicU64>) {
     (addr, total)
 }
 
-/// A `kB` figure (`VmRSS`, `VmHWM`) of a process's /proc status.
-fn proc_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 /// Free bytes for unprivileged use on the filesystem of `dir`.
 fn free_bytes(dir: &Path) -> u64 {
     let st = rustix::fs::statvfs(dir).expect("statvfs of the temp dir");
