@@ -10,17 +10,20 @@
 # Watch streams of TRANSFER events (100 per HTTP/2 connection, default
 # windows) and never reads them; then `netbench pingpong` runs 64-byte round
 # trips through the proxy for S seconds (default 5; the first 0.3 s are
-# warm-up). Reports round trips per second, the agent's CPU (user + system,
-# % of one core) over the ping-pong, its RSS after it, and how many streams
-# the agent accepted. Prints a Markdown section on stdout (progress on
+# warm-up), twice: in the first run the streams' HTTP/2 windows still take
+# events, by the second they are full. Reports round trips per second, p99,
+# the CPU (user + system, % of one core) of the agent and of the watchers'
+# client over each run, the agent's RSS after, and how many streams the
+# agent accepted. Prints a Markdown section on stdout (progress on
 # stderr) for docs/PERFORMANCE.md; nothing is written into the docs.
-# About 1 minute per binary. Everything runs on 127.0.0.1; each process
+# About 1.5 minutes per binary. Everything runs on 127.0.0.1; each process
 # started here leads its own session and is stopped by PID on exit. Never
 # run from the test suite (tests/watch_fanout.rs holds the assertions).
 # --bin-dir takes reel-agent and reelctl from DIR (e.g. an older build).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CMDLINE="bench/watch.sh$(printf " %q" "$@")"
 cd "$ROOT" || exit 2
 HOST=127.0.0.1
 SECS=5
@@ -28,7 +31,7 @@ COUNTS="0 200 2000"
 PORT_BASE=24300
 BUILD=1
 BIN_DIR=""
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
         --secs) SECS=${2:?}; shift 2 ;;
@@ -120,16 +123,24 @@ for n in $COUNTS; do
         wait_line "$WORK/watchers-$n.log" READY "$W" 120 || { cat "$WORK/watchers-$n.log" >&2; die "watchers $n did not open"; }
         ok=$(sed -n 's/.*READY ok=\([0-9]*\).*/\1/p' "$WORK/watchers-$n.log")
     fi
-    t0=$(cpu_ticks "$AGENT")
-    out=$(timeout $((SECS + 30)) "$NB" pingpong "$HOST:$P_PROXY" "$SECS" 64) || die "pingpong with $n watchers failed"
-    t1=$(cpu_ticks "$AGENT")
-    rt=$(sed -n 's/.*n=\([0-9]*\).*/\1/p' <<<"$out")
-    p99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$out")
-    rate=$((rt / SECS))
-    cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v s="$SECS" 'BEGIN {printf "%.0f", 100 * d / hz / (s + 0.3)}')
-    rss=$(rss_mib "$AGENT")
-    log "$n watchers ($ok open): $rate round trips/s, p99 $p99 µs, agent CPU $cpu %, RSS $rss MiB"
-    ROWS+=("| $n | $ok | $rate | $p99 | $cpu | $rss |")
+    cells=""
+    for phase in 1 2; do
+        t0=$(cpu_ticks "$AGENT")
+        w0=0; [ -n "$W" ] && w0=$(cpu_ticks "$W")
+        out=$(timeout $((SECS + 30)) "$NB" pingpong "$HOST:$P_PROXY" "$SECS" 64) || die "pingpong with $n watchers failed"
+        t1=$(cpu_ticks "$AGENT")
+        w1=0; [ -n "$W" ] && w1=$(cpu_ticks "$W")
+        rt=$(sed -n 's/.*n=\([0-9]*\).*/\1/p' <<<"$out")
+        p99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$out")
+        rate=$((rt / SECS))
+        pct() { awk -v d="$1" -v hz="$HZ" -v s="$SECS" 'BEGIN {printf "%.0f", 100 * d / hz / (s + 0.3)}'; }
+        cpu=$(pct $((t1 - t0)))
+        wcpu=$(pct $((w1 - w0)))
+        rss=$(rss_mib "$AGENT")
+        log "$n watchers ($ok open), run $phase: $rate round trips/s, p99 $p99 µs, agent CPU $cpu %, watchers client CPU $wcpu %, RSS $rss MiB"
+        cells="$cells $rate | $p99 | $cpu | $wcpu |"
+    done
+    ROWS+=("| $n | $ok |$cells $rss |")
     [ -n "$W" ] && stop_pids "$W"
     sleep 1
 done
@@ -138,11 +149,13 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 cat <<EOF2
 ## Watch subscribers and the data path (bench/watch.sh)
 
-\`bench/watch.sh$(printf ' %q' "$@")\` on $(nproc) CPUs ($(uname -r)), $(date -u '+%Y-%m-%d %H:%M UTC'),
+\`$CMDLINE\` on $(nproc) CPUs ($(uname -r)), $(date -u '+%Y-%m-%d %H:%M UTC'),
 agent $("$BIN/reel-agent" --version 2>/dev/null | head -1) from \`$BIN\`; load average $LOAD0 before, $LOAD1 after.
-64-byte round trips through one proxy for $SECS s while N Watch streams of transfer events are held unread.
+64-byte round trips through one proxy for $SECS s, twice in a row, while N Watch streams of transfer events are held
+unread (\`netbench watchers\`, whose own CPU is the *client* column): in the 1st run the streams' HTTP/2 windows
+still take events, by the 2nd they are full and the agent holds or drops what the streams do not read.
 
-| watchers | accepted | round trips/s | p99 µs | agent CPU % | agent RSS MiB |
-|---|---|---|---|---|---|
+| watchers | accepted | 1st run: round trips/s | p99 µs | agent CPU % | client CPU % | 2nd run: round trips/s | p99 µs | agent CPU % | client CPU % | agent RSS MiB after |
+|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${ROWS[@]}")
 EOF2

@@ -17,8 +17,14 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use super::event::{Event, EventKind};
 use super::filter::{Filter, KindSet};
 
-/// Events taken off the shared queue per pass.
+/// Events taken off the shared queue at once.
 const BATCH: usize = 256;
+/// Shortest time between two passes. A pass that comes sooner waits, and
+/// takes everything published meanwhile: a busy subscriber is woken at most
+/// 50 times a second with everything since the last time (one HTTP/2 frame
+/// for a Watch stream, instead of a write per event), while an event after
+/// a quiet spell goes out at once. This also bounds how late an event is.
+pub const PASS_EVERY: Duration = Duration::from_millis(20);
 /// How often a count of missed events still waiting for room in a
 /// subscriber's queue is offered again when no new event comes.
 const MISSED_RETRY: Duration = Duration::from_millis(100);
@@ -178,6 +184,7 @@ impl Slot {
 pub(super) async fn run(mut queue: mpsc::Receiver<Arc<Event>>, hub: Arc<Hub>) {
     let mut slots: Vec<Slot> = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut last_pass = tokio::time::Instant::now();
     loop {
         let waiting = slots.iter().any(|s| s.missed > 0);
         // `None`: only the retry timer fired; `Some(0)`: every publisher left.
@@ -188,6 +195,17 @@ pub(super) async fn run(mut queue: mpsc::Receiver<Arc<Event>>, hub: Arc<Hub>) {
         if got == Some(0) {
             break;
         }
+        if got.is_some() {
+            tokio::time::sleep_until(last_pass + PASS_EVERY).await;
+            // At most one queue's worth, so publishers cannot keep it here.
+            for _ in 0..queue.max_capacity() {
+                match queue.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+        }
+        last_pass = tokio::time::Instant::now();
         slots.extend(hub.take_joining());
         // Drops happened after every event still queued was published: they
         // are told once the queue has been drained, so in their place.

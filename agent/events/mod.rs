@@ -17,5 +17,5 @@ mod tests;
 
 pub use bus::{DEFAULT_MAX_WATCHERS, EVENT_QUEUE, EventBus, Subscription, WATCHER_QUEUE};
 pub use event::{Event, EventBody, EventKind, ProxyStats, RecordingPhase, ReplayProgress};
-pub use fanout::Delivery;
+pub use fanout::{Delivery, PASS_EVERY};
 pub use filter::{Filter, KindSet};

@@ -79,8 +79,9 @@ async fn a_subscriber_that_never_reads_loses_events_and_is_told_how_many() {
     for i in 0..total {
         bus.publish(None, transfer(i));
         if i % 100 == 99 {
-            // Lets the fan-out and the reader run, as on a busy agent.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            // Lets the fan-out (one pass at most every PASS_EVERY) and the
+            // reader run.
+            tokio::time::sleep(PASS_EVERY * 2).await;
         }
     }
     let (seen, missed) = reading.await.unwrap();

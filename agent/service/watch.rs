@@ -8,17 +8,15 @@
 //! by whichever stream reads it first (`Event::rendered`), and cloned for
 //! the others, since tonic takes its messages by value.
 //!
-//! Events go out in bursts: the first one waits up to [`LINGER`] for others,
-//! then everything queued is handed over at once, which tonic encodes into
-//! one HTTP/2 DATA frame. One frame per event cost a write per event per
+//! Events arrive in bursts (the fan-out passes at most every 20 ms,
+//! `events::PASS_EVERY`), and tonic encodes everything ready into one
+//! HTTP/2 DATA frame. One frame per event cost a write per event per
 //! stream, and a client that buffers thousands of tiny frames unread is
 //! closed by its own HTTP/2 library (h2's "too_many_data_frames").
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
 use tokio_stream::Stream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
@@ -27,9 +25,6 @@ use super::convert;
 use crate::agent::Agent;
 use crate::events::{Delivery, EventKind, Filter, KindSet, Subscription};
 use crate::proto as pb;
-
-/// Longest an event waits for others to go out with it.
-pub const LINGER: Duration = Duration::from_millis(20);
 
 /// Subscribes for a Watch request.
 ///
@@ -69,9 +64,6 @@ pub(super) fn watch(
     Ok(WatchStream {
         subscription,
         shutdown: Box::pin(shutdown.cancelled_owned()),
-        linger: Box::pin(tokio::time::sleep(LINGER)),
-        first: None,
-        draining: false,
     })
 }
 
@@ -81,37 +73,6 @@ pub(super) fn watch(
 pub(super) struct WatchStream {
     subscription: Subscription,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// Runs from the first event of a burst.
-    linger: Pin<Box<Sleep>>,
-    /// The first event of a burst, held until `linger` fires.
-    first: Option<Delivery>,
-    /// Handing a burst over: what is queued goes out without waiting.
-    draining: bool,
-}
-
-impl WatchStream {
-    fn next_delivery(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
-        if self.draining {
-            match self.subscription.poll_recv(cx) {
-                Poll::Pending => self.draining = false,
-                ready => return ready,
-            }
-        }
-        if self.first.is_none() {
-            match self.subscription.poll_recv(cx) {
-                Poll::Ready(Some(d)) => {
-                    self.first = Some(d);
-                    self.linger.as_mut().reset(Instant::now() + LINGER);
-                }
-                other => return other,
-            }
-        }
-        if self.linger.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        self.draining = true;
-        Poll::Ready(self.first.take())
-    }
 }
 
 impl Stream for WatchStream {
@@ -121,7 +82,7 @@ impl Stream for WatchStream {
         if self.shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
         }
-        self.next_delivery(cx).map(|d| {
+        self.subscription.poll_recv(cx).map(|d| {
             d.map(|d| {
                 Ok(match d {
                     Delivery::Event(e) => (*e.rendered(convert::event)).clone(),
