@@ -59,7 +59,7 @@ impl Agent {
             name: config.name.clone(),
             id,
         };
-        let bus = EventBus::new();
+        let bus = EventBus::with_max_watchers(config.max_watchers);
         let tracker = TaskTracker::new();
         let recordings = Recordings::open(dir, identity.clone(), bus.clone())?;
         let replays = Replays::open(dir, bus.clone(), tracker.clone(), cancel.clone())?;

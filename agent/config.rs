@@ -26,4 +26,7 @@ pub struct AgentConfig {
     /// Name shown in listings; defaults to the host name.
     pub name: String,
     pub data_dir: PathBuf,
+    /// Watch streams served at once (`--max-watchers`): each costs the
+    /// fan-out a little per event, so their number is bounded.
+    pub max_watchers: usize,
 }

@@ -7,17 +7,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::SHUTDOWN_GRACE;
 use crate::error::Result;
-use crate::events::{Event, EventBody, EventBus, TransferGuard};
+use crate::events::{Delivery, EventBody, EventBus, Filter, Subscription};
 use crate::faults::{Directions, FaultSpec, Latency};
 use crate::format::Direction;
 use crate::proxy::{Proxies, ProxySpec};
@@ -51,9 +49,9 @@ impl DelayOptions {
 pub struct DelayProxy {
     proxies: Proxies,
     tracker: TaskTracker,
-    events: broadcast::Receiver<Arc<Event>>,
-    /// Keeps transfer events coming while this lives.
-    _transfers: Option<TransferGuard>,
+    /// Every event of the proxy, transfers included; not counted against
+    /// the Watch limit.
+    events: Subscription,
     listen: SocketAddr,
 }
 
@@ -65,7 +63,7 @@ pub struct DelayProxy {
 /// address cannot be bound.
 pub async fn start(options: &DelayOptions, cancel: CancellationToken) -> Result<DelayProxy> {
     let bus = EventBus::new();
-    let (events, transfers) = bus.subscribe(true).into_parts();
+    let events = bus.subscribe(Filter::everything());
     let tracker = TaskTracker::new();
     let proxies = Proxies::new(bus, tracker.clone(), cancel);
     let info = proxies
@@ -82,7 +80,6 @@ pub async fn start(options: &DelayOptions, cancel: CancellationToken) -> Result<
         proxies,
         tracker,
         events,
-        _transfers: transfers,
         listen: info.listen,
     })
 }
@@ -134,9 +131,9 @@ struct Log {
 
 impl Log {
     /// Logs one received event; false when the bus is gone.
-    fn received(&mut self, r: std::result::Result<Arc<Event>, RecvError>) -> bool {
+    fn received(&mut self, r: Option<Delivery>) -> bool {
         match r {
-            Ok(event) => {
+            Some(Delivery::Event(event)) => {
                 for line in self.lines(&event.body) {
                     match line {
                         Line::Info(text) => info!("{text}"),
@@ -145,11 +142,11 @@ impl Log {
                 }
                 true
             }
-            Err(RecvError::Lagged(n)) => {
+            Some(Delivery::Missed(n)) => {
                 warn!("lagged: {n} events were not logged");
                 true
             }
-            Err(RecvError::Closed) => false,
+            None => false,
         }
     }
 

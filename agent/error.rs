@@ -60,6 +60,11 @@ pub enum Error {
     /// The caller asked for a name already taken by a running proxy.
     #[error("a proxy named {} is already running", echo(.0))]
     ProxyExists(String),
+    /// The caller asked for one Watch stream more than the agent serves at once.
+    #[error(
+        "too many Watch streams: this agent serves at most {limit} at once (reel-agent --max-watchers)"
+    )]
+    TooManyWatchers { limit: usize },
     /// The operation does not fit the current state (e.g. delete while recording).
     #[error("{0}")]
     FailedPrecondition(String),

@@ -20,7 +20,8 @@
 //! - `durable`: replacing a small file atomically (reports, saved proxies).
 //! - `stats`: offline analysis of recordings (one implementation for agent and ctl).
 //! - `pcap`: pcapng export and pcap/pcapng import with TCP reassembly.
-//! - `events`: the live event bus behind Watch.
+//! - `events`: the live event bus behind Watch (one bounded queue, one
+//!   fan-out task, a bounded queue per subscriber, the `--max-watchers` limit).
 //! - `fds`: the open-file limit raised at start and the budget of
 //!   descriptors proxy clients may hold, the rest kept for the control plane.
 //! - `timer`: sleeps precise to tens of microseconds (timed replay, fault

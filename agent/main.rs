@@ -99,6 +99,12 @@ struct SafetyArgs {
     /// at start) less this; more are refused at once and counted.
     #[arg(long, value_name = "N", default_value_t = reel::fds::DEFAULT_FD_RESERVE)]
     fd_reserve: u64,
+    /// Watch streams (`reelctl watch`, any Watch client) served at once;
+    /// one more is refused with RESOURCE_EXHAUSTED naming this limit. Each
+    /// stream has its own bounded queue, and one that does not read loses
+    /// events (told as `lagged`) instead of slowing the proxies.
+    #[arg(long, value_name = "N", default_value_t = reel::events::DEFAULT_MAX_WATCHERS)]
+    max_watchers: usize,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -249,12 +255,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+        max_watchers: args.safety.max_watchers,
     };
     if args.safety.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
     }
     // Before anything opens a descriptor that counts.
     let fd_budget = reel::fds::prepare(args.safety.fd_reserve, args.safety.max_connections)?;
+    if args.safety.max_watchers == 0 {
+        anyhow::bail!("--max-watchers must be at least 1");
+    }
     let serve_options = args.safety.serve_options()?;
     let has_token = serve_options.token.is_some();
     let insecure = args.safety.insecure;

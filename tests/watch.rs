@@ -140,10 +140,10 @@ const BULK: usize = 64 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 /// One-byte echoes after the bulk: exactly two transfer events each. The bulk
 /// alone may make as few as 2 × 1024 events (the count depends on how TCP
-/// splits the stream), while a stuck subscriber can absorb about 4096 (the
-/// agent's event ring) + 256 (its Watch queue) + ~3600 (a 64 KiB HTTP/2
-/// window and 32 KiB encoder batch of ~27-byte events). 6000 round trips
-/// make 12000 more, so the ring surely overflows.
+/// splits the stream), while a stuck subscriber can absorb about 256 (its
+/// queue on the bus) + ~3600 (a 64 KiB HTTP/2 window and 32 KiB encoder
+/// batch of ~27-byte events). 6000 round trips make 12000 more, so its
+/// queue surely overflows.
 const PING_PONGS: usize = 6000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

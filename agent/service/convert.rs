@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::agent::AgentStatus;
-use crate::events::{Event, EventBody, RecordingPhase};
+use crate::events::{Event, EventBody, EventKind, RecordingPhase};
 use crate::format::Direction;
 use crate::proto as pb;
 use crate::proxy::{ConnMeta, ProxyInfo};
@@ -99,17 +99,16 @@ pub fn direction(d: Direction) -> pb::Direction {
     }
 }
 
-/// The kind a Watch filter matches an event by.
-pub fn event_kind(body: &EventBody) -> pb::EventKind {
-    match body {
-        EventBody::ConnectionOpened { .. } | EventBody::ConnectionClosed { .. } => {
-            pb::EventKind::Connection
-        }
-        EventBody::Transfer { .. } => pb::EventKind::Transfer,
-        EventBody::Stats(_) => pb::EventKind::Stats,
-        EventBody::Recording { .. } => pb::EventKind::Recording,
-        EventBody::ProxyStarted { .. } | EventBody::ProxyStopped { .. } => pb::EventKind::Proxy,
-        EventBody::Replay(_) => pb::EventKind::Replay,
+/// The engine's kind for a Watch request's; `None` for UNSPECIFIED.
+pub fn event_kind(kind: pb::EventKind) -> Option<EventKind> {
+    match kind {
+        pb::EventKind::Unspecified => None,
+        pb::EventKind::Connection => Some(EventKind::Connection),
+        pb::EventKind::Transfer => Some(EventKind::Transfer),
+        pb::EventKind::Stats => Some(EventKind::Stats),
+        pb::EventKind::Recording => Some(EventKind::Recording),
+        pb::EventKind::Proxy => Some(EventKind::Proxy),
+        pb::EventKind::Replay => Some(EventKind::Replay),
     }
 }
 

@@ -10,6 +10,7 @@ mod replay;
 mod server;
 mod status;
 mod transfer;
+mod watch;
 
 pub use reel::ReelService;
 pub use server::{CONTROL_PORT, ServeOptions, TlsFiles, serve};

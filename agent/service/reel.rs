@@ -1,11 +1,9 @@
 //! The reel.v1.Reel service: validate, call the engine, convert. No logic of
 //! its own beyond that.
 
-use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -16,9 +14,6 @@ use crate::agent::Agent;
 use crate::proto as pb;
 use crate::proto::reel_server::Reel;
 use crate::proxy::ProxySpec;
-
-/// Events buffered per Watch stream between the bus and the network.
-const WATCH_STREAM_QUEUE: usize = 256;
 
 /// The service: a handle on the engine.
 #[derive(Clone)]
@@ -285,68 +280,7 @@ impl Reel for ReelService {
         &self,
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let r = req.into_inner();
-        let mut kinds: HashSet<i32> = HashSet::new();
-        for k in &r.kinds {
-            match pb::EventKind::try_from(*k) {
-                Ok(pb::EventKind::Unspecified) | Err(_) => {
-                    return Err(Status::invalid_argument(format!(
-                        "kinds: unknown event kind {k}"
-                    )));
-                }
-                Ok(kind) => {
-                    kinds.insert(kind as i32);
-                }
-            }
-        }
-        let transfers = kinds.contains(&(pb::EventKind::Transfer as i32));
-        // Names are resolved now; anything else is taken as an id, so a
-        // watcher may name a proxy that is not started yet.
-        let proxies: HashSet<String> = r
-            .proxies
-            .iter()
-            .map(|p| match self.agent.proxies.find(p) {
-                Ok(proxy) => proxy.id.to_string(),
-                Err(_) => p.clone(),
-            })
-            .collect();
-        let (mut rx, guard) = self.agent.bus.subscribe(transfers).into_parts();
-        let (tx, out) = mpsc::channel(WATCH_STREAM_QUEUE);
-        let shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            let _guard = guard;
-            loop {
-                let next = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tx.closed() => break,
-                    r = rx.recv() => r,
-                };
-                let ev = match next {
-                    Ok(ev) => ev,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        if tx.send(Ok(convert::lagged(n))).await.is_err() {
-                            break;
-                        }
-                        continue;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                let kind = convert::event_kind(&ev.body) as i32;
-                let wanted_kind = if kinds.is_empty() {
-                    kind != pb::EventKind::Transfer as i32
-                } else {
-                    kinds.contains(&kind)
-                };
-                let wanted_proxy = proxies.is_empty()
-                    || ev.proxy_id.as_deref().is_some_and(|p| proxies.contains(p));
-                if !(wanted_kind && wanted_proxy) {
-                    continue;
-                }
-                if tx.send(Ok(convert::event(&ev))).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(out))))
+        let stream = super::watch::watch(&self.agent, req.into_inner(), self.shutdown.clone())?;
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -33,6 +33,7 @@ impl From<Error> for Status {
             }
             Error::ProxyExists(_) | Error::RecordingExists(_) => Status::already_exists(msg),
             Error::FailedPrecondition(_) | Error::DiskLimit(_) => Status::failed_precondition(msg),
+            Error::TooManyWatchers { .. } => Status::resource_exhausted(msg),
             Error::Bind { .. } => Status::unavailable(msg),
             Error::Io { .. } | Error::Format { .. } => Status::internal(msg),
         }

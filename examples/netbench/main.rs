@@ -7,10 +7,12 @@
 //! netbench connrate ADDR SECS WORKERS [MSG]         connect, send MSG, read echo, close
 //! netbench hold ADDR N SECS                         open N echo-checked connections, hold them
 //! netbench traffic ADDR CONNS RATE SECS [SIZE]      CONNS connections x RATE messages/s
+//! netbench watchers AGENT N SECS                    N Watch streams of transfers, never read
 //! ```
 //!
 //! Each prints one line of `key=value` pairs on stdout for the script to read
-//! (`hold` prints `READY ...` once its connections are open, then waits).
+//! (`hold` and `watchers` print `READY ...` once their connections or
+//! streams are open, then wait).
 
 mod connrate;
 mod echo;
@@ -18,6 +20,7 @@ mod hold;
 mod percentile;
 mod pingpong;
 mod traffic;
+mod watchers;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -76,6 +79,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             secs: num(4, "SECS", None)?,
             size: num(5, "SIZE", Some(64.0))? as usize,
         }),
+        "watchers" => watchers::run(addr(1)?, num(2, "N", None)? as usize, num(3, "SECS", None)?),
         other => bail!("unknown subcommand {other:?}"),
     }
 }
