@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use crate::domain::{RecordingInfo, ReplayState};
 use crate::format::Direction;
-use crate::record::RecordingInfo;
 
 /// One live event.
 pub struct Event {
@@ -151,7 +151,7 @@ impl EventBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayProgress {
     pub id: String,
-    pub state: crate::replay::ReplayState,
+    pub state: ReplayState,
     pub planned: u64,
     pub opened: u64,
     pub failed: u64,

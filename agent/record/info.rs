@@ -5,52 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::format::{End, Footer, Header, Scan};
 
-/// Where a recording stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordingStatus {
-    /// Being written now.
-    Recording,
-    /// Stopped cleanly; the file has its footer.
-    Complete,
-    /// No footer: the agent died while writing. Readable up to the last
-    /// complete frame.
-    Recovered,
-    /// Ended by a write error; the file holds what was written before it.
-    Failed,
-}
-
-impl RecordingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Recording => "recording",
-            Self::Complete => "complete",
-            Self::Recovered => "recovered",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-/// A recording as listings show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordingInfo {
-    pub id: String,
-    pub label: String,
-    pub status: RecordingStatus,
-    pub started_at: SystemTime,
-    pub duration: Duration,
-    pub size_bytes: u64,
-    pub connections: u64,
-    pub bytes_c2s: u64,
-    pub bytes_s2c: u64,
-    pub frames: u64,
-    pub proxies: Vec<String>,
-    /// Bytes known not to be captured (loss markers, or dropped after a write error).
-    pub lost_bytes: u64,
-    /// Bytes at the end of a recovered file that did not form a whole frame.
-    pub truncated_bytes: u64,
-    pub error: Option<String>,
-    pub agent_name: String,
-}
+pub use crate::domain::{RecordingInfo, RecordingStatus};
 
 /// Converts a Unix-epoch nanosecond count (negative before 1970).
 pub fn unix_ns_to_time(ns: i64) -> SystemTime {

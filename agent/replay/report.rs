@@ -104,29 +104,7 @@ pub struct Wait {
     pub waiting: Duration,
 }
 
-/// Where a replay stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplayState {
-    /// Waiting for its scheduled start.
-    Scheduled,
-    Running,
-    Finished,
-    Stopped,
-    Failed,
-}
-
-impl ReplayState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::Running => "running",
-            Self::Finished => "finished",
-            Self::Stopped => "stopped",
-            Self::Failed => "failed",
-        }
-    }
-}
+pub use crate::domain::ReplayState;
 
 /// Totals of the connections a bounded report does not list one by one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
