@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use super::spec::{Latency, Slicer};
 
-/// The longest duration any fault or delay accepts: a year. Longer is a
-/// typo (`1e20`), and `Instant + d` would overflow for values near
-/// `Duration::MAX`, so it is refused where people type it.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+pub use super::spec::MAX_DURATION;
 
 /// A duration: `250ms`, `2s`, `1m30s` (humantime), or plain seconds as a
 /// decimal (`0.5`), as TcpDelay's `-D` took them; at most [`MAX_DURATION`].

@@ -6,6 +6,11 @@ use std::time::Duration;
 
 use crate::format::Direction;
 
+/// The longest duration any fault or delay accepts: a year. Longer is a
+/// typo (`1e20`), and `Instant + d` would overflow for values near
+/// `Duration::MAX`, so it is refused where people type it.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// How long each chunk is held back.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Latency {
@@ -182,9 +187,9 @@ impl FaultSpec {
             )),
             _ => {}
         }
-        // The same cap as typed durations (`parse::MAX_DURATION`), so a
+        // The same cap as typed durations (`MAX_DURATION`), so a
         // profile sent over gRPC in microseconds is held to it too.
-        let max = super::parse::MAX_DURATION;
+        let max = MAX_DURATION;
         let latencies = match self.latency {
             Some(Latency::Fixed(d)) => vec![d],
             Some(Latency::Uniform(a, b) | Latency::Normal(a, b)) => vec![a, b],

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 
 use bytes::BytesMut;
 
-use super::pump::PLAIN_CHUNK_SIZE;
+use super::flow::PLAIN_CHUNK_SIZE;
 
 /// Least free room worth reading into; a buffer with less is replaced.
 pub const MIN_READ_ROOM: usize = 16 * 1024;

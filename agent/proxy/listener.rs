@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::{Proxy, relay};
+use super::Proxy;
+use super::relay::{self, Admission};
 use crate::events::{EventBody, EventBus};
 use crate::fds::FDS_PER_CONNECTION;
 
@@ -55,10 +55,7 @@ pub(crate) async fn accept_loop(
                     refuse(&proxy, &bus, conn_id, client, peer, Refusal::FdReserve);
                     continue;
                 };
-                let permit = Admission {
-                    _slot: slot,
-                    _fds: fds,
-                };
+                let permit = Admission::new(slot, fds);
                 tracker.spawn(relay::relay(
                     proxy.clone(),
                     bus.clone(),
@@ -84,13 +81,6 @@ pub(crate) async fn accept_loop(
         }
     }
     info!(proxy = %proxy.id, listen = %proxy.listen, "stopped accepting");
-}
-
-/// What an accepted client holds until its task ends: its place under the
-/// proxy's `max_connections` and its descriptors of the agent's budget.
-pub(crate) struct Admission {
-    _slot: OwnedSemaphorePermit,
-    _fds: OwnedSemaphorePermit,
 }
 
 /// Why a client was turned away at accept.

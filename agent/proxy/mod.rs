@@ -1,6 +1,7 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
-//! (`relay`) and its two directions (`pump`, with `shaping` for the fault
-//! queue and `buffer` for the read buffers), one running proxy's state
+//! (`relay`) and its two directions (`pump` for the plain path, `shaping`
+//! for the fault queue, `flow` for what both share, `buffer` for the read
+//! buffers), one running proxy's state
 //! (`running`), binding its listen address (`bind`), the agent's set of
 //! proxies (`registry`), the check that no upstream leads back into the
 //! agent (`loops`), and the proxies kept in the data directory across
@@ -9,6 +10,7 @@
 
 mod bind;
 mod buffer;
+mod flow;
 mod listener;
 mod loops;
 mod pump;

@@ -42,19 +42,7 @@ pub struct ProxySpec {
     pub origin: Origin,
 }
 
-/// Where a proxy came from. Proxies started over the API (and those
-/// restored) are saved in the data directory; a config file's are not, the
-/// file starts them again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Origin {
-    /// A StartProxy call.
-    #[default]
-    Api,
-    /// A `[[proxy]]` table of the config file.
-    Config,
-    /// The data directory's saved proxies, at agent start.
-    Restored,
-}
+pub use super::running::Origin;
 
 /// All proxies of one agent. Cheap to share behind an `Arc`.
 #[derive(Debug)]

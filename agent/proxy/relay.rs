@@ -15,16 +15,32 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::listener::Admission;
-use super::pump::{End, Flow};
+use super::flow::{End, Flow};
 use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
 use crate::faults::ConnFaults;
 use crate::format::Direction;
 use crate::tap::TapKind;
+
+/// What an accepted client holds until its task ends: its place under the
+/// proxy's `max_connections` and its descriptors of the agent's budget.
+pub(crate) struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _fds: OwnedSemaphorePermit,
+}
+
+impl Admission {
+    pub(crate) fn new(slot: OwnedSemaphorePermit, fds: OwnedSemaphorePermit) -> Self {
+        Self {
+            _slot: slot,
+            _fds: fds,
+        }
+    }
+}
 
 /// How long one upstream connect may take before the client is turned away.
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

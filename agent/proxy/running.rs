@@ -13,11 +13,24 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnMeta;
-use super::registry::Origin;
 use crate::faults::{FaultSpec, ProxyFaults};
 use crate::fds::FdBudget;
 use crate::format::{Direction, ProxyMeta};
 use crate::tap::Tap;
+
+/// Where a proxy came from. Proxies started over the API (and those
+/// restored) are saved in the data directory; a config file's are not, the
+/// file starts them again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// A StartProxy call.
+    #[default]
+    Api,
+    /// A `[[proxy]]` table of the config file.
+    Config,
+    /// The data directory's saved proxies, at agent start.
+    Restored,
+}
 
 /// A running proxy. Shared by its accept loop, its connections and the registry.
 #[derive(Debug)]

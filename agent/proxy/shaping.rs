@@ -2,7 +2,8 @@
 //! slicing, black hole, byte triggers): each chunk waits in a small queue
 //! until its release instant while reading goes on, so each chunk's delay
 //! counts from its own arrival (TcpDelay's semantics) and the stream keeps
-//! its order. The plain path and the direction's entry point are in `pump`.
+//! its order. The plain path and the direction's entry point are in `pump`,
+//! what both share in `flow`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,10 +12,9 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
-use tokio_util::sync::CancellationToken;
 
 use super::buffer;
-use super::pump::{CHUNK_SIZE, End, Flow, write_all};
+use super::flow::{CHUNK_SIZE, End, Flow, sleep_for, write_all};
 use crate::faults::{Cut, DirFaults, FaultSpec};
 
 /// Most chunks a direction holds back under a fault profile; reading pauses
@@ -216,13 +216,5 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => crate::timer::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Sleeps unless cancelled first; false when cancelled.
-pub(super) async fn sleep_for(d: Duration, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        _ = tokio::time::sleep(d) => true,
     }
 }

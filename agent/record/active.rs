@@ -8,8 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use super::catalog::AgentIdentity;
-use super::info::{RecordingInfo, RecordingStatus, time_to_unix_ns};
+use super::info::{AgentIdentity, RecordingInfo, RecordingStatus, time_to_unix_ns};
 use super::recorder::{Live, StopReply};
 use crate::format::{Header, ProxyMeta};
 use crate::tap::Tap;

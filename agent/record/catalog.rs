@@ -71,12 +71,7 @@ pub const MAX_LABEL_LEN: usize = 1024;
 /// File name extension of recordings in the data directory.
 pub const RECORDING_EXT: &str = "reel";
 
-/// Who this agent is, as written into every recording's header.
-#[derive(Debug, Clone)]
-pub struct AgentIdentity {
-    pub name: String,
-    pub id: String,
-}
+pub use super::info::AgentIdentity;
 
 pub(super) enum Entry {
     Active(Arc<Active>),
@@ -110,7 +105,7 @@ impl Recordings {
             if entry
                 .file_name()
                 .to_str()
-                .is_some_and(super::upload::is_upload_temp)
+                .is_some_and(super::files::is_upload_temp)
             {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 stale_uploads.push((path, size));

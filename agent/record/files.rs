@@ -38,6 +38,26 @@ pub fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Prefix and suffix of an upload's temporary file in the data directory.
+const UPLOAD_TMP_PREFIX: &str = ".upload-";
+const UPLOAD_TMP_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is an upload's temporary file (one left by a crash, at
+/// start: the agent removes it).
+pub fn is_upload_temp(name: &str) -> bool {
+    name.len() > UPLOAD_TMP_PREFIX.len() + UPLOAD_TMP_SUFFIX.len()
+        && name.starts_with(UPLOAD_TMP_PREFIX)
+        && name.ends_with(UPLOAD_TMP_SUFFIX)
+}
+
+/// A fresh temporary name for an upload of recording `id`.
+pub(super) fn upload_temp_name(id: &str) -> String {
+    format!(
+        "{UPLOAD_TMP_PREFIX}{id}-{:08x}{UPLOAD_TMP_SUFFIX}",
+        rand::random::<u32>()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +109,21 @@ mod tests {
             (1, 1, 0),
             "recounted from the frames"
         );
+    }
+
+    #[test]
+    fn upload_temp_names() {
+        for yes in [".upload-x.tmp", ".upload-20261126-221503-a3f9-0badf00d.tmp"] {
+            assert!(is_upload_temp(yes), "{yes}");
+        }
+        for no in [
+            ".upload-.tmp",
+            "upload-x.tmp",
+            ".upload-x.reel",
+            "x.reel",
+            ".tmp",
+        ] {
+            assert!(!is_upload_temp(no), "{no}");
+        }
     }
 }

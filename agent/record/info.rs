@@ -7,6 +7,13 @@ use crate::format::{End, Footer, Header, Scan};
 
 pub use crate::domain::{RecordingInfo, RecordingStatus};
 
+/// Who this agent is, as written into every recording's header.
+#[derive(Debug, Clone)]
+pub struct AgentIdentity {
+    pub name: String,
+    pub id: String,
+}
+
 /// Converts a Unix-epoch nanosecond count (negative before 1970).
 pub fn unix_ns_to_time(ns: i64) -> SystemTime {
     if ns >= 0 {

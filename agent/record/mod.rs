@@ -17,8 +17,9 @@ pub use catalog::{
 };
 pub use error::RecordError;
 pub use files::duration_ms;
+pub use files::is_upload_temp;
 pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{Charge, DiskLimits, LimitError, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
-pub use upload::{UPLOAD_SPACE_CHECK_BYTES, check_upload, is_upload_temp};
+pub use upload::{UPLOAD_SPACE_CHECK_BYTES, check_upload};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Entry, Recordings};
-use super::files::load;
+use super::files::{load, upload_temp_name};
 use super::info::RecordingInfo;
 use super::quota::Charge;
 use crate::error::{Error, Result};
@@ -15,18 +15,6 @@ use crate::ids;
 
 /// Bytes of an upload between two checks of the free space (`--min-free`).
 pub const UPLOAD_SPACE_CHECK_BYTES: u64 = 1024 * 1024;
-
-/// Prefix and suffix of an upload's temporary file in the data directory.
-const UPLOAD_TMP_PREFIX: &str = ".upload-";
-const UPLOAD_TMP_SUFFIX: &str = ".tmp";
-
-/// Whether `name` is an upload's temporary file (one left by a crash, at
-/// start: the agent removes it).
-pub fn is_upload_temp(name: &str) -> bool {
-    name.len() > UPLOAD_TMP_PREFIX.len() + UPLOAD_TMP_SUFFIX.len()
-        && name.starts_with(UPLOAD_TMP_PREFIX)
-        && name.ends_with(UPLOAD_TMP_SUFFIX)
-}
 
 /// Reads every frame of the uploaded file at `tmp` (blocking: call it off
 /// the runtime) and refuses it when the read ends in `Corrupted`: a
@@ -69,10 +57,7 @@ impl Recordings {
         if self.entries().contains_key(id) || self.path_of(id).exists() {
             return Err(Error::RecordingExists(id.to_string()));
         }
-        Ok(self.dir.join(format!(
-            "{UPLOAD_TMP_PREFIX}{id}-{:08x}{UPLOAD_TMP_SUFFIX}",
-            rand::random::<u32>()
-        )))
+        Ok(self.dir.join(upload_temp_name(id)))
     }
 
     /// A charge for an upload's bytes against `--max-disk`, empty at first.
@@ -117,26 +102,5 @@ impl Recordings {
         charge.settle(info.size_bytes);
         entries.insert(id.to_string(), Entry::Done(Box::new(info.clone())));
         Ok(info)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upload_temp_names() {
-        for yes in [".upload-x.tmp", ".upload-20261126-221503-a3f9-0badf00d.tmp"] {
-            assert!(is_upload_temp(yes), "{yes}");
-        }
-        for no in [
-            ".upload-.tmp",
-            "upload-x.tmp",
-            ".upload-x.reel",
-            "x.reel",
-            ".tmp",
-        ] {
-            assert!(!is_upload_temp(no), "{no}");
-        }
     }
 }

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::collect::Collector;
+use super::pass::Outcomes;
 use super::report::{ConnReport, Relaxation, RuleCount};
-use super::session::Outcomes;
 use crate::rewrite::{Rules, Stats};
 
 /// What the passes of a replay report as they go: connections and

@@ -20,6 +20,7 @@ pub mod lateness;
 mod options;
 mod outbound;
 mod page;
+mod pass;
 pub mod plan;
 mod progress;
 mod reader;

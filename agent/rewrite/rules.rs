@@ -5,7 +5,6 @@
 use regex::bytes::Regex;
 
 use super::algorithm::Algorithm;
-use super::error::RulesError;
 use super::int::{IntType, LengthType};
 use crate::format::Direction;
 
@@ -25,14 +24,6 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// Parses and validates a rules file.
-    ///
-    /// # Errors
-    /// [`RulesError`] naming the table, index and field at fault.
-    pub fn parse(text: &str) -> Result<Rules, RulesError> {
-        super::validate::parse(text)
-    }
-
     /// How each direction splits into messages.
     pub fn framing(&self) -> &Framing {
         &self.framing

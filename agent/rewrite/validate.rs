@@ -319,3 +319,14 @@ fn ignore(i: usize, raw: RawIgnore) -> Result<Ignore> {
         field: field(&format!("{at}.field"), raw_field)?,
     })
 }
+
+impl Rules {
+    /// Parses and validates a rules file (defined here, beside the checks,
+    /// so the rule types do not depend on their validation).
+    ///
+    /// # Errors
+    /// [`RulesError`] naming the table, index and field at fault.
+    pub fn parse(text: &str) -> Result<Rules> {
+        parse(text)
+    }
+}
