@@ -139,37 +139,37 @@ impl Future for Fine {
 }
 
 /// A task waiting for its instant; the heap's top is the earliest.
-struct Entry {
+struct Sleeper {
     at: Instant,
     waker: Waker,
 }
 
-impl PartialEq for Entry {
+impl PartialEq for Sleeper {
     fn eq(&self, other: &Self) -> bool {
         self.at == other.at
     }
 }
 
-impl Eq for Entry {}
+impl Eq for Sleeper {}
 
-impl PartialOrd for Entry {
+impl PartialOrd for Sleeper {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Entry {
+impl Ord for Sleeper {
     fn cmp(&self, other: &Self) -> Ordering {
         other.at.cmp(&self.at)
     }
 }
 
 /// Sleeps handed to the timer thread. Never held while waking tasks or parking.
-static HEAP: Mutex<BinaryHeap<Entry>> = Mutex::new(BinaryHeap::new());
+static HEAP: Mutex<BinaryHeap<Sleeper>> = Mutex::new(BinaryHeap::new());
 /// The timer thread, started on first use; `None` if it could not be.
 static THREAD: OnceLock<Option<Thread>> = OnceLock::new();
 
-fn heap() -> std::sync::MutexGuard<'static, BinaryHeap<Entry>> {
+fn heap() -> std::sync::MutexGuard<'static, BinaryHeap<Sleeper>> {
     HEAP.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -188,7 +188,7 @@ fn register(at: Instant, waker: Waker) -> Result<(), Waker> {
     let first = {
         let mut heap = heap();
         let first = heap.peek().is_none_or(|e| at < e.at);
-        heap.push(Entry { at, waker });
+        heap.push(Sleeper { at, waker });
         first
     };
     // A new earliest instant: the thread may be parked until a later one.

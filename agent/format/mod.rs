@@ -7,7 +7,8 @@
 //! - `header`: the header types and their pure codec.
 //! - `frame`: the frame types; `codec`: their pure codec (bytes in, values out).
 //! - `footer`: the footer's totals and connection table (data only);
-//!   `summary`: the one place that counts frames (footer and recovery).
+//!   `summary`: the one place that counts the footer's totals (writer and
+//!   recovery alike).
 //! - `writer`: [`RecordingWriter`] over a [`Sink`] (faults injectable).
 //! - `reader`: [`RecordingReader`], streaming, ending in an [`End`] value.
 //! - `scan`: whole-file scan and recovery, and the fast footer read.

@@ -1,8 +1,10 @@
-//! Recording totals and the per-connection table, counted in one place.
+//! Recording totals and the per-connection table, as the footer holds them.
 //!
-//! [`SummaryBuilder`] is the only code that counts frames: the writer feeds it
+//! [`SummaryBuilder`] is the one code that counts them: the writer feeds it
 //! as it writes (to produce the footer) and the scanner feeds it as it reads
-//! (to recover a file without a footer), so both always agree.
+//! (to recover a file without a footer), so both always agree. Listings use
+//! these totals; the analysis (`stats`) computes figures of its own (rates,
+//! messages, timelines) in a pass of its own.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
 //! What both paths of a direction share — the plain one (`pump`) and the
 //! shaped one (`shaping`), siblings that import this and not each other:
-//! the direction's context (`Flow`), how it ends, its chunk sizes, counting
+//! the direction's context (`Leg`), how it ends, its chunk sizes, counting
 //! and logging a chunk that arrived, and the cancellable write and sleep.
 
 // As in `pump`: long-lived futures as `fn -> impl Future` keep each
@@ -34,7 +34,7 @@ pub const PLAIN_CHUNK_SIZE: usize = 4 * CHUNK_SIZE;
 
 /// How one direction ended.
 #[derive(Debug)]
-pub(crate) enum End {
+pub(crate) enum LegEnd {
     /// The sender finished cleanly (FIN); the shutdown was passed on.
     Eof,
     /// Reading from the sender failed (usually a reset).
@@ -47,8 +47,8 @@ pub(crate) enum End {
     Fault { reason: String, reset: bool },
 }
 
-/// The fixed context of one direction.
-pub(crate) struct Flow<'a> {
+/// One direction of a relayed connection (a leg), and its fixed context.
+pub(crate) struct Leg<'a> {
     pub proxy: &'a Proxy,
     pub bus: &'a EventBus,
     pub meta: &'a Arc<ConnMeta>,
@@ -56,7 +56,7 @@ pub(crate) struct Flow<'a> {
     pub cancel: &'a CancellationToken,
 }
 
-impl Flow<'_> {
+impl Leg<'_> {
     pub(super) fn transfer_event(&self, bytes: usize, delay: Duration) {
         if self.bus.wants_transfers() {
             self.bus.publish(

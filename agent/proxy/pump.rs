@@ -21,13 +21,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 
 use super::buffer;
-use super::flow::{End, Flow, PLAIN_CHUNK_SIZE, sleep_for, write_all};
+use super::flow::{Leg, LegEnd, PLAIN_CHUNK_SIZE, sleep_for, write_all};
 use super::shaping::Queue;
 use crate::domain::Direction;
 use crate::faults::{ConnFaults, DirFaults};
 use crate::tap::{Tap, TapKind};
 
-impl Flow<'_> {
+impl Leg<'_> {
     /// Moves bytes from `from` to `to` until EOF, an error, a fault or
     /// cancellation. A clean EOF leaves the other direction running
     /// (half-close) and is noted in `first_eof`; any other end stops the
@@ -38,7 +38,7 @@ impl Flow<'_> {
         to: &mut WriteHalf<'_>,
         faults: &ConnFaults,
         first_eof: &OnceLock<Direction>,
-    ) -> impl Future<Output = End> {
+    ) -> impl Future<Output = LegEnd> {
         async move {
             // Everything the direction owns lives in this one future (no
             // wrapper around it), so each connection's task stays small.
@@ -68,7 +68,7 @@ impl Flow<'_> {
                 }
             };
             match end {
-                End::Eof => {
+                LegEnd::Eof => {
                     let _ = first_eof.set(self.dir);
                 }
                 _ => self.cancel.cancel(),
@@ -86,7 +86,7 @@ impl Flow<'_> {
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
-    ) -> impl Future<Output = Option<End>> {
+    ) -> impl Future<Output = Option<LegEnd>> {
         async move {
             let n = match self.read_chunk(from, buf).await {
                 Ok(n) => n,
@@ -124,7 +124,7 @@ impl Flow<'_> {
         &self,
         from: &mut ReadHalf<'_>,
         buf: &mut BytesMut,
-    ) -> impl Future<Output = Result<usize, End>> {
+    ) -> impl Future<Output = Result<usize, LegEnd>> {
         async move {
             let mut cancelled = std::pin::pin!(self.cancel.cancelled());
             loop {
@@ -132,9 +132,11 @@ impl Flow<'_> {
                 // adds nothing to this future but the cancellation.
                 std::future::poll_fn(|cx| {
                     if cancelled.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Err(End::Cancelled));
+                        return Poll::Ready(Err(LegEnd::Cancelled));
                     }
-                    from.as_ref().poll_read_ready(cx).map_err(End::ReadFailed)
+                    from.as_ref()
+                        .poll_read_ready(cx)
+                        .map_err(LegEnd::ReadFailed)
                 })
                 .await?;
                 buffer::take(buf);
@@ -147,7 +149,7 @@ impl Flow<'_> {
                 };
                 match polled {
                     Poll::Ready(Ok(n)) => return Ok(n),
-                    Poll::Ready(Err(e)) => return Err(End::ReadFailed(e)),
+                    Poll::Ready(Err(e)) => return Err(LegEnd::ReadFailed(e)),
                     Poll::Pending => buffer::give_back(buf),
                 }
             }
@@ -182,14 +184,14 @@ impl Flow<'_> {
     }
 
     /// Passes the sender's FIN on, after `slow_close` if a profile asks.
-    async fn pass_close(&self, to: &mut WriteHalf<'_>, faults: &DirFaults) -> End {
+    async fn pass_close(&self, to: &mut WriteHalf<'_>, faults: &DirFaults) -> LegEnd {
         if let Some(d) = faults.active().and_then(|s| s.slow_close)
             && !sleep_for(d, self.cancel).await
         {
-            return End::Cancelled;
+            return LegEnd::Cancelled;
         }
         let _ = to.shutdown().await;
-        End::Eof
+        LegEnd::Eof
     }
 
     /// Writes a chunk read in plain mode, logging it on the way.
@@ -198,7 +200,7 @@ impl Flow<'_> {
         to: &mut WriteHalf<'_>,
         buf: &mut BytesMut,
         at: Instant,
-    ) -> impl Future<Output = Result<(), End>> {
+    ) -> impl Future<Output = Result<(), LegEnd>> {
         async move {
             let taps = self.proxy.taps();
             let n = buf.len();
@@ -218,7 +220,7 @@ impl Flow<'_> {
                 let (written, pending) = match self.dir {
                     Direction::C2s => match write_logged(self, &taps, at, to, &chunk) {
                         Ok(w) => w,
-                        Err(e) => return Err(End::WriteFailed(e)),
+                        Err(e) => return Err(LegEnd::WriteFailed(e)),
                     },
                     // A server chunk is logged before the client can see it, so
                     // whatever the client does in reaction comes after it.
@@ -228,7 +230,7 @@ impl Flow<'_> {
                             match to.try_write(&chunk) {
                                 Ok(n) => n,
                                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                                Err(e) => return Err(End::WriteFailed(e)),
+                                Err(e) => return Err(LegEnd::WriteFailed(e)),
                             }
                         } else {
                             0
@@ -244,8 +246,8 @@ impl Flow<'_> {
             };
             match written {
                 Ok(true) => Ok(()),
-                Ok(false) => Err(End::Cancelled),
-                Err(e) => Err(End::WriteFailed(e)),
+                Ok(false) => Err(LegEnd::Cancelled),
+                Err(e) => Err(LegEnd::WriteFailed(e)),
             }
         }
     }
@@ -259,7 +261,7 @@ impl Flow<'_> {
 /// outside the lock. So a client chunk is in every recording before its
 /// server can answer it; only that chunk's cross-connection order is looser.
 fn write_logged<'t>(
-    flow: &Flow<'_>,
+    flow: &Leg<'_>,
     taps: &'t [Tap],
     at: Instant,
     to: &mut WriteHalf<'_>,

@@ -19,7 +19,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::flow::{End, Flow};
+use super::flow::{Leg, LegEnd};
 use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
 use crate::faults::ConnFaults;
@@ -236,7 +236,7 @@ fn pump_both(
         let conn_cancel = cancel.child_token();
         let first_eof = std::sync::OnceLock::new();
         let timer_end = std::sync::OnceLock::new();
-        let flow = |dir| Flow {
+        let flow = |dir| Leg {
             proxy,
             bus,
             meta,
@@ -266,13 +266,13 @@ fn pump_both(
             let fault_reset = timer.is_some_and(|(_, reset)| *reset)
                 || [&c2s, &s2c]
                     .iter()
-                    .any(|e| matches!(e, End::Fault { reset: true, .. }));
+                    .any(|e| matches!(e, LegEnd::Fault { reset: true, .. }));
             let reset_upstream = fault_reset
-                || matches!(c2s, End::ReadFailed(_))
-                || matches!(s2c, End::WriteFailed(_));
+                || matches!(c2s, LegEnd::ReadFailed(_))
+                || matches!(s2c, LegEnd::WriteFailed(_));
             let reset_client = fault_reset
-                || matches!(s2c, End::ReadFailed(_))
-                || matches!(c2s, End::WriteFailed(_));
+                || matches!(s2c, LegEnd::ReadFailed(_))
+                || matches!(c2s, LegEnd::WriteFailed(_));
             if reset_upstream {
                 let _ = upstream.set_zero_linger();
             }
@@ -346,16 +346,16 @@ async fn timer_or_change(
 }
 
 /// Words for why a connection ended, from how each direction ended.
-fn close_reason(c2s: &End, s2c: &End, first_eof: Option<Direction>, stopped: bool) -> String {
+fn close_reason(c2s: &LegEnd, s2c: &LegEnd, first_eof: Option<Direction>, stopped: bool) -> String {
     match (c2s, s2c) {
-        (End::Fault { reason, .. }, _) | (_, End::Fault { reason, .. }) => reason.clone(),
-        (End::ReadFailed(e), _) => format!("client reset: {e}"),
-        (_, End::ReadFailed(e)) => format!("upstream reset: {e}"),
-        (End::WriteFailed(e), _) => format!("upstream write failed: {e}"),
-        (_, End::WriteFailed(e)) => format!("client write failed: {e}"),
+        (LegEnd::Fault { reason, .. }, _) | (_, LegEnd::Fault { reason, .. }) => reason.clone(),
+        (LegEnd::ReadFailed(e), _) => format!("client reset: {e}"),
+        (_, LegEnd::ReadFailed(e)) => format!("upstream reset: {e}"),
+        (LegEnd::WriteFailed(e), _) => format!("upstream write failed: {e}"),
+        (_, LegEnd::WriteFailed(e)) => format!("client write failed: {e}"),
         _ if stopped => "proxy stopped".into(),
-        (End::Eof, End::Eof) if first_eof == Some(Direction::S2c) => "upstream closed".into(),
-        (End::Eof, End::Eof) => "client closed".into(),
+        (LegEnd::Eof, LegEnd::Eof) if first_eof == Some(Direction::S2c) => "upstream closed".into(),
+        (LegEnd::Eof, LegEnd::Eof) => "client closed".into(),
         _ => "cancelled".into(),
     }
 }
@@ -373,22 +373,32 @@ mod tests {
         let c2s = Some(Direction::C2s);
         let s2c = Some(Direction::S2c);
         assert_eq!(
-            close_reason(&End::Eof, &End::Eof, c2s, false),
+            close_reason(&LegEnd::Eof, &LegEnd::Eof, c2s, false),
             "client closed"
         );
         assert_eq!(
-            close_reason(&End::Eof, &End::Eof, s2c, false),
+            close_reason(&LegEnd::Eof, &LegEnd::Eof, s2c, false),
             "upstream closed"
         );
-        let r = close_reason(&End::ReadFailed(reset()), &End::Cancelled, None, false);
+        let r = close_reason(
+            &LegEnd::ReadFailed(reset()),
+            &LegEnd::Cancelled,
+            None,
+            false,
+        );
         assert!(r.starts_with("client reset"), "{r}");
-        let r = close_reason(&End::Cancelled, &End::ReadFailed(reset()), None, false);
+        let r = close_reason(
+            &LegEnd::Cancelled,
+            &LegEnd::ReadFailed(reset()),
+            None,
+            false,
+        );
         assert!(r.starts_with("upstream reset"), "{r}");
         assert_eq!(
-            close_reason(&End::Cancelled, &End::Cancelled, None, true),
+            close_reason(&LegEnd::Cancelled, &LegEnd::Cancelled, None, true),
             "proxy stopped"
         );
-        let r = close_reason(&End::Eof, &End::WriteFailed(reset()), c2s, false);
+        let r = close_reason(&LegEnd::Eof, &LegEnd::WriteFailed(reset()), c2s, false);
         assert!(r.starts_with("client write failed"), "{r}");
     }
 }

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 
 use super::buffer;
-use super::flow::{CHUNK_SIZE, End, Flow, sleep_for, write_all};
+use super::flow::{CHUNK_SIZE, Leg, LegEnd, sleep_for, write_all};
 use crate::faults::{Cut, DirFaults, FaultSpec};
 
 /// Most chunks a direction holds back under a fault profile; reading pauses
@@ -38,7 +38,7 @@ pub(super) struct Held {
     chunk: Bytes,
 }
 
-impl Flow<'_> {
+impl Leg<'_> {
     /// Relaying under a shaping profile: chunks wait in the queue for their
     /// release instants while reading goes on. Returns `None` once nothing
     /// is held and the profile no longer shapes, or at EOF with nothing held.
@@ -49,7 +49,7 @@ impl Flow<'_> {
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
-    ) -> Option<End> {
+    ) -> Option<LegEnd> {
         let Queue { held, eof } = queue;
         loop {
             if held.is_empty() && (*eof || !faults.shaping()) {
@@ -65,7 +65,7 @@ impl Flow<'_> {
             buffer::take(buf);
             let mut room = (&mut *buf).limit(CHUNK_SIZE);
             tokio::select! {
-                _ = self.cancel.cancelled() => return Some(End::Cancelled),
+                _ = self.cancel.cancelled() => return Some(LegEnd::Cancelled),
                 r = faults.rx.changed() => {
                     if r.is_ok() {
                         reschedule(held, faults);
@@ -82,7 +82,7 @@ impl Flow<'_> {
                             let chunk = buf.split().freeze();
                             self.hold(held, faults, at, chunk).await;
                         }
-                        Err(e) => return Some(End::ReadFailed(e)),
+                        Err(e) => return Some(LegEnd::ReadFailed(e)),
                     }
                 }
                 _ = sleep_until(head), if head.is_some() => {
@@ -133,13 +133,13 @@ impl Flow<'_> {
         to: &mut WriteHalf<'_>,
         faults: &mut DirFaults,
         h: Held,
-    ) -> Option<End> {
+    ) -> Option<LegEnd> {
         let spec = faults
             .active()
             .unwrap_or_else(|| Arc::new(FaultSpec::default()));
         let wait = faults.bandwidth_wait(&spec, h.chunk.len(), Instant::now());
         if !wait.is_zero() && !sleep_for(wait, self.cancel).await {
-            return Some(End::Cancelled);
+            return Some(LegEnd::Cancelled);
         }
         let cut = faults.cut(&spec, h.chunk.len());
         let n = match cut {
@@ -168,8 +168,8 @@ impl Flow<'_> {
         };
         match written {
             Ok(true) => {}
-            Ok(false) => return Some(End::Cancelled),
-            Err(e) => return Some(End::WriteFailed(e)),
+            Ok(false) => return Some(LegEnd::Cancelled),
+            Err(e) => return Some(LegEnd::WriteFailed(e)),
         }
         faults.forwarded += n as u64;
         self.transfer_event(n, delay);
@@ -178,7 +178,7 @@ impl Flow<'_> {
             Cut::ResetAfter(_) => {
                 let _ = to.flush().await;
                 sleep_for(RESET_GRACE, self.cancel).await;
-                Some(End::Fault {
+                Some(LegEnd::Fault {
                     reason: format!(
                         "fault: reset after {} bytes {}",
                         faults.forwarded,
@@ -187,7 +187,7 @@ impl Flow<'_> {
                     reset: true,
                 })
             }
-            Cut::CloseAfter(_) => Some(End::Fault {
+            Cut::CloseAfter(_) => Some(LegEnd::Fault {
                 reason: format!(
                     "fault: closed after {} bytes {} (limit)",
                     faults.forwarded,

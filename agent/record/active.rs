@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::oneshot;
 
 use super::info::{AgentIdentity, RecordingInfo, RecordingStatus, time_to_unix_ns};
-use super::recorder::{Live, StopReply};
+use super::recorder::{LiveFigures, StopReply};
 use crate::format::{Header, ProxyMeta};
 use crate::tap::Tap;
 
@@ -21,7 +21,7 @@ pub(crate) struct Active {
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) agent_name: String,
-    pub(crate) live: Arc<Live>,
+    pub(crate) live: Arc<LiveFigures>,
     /// The recorder's queue, for the stop request.
     pub(crate) tap: Tap,
     /// The recorder's outcome; taken by the one stop that waits for it.

@@ -16,7 +16,7 @@ use super::error::RecordError;
 use super::files::{create_file, load};
 use super::info::{RecordingInfo, RecordingStatus, from_footer, time_to_unix_ns};
 use super::quota::{DiskLimits, Quota};
-use super::recorder::{self, Live, Recorder};
+use super::recorder::{self, LiveFigures, Recorder};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, RecordingPhase};
 use crate::format::{Header, ProxyMeta, RecordingWriter};
@@ -73,7 +73,7 @@ pub const RECORDING_EXT: &str = "reel";
 
 pub use super::info::AgentIdentity;
 
-pub(super) enum Entry {
+pub(super) enum CatalogEntry {
     Active(Arc<Active>),
     Done(Box<RecordingInfo>),
 }
@@ -85,7 +85,7 @@ pub struct Recordings {
     bus: EventBus,
     /// Disk limits shared with every recorder.
     pub(super) quota: Arc<Quota>,
-    entries: Mutex<BTreeMap<String, Entry>>,
+    entries: Mutex<BTreeMap<String, CatalogEntry>>,
 }
 
 impl Recordings {
@@ -130,7 +130,7 @@ impl Recordings {
                     if info.status == RecordingStatus::Recovered {
                         info!(recording = %id, truncated_bytes = info.truncated_bytes, "recovered a recording without footer");
                     }
-                    entries.insert(id, Entry::Done(Box::new(info)));
+                    entries.insert(id, CatalogEntry::Done(Box::new(info)));
                 }
                 Err(e) => {
                     warn!(path = %path.display(), error = %e, "ignoring unreadable recording")
@@ -140,8 +140,8 @@ impl Recordings {
         let used = entries
             .values()
             .map(|e| match e {
-                Entry::Done(i) => i.size_bytes,
-                Entry::Active(_) => 0,
+                CatalogEntry::Done(i) => i.size_bytes,
+                CatalogEntry::Active(_) => 0,
             })
             .chain(stale_uploads.iter().map(|(_, size)| *size))
             .sum();
@@ -176,7 +176,7 @@ impl Recordings {
         self.quota.used()
     }
 
-    pub(super) fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+    pub(super) fn entries(&self) -> MutexGuard<'_, BTreeMap<String, CatalogEntry>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -252,7 +252,7 @@ impl Recordings {
 
         let (tap, rx, budget) = tap::queue(&id);
         let (outcome_tx, outcome) = oneshot::channel();
-        let live = Arc::new(Live::default());
+        let live = Arc::new(LiveFigures::default());
         let active = Arc::new(Active {
             id: id.clone(),
             label,
@@ -295,7 +295,7 @@ impl Recordings {
         tokio::spawn(recorder::tick(tap.clone()));
 
         self.entries()
-            .insert(id.clone(), Entry::Active(active.clone()));
+            .insert(id.clone(), CatalogEntry::Active(active.clone()));
         for conn in attach(&tap) {
             tap.send(&conn, conn.opened, TapKind::Open).await;
         }
@@ -326,8 +326,8 @@ impl Recordings {
     ) -> Result<RecordingInfo> {
         ids::validate("id", id)?;
         let active = match self.entries().get(id) {
-            Some(Entry::Active(a)) => a.clone(),
-            Some(Entry::Done(_)) => {
+            Some(CatalogEntry::Active(a)) => a.clone(),
+            Some(CatalogEntry::Done(_)) => {
                 return Err(Error::FailedPrecondition(format!(
                     "recording {id:?} is not in progress"
                 )));
@@ -363,7 +363,7 @@ impl Recordings {
             }
         };
         self.entries()
-            .insert(id.to_string(), Entry::Done(Box::new(info.clone())));
+            .insert(id.to_string(), CatalogEntry::Done(Box::new(info.clone())));
         info!(recording = %id, status = info.status.as_str(), "recording stopped");
         self.bus.publish(
             None,
@@ -380,7 +380,7 @@ impl Recordings {
         let active: Vec<String> = self
             .entries()
             .iter()
-            .filter(|(_, e)| matches!(e, Entry::Active(_)))
+            .filter(|(_, e)| matches!(e, CatalogEntry::Active(_)))
             .map(|(id, _)| id.clone())
             .collect();
         for id in active {
@@ -396,8 +396,8 @@ impl Recordings {
             .entries()
             .values()
             .map(|e| match e {
-                Entry::Active(a) => a.info(),
-                Entry::Done(i) => (**i).clone(),
+                CatalogEntry::Active(a) => a.info(),
+                CatalogEntry::Done(i) => (**i).clone(),
             })
             .collect();
         all.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
@@ -409,8 +409,8 @@ impl Recordings {
     pub fn get(&self, id: &str) -> Result<RecordingInfo> {
         ids::validate("id", id)?;
         match self.entries().get(id) {
-            Some(Entry::Active(a)) => Ok(a.info()),
-            Some(Entry::Done(i)) => Ok((**i).clone()),
+            Some(CatalogEntry::Active(a)) => Ok(a.info()),
+            Some(CatalogEntry::Done(i)) => Ok((**i).clone()),
             None => Err(Error::UnknownRecording(id.to_string())),
         }
     }
@@ -424,12 +424,12 @@ impl Recordings {
         ids::validate("id", id)?;
         let mut entries = self.entries();
         let info = match entries.get(id) {
-            Some(Entry::Active(_)) => {
+            Some(CatalogEntry::Active(_)) => {
                 return Err(Error::FailedPrecondition(format!(
                     "recording {id:?} is in progress; stop it before deleting it"
                 )));
             }
-            Some(Entry::Done(i)) => (**i).clone(),
+            Some(CatalogEntry::Done(i)) => (**i).clone(),
             None => return Err(Error::UnknownRecording(id.to_string())),
         };
         let path = self.path_of(id);

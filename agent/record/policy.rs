@@ -30,7 +30,7 @@ pub struct Pending {
 /// What to do with staged frames now. Each step includes the ones before
 /// it: a sync flushes, a flush writes what is staged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub enum WriteStep {
     /// Keep staging: the batch goes on and little is staged.
     Stage,
     /// Write what is staged (one vectored write), keep the file's buffer.
@@ -83,7 +83,7 @@ impl Policy {
     /// (nothing left in the batch or the queue) or the last one is
     /// `RECORDER_FLUSH_INTERVAL` old; a write at the end of a batch or once
     /// `RECORDER_WRITE_BYTES` are staged.
-    pub fn step(&mut self, now: Instant, p: Pending) -> Option<Step> {
+    pub fn step(&mut self, now: Instant, p: Pending) -> Option<WriteStep> {
         if !self.dirty {
             return None;
         }
@@ -91,18 +91,18 @@ impl Policy {
             self.last_sync = now;
             self.last_flush = now;
             self.dirty = false;
-            return Some(Step::Sync);
+            return Some(WriteStep::Sync);
         }
         if (!p.batch_left && !p.queued)
             || now.duration_since(self.last_flush) >= RECORDER_FLUSH_INTERVAL
         {
             self.last_flush = now;
-            return Some(Step::Flush);
+            return Some(WriteStep::Flush);
         }
         if !p.batch_left || p.staged_bytes >= RECORDER_WRITE_BYTES {
-            return Some(Step::Write);
+            return Some(WriteStep::Write);
         }
-        Some(Step::Stage)
+        Some(WriteStep::Stage)
     }
 }
 
@@ -132,17 +132,17 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Policy::new(t0);
         p.staged();
-        assert_eq!(p.step(t0 + ms(1), BUSY), Some(Step::Stage));
+        assert_eq!(p.step(t0 + ms(1), BUSY), Some(WriteStep::Stage));
         let big = Pending {
             staged_bytes: RECORDER_WRITE_BYTES,
             ..BUSY
         };
-        assert_eq!(p.step(t0 + ms(2), big), Some(Step::Write));
+        assert_eq!(p.step(t0 + ms(2), big), Some(WriteStep::Write));
         let batch_end = Pending {
             batch_left: false,
             ..BUSY
         };
-        assert_eq!(p.step(t0 + ms(3), batch_end), Some(Step::Write));
+        assert_eq!(p.step(t0 + ms(3), batch_end), Some(WriteStep::Write));
     }
 
     #[test]
@@ -155,7 +155,7 @@ mod tests {
             queued: false,
             staged_bytes: 1,
         };
-        assert_eq!(p.step(t0 + ms(1), idle), Some(Step::Flush));
+        assert_eq!(p.step(t0 + ms(1), idle), Some(WriteStep::Flush));
     }
 
     #[test]
@@ -168,8 +168,8 @@ mod tests {
         for i in 1..=2_500u64 {
             p.staged();
             match p.step(t0 + ms(i), BUSY) {
-                Some(Step::Flush) => flushes += 1,
-                Some(Step::Sync) => syncs.push(i),
+                Some(WriteStep::Flush) => flushes += 1,
+                Some(WriteStep::Sync) => syncs.push(i),
                 _ => {}
             }
         }
@@ -183,7 +183,10 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Policy::new(t0);
         p.staged();
-        assert_eq!(p.step(t0 + RECORDER_SYNC_INTERVAL, BUSY), Some(Step::Sync));
+        assert_eq!(
+            p.step(t0 + RECORDER_SYNC_INTERVAL, BUSY),
+            Some(WriteStep::Sync)
+        );
         assert_eq!(p.step(t0 + RECORDER_SYNC_INTERVAL * 3, BUSY), None);
     }
 

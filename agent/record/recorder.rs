@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{error, info};
 
 use super::error::RecordError;
-use super::policy::{Pending, Policy, Step};
+use super::policy::{Pending, Policy, WriteStep};
 use super::quota::Quota;
 use crate::format::{Finished, Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Sink, Summary};
 use crate::record::info::time_to_unix_ns;
@@ -43,7 +43,7 @@ const OPEN_ALLOWANCE: u64 = 160;
 /// Figures of a recording in progress, updated by its recorder thread and read
 /// by listings.
 #[derive(Debug, Default)]
-pub(crate) struct Live {
+pub(crate) struct LiveFigures {
     pub frames: AtomicU64,
     pub connections: AtomicU64,
     pub bytes_c2s: AtomicU64,
@@ -59,7 +59,7 @@ pub(crate) struct Live {
     pub error: Mutex<Option<String>>,
 }
 
-impl Live {
+impl LiveFigures {
     fn publish(&self, s: &Summary, size: u64) {
         self.frames.store(s.frames, Ordering::Relaxed);
         self.connections.store(s.connections, Ordering::Relaxed);
@@ -102,7 +102,7 @@ pub(crate) struct Recorder<S: Sink> {
     pub outcome: oneshot::Sender<StopReply>,
     /// Instant of ts 0 in the file.
     pub start: Instant,
-    pub live: Arc<Live>,
+    pub live: Arc<LiveFigures>,
     /// Disk quota and free-space floor.
     pub quota: Arc<Quota>,
     /// Called once if the recording ends early, with why (publishes the event).
@@ -262,7 +262,7 @@ fn record_one<S: Sink>(
     tap: Option<TapMsg>,
     policy: &mut Policy,
     quota: &Quota,
-    live: &Live,
+    live: &LiveFigures,
     start: Instant,
     books: &mut Books,
 ) -> Result<(), RecordError> {
@@ -291,13 +291,13 @@ fn record_one<S: Sink>(
 /// Does what the policy decided.
 fn carry_out<S: Sink>(
     writer: &mut RecordingWriter<S>,
-    step: Option<Step>,
+    step: Option<WriteStep>,
 ) -> Result<(), RecordError> {
     let r = match step {
-        None | Some(Step::Stage) => Ok(()),
-        Some(Step::Write) => writer.write_staged(),
-        Some(Step::Flush) => writer.flush(),
-        Some(Step::Sync) => writer.sync(),
+        None | Some(WriteStep::Stage) => Ok(()),
+        Some(WriteStep::Write) => writer.write_staged(),
+        Some(WriteStep::Flush) => writer.flush(),
+        Some(WriteStep::Sync) => writer.sync(),
     };
     r.map_err(RecordError::write)
 }

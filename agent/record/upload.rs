@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::catalog::{Entry, Recordings};
+use super::catalog::{CatalogEntry, Recordings};
 use super::files::{load, upload_temp_name};
 use super::info::RecordingInfo;
 use super::quota::Charge;
@@ -100,7 +100,7 @@ impl Recordings {
         std::fs::rename(tmp, &path)
             .map_err(|e| Error::io(format!("renaming into {}", path.display()), e))?;
         charge.settle(info.size_bytes);
-        entries.insert(id.to_string(), Entry::Done(Box::new(info.clone())));
+        entries.insert(id.to_string(), CatalogEntry::Done(Box::new(info.clone())));
         Ok(info)
     }
 }

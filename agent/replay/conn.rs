@@ -56,7 +56,7 @@ pub struct OpenOptions {
 }
 
 /// An open replayed connection.
-pub struct Live {
+pub struct LiveConn {
     writer: Option<OwnedWriteHalf>,
     /// Its socket's share of the agent's file-descriptor budget.
     _fd: OwnedSemaphorePermit,
@@ -104,7 +104,7 @@ async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, 
     }
 }
 
-impl Live {
+impl LiveConn {
     /// Opens the connection for `plan` against `target`. On failure the
     /// returned report carries the error.
     pub async fn open(
@@ -113,7 +113,7 @@ impl Live {
         target: &str,
         options: OpenOptions,
         cancel: &CancellationToken,
-    ) -> Result<Live, ConnReport> {
+    ) -> Result<LiveConn, ConnReport> {
         let OpenOptions {
             verify,
             observer,
@@ -164,7 +164,7 @@ impl Live {
             progress: progress.clone(),
             cancel: stop_reader.clone(),
         }));
-        Ok(Live {
+        Ok(LiveConn {
             writer: Some(w),
             _fd: fd,
             received: rx,

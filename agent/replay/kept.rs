@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::page::{PageKey, PageRequest};
-use super::registry::{Entry, KEPT_REPLAYS, Replay, Replays, Whole, running};
+use super::registry::{KEPT_REPLAYS, Replay, ReplayEntry, Replays, Whole, running};
 use super::report::ReplayReport;
 use super::store::{self, ReportStore, Stored};
 use crate::error::{Error, Result};
@@ -21,18 +21,18 @@ use crate::events::EventBus;
 use crate::fds::FdBudget;
 use crate::ids;
 
-impl Entry {
+impl ReplayEntry {
     pub(super) fn key(&self, id: &str) -> PageKey {
         match self {
-            Entry::Live(r) => PageKey::new(r.accepted, id),
-            Entry::Stored { accepted, .. } => PageKey::new(*accepted, id),
+            ReplayEntry::Live(r) => PageKey::new(r.accepted, id),
+            ReplayEntry::Stored { accepted, .. } => PageKey::new(*accepted, id),
         }
     }
 
     pub(super) fn ended(&self) -> bool {
         match self {
-            Entry::Live(r) => !running(r.lock().state),
-            Entry::Stored { .. } => true,
+            ReplayEntry::Live(r) => !running(r.lock().state),
+            ReplayEntry::Stored { .. } => true,
         }
     }
 }
@@ -55,7 +55,7 @@ impl Replays {
             .into_iter()
             .map(|Stored { accepted, report }| {
                 let summary = Box::new(report.summary());
-                (report.id, Entry::Stored { accepted, summary })
+                (report.id, ReplayEntry::Stored { accepted, summary })
             })
             .collect::<BTreeMap<_, _>>();
         if !map.is_empty() {
@@ -81,7 +81,7 @@ impl Replays {
         self.fds.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub(super) fn map(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+    pub(super) fn map(&self) -> MutexGuard<'_, BTreeMap<String, ReplayEntry>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -91,7 +91,7 @@ impl Replays {
     pub(super) async fn keep(&self, replay: &Arc<Replay>, report: &ReplayReport) {
         let pruned = {
             let mut map = self.map();
-            map.insert(replay.id.clone(), Entry::Live(replay.clone()));
+            map.insert(replay.id.clone(), ReplayEntry::Live(replay.clone()));
             prune(&mut map)
         };
         store::write(&self.store, replay.accepted, report.clone()).await;
@@ -117,8 +117,8 @@ impl Replays {
     /// `InvalidArgument` for a malformed id, `UnknownReplay`.
     pub async fn get(&self, id: &str) -> Result<ReplayReport> {
         let whole = match self.find(id)? {
-            Entry::Live(r) => r.whole(),
-            Entry::Stored { summary, .. } => Whole::OnDisk(*summary),
+            ReplayEntry::Live(r) => r.whole(),
+            ReplayEntry::Stored { summary, .. } => Whole::OnDisk(*summary),
         };
         Ok(self.read_whole(whole).await)
     }
@@ -144,7 +144,7 @@ impl Replays {
     }
 
     /// The replay `id`, out of the map's lock.
-    pub(super) fn find(&self, id: &str) -> Result<Entry> {
+    pub(super) fn find(&self, id: &str) -> Result<ReplayEntry> {
         ids::validate("id", id)?;
         self.map()
             .get(id)
@@ -164,11 +164,11 @@ impl Replays {
         page_token: &str,
     ) -> Result<(Vec<ReplayReport>, String)> {
         let request = PageRequest::parse(page_size, page_token)?;
-        let picked: Vec<Entry>;
+        let picked: Vec<ReplayEntry>;
         let next;
         {
             let map = self.map();
-            let mut keyed: Vec<(PageKey, &Entry)> =
+            let mut keyed: Vec<(PageKey, &ReplayEntry)> =
                 map.iter().map(|(id, e)| (e.key(id), e)).collect();
             keyed.sort_by(|a, b| b.0.cmp(&a.0));
             let keys: Vec<PageKey> = keyed.iter().map(|(k, _)| k.clone()).collect();
@@ -179,8 +179,8 @@ impl Replays {
         let page = picked
             .into_iter()
             .map(|e| match e {
-                Entry::Live(r) => r.summary(),
-                Entry::Stored { summary, .. } => *summary,
+                ReplayEntry::Live(r) => r.summary(),
+                ReplayEntry::Stored { summary, .. } => *summary,
             })
             .collect();
         Ok((page, next))
@@ -189,7 +189,7 @@ impl Replays {
 
 /// Drops the oldest ended replays beyond `KEPT_REPLAYS`; returns their ids,
 /// whose files the caller deletes (out of the lock).
-fn prune(map: &mut BTreeMap<String, Entry>) -> Vec<String> {
+fn prune(map: &mut BTreeMap<String, ReplayEntry>) -> Vec<String> {
     let mut pruned = Vec::new();
     while map.len() > KEPT_REPLAYS {
         let oldest = map

@@ -77,7 +77,7 @@ pub(super) enum Whole {
 /// A replay of this agent: one started since it runs, or one whose report
 /// it found on disk at start.
 #[derive(Clone)]
-pub(super) enum Entry {
+pub(super) enum ReplayEntry {
     Live(Arc<Replay>),
     Stored {
         accepted: SystemTime,
@@ -182,7 +182,7 @@ impl Replay {
 
 /// Every replay of the agent.
 pub struct Replays {
-    pub(super) map: Mutex<BTreeMap<String, Entry>>,
+    pub(super) map: Mutex<BTreeMap<String, ReplayEntry>>,
     pub(super) store: Arc<ReportStore>,
     pub(super) bus: EventBus,
     pub(super) tracker: TaskTracker,
@@ -281,8 +281,8 @@ impl Replays {
     /// As `get`.
     pub async fn stop(&self, id: &str) -> Result<ReplayReport> {
         let replay = match self.find(id)? {
-            Entry::Live(r) => r,
-            Entry::Stored { summary, .. } => {
+            ReplayEntry::Live(r) => r,
+            ReplayEntry::Stored { summary, .. } => {
                 return Ok(self.read_whole(Whole::OnDisk(*summary)).await);
             }
         };
@@ -300,7 +300,7 @@ impl Replays {
     /// Stops every replay (agent shutdown); their tasks end on their own.
     pub fn stop_all(&self) {
         for e in self.map().values() {
-            if let Entry::Live(r) = e {
+            if let ReplayEntry::Live(r) = e {
                 r.cancel.cancel();
             }
         }

@@ -14,7 +14,7 @@ use bytes::BytesMut;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{Live, OpenOptions};
+use super::conn::{LiveConn, OpenOptions};
 use super::options::{Mode, ReplayOptions};
 use super::outbound::{ForReader, Outbound};
 use super::pass::{Item, Pass, Queued, SharedGates};
@@ -168,7 +168,7 @@ impl Pass {
             faults: self.faults.connection(),
             fds: self.fds.clone(),
         };
-        let mut live = match Live::open(c, report, &target, options, cancel).await {
+        let mut live = match LiveConn::open(c, report, &target, options, cancel).await {
             Ok(l) => l,
             Err(r) => return r,
         };
@@ -249,7 +249,12 @@ impl Pass {
     /// rewritten; a message that needs live values not known yet waits for
     /// them in `reactive`/`causal` (what went before it is sent first: the
     /// server may need it to answer). False when the script must end here.
-    async fn take_rewritten(&self, live: &mut Live, ob: &mut Outbound, action: &Action) -> bool {
+    async fn take_rewritten(
+        &self,
+        live: &mut LiveConn,
+        ob: &mut Outbound,
+        action: &Action,
+    ) -> bool {
         let data = match action {
             Action::Send(data) => data,
             Action::ShutdownWrite | Action::Close => {
@@ -293,7 +298,7 @@ impl Pass {
     }
 
     /// Sends bytes; false (with the error in the report) when it failed.
-    async fn send(&self, live: &mut Live, data: &[u8]) -> bool {
+    async fn send(&self, live: &mut LiveConn, data: &[u8]) -> bool {
         if let Err(e) = live.send(data, &self.cancel).await {
             if !self.cancel.is_cancelled() {
                 live.report.error = Some(format!(
@@ -310,7 +315,7 @@ impl Pass {
     /// recording had at this point (less its known shortfall). A timeout is
     /// counted, the shortfall grows by what is missing, and the replay goes
     /// on. False only when the replay was stopped.
-    async fn await_server(&self, me: &Me, live: &mut Live, step: u64, bytes: u64) -> bool {
+    async fn await_server(&self, me: &Me, live: &mut LiveConn, step: u64, bytes: u64) -> bool {
         let target = bytes.saturating_sub(live.shortfall);
         if live.received() >= target {
             return true;
@@ -404,7 +409,7 @@ impl Pass {
     }
 
     /// Does one client action; false when the script must end here.
-    async fn take_step(&self, live: &mut Live, action: &Action) -> bool {
+    async fn take_step(&self, live: &mut LiveConn, action: &Action) -> bool {
         match action {
             Action::Send(data) => {
                 if !self.send(live, data).await {

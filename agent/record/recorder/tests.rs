@@ -96,7 +96,7 @@ struct Running {
     budget: Arc<Semaphore>,
     outcome: oneshot::Receiver<StopReply>,
     rt: tokio::runtime::Runtime,
-    live: Arc<Live>,
+    live: Arc<LiveFigures>,
     failures: Arc<Mutex<Vec<String>>>,
     thread: std::thread::JoinHandle<()>,
     start: Instant,
@@ -105,7 +105,7 @@ struct Running {
 fn run(sink: Model, quota: Arc<Quota>) -> Running {
     let (tap, rx, budget) = tap::queue("rec-model");
     let (outcome_tx, outcome) = oneshot::channel();
-    let live = Arc::new(Live::default());
+    let live = Arc::new(LiveFigures::default());
     let failures = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let rec = Recorder {
@@ -140,7 +140,7 @@ fn run(sink: Model, quota: Arc<Quota>) -> Running {
 
 impl Running {
     /// Sends `n` chunks of `size` bytes on one connection, then stops.
-    fn send_and_stop(self, n: usize, size: usize) -> (StopReply, Arc<Live>, Vec<String>) {
+    fn send_and_stop(self, n: usize, size: usize) -> (StopReply, Arc<LiveFigures>, Vec<String>) {
         let conn = meta(1, self.start);
         for i in 0..n {
             let at = self.start + Duration::from_micros(i as u64);
