@@ -176,17 +176,17 @@ def report(args):
     path, reps, idle_conns, gen_conns, gen_rate, delay_ms = args
     vals, notes = load(path)
     derive(vals)
-    lines = ["### a)–e): throughput, round trip, connection rate, idle memory", ""]
+    lines = ["#### a)–e): throughput, round trip, connection rate, idle memory", ""]
     lines += main_table(vals, idle_conns)
     lines += ["", f"Medians of {reps} repetition(s), run order rotated; *reel+rec* = reel with a recording "
               "running (e); *added* = proxy minus DIRECT; *1 CPU* = client, proxy and echo server pinned to CPU 0; "
               "*free* = unpinned (cross-CPU wake-ups; noisy on this VM). Idle memory: a fresh instance, 20 "
               "connections of warm-up, then RSS growth ÷ connections held.", ""]
-    lines += ["### f)–h): replay, delay accuracy, analysis", ""]
+    lines += ["#### f)–h): replay, delay accuracy, analysis", ""]
     lines += others(vals, gen_conns, gen_rate, delay_ms)
-    lines += ["", "### Targets", ""]
+    lines += ["", "#### Targets", ""]
     lines += targets(vals, gen_conns, gen_rate, delay_ms)
-    lines += ["", "### Every repetition", ""]
+    lines += ["", "#### Every repetition", ""]
     lines += details(vals, notes)
     print("\n".join(lines))
 
