@@ -28,8 +28,8 @@
 //!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
-//! - `config`, `error`, `ids`, `host_port`: settings, the engine's error, id
-//!   rules, the one `host:port` check.
+//! - `config`, `error`, `ids`, `host_port`, `token`: settings, the engine's
+//!   error, id rules, the one `host:port` check, bearer token files.
 
 pub mod agent;
 pub mod config;
@@ -53,6 +53,7 @@ pub mod service;
 pub mod stats;
 pub mod tap;
 pub mod timer;
+pub mod token;
 
 pub use agent::Agent;
 pub use error::{Error, Result};

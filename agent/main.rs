@@ -118,7 +118,7 @@ fn read_pem(what: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 impl SafetyArgs {
     fn serve_options(&self) -> anyhow::Result<reel::service::ServeOptions> {
         let token = match &self.token_file {
-            Some(p) => Some(reel::service::auth::read_token_file(p).map_err(anyhow::Error::msg)?),
+            Some(p) => Some(reel::token::read_token_file(p)?),
             None => None,
         };
         let tls = match (&self.tls_cert, &self.tls_key) {
@@ -271,14 +271,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Refuse before binding when the address is plain, after when it needed
     // resolving: either way nothing is served.
     if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
-        reel::service::auth::check_exposure(addr, has_token, insecure)
-            .map_err(anyhow::Error::msg)?;
+        reel::service::auth::check_exposure(addr, has_token, insecure)?;
     }
     let listener = TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen} for the control service"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
-    reel::service::auth::check_exposure(bound, has_token, insecure).map_err(anyhow::Error::msg)?;
+    reel::service::auth::check_exposure(bound, has_token, insecure)?;
     // Only now, once the control plane may open, touch the data directory.
     let agent = reel::Agent::open(config, cancel.clone())?;
     // Before any proxy starts: none may forward to the control port.
