@@ -139,7 +139,8 @@ async fn connect_phase(
             let meta = ConnMeta::new(conn_id, proxy.id.clone(), peer, upstream_addr);
             Some((upstream, Arc::new(meta), faults))
         }
-        Err(reason) => {
+        Err(e) => {
+            let reason = e.to_string();
             debug!(proxy = %proxy.id, conn = conn_id, client = %peer, %reason, "upstream connect failed");
             proxy.counters.failed.fetch_add(1, Ordering::Relaxed);
             bus.publish(
@@ -159,28 +160,47 @@ async fn connect_phase(
     }
 }
 
+/// Why a client's upstream connection did not come about; its text is the
+/// connection's close reason.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpstreamError {
+    #[error("proxy stopped before upstream connected")]
+    Stopped,
+    #[error("upstream connect failed: {upstream}: {source}")]
+    Failed {
+        upstream: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("upstream connect failed: {upstream}: timed out after {}s", .after.as_secs())]
+    TimedOut { upstream: String, after: Duration },
+}
+
 /// Connects to the upstream, after the connect-delay fault if there is one;
-/// the stream and the address it reached, or `Err` with the close reason.
+/// the stream and the address it reached.
 async fn connect_upstream(
     upstream: &str,
     delay: Option<Duration>,
     cancel: &CancellationToken,
-) -> Result<(TcpStream, SocketAddr), String> {
+) -> Result<(TcpStream, SocketAddr), UpstreamError> {
     if let Some(d) = delay {
         tokio::select! {
-            _ = cancel.cancelled() => return Err("proxy stopped before upstream connected".into()),
+            _ = cancel.cancelled() => return Err(UpstreamError::Stopped),
             _ = tokio::time::sleep(d) => {}
         }
     }
     tokio::select! {
-        _ = cancel.cancelled() => Err("proxy stopped before upstream connected".into()),
+        _ = cancel.cancelled() => Err(UpstreamError::Stopped),
         r = tokio::time::timeout(UPSTREAM_CONNECT_TIMEOUT, connect_first(upstream)) => match r {
             Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(format!("upstream connect failed: {upstream}: {e}")),
-            Err(_) => Err(format!(
-                "upstream connect failed: {upstream}: timed out after {}s",
-                UPSTREAM_CONNECT_TIMEOUT.as_secs()
-            )),
+            Ok(Err(source)) => Err(UpstreamError::Failed {
+                upstream: upstream.to_string(),
+                source,
+            }),
+            Err(_) => Err(UpstreamError::TimedOut {
+                upstream: upstream.to_string(),
+                after: UPSTREAM_CONNECT_TIMEOUT,
+            }),
         },
     }
 }

@@ -79,25 +79,42 @@ pub struct LiveConn {
     t0: Instant,
 }
 
+/// Why a replayed connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("replay stopped")]
+    Stopped,
+    /// The last attempt's error, after retrying until `CONNECT_DEADLINE`.
+    #[error("connect to {target} failed: {last}")]
+    Failed {
+        target: String,
+        #[source]
+        last: std::io::Error,
+    },
+}
+
 /// Connects to `target`, retrying with backoff until `CONNECT_DEADLINE`.
-async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, String> {
+async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, ConnectError> {
     let deadline = Instant::now() + CONNECT_DEADLINE;
     let mut pause = CONNECT_BACKOFF;
     loop {
         let attempt = tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target));
-        let err = tokio::select! {
-            _ = cancel.cancelled() => return Err("replay stopped".into()),
+        let last = tokio::select! {
+            _ = cancel.cancelled() => return Err(ConnectError::Stopped),
             r = attempt => match r {
                 Ok(Ok(s)) => return Ok(s),
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "timed out".to_string(),
+                Ok(Err(e)) => e,
+                Err(_) => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
             },
         };
         if Instant::now() + pause > deadline {
-            return Err(format!("connect to {target} failed: {err}"));
+            return Err(ConnectError::Failed {
+                target: target.to_string(),
+                last,
+            });
         }
         tokio::select! {
-            _ = cancel.cancelled() => return Err("replay stopped".into()),
+            _ = cancel.cancelled() => return Err(ConnectError::Stopped),
             _ = tokio::time::sleep(pause) => {}
         }
         pause = (pause * 2).min(CONNECT_BACKOFF_MAX);
@@ -142,7 +159,7 @@ impl LiveConn {
             Ok(s) => s,
             Err(e) => {
                 progress.failed.fetch_add(1, Ordering::Relaxed);
-                report.error = Some(e);
+                report.error = Some(e.to_string());
                 return Err(report);
             }
         };

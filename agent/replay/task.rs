@@ -63,11 +63,17 @@ fn new_report(c: &ConnPlan, copy: u32, pass: u32, target: &str) -> ConnReport {
     }
 }
 
-fn target_of<'a>(opts: &'a ReplayOptions, c: &'a ConnPlan) -> Result<&'a str, String> {
+/// A connection with nowhere to go: no `--target`, and the recording
+/// (an import, say) names no upstream for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the recording names no upstream for this connection; give a target")]
+struct NoTarget;
+
+fn target_of<'a>(opts: &'a ReplayOptions, c: &'a ConnPlan) -> Result<&'a str, NoTarget> {
     match opts.target.as_deref() {
         Some(t) => Ok(t),
         None if !c.upstream.is_empty() => Ok(&c.upstream),
-        None => Err("the recording names no upstream for this connection; give a target".into()),
+        None => Err(NoTarget),
     }
 }
 
@@ -137,7 +143,7 @@ impl Pass {
             Ok(t) => t.to_string(),
             Err(e) => {
                 let mut r = new_report(c, me.copy, self.pass, "");
-                r.error = Some(e);
+                r.error = Some(e.to_string());
                 return r;
             }
         };
