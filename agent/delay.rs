@@ -168,6 +168,7 @@ impl Log {
                 dir,
                 bytes,
                 delay,
+                ..
             } => {
                 let (from, to) = match self.conns.get(conn) {
                     Some((client, upstream)) => match dir {
@@ -253,6 +254,7 @@ mod tests {
             dir,
             bytes,
             delay: Duration::from_millis(ms),
+            drawn: Duration::from_millis(ms),
         };
         assert_eq!(
             log.lines(&transfer(Direction::C2s, 35, 612)),

@@ -107,7 +107,7 @@ struct SafetyArgs {
     max_watchers: usize,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+fn parse_size(s: &str) -> Result<u64, reel::faults::parse::ValueError> {
     reel::faults::parse::size(s)
 }
 

@@ -51,6 +51,8 @@ pub(crate) enum EventBody {
         bytes: u64,
         /// How long a fault profile held the chunk back.
         delay_us: u64,
+        /// The latency the profile drew for it (the seeded schedule).
+        drawn_delay_us: u64,
     },
     /// The proxy's counters, once per second.
     Stats {
@@ -118,6 +120,7 @@ impl WatchEvent {
                 },
                 bytes: t.bytes,
                 delay_us: t.delay_us,
+                drawn_delay_us: t.drawn_delay_us,
             },
             Body::Stats(s) => EventBody::Stats {
                 active_connections: s.active_connections,
@@ -180,7 +183,8 @@ mod tests {
                 connection: 3,
                 direction: proto::Direction::C2s as i32,
                 bytes: 34,
-                delay_us: 0,
+                delay_us: 1_200,
+                drawn_delay_us: 1_000,
             })),
         };
         let json = serde_json::to_value(WatchEvent::from_proto(event).unwrap()).unwrap();
@@ -189,7 +193,7 @@ mod tests {
             serde_json::json!({
                 "at": "2024-05-01T12:03:04.000000000Z", "proxy": "p1",
                 "kind": "transfer", "connection": 3, "direction": "c2s", "bytes": 34,
-                "delay_us": 0
+                "delay_us": 1_200, "drawn_delay_us": 1_000
             })
         );
         let empty = proto::Event {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::faults::parse::ValueError;
 use crate::faults::{Directions, FaultSpec, parse};
 use crate::host_port;
 use crate::proxy::{Origin, ProxySpec};
@@ -238,11 +239,13 @@ fn faults_of(p: &RawProxy, problem: &mut impl FnMut(&str, String)) -> FaultSpec 
     fn field<T>(
         name: &str,
         value: Option<&Scalar>,
-        parse: fn(&str) -> Result<T, String>,
+        parse: fn(&str) -> Result<T, ValueError>,
         problem: &mut impl FnMut(&str, String),
     ) -> Option<T> {
         let value = value?;
-        parse(&value.text()).map_err(|e| problem(name, e)).ok()
+        parse(&value.text())
+            .map_err(|e| problem(name, e.to_string()))
+            .ok()
     }
     let mut spec = FaultSpec {
         latency: field("latency", p.latency.as_ref(), parse::latency, problem),
@@ -287,7 +290,7 @@ fn faults_of(p: &RawProxy, problem: &mut impl FnMut(&str, String)) -> FaultSpec 
     if let Some(d) = &p.direction {
         match Directions::parse(d.trim()) {
             Ok(d) => spec.directions = d,
-            Err(e) => problem("direction", e),
+            Err(e) => problem("direction", e.to_string()),
         }
     }
     if let Some(t) = p.toxicity {

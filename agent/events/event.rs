@@ -115,6 +115,10 @@ pub enum EventBody {
         bytes: u64,
         /// How long a fault profile held the chunk back.
         delay: Duration,
+        /// The latency the profile drew for it: the seeded schedule, the
+        /// same on any host under any load. `delay` is at least this
+        /// (later when the host is busy, or to keep the stream's order).
+        drawn: Duration,
     },
     Stats(ProxyStats),
     Recording {

@@ -99,6 +99,7 @@ mod tests {
                 dir: Direction::C2s,
                 bytes: 1,
                 delay: Duration::ZERO,
+                drawn: Duration::ZERO,
             },
         )
     }

@@ -16,6 +16,7 @@ fn transfer(conn: u64) -> EventBody {
         dir: Direction::C2s,
         bytes: 1,
         delay: Duration::ZERO,
+        drawn: Duration::ZERO,
     }
 }
 

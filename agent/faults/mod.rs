@@ -11,4 +11,4 @@ pub mod random;
 mod spec;
 
 pub use conn::{ConnFaults, Cut, DirFaults, ProxyFaults};
-pub use spec::{Directions, FaultSpec, FieldError, Latency, Slicer};
+pub use spec::{Directions, FaultSpec, FieldError, Latency, Slicer, UnknownDirections};

@@ -28,6 +28,11 @@ pub struct Directions {
     pub s2c: bool,
 }
 
+/// A direction word that is none of the accepted ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of c2s, s2c, both")]
+pub struct UnknownDirections(pub String);
+
 impl Directions {
     pub const BOTH: Directions = Directions {
         c2s: true,
@@ -41,7 +46,7 @@ impl Directions {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Directions, String> {
+    pub fn parse(s: &str) -> Result<Directions, UnknownDirections> {
         match s {
             "" | "both" => Ok(Directions::BOTH),
             "c2s" | "upstream" => Ok(Directions {
@@ -52,7 +57,7 @@ impl Directions {
                 c2s: false,
                 s2c: true,
             }),
-            other => Err(format!("{other:?} is not one of c2s, s2c, both")),
+            other => Err(UnknownDirections(other.to_string())),
         }
     }
 

@@ -57,7 +57,9 @@ pub(crate) struct Leg<'a> {
 }
 
 impl Leg<'_> {
-    pub(super) fn transfer_event(&self, bytes: usize, delay: Duration) {
+    /// A transfer event (when anyone watches them): `delay` as it happened,
+    /// `drawn` as the profile scheduled it.
+    pub(super) fn transfer_event(&self, bytes: usize, delay: Duration, drawn: Duration) {
         if self.bus.wants_transfers() {
             self.bus.publish(
                 Some(&self.proxy.id),
@@ -66,6 +68,7 @@ impl Leg<'_> {
                     dir: self.dir,
                     bytes: bytes as u64,
                     delay,
+                    drawn,
                 },
             );
         }

@@ -206,7 +206,7 @@ impl Leg<'_> {
             let n = buf.len();
             self.meta.add_bytes(self.dir, n as u64);
             self.proxy.counters.add_bytes(self.dir, n as u64);
-            self.transfer_event(n, Duration::ZERO);
+            self.transfer_event(n, Duration::ZERO, Duration::ZERO);
             let written = if taps.is_empty() {
                 let r = write_all(to, buf, self.cancel).await;
                 buf.clear();

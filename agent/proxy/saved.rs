@@ -104,16 +104,15 @@ impl SavedFaults {
     ///
     /// # Errors
     /// A latency or direction that does not parse.
-    pub fn to_spec(&self) -> Result<FaultSpec, String> {
+    pub fn to_spec(&self) -> Result<FaultSpec, SavedFaultError> {
         Ok(FaultSpec {
             latency: self
                 .latency
                 .as_deref()
                 .map(parse::latency)
                 .transpose()
-                .map_err(|e| format!("latency: {e}"))?,
-            directions: Directions::parse(&self.directions)
-                .map_err(|e| format!("directions: {e}"))?,
+                .map_err(SavedFaultError::Latency)?,
+            directions: Directions::parse(&self.directions).map_err(SavedFaultError::Directions)?,
             bandwidth: self.bandwidth,
             proxy_bandwidth: self.proxy_bandwidth,
             reset_after_bytes: self.reset_after_bytes,
@@ -131,6 +130,16 @@ impl SavedFaults {
             seed: self.seed,
         })
     }
+}
+
+/// A saved fault profile that no longer parses (a file edited by hand, or
+/// written by another version).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SavedFaultError {
+    #[error("latency: {0}")]
+    Latency(parse::ValueError),
+    #[error("directions: {0}")]
+    Directions(crate::faults::UnknownDirections),
 }
 
 /// Reads the saved proxies; `Ok(None)` when there is no file.

@@ -35,6 +35,8 @@ pub(super) struct Queue {
 pub(super) struct Held {
     arrival: Instant,
     release: Instant,
+    /// The latency the profile drew for this chunk.
+    drawn: Duration,
     chunk: Bytes,
 }
 
@@ -110,6 +112,7 @@ impl Leg<'_> {
             held.push_back(Held {
                 arrival: at,
                 release: at,
+                drawn: Duration::ZERO,
                 chunk,
             });
             return;
@@ -122,6 +125,7 @@ impl Leg<'_> {
         held.push_back(Held {
             arrival: at,
             release,
+            drawn: delay,
             chunk,
         });
     }
@@ -172,7 +176,7 @@ impl Leg<'_> {
             Err(e) => return Some(LegEnd::WriteFailed(e)),
         }
         faults.forwarded += n as u64;
-        self.transfer_event(n, delay);
+        self.transfer_event(n, delay, h.drawn);
         match cut {
             Cut::All => None,
             Cut::ResetAfter(_) => {
@@ -209,6 +213,7 @@ fn reschedule(held: &mut VecDeque<Held>, faults: &mut DirFaults) {
             .as_ref()
             .map_or(Duration::ZERO, |s| faults.draw_delay(s));
         h.release = faults.release(h.arrival, delay);
+        h.drawn = delay;
     }
 }
 

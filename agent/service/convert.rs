@@ -146,11 +146,13 @@ pub fn event(e: &Event) -> pb::Event {
             dir,
             bytes,
             delay,
+            drawn,
         } => Body::Transfer(pb::Transfer {
             connection: *conn,
             direction: direction(*dir) as i32,
             bytes: *bytes,
             delay_us: u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
+            drawn_delay_us: u64::try_from(drawn.as_micros()).unwrap_or(u64::MAX),
         }),
         EventBody::Stats(s) => Body::Stats(pb::ProxyStats {
             active_connections: s.active_connections,

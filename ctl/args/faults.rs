@@ -172,12 +172,12 @@ pub(crate) struct FaultsShowArgs {
 }
 
 fn parse_direction(text: &str) -> Result<Directions, String> {
-    Directions::parse(text.trim())
+    Directions::parse(text.trim()).map_err(|e| e.to_string())
 }
 
 /// A rate greater than zero.
 fn parse_rate(text: &str) -> Result<u64, String> {
-    match parse::rate(text)? {
+    match parse::rate(text).map_err(|e| e.to_string())? {
         0 => Err("must be positive (bytes per second)".to_owned()),
         n => Ok(n),
     }
@@ -185,7 +185,7 @@ fn parse_rate(text: &str) -> Result<u64, String> {
 
 /// A size greater than zero.
 fn parse_size(text: &str) -> Result<u64, String> {
-    match parse::size(text)? {
+    match parse::size(text).map_err(|e| e.to_string())? {
         0 => Err("must be positive (bytes)".to_owned()),
         n => Ok(n),
     }

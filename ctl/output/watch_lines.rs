@@ -76,6 +76,7 @@ pub(super) fn write_event(
             direction,
             bytes: n,
             delay_us,
+            ..
         } => {
             write!(
                 out,
@@ -193,6 +194,7 @@ mod tests {
             direction: "c2s",
             bytes: 34,
             delay_us: 0,
+            drawn_delay_us: 0,
         };
         assert_eq!(
             line("10.0.0.1:7700", None, transfer),

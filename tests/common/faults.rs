@@ -88,7 +88,10 @@ pub async fn timed_round_trip(sock: &mut tokio::net::TcpStream, msg: &[u8]) -> D
 pub struct Transfer {
     pub c2s: bool,
     pub bytes: u64,
+    /// How long the chunk was held, as it happened.
     pub delay_us: u64,
+    /// The latency the profile drew for it: the seeded schedule.
+    pub drawn_us: u64,
 }
 
 /// What the events said about one connection.
@@ -107,6 +110,15 @@ impl ConnLog {
             .iter()
             .filter(|t| t.c2s == c2s)
             .map(|t| t.delay_us)
+            .collect()
+    }
+
+    /// The drawn latencies of the transfers in one direction, in order.
+    pub fn drawn_us(&self, c2s: bool) -> Vec<u64> {
+        self.transfers
+            .iter()
+            .filter(|t| t.c2s == c2s)
+            .map(|t| t.drawn_us)
             .collect()
     }
 }
@@ -145,6 +157,7 @@ pub async fn gather_until_closed(
                         c2s: t.direction == pb::Direction::C2s as i32,
                         bytes: t.bytes,
                         delay_us: t.delay_us,
+                        drawn_us: t.drawn_delay_us,
                     })
             }
             Some(Body::ConnectionClosed(c)) => {
