@@ -58,6 +58,7 @@ impl AgentProc {
 
     /// Like `start_at`, with extra command-line arguments.
     pub fn start_with(listen: &str, data_dir: &Path, name: &str, extra: &[&str]) -> AgentProc {
+        raise_open_file_limit();
         let cmd = Command::new(env!("CARGO_BIN_EXE_reel-agent"));
         Self::spawn(cmd, listen, data_dir, name, extra)
     }
@@ -153,6 +154,17 @@ impl Drop for AgentProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Raises the test process's own soft open-file limit to the hard one,
+/// once, as the agent does for itself: a test's clients and servers for
+/// thousands of connections must not depend on the login's soft limit
+/// (often 1,024 for a non-root user; root's shell here had 20,000).
+pub fn raise_open_file_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = reel::fds::raise_open_file_limit();
+    });
 }
 
 /// Says that `test` was skipped, and why, on the test binary's stderr
@@ -259,6 +271,7 @@ pub fn reelctl_env(args: &[&str], env: &[(&str, &str)]) -> CtlOutput {
 
 /// A TCP echo server on 127.0.0.1, as a task of the test's runtime.
 pub async fn echo_server() -> SocketAddr {
+    raise_open_file_limit();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
