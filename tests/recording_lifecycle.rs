@@ -161,8 +161,17 @@ async fn kill_9_leaves_a_recoverable_recording() {
         sent += mine;
         clients.push((sock, local, mine));
     }
-    // The recorder hands buffered frames to the OS within 100 ms when idle.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The recorder hands buffered frames to the OS within 100 ms when idle:
+    // wait until the file holds every byte both ways, then kill.
+    let path = recording_path(&data, &rec.id);
+    eventually(Duration::from_secs(20), "every byte in the file", || {
+        let path = path.clone();
+        async move {
+            scan_file(&path)
+                .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
+        }
+    })
+    .await;
     agent.kill9();
     drop(ctl);
 
