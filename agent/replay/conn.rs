@@ -81,7 +81,7 @@ pub struct Live {
 
 /// Connects to `target`, retrying with backoff until `CONNECT_DEADLINE`.
 async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, String> {
-    let deadline = Instant::now() + CONNECT_DEADLINE;
+    let deadline = crate::timer::now() + CONNECT_DEADLINE;
     let mut pause = CONNECT_BACKOFF;
     loop {
         let attempt = tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target));
@@ -93,7 +93,7 @@ async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, 
                 Err(_) => "timed out".to_string(),
             },
         };
-        if Instant::now() + pause > deadline {
+        if crate::timer::now() + pause > deadline {
             return Err(format!("connect to {target} failed: {err}"));
         }
         tokio::select! {
@@ -224,7 +224,7 @@ impl Live {
                 return Ok(());
             }
             let delay = self.c2s.draw_delay(spec);
-            let release = self.c2s.release(Instant::now(), delay);
+            let release = self.c2s.release(crate::timer::now(), delay);
             let wait = self.c2s.bandwidth_wait(spec, data.len(), release);
             let at = tokio::time::Instant::from_std(release + wait);
             tokio::select! {
