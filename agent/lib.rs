@@ -28,6 +28,8 @@
 //!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
+//! - `fixtures` (hidden): test support shared by unit and integration
+//!   tests (known recordings, tshark, the switches for external tools).
 //! - `config`, `error`, `ids`, `host_port`, `token`: settings, the engine's
 //!   error, id rules, the one `host:port` check, bearer token files.
 
@@ -40,6 +42,8 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod fds;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod format;
 pub mod host_port;
 pub mod ids;

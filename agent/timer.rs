@@ -13,6 +13,13 @@
 //! turned into a monotonic instant shortly before it, after a coarse wait on
 //! tokio's timer, so that agents sharing a clock start within tens of
 //! microseconds of each other instead of on their own millisecond ticks.
+//!
+//! The clock seam: pacing code reads the time with `now()`, tokio's clock,
+//! which is the OS's monotonic clock unless a test paused it
+//! (`#[tokio::test(start_paused = true)]`), and `sleep_until` then sleeps on
+//! tokio's timer alone. So a fault-delay or replay schedule of minutes runs
+//! in a test in no real time, and the test asserts the instants the engine
+//! planned, never when bytes arrived.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -92,12 +99,37 @@ fn wall_step(at: SystemTime, wall_now: SystemTime, mono_now: Instant) -> WallSte
     }
 }
 
-/// Sleeps until `at`, give or take the OS's wake-up latency.
+/// The agent's monotonic clock for pacing (fault delays, replay timing):
+/// the OS's, or a test's paused tokio clock. Instants compared with, or
+/// slept until by, `sleep_until` come from here.
+pub fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Whether tokio's clock is paused (only possible in tests, with tokio's
+/// `test-util`). Tokio's clock reads the OS's unless paused, and a paused
+/// one stands still within a poll: read it, wait until the OS's clock has
+/// moved on, and read it again. Costs a few clock reads (tens of ns).
+fn clock_paused() -> bool {
+    let before = tokio::time::Instant::now();
+    let real = Instant::now();
+    while Instant::now() == real {
+        std::hint::spin_loop();
+    }
+    tokio::time::Instant::now() == before
+}
+
+/// Sleeps until `at` (an instant of `now()`), give or take the OS's
+/// wake-up latency; on tokio's timer alone when a test paused its clock.
 ///
 /// # Cancel safety
 /// Dropping it is fine: a task registered with the timer thread is then
 /// woken once, needlessly, at `at`.
 pub async fn sleep_until(at: Instant) {
+    if clock_paused() {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+        return;
+    }
     if let Some(coarse) = at.checked_sub(FINE_WINDOW)
         && coarse > Instant::now()
     {
@@ -303,6 +335,28 @@ mod tests {
             sleep_until_wall(at).await;
             assert!(SystemTime::now() >= at, "{ahead_us} µs ahead: woke early");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_a_paused_clock_an_hour_passes_at_once() {
+        assert!(clock_paused());
+        let t0 = now();
+        let at = t0 + Duration::from_secs(3600);
+        sleep_until(at).await;
+        let woke = now();
+        // Tokio's timer counts whole milliseconds: it wakes on the tick
+        // at or after `at`, never before.
+        assert!(
+            woke >= at && woke - at <= Duration::from_millis(1),
+            "{:?}",
+            woke - t0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_running_clock_is_not_taken_for_a_paused_one() {
+        assert!(!clock_paused());
+        assert!(now() <= Instant::now());
     }
 
     #[tokio::test]

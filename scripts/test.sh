@@ -90,7 +90,8 @@ export REEL_TEST_PYTHON
 
 # --- Switches for tests that need more than cargo ----------------------------
 # Plain `cargo test` skips these (and says so); here everything they need is
-# installed above, so all of them run and none skips (tests/common/needs.rs).
+# installed above, so all of them run and none skips (agent/fixtures/needs.rs;
+# the unit tests that run tshark use the same switch).
 export REEL_TEST_REDIS=1 REEL_TEST_TSHARK=1
 if [ "$(id -u)" -eq 0 ]; then
     # The full-disk tests mount a small tmpfs.

@@ -1,6 +1,6 @@
-//! `reelctl stats` end to end with the real binaries: a generated recording
-//! of known contents gives exactly the known figures, locally and when an
-//! agent analyses it (AnalyzeRecording, same JSON); timeline CSV and SVG
+//! `reelctl stats` end to end with the real reelctl (the agents run in the
+//! test process, `InProcessAgent`): a generated recording of known contents
+//! gives exactly the known figures, locally and when an agent analyses it (AnalyzeRecording, same JSON); timeline CSV and SVG
 //! chart are written; failures (unknown id, recording in progress, a file
 //! that is not a recording) exit 1 with a clear message and never panic.
 
@@ -212,8 +212,8 @@ fn an_agent_analyses_a_pushed_recording_to_the_same_json() {
     let dir = tempfile::tempdir().unwrap();
     let rec = write_known(dir.path());
     let rec_s = rec.to_str().unwrap();
-    let agent = AgentProc::start("127.0.0.1", &dir.path().join("agent"));
-    let other = AgentProc::start("127.0.0.1", &dir.path().join("other"));
+    let agent = InProcessAgent::start_blocking(&dir.path().join("agent"));
+    let other = InProcessAgent::start_blocking(&dir.path().join("other"));
     let (addr, other_addr) = (agent.addr_str(), other.addr_str());
     let out = reelctl(&["-a", &addr, "--json", "record", "push", rec_s]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -289,7 +289,7 @@ fn an_agent_analyses_a_pushed_recording_to_the_same_json() {
 #[test]
 fn a_recording_in_progress_is_not_analysed() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = AgentProc::start("127.0.0.1", &dir.path().join("agent"));
+    let agent = InProcessAgent::start_blocking(&dir.path().join("agent"));
     let addr = agent.addr_str();
     let upstream = closed_port().to_string();
     let out = reelctl(&[

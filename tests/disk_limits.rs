@@ -177,6 +177,7 @@ async fn kill_9_during_a_replay_leaves_the_catalog_consistent() {
     for _ in 0..3 {
         let mut s = TcpStream::connect(proxy).await.unwrap();
         round_trip(&mut s, b"hello").await;
+        // Part of the scenario: a gap the slow replay below stretches to 4 s.
         tokio::time::sleep(Duration::from_millis(200)).await;
         round_trip(&mut s, b"again").await;
         close_and_drain(s).await;
@@ -200,15 +201,26 @@ async fn kill_9_during_a_replay_leaves_the_catalog_consistent() {
         .await
         .unwrap()
         .into_inner();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let running = ctl
-        .get_replay(pb::GetReplayRequest {
-            id: started.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(running.state, "running");
+    // Midway: the first bytes have gone out and the replay still runs.
+    let last = std::sync::Mutex::new(pb::ReplayReport::default());
+    eventually(Duration::from_secs(20), "the replay under way", || {
+        let mut ctl = ctl.clone();
+        let id = started.id.clone();
+        let last = &last;
+        async move {
+            let now = ctl
+                .get_replay(pb::GetReplayRequest { id })
+                .await
+                .unwrap()
+                .into_inner();
+            let seen = now.bytes_sent > 0 || now.state != "running";
+            *last.lock().unwrap() = now;
+            seen
+        }
+    })
+    .await;
+    let running = last.into_inner().unwrap();
+    assert_eq!(running.state, "running", "{running:?}");
     agent.kill9();
 
     let agent = AgentProc::start("127.0.0.1", &data);

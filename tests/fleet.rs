@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -102,8 +100,10 @@ async fn one_call_drives_two_agents_and_names_the_dead_one() {
 
     echo_through(&listens[0], b"to agent a").await;
     echo_through(&listens[1], b"to agent b, longer").await;
-    // Let the connections' close reach the recorders.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both connections closed on each agent before the recordings stop.
+    for agent in [&a, &b] {
+        wait_idle(&agent.client().await, 1).await;
+    }
 
     let out = tokio::task::spawn_blocking({
         let both = both.clone();

@@ -220,7 +220,21 @@ async fn import_of_a_loopback_capture_equals_the_proxy_recording() {
         .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every connection's two FINs are in the file before dumpcap stops.
+    eventually(
+        Duration::from_secs(30),
+        "every close in the capture",
+        || {
+            let cap = cap.clone();
+            let want = 2 * sent.len();
+            async move {
+                tokio::task::spawn_blocking(move || Capture::fins_so_far(&cap) >= want)
+                    .await
+                    .unwrap()
+            }
+        },
+    )
+    .await;
     tokio::task::block_in_place(|| capture.stop());
 
     let server = echo.to_string();

@@ -1,6 +1,7 @@
 //! A recording's life: what it holds for half-closed and mid-session
 //! connections, how it survives `kill -9` and SIGTERM, deletion, several
-//! proxies in one file, and one proxy named several times.
+//! proxies in one file, and one proxy named several times. The kill -9 and
+//! SIGTERM tests run agent processes; the others an in-process agent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,7 +38,7 @@ async fn list_recordings(ctl: &mut ReelClient<Channel>) -> Vec<pb::RecordingInfo
 async fn half_close_is_relayed_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let agent = AgentProc::start("127.0.0.1", &data);
+    let agent = InProcessAgent::start(&data).await;
     let mut ctl = agent.client().await;
     let proxy = start_proxy(&mut ctl, count_then_reply_server().await).await;
     let rec = start_recording(&mut ctl, "half-close").await;
@@ -100,7 +101,7 @@ async fn half_close_is_relayed_and_recorded() {
 async fn connections_open_before_the_start_are_recorded_mid_session() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let agent = AgentProc::start("127.0.0.1", &data);
+    let agent = InProcessAgent::start(&data).await;
     let mut ctl = agent.client().await;
     let proxy = start_proxy(&mut ctl, echo_server().await).await;
 
@@ -161,8 +162,17 @@ async fn kill_9_leaves_a_recoverable_recording() {
         sent += mine;
         clients.push((sock, local, mine));
     }
-    // The recorder hands buffered frames to the OS within 100 ms when idle.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The recorder hands buffered frames to the OS within 100 ms when idle:
+    // wait until the file holds every byte both ways, then kill.
+    let path = recording_path(&data, &rec.id);
+    eventually(Duration::from_secs(20), "every byte in the file", || {
+        let path = path.clone();
+        async move {
+            scan_file(&path)
+                .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
+        }
+    })
+    .await;
     agent.kill9();
     drop(ctl);
 
@@ -251,7 +261,7 @@ async fn sigterm_finishes_the_recording() {
 async fn delete_removes_the_recording_and_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let agent = AgentProc::start("127.0.0.1", &data);
+    let agent = InProcessAgent::start(&data).await;
     let mut ctl = agent.client().await;
     let proxy = start_proxy(&mut ctl, echo_server().await).await;
     let rec = start_recording(&mut ctl, "doomed").await;
@@ -281,7 +291,7 @@ async fn delete_removes_the_recording_and_its_file() {
 async fn one_recording_of_two_proxies() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let agent = AgentProc::start("127.0.0.1", &data);
+    let agent = InProcessAgent::start(&data).await;
     let mut ctl = agent.client().await;
     let echo = echo_server().await;
     let a = start_proxy(&mut ctl, echo).await;
@@ -331,7 +341,7 @@ async fn one_recording_of_two_proxies() {
 async fn a_proxy_named_several_times_is_recorded_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let agent = AgentProc::start("127.0.0.1", &data);
+    let agent = InProcessAgent::start(&data).await;
     let mut ctl = agent.client().await;
     let echo = echo_server().await;
     let p = start_proxy(&mut ctl, echo).await;

@@ -326,6 +326,7 @@ fn memory_stays_bounded_when_a_peer_stops_reading() {
     let server_addr = server.local_addr().unwrap();
     let drained = std::thread::spawn(move || {
         let (mut s, _) = server.accept().unwrap();
+        // Part of the scenario: the peer that stops reading for 3 s.
         std::thread::sleep(Duration::from_secs(3));
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
@@ -357,6 +358,7 @@ fn memory_stays_bounded_when_a_peer_stops_reading() {
     let start = Instant::now();
     while !pusher.is_finished() && start.elapsed() < Duration::from_secs(120) {
         peak = peak.max(proc_kib(pid, "VmRSS"));
+        // Sampling interval of the RSS peak, not a wait for a condition.
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(

@@ -1,6 +1,7 @@
 //! The Watch stream: connection and transfer events add up to the traffic,
 //! stats carry the proxy's totals, and a subscriber that never reads is told
-//! it lagged instead of slowing the proxy down.
+//! it lagged instead of slowing the proxy down. The event tests run the
+//! agent in the test process (`InProcessAgent`), the throughput one a process.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,7 +25,7 @@ fn kinds(k: &[pb::EventKind]) -> Vec<i32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_and_transfer_events_add_up_to_the_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let agent = InProcessAgent::start(&dir.path().join("data")).await;
     let mut ctl = agent.client().await;
     let proxy = start_proxy(&mut ctl, echo_server().await).await;
     let mut watch = ctl
@@ -81,7 +82,7 @@ async fn connection_and_transfer_events_add_up_to_the_traffic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_events_carry_the_proxy_totals() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let agent = InProcessAgent::start(&dir.path().join("data")).await;
     let mut ctl = agent.client().await;
     // Subscribed before the proxy starts: every one of its stats events is seen.
     let mut watch = ctl
@@ -149,6 +150,8 @@ const PING_PONGS: usize = 6000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_never_reads_does_not_slow_the_proxy() {
     let dir = tempfile::tempdir().unwrap();
+    // A process: 64 MiB go through the proxy, whose threads must not be
+    // shared with this test's writer, reader and echo server.
     let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
     let mut ctl = agent.client().await;
     let proxy = start_proxy(&mut ctl, echo_server().await).await;

@@ -286,6 +286,39 @@ mod tests {
         assert_eq!(b, a, "released right after the earlier chunk, not before");
     }
 
+    /// The clock seam (`crate::timer`): under a test's paused clock a
+    /// 30 s latency schedule is planned from `timer::now()` and slept
+    /// through at once, each chunk due at its arrival plus the delay.
+    #[tokio::test(start_paused = true)]
+    async fn a_latency_schedule_runs_on_paused_time() {
+        use crate::timer;
+        let delay = Duration::from_secs(30);
+        let p = Arc::new(ProxyFaults::new(spec(|s| {
+            s.latency = Some(Latency::Fixed(delay));
+        })));
+        let mut d = p.connection().direction(Direction::C2s);
+        let active = d.active().expect("a latency profile");
+        let t0 = timer::now();
+        let mut plan = Vec::new();
+        for gap_ms in [0, 10, 250] {
+            tokio::time::advance(Duration::from_millis(gap_ms)).await;
+            let arrival = timer::now();
+            let delay = d.draw_delay(&active);
+            plan.push(d.release(arrival, delay));
+        }
+        let ms = Duration::from_millis;
+        assert_eq!(
+            plan,
+            [t0 + delay, t0 + delay + ms(10), t0 + delay + ms(260)],
+            "each chunk due at its own arrival plus the delay"
+        );
+        for at in plan {
+            timer::sleep_until(at).await;
+            let woke = timer::now();
+            assert!(woke >= at && woke - at <= ms(1), "{:?}", woke - t0);
+        }
+    }
+
     #[test]
     fn toxicity_zero_spares_every_connection() {
         let p = Arc::new(ProxyFaults::new(spec(|s| {

@@ -74,7 +74,7 @@ impl Leg<'_> {
                     }
                 }
                 r = from.read_buf(&mut room), if !*eof && held.len() < MAX_HELD_CHUNKS => {
-                    let at = Instant::now();
+                    let at = crate::timer::now();
                     match r {
                         Ok(0) => {
                             self.half_close(at).await;
@@ -141,7 +141,7 @@ impl Leg<'_> {
         let spec = faults
             .active()
             .unwrap_or_else(|| Arc::new(FaultSpec::default()));
-        let wait = faults.bandwidth_wait(&spec, h.chunk.len(), Instant::now());
+        let wait = faults.bandwidth_wait(&spec, h.chunk.len(), crate::timer::now());
         if !wait.is_zero() && !sleep_for(wait, self.cancel).await {
             return Some(LegEnd::Cancelled);
         }
@@ -150,7 +150,7 @@ impl Leg<'_> {
             Cut::All => h.chunk.len(),
             Cut::ResetAfter(k) | Cut::CloseAfter(k) => k,
         };
-        let delay = Instant::now().saturating_duration_since(h.arrival);
+        let delay = crate::timer::now().saturating_duration_since(h.arrival);
         let pieces = spec.slicer.filter(|_| spec.directions.has(self.dir));
         let data = &h.chunk[..n];
         let written = match pieces {

@@ -95,7 +95,7 @@ pub(crate) enum ConnectError {
 
 /// Connects to `target`, retrying with backoff until `CONNECT_DEADLINE`.
 async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, ConnectError> {
-    let deadline = Instant::now() + CONNECT_DEADLINE;
+    let deadline = crate::timer::now() + CONNECT_DEADLINE;
     let mut pause = CONNECT_BACKOFF;
     loop {
         let attempt = tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target));
@@ -107,7 +107,7 @@ async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, 
                 Err(_) => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
             },
         };
-        if Instant::now() + pause > deadline {
+        if crate::timer::now() + pause > deadline {
             return Err(ConnectError::Failed {
                 target: target.to_string(),
                 last,
@@ -241,7 +241,7 @@ impl LiveConn {
                 return Ok(());
             }
             let delay = self.c2s.draw_delay(spec);
-            let release = self.c2s.release(Instant::now(), delay);
+            let release = self.c2s.release(crate::timer::now(), delay);
             let wait = self.c2s.bandwidth_wait(spec, data.len(), release);
             let at = tokio::time::Instant::from_std(release + wait);
             tokio::select! {

@@ -143,7 +143,7 @@ impl Pass {
             received: r.received,
             waited: r.waited,
             reason: r.reason,
-            at: Instant::now().saturating_duration_since(self.t0),
+            at: crate::timer::now().saturating_duration_since(self.t0),
             held_conn: held.rec_conn,
         });
     }

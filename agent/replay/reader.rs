@@ -99,7 +99,7 @@ pub(super) async fn read_loop(me: Reader) -> ReadOutcome {
             },
         };
         if n == 0 {
-            out.eof = Some((Instant::now(), total));
+            out.eof = Some((crate::timer::now(), total));
             break;
         }
         total += n as u64;
@@ -108,7 +108,7 @@ pub(super) async fn read_loop(me: Reader) -> ReadOutcome {
         // their delay has passed, as a client behind a slow link sees.
         if let Some(spec) = s2c.active() {
             let delay = s2c.draw_delay(&spec);
-            let release = s2c.release(Instant::now(), delay);
+            let release = s2c.release(crate::timer::now(), delay);
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(release)) => {}

@@ -139,7 +139,7 @@ impl Replay {
         drop(header);
         self.add_live(&mut r);
         if let Some(plan) = self.plan() {
-            r.waits = self.waits.snapshot(&plan, SHOWN_WAITS, Instant::now());
+            r.waits = self.waits.snapshot(&plan, SHOWN_WAITS, crate::timer::now());
         }
         r.rules = self.feed.rule_counts(self.opts.rules.as_deref());
         r.unparsed_messages = self.feed.unparsed();
@@ -265,7 +265,7 @@ impl Replays {
             saved: AtomicBool::new(false),
             store: self.store.clone(),
             accepted,
-            created: Instant::now(),
+            created: crate::timer::now(),
         });
         self.keep(&replay, &report).await;
         info!(replay = %id, mode = replay.opts.mode.as_str(), planned = report.planned, "replay accepted");
@@ -336,7 +336,7 @@ async fn run(replay: Arc<Replay>, bus: EventBus, fds: FdBudget) {
         r.clone()
     };
     store::write(&replay.store, replay.accepted, header).await;
-    let t_start = Instant::now();
+    let t_start = crate::timer::now();
     let done = CancellationToken::new();
     tokio::spawn(progress_loop(replay.clone(), bus.clone(), done.clone()));
     // One fault state for the whole replay, like one proxy: connection k of
@@ -357,7 +357,7 @@ async fn run(replay: Arc<Replay>, bus: EventBus, fds: FdBudget) {
             waits: replay.waits.clone(),
             cancel: cancel.clone(),
             pass,
-            t0: Instant::now(),
+            t0: crate::timer::now(),
             fds: fds.clone(),
         });
         p.run().await;

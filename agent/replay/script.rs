@@ -174,42 +174,24 @@ impl Scripter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::OpenInfo;
+    use crate::fixtures;
     use crate::replay::plan::PlanBuilder;
 
     fn open(conn: u64, ts: u64) -> Frame {
-        Frame {
+        let client = format!("127.0.0.1:{}", 5000 + conn);
+        fixtures::frame(
             conn,
-            ts_ns: ts,
-            body: FrameBody::Open(OpenInfo {
-                client: format!("127.0.0.1:{}", 5000 + conn),
-                proxy_id: "p1".into(),
-                upstream: "127.0.0.1:6379".into(),
-                mid_session: false,
-                opened_unix_ns: 0,
-            }),
-        }
+            ts,
+            fixtures::open_to(&client, "127.0.0.1:6379", false),
+        )
     }
 
     fn data(conn: u64, ts: u64, dir: Direction, b: &'static [u8]) -> Frame {
-        Frame {
-            conn,
-            ts_ns: ts,
-            body: FrameBody::Data {
-                dir,
-                payload: Bytes::from_static(b),
-            },
-        }
+        fixtures::frame(conn, ts, fixtures::data(dir, b))
     }
 
     fn close(conn: u64, ts: u64) -> Frame {
-        Frame {
-            conn,
-            ts_ns: ts,
-            body: FrameBody::Close {
-                reason: "client closed".into(),
-            },
-        }
+        fixtures::frame(conn, ts, fixtures::close("client closed"))
     }
 
     fn frames() -> Vec<Frame> {

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -84,7 +83,7 @@ impl Pass {
                 captures: Arc::default(),
                 gates: causal.then(|| {
                     Arc::new(SharedGates::new(Gates::new(
-                        Instant::now(),
+                        crate::timer::now(),
                         self.opts.server_timeout,
                     )))
                 }),
@@ -164,8 +163,8 @@ impl Pass {
                     };
                     if let Some(g) = &c.gates {
                         g.with(|gt| {
-                            gt.open(ev.conn, Instant::now());
-                            gt.push(ev.conn, ev.g, None, Instant::now())
+                            gt.open(ev.conn, crate::timer::now());
+                            gt.push(ev.conn, ev.g, None, crate::timer::now())
                         });
                     }
                     let me = self.clone();
@@ -200,7 +199,7 @@ impl Pass {
                         return false;
                     };
                     if let Some(g) = &c.gates {
-                        g.with(|gt| gt.push(ev.conn, ev.g, None, Instant::now()));
+                        g.with(|gt| gt.push(ev.conn, ev.g, None, crate::timer::now()));
                     }
                     let q = Queued {
                         g: ev.g,
@@ -249,7 +248,7 @@ impl Pass {
                             answer: self.opts.scaled(*answer_ns),
                         };
                         let given_up =
-                            g.with(|gt| gt.push(ev.conn, ev.g, Some(expect), Instant::now()));
+                            g.with(|gt| gt.push(ev.conn, ev.g, Some(expect), crate::timer::now()));
                         if let Some(r) = given_up {
                             self.relaxed(copy, ev.conn, r, None);
                         }

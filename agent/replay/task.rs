@@ -157,7 +157,7 @@ impl Pass {
         let observer: Option<Observer> = me.gates.clone().map(|gt| {
             let conn = me.conn;
             Arc::new(move |total: Option<u64>| match total {
-                Some(t) => gt.with(|x| x.received(conn, t, Instant::now())),
+                Some(t) => gt.with(|x| x.received(conn, t, crate::timer::now())),
                 // The server closed: what it did not send will not come,
                 // so this connection holds nobody any more.
                 None => gt.with(|x| x.end(conn)),
@@ -181,7 +181,7 @@ impl Pass {
         // An action is done once it has happened (connected, written), so
         // a connection the log puts after it cannot overtake it.
         if let Some(gt) = &me.gates {
-            gt.with(|x| x.acted(me.conn, g, Instant::now()));
+            gt.with(|x| x.acted(me.conn, g, crate::timer::now()));
         }
         loop {
             let q = match steps.try_recv() {
@@ -232,14 +232,14 @@ impl Pass {
             if opts.paced() {
                 live.report
                     .lateness
-                    .record(Instant::now().saturating_duration_since(due));
+                    .record(crate::timer::now().saturating_duration_since(due));
             }
             let go_on = match ob.as_deref_mut() {
                 Some(ob) => self.take_rewritten(&mut live, ob, &action).await,
                 None => self.take_step(&mut live, &action).await,
             };
             if let Some(gt) = &me.gates {
-                gt.with(|x| x.acted(me.conn, q.g, Instant::now()));
+                gt.with(|x| x.acted(me.conn, q.g, crate::timer::now()));
             }
             if !go_on {
                 break;
@@ -334,7 +334,7 @@ impl Pass {
                 on: me.conn,
                 expected: target,
                 received: live.received(),
-                since: Instant::now(),
+                since: crate::timer::now(),
             },
         );
         if let Some(gt) = &me.gates {
@@ -360,7 +360,7 @@ impl Pass {
             }
             if let Some(gt) = &me.gates {
                 let shortfall = live.shortfall;
-                gt.with(|x| x.shortfall(me.conn, shortfall, Instant::now()));
+                gt.with(|x| x.shortfall(me.conn, shortfall, crate::timer::now()));
             }
         }
         true
@@ -393,7 +393,7 @@ impl Pass {
                     on: blocked.on,
                     expected: blocked.expected,
                     received: blocked.received,
-                    since: Instant::now(),
+                    since: crate::timer::now(),
                 },
             );
             let until = tokio::time::Instant::from_std(blocked.until);
@@ -401,7 +401,7 @@ impl Pass {
                 _ = self.cancel.cancelled() => break false,
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(until) => {
-                    if let Some(r) = gt.with(|x| x.relax(me.conn, g, Instant::now())) {
+                    if let Some(r) = gt.with(|x| x.relax(me.conn, g, crate::timer::now())) {
                         self.relaxed(me.copy, me.conn, r, Some(report));
                     }
                 }

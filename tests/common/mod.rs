@@ -1,15 +1,18 @@
 //! Helpers shared by the integration tests: real agent processes (killed by
-//! pid when the test ends), real TCP servers on loopback, and the real
-//! reelctl binary. Every wait is bounded.
+//! pid when the test ends) and in-process agents (`in_process`), real TCP
+//! servers on loopback, and the real reelctl binary. Every wait is bounded.
 #![allow(dead_code)]
 
 pub mod chat;
 pub mod disk;
 pub mod faults;
 pub mod game;
+pub mod in_process;
 pub mod known;
 pub mod needs;
 pub mod ready;
+#[allow(unused_imports)]
+pub use in_process::InProcessAgent;
 #[allow(unused_imports)]
 pub use inspect::*;
 pub mod inspect;
@@ -123,13 +126,7 @@ impl AgentProc {
     }
 
     pub async fn client(&self) -> ReelClient<Channel> {
-        let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connect to agent");
-        ReelClient::new(ch)
+        connect(self.addr).await
     }
 
     /// SIGKILL: the agent gets no chance to finish anything.
@@ -167,13 +164,18 @@ pub fn raise_open_file_limit() {
     });
 }
 
-/// Says that `test` was skipped, and why, on the test binary's stderr
-/// itself: the harness captures `eprintln!` of passing tests, not this, so
-/// the line shows in a plain `cargo test` run.
-pub fn skipped(test: &str, why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+/// A client of the agent at `addr` (plain HTTP/2), connected within 5 s.
+pub async fn connect(addr: SocketAddr) -> ReelClient<Channel> {
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connect to agent");
+    ReelClient::new(ch)
 }
+
+pub use reel::fixtures::skipped;
 
 /// A command running `program` (arguments appended by the caller) under an
 /// open-file limit of `soft`/`hard`: `bash` lowers the soft limit first (the

@@ -1,12 +1,15 @@
-//! Wireshark's tools for the pcap tests: tshark (bounded, with the install
-//! hint when missing), its `follow,tcp,raw` output parsed, and a dumpcap
-//! loopback capture stopped by pid.
+//! Wireshark's tools for the pcap tests: tshark and its `follow,tcp,raw`
+//! output parsed (from `reel::fixtures`, shared with the unit tests), and a
+//! dumpcap loopback capture stopped by pid.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{run_bounded, signal, wait_bounded};
+#[allow(unused_imports)]
+pub use reel::fixtures::{Followed, parse_follow};
+
+use super::{signal, wait_bounded};
 
 /// Panics with the install hint unless `tool` runs.
 pub fn require(tool: &str) {
@@ -25,48 +28,7 @@ pub fn require(tool: &str) {
 
 /// Runs tshark with `args` (bounded), asserting success; its stdout.
 pub fn tshark(args: &[&str]) -> String {
-    let out = run_bounded(
-        Command::new("tshark").args(args),
-        Duration::from_secs(60),
-        "tshark (install tshark)",
-    );
-    assert_eq!(out.code, Some(0), "tshark {args:?}: {}", out.stderr);
-    out.stdout
-}
-
-/// One stream of `tshark -z follow,tcp,raw,N`: the two nodes, and the bytes
-/// each sent (lines indented with a tab are node 1's).
-#[derive(Debug, Default)]
-pub struct Followed {
-    pub nodes: [String; 2],
-    pub sent: [Vec<u8>; 2],
-}
-
-fn unhex(line: &str) -> Vec<u8> {
-    (0..line.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-pub fn parse_follow(text: &str) -> Vec<Followed> {
-    let mut out: Vec<Followed> = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("Filter: ") {
-            out.push(Followed::default());
-        } else if let Some(f) = out.last_mut() {
-            if let Some(node) = line.strip_prefix("Node 0: ") {
-                f.nodes[0] = node.to_string();
-            } else if let Some(node) = line.strip_prefix("Node 1: ") {
-                f.nodes[1] = node.to_string();
-            } else if let Some(h) = line.strip_prefix('\t') {
-                f.sent[1].extend(unhex(h));
-            } else if !line.is_empty() && line.bytes().all(|b| b.is_ascii_hexdigit()) {
-                f.sent[0].extend(unhex(line));
-            }
-        }
-    }
-    out
+    reel::fixtures::tshark(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A dumpcap process capturing on loopback; stopped by pid on drop.
@@ -103,6 +65,25 @@ impl Capture {
         }
         std::thread::sleep(Duration::from_millis(500));
         capture
+    }
+
+    /// How many TCP FIN segments `file` holds so far, read while dumpcap
+    /// still writes it (it flushes about every 100 ms, so the last packet
+    /// may be cut: tshark's exit code is not checked).
+    pub fn fins_so_far(file: &Path) -> usize {
+        let file = file.to_string_lossy();
+        let args = [
+            "-r",
+            &file,
+            "-Y",
+            "tcp.flags.fin == 1",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ];
+        let out = reel::fixtures::tshark_run(&args).unwrap_or_else(|e| panic!("{e}"));
+        out.stdout.lines().filter(|l| !l.trim().is_empty()).count()
     }
 
     pub fn log(&self) -> String {

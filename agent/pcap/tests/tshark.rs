@@ -1,68 +1,24 @@
 //! Exports checked by an independent reader: tshark must see one TCP
 //! conversation per recorded connection, valid checksums, and follow each
-//! stream to exactly the recorded bytes. Without tshark these tests fail
-//! and say how to install it.
+//! stream to exactly the recorded bytes. They run with `REEL_TEST_TSHARK`
+//! set (scripts/test.sh sets it); then a missing tshark fails them with the
+//! install hint.
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use super::util::{recording, sample_frames, streams};
+use crate::fixtures::{self, Need, parse_follow};
 use crate::pcap::export_pcapng;
 
-/// Runs tshark; panics with the install hint if it is missing.
+/// Runs tshark (bounded); panics with the install hint if it is missing.
 fn tshark(args: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "tshark is required for this test and could not run ({e}): `apt-get install tshark`"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "tshark {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("tshark prints UTF-8")
+    fixtures::tshark(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One stream of `tshark -z follow,tcp,raw,N`: the two nodes, and the bytes
-/// each sent (lines indented with a tab are node 1's).
-#[derive(Debug)]
-struct Followed {
-    nodes: [String; 2],
-    sent: [Vec<u8>; 2],
-}
-
-fn hex(line: &str) -> Vec<u8> {
-    (0..line.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-fn parse_follow(text: &str) -> Vec<Followed> {
-    let mut out: Vec<Followed> = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("Filter: ") {
-            out.push(Followed {
-                nodes: Default::default(),
-                sent: Default::default(),
-            });
-        } else if let Some(f) = out.last_mut() {
-            if let Some(node) = line.strip_prefix("Node 0: ") {
-                f.nodes[0] = node.to_string();
-            } else if let Some(node) = line.strip_prefix("Node 1: ") {
-                f.nodes[1] = node.to_string();
-            } else if let Some(h) = line.strip_prefix('\t') {
-                f.sent[1].extend(hex(h));
-            } else if !line.is_empty() && line.bytes().all(|b| b.is_ascii_hexdigit()) {
-                f.sent[0].extend(hex(line));
-            }
-        }
-    }
-    out
+/// Whether `test` may run: tshark is a tool cargo does not bring, behind
+/// `REEL_TEST_TSHARK` like the integration tests that need it.
+fn enabled(test: &str) -> bool {
+    fixtures::enabled(Need::Tshark, test)
 }
 
 /// tshark's spelling of an address: IPv6 in brackets, IPv4-mapped as IPv6.
@@ -83,6 +39,9 @@ fn exported() -> (tempfile::TempDir, String) {
 
 #[test]
 fn tshark_sees_one_conversation_per_connection() {
+    if !enabled("tshark_sees_one_conversation_per_connection") {
+        return;
+    }
     let (_dir, path) = exported();
     let conv = tshark(&["-r", &path, "-q", "-z", "conv,tcp"]);
     let conversations = conv.lines().filter(|l| l.contains("<->")).count();
@@ -91,6 +50,9 @@ fn tshark_sees_one_conversation_per_connection() {
 
 #[test]
 fn tshark_finds_valid_checksums_times_and_no_malformed_packet() {
+    if !enabled("tshark_finds_valid_checksums_times_and_no_malformed_packet") {
+        return;
+    }
     let (_dir, path) = exported();
     let fields = tshark(&[
         "-r",
@@ -130,6 +92,9 @@ fn tshark_finds_valid_checksums_times_and_no_malformed_packet() {
 
 #[test]
 fn tshark_follows_every_stream_to_the_recorded_bytes() {
+    if !enabled("tshark_follows_every_stream_to_the_recorded_bytes") {
+        return;
+    }
     let (_dir, path) = exported();
     let expected = streams(&sample_frames());
     let mut args = vec!["-r".to_string(), path.clone(), "-q".into()];

@@ -1,58 +1,27 @@
-//! Helpers for the pcap tests: a generated recording of known contents,
+//! Helpers for the pcap tests: a generated recording of known contents
+//! (built with `crate::fixtures`),
 //! synthetic captures built packet by packet, and reading results back.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
 
 use crate::format::{
-    Direction, End, Frame, FrameBody, Header, Next, OpenInfo, RecordingReader, RecordingWriter,
+    Direction, End, Frame, FrameBody, Header, Next, RecordingReader, RecordingWriter,
 };
 use crate::pcap::segment::{CLIENT_MAC, SERVER_MAC, Segment, write_segment};
 
 pub(super) const START_UNIX_NS: i64 = 1_700_000_000_123_456_789;
 pub(super) const MS: u64 = 1_000_000;
 
+pub(super) use crate::fixtures::{close, data, open_to as open, pattern};
+
+/// A frame at `ts_ms` milliseconds (the pcap tests count in ms).
 pub(super) fn frame(conn: u64, ts_ms: u64, body: FrameBody) -> Frame {
-    Frame {
-        conn,
-        ts_ns: ts_ms * MS,
-        body,
-    }
-}
-
-pub(super) fn open(client: &str, upstream: &str, mid_session: bool) -> FrameBody {
-    FrameBody::Open(OpenInfo {
-        client: client.into(),
-        proxy_id: "p1".into(),
-        upstream: upstream.into(),
-        mid_session,
-        opened_unix_ns: 0,
-    })
-}
-
-pub(super) fn data(dir: Direction, bytes: &[u8]) -> FrameBody {
-    FrameBody::Data {
-        dir,
-        payload: Bytes::copy_from_slice(bytes),
-    }
-}
-
-pub(super) fn close(reason: &str) -> FrameBody {
-    FrameBody::Close {
-        reason: reason.into(),
-    }
-}
-
-/// `len` bytes of a recognisable pattern seeded by `seed`.
-pub(super) fn pattern(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| seed.wrapping_add((i % 251) as u8))
-        .collect()
+    crate::fixtures::frame(conn, ts_ms * MS, body)
 }
 
 /// Six connections covering what export has to handle (see each line).
@@ -109,11 +78,7 @@ pub(super) fn recording(frames: &[Frame]) -> Vec<u8> {
         started_at_unix_ns: START_UNIX_NS,
         ..Header::default()
     };
-    let mut w = RecordingWriter::new(Vec::new(), &header).unwrap();
-    for f in frames {
-        w.write_frame(f).unwrap();
-    }
-    w.finish(0, "test", None).unwrap().0
+    crate::fixtures::write_into(Vec::new(), &header, frames.iter().cloned(), 0).unwrap()
 }
 
 /// Per connection, in order of first appearance: [c2s bytes, s2c bytes].
