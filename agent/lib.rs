@@ -28,6 +28,10 @@
 //!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
+//! - `wire`: conversions between engine values and reel.v1 messages that
+//!   both sides of the wire need (fault profiles, replay modes and states,
+//!   analyses); `service` and `reelctl` use them, the engine never does.
+//! - `token`: what a bearer token and a token file must hold (agent and reelctl).
 //! - `config`, `error`, `ids`, `host_port`: settings, the engine's error, id
 //!   rules, the one `host:port` check.
 
@@ -53,6 +57,8 @@ pub mod service;
 pub mod stats;
 pub mod tap;
 pub mod timer;
+pub mod token;
+pub mod wire;
 
 pub use agent::Agent;
 pub use error::{Error, Result};

@@ -118,7 +118,7 @@ fn read_pem(what: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 impl SafetyArgs {
     fn serve_options(&self) -> anyhow::Result<reel::service::ServeOptions> {
         let token = match &self.token_file {
-            Some(p) => Some(reel::service::auth::read_token_file(p).map_err(anyhow::Error::msg)?),
+            Some(p) => Some(reel::token::read_token_file(p).map_err(anyhow::Error::msg)?),
             None => None,
         };
         let tls = match (&self.tls_cert, &self.tls_key) {

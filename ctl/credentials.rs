@@ -81,7 +81,7 @@ fn read(files: &CredentialFiles) -> Result<Access, String> {
 /// # Errors
 /// A message naming the file.
 pub(crate) fn read_token(path: &Path) -> Result<String, String> {
-    reel::service::auth::read_token_file(path)
+    reel::token::read_token_file(path)
 }
 
 /// Reads a CA certificate file (PEM).

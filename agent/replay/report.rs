@@ -119,17 +119,12 @@ pub struct Omitted {
     pub bytes_received: u64,
 }
 
-/// A mode's name (`Mode::as_str`). Spelled as an alias so that serde reads
-/// it through `mode_name` rather than borrowing it from the input.
-type ModeName = &'static str;
-
 /// A replay's report; partial while it runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplayReport {
     pub id: String,
     pub state: ReplayState,
-    #[serde(with = "mode_name")]
-    pub mode: ModeName,
+    pub mode: Mode,
     pub speed: f64,
     pub recordings: Vec<String>,
     pub scheduled_start: Option<SystemTime>,
@@ -240,28 +235,9 @@ impl ReplayReport {
     }
 }
 
-/// The mode's name in report files, read back as the engine's own
-/// `&'static str` (an unknown name makes the file unreadable, not a panic).
-mod mode_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::Mode;
-
-    pub fn serialize<S: Serializer>(mode: &&'static str, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(mode)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-        let name = String::deserialize(d)?;
-        Mode::parse(&name)
-            .map(Mode::as_str)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 impl ReplayReport {
     /// A report with nothing counted yet: callers set what they know.
-    pub fn empty(id: &str, state: ReplayState, mode: &'static str) -> ReplayReport {
+    pub fn empty(id: &str, state: ReplayState, mode: Mode) -> ReplayReport {
         ReplayReport {
             id: id.to_string(),
             state,
@@ -300,7 +276,7 @@ impl ReplayReport {
     pub(crate) fn blank(id: &str, state: ReplayState) -> ReplayReport {
         ReplayReport {
             recordings: vec!["r".into()],
-            ..ReplayReport::empty(id, state, "fast")
+            ..ReplayReport::empty(id, state, Mode::Fast)
         }
     }
 }
