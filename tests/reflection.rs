@@ -125,6 +125,7 @@ async fn python_client_uses_reflection_without_protos() {
         ("ReplayMode", "REPLAY_MODE_CAUSAL"),
         ("LatencyDistribution", "LATENCY_DISTRIBUTION_NORMAL"),
         ("FaultDirection", "FAULT_DIRECTION_S2C"),
+        ("RuleTable", "RULE_TABLE_CHECKSUM"),
     ] {
         let values = enums[name].as_array().expect(name);
         assert!(values.iter().any(|v| v == value), "{value} in {values:?}");
@@ -137,6 +138,7 @@ async fn python_client_uses_reflection_without_protos() {
         ("ReplayProgress.state", "enum reel.v1.ReplayState"),
         ("Latency.distribution", "enum reel.v1.LatencyDistribution"),
         ("FaultProfile.direction", "enum reel.v1.FaultDirection"),
+        ("RuleCount.table", "enum reel.v1.RuleTable"),
         (
             "AnalyzeRecordingResponse.analysis",
             "message reel.v1.Analysis",

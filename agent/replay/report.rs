@@ -165,12 +165,35 @@ pub struct ReplayReport {
     pub unparsed_messages: u64,
 }
 
+/// The table of a rules file a rule is in (docs/REWRITE.md). Serialized by
+/// its `as_str` name (report files keep it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleTable {
+    #[default]
+    Capture,
+    Rewrite,
+    Checksum,
+    Ignore,
+}
+
+impl RuleTable {
+    /// The table's name in a rules file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleTable::Capture => "capture",
+            RuleTable::Rewrite => "rewrite",
+            RuleTable::Checksum => "checksum",
+            RuleTable::Ignore => "ignore",
+        }
+    }
+}
+
 /// What one rule of a rules file did during a replay (see the proto's
 /// `RuleCount` for each field's meaning per table).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCount {
-    /// capture, rewrite, checksum or ignore.
-    pub table: String,
+    pub table: RuleTable,
     pub index: u32,
     /// The capture's name (for a rewrite: the capture it takes from).
     pub name: String,
@@ -184,8 +207,8 @@ pub struct RuleCount {
 impl RuleCount {
     /// The counts of every rule of `rules`, in file order, from `stats`.
     pub fn all(rules: &Rules, stats: &Stats) -> Vec<RuleCount> {
-        let one = |table: &str, index: usize, name: &str, s: &RuleStats| RuleCount {
-            table: table.to_string(),
+        let one = |table: RuleTable, index: usize, name: &str, s: &RuleStats| RuleCount {
+            table,
             index: u32::try_from(index).unwrap_or(u32::MAX),
             name: name.to_string(),
             matched: s.matched,
@@ -196,16 +219,16 @@ impl RuleCount {
         };
         let mut out = Vec::new();
         for (i, (c, s)) in rules.captures().iter().zip(&stats.capture).enumerate() {
-            out.push(one("capture", i, &c.name, s));
+            out.push(one(RuleTable::Capture, i, &c.name, s));
         }
         for (i, (r, s)) in rules.rewrites().iter().zip(&stats.rewrite).enumerate() {
-            out.push(one("rewrite", i, &r.from, s));
+            out.push(one(RuleTable::Rewrite, i, &r.from, s));
         }
         for (i, s) in stats.checksum.iter().enumerate() {
-            out.push(one("checksum", i, "", s));
+            out.push(one(RuleTable::Checksum, i, "", s));
         }
         for (i, s) in stats.ignore.iter().enumerate() {
-            out.push(one("ignore", i, "", s));
+            out.push(one(RuleTable::Ignore, i, "", s));
         }
         out
     }

@@ -153,7 +153,7 @@ fn relaxation(r: Relaxation) -> pb::Relaxation {
 
 fn rule_count(c: RuleCount) -> pb::RuleCount {
     pb::RuleCount {
-        table: c.table,
+        table: crate::wire::replay::rule_table_value(c.table) as i32,
         index: c.index,
         name: c.name,
         matched: c.matched,

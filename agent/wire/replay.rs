@@ -4,7 +4,7 @@
 use crate::domain::ReplayState;
 use crate::error::Error;
 use crate::proto as pb;
-use crate::replay::Mode;
+use crate::replay::{Mode, RuleTable};
 
 /// The engine's mode of a request's; UNSPECIFIED is timed.
 ///
@@ -57,6 +57,28 @@ pub fn state_value(s: ReplayState) -> pb::ReplayState {
     }
 }
 
+/// The engine's table of a rule count's; `None` for UNSPECIFIED or a value
+/// this build does not know.
+pub fn rule_table(value: i32) -> Option<RuleTable> {
+    match pb::RuleTable::try_from(value).ok()? {
+        pb::RuleTable::Unspecified => None,
+        pb::RuleTable::Capture => Some(RuleTable::Capture),
+        pb::RuleTable::Rewrite => Some(RuleTable::Rewrite),
+        pb::RuleTable::Checksum => Some(RuleTable::Checksum),
+        pb::RuleTable::Ignore => Some(RuleTable::Ignore),
+    }
+}
+
+/// The wire value of the engine's table.
+pub fn rule_table_value(t: RuleTable) -> pb::RuleTable {
+    match t {
+        RuleTable::Capture => pb::RuleTable::Capture,
+        RuleTable::Rewrite => pb::RuleTable::Rewrite,
+        RuleTable::Checksum => pb::RuleTable::Checksum,
+        RuleTable::Ignore => pb::RuleTable::Ignore,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +102,14 @@ mod tests {
         }
         assert_eq!(state(0), None);
         assert_eq!(state(99), None);
+        for t in [
+            RuleTable::Capture,
+            RuleTable::Rewrite,
+            RuleTable::Checksum,
+            RuleTable::Ignore,
+        ] {
+            assert_eq!(rule_table(rule_table_value(t) as i32), Some(t));
+        }
+        assert_eq!(rule_table(0), None);
     }
 }

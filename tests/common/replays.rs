@@ -158,7 +158,10 @@ pub fn describe_live(r: &pb::ReplayReport) -> String {
 pub fn rule<'a>(r: &'a pb::ReplayReport, table: &str, index: u32) -> &'a pb::RuleCount {
     r.rules
         .iter()
-        .find(|c| c.table == table && c.index == index)
+        .find(|c| {
+            let name = reel::wire::replay::rule_table(c.table).map(|t| t.as_str());
+            name == Some(table) && c.index == index
+        })
         .unwrap_or_else(|| panic!("no count for {table}[{index}] in the report: {:?}", r.rules))
 }
 

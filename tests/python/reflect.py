@@ -30,13 +30,14 @@ TIMEOUT_S = 10
 
 # The enums reel.v1 types its wire values with, and the typed fields a client
 # gets from reflection (a message or an enum, never a string to parse).
-ENUMS = ["ReplayMode", "ReplayState", "LatencyDistribution", "FaultDirection"]
+ENUMS = ["ReplayMode", "ReplayState", "LatencyDistribution", "FaultDirection", "RuleTable"]
 FIELDS = {
     "StartReplayRequest": ["mode"],
     "ReplayReport": ["state", "mode"],
     "ReplayProgress": ["state"],
     "Latency": ["distribution"],
     "FaultProfile": ["direction"],
+    "RuleCount": ["table"],
     "AnalyzeRecordingResponse": ["analysis"],
 }
 
