@@ -30,6 +30,9 @@
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
 //! - `fixtures` (hidden): test support shared by unit and integration
 //!   tests (known recordings, tshark, the switches for external tools).
+//! - `wire`: conversions between engine values and reel.v1 messages that
+//!   both sides of the wire need (fault profiles, replay modes and states,
+//!   analyses); `service` and `reelctl` use them, the engine never does.
 //! - `config`, `error`, `ids`, `host_port`, `token`: settings, the engine's
 //!   error, id rules, the one `host:port` check, bearer token files.
 
@@ -58,6 +61,7 @@ pub mod stats;
 pub mod tap;
 pub mod timer;
 pub mod token;
+pub mod wire;
 
 pub use agent::Agent;
 pub use error::{Error, Result};

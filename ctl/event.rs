@@ -79,7 +79,9 @@ pub(crate) enum EventBody {
     /// Progress of a replay, once per second and at its end.
     Replay {
         id: String,
-        state: String,
+        /// The engine's word for the state; "unknown" for a value this
+        /// build does not know.
+        state: &'static str,
         planned: u64,
         opened: u64,
         failed: u64,
@@ -151,7 +153,7 @@ impl WatchEvent {
             Body::Lagged(l) => EventBody::Lagged { missed: l.missed },
             Body::Replay(r) => EventBody::Replay {
                 id: r.id,
-                state: r.state,
+                state: reel::wire::replay::state(r.state).map_or("unknown", |s| s.as_str()),
                 planned: r.planned,
                 opened: r.opened,
                 failed: r.failed,

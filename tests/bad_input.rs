@@ -437,3 +437,55 @@ async fn a_huge_id_is_echoed_short() {
     assert!(status.message().len() < 300, "{}", status.message());
     still_serving(&mut ctl).await;
 }
+
+/// A typed field (a proto enum) holding a number this agent does not know,
+/// as a newer or broken client could send: refused naming the field, never
+/// taken for the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_enum_values_are_invalid_arguments_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let mut ctl = agent.client().await;
+
+    let r = ctl
+        .start_replay(pb::StartReplayRequest {
+            recordings: vec!["r-none".into()],
+            mode: 99,
+            ..Default::default()
+        })
+        .await;
+    assert_status(r, Code::InvalidArgument, &["invalid mode", "99"]);
+    still_serving(&mut ctl).await;
+
+    let direction = pb::FaultProfile {
+        direction: 42,
+        ..Default::default()
+    };
+    let latency = pb::FaultProfile {
+        latency: Some(pb::Latency {
+            distribution: 7,
+            fixed_us: 1_000,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for (faults, field) in [
+        (direction, "invalid faults.direction: 42"),
+        (latency, "invalid faults.latency.distribution: 7"),
+    ] {
+        let r = ctl
+            .start_proxy(pb::StartProxyRequest {
+                faults: Some(faults),
+                ..proxy_req("127.0.0.1:0", "127.0.0.1:9")
+            })
+            .await;
+        assert_status(r, Code::InvalidArgument, &[field]);
+        still_serving(&mut ctl).await;
+    }
+    let proxies = ctl
+        .list_proxies(pb::ListProxiesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(proxies.proxies.is_empty(), "no proxy was started");
+}

@@ -56,25 +56,21 @@ async fn the_valid_sample_starts_its_proxies_at_boot() {
         .proxies;
     let names: Vec<_> = proxies.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["game", "chat", "void"]);
-    let game = proxies[0].faults.clone().expect("game has faults");
+    let game = proxies[0].faults.expect("game has faults");
     let latency = game.latency.expect("game has latency");
     assert_eq!(
-        (
-            latency.distribution.as_str(),
-            latency.min_us,
-            latency.max_us
-        ),
-        ("uniform", 500_000, 800_000)
+        (latency.distribution(), latency.min_us, latency.max_us),
+        (pb::LatencyDistribution::Uniform, 500_000, 800_000)
     );
-    assert_eq!(game.direction, "both");
+    assert_eq!(game.direction(), pb::FaultDirection::Both);
     assert_eq!(game.bandwidth, 65_536);
     assert_eq!(game.toxicity, Some(0.5));
     assert_eq!(game.seed, Some(7));
-    let chat = proxies[1].faults.clone().expect("chat has faults");
-    assert_eq!(chat.direction, "s2c");
+    let chat = proxies[1].faults.expect("chat has faults");
+    assert_eq!(chat.direction(), pb::FaultDirection::S2c);
     assert_eq!((chat.slice_bytes, chat.slice_pause_us), (16, 2_000));
     assert_eq!(chat.limit_bytes, 10_000_000);
-    let void = proxies[2].faults.clone().expect("void has faults");
+    let void = proxies[2].faults.expect("void has faults");
     assert!(void.black_hole);
     assert_eq!(void.black_hole_close_after_ms, 30_000);
 

@@ -213,14 +213,14 @@ async fn kill_9_during_a_replay_leaves_the_catalog_consistent() {
                 .await
                 .unwrap()
                 .into_inner();
-            let seen = now.bytes_sent > 0 || now.state != "running";
+            let seen = now.bytes_sent > 0 || now.state() != pb::ReplayState::Running;
             *last.lock().unwrap() = now;
             seen
         }
     })
     .await;
     let running = last.into_inner().unwrap();
-    assert_eq!(running.state, "running", "{running:?}");
+    assert_eq!(running.state(), pb::ReplayState::Running, "{running:?}");
     agent.kill9();
 
     let agent = AgentProc::start("127.0.0.1", &data);
@@ -260,14 +260,17 @@ async fn kill_9_during_a_replay_leaves_the_catalog_consistent() {
         .unwrap()
         .into_inner();
     assert_eq!(
-        (cut.state.as_str(), cut.error.as_str()),
-        ("failed", "the agent stopped during the replay")
+        (cut.state(), cut.error.as_str()),
+        (
+            pb::ReplayState::Failed,
+            "the agent stopped during the replay"
+        )
     );
     let again = ctl
         .start_replay(pb::StartReplayRequest {
             recordings: vec![rec.id.clone()],
             target: echo.to_string(),
-            mode: "fast".into(),
+            mode: reel::proto::ReplayMode::Fast as i32,
             ..Default::default()
         })
         .await

@@ -129,7 +129,7 @@ async fn a_peer_that_stops_reading_does_not_block_the_control_plane() {
             Duration::from_secs(1),
             ctl.update_faults(pb::UpdateFaultsRequest {
                 proxy: proxy.id.clone(),
-                faults: Some(reel::service::faults::profile(&spec)),
+                faults: Some(reel::wire::faults::profile(&spec)),
             }),
         )
         .await

@@ -224,7 +224,7 @@ async fn the_same_seed_gives_the_same_schedule() {
     assert_eq!(round_trip(&mut late, b"open").await, b"open");
     ctl.update_faults(pb::UpdateFaultsRequest {
         proxy: proxies[3].id.clone(),
-        faults: Some(reel::service::faults::profile(&spec(42))),
+        faults: Some(reel::wire::faults::profile(&spec(42))),
     })
     .await
     .unwrap();

@@ -2,7 +2,8 @@
 //! cycle between top-level modules (`crate::x` paths), nor between the
 //! files of one module folder (`super::x` paths). Read from the source, as
 //! `../shared/hooks/module-cycles.py` does, with tests left out; a cycle
-//! fails with the loop spelled out.
+//! fails with the loop spelled out. And reelctl never imports the agent's
+//! gRPC layer (`reel::service`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -201,6 +202,20 @@ fn files_of_one_module_folder_depend_one_way() {
         }
     }
     assert!(cycles.is_empty(), "import cycles: {cycles:#?}");
+}
+
+/// reelctl talks to agents through the generated types and the shared
+/// `wire` conversions, never through the agent's gRPC layer: the service
+/// can change without reelctl following it (issue 14, item 3).
+#[test]
+fn reelctl_never_imports_the_agents_service_layer() {
+    let ctl = Path::new(env!("CARGO_MANIFEST_DIR")).join("ctl");
+    let offenders: Vec<String> = files(&ctl)
+        .into_iter()
+        .filter(|f| referenced(&source(f), "reel::").contains("service"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(offenders.is_empty(), "reel::service in {offenders:?}");
 }
 
 #[test]

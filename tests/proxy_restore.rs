@@ -14,7 +14,7 @@ use std::time::Duration;
 use reel::faults::{FaultSpec, Latency};
 use reel::proto as pb;
 use reel::proto::reel_client::ReelClient;
-use reel::service::faults::{profile, spec};
+use reel::wire::faults::{profile, spec};
 use tokio::net::TcpStream;
 use tonic::transport::Channel;
 
@@ -91,7 +91,7 @@ async fn assert_game_back(agent: &AgentProc, listen: &str) {
         ),
         ("game", listen, 7, true)
     );
-    assert_eq!(spec(p.faults.clone()).unwrap(), updated_faults());
+    assert_eq!(spec(p.faults).unwrap(), updated_faults());
     let mut sock = TcpStream::connect(listen).await.expect("restored proxy");
     assert_eq!(round_trip(&mut sock, b"hello").await, b"hello");
 }

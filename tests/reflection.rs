@@ -66,9 +66,13 @@ async fn python_client_uses_reflection_without_protos() {
         .unwrap()
         .into_inner();
 
+    let upstream = echo_server().await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/reflect.py");
     let out = run_bounded(
-        Command::new(&python).arg(&script).arg(agent.addr_str()),
+        Command::new(&python)
+            .arg(&script)
+            .arg(agent.addr_str())
+            .arg(upstream.to_string()),
         Duration::from_secs(60),
         &python,
     );
@@ -103,6 +107,52 @@ async fn python_client_uses_reflection_without_protos() {
     assert_eq!(got["name"], "reflected-agent");
     assert_eq!(got["agent_id"], info.agent_id.as_str());
     assert_eq!(got["version"], info.version.as_str());
+
+    // Every typed concept is an enum or a message to a reflecting client.
+    let enums = &v["enums"];
+    assert_eq!(
+        enums["ReplayState"],
+        serde_json::json!([
+            "REPLAY_STATE_UNSPECIFIED",
+            "REPLAY_STATE_SCHEDULED",
+            "REPLAY_STATE_RUNNING",
+            "REPLAY_STATE_FINISHED",
+            "REPLAY_STATE_STOPPED",
+            "REPLAY_STATE_FAILED"
+        ])
+    );
+    for (name, value) in [
+        ("ReplayMode", "REPLAY_MODE_CAUSAL"),
+        ("LatencyDistribution", "LATENCY_DISTRIBUTION_NORMAL"),
+        ("FaultDirection", "FAULT_DIRECTION_S2C"),
+        ("RuleTable", "RULE_TABLE_CHECKSUM"),
+    ] {
+        let values = enums[name].as_array().expect(name);
+        assert!(values.iter().any(|v| v == value), "{value} in {values:?}");
+    }
+    let fields = &v["fields"];
+    for (field, want) in [
+        ("StartReplayRequest.mode", "enum reel.v1.ReplayMode"),
+        ("ReplayReport.state", "enum reel.v1.ReplayState"),
+        ("ReplayReport.mode", "enum reel.v1.ReplayMode"),
+        ("ReplayProgress.state", "enum reel.v1.ReplayState"),
+        ("Latency.distribution", "enum reel.v1.LatencyDistribution"),
+        ("FaultProfile.direction", "enum reel.v1.FaultDirection"),
+        ("RuleCount.table", "enum reel.v1.RuleTable"),
+        (
+            "AnalyzeRecordingResponse.analysis",
+            "message reel.v1.Analysis",
+        ),
+    ] {
+        assert_eq!(fields[field], want, "{field}: {fields}");
+    }
+    // The profile Python spelled with enum names came back as those names.
+    let faults = &v["proxy"]["faults"];
+    assert_eq!(faults["direction"], "FAULT_DIRECTION_C2S", "{faults}");
+    assert_eq!(
+        faults["latency"]["distribution"], "LATENCY_DISTRIBUTION_UNIFORM",
+        "{faults}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
 use common::redis::{RedisServer, RespClient};
+use common::replays::replay_request;
 use common::*;
 
 const CLIENTS: usize = 20;
@@ -75,15 +76,6 @@ async fn dump(addr: std::net::SocketAddr) -> BTreeMap<String, String> {
     out
 }
 
-fn replay_request(rec: &str, target: std::net::SocketAddr, mode: &str) -> pb::StartReplayRequest {
-    pb::StartReplayRequest {
-        recordings: vec![rec.to_string()],
-        target: target.to_string(),
-        mode: mode.into(),
-        ..Default::default()
-    }
-}
-
 /// Starts a replay and waits (bounded) for its final report.
 async fn replay(ctl: &mut ReelClient<Channel>, req: pb::StartReplayRequest) -> pb::ReplayReport {
     let started = ctl
@@ -100,7 +92,9 @@ async fn replay(ctl: &mut ReelClient<Channel>, req: pb::StartReplayRequest) -> p
             .await
             .expect("GetReplay")
             .into_inner();
-        if r.state != "running" && r.state != "scheduled" {
+        if r.state() != reel::proto::ReplayState::Running
+            && r.state() != reel::proto::ReplayState::Scheduled
+        {
             return r;
         }
         assert!(
@@ -163,7 +157,7 @@ async fn causal_replay_reproduces_redis_state() {
 
     let fresh = RedisServer::start().await;
     let report = replay(&mut ctl, replay_request(&rec.id, fresh.addr, "causal")).await;
-    assert_eq!(report.state, "finished");
+    assert_eq!(report.state(), reel::proto::ReplayState::Finished);
     assert_eq!(
         (report.planned, report.opened, report.failed),
         (CLIENTS as u64, CLIENTS as u64, 0)
@@ -192,7 +186,7 @@ async fn causal_replay_reproduces_redis_state() {
     // one: report how close it comes, without asserting.
     let timed = RedisServer::start().await;
     let report = replay(&mut ctl, replay_request(&rec.id, timed.addr, "timed")).await;
-    assert_eq!(report.state, "finished");
+    assert_eq!(report.state(), reel::proto::ReplayState::Finished);
     let got = dump(timed.addr).await;
     let same = want.iter().filter(|(k, v)| got.get(*k) == Some(v)).count();
     eprintln!("timed replay reproduced {same} of {} keys", want.len());
@@ -246,7 +240,7 @@ async fn timed_replay_keeps_order_and_scales_with_speed() {
     let mut req = replay_request(&rec.id, echo, "timed");
     req.verify = true;
     let slow = replay(&mut ctl, req.clone()).await;
-    assert_eq!(slow.state, "finished");
+    assert_eq!(slow.state(), reel::proto::ReplayState::Finished);
     assert_eq!(
         slow.divergences, 0,
         "echo answers as recorded, in order: {slow:?}"
@@ -370,10 +364,11 @@ async fn verify_reports_the_first_divergence_and_bad_input_is_refused() {
     let err = ctl.start_replay(bad).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("speed"), "{err}");
-    let err = ctl
-        .start_replay(replay_request(&rec.id, echo, "sideways"))
-        .await
-        .unwrap_err();
+    // A mode is a proto enum now: the bad input is a value the agent does
+    // not know (tests/bad_input.rs checks the message).
+    let mut sideways = replay_request(&rec.id, echo, "timed");
+    sideways.mode = 99;
+    let err = ctl.start_replay(sideways).await.unwrap_err();
     assert!(err.message().contains("mode"), "{err}");
     ctl.get_info(pb::GetInfoRequest {})
         .await

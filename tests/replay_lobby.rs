@@ -273,7 +273,12 @@ async fn causal_replay_seats_as_recorded(unpaced: bool) {
         report.relaxations,
         report.server_timeouts
     );
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(
         (report.planned, report.opened, report.failed),
         (PLAYERS as u64, PLAYERS as u64, 0)

@@ -191,7 +191,12 @@ async fn fast_replay_of_a_1gib_recording_keeps_the_agent_under_200mib() {
         before_kib / 1024,
         sampled_kib / 1024
     );
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(report.failed, 0, "{:?}", report.connections);
     assert_eq!(report.bytes_sent, RECORDED_BYTES);
     eventually(Duration::from_secs(20), "the sink read every byte", || {

@@ -147,7 +147,12 @@ async fn replay_into_fresh(r: &mut Recorded, mode: &str) {
     for x in report.relaxed.iter().take(10) {
         eprintln!("  relaxed: {x:?}");
     }
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(
         (report.planned, report.opened, report.failed),
         (r.rec.connections, r.rec.connections, 0),

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tonic::transport::Channel;
 
-use common::replays::get_replay;
+use common::replays::{get_replay, mode_value};
 use common::*;
 
 /// The error of a replay whose agent died under it (`reel::replay::INTERRUPTED`).
@@ -81,7 +81,7 @@ fn request(rec: &str, target: SocketAddr, mode: &str) -> pb::StartReplayRequest 
     pb::StartReplayRequest {
         recordings: vec![rec.to_string()],
         target: target.to_string(),
-        mode: mode.into(),
+        mode: mode_value(mode),
         ..Default::default()
     }
 }
@@ -111,7 +111,8 @@ async fn wait_for(
 }
 
 fn ended(r: &pb::ReplayReport) -> bool {
-    r.state != "running" && r.state != "scheduled"
+    r.state() != reel::proto::ReplayState::Running
+        && r.state() != reel::proto::ReplayState::Scheduled
 }
 
 /// Every page of ListReplays, one request per page; the ids newest first.
@@ -189,7 +190,7 @@ async fn reports_survive_restarts_and_a_crash_marks_them_failed() {
         .into_inner()
         .id;
     let fast = wait_for(&mut ctl, &fast_id, Duration::from_secs(60), "ended", ended).await;
-    assert_eq!(fast.state, "finished", "{fast:?}");
+    assert_eq!(fast.state(), reel::proto::ReplayState::Finished, "{fast:?}");
     assert_eq!((fast.connections_total, fast.connections.len()), (1, 1));
     assert_eq!(fast.bytes_sent, 5);
     assert!(
@@ -216,14 +217,14 @@ async fn reports_survive_restarts_and_a_crash_marks_them_failed() {
     let mut agent = AgentProc::start("127.0.0.1", &data);
     let mut ctl = agent.client().await;
     let again = get_replay(&mut ctl, &fast_id).await;
-    assert_eq!(again.state, "finished");
+    assert_eq!(again.state(), reel::proto::ReplayState::Finished);
     assert_eq!(again.connections_total, 1);
     assert_eq!(again.connections.len(), 1);
     assert_eq!(again.connections[0].bytes_sent, 5);
     assert_eq!(again.bytes_sent, fast.bytes_sent);
     assert_eq!(again.started_at_unix_ns, fast.started_at_unix_ns);
     let cut = get_replay(&mut ctl, &cut_id).await;
-    assert_eq!(cut.state, "stopped", "{cut:?}");
+    assert_eq!(cut.state(), reel::proto::ReplayState::Stopped, "{cut:?}");
     let listed = list_all(&mut ctl, 1).await;
     assert_eq!(ids(&listed), [cut_id.as_str(), fast_id.as_str()]);
     assert!(
@@ -237,7 +238,7 @@ async fn reports_survive_restarts_and_a_crash_marks_them_failed() {
     let mut later = request(&tiny.id, server, "fast");
     later.start_at_unix_ns = unix_ns_in(Duration::from_secs(600));
     let scheduled = ctl.start_replay(later).await.unwrap().into_inner();
-    assert_eq!(scheduled.state, "scheduled");
+    assert_eq!(scheduled.state(), reel::proto::ReplayState::Scheduled);
     wait_for(
         &mut ctl,
         &running_id,
@@ -253,8 +254,8 @@ async fn reports_survive_restarts_and_a_crash_marks_them_failed() {
     for id in [&running_id, &scheduled.id] {
         let r = get_replay(&mut ctl, id).await;
         assert_eq!(
-            (r.state.as_str(), r.error.as_str()),
-            ("failed", INTERRUPTED)
+            (r.state(), r.error.as_str()),
+            (reel::proto::ReplayState::Failed, INTERRUPTED)
         );
     }
     let listed = list_all(&mut ctl, 0).await;
@@ -340,13 +341,13 @@ async fn a_start_more_than_an_hour_ahead_is_refused() {
     let mut req = request(&rec.id, server, "fast");
     req.start_at_unix_ns = unix_ns_in(Duration::from_secs(3500));
     let r = ctl.start_replay(req).await.unwrap().into_inner();
-    assert_eq!(r.state, "scheduled");
+    assert_eq!(r.state(), reel::proto::ReplayState::Scheduled);
     let stopped = ctl
         .stop_replay(pb::StopReplayRequest { id: r.id })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(stopped.state, "stopped");
+    assert_eq!(stopped.state(), reel::proto::ReplayState::Stopped);
 }
 
 /// A fast replay of a one-connection recording, `multiply` x `loops`
@@ -371,7 +372,7 @@ async fn many_connections(multiply: u32, loops: u32, limit: Duration) {
         started.elapsed().as_secs_f64(),
         peak_rss_kib(agent.child.id())
     );
-    assert_eq!(r.state, "finished", "{}", r.error);
+    assert_eq!(r.state(), reel::proto::ReplayState::Finished, "{}", r.error);
     assert_eq!(r.connections_total, total);
     assert_eq!(r.finished, total);
     assert_eq!(r.bytes_sent, 3 * total);

@@ -128,7 +128,12 @@ async fn replay_game(
 /// What a replay with the game's rules must have done: every player
 /// accepted, the world reproduced, every session value rewritten.
 fn assert_game_reproduced(fresh: &GameServer, report: &pb::ReplayReport, want: &World) {
-    assert_eq!(report.state, "finished", "{}", describe_live(report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(report)
+    );
     assert_eq!(
         (report.planned, report.opened, report.failed),
         (PLAYERS as u64, PLAYERS as u64, 0)
@@ -177,7 +182,12 @@ async fn game_replay_without_rules_is_rejected() {
     let (agent, rec, _) = record_game(dir.path()).await;
     let mut ctl = agent.client().await;
     let (fresh, report) = replay_game(&mut ctl, &rec, "", false).await;
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(
         fresh.rejects(),
         PLAYERS as u64,
@@ -213,7 +223,12 @@ async fn causal_game_replay_reproduces_the_world_where_sessions_are_not_checked(
         REPLAY_LIMIT,
     )
     .await;
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(lenient.world(), want, "the lenient server's world");
     assert_eq!(report.server_timeouts, 0, "{}", describe_live(&report));
     assert_eq!(report.closed_early, 0, "{:?}", report.connections);

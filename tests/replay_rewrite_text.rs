@@ -80,7 +80,12 @@ async fn text_session_is_rewritten_anywhere_with_length_changes() {
     let mut req = replay_request(&rec.id, bare.addr, "reactive");
     req.server_timeout_ms = SHORT_SERVER_WAIT_MS;
     let report = replay_within(&mut ctl, req, REPLAY_LIMIT).await;
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(
         bare.rejects(),
         CHATTERS as u64,
@@ -93,7 +98,12 @@ async fn text_session_is_rewritten_anywhere_with_length_changes() {
     let mut req = replay_request(&rec.id, fresh.addr, "reactive");
     req.rules = chat::RULES.into();
     let report = replay_within(&mut ctl, req, REPLAY_LIMIT).await;
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!(
         (report.planned, report.opened, report.failed),
         (CHATTERS as u64, CHATTERS as u64, 0)
@@ -199,7 +209,12 @@ async fn malformed_rules_are_refused_naming_the_field() {
         REPLAY_LIMIT,
     )
     .await;
-    assert_eq!(report.state, "finished", "{}", describe_live(&report));
+    assert_eq!(
+        report.state(),
+        reel::proto::ReplayState::Finished,
+        "{}",
+        describe_live(&report)
+    );
     assert_eq!((report.opened, report.failed), (1, 0));
 }
 

@@ -91,11 +91,12 @@ async fn watch_until(
                 .await
                 .expect("StopReplay")
                 .into_inner();
-            assert_eq!(stopped.state, "stopped");
+            assert_eq!(stopped.state(), reel::proto::ReplayState::Stopped);
             return r;
         }
         assert!(
-            r.state == "running" && tokio::time::Instant::now() < deadline,
+            r.state() == reel::proto::ReplayState::Running
+                && tokio::time::Instant::now() < deadline,
             "{what}: not seen within 20 s; report {r:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -134,7 +135,7 @@ async fn a_stuck_replay_says_what_it_waits_for_and_counts_its_timeouts() {
     let req = pb::StartReplayRequest {
         recordings: vec![rec.id.clone()],
         target: mute.to_string(),
-        mode: "reactive".into(),
+        mode: reel::proto::ReplayMode::Reactive as i32,
         unpaced: true,
         server_timeout_ms: 10_000,
         ..Default::default()
@@ -159,7 +160,7 @@ async fn a_stuck_replay_says_what_it_waits_for_and_counts_its_timeouts() {
     let req = pb::StartReplayRequest {
         recordings: vec![rec.id.clone()],
         target: deaf.to_string(),
-        mode: "fast".into(),
+        mode: reel::proto::ReplayMode::Fast as i32,
         server_timeout_ms: 200,
         ..Default::default()
     };

@@ -293,7 +293,7 @@ fn random_faults(rng: &mut impl RngExt) -> pb::FaultProfile {
         0 => {}
         1 => {
             f.latency = Some(pb::Latency {
-                distribution: "uniform".into(),
+                distribution: reel::proto::LatencyDistribution::Uniform as i32,
                 min_us: 0,
                 max_us: rng.random_range(1_000..30_000),
                 ..Default::default()

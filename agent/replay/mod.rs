@@ -44,7 +44,8 @@ pub use options::{
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use registry::{KEPT_REPLAYS, Replay, Replays};
 pub use report::{
-    ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, RuleCount, Wait,
+    ConnReport, Omitted, RelaxReason, Relaxation, ReplayReport, ReplayState, RuleCount, RuleTable,
+    Wait,
 };
 pub use store::{INTERRUPTED, REPORTS_DIR};
 pub use verify::Divergence;

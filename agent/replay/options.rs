@@ -17,8 +17,10 @@ pub const MAX_LOOPS: u32 = 1_000_000;
 /// counts as a divergence and the replay goes on.
 pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How the client side is driven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the client side is driven. Serialized by its `as_str` name (report
+/// files keep it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Each chunk at its recorded offset, scaled by `speed`.
     Timed,

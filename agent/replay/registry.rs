@@ -244,7 +244,7 @@ impl Replays {
             planned: per_pass * u64::from(opts.loops),
             expected_sent: plan.c2s_total() * u64::from(opts.multiply) * u64::from(opts.loops),
             expected_received: plan.s2c_total() * u64::from(opts.multiply) * u64::from(opts.loops),
-            ..ReplayReport::empty(&id, state, opts.mode.as_str())
+            ..ReplayReport::empty(&id, state, opts.mode)
         };
         let collector = Arc::new(Mutex::new(Collector::new()));
         let replay = Arc::new(Replay {

@@ -119,17 +119,12 @@ pub struct Omitted {
     pub bytes_received: u64,
 }
 
-/// A mode's name (`Mode::as_str`). Spelled as an alias so that serde reads
-/// it through `mode_name` rather than borrowing it from the input.
-type ModeName = &'static str;
-
 /// A replay's report; partial while it runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplayReport {
     pub id: String,
     pub state: ReplayState,
-    #[serde(with = "mode_name")]
-    pub mode: ModeName,
+    pub mode: Mode,
     pub speed: f64,
     pub recordings: Vec<String>,
     pub scheduled_start: Option<SystemTime>,
@@ -170,12 +165,35 @@ pub struct ReplayReport {
     pub unparsed_messages: u64,
 }
 
+/// The table of a rules file a rule is in (docs/REWRITE.md). Serialized by
+/// its `as_str` name (report files keep it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleTable {
+    #[default]
+    Capture,
+    Rewrite,
+    Checksum,
+    Ignore,
+}
+
+impl RuleTable {
+    /// The table's name in a rules file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleTable::Capture => "capture",
+            RuleTable::Rewrite => "rewrite",
+            RuleTable::Checksum => "checksum",
+            RuleTable::Ignore => "ignore",
+        }
+    }
+}
+
 /// What one rule of a rules file did during a replay (see the proto's
 /// `RuleCount` for each field's meaning per table).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCount {
-    /// capture, rewrite, checksum or ignore.
-    pub table: String,
+    pub table: RuleTable,
     pub index: u32,
     /// The capture's name (for a rewrite: the capture it takes from).
     pub name: String,
@@ -189,8 +207,8 @@ pub struct RuleCount {
 impl RuleCount {
     /// The counts of every rule of `rules`, in file order, from `stats`.
     pub fn all(rules: &Rules, stats: &Stats) -> Vec<RuleCount> {
-        let one = |table: &str, index: usize, name: &str, s: &RuleStats| RuleCount {
-            table: table.to_string(),
+        let one = |table: RuleTable, index: usize, name: &str, s: &RuleStats| RuleCount {
+            table,
             index: u32::try_from(index).unwrap_or(u32::MAX),
             name: name.to_string(),
             matched: s.matched,
@@ -201,16 +219,16 @@ impl RuleCount {
         };
         let mut out = Vec::new();
         for (i, (c, s)) in rules.captures().iter().zip(&stats.capture).enumerate() {
-            out.push(one("capture", i, &c.name, s));
+            out.push(one(RuleTable::Capture, i, &c.name, s));
         }
         for (i, (r, s)) in rules.rewrites().iter().zip(&stats.rewrite).enumerate() {
-            out.push(one("rewrite", i, &r.from, s));
+            out.push(one(RuleTable::Rewrite, i, &r.from, s));
         }
         for (i, s) in stats.checksum.iter().enumerate() {
-            out.push(one("checksum", i, "", s));
+            out.push(one(RuleTable::Checksum, i, "", s));
         }
         for (i, s) in stats.ignore.iter().enumerate() {
-            out.push(one("ignore", i, "", s));
+            out.push(one(RuleTable::Ignore, i, "", s));
         }
         out
     }
@@ -240,28 +258,9 @@ impl ReplayReport {
     }
 }
 
-/// The mode's name in report files, read back as the engine's own
-/// `&'static str` (an unknown name makes the file unreadable, not a panic).
-mod mode_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::Mode;
-
-    pub fn serialize<S: Serializer>(mode: &&'static str, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(mode)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-        let name = String::deserialize(d)?;
-        Mode::parse(&name)
-            .map(Mode::as_str)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 impl ReplayReport {
     /// A report with nothing counted yet: callers set what they know.
-    pub fn empty(id: &str, state: ReplayState, mode: &'static str) -> ReplayReport {
+    pub fn empty(id: &str, state: ReplayState, mode: Mode) -> ReplayReport {
         ReplayReport {
             id: id.to_string(),
             state,
@@ -300,7 +299,7 @@ impl ReplayReport {
     pub(crate) fn blank(id: &str, state: ReplayState) -> ReplayReport {
         ReplayReport {
             recordings: vec!["r".into()],
-            ..ReplayReport::empty(id, state, "fast")
+            ..ReplayReport::empty(id, state, Mode::Fast)
         }
     }
 }

@@ -1,7 +1,8 @@
 //! AnalyzeRecording: validates the request, waits for its turn (one
 //! analysis at a time, a few in line, the rest refused), runs the one
 //! analysis (`stats::analyze_file`) over the recording's file on a blocking
-//! thread, and returns the `Analysis` as JSON with the optional projection.
+//! thread, and returns the `Analysis` as reel.v1 messages (`wire::analysis`)
+//! with the optional projection.
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Status;
@@ -10,11 +11,10 @@ use crate::agent::Agent;
 use crate::error::Error;
 use crate::proto as pb;
 use crate::record::RecordingStatus;
-use crate::stats::{AnalyzeOptions, DEFAULT_TOP, FramingSpec, StatsError, analyze_file};
-
-/// Longest top-connections list a request may ask for: enough for any
-/// report; with the timeline's 1,000 rows it bounds the answer's size.
-pub const MAX_ANALYSIS_TOP: u32 = 100_000;
+use crate::stats::{
+    AnalyzeOptions, DEFAULT_TOP, FramingSpec, MAX_ANALYSIS_TOP, StatsError, analyze_file,
+};
+use crate::wire::analysis::{projection_to, to_proto};
 
 /// Analyses running at once. One analysis of 300,000 connections takes
 /// ~50 MB (docs/ANALYSIS.md); one at a time bounds the agent's memory to
@@ -119,18 +119,9 @@ pub(super) async fn analyze(
     })
     .await
     .map_err(|e| Status::internal(format!("the analysis task failed: {e}")))??;
-    let analysis_json = serde_json::to_string(&analysis)
-        .map_err(|e| Status::internal(format!("encoding the analysis: {e}")))?;
-    let projection = (r.online > 0).then(|| {
-        let p = analysis.project(r.online);
-        pb::BandwidthProjection {
-            online: p.online,
-            ingress_bytes_per_sec: p.ingress_bytes_per_sec,
-            egress_bytes_per_sec: p.egress_bytes_per_sec,
-        }
-    });
+    let projection = (r.online > 0).then(|| projection_to(analysis.project(r.online)));
     Ok(pb::AnalyzeRecordingResponse {
-        analysis_json,
+        analysis: Some(to_proto(analysis)),
         projection,
     })
 }

@@ -43,7 +43,7 @@ pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
         failed_connections: p.failed_connections,
         started_at_unix_ms: unix_ms(p.started_at),
         recordings: p.recordings,
-        faults: Some(super::faults::profile(&p.faults)),
+        faults: Some(crate::wire::faults::profile(&p.faults)),
         refused_connections: p.refused_connections,
         max_connections: p.max_connections,
         restored: p.restored,
@@ -186,7 +186,7 @@ pub fn event(e: &Event) -> pb::Event {
         }),
         EventBody::Replay(p) => Body::Replay(pb::ReplayProgress {
             id: p.id.clone(),
-            state: p.state.as_str().to_string(),
+            state: crate::wire::replay::state_value(p.state) as i32,
             planned: p.planned,
             opened: p.opened,
             failed: p.failed,

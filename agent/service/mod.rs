@@ -3,8 +3,6 @@
 pub mod analyze;
 pub mod auth;
 mod convert;
-/// Fault profiles between protobuf and the engine (also used by reelctl).
-pub mod faults;
 mod reel;
 mod replay;
 mod server;

@@ -71,7 +71,7 @@ impl Reel for ReelService {
             listen: required("listen", &r.listen)?.to_string(),
             upstream: required("upstream", &r.upstream)?.to_string(),
             name: Some(r.name.trim().to_string()).filter(|n| !n.is_empty()),
-            faults: super::faults::spec(r.faults)?,
+            faults: crate::wire::faults::spec(r.faults)?,
             max_connections: (r.max_connections > 0).then_some(r.max_connections),
             ..ProxySpec::default()
         };
@@ -110,7 +110,7 @@ impl Reel for ReelService {
     ) -> Result<Response<pb::ProxyInfo>, Status> {
         let r = req.into_inner();
         let proxy = required("proxy", &r.proxy)?;
-        let spec = super::faults::spec(r.faults)?;
+        let spec = crate::wire::faults::spec(r.faults)?;
         let info = self.agent.proxies.update_faults(proxy, spec)?;
         Ok(Response::new(convert::proxy_info(info)))
     }

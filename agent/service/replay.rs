@@ -13,7 +13,7 @@ use crate::error::echo;
 use crate::proto as pb;
 use crate::record::{duration_ms, time_to_unix_ns};
 use crate::replay::{
-    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Mode, Omitted, RelaxReason,
+    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Omitted, RelaxReason,
     Relaxation, ReplayOptions, ReplayReport, RuleCount, Wait,
 };
 
@@ -46,7 +46,7 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
             }
         }
     }
-    let mode = Mode::parse(r.mode.trim())?;
+    let mode = crate::wire::replay::mode(r.mode)?;
     let shard = match (r.shard_index, r.shard_count) {
         (0, 0) => None,
         (i, n) => Some((i, n)),
@@ -81,7 +81,7 @@ pub fn options(agent: &Agent, r: pb::StartReplayRequest) -> Result<ReplayOptions
         } else {
             Duration::from_millis(r.server_timeout_ms)
         },
-        faults: super::faults::spec(r.faults)?,
+        faults: crate::wire::faults::spec(r.faults)?,
         rules,
     })
 }
@@ -153,7 +153,7 @@ fn relaxation(r: Relaxation) -> pb::Relaxation {
 
 fn rule_count(c: RuleCount) -> pb::RuleCount {
     pb::RuleCount {
-        table: c.table,
+        table: crate::wire::replay::rule_table_value(c.table) as i32,
         index: c.index,
         name: c.name,
         matched: c.matched,
@@ -198,8 +198,8 @@ fn unix_ns(t: Option<SystemTime>) -> i64 {
 pub fn report(r: ReplayReport) -> pb::ReplayReport {
     pb::ReplayReport {
         id: r.id,
-        state: r.state.as_str().to_string(),
-        mode: r.mode.to_string(),
+        state: crate::wire::replay::state_value(r.state) as i32,
+        mode: crate::wire::replay::mode_value(r.mode) as i32,
         speed: r.speed,
         recordings: r.recordings,
         scheduled_start_unix_ns: unix_ns(r.scheduled_start),

@@ -22,6 +22,11 @@ use crate::format::{Frame, FrameBody, Next, RecordingReader, footer_of};
 /// How many connections [`Analysis::top_connections`] lists by default.
 pub const DEFAULT_TOP: usize = 10;
 
+/// Longest top-connections list an analysis may be asked for (the agent's
+/// AnalyzeRecording and `reelctl stats --top`): enough for any report; with
+/// the timeline's 1,000 rows it bounds the answer's size.
+pub const MAX_ANALYSIS_TOP: u32 = 100_000;
+
 /// How far past the recording's span (its footer's stop time minus its
 /// header's start time) a frame's timestamp may lie and still be trusted:
 /// frame times come from a monotonic clock, the stop time from the wall

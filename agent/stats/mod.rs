@@ -37,7 +37,8 @@ pub use analysis::{
     TIMELINE_CSV_HEADER,
 };
 pub use analyzer::{
-    AnalyzeOptions, Analyzer, DEFAULT_TOP, TS_SLACK_NS, analyze_file, analyze_reader,
+    AnalyzeOptions, Analyzer, DEFAULT_TOP, MAX_ANALYSIS_TOP, TS_SLACK_NS, analyze_file,
+    analyze_reader,
 };
 pub use codec::Deframer;
 pub use error::{FramingError, StatsError};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use reel::pcap::ServerFilter;
-use reel::service::analyze::MAX_ANALYSIS_TOP;
+use reel::stats::MAX_ANALYSIS_TOP;
 use reel::stats::{DEFAULT_TOP, FramingSpec};
 
 /// `reelctl stats`

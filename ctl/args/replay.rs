@@ -59,13 +59,14 @@ pub(crate) enum ReplayMode {
 }
 
 impl ReplayMode {
-    /// The word the agent expects.
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The engine's mode (clap needs its own enum for the help texts).
+    pub(crate) fn engine(self) -> reel::replay::Mode {
+        use reel::replay::Mode;
         match self {
-            ReplayMode::Timed => "timed",
-            ReplayMode::Fast => "fast",
-            ReplayMode::Reactive => "reactive",
-            ReplayMode::Causal => "causal",
+            ReplayMode::Timed => Mode::Timed,
+            ReplayMode::Fast => Mode::Fast,
+            ReplayMode::Reactive => Mode::Reactive,
+            ReplayMode::Causal => Mode::Causal,
         }
     }
 }

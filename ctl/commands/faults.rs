@@ -4,7 +4,7 @@
 
 use reel::faults::{FaultSpec, Latency};
 use reel::proto::{FaultProfile, ListProxiesRequest, ProxyInfo, UpdateFaultsRequest};
-use reel::service::faults::{profile, spec};
+use reel::wire::faults::{profile, spec};
 use serde::Serialize;
 
 use crate::args::{FaultsSetArgs, FaultsShowArgs, ProxyArg};
@@ -73,7 +73,7 @@ impl FaultsView {
     pub(crate) fn from_profile(p: Option<FaultProfile>) -> Result<FaultsView, AgentError> {
         spec(p)
             .map(|s| FaultsView::from(&s))
-            .map_err(|status| AgentError::Protocol(status.message().to_owned()))
+            .map_err(|e| AgentError::Protocol(e.to_string()))
     }
 }
 

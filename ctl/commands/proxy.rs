@@ -1,7 +1,7 @@
 //! `reelctl proxy start|ls|stop`: TCP proxies on each agent.
 
 use reel::proto::{ListProxiesRequest, ProxyInfo, StartProxyRequest, StopProxyRequest};
-use reel::service::faults::profile;
+use reel::wire::faults::profile;
 use serde::Serialize;
 use tonic::Code;
 

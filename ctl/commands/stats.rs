@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reel::proto as pb;
 use reel::stats::{Analysis, AnalyzeOptions, Projection, analyze_file};
+use reel::wire::analysis;
 use serde::Serialize;
 
 use crate::args::StatsArgs;
@@ -167,15 +168,14 @@ async fn analyze_remote(
                 .await
         })
         .await?;
-    let analysis: Analysis = serde_json::from_str(&answer.analysis_json)
+    let analysis = answer
+        .analysis
+        .ok_or_else(|| AgentError::Protocol("the agent sent no analysis".to_owned()))?;
+    let analysis = analysis::from_proto(analysis)
         .map_err(|e| AgentError::Protocol(format!("the analysis does not parse: {e}")))?;
     let projection = match (args.online, answer.projection) {
         (None, _) => None,
-        (Some(_), Some(p)) => Some(Projection {
-            online: p.online,
-            ingress_bytes_per_sec: p.ingress_bytes_per_sec,
-            egress_bytes_per_sec: p.egress_bytes_per_sec,
-        }),
+        (Some(_), Some(p)) => Some(analysis::projection_from(p)),
         (Some(_), None) => {
             return Err(AgentError::Protocol(
                 "the agent sent no projection".to_owned(),

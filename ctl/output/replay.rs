@@ -257,7 +257,7 @@ impl Human for ReplayShown {
 
 impl Human for DetachedReplay {
     fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
-        write!(out, "started replay {} ({})", self.id, self.state)?;
+        write!(out, "started replay {} ({})", self.id, self.state.as_str())?;
         if let Some(shard) = self.shard {
             write!(out, ", shard {} of {}", shard.index + 1, shard.count)?;
         }

@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn waits_relaxations_and_omitted_lines() {
         let mut report = sample();
-        report.state = "running".into();
+        report.state = reel::proto::ReplayState::Running as i32;
         let wait = |connection, own, awaited_connection| ReplayWait {
             recording: "r1".into(),
             connection,

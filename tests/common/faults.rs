@@ -51,7 +51,7 @@ pub async fn start_faulty_proxy(
     ctl.start_proxy(pb::StartProxyRequest {
         listen: "127.0.0.1:0".into(),
         upstream: upstream.to_string(),
-        faults: Some(reel::service::faults::profile(spec)),
+        faults: Some(reel::wire::faults::profile(spec)),
         ..Default::default()
     })
     .await

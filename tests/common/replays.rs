@@ -9,7 +9,8 @@ use reel::proto as pb;
 use reel::proto::reel_client::ReelClient;
 use tonic::transport::Channel;
 
-/// A request replaying `recording` against `target` in `mode`.
+/// A request replaying `recording` against `target` in `mode` (the
+/// engine's word: timed, fast, reactive, causal).
 pub fn replay_request(
     recording: &str,
     target: std::net::SocketAddr,
@@ -18,14 +19,25 @@ pub fn replay_request(
     pb::StartReplayRequest {
         recordings: vec![recording.to_string()],
         target: target.to_string(),
-        mode: mode.into(),
+        mode: mode_value(mode),
         ..Default::default()
     }
 }
 
+/// The wire value of a mode's word.
+pub fn mode_value(mode: &str) -> i32 {
+    let mode = reel::replay::Mode::parse(mode).unwrap();
+    reel::wire::replay::mode_value(mode) as i32
+}
+
+/// The engine's word for a report's state ("unknown" when unset).
+pub fn state(r: &pb::ReplayReport) -> &'static str {
+    reel::wire::replay::state(r.state).map_or("unknown", |s| s.as_str())
+}
+
 /// Whether a report is final.
 pub fn ended(r: &pb::ReplayReport) -> bool {
-    r.state != "running" && r.state != "scheduled"
+    !matches!(state(r), "running" | "scheduled")
 }
 
 /// Starts a replay and returns its final report; when it has not ended
@@ -146,7 +158,10 @@ pub fn describe_live(r: &pb::ReplayReport) -> String {
 pub fn rule<'a>(r: &'a pb::ReplayReport, table: &str, index: u32) -> &'a pb::RuleCount {
     r.rules
         .iter()
-        .find(|c| c.table == table && c.index == index)
+        .find(|c| {
+            let name = reel::wire::replay::rule_table(c.table).map(|t| t.as_str());
+            name == Some(table) && c.index == index
+        })
         .unwrap_or_else(|| panic!("no count for {table}[{index}] in the report: {:?}", r.rules))
 }
 

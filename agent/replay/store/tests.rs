@@ -17,7 +17,7 @@ fn full_report(id: &str) -> ReplayReport {
     let mut lateness = Lateness::default();
     lateness.record(Duration::from_micros(250));
     let mut r = ReplayReport::blank(id, ReplayState::Finished);
-    r.mode = "causal";
+    r.mode = crate::replay::Mode::Causal;
     r.started_at = Some(at(1));
     r.duration = Duration::from_millis(1234);
     r.connections_total = 3;

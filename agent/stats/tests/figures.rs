@@ -249,8 +249,9 @@ fn analyze_file_reads_a_file_and_names_a_missing_one() {
 
 #[test]
 fn analysis_round_trips_through_json_exactly() {
-    // The agent sends its analysis as JSON and reelctl reads it back: every
-    // figure, floats included, must survive the trip bit for bit.
+    // reelctl prints the analysis as JSON (`stats --json`) for scripts to
+    // read back: every figure, floats included, must survive the trip bit
+    // for bit. (Over gRPC it travels as reel.v1 messages: wire::analysis.)
     for framing in [None, Some("u16be".parse().unwrap())] {
         let a = analyze(&sample(), AnalyzeOptions { top: 10, framing });
         let json = serde_json::to_string(&a).unwrap();

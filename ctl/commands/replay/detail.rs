@@ -156,7 +156,9 @@ pub(crate) struct RuleCountView {
 impl From<RuleCount> for RuleCountView {
     fn from(c: RuleCount) -> RuleCountView {
         RuleCountView {
-            table: c.table,
+            table: reel::wire::replay::rule_table(c.table)
+                .map_or("unknown", reel::replay::RuleTable::as_str)
+                .to_owned(),
             index: c.index,
             name: c.name,
             matched: c.matched,

@@ -205,7 +205,7 @@ async fn stop(
 }
 
 fn ended(report: &ReplayReport) -> bool {
-    ReplayState::parse(&report.state).ended()
+    ReplayState::from_wire(report.state).ended()
 }
 
 async fn get(agent: &Agent, id: &str) -> Result<ReplayReport, AgentError> {

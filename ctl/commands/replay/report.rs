@@ -28,15 +28,16 @@ pub(crate) enum ReplayState {
 }
 
 impl ReplayState {
-    /// The agent's word for the state.
-    pub(crate) fn parse(text: &str) -> ReplayState {
-        match text {
-            "scheduled" => ReplayState::Scheduled,
-            "running" => ReplayState::Running,
-            "finished" => ReplayState::Finished,
-            "stopped" => ReplayState::Stopped,
-            "failed" => ReplayState::Failed,
-            _ => ReplayState::Unknown,
+    /// The state of an agent's `ReplayState` value.
+    pub(crate) fn from_wire(value: i32) -> ReplayState {
+        use reel::domain::ReplayState as Engine;
+        match reel::wire::replay::state(value) {
+            Some(Engine::Scheduled) => ReplayState::Scheduled,
+            Some(Engine::Running) => ReplayState::Running,
+            Some(Engine::Finished) => ReplayState::Finished,
+            Some(Engine::Stopped) => ReplayState::Stopped,
+            Some(Engine::Failed) => ReplayState::Failed,
+            None => ReplayState::Unknown,
         }
     }
 
@@ -105,6 +106,12 @@ pub(crate) struct ReplayView {
     pub(crate) unparsed_messages: u64,
 }
 
+/// The word for an agent's `ReplayMode` value (the engine's name);
+/// "unknown" for one this build does not know.
+pub(crate) fn mode_name(value: i32) -> &'static str {
+    reel::wire::replay::mode(value).map_or("unknown", reel::replay::Mode::as_str)
+}
+
 /// An instant from the agent, 0 meaning none.
 fn instant(ns: i64) -> Option<UnixNanos> {
     (ns != 0).then_some(UnixNanos(ns))
@@ -114,8 +121,8 @@ impl From<proto::ReplayReport> for ReplayView {
     fn from(r: proto::ReplayReport) -> ReplayView {
         ReplayView {
             id: r.id,
-            state: ReplayState::parse(&r.state),
-            mode: r.mode,
+            state: ReplayState::from_wire(r.state),
+            mode: mode_name(r.mode).to_owned(),
             speed: r.speed,
             recordings: r.recordings,
             scheduled_start: instant(r.scheduled_start_unix_ns),
@@ -202,8 +209,8 @@ pub(crate) mod tests {
         });
         proto::ReplayReport {
             id: "rp-1".into(),
-            state: "finished".into(),
-            mode: "timed".into(),
+            state: proto::ReplayState::Finished as i32,
+            mode: proto::ReplayMode::Timed as i32,
             speed: 1.0,
             recordings: vec!["r1".into()],
             scheduled_start_unix_ns: 0,
@@ -351,16 +358,37 @@ pub(crate) mod tests {
 
     #[test]
     fn states() {
-        for (text, state, ended) in [
-            ("scheduled", ReplayState::Scheduled, false),
-            ("running", ReplayState::Running, false),
-            ("finished", ReplayState::Finished, true),
-            ("stopped", ReplayState::Stopped, true),
-            ("failed", ReplayState::Failed, true),
-            ("paused", ReplayState::Unknown, false),
+        use proto::ReplayState as Wire;
+        for (wire, state, text, ended) in [
+            (
+                Wire::Scheduled as i32,
+                ReplayState::Scheduled,
+                "scheduled",
+                false,
+            ),
+            (Wire::Running as i32, ReplayState::Running, "running", false),
+            (
+                Wire::Finished as i32,
+                ReplayState::Finished,
+                "finished",
+                true,
+            ),
+            (Wire::Stopped as i32, ReplayState::Stopped, "stopped", true),
+            (Wire::Failed as i32, ReplayState::Failed, "failed", true),
+            (
+                Wire::Unspecified as i32,
+                ReplayState::Unknown,
+                "unknown",
+                false,
+            ),
+            (99, ReplayState::Unknown, "unknown", false),
         ] {
-            let parsed = ReplayState::parse(text);
-            assert_eq!((parsed, parsed.ended()), (state, ended), "{text}");
+            let read = ReplayState::from_wire(wire);
+            assert_eq!(
+                (read, read.as_str(), read.ended()),
+                (state, text, ended),
+                "{wire}"
+            );
         }
     }
 }

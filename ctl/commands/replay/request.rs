@@ -66,7 +66,7 @@ fn faults(args: &ReplayStartArgs) -> Result<Option<reel::proto::FaultProfile>, R
         )));
     }
     let spec = args.faults.checked().map_err(ReplayUsageError::Flags)?;
-    Ok(Some(reel::service::faults::profile(&spec)))
+    Ok(Some(reel::wire::faults::profile(&spec)))
 }
 
 /// The request every agent gets, replaying `recordings` (the REC arguments
@@ -110,7 +110,7 @@ pub(crate) fn request(
         recordings: recordings.to_vec(),
         group: args.group.clone().unwrap_or_default(),
         target: args.target.clone().unwrap_or_default(),
-        mode: mode.as_str().to_owned(),
+        mode: reel::wire::replay::mode_value(mode.engine()) as i32,
         speed: args.speed.unwrap_or(1.0),
         unpaced,
         loops: args.loops.unwrap_or(1),
@@ -163,7 +163,11 @@ mod tests {
         ];
         for (argv, mode, unpaced) in cases {
             let r = req(argv).unwrap();
-            assert_eq!((r.mode.as_str(), r.unpaced), (*mode, *unpaced), "{argv:?}");
+            assert_eq!(
+                (super::super::report::mode_name(r.mode), r.unpaced),
+                (*mode, *unpaced),
+                "{argv:?}"
+            );
         }
         let err = req(&["r1", "--mode", "timed", "--fast"]).unwrap_err();
         assert!(err.to_string().contains("--fast"), "{err}");

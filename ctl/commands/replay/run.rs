@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::follow::{self, Board, Interrupt, Totals};
 use super::local;
-use super::report::ReplayView;
+use super::report::{ReplayState, ReplayView};
 use super::request::{ReplayUsageError, request};
 use super::spread::{self, Copied, Pushed, Shard};
 use crate::args::ReplayStartArgs;
@@ -72,7 +72,7 @@ impl ReplayOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct DetachedReplay {
     pub(crate) id: String,
-    pub(crate) state: String,
+    pub(crate) state: ReplayState,
     #[serde(flatten)]
     pub(crate) coordinated: Option<Coordinated>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,7 +191,7 @@ pub(crate) async fn run(
     if args.detach {
         let report = map_ok(started, |s| DetachedReplay {
             id: s.report.id,
-            state: s.report.state,
+            state: ReplayState::from_wire(s.report.state),
             coordinated: s
                 .ready
                 .estimate
