@@ -1,5 +1,5 @@
 //! TCP proxies: the accept loop (`listener`), the per-connection relay
-//! (`relay`) and its two directions (`pump` for the plain path, `shaping`
+//! (`relay`, reaching the upstream in `upstream`) and its two directions (`pump` for the plain path, `shaping`
 //! for the fault queue, `flow` for what both share, `buffer` for the read
 //! buffers), one running proxy's state
 //! (`running`), binding its listen address (`bind`), the agent's set of
@@ -20,6 +20,7 @@ mod restore;
 mod running;
 mod saved;
 mod shaping;
+mod upstream;
 
 pub use crate::tap::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
@@ -27,3 +28,4 @@ pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
 pub use restore::RestoreSummary;
 pub use running::{Proxy, ProxyInfo};
 pub use saved::{SAVED_PROXIES_FILE, SavedError};
+pub use upstream::UPSTREAM_CONNECT_TIMEOUT;

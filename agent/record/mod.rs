@@ -6,6 +6,7 @@ mod active;
 mod catalog;
 mod error;
 mod files;
+mod frames;
 mod info;
 mod policy;
 mod quota;

@@ -22,9 +22,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{error, info};
 
 use super::error::RecordError;
+use super::frames::frames_for;
 use super::policy::{Pending, Policy, WriteStep};
 use super::quota::Quota;
-use crate::format::{Finished, Footer, Frame, FrameBody, OpenInfo, RecordingWriter, Sink, Summary};
+use crate::format::{Finished, Footer, Frame, FrameBody, RecordingWriter, Sink, Summary};
 use crate::record::info::time_to_unix_ns;
 use crate::tap::{Intake, Tap, TapKind, TapMsg};
 
@@ -332,54 +333,6 @@ fn end_early<S: Sink>(
             footer: Arc::new(e),
         }),
     }
-}
-
-/// The frames one tap message becomes: an OPEN first for a connection this
-/// recording has not described yet (mid-session when it opened before the
-/// recording started). Timestamps never go backwards in the file, so the
-/// file's order and its clock agree.
-fn frames_for(
-    tap: &TapMsg,
-    start: Instant,
-    known: &mut HashSet<u64>,
-    last_ts: &mut u64,
-) -> Vec<Frame> {
-    let conn = &tap.conn;
-    let ts = (tap.at.saturating_duration_since(start).as_nanos() as u64).max(*last_ts);
-    *last_ts = ts;
-    let mut out = Vec::with_capacity(2);
-    if known.insert(conn.id) {
-        out.push(Frame {
-            conn: conn.id,
-            ts_ns: ts,
-            body: FrameBody::Open(OpenInfo {
-                client: conn.client.to_string(),
-                proxy_id: conn.proxy_id.to_string(),
-                upstream: conn.upstream.to_string(),
-                mid_session: conn.opened < start,
-                opened_unix_ns: time_to_unix_ns(conn.opened_at),
-            }),
-        });
-    }
-    let body = match &tap.kind {
-        TapKind::Open => None,
-        TapKind::Data(dir, bytes) => Some(FrameBody::Data {
-            dir: *dir,
-            payload: bytes.clone(),
-        }),
-        TapKind::HalfClose(dir) => Some(FrameBody::HalfClose { dir: *dir }),
-        TapKind::Close(reason) => Some(FrameBody::Close {
-            reason: reason.clone(),
-        }),
-    };
-    if let Some(body) = body {
-        out.push(Frame {
-            conn: conn.id,
-            ts_ns: ts,
-            body,
-        });
-    }
-    out
 }
 
 /// Sends a `Tick` every `RECORDER_FLUSH_INTERVAL` so an idle recorder still
