@@ -11,11 +11,10 @@ mod info;
 mod policy;
 mod quota;
 mod recorder;
+mod start;
 mod upload;
 
-pub use catalog::{
-    AgentIdentity, MAX_SCHEDULE_AHEAD, RECORDING_EXT, Recordings, check_label, check_start_at,
-};
+pub use catalog::{AgentIdentity, RECORDING_EXT, Recordings};
 pub use error::RecordError;
 pub use files::duration_ms;
 pub use files::is_upload_temp;
@@ -23,4 +22,5 @@ pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{Charge, DiskLimits, LimitError, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
+pub use start::{MAX_SCHEDULE_AHEAD, check_label, check_start_at};
 pub use upload::{UPLOAD_SPACE_CHECK_BYTES, check_upload};
