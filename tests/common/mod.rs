@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod ctl;
+pub use ctl::*;
 pub mod disk;
 pub mod faults;
 pub mod game;
@@ -19,12 +21,15 @@ pub mod inspect;
 pub mod pg;
 pub mod redis;
 pub mod replays;
+pub mod status;
+#[allow(unused_imports)]
+pub use status::{assert_status, still_serving};
 pub mod tls;
 pub mod wireshark;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use reel::proto as pb;
@@ -213,64 +218,6 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// Output of one reelctl run.
-#[derive(Debug)]
-pub struct CtlOutput {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl CtlOutput {
-    /// Asserts the exit code, showing both streams when it differs.
-    #[track_caller]
-    pub fn assert_code(&self, code: i32) {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "reelctl stdout is not JSON ({e}): {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// Runs reelctl with `args`, killed after 30 s.
-pub fn reelctl(args: &[&str]) -> CtlOutput {
-    reelctl_env(args, &[])
-}
-
-pub fn reelctl_env(args: &[&str], env: &[(&str, &str)]) -> CtlOutput {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("out");
-    let err_path = dir.path().join("err");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reelctl"));
-    cmd.args(args)
-        .env_remove("REEL_AGENTS")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn reelctl");
-    let code = wait_bounded(&mut child, Duration::from_secs(30));
-    CtlOutput {
-        code,
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-    }
-}
-
 /// A TCP echo server on 127.0.0.1, as a task of the test's runtime.
 pub async fn echo_server() -> SocketAddr {
     raise_open_file_limit();
@@ -343,38 +290,23 @@ where
     }
 }
 
-/// Runs `cmd` with its output captured in files, killed after `limit`.
-/// Panics with `what` when the program cannot be started at all.
-pub fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> CtlOutput {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("out");
-    let err_path = dir.path().join("err");
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let code = wait_bounded(&mut child, limit);
-    CtlOutput {
-        code,
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+/// A StartProxy request with nothing but `listen` and `upstream` set.
+pub fn proxy_req(listen: &str, upstream: &str) -> pb::StartProxyRequest {
+    pb::StartProxyRequest {
+        listen: listen.into(),
+        upstream: upstream.into(),
+        name: String::new(),
+        faults: None,
+        max_connections: 0,
     }
 }
 
 /// Starts a proxy on 127.0.0.1:0 relaying to `upstream`.
 pub async fn start_proxy(ctl: &mut ReelClient<Channel>, upstream: SocketAddr) -> pb::ProxyInfo {
-    ctl.start_proxy(pb::StartProxyRequest {
-        listen: "127.0.0.1:0".into(),
-        upstream: upstream.to_string(),
-        name: String::new(),
-        faults: None,
-        max_connections: 0,
-    })
-    .await
-    .expect("StartProxy")
-    .into_inner()
+    ctl.start_proxy(proxy_req("127.0.0.1:0", &upstream.to_string()))
+        .await
+        .expect("StartProxy")
+        .into_inner()
 }
 
 /// The bound address of a started proxy.
@@ -440,29 +372,4 @@ pub async fn wait_idle(ctl: &ReelClient<Channel>, total: u64) {
         },
     )
     .await;
-}
-
-/// Runs reelctl on a blocking thread, for async tests.
-pub async fn reelctl_async(args: &[&str]) -> CtlOutput {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        reelctl(&args)
-    })
-    .await
-    .expect("reelctl thread")
-}
-
-/// The `data` of every result, asserting exit 0 and `ok` everywhere.
-pub fn ok_data(out: &CtlOutput) -> Vec<serde_json::Value> {
-    out.assert_code(0);
-    out.json()["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            assert_eq!(r["ok"], true, "{r}");
-            r["data"].clone()
-        })
-        .collect()
 }
