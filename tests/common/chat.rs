@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
+
+use super::served::{Served, lock};
 
 /// Stands for the session in the lines the server keeps, so lines of
 /// two runs compare equal when only the session differs.
@@ -51,55 +52,35 @@ struct State {
 
 type Shared = Arc<Mutex<State>>;
 
-fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A chat server on 127.0.0.1; its accept loop ends on drop.
 pub struct ChatServer {
     pub addr: SocketAddr,
-    state: Shared,
-    accept: JoinHandle<()>,
+    served: Served<State>,
 }
 
 impl ChatServer {
     pub async fn start() -> ChatServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Shared::default();
-        let shared = state.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(serve(sock, shared.clone()));
-            }
-        });
+        let served = Served::start(serve).await;
         ChatServer {
-            addr,
-            state,
-            accept,
+            addr: served.addr,
+            served,
         }
     }
 
     /// The accepted lines, sessions masked, sorted.
     pub fn accepted(&self) -> Vec<String> {
-        let mut lines = lock(&self.state).accepted.clone();
+        let mut lines = self.served.state().accepted.clone();
         lines.sort();
         lines
     }
 
     pub fn rejects(&self) -> u64 {
-        lock(&self.state).rejects
+        self.served.state().rejects
     }
 
     /// Why the first rejected connections were rejected.
     pub fn reasons(&self) -> Vec<String> {
-        lock(&self.state).reasons.clone()
-    }
-}
-
-impl Drop for ChatServer {
-    fn drop(&mut self) {
-        self.accept.abort();
+        self.served.state().reasons.clone()
     }
 }
 

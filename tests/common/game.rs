@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+
+use super::served::{Served, lock};
 
 pub const LOGIN: u8 = 0x01;
 pub const WELCOME: u8 = 0x02;
@@ -101,15 +102,10 @@ struct State {
 
 type Shared = Arc<Mutex<State>>;
 
-fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A game server on 127.0.0.1; its accept loop ends on drop.
 pub struct GameServer {
     pub addr: SocketAddr,
-    state: Shared,
-    accept: JoinHandle<()>,
+    served: Served<State>,
 }
 
 impl GameServer {
@@ -125,39 +121,24 @@ impl GameServer {
     }
 
     async fn start_checking(strict: bool) -> GameServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Shared::default();
-        let shared = state.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(serve(sock, shared.clone(), strict));
-            }
-        });
+        let served = Served::start(move |sock, state| serve(sock, state, strict)).await;
         GameServer {
-            addr,
-            state,
-            accept,
+            addr: served.addr,
+            served,
         }
     }
 
     pub fn world(&self) -> World {
-        lock(&self.state).world.clone()
+        self.served.state().world.clone()
     }
 
     pub fn rejects(&self) -> u64 {
-        lock(&self.state).rejects
+        self.served.state().rejects
     }
 
     /// Why the first rejected connections were rejected.
     pub fn reasons(&self) -> Vec<String> {
-        lock(&self.state).reasons.clone()
-    }
-}
-
-impl Drop for GameServer {
-    fn drop(&mut self) {
-        self.accept.abort();
+        self.served.state().reasons.clone()
     }
 }
 
