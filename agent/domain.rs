@@ -89,6 +89,11 @@ pub enum ReplayState {
 }
 
 impl ReplayState {
+    /// Whether the replay is over: its report is final.
+    pub fn ended(self) -> bool {
+        matches!(self, Self::Finished | Self::Stopped | Self::Failed)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "scheduled",

@@ -1,12 +1,8 @@
 //! Wall-clock instants from the agents (ns or ms since the Unix epoch, UTC)
-//! and how they print: RFC 3339 in JSON, `HH:MM:SS` in watch lines.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! and how they print: RFC 3339 in JSON (formatted as `reel::wire::json`
+//! formats the agent's own messages), `HH:MM:SS` in watch lines.
 
 use serde::{Serialize, Serializer};
-
-/// Last second humantime can format (end of year 9999).
-const MAX_SECONDS: u64 = 253_402_300_799;
 
 /// An instant in ns since the Unix epoch, UTC. Serializes as RFC 3339 with
 /// nanoseconds.
@@ -19,14 +15,9 @@ pub(crate) struct UnixNanos(pub(crate) i64);
 pub(crate) struct UnixMillis(pub(crate) i64);
 
 impl UnixNanos {
-    /// As a `SystemTime`, clamped to what RFC 3339 can show (1970..=9999).
-    fn system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
-    }
-
     /// `2024-05-01T12:03:04.123456789Z`.
     pub(crate) fn rfc3339(self) -> String {
-        humantime::format_rfc3339_nanos(self.system_time()).to_string()
+        reel::wire::json::rfc3339_ns(self.0)
     }
 
     /// `12:03:04` (UTC).
@@ -55,21 +46,14 @@ impl UnixNanos {
 }
 
 impl UnixMillis {
-    /// As a `SystemTime`, clamped to what RFC 3339 can show (1970..=9999).
-    fn system_time(self) -> SystemTime {
-        let ms = u64::try_from(self.0).unwrap_or(0).min(MAX_SECONDS * 1000);
-        UNIX_EPOCH + Duration::from_millis(ms)
-    }
-
     /// `2024-05-01T12:03:04.123Z`.
     pub(crate) fn rfc3339(self) -> String {
-        humantime::format_rfc3339_millis(self.system_time()).to_string()
+        reel::wire::json::rfc3339_ms(self.0)
     }
 
     /// `2024-05-01 12:03:04` (UTC), for tables.
     pub(crate) fn date_time(self) -> String {
-        let text = humantime::format_rfc3339_seconds(self.system_time()).to_string();
-        text.trim_end_matches('Z').replacen('T', " ", 1)
+        reel::wire::json::date_time_ms(self.0)
     }
 }
 

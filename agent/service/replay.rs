@@ -13,8 +13,8 @@ use crate::error::echo;
 use crate::proto as pb;
 use crate::record::{duration_ms, time_to_unix_ns};
 use crate::replay::{
-    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Omitted, RelaxReason,
-    Relaxation, ReplayOptions, ReplayReport, RuleCount, Wait,
+    ConnReport, DEFAULT_SERVER_TIMEOUT, Divergence, LatenessSummary, Omitted, Relaxation,
+    ReplayOptions, ReplayReport, RuleCount, Wait,
 };
 
 /// Turns a StartReplay request into engine options; the engine checks ranges.
@@ -141,11 +141,7 @@ fn relaxation(r: Relaxation) -> pb::Relaxation {
         expected: r.expected,
         received: r.received,
         waited_us: u64::try_from(r.waited.as_micros()).unwrap_or(u64::MAX),
-        reason: match r.reason {
-            RelaxReason::Silent => pb::RelaxReason::Silent,
-            RelaxReason::Stalled => pb::RelaxReason::Stalled,
-            RelaxReason::Timeout => pb::RelaxReason::Timeout,
-        } as i32,
+        reason: crate::wire::replay::relax_reason_value(r.reason) as i32,
         at_ms: duration_ms(r.at),
         held_connection: r.held_conn,
     }

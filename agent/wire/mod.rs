@@ -5,4 +5,5 @@
 
 pub mod analysis;
 pub mod faults;
+pub mod json;
 pub mod replay;

@@ -4,7 +4,7 @@
 use crate::domain::ReplayState;
 use crate::error::Error;
 use crate::proto as pb;
-use crate::replay::{Mode, RuleTable};
+use crate::replay::{Mode, RelaxReason, RuleTable};
 
 /// The engine's mode of a request's; UNSPECIFIED is timed.
 ///
@@ -76,6 +76,26 @@ pub fn rule_table_value(t: RuleTable) -> pb::RuleTable {
         RuleTable::Rewrite => pb::RuleTable::Rewrite,
         RuleTable::Checksum => pb::RuleTable::Checksum,
         RuleTable::Ignore => pb::RuleTable::Ignore,
+    }
+}
+
+/// The engine's reason of a relaxation's; `None` for UNSPECIFIED or a value
+/// this build does not know.
+pub fn relax_reason(value: i32) -> Option<RelaxReason> {
+    match pb::RelaxReason::try_from(value).ok()? {
+        pb::RelaxReason::Unspecified => None,
+        pb::RelaxReason::Silent => Some(RelaxReason::Silent),
+        pb::RelaxReason::Stalled => Some(RelaxReason::Stalled),
+        pb::RelaxReason::Timeout => Some(RelaxReason::Timeout),
+    }
+}
+
+/// The wire value of the engine's reason.
+pub fn relax_reason_value(r: RelaxReason) -> pb::RelaxReason {
+    match r {
+        RelaxReason::Silent => pb::RelaxReason::Silent,
+        RelaxReason::Stalled => pb::RelaxReason::Stalled,
+        RelaxReason::Timeout => pb::RelaxReason::Timeout,
     }
 }
 

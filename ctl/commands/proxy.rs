@@ -11,64 +11,31 @@ use crate::error::AgentError;
 use crate::fleet::{self, Agent, Report};
 use crate::settings::Settings;
 
-/// A proxy and its counters, as `proxy ls` and `proxy stop` show it.
+/// A proxy and its counters, as `proxy start`, `proxy ls` and `proxy stop`
+/// show it: the agent's `ProxyInfo` (its JSON shape is set in build.rs)
+/// with the fault profile read into the engine's terms.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ProxyView {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    /// The bound address (the real port when 0 was asked for).
-    pub(crate) listen: String,
-    pub(crate) upstream: String,
-    pub(crate) active_connections: u64,
-    pub(crate) total_connections: u64,
-    pub(crate) bytes_c2s: u64,
-    pub(crate) bytes_s2c: u64,
-    /// Upstream connects that failed or timed out.
-    pub(crate) failed_connections: u64,
-    /// Clients closed at once: the proxy was at its `max_connections`, or
-    /// the agent's file descriptors left for clients were all in use.
-    pub(crate) refused_connections: u64,
-    /// Recordings taking this proxy's traffic now.
-    pub(crate) recordings: Vec<String>,
+    #[serde(flatten)]
+    pub(crate) info: ProxyInfo,
     /// The network conditions in force.
     pub(crate) faults: FaultsView,
-    /// Started again from the agent's saved proxies when it restarted.
-    pub(crate) restored: bool,
 }
 
 impl TryFrom<ProxyInfo> for ProxyView {
     type Error = AgentError;
 
-    fn try_from(info: ProxyInfo) -> Result<ProxyView, AgentError> {
-        Ok(ProxyView {
-            faults: FaultsView::from_profile(info.faults)?,
-            id: info.id,
-            name: info.name,
-            listen: info.listen,
-            upstream: info.upstream,
-            active_connections: info.active_connections,
-            total_connections: info.total_connections,
-            bytes_c2s: info.bytes_c2s,
-            bytes_s2c: info.bytes_s2c,
-            failed_connections: info.failed_connections,
-            refused_connections: info.refused_connections,
-            recordings: info.recordings,
-            restored: info.restored,
-        })
+    fn try_from(mut info: ProxyInfo) -> Result<ProxyView, AgentError> {
+        let faults = FaultsView::from_profile(info.faults.take())?;
+        Ok(ProxyView { info, faults })
     }
 }
 
-/// The answer to `proxy start`.
+/// The answer to `proxy start`: the proxy as it started (`127.0.0.1:0`
+/// comes back with the real port).
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct StartedProxy {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    /// The bound address: `127.0.0.1:0` comes back with the real port.
-    pub(crate) listen: String,
-    pub(crate) upstream: String,
-    /// The network conditions its connections get.
-    pub(crate) faults: FaultsView,
-}
+#[serde(transparent)]
+pub(crate) struct StartedProxy(pub(crate) ProxyView);
 
 /// The answer to `proxy ls`.
 #[derive(Debug, Clone, Serialize)]
@@ -104,13 +71,7 @@ pub(crate) async fn start(
             let info = agent
                 .unary(|mut client| async move { client.start_proxy(request).await })
                 .await?;
-            Ok(StartedProxy {
-                faults: FaultsView::from_profile(info.faults)?,
-                id: info.id,
-                name: info.name,
-                listen: info.listen,
-                upstream: info.upstream,
-            })
+            Ok(StartedProxy(info.try_into()?))
         }
     })
     .await)

@@ -115,19 +115,14 @@ mod tests {
     fn proxy_list_gets_a_faults_column_when_any_proxy_has_faults() {
         use crate::commands::proxy::{ProxyList, ProxyView};
         let view = |id: &str, spec: &FaultSpec| ProxyView {
-            id: id.into(),
-            name: id.into(),
-            listen: "127.0.0.1:1".into(),
-            upstream: "127.0.0.1:2".into(),
-            active_connections: 0,
-            total_connections: 0,
-            bytes_c2s: 0,
-            bytes_s2c: 0,
-            failed_connections: 0,
-            refused_connections: 0,
-            recordings: vec![],
+            info: reel::proto::ProxyInfo {
+                id: id.into(),
+                name: id.into(),
+                listen: "127.0.0.1:1".into(),
+                upstream: "127.0.0.1:2".into(),
+                ..Default::default()
+            },
             faults: FaultsView::from(spec),
-            restored: false,
         };
         let slow = FaultSpec {
             latency: Some(Latency::Fixed(Duration::from_millis(50))),

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::commands::proxy::{ProxyList, StartedProxy, StoppedProxies};
+use crate::commands::proxy::{ProxyList, ProxyView, StartedProxy, StoppedProxies};
 use crate::commands::record::{
     DeletedRecording, RecordingDetail, RecordingList, RecordingView, StartedRecording,
     StoppedRecordings,
@@ -41,26 +41,27 @@ pub(crate) fn list(items: &[String]) -> String {
 
 impl Human for StartedProxy {
     fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
-        let name = if self.name.is_empty() || self.name == self.id {
+        let ProxyView { info, faults } = &self.0;
+        let name = if info.name.is_empty() || info.name == info.id {
             String::new()
         } else {
-            quoted(&self.name)
+            quoted(&info.name)
         };
         write!(
             out,
             "started proxy {}{name}: {} -> {}",
-            safe(&self.id),
-            safe(&self.listen),
-            safe(&self.upstream)
+            safe(&info.id),
+            safe(&info.listen),
+            safe(&info.upstream)
         )?;
-        if !self.faults.is_none() {
-            write!(out, ", faults: {}", self.faults.summary)?;
+        if !faults.is_none() {
+            write!(out, ", faults: {}", faults.summary)?;
         }
         writeln!(out)
     }
 
     fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "{}", self.id)
+        writeln!(out, "{}", self.0.info.id)
     }
 }
 
@@ -88,38 +89,41 @@ impl Human for ProxyList {
             columns.push(("FAULTS", Align::Left));
         }
         // Only once some client was turned away, so plain listings stay narrow.
-        let refused = self.proxies.iter().any(|p| p.refused_connections > 0);
+        let refused = self.proxies.iter().any(|p| p.info.refused_connections > 0);
         if refused {
             columns.push(("REFUSED", Align::Right));
         }
         // Only after a restart that brought saved proxies back.
-        let restored = self.proxies.iter().any(|p| p.restored);
+        let restored = self.proxies.iter().any(|p| p.info.restored);
         if restored {
             columns.push(("RESTORED", Align::Left));
         }
         let mut table = Table::new(&columns);
         for p in &self.proxies {
             let mut cells = vec![
-                p.id.clone(),
-                p.name.clone(),
-                p.listen.clone(),
-                p.upstream.clone(),
-                p.active_connections.to_string(),
-                p.total_connections.to_string(),
-                bytes(p.bytes_c2s),
-                bytes(p.bytes_s2c),
+                p.info.id.clone(),
+                p.info.name.clone(),
+                p.info.listen.clone(),
+                p.info.upstream.clone(),
+                p.info.active_connections.to_string(),
+                p.info.total_connections.to_string(),
+                bytes(p.info.bytes_c2s),
+                bytes(p.info.bytes_s2c),
             ];
             if verbose {
-                cells.extend([p.failed_connections.to_string(), list(&p.recordings)]);
+                cells.extend([
+                    p.info.failed_connections.to_string(),
+                    list(&p.info.recordings),
+                ]);
             }
             if faults {
                 cells.push(p.faults.summary.clone());
             }
             if refused {
-                cells.push(p.refused_connections.to_string());
+                cells.push(p.info.refused_connections.to_string());
             }
             if restored {
-                cells.push(if p.restored { "yes" } else { "no" }.to_owned());
+                cells.push(if p.info.restored { "yes" } else { "no" }.to_owned());
             }
             table.row(cells);
         }
@@ -129,7 +133,7 @@ impl Human for ProxyList {
     fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
         self.proxies
             .iter()
-            .try_for_each(|p| writeln!(out, "{}", p.id))
+            .try_for_each(|p| writeln!(out, "{}", p.info.id))
     }
 }
 
@@ -142,18 +146,18 @@ impl Human for StoppedProxies {
             write!(
                 out,
                 "stopped proxy {}: {}, c2s {}, s2c {}",
-                p.id,
-                count(p.total_connections, "connection", "connections"),
-                bytes(p.bytes_c2s),
-                bytes(p.bytes_s2c)
+                p.info.id,
+                count(p.info.total_connections, "connection", "connections"),
+                bytes(p.info.bytes_c2s),
+                bytes(p.info.bytes_s2c)
             )?;
             if verbose {
                 write!(
                     out,
                     " ({} -> {}, {} failed)",
-                    safe(&p.listen),
-                    safe(&p.upstream),
-                    p.failed_connections
+                    safe(&p.info.listen),
+                    safe(&p.info.upstream),
+                    p.info.failed_connections
                 )?;
             }
             writeln!(out)?;
@@ -335,7 +339,6 @@ impl Human for DeletedRecording {
 mod tests {
     use super::*;
     use crate::commands::faults::FaultsView;
-    use crate::commands::proxy::ProxyView;
     use reel::faults::FaultSpec;
 
     fn render(value: &dyn Human, verbose: bool) -> String {
@@ -348,19 +351,22 @@ mod tests {
     fn proxy_table() {
         let list = ProxyList {
             proxies: vec![ProxyView {
-                id: "p1".into(),
-                name: "game".into(),
-                listen: "0.0.0.0:15631".into(),
-                upstream: "127.0.0.1:15630".into(),
-                active_connections: 3,
-                total_connections: 120,
-                bytes_c2s: 12_595,
-                bytes_s2c: 4 * 1024 * 1024,
-                failed_connections: 1,
-                refused_connections: 0,
-                recordings: vec![],
+                info: reel::proto::ProxyInfo {
+                    id: "p1".into(),
+                    name: "game".into(),
+                    listen: "0.0.0.0:15631".into(),
+                    upstream: "127.0.0.1:15630".into(),
+                    active_connections: 3,
+                    total_connections: 120,
+                    bytes_c2s: 12_595,
+                    bytes_s2c: 4 * 1024 * 1024,
+                    failed_connections: 1,
+                    refused_connections: 0,
+                    recordings: vec![],
+                    restored: false,
+                    ..Default::default()
+                },
                 faults: FaultsView::from(&FaultSpec::default()),
-                restored: false,
             }],
         };
         assert_eq!(
@@ -380,12 +386,12 @@ mod tests {
             "no proxies\n"
         );
         let mut list = list;
-        list.proxies[0].restored = true;
+        list.proxies[0].info.restored = true;
         let text = render(&list, false);
         let mut lines = text.lines();
         assert!(lines.next().unwrap().ends_with("RESTORED"), "{text}");
         assert!(lines.next().unwrap().ends_with("yes"), "{text}");
-        list.proxies[0].refused_connections = 378;
+        list.proxies[0].info.refused_connections = 378;
         let text = render(&list, false);
         let mut lines = text.lines();
         assert!(

@@ -6,8 +6,9 @@
 
 use std::io::{self, Write};
 
-use crate::commands::replay::connection::{ConnectionView, LatenessView};
-use crate::commands::replay::report::ReplayView;
+use reel::proto::{Lateness, ReplayConnection, ReplayReport};
+
+use crate::commands::replay::report::{ConnectionExt, ReportExt};
 use crate::commands::replay::spread::{Copied, Pushed, Shard};
 use crate::commands::replay::{DetachedReplay, ReplayList, ReplayOutcome, ReplayShown};
 use crate::output::format::{bytes, duration_ms, hex_excerpt, micros, offset_us};
@@ -39,7 +40,7 @@ fn line(out: &mut dyn Write, key: &str, value: &str) -> io::Result<()> {
 }
 
 /// `p50 120us, p99 900us, max 1.500ms (10 samples)`, or `-`.
-fn lateness(l: &LatenessView) -> String {
+fn lateness(l: &Lateness) -> String {
     if l.samples == 0 {
         return "-".to_owned();
     }
@@ -52,15 +53,19 @@ fn lateness(l: &LatenessView) -> String {
     )
 }
 
-fn write_summary(out: &mut dyn Write, r: &ReplayView, extras: &Extras<'_>) -> io::Result<()> {
-    writeln!(out, "replay {}: {}", r.id, r.state.as_str())?;
-    line(out, "mode", &format!("{}, speed {}", r.mode, r.speed))?;
+fn write_summary(out: &mut dyn Write, r: &ReplayReport, extras: &Extras<'_>) -> io::Result<()> {
+    writeln!(out, "replay {}: {}", r.id, r.state_word())?;
+    line(
+        out,
+        "mode",
+        &format!("{}, speed {}", r.mode_word(), r.speed),
+    )?;
     line(out, "recordings", &list(&r.recordings))?;
-    if let Some(at) = r.scheduled_start {
+    if let Some(at) = r.scheduled_start() {
         line(out, "scheduled start", &at.rfc3339())?;
     }
     let started = r
-        .started_at
+        .started_at()
         .map_or_else(|| "not yet".to_owned(), |at| at.rfc3339());
     line(out, "started at", &started)?;
     if let Some(c) = extras.coordinated {
@@ -104,11 +109,11 @@ fn write_summary(out: &mut dyn Write, r: &ReplayView, extras: &Extras<'_>) -> io
     let of = |done, expected| format!("{} of {} expected", bytes(done), bytes(expected));
     line(out, "sent", &of(r.bytes_sent, r.expected_sent))?;
     line(out, "received", &of(r.bytes_received, r.expected_received))?;
-    line(out, "lateness", &lateness(&r.lateness))?;
+    line(out, "lateness", &lateness(&r.lateness_or_zero()))?;
     line(out, "divergences", &r.divergences.to_string())?;
     line(out, "server timeouts", &r.server_timeouts.to_string())?;
     line(out, "relaxations", &r.relaxations.to_string())?;
-    if let Some(error) = &r.error {
+    if let Some(error) = r.error_text() {
         line(out, "error", error)?;
     }
     Ok(())
@@ -117,7 +122,7 @@ fn write_summary(out: &mut dyn Write, r: &ReplayView, extras: &Extras<'_>) -> io
 /// `, 2 mid-session` when connections were recorded mid-session (replayed
 /// from their first recorded byte, which the server may not expect); the
 /// count is of the connections listed when the report leaves some out.
-fn mid_session_count(r: &ReplayView) -> String {
+fn mid_session_count(r: &ReplayReport) -> String {
     let n = r.connections.iter().filter(|c| c.mid_session).count();
     match n {
         0 => String::new(),
@@ -128,9 +133,9 @@ fn mid_session_count(r: &ReplayView) -> String {
 
 /// What happened to a connection, in a few words; a connection recorded
 /// mid-session says so (`ok (mid-session)`).
-fn outcome(c: &ConnectionView) -> String {
+fn outcome(c: &ReplayConnection) -> String {
     let mut parts = Vec::new();
-    if let Some(error) = &c.error {
+    if let Some(error) = c.error_text() {
         parts.push(format!("failed: {error}"));
     }
     if c.closed_early {
@@ -165,8 +170,8 @@ fn outcome(c: &ConnectionView) -> String {
     }
 }
 
-fn write_connections(out: &mut dyn Write, r: &ReplayView, verbose: bool) -> io::Result<()> {
-    let rows: Vec<&ConnectionView> = r
+fn write_connections(out: &mut dyn Write, r: &ReplayReport, verbose: bool) -> io::Result<()> {
+    let rows: Vec<&ReplayConnection> = r
         .connections
         .iter()
         .filter(|c| verbose || c.notable())
@@ -200,7 +205,7 @@ fn write_connections(out: &mut dyn Write, r: &ReplayView, verbose: bool) -> io::
             bytes(c.bytes_received),
         ];
         if verbose {
-            cells.push(micros(c.lateness.p99_us));
+            cells.push(micros(c.lateness.unwrap_or_default().p99_us));
         }
         cells.push(outcome(c));
         table.row(cells);
@@ -213,15 +218,15 @@ fn write_connections(out: &mut dyn Write, r: &ReplayView, verbose: bool) -> io::
             "divergence: {} connection {} (copy {}, pass {}) at offset {}: {}",
             c.recording, c.connection, c.copy, c.pass, d.offset, d.reason
         )?;
-        writeln!(out, "  expected: {}", hex_excerpt(&d.expected.0))?;
-        writeln!(out, "  received: {}", hex_excerpt(&d.received.0))?;
+        writeln!(out, "  expected: {}", hex_excerpt(&d.expected))?;
+        writeln!(out, "  received: {}", hex_excerpt(&d.received))?;
     }
     Ok(())
 }
 
 fn write_report(
     out: &mut dyn Write,
-    r: &ReplayView,
+    r: &ReplayReport,
     extras: &Extras<'_>,
     verbose: bool,
 ) -> io::Result<()> {
@@ -257,7 +262,7 @@ impl Human for ReplayShown {
 
 impl Human for DetachedReplay {
     fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
-        write!(out, "started replay {} ({})", self.id, self.state.as_str())?;
+        write!(out, "started replay {} ({})", self.id, self.state)?;
         if let Some(shard) = self.shard {
             write!(out, ", shard {} of {}", shard.index + 1, shard.count)?;
         }
@@ -300,8 +305,8 @@ impl Human for ReplayList {
         for r in &self.replays {
             table.row(vec![
                 r.id.clone(),
-                r.state.as_str().to_owned(),
-                r.mode.clone(),
+                r.state.to_owned(),
+                r.mode.to_owned(),
                 list(&r.recordings),
                 r.planned.to_string(),
                 r.finished.to_string(),
@@ -352,7 +357,7 @@ mod tests {
 
     #[test]
     fn report_lists_only_notable_connections_unless_verbose() {
-        let shown = ReplayShown(ReplayView::from(sample()));
+        let shown = ReplayShown(sample());
         let text = render(&shown, false);
         assert!(text.starts_with("replay rp-1: finished\n"), "{text}");
         assert!(
@@ -386,7 +391,7 @@ mod tests {
     fn mid_session_connections_are_marked() {
         let mut report = sample();
         report.connections[1].mid_session = true;
-        let shown = ReplayShown(ReplayView::from(report));
+        let shown = ReplayShown(report);
         let text = render(&shown, false);
         assert!(text.contains(", 0 closed early, 1 mid-session\n"), "{text}");
         let row = text.lines().find(|l| l.starts_with("r1 ")).unwrap();

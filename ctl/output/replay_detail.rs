@@ -6,14 +6,16 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::commands::replay::detail::{RelaxationView, RuleCountView, WaitView};
-use crate::commands::replay::report::ReplayView;
+use reel::proto::{Relaxation, ReplayReport, ReplayWait, RuleCount};
+use reel::wire::json::{relax_reason_word, rule_table_word};
+
+use crate::commands::replay::report::ReportExt;
 use crate::output::format::{bytes, delay, duration_ms, micros};
 use crate::plural::count;
 
 /// `conn 3 (copy 0, pass 1)`, prefixed by the recording when the replay
 /// has several.
-fn conn(r: &ReplayView, recording: &str, conn: u64, copy: u32, pass: u32) -> String {
+fn conn(r: &ReplayReport, recording: &str, conn: u64, copy: u32, pass: u32) -> String {
     let prefix = if r.recordings.len() > 1 {
         format!("{recording} ")
     } else {
@@ -24,7 +26,7 @@ fn conn(r: &ReplayView, recording: &str, conn: u64, copy: u32, pass: u32) -> Str
 
 /// `conn 3 (copy 0, pass 0) step 12 waits for conn 5's server bytes: 120
 /// of 180 since 2.3s`.
-fn wait_line(r: &ReplayView, w: &WaitView) -> String {
+fn wait_line(r: &ReplayReport, w: &ReplayWait) -> String {
     let whose = if w.own {
         "its own".to_owned()
     } else {
@@ -42,7 +44,7 @@ fn wait_line(r: &ReplayView, w: &WaitView) -> String {
 
 /// `gate on conn 2 (copy 0, pass 1) held conn 5 for 2.300ms: 120 of 180
 /// server bytes; released at 3s (stalled)`.
-fn relaxation_line(r: &ReplayView, x: &RelaxationView) -> String {
+fn relaxation_line(r: &ReplayReport, x: &Relaxation) -> String {
     format!(
         "gate on {} held conn {} for {}: {} of {} server bytes; released at {} ({})",
         conn(r, &x.recording, x.awaited_connection, x.copy, x.pass),
@@ -51,18 +53,19 @@ fn relaxation_line(r: &ReplayView, x: &RelaxationView) -> String {
         x.received,
         x.expected,
         duration_ms(x.at_ms),
-        x.reason.as_str()
+        relax_reason_word(x.reason)
     )
 }
 
 /// What one rule did, in the words of its table.
-fn rule_line(c: &RuleCountView) -> String {
+fn rule_line(c: &RuleCount) -> String {
     let name = if c.name.is_empty() {
         String::new()
     } else {
         format!(" ({})", c.name)
     };
-    let what = match c.table.as_str() {
+    let table = rule_table_word(c.table);
+    let what = match table {
         "capture" => format!(
             "{} matched, {} recorded and {} live values learned, {} missed",
             c.matched, c.recorded, c.applied, c.missed
@@ -82,12 +85,12 @@ fn rule_line(c: &RuleCountView) -> String {
             c.missed
         ),
     };
-    format!("{}[{}]{name}: {what}", c.table, c.index)
+    format!("{table}[{}]{name}: {what}", c.index)
 }
 
 /// The waits, the relaxed gates and the omitted connections, each part
 /// only when there is something to say.
-pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()> {
+pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayReport) -> io::Result<()> {
     if !r.waits.is_empty() {
         writeln!(out)?;
         let waiting = count(r.waits.len() as u64, "connection", "connections");
@@ -126,7 +129,7 @@ pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()
             )?;
         }
     }
-    let o = &r.omitted;
+    let o = r.omitted_or_zero();
     if o.count > 0 {
         writeln!(out)?;
         writeln!(
@@ -149,9 +152,9 @@ pub(crate) fn write_detail(out: &mut dyn Write, r: &ReplayView) -> io::Result<()
 mod tests {
     use super::*;
     use crate::commands::replay::report::tests::sample;
-    use reel::proto::{OmittedConnections, RelaxReason, Relaxation, ReplayWait};
+    use reel::proto::{OmittedConnections, RelaxReason};
 
-    fn render(r: &ReplayView) -> String {
+    fn render(r: &ReplayReport) -> String {
         let mut out = Vec::new();
         write_detail(&mut out, r).unwrap();
         String::from_utf8(out).unwrap()
@@ -197,7 +200,7 @@ mod tests {
             bytes_sent: 2048,
             bytes_received: 10,
         });
-        let text = render(&ReplayView::from(report));
+        let text = render(&report);
         assert_eq!(
             text,
             "\nwaiting (2 connections):\n\
@@ -211,6 +214,6 @@ mod tests {
 
     #[test]
     fn nothing_to_add_prints_nothing() {
-        assert_eq!(render(&ReplayView::from(sample())), "");
+        assert_eq!(render(&sample()), "");
     }
 }

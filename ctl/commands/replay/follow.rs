@@ -9,7 +9,7 @@ use std::time::Duration;
 use reel::proto::{GetReplayRequest, ReplayReport, StopReplayRequest};
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::replay::report::ReplayState;
+use crate::commands::replay::report::ReportExt;
 use crate::error::AgentError;
 use crate::fleet::Agent;
 
@@ -205,7 +205,7 @@ async fn stop(
 }
 
 fn ended(report: &ReplayReport) -> bool {
-    ReplayState::from_wire(report.state).ended()
+    report.ended()
 }
 
 async fn get(agent: &Agent, id: &str) -> Result<ReplayReport, AgentError> {

@@ -5,7 +5,9 @@ use reel::proto::{GetReplayRequest, ListReplaysRequest, StopReplayRequest};
 use serde::Serialize;
 
 use super::follow::STOP_GRACE;
-use super::report::{ReplayState, ReplayView};
+use reel::proto::ReplayReport;
+
+use super::report::ReportExt;
 use crate::error::AgentError;
 use crate::fleet::{self, Agent, Report};
 use crate::settings::Settings;
@@ -14,13 +16,13 @@ use crate::timestamp::UnixNanos;
 /// `replay status` and `replay stop`: one replay's report.
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
-pub(crate) struct ReplayShown(pub(crate) ReplayView);
+pub(crate) struct ReplayShown(pub(crate) ReplayReport);
 
 impl ReplayShown {
     /// Once the replay has ended, the same rules as a waited replay (its
     /// divergences exist only if it verified, so they count).
     pub(crate) fn problems(&self) -> Vec<String> {
-        if self.0.state.ended() {
+        if self.0.ended() {
             self.0.problems(true)
         } else {
             Vec::new()
@@ -32,8 +34,8 @@ impl ReplayShown {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ReplaySummary {
     pub(crate) id: String,
-    pub(crate) state: ReplayState,
-    pub(crate) mode: String,
+    pub(crate) state: &'static str,
+    pub(crate) mode: &'static str,
     pub(crate) speed: f64,
     pub(crate) recordings: Vec<String>,
     pub(crate) scheduled_start: Option<UnixNanos>,
@@ -50,23 +52,23 @@ pub(crate) struct ReplaySummary {
     pub(crate) relaxations: u64,
 }
 
-impl From<ReplayView> for ReplaySummary {
-    fn from(r: ReplayView) -> ReplaySummary {
+impl From<ReplayReport> for ReplaySummary {
+    fn from(r: ReplayReport) -> ReplaySummary {
         ReplaySummary {
+            state: r.state_word(),
+            mode: r.mode_word(),
+            scheduled_start: r.scheduled_start(),
+            started_at: r.started_at(),
+            error: r.error_text().map(str::to_owned),
             id: r.id,
-            state: r.state,
-            mode: r.mode,
             speed: r.speed,
             recordings: r.recordings,
-            scheduled_start: r.scheduled_start,
-            started_at: r.started_at,
             duration_ms: r.duration_ms,
             planned: r.planned,
             opened: r.opened,
             failed: r.failed,
             finished: r.finished,
             divergences: r.divergences,
-            error: r.error,
             connections_total: r.connections_total,
             relaxations: r.relaxations,
         }
@@ -88,7 +90,7 @@ pub(crate) async fn status(settings: &Settings, id: &str) -> Report<ReplayShown>
             let report = agent
                 .unary(|mut client| async move { client.get_replay(request).await })
                 .await?;
-            Ok(ReplayShown(report.into()))
+            Ok(ReplayShown(report))
         }
     })
     .await
@@ -107,7 +109,7 @@ pub(crate) async fn stop(settings: &Settings, id: &str) -> Report<ReplayShown> {
                     client.stop_replay(request).await
                 })
                 .await?;
-            Ok(ReplayShown(report.into()))
+            Ok(ReplayShown(report))
         }
     })
     .await
@@ -133,12 +135,7 @@ async fn list_all(agent: &Agent) -> Result<ReplayList, AgentError> {
         let response = agent
             .unary(|mut client| async move { client.list_replays(request).await })
             .await?;
-        replays.extend(
-            response
-                .replays
-                .into_iter()
-                .map(|r| ReplaySummary::from(ReplayView::from(r))),
-        );
+        replays.extend(response.replays.into_iter().map(ReplaySummary::from));
         if response.next_page_token.is_empty() {
             return Ok(ReplayList { replays });
         }

@@ -1,10 +1,8 @@
 //! `reelctl replay`: starting replays on the fleet and following them
-//! (`run`, with `request`, `local`, `spread` and `follow`), reports as reelctl shows
-//! them (`report`, `connection`, `detail`), and `status`/`stop`/`ls`
+//! (`run`, with `request`, `local`, `spread` and `follow`), reports as reelctl reads
+//! them (`report`), and `status`/`stop`/`ls`
 //! (`manage`).
 
-pub(crate) mod connection;
-pub(crate) mod detail;
 pub(crate) mod follow;
 pub(crate) mod local;
 pub(crate) mod manage;

@@ -1,115 +1,39 @@
-//! A replay's report as reelctl shows it: the agent's `ReplayReport` with
-//! instants as RFC 3339, divergence bytes as hex, empty strings as null; and
-//! the rules that decide whether a report fails the run.
+//! A replay's report as reelctl reads it: the agent's `ReplayReport` itself
+//! (its JSON shape is set in build.rs and `reel::wire::json`), with the
+//! words and defaults reelctl prints, and the rules that decide whether a
+//! report fails the run.
 
-use reel::proto;
-use serde::Serialize;
+use reel::domain::ReplayState;
+use reel::proto::{self, Lateness, OmittedConnections, ReplayConnection};
 
-use super::connection::{ConnectionView, LatenessView};
-use super::detail::{OmittedView, RelaxationView, RuleCountView, WaitView};
 use crate::plural::count;
 use crate::timestamp::UnixNanos;
 
-/// Where a replay stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum ReplayState {
-    /// Waiting for its scheduled start.
-    Scheduled,
-    Running,
-    /// Every connection ran its course.
-    Finished,
-    /// Stopped by request (StopReplay, Ctrl-C) or by the agent shutting down.
-    Stopped,
-    /// Could not run; `error` says why.
-    Failed,
-    /// A state this reelctl does not know (a newer agent); treated as running.
-    Unknown,
-}
-
-impl ReplayState {
-    /// The state of an agent's `ReplayState` value.
-    pub(crate) fn from_wire(value: i32) -> ReplayState {
-        use reel::domain::ReplayState as Engine;
-        match reel::wire::replay::state(value) {
-            Some(Engine::Scheduled) => ReplayState::Scheduled,
-            Some(Engine::Running) => ReplayState::Running,
-            Some(Engine::Finished) => ReplayState::Finished,
-            Some(Engine::Stopped) => ReplayState::Stopped,
-            Some(Engine::Failed) => ReplayState::Failed,
-            None => ReplayState::Unknown,
-        }
-    }
-
-    /// The word used in tables and JSON.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ReplayState::Scheduled => "scheduled",
-            ReplayState::Running => "running",
-            ReplayState::Finished => "finished",
-            ReplayState::Stopped => "stopped",
-            ReplayState::Failed => "failed",
-            ReplayState::Unknown => "unknown",
-        }
-    }
-
+/// What reelctl reads off a report beyond its plain fields.
+pub(crate) trait ReportExt {
+    /// `None` for a state this reelctl does not know (a newer agent),
+    /// treated as running.
+    fn replay_state(&self) -> Option<ReplayState>;
     /// Whether the replay is over: its report is final.
-    pub(crate) fn ended(self) -> bool {
-        matches!(
-            self,
-            ReplayState::Finished | ReplayState::Stopped | ReplayState::Failed
-        )
+    fn ended(&self) -> bool {
+        self.replay_state().is_some_and(ReplayState::ended)
     }
-}
-
-/// A replay's report; partial while it runs, with `connections` once ended
-/// (the worst ones, at most 1,000; `omitted` sums the rest).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct ReplayView {
-    pub(crate) id: String,
-    pub(crate) state: ReplayState,
-    pub(crate) mode: String,
-    pub(crate) speed: f64,
-    pub(crate) recordings: Vec<String>,
-    /// The agent's clock; null when the replay started at once.
-    pub(crate) scheduled_start: Option<UnixNanos>,
-    /// The agent's clock; null before the start.
-    pub(crate) started_at: Option<UnixNanos>,
-    pub(crate) duration_ms: u64,
-    pub(crate) planned: u64,
-    pub(crate) opened: u64,
-    pub(crate) failed: u64,
-    pub(crate) finished: u64,
-    pub(crate) bytes_sent: u64,
-    pub(crate) bytes_received: u64,
-    pub(crate) expected_sent: u64,
-    pub(crate) expected_received: u64,
-    pub(crate) lateness: LatenessView,
-    pub(crate) divergences: u64,
-    pub(crate) closed_early: u64,
-    pub(crate) server_timeouts: u64,
-    pub(crate) connections: Vec<ConnectionView>,
-    pub(crate) error: Option<String>,
-    /// Causal gates released before their server bytes came.
-    pub(crate) relaxations: u64,
-    /// The first relaxations, in the order they happened.
-    pub(crate) relaxed: Vec<RelaxationView>,
-    /// While running: the connections waiting now, longest first.
-    pub(crate) waits: Vec<WaitView>,
-    /// Connection reports in all (connections x copies x passes).
-    pub(crate) connections_total: u64,
-    /// Totals of the connections not in `connections`.
-    pub(crate) omitted: OmittedView,
-    /// With `--rules`: what each rule did.
-    pub(crate) rules: Vec<RuleCountView>,
-    /// With `--rules`: messages the framing could not split.
-    pub(crate) unparsed_messages: u64,
-}
-
-/// The word for an agent's `ReplayMode` value (the engine's name);
-/// "unknown" for one this build does not know.
-pub(crate) fn mode_name(value: i32) -> &'static str {
-    reel::wire::replay::mode(value).map_or("unknown", reel::replay::Mode::as_str)
+    fn state_word(&self) -> &'static str;
+    fn mode_word(&self) -> &'static str;
+    /// The agent's clock; `None` when the replay started at once.
+    fn scheduled_start(&self) -> Option<UnixNanos>;
+    /// The agent's clock; `None` before the start.
+    fn started_at(&self) -> Option<UnixNanos>;
+    fn error_text(&self) -> Option<&str>;
+    fn lateness_or_zero(&self) -> Lateness;
+    fn omitted_or_zero(&self) -> OmittedConnections;
+    /// Connections that failed: the agent's count of failed opens, or the
+    /// connections that report an error (listed or not), whichever is more.
+    fn failed_connections(&self) -> u64;
+    /// Why this report fails the run, empty when it does not: the replay
+    /// failed, connections failed, or (when `verify` counts) the server's
+    /// bytes diverged. Divergences exist only when the replay verified.
+    fn problems(&self, verify: bool) -> Vec<String>;
 }
 
 /// An instant from the agent, 0 meaning none.
@@ -117,57 +41,48 @@ fn instant(ns: i64) -> Option<UnixNanos> {
     (ns != 0).then_some(UnixNanos(ns))
 }
 
-impl From<proto::ReplayReport> for ReplayView {
-    fn from(r: proto::ReplayReport) -> ReplayView {
-        ReplayView {
-            id: r.id,
-            state: ReplayState::from_wire(r.state),
-            mode: mode_name(r.mode).to_owned(),
-            speed: r.speed,
-            recordings: r.recordings,
-            scheduled_start: instant(r.scheduled_start_unix_ns),
-            started_at: instant(r.started_at_unix_ns),
-            duration_ms: r.duration_ms,
-            planned: r.planned,
-            opened: r.opened,
-            failed: r.failed,
-            finished: r.finished,
-            bytes_sent: r.bytes_sent,
-            bytes_received: r.bytes_received,
-            expected_sent: r.expected_sent,
-            expected_received: r.expected_received,
-            lateness: r.lateness.into(),
-            divergences: r.divergences,
-            closed_early: r.closed_early,
-            server_timeouts: r.server_timeouts,
-            connections: r.connections.into_iter().map(Into::into).collect(),
-            error: Some(r.error).filter(|e| !e.is_empty()),
-            relaxations: r.relaxations,
-            relaxed: r.relaxed.into_iter().map(Into::into).collect(),
-            waits: r.waits.into_iter().map(Into::into).collect(),
-            connections_total: r.connections_total,
-            omitted: r.omitted.into(),
-            rules: r.rules.into_iter().map(Into::into).collect(),
-            unparsed_messages: r.unparsed_messages,
-        }
+impl ReportExt for proto::ReplayReport {
+    fn replay_state(&self) -> Option<ReplayState> {
+        reel::wire::replay::state(self.state)
     }
-}
 
-impl ReplayView {
-    /// Connections that failed: the agent's count of failed opens, or the
-    /// connections that report an error (listed or not), whichever is more.
-    pub(crate) fn failed_connections(&self) -> u64 {
+    fn state_word(&self) -> &'static str {
+        reel::wire::json::replay_state_word(self.state)
+    }
+
+    fn mode_word(&self) -> &'static str {
+        reel::wire::json::replay_mode_word(self.mode)
+    }
+
+    fn scheduled_start(&self) -> Option<UnixNanos> {
+        instant(self.scheduled_start_unix_ns)
+    }
+
+    fn started_at(&self) -> Option<UnixNanos> {
+        instant(self.started_at_unix_ns)
+    }
+
+    fn error_text(&self) -> Option<&str> {
+        Some(self.error.as_str()).filter(|e| !e.is_empty())
+    }
+
+    fn lateness_or_zero(&self) -> Lateness {
+        self.lateness.unwrap_or_default()
+    }
+
+    fn omitted_or_zero(&self) -> OmittedConnections {
+        self.omitted.unwrap_or_default()
+    }
+
+    fn failed_connections(&self) -> u64 {
         let listed = self.connections.iter().filter(|c| c.failed()).count() as u64;
-        self.failed.max(listed + self.omitted.failed)
+        self.failed.max(listed + self.omitted_or_zero().failed)
     }
 
-    /// Why this report fails the run, empty when it does not: the replay
-    /// failed, connections failed, or (when `verify` counts) the server's
-    /// bytes diverged. Divergences exist only when the replay verified.
-    pub(crate) fn problems(&self, verify: bool) -> Vec<String> {
+    fn problems(&self, verify: bool) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.state == ReplayState::Failed || self.error.is_some() {
-            let why = self.error.as_deref().unwrap_or("no reason given");
+        if self.replay_state() == Some(ReplayState::Failed) || self.error_text().is_some() {
+            let why = self.error_text().unwrap_or("no reason given");
             problems.push(format!("replay {} failed: {why}", self.id));
         }
         let failed = self.failed_connections();
@@ -190,6 +105,27 @@ impl ReplayView {
             ));
         }
         problems
+    }
+}
+
+/// What reelctl reads off one replayed connection.
+pub(crate) trait ConnectionExt {
+    fn error_text(&self) -> Option<&str>;
+    /// Whether the connection failed (could not open, or broke).
+    fn failed(&self) -> bool {
+        self.error_text().is_some()
+    }
+    /// Whether the default view lists it: failed, closed early or diverged.
+    fn notable(&self) -> bool;
+}
+
+impl ConnectionExt for ReplayConnection {
+    fn error_text(&self) -> Option<&str> {
+        Some(self.error.as_str()).filter(|e| !e.is_empty())
+    }
+
+    fn notable(&self) -> bool {
+        self.failed() || self.closed_early || self.divergence.is_some()
     }
 }
 
@@ -255,7 +191,7 @@ pub(crate) mod tests {
 
     #[test]
     fn json_shape() {
-        let view = ReplayView::from(sample());
+        let view = sample();
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["state"], "finished");
         assert_eq!(json["scheduled_start"], serde_json::Value::Null);
@@ -314,13 +250,13 @@ pub(crate) mod tests {
 
     #[test]
     fn exit_rules() {
-        let base = ReplayView::from(sample());
-        let with = |f: &dyn Fn(&mut ReplayView)| {
+        let base = sample();
+        let with = |f: &dyn Fn(&mut proto::ReplayReport)| {
             let mut view = base.clone();
             f(&mut view);
             view
         };
-        let cases: Vec<(ReplayView, bool, usize)> = vec![
+        let cases: Vec<(proto::ReplayReport, bool, usize)> = vec![
             // divergences fail only with --verify
             (base.clone(), false, 0),
             (base.clone(), true, 1),
@@ -328,7 +264,7 @@ pub(crate) mod tests {
             // failed opens, or connections that broke
             (with(&|v| v.failed = 1), false, 1),
             (
-                with(&|v| v.connections[0].error = Some("write failed".into())),
+                with(&|v| v.connections[0].error = "write failed".into()),
                 false,
                 1,
             ),
@@ -338,19 +274,29 @@ pub(crate) mod tests {
             // the replay itself failed
             (
                 with(&|v| {
-                    v.state = ReplayState::Failed;
-                    v.error = Some("cannot read r1".into());
+                    v.state = proto::ReplayState::Failed as i32;
+                    v.error = "cannot read r1".into();
                 }),
                 false,
                 1,
             ),
-            (with(&|v| v.state = ReplayState::Stopped), false, 0),
+            (
+                with(&|v| v.state = proto::ReplayState::Stopped as i32),
+                false,
+                0,
+            ),
         ];
         for (i, (view, verify, expected)) in cases.iter().enumerate() {
             let problems = view.problems(*verify);
             assert_eq!(problems.len(), *expected, "case {i}: {problems:?}");
         }
-        let omitted = with(&|v| v.omitted.failed = 1).problems(false);
+        let omitted = with(&|v| {
+            v.omitted = Some(OmittedConnections {
+                failed: 1,
+                ..Default::default()
+            })
+        })
+        .problems(false);
         assert_eq!(omitted, ["replay rp-1: 1 of 2 connections failed"]);
         let failed = with(&|v| v.failed = 1).problems(false);
         assert_eq!(failed, ["replay rp-1: 1 of 2 connections failed"]);
@@ -359,34 +305,22 @@ pub(crate) mod tests {
     #[test]
     fn states() {
         use proto::ReplayState as Wire;
-        for (wire, state, text, ended) in [
-            (
-                Wire::Scheduled as i32,
-                ReplayState::Scheduled,
-                "scheduled",
-                false,
-            ),
-            (Wire::Running as i32, ReplayState::Running, "running", false),
-            (
-                Wire::Finished as i32,
-                ReplayState::Finished,
-                "finished",
-                true,
-            ),
-            (Wire::Stopped as i32, ReplayState::Stopped, "stopped", true),
-            (Wire::Failed as i32, ReplayState::Failed, "failed", true),
-            (
-                Wire::Unspecified as i32,
-                ReplayState::Unknown,
-                "unknown",
-                false,
-            ),
-            (99, ReplayState::Unknown, "unknown", false),
+        for (wire, text, ended) in [
+            (Wire::Scheduled as i32, "scheduled", false),
+            (Wire::Running as i32, "running", false),
+            (Wire::Finished as i32, "finished", true),
+            (Wire::Stopped as i32, "stopped", true),
+            (Wire::Failed as i32, "failed", true),
+            (Wire::Unspecified as i32, "unknown", false),
+            (99, "unknown", false),
         ] {
-            let read = ReplayState::from_wire(wire);
+            let report = proto::ReplayReport {
+                state: wire,
+                ..Default::default()
+            };
             assert_eq!(
-                (read, read.as_str(), read.ended()),
-                (state, text, ended),
+                (report.state_word(), report.ended()),
+                (text, ended),
                 "{wire}"
             );
         }

@@ -164,7 +164,7 @@ mod tests {
         for (argv, mode, unpaced) in cases {
             let r = req(argv).unwrap();
             assert_eq!(
-                (super::super::report::mode_name(r.mode), r.unpaced),
+                (reel::wire::json::replay_mode_word(r.mode), r.unpaced),
                 (*mode, *unpaced),
                 "{argv:?}"
             );

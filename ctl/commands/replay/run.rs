@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::follow::{self, Board, Interrupt, Totals};
 use super::local;
-use super::report::{ReplayState, ReplayView};
+use super::report::ReportExt;
 use super::request::{ReplayUsageError, request};
 use super::spread::{self, Copied, Pushed, Shard};
 use crate::args::ReplayStartArgs;
@@ -38,7 +38,7 @@ pub(crate) trait Observer {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ReplayOutcome {
     #[serde(flatten)]
-    pub(crate) report: ReplayView,
+    pub(crate) report: ReplayReport,
     /// With `--at`: the start on the local clock and the clock offset.
     #[serde(flatten)]
     pub(crate) coordinated: Option<Coordinated>,
@@ -72,7 +72,7 @@ impl ReplayOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct DetachedReplay {
     pub(crate) id: String,
-    pub(crate) state: ReplayState,
+    pub(crate) state: &'static str,
     #[serde(flatten)]
     pub(crate) coordinated: Option<Coordinated>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,8 +190,8 @@ pub(crate) async fn run(
     .await;
     if args.detach {
         let report = map_ok(started, |s| DetachedReplay {
+            state: s.report.state_word(),
             id: s.report.id,
-            state: ReplayState::from_wire(s.report.state),
             coordinated: s
                 .ready
                 .estimate
@@ -245,7 +245,7 @@ async fn wait_all(
                 coordinated: ready
                     .estimate
                     .map(|e| Coordinated::new(followed.report.started_at_unix_ns, e.offset_ns)),
-                report: followed.report.into(),
+                report: followed.report,
                 shard: ready.shard,
                 pushed: ready.pushed,
                 verify,
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_replay_always_fails() {
-        let view = ReplayView::from(super::super::report::tests::sample());
+        let view = super::super::report::tests::sample();
         let outcome = ReplayOutcome {
             report: view,
             coordinated: None,
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn outcome_json_adds_coordination_shard_and_copies() {
         let outcome = ReplayOutcome {
-            report: ReplayView::from(super::super::report::tests::sample()),
+            report: super::super::report::tests::sample(),
             coordinated: Some(Coordinated::new(1_000_000_000_250_000, 250_000)),
             shard: Some(Shard { index: 1, count: 2 }),
             pushed: Some(vec![Copied {
