@@ -1,8 +1,11 @@
-//! A small aligned-table writer: columns padded to their widest cell, two
-//! spaces apart, numbers right-aligned, no trailing blanks.
+//! Aligned tables for humans: columns padded to their widest cell, two
+//! spaces apart, numbers right-aligned, no borders and no trailing blanks.
+//! comfy-table does the layout (display widths included); this wrapper
+//! fixes the one style every listing uses and escapes what agents send.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
+
+use comfy_table::{CellAlignment, ContentArrangement, TableComponent};
 
 use crate::output::escape::safe;
 
@@ -18,18 +21,32 @@ pub(crate) enum Align {
 /// Rows of text cells under a header.
 #[derive(Debug)]
 pub(crate) struct Table {
-    headers: Vec<String>,
-    align: Vec<Align>,
-    rows: Vec<Vec<String>>,
+    inner: comfy_table::Table,
+    columns: usize,
 }
 
 impl Table {
     /// A table with these columns.
     pub(crate) fn new(columns: &[(&str, Align)]) -> Table {
+        let mut inner = comfy_table::Table::new();
+        // No borders, no header rule: only the blank between columns.
+        inner.load_preset(comfy_table::presets::NOTHING);
+        for component in TableComponent::iter() {
+            inner.remove_style(component);
+        }
+        inner.set_style(TableComponent::VerticalLines, ' ');
+        inner.set_content_arrangement(ContentArrangement::Disabled);
+        inner.set_header(columns.iter().map(|(header, _)| *header));
+        for (column, (_, align)) in inner.column_iter_mut().zip(columns) {
+            column.set_padding((0, 1));
+            column.set_cell_alignment(match align {
+                Align::Left => CellAlignment::Left,
+                Align::Right => CellAlignment::Right,
+            });
+        }
         Table {
-            headers: columns.iter().map(|(h, _)| (*h).to_owned()).collect(),
-            align: columns.iter().map(|(_, a)| *a).collect(),
-            rows: Vec::new(),
+            inner,
+            columns: columns.len(),
         }
     }
 
@@ -37,14 +54,12 @@ impl Table {
     /// characters are escaped, since cells hold text from agents.
     pub(crate) fn row(&mut self, cells: Vec<String>) {
         let mut cells: Vec<String> = cells
-            .into_iter()
-            .map(|c| match safe(&c) {
-                Cow::Borrowed(_) => c,
-                Cow::Owned(escaped) => escaped,
-            })
+            .iter()
+            .take(self.columns)
+            .map(|c| safe(c).into_owned())
             .collect();
-        cells.resize(self.headers.len(), String::new());
-        self.rows.push(cells);
+        cells.resize(self.columns, String::new());
+        self.inner.add_row(cells);
     }
 
     /// Writes the header and the rows.
@@ -52,31 +67,7 @@ impl Table {
     /// # Errors
     /// The writer's.
     pub(crate) fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        let width = |text: &str| text.chars().count();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(width(cell));
-            }
-        }
-        for row in std::iter::once(&self.headers).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                let pad = " ".repeat(widths[i] - width(cell));
-                match self.align[i] {
-                    Align::Left => {
-                        line.push_str(cell);
-                        line.push_str(&pad);
-                    }
-                    Align::Right => {
-                        line.push_str(&pad);
-                        line.push_str(cell);
-                    }
-                }
-            }
+        for line in self.inner.lines() {
             writeln!(out, "{}", line.trim_end())?;
         }
         Ok(())
