@@ -16,17 +16,15 @@ use tracing::info;
 use super::collect::Collector;
 use super::feed::Feed;
 use super::options::ReplayOptions;
-use super::pass::Pass;
 use super::plan::Plan;
 use super::progress::Progress;
 use super::report::{ReplayReport, ReplayState};
 use super::source::{self, Files};
-use super::store::{self, ReportStore};
+use super::store::ReportStore;
 use super::units;
 use super::waits::Waits;
 use crate::error::{Error, Result};
-use crate::events::{EventBody, EventBus, ReplayProgress};
-use crate::faults::ProxyFaults;
+use crate::events::EventBus;
 use crate::fds::FdBudget;
 use crate::record::{RecordingStatus, Recordings};
 
@@ -42,26 +40,26 @@ pub(super) fn running(state: ReplayState) -> bool {
 /// One replay, running or done.
 pub struct Replay {
     pub id: String,
-    opts: Arc<ReplayOptions>,
+    pub(super) opts: Arc<ReplayOptions>,
     /// The recordings' connections; dropped when the replay ends.
-    plan: Mutex<Option<Arc<Plan>>>,
-    files: Files,
-    progress: Arc<Progress>,
+    pub(super) plan: Mutex<Option<Arc<Plan>>>,
+    pub(super) files: Files,
+    pub(super) progress: Arc<Progress>,
     /// What its connections wait for now.
-    waits: Arc<Waits>,
-    feed: Arc<Feed>,
-    cancel: CancellationToken,
+    pub(super) waits: Arc<Waits>,
+    pub(super) feed: Arc<Feed>,
+    pub(super) cancel: CancellationToken,
     /// The report's header and totals. While the replay runs its lists are
     /// in `collector`; once ended this is the summary when the final
     /// report is on disk, else the whole final report.
     report: Mutex<ReplayReport>,
     /// Every finished connection and relaxation, with bounded memory.
     /// Emptied once the final report is on disk.
-    collector: Arc<Mutex<Collector>>,
+    pub(super) collector: Arc<Mutex<Collector>>,
     /// Whether the final report is on disk (`report` is then its summary).
-    saved: AtomicBool,
+    pub(super) saved: AtomicBool,
     /// Where its report file is written at the start and the end.
-    store: Arc<ReportStore>,
+    pub(super) store: Arc<ReportStore>,
     /// When the agent accepted it: listings sort by it.
     pub(super) accepted: SystemTime,
     created: Instant,
@@ -91,18 +89,18 @@ impl Replay {
         self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn collector(&self) -> MutexGuard<'_, Collector> {
+    pub(super) fn collector(&self) -> MutexGuard<'_, Collector> {
         self.collector.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn plan(&self) -> Option<Arc<Plan>> {
+    pub(super) fn plan(&self) -> Option<Arc<Plan>> {
         self.plan.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Live counters into `r`. Timeouts and relaxations are counted twice
     /// by the engine: when they happen (`progress`) and per connection as
     /// it finishes (the collector); the larger is the truth at any moment.
-    fn add_live(&self, r: &mut ReplayReport) {
+    pub(super) fn add_live(&self, r: &mut ReplayReport) {
         let p = &self.progress;
         r.opened = p.opened.load(Ordering::Relaxed);
         r.failed = p.failed.load(Ordering::Relaxed);
@@ -162,21 +160,6 @@ impl Replay {
             }
         }
         r
-    }
-
-    fn progress_event(&self) -> EventBody {
-        let r = self.summary();
-        EventBody::Replay(ReplayProgress {
-            id: self.id.clone(),
-            state: r.state,
-            planned: r.planned,
-            opened: r.opened,
-            failed: r.failed,
-            finished: r.finished,
-            bytes_sent: r.bytes_sent,
-            bytes_received: r.bytes_received,
-            expected_sent: r.expected_sent,
-        })
     }
 }
 
@@ -270,7 +253,7 @@ impl Replays {
         self.keep(&replay, &report).await;
         info!(replay = %id, mode = replay.opts.mode.as_str(), planned = report.planned, "replay accepted");
         self.tracker
-            .spawn(run(replay, self.bus.clone(), self.fd_budget()));
+            .spawn(replay.run(self.bus.clone(), self.fd_budget()));
         Ok(report)
     }
 
@@ -304,101 +287,5 @@ impl Replays {
                 r.cancel.cancel();
             }
         }
-    }
-}
-
-/// Publishes progress once a second while `replay` runs.
-async fn progress_loop(replay: Arc<Replay>, bus: EventBus, done: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = done.cancelled() => break,
-            _ = every.tick() => bus.publish(None, replay.progress_event()),
-        }
-    }
-}
-
-async fn run(replay: Arc<Replay>, bus: EventBus, fds: FdBudget) {
-    let cancel = replay.cancel.clone();
-    if let Some(at) = replay.opts.start_at {
-        tokio::select! {
-            _ = cancel.cancelled() => {}
-            _ = crate::timer::sleep_until_wall(at) => {}
-        }
-    }
-    let started_at = SystemTime::now();
-    let header = {
-        let mut r = replay.lock();
-        r.started_at = Some(started_at);
-        if r.state == ReplayState::Scheduled {
-            r.state = ReplayState::Running;
-        }
-        r.clone()
-    };
-    store::write(&replay.store, replay.accepted, header).await;
-    let t_start = crate::timer::now();
-    let done = CancellationToken::new();
-    tokio::spawn(progress_loop(replay.clone(), bus.clone(), done.clone()));
-    // One fault state for the whole replay, like one proxy: connection k of
-    // the replay gets the same draws for the same seed.
-    let faults = Arc::new(ProxyFaults::new(replay.opts.faults.clone()));
-    let plan = replay.plan().unwrap_or_default();
-    for pass in 0..replay.opts.loops {
-        if cancel.is_cancelled() {
-            break;
-        }
-        let p = Arc::new(Pass {
-            plan: plan.clone(),
-            files: replay.files.clone(),
-            opts: replay.opts.clone(),
-            progress: replay.progress.clone(),
-            faults: faults.clone(),
-            outcomes: replay.feed.clone(),
-            waits: replay.waits.clone(),
-            cancel: cancel.clone(),
-            pass,
-            t0: crate::timer::now(),
-            fds: fds.clone(),
-        });
-        p.run().await;
-        if replay.feed.error().is_some() {
-            break;
-        }
-    }
-    done.cancel();
-    drop(plan);
-    replay.plan.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let mut r = replay.lock().clone();
-    replay.collector().fill(&mut r);
-    replay.add_live(&mut r);
-    r.duration = t_start.elapsed();
-    r.waits = Vec::new();
-    r.rules = replay.feed.rule_counts(replay.opts.rules.as_deref());
-    r.unparsed_messages = replay.feed.unparsed();
-    if let Some(e) = replay.feed.error() {
-        r.error.get_or_insert(e);
-    }
-    r.state = if cancel.is_cancelled() {
-        ReplayState::Stopped
-    } else {
-        ReplayState::Finished
-    };
-    info!(replay = %replay.id, state = r.state.as_str(), opened = r.opened, failed = r.failed,
-          divergences = r.divergences, connections = r.connections_total, "replay ended");
-    end(&replay, r).await;
-    bus.publish(None, replay.progress_event());
-}
-
-/// Publishes a replay's final report: written to its file, then only its
-/// summary stays in memory (the whole one if the file could not be written).
-async fn end(replay: &Replay, report: ReplayReport) {
-    let saved = store::write(&replay.store, replay.accepted, report.clone()).await;
-    {
-        let mut r = replay.lock();
-        *r = if saved { report.summary() } else { report };
-        replay.saved.store(saved, Ordering::Release);
-    }
-    if saved {
-        *replay.collector() = Collector::new();
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::{LiveConn, OpenOptions};
+use super::hold::Me;
 use super::options::{Mode, ReplayOptions};
 use super::outbound::{ForReader, Outbound};
 use super::pass::{Item, Pass, Queued, SharedGates};
@@ -23,7 +24,6 @@ use super::reader::{Expected, Observer};
 use super::report::ConnReport;
 use super::script::Action;
 use super::units;
-use super::waits::Waiting;
 use crate::rewrite::SharedCaptures;
 
 /// What a connection task starts with.
@@ -75,13 +75,6 @@ fn target_of<'a>(opts: &'a ReplayOptions, c: &'a ConnPlan) -> Result<&'a str, No
         None if !c.upstream.is_empty() => Ok(&c.upstream),
         None => Err(NoTarget),
     }
-}
-
-/// One connection's place in the pass, for gates and the waits board.
-struct Me {
-    copy: u32,
-    conn: usize,
-    gates: Option<Arc<SharedGates>>,
 }
 
 impl Pass {
@@ -315,103 +308,6 @@ impl Pass {
             return false;
         }
         true
-    }
-
-    /// Waits until the connection has received the server bytes the
-    /// recording had at this point (less its known shortfall). A timeout is
-    /// counted, the shortfall grows by what is missing, and the replay goes
-    /// on. False only when the replay was stopped.
-    async fn await_server(&self, me: &Me, live: &mut LiveConn, step: u64, bytes: u64) -> bool {
-        let target = bytes.saturating_sub(live.shortfall);
-        if live.received() >= target {
-            return true;
-        }
-        let key = (self.pass, me.copy, me.conn);
-        self.waits.set(
-            key,
-            Waiting {
-                step,
-                on: me.conn,
-                expected: target,
-                received: live.received(),
-                since: crate::timer::now(),
-            },
-        );
-        if let Some(gt) = &me.gates {
-            gt.with(|x| x.set_waiting(me.conn, true));
-        }
-        let arrived = live
-            .wait_received(target, self.opts.server_timeout, &self.cancel)
-            .await;
-        self.waits.clear(key);
-        if let Some(gt) = &me.gates {
-            gt.with(|x| x.set_waiting(me.conn, false));
-        }
-        if self.cancel.is_cancelled() {
-            return false;
-        }
-        if !arrived {
-            live.shortfall += target.saturating_sub(live.received());
-            if !live.server_closed() {
-                live.report.server_timeouts += 1;
-                self.progress
-                    .server_timeouts
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(gt) = &me.gates {
-                let shortfall = live.shortfall;
-                gt.with(|x| x.shortfall(me.conn, shortfall, crate::timer::now()));
-            }
-        }
-        true
-    }
-
-    /// `causal`: waits until every earlier event of the other connections
-    /// is done, or their gate is released (`gates`). Other modes pass at
-    /// once. False only when the replay was stopped.
-    async fn cross_gate(&self, me: &Me, g: u64, step: u64, report: &mut ConnReport) -> bool {
-        let Some(gt) = &me.gates else {
-            return true;
-        };
-        let key = (self.pass, me.copy, me.conn);
-        let mut waited = false;
-        let done = loop {
-            let notified = gt.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let Some(blocked) = gt.with(|x| x.check(me.conn, g)) else {
-                break true;
-            };
-            if !waited {
-                waited = true;
-                gt.with(|x| x.set_waiting(me.conn, true));
-            }
-            self.waits.set(
-                key,
-                Waiting {
-                    step,
-                    on: blocked.on,
-                    expected: blocked.expected,
-                    received: blocked.received,
-                    since: crate::timer::now(),
-                },
-            );
-            let until = tokio::time::Instant::from_std(blocked.until);
-            tokio::select! {
-                _ = self.cancel.cancelled() => break false,
-                _ = &mut notified => {}
-                _ = tokio::time::sleep_until(until) => {
-                    if let Some(r) = gt.with(|x| x.relax(me.conn, g, crate::timer::now())) {
-                        self.relaxed(me.copy, me.conn, r, Some(report));
-                    }
-                }
-            }
-        };
-        if waited {
-            self.waits.clear(key);
-            gt.with(|x| x.set_waiting(me.conn, false));
-        }
-        done
     }
 
     /// Does one client action; false when the script must end here.
