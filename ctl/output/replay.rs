@@ -1,8 +1,9 @@
 //! Human renderings of replays: the report of one agent's replay (summary
 //! lines, then the connections that failed, closed early or diverged — all
 //! of them with `-v` — each divergence as hex, then the waits, relaxations
-//! and unlisted connections of `replay_detail`), `--detach` lines, the
-//! `replay ls` table, and the notice of recordings pushed by `--spread`.
+//! and unlisted connections of `replay_detail`), and the notice of
+//! recordings pushed by `--spread`. `--detach` lines and the `replay ls`
+//! table are in `replay_list`.
 
 use std::io::{self, Write};
 
@@ -10,7 +11,7 @@ use reel::proto::{Lateness, ReplayConnection, ReplayReport};
 
 use crate::commands::replay::report::{ConnectionExt, ReportExt};
 use crate::commands::replay::spread::{Copied, Pushed, Shard};
-use crate::commands::replay::{DetachedReplay, ReplayList, ReplayOutcome, ReplayShown};
+use crate::commands::replay::{ReplayOutcome, ReplayShown};
 use crate::output::format::{bytes, duration_ms, hex_excerpt, micros, offset_us};
 use crate::output::human::{Human, list};
 use crate::output::replay_detail::write_detail;
@@ -257,75 +258,6 @@ impl Human for ReplayShown {
 
     fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{}", self.0.id)
-    }
-}
-
-impl Human for DetachedReplay {
-    fn write_human(&self, out: &mut dyn Write, _verbose: bool) -> io::Result<()> {
-        write!(out, "started replay {} ({})", self.id, self.state)?;
-        if let Some(shard) = self.shard {
-            write!(out, ", shard {} of {}", shard.index + 1, shard.count)?;
-        }
-        if let Some(c) = &self.coordinated {
-            write!(out, ", clock offset {}", offset_us(c.clock_offset_us))?;
-        }
-        writeln!(out)?;
-        writeln!(out, "follow it with: reelctl replay status {}", self.id)
-    }
-
-    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "{}", self.id)
-    }
-}
-
-impl Human for ReplayList {
-    fn write_human(&self, out: &mut dyn Write, verbose: bool) -> io::Result<()> {
-        if self.replays.is_empty() {
-            return writeln!(out, "no replays");
-        }
-        let mut columns = vec![
-            ("ID", Align::Left),
-            ("STATE", Align::Left),
-            ("MODE", Align::Left),
-            ("RECORDINGS", Align::Left),
-            ("PLANNED", Align::Right),
-            ("FINISHED", Align::Right),
-            ("STARTED (UTC)", Align::Left),
-            ("DURATION", Align::Right),
-        ];
-        if verbose {
-            columns.extend([
-                ("OPENED", Align::Right),
-                ("FAILED", Align::Right),
-                ("DIVERGENCES", Align::Right),
-                ("ERROR", Align::Left),
-            ]);
-        }
-        let mut table = Table::new(&columns);
-        for r in &self.replays {
-            table.row(vec![
-                r.id.clone(),
-                r.state.to_owned(),
-                r.mode.to_owned(),
-                list(&r.recordings),
-                r.planned.to_string(),
-                r.finished.to_string(),
-                r.started_at
-                    .map_or_else(|| "-".to_owned(), |t| t.date_time()),
-                duration_ms(r.duration_ms),
-                r.opened.to_string(),
-                r.failed.to_string(),
-                r.divergences.to_string(),
-                r.error.clone().unwrap_or_default(),
-            ]);
-        }
-        table.write(out)
-    }
-
-    fn write_ids(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.replays
-            .iter()
-            .try_for_each(|r| writeln!(out, "{}", r.id))
     }
 }
 
