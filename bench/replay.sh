@@ -58,21 +58,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-log() { printf '[%s %3ds] %s\n' "$(date +%T)" "$SECONDS" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
+WORK=$(mktemp -d /tmp/reel-bench-replay.XXXXXX)
+chmod 711 "$WORK"   # the postgres user reaches its cluster dirs inside
+STOP_WAIT=5         # PostgreSQL's fast shutdown takes a moment
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- tools
-need_apt() {      # need_apt PACKAGE[=COMMAND]...: installs what is missing (root)
-    local missing=() spec
-    for spec in "$@"; do have "${spec#*=}" || missing+=("${spec%%=*}"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them as root (apt-get install ${missing[*]})"
-    log "installing ${missing[*]} with apt"
-    timeout 300 apt-get update -q >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-        die "apt-get install ${missing[*]} failed"
-}
 need_apt "postgresql-15=$PG_BIN/pgbench" python3 iproute2=ss util-linux=setpriv
 for t in initdb postgres pg_isready pgbench psql; do
     [ -x "$PG_BIN/$t" ] || die "$PG_BIN/$t is missing (set REEL_TEST_PG_BIN to PostgreSQL's bin dir)"
@@ -92,51 +84,7 @@ for f in "$BIN/reel-agent" "$BIN/reelctl" "$NB" "$GEN"; do
 done
 
 # ---------------------------------------------------------------- processes
-WORK=$(mktemp -d /tmp/reel-bench-replay.XXXXXX)
-chmod 711 "$WORK"   # the postgres user reaches its cluster dirs inside
-STARTED=()
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
-stop_pids() {     # TERM each PID; KILL what is left after 5 s
-    local p i left
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-    for i in $(seq 50); do
-        left=""
-        for p in "$@"; do alive "$p" && left="$left $p"; done
-        [ -z "$left" ] && break
-        sleep 0.1
-    done
-    for p in $left; do kill -KILL "$p" 2>/dev/null; done
-    for p in "$@"; do wait "$p" 2>/dev/null; done
-    local keep=() s
-    for s in "${STARTED[@]}"; do case " $* " in *" $s "*) ;; *) keep+=("$s") ;; esac; done
-    STARTED=("${keep[@]}")
-}
-cleanup() {
-    trap - EXIT INT TERM
-    [ ${#STARTED[@]} -gt 0 ] && stop_pids "${STARTED[@]}"
-    if [ "$KEEP" = 1 ]; then log "scratch kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-spawn() {         # spawn LOG CMD...: CMD in its own session; PID in $REPLY
-    setsid "${@:2}" >"$1" 2>&1 </dev/null &
-    REPLY=$!
-    STARTED+=("$REPLY")
-}
-wait_port() {     # wait_port PORT PID: until PORT listens, PID alive; 15 s max
-    local i
-    for i in $(seq 150); do
-        alive "$2" || return 1
-        [ -n "$(ss -Htln "( sport = :$1 )" 2>/dev/null)" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-for p in $(seq "$PORT_BASE" $((PORT_BASE + 19))); do
-    [ -z "$(ss -Htln "( sport = :$p )" 2>/dev/null)" ] || die "port $p is in use; pick another --port-base"
-done
-port() { echo $((PORT_BASE + $1)); }
+ports_free "$PORT_BASE" 20
 ctl() { local p=$1; shift; timeout 60 "$BIN/reelctl" -q --timeout 30s -a "$HOST:$p" "$@"; }
 json() {          # json FILE EXPR: EXPR of results[0].data (as d) of reelctl --json output
     python3 -c 'import json,sys

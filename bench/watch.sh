@@ -43,8 +43,9 @@ while [ $# -gt 0 ]; do
         *) echo "bench/watch.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-log() { printf '[%s %3ds] %s\n' "$(date +%T)" "$SECONDS" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+WORK=$(mktemp -d /tmp/reel-bench-watch.XXXXXX)
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ "$BUILD" = 1 ]; then
     log "building release binaries and netbench"
@@ -56,36 +57,6 @@ for f in "$BIN/reel-agent" "$BIN/reelctl" "$NB"; do
     [ -x "$f" ] || die "$f is missing (run without --no-build)"
 done
 
-WORK=$(mktemp -d /tmp/reel-bench-watch.XXXXXX)
-STARTED=()
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
-stop_pids() {     # TERM each PID and its process group; KILL what is left after 3 s
-    local p i left=""
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null; kill -TERM -- "-$p" 2>/dev/null; done
-    for i in $(seq 30); do
-        left=""
-        for p in "$@"; do alive "$p" && left="$left $p"; done
-        [ -z "$left" ] && break
-        sleep 0.1
-    done
-    for p in $left; do kill -KILL "$p" 2>/dev/null; kill -KILL -- "-$p" 2>/dev/null; done
-    for p in "$@"; do wait "$p" 2>/dev/null; done
-    local keep=() s
-    for s in "${STARTED[@]}"; do case " $* " in *" $s "*) ;; *) keep+=("$s") ;; esac; done
-    STARTED=("${keep[@]}")
-}
-cleanup() {
-    trap - EXIT INT TERM
-    [ ${#STARTED[@]} -gt 0 ] && stop_pids "${STARTED[@]}"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-spawn() {         # spawn LOG CMD...: CMD in its own session; PID in $REPLY
-    setsid "${@:2}" >"$1" 2>&1 </dev/null &
-    REPLY=$!
-    STARTED+=("$REPLY")
-}
 wait_line() {     # wait_line FILE PATTERN PID SECS: until FILE has PATTERN
     local i
     for i in $(seq $(($4 * 10))); do

@@ -1,0 +1,70 @@
+# Shared scaffolding of the bench scripts (sourced, not run): logging, tool
+# installs, processes started in their own session and stopped by pid and
+# process group, waits for ports, and the scratch directory's cleanup.
+#
+# The sourcing script sets WORK (its scratch directory) and may set KEEP=1
+# (keep WORK), STOP_WAIT (seconds before KILL, default 3) and define
+# cleanup_extra (run before WORK goes) before it sources this file.
+
+log() { printf '[%s %3ds] %s\n' "$(date +%T)" "$SECONDS" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+need_apt() {      # need_apt PACKAGE[=COMMAND]...: installs what is missing (root)
+    local missing=() spec
+    for spec in "$@"; do have "${spec#*=}" || missing+=("${spec%%=*}"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them as root (apt-get install ${missing[*]})"
+    log "installing ${missing[*]} with apt"
+    timeout 300 apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+        die "apt-get install ${missing[*]} failed"
+}
+
+STARTED=()
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+stop_pids() {     # TERM each PID and its process group; KILL what is left after STOP_WAIT s
+    local p i left=""
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null; kill -TERM -- "-$p" 2>/dev/null; done
+    for i in $(seq $((${STOP_WAIT:-3} * 10))); do
+        left=""
+        for p in "$@"; do alive "$p" && left="$left $p"; done
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    for p in $left; do kill -KILL "$p" 2>/dev/null; kill -KILL -- "-$p" 2>/dev/null; done
+    for p in "$@"; do wait "$p" 2>/dev/null; done
+    local keep=() s
+    for s in "${STARTED[@]}"; do case " $* " in *" $s "*) ;; *) keep+=("$s") ;; esac; done
+    STARTED=("${keep[@]}")
+}
+cleanup() {
+    trap - EXIT INT TERM
+    [ ${#STARTED[@]} -gt 0 ] && stop_pids "${STARTED[@]}"
+    declare -F cleanup_extra >/dev/null && cleanup_extra
+    if [ "${KEEP:-0}" = 1 ]; then log "scratch kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+spawn() {         # spawn LOG CMD...: CMD in its own session; PID in $REPLY
+    setsid "${@:2}" >"$1" 2>&1 </dev/null &
+    REPLY=$!
+    STARTED+=("$REPLY")
+}
+wait_port() {     # wait_port PORT PID: until PORT listens, PID alive; 15 s max
+    local i
+    for i in $(seq 150); do
+        alive "$2" || return 1
+        [ -n "$(ss -Htln "( sport = :$1 )" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+ports_free() {    # ports_free FIRST COUNT: dies naming the first port in use
+    local p
+    for p in $(seq "$1" $(($1 + $2 - 1))); do
+        [ -z "$(ss -Htln "( sport = :$p )" 2>/dev/null)" ] || die "port $p is in use; pick another --port-base"
+    done
+}
+port() { echo $((PORT_BASE + $1)); }
