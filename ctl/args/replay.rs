@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Subcommand};
+use reel::replay::Mode;
 
 use super::parse::{parse_positive, parse_speed};
 use crate::schedule::{StartAt, parse_start_at};
@@ -45,30 +47,18 @@ pub(crate) struct ReplayIdArg {
     pub(crate) id: String,
 }
 
-/// How the client side of a replay is driven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ReplayMode {
-    /// Each chunk at its recorded offset, scaled by --speed
-    Timed,
-    /// No waiting; per-connection order only
-    Fast,
-    /// Per connection: a chunk waits for the server bytes that preceded it
-    Reactive,
-    /// Across connections: every recorded happens-before is kept
-    Causal,
-}
-
-impl ReplayMode {
-    /// The engine's mode (clap needs its own enum for the help texts).
-    pub(crate) fn engine(self) -> reel::replay::Mode {
-        use reel::replay::Mode;
-        match self {
-            ReplayMode::Timed => Mode::Timed,
-            ReplayMode::Fast => Mode::Fast,
-            ReplayMode::Reactive => Mode::Reactive,
-            ReplayMode::Causal => Mode::Causal,
-        }
-    }
+/// `--mode`: the engine's modes, with a line of help each for `--help`
+/// (clap's own enum would be a copy of `reel::replay::Mode`).
+fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    PossibleValuesParser::new([
+        PossibleValue::new("timed").help("Each chunk at its recorded offset, scaled by --speed"),
+        PossibleValue::new("fast").help("No waiting; per-connection order only"),
+        PossibleValue::new("reactive")
+            .help("Per connection: a chunk waits for the server bytes that preceded it"),
+        PossibleValue::new("causal")
+            .help("Across connections: every recorded happens-before is kept"),
+    ])
+    .try_map(|word| Mode::parse(&word))
 }
 
 /// `reelctl replay REC...`
@@ -87,8 +77,8 @@ pub(crate) struct ReplayStartArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) target: Option<String>,
     /// How the client side is driven [default: timed, or fast with --fast]
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub(crate) mode: Option<ReplayMode>,
+    #[arg(long, value_name = "MODE", value_parser = mode_parser())]
+    pub(crate) mode: Option<Mode>,
     /// Time scale of the recorded gaps, 0.01 to 100 (2 = twice as fast)
     #[arg(long, value_name = "F", value_parser = parse_speed)]
     pub(crate) speed: Option<f64>,

@@ -4,7 +4,9 @@
 
 use reel::proto::StartReplayRequest;
 
-use crate::args::{ReplayMode, ReplayStartArgs};
+use reel::replay::Mode;
+
+use crate::args::ReplayStartArgs;
 use crate::schedule::ScheduleError;
 
 /// Why the replay cannot be started as asked: exit status 2.
@@ -80,15 +82,15 @@ pub(crate) fn request(
     recordings: &[String],
 ) -> Result<StartReplayRequest, ReplayUsageError> {
     let (mode, unpaced) = match (args.mode, args.fast) {
-        (None, false) => (ReplayMode::Timed, false),
-        (None | Some(ReplayMode::Fast), true) => (ReplayMode::Fast, false),
-        (Some(ReplayMode::Timed), true) => {
+        (None, false) => (Mode::Timed, false),
+        (None | Some(Mode::Fast), true) => (Mode::Fast, false),
+        (Some(Mode::Timed), true) => {
             return Err(ReplayUsageError::Flags(
                 "--fast cannot be combined with --mode timed: use --mode fast, or drop --fast"
                     .to_owned(),
             ));
         }
-        (Some(mode @ (ReplayMode::Reactive | ReplayMode::Causal)), true) => (mode, true),
+        (Some(mode @ (Mode::Reactive | Mode::Causal)), true) => (mode, true),
         (Some(mode), false) => (mode, false),
     };
     for r in recordings {
@@ -110,7 +112,7 @@ pub(crate) fn request(
         recordings: recordings.to_vec(),
         group: args.group.clone().unwrap_or_default(),
         target: args.target.clone().unwrap_or_default(),
-        mode: reel::wire::replay::mode_value(mode.engine()) as i32,
+        mode: reel::wire::replay::mode_value(mode) as i32,
         speed: args.speed.unwrap_or(1.0),
         unpaced,
         loops: args.loops.unwrap_or(1),
