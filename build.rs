@@ -18,10 +18,25 @@ const SERIALIZED: &[&str] = &[
     "OmittedConnections",
     "ReplayReport",
     "RuleCount",
+    "RecordingInfo",
 ];
 
 /// Fields whose JSON is not their wire form: (message.field, serde attribute).
 const FIELDS: &[(&str, &str)] = &[
+    (
+        "RecordingInfo.status",
+        r#"#[serde(serialize_with = "crate::wire::json::recording_status")]"#,
+    ),
+    (
+        "RecordingInfo.started_at_unix_ms",
+        r#"#[serde(rename = "started_at", serialize_with = "crate::wire::json::instant_ms")]"#,
+    ),
+    // The same instant as started_at, to the nanosecond, for coordination.
+    ("RecordingInfo.started_at_unix_ns", "#[serde(skip)]"),
+    (
+        "RecordingInfo.error",
+        r#"#[serde(serialize_with = "crate::wire::json::empty_as_null")]"#,
+    ),
     // reelctl shows the fault profile read into the engine's terms.
     ("ProxyInfo.faults", "#[serde(skip)]"),
     (

@@ -5,8 +5,8 @@
 use reel::proto::{self, event::Body};
 use serde::Serialize;
 
-use crate::commands::record::RecordingView;
 use crate::timestamp::UnixNanos;
+use reel::proto::RecordingInfo;
 
 /// One event from an agent.
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +67,7 @@ pub(crate) enum EventBody {
     Recording {
         /// "started", "stopped" or "failed".
         phase: &'static str,
-        recording: Option<RecordingView>,
+        recording: Option<RecordingInfo>,
     },
     /// A proxy started or stopped.
     Proxy {
@@ -139,7 +139,7 @@ impl WatchEvent {
                     Ok(recording_event::Phase::Failed) => "failed",
                     _ => "unknown",
                 },
-                recording: r.recording.map(RecordingView::from),
+                recording: r.recording,
             },
             Body::Proxy(p) => EventBody::Proxy {
                 phase: match proxy_event::Phase::try_from(p.phase) {

@@ -8,7 +8,7 @@ use crate::events::{Event, EventBody, EventKind, RecordingPhase};
 use crate::format::Direction;
 use crate::proto as pb;
 use crate::proxy::{ConnMeta, ProxyInfo};
-use crate::record::{RecordingInfo, RecordingStatus, duration_ms, time_to_unix_ns};
+use crate::record::{RecordingInfo, duration_ms, time_to_unix_ns};
 
 fn unix_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
@@ -62,20 +62,11 @@ pub fn connection_info(c: &ConnMeta) -> pb::ConnectionInfo {
     }
 }
 
-fn status(s: RecordingStatus) -> pb::RecordingStatus {
-    match s {
-        RecordingStatus::Recording => pb::RecordingStatus::Recording,
-        RecordingStatus::Complete => pb::RecordingStatus::Complete,
-        RecordingStatus::Recovered => pb::RecordingStatus::Recovered,
-        RecordingStatus::Failed => pb::RecordingStatus::Failed,
-    }
-}
-
 pub fn recording_info(r: RecordingInfo) -> pb::RecordingInfo {
     pb::RecordingInfo {
         id: r.id,
         label: r.label,
-        status: status(r.status) as i32,
+        status: crate::wire::recording::status_value(r.status) as i32,
         started_at_unix_ms: unix_ms(r.started_at),
         started_at_unix_ns: time_to_unix_ns(r.started_at),
         duration_ms: duration_ms(r.duration),

@@ -42,6 +42,11 @@ pub fn replay_state_word(value: i32) -> &'static str {
     super::replay::state(value).map_or("unknown", crate::domain::ReplayState::as_str)
 }
 
+/// The word of a recording's status; "unknown" for one this build does not know.
+pub fn recording_status_word(value: i32) -> &'static str {
+    super::recording::status(value).map_or("unknown", crate::domain::RecordingStatus::as_str)
+}
+
 /// The word of a report's mode; "unknown" for one this build does not know.
 pub fn replay_mode_word(value: i32) -> &'static str {
     super::replay::mode(value).map_or("unknown", Mode::as_str)
@@ -59,6 +64,10 @@ pub fn rule_table_word(value: i32) -> &'static str {
 
 pub(crate) fn replay_state<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(replay_state_word(*value))
+}
+
+pub(crate) fn recording_status<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(recording_status_word(*value))
 }
 
 pub(crate) fn replay_mode<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {

@@ -6,4 +6,5 @@
 pub mod analysis;
 pub mod faults;
 pub mod json;
+pub mod recording;
 pub mod replay;

@@ -9,11 +9,11 @@ use reel::format::RecordingReader;
 use reel::record::RECORDING_EXT;
 use serde::Serialize;
 
-use crate::commands::record::RecordingView;
 use crate::error::AgentError;
 use crate::fleet::{self, Report};
 use crate::settings::Settings;
 use crate::transfer;
+use reel::proto::RecordingInfo;
 
 /// A file to push and the name it is sent under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub(crate) struct PushFile {
 /// them now.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PushedRecordings {
-    pub(crate) recordings: Vec<RecordingView>,
+    pub(crate) recordings: Vec<RecordingInfo>,
 }
 
 /// The id of the recording in a local file, read from its header (the file
@@ -108,7 +108,7 @@ pub(crate) async fn run(settings: &Settings, files: &[PushFile]) -> Report<Pushe
                         return Err(fleet::explain(agent.address(), agent.timeout(), other).await);
                     }
                 };
-                recordings.push(RecordingView::from(info));
+                recordings.push(info);
             }
             Ok(PushedRecordings { recordings })
         }

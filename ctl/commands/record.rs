@@ -17,88 +17,28 @@ use crate::schedule::{self, Coordinated, ScheduleError, Skew};
 use crate::settings::Settings;
 use crate::timestamp::UnixMillis;
 
-/// Where a recording is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum RecordingState {
-    /// Being written now.
-    Recording,
-    /// Stopped cleanly, with its footer.
-    Complete,
-    /// No footer (the agent died while writing); read to the last frame.
-    Recovered,
-    /// Ended by a write error; `error` says why.
-    Failed,
-    /// A status this reelctl does not know (a newer agent).
-    Unknown,
+/// What reelctl reads off a recording beyond its plain fields (its JSON
+/// shape is set in build.rs and `reel::wire::json`).
+pub(crate) trait RecordingExt {
+    /// `recording`, `complete`, `recovered`, `failed`; `unknown` for a
+    /// status a newer agent sent.
+    fn status_word(&self) -> &'static str;
+    fn started_at(&self) -> UnixMillis;
+    /// Why a failed recording failed.
+    fn error_text(&self) -> Option<&str>;
 }
 
-impl RecordingState {
-    fn from_proto(status: i32) -> RecordingState {
-        match RecordingStatus::try_from(status) {
-            Ok(RecordingStatus::Recording) => RecordingState::Recording,
-            Ok(RecordingStatus::Complete) => RecordingState::Complete,
-            Ok(RecordingStatus::Recovered) => RecordingState::Recovered,
-            Ok(RecordingStatus::Failed) => RecordingState::Failed,
-            Ok(RecordingStatus::Unspecified) | Err(_) => RecordingState::Unknown,
-        }
+impl RecordingExt for RecordingInfo {
+    fn status_word(&self) -> &'static str {
+        reel::wire::json::recording_status_word(self.status)
     }
 
-    /// The word used in tables and JSON.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            RecordingState::Recording => "recording",
-            RecordingState::Complete => "complete",
-            RecordingState::Recovered => "recovered",
-            RecordingState::Failed => "failed",
-            RecordingState::Unknown => "unknown",
-        }
+    fn started_at(&self) -> UnixMillis {
+        UnixMillis(self.started_at_unix_ms)
     }
-}
 
-/// A recording as every `record` command shows it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct RecordingView {
-    pub(crate) id: String,
-    pub(crate) label: String,
-    pub(crate) status: RecordingState,
-    pub(crate) started_at: UnixMillis,
-    pub(crate) duration_ms: u64,
-    pub(crate) size_bytes: u64,
-    pub(crate) connections: u64,
-    pub(crate) bytes_c2s: u64,
-    pub(crate) bytes_s2c: u64,
-    /// Bytes the recording knows it did not capture.
-    pub(crate) lost_bytes: u64,
-    /// Bytes cut from the end of a recovered file.
-    pub(crate) truncated_bytes: u64,
-    /// Proxy ids the recording was started on.
-    pub(crate) proxies: Vec<String>,
-    /// Why a failed recording failed; null otherwise.
-    pub(crate) error: Option<String>,
-    /// Shown by `record show -v` only.
-    #[serde(skip)]
-    pub(crate) frames: u64,
-}
-
-impl From<RecordingInfo> for RecordingView {
-    fn from(info: RecordingInfo) -> RecordingView {
-        RecordingView {
-            id: info.id,
-            label: info.label,
-            status: RecordingState::from_proto(info.status),
-            started_at: UnixMillis(info.started_at_unix_ms),
-            duration_ms: info.duration_ms,
-            size_bytes: info.size_bytes,
-            connections: info.connections,
-            bytes_c2s: info.bytes_c2s,
-            bytes_s2c: info.bytes_s2c,
-            lost_bytes: info.lost_bytes,
-            truncated_bytes: info.truncated_bytes,
-            proxies: info.proxies,
-            error: Some(info.error).filter(|e| !e.is_empty()),
-            frames: info.frames,
-        }
+    fn error_text(&self) -> Option<&str> {
+        Some(self.error.as_str()).filter(|e| !e.is_empty())
     }
 }
 
@@ -107,7 +47,7 @@ impl From<RecordingInfo> for RecordingView {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct StartedRecording {
     #[serde(flatten)]
-    pub(crate) recording: RecordingView,
+    pub(crate) recording: RecordingInfo,
     #[serde(flatten)]
     pub(crate) coordinated: Option<Coordinated>,
 }
@@ -123,24 +63,24 @@ pub(crate) struct StartedRecordings {
 /// The answer to `record show`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
-pub(crate) struct RecordingDetail(pub(crate) RecordingView);
+pub(crate) struct RecordingDetail(pub(crate) RecordingInfo);
 
 /// The answer to `record stop`: the recordings as they ended.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct StoppedRecordings {
-    pub(crate) stopped: Vec<RecordingView>,
+    pub(crate) stopped: Vec<RecordingInfo>,
 }
 
 /// The answer to `record ls`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct RecordingList {
-    pub(crate) recordings: Vec<RecordingView>,
+    pub(crate) recordings: Vec<RecordingInfo>,
 }
 
 /// The answer to `record rm`: the recording as it was.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct DeletedRecording {
-    pub(crate) deleted: RecordingView,
+    pub(crate) deleted: RecordingInfo,
 }
 
 /// Starts one recording per agent; with `--at`, all at the same instant.
@@ -192,7 +132,7 @@ pub(crate) async fn start(
             };
             Ok(StartedRecording {
                 coordinated: estimate.map(|e| Coordinated::new(started_ns, e.offset_ns)),
-                recording: info.into(),
+                recording: info,
             })
         }
     })
@@ -241,9 +181,7 @@ pub(crate) async fn stop(settings: &Settings, args: &StopArgs) -> Report<Stopped
 pub(crate) async fn list(settings: &Settings) -> Report<RecordingList> {
     fleet::run_all(settings, |agent| async move {
         let recordings = list_on(&agent).await?;
-        Ok(RecordingList {
-            recordings: recordings.into_iter().map(RecordingView::from).collect(),
-        })
+        Ok(RecordingList { recordings })
     })
     .await
 }
@@ -259,7 +197,7 @@ pub(crate) async fn show(settings: &Settings, id: &str) -> Report<RecordingDetai
                     client.get_recording(GetRecordingRequest { id }).await
                 })
                 .await?;
-            Ok(RecordingDetail(info.into()))
+            Ok(RecordingDetail(info))
         }
     })
     .await
@@ -279,9 +217,7 @@ pub(crate) async fn remove(settings: &Settings, id: &str) -> Report<DeletedRecor
             let info = response.recording.ok_or_else(|| {
                 AgentError::Protocol("DeleteRecording answered without the recording".to_owned())
             })?;
-            Ok(DeletedRecording {
-                deleted: info.into(),
-            })
+            Ok(DeletedRecording { deleted: info })
         }
     })
     .await
@@ -294,11 +230,11 @@ async fn list_on(agent: &Agent) -> Result<Vec<RecordingInfo>, AgentError> {
     Ok(response.recordings)
 }
 
-async fn stop_on(agent: &Agent, id: String) -> Result<RecordingView, AgentError> {
+async fn stop_on(agent: &Agent, id: String) -> Result<RecordingInfo, AgentError> {
     let info = agent
         .unary(|mut client| async move { client.stop_recording(StopRecordingRequest { id }).await })
         .await?;
-    Ok(info.into())
+    Ok(info)
 }
 
 #[cfg(test)]
@@ -321,14 +257,15 @@ mod tests {
             frames: 12,
             ..RecordingInfo::default()
         };
-        let json = serde_json::to_value(RecordingView::from(info)).unwrap();
+        let json = serde_json::to_value(info).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
                 "id": "r1", "label": "boss fight", "status": "complete",
                 "started_at": "2024-05-01T12:03:04.123Z", "duration_ms": 83000,
                 "size_bytes": 4096, "connections": 3, "bytes_c2s": 100, "bytes_s2c": 200,
-                "lost_bytes": 0, "truncated_bytes": 0, "proxies": ["p1"], "error": null
+                "lost_bytes": 0, "truncated_bytes": 0, "proxies": ["p1"], "error": null,
+                "frames": 12, "agent_name": ""
             })
         );
     }
@@ -344,9 +281,12 @@ mod tests {
             (99, "unknown"),
         ];
         for (status, word) in cases {
-            let state = RecordingState::from_proto(status);
-            assert_eq!(state.as_str(), word);
-            assert_eq!(serde_json::to_value(state).unwrap(), word);
+            let info = RecordingInfo {
+                status,
+                ..RecordingInfo::default()
+            };
+            assert_eq!(info.status_word(), word);
+            assert_eq!(serde_json::to_value(&info).unwrap()["status"], word);
         }
     }
 }

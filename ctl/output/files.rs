@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use crate::commands::pull::PulledFiles;
 use crate::commands::push::PushedRecordings;
+use crate::commands::record::RecordingExt;
 use crate::output::format::bytes;
 use crate::output::human::{Human, quoted};
 use crate::plural::count;
@@ -41,7 +42,7 @@ impl Human for PushedRecordings {
                 "pushed recording {}{} ({}, {}, {})",
                 r.id,
                 quoted(&r.label),
-                r.status.as_str(),
+                r.status_word(),
                 count(r.connections, "connection", "connections"),
                 bytes(r.size_bytes)
             )?;

@@ -4,8 +4,10 @@
 
 use std::io::{self, Write};
 
+use reel::proto::RecordingInfo;
+
 use crate::commands::record::{
-    DeletedRecording, RecordingDetail, RecordingList, RecordingView, StartedRecording,
+    DeletedRecording, RecordingDetail, RecordingExt, RecordingList, StartedRecording,
     StoppedRecordings,
 };
 use crate::output::escape::safe;
@@ -68,10 +70,10 @@ impl Human for StartedRecording {
 }
 
 /// `complete, 1m23s, 3 connections, 1.2 MiB` and any loss.
-fn recording_summary(r: &RecordingView) -> String {
+fn recording_summary(r: &RecordingInfo) -> String {
     let mut text = format!(
         "{}, {}, {}, {}",
-        r.status.as_str(),
+        r.status_word(),
         duration_ms(r.duration_ms),
         count(r.connections, "connection", "connections"),
         bytes(r.size_bytes)
@@ -79,7 +81,7 @@ fn recording_summary(r: &RecordingView) -> String {
     if r.lost_bytes > 0 {
         text.push_str(&format!(", {} LOST", lost_bytes(r.lost_bytes)));
     }
-    if let Some(error) = &r.error {
+    if let Some(error) = r.error_text() {
         text.push_str(&format!(", error: {}", safe(error)));
     }
     text
@@ -130,8 +132,8 @@ impl Human for RecordingList {
             table.row(vec![
                 r.id.clone(),
                 r.label.clone(),
-                r.status.as_str().to_owned(),
-                r.started_at.date_time(),
+                r.status_word().to_owned(),
+                r.started_at().date_time(),
                 duration_ms(r.duration_ms),
                 bytes(r.size_bytes),
                 r.connections.to_string(),
@@ -140,7 +142,7 @@ impl Human for RecordingList {
                 lost_bytes(r.lost_bytes),
                 bytes(r.truncated_bytes),
                 list(&r.proxies),
-                r.error.clone().unwrap_or_default(),
+                r.error.clone(),
             ]);
         }
         table.write(out)
@@ -159,8 +161,8 @@ impl Human for RecordingDetail {
         let mut lines = vec![
             ("id", r.id.clone()),
             ("label", r.label.clone()),
-            ("status", r.status.as_str().to_owned()),
-            ("started", r.started_at.rfc3339()),
+            ("status", r.status_word().to_owned()),
+            ("started", r.started_at().rfc3339()),
             ("duration", duration_ms(r.duration_ms)),
             ("size", bytes(r.size_bytes)),
             ("connections", r.connections.to_string()),
@@ -170,8 +172,8 @@ impl Human for RecordingDetail {
             ("truncated", bytes(r.truncated_bytes)),
             ("proxies", list(&r.proxies)),
         ];
-        if let Some(error) = &r.error {
-            lines.push(("error", error.clone()));
+        if let Some(error) = r.error_text() {
+            lines.push(("error", error.to_owned()));
         }
         if verbose {
             lines.push(("frames", r.frames.to_string()));

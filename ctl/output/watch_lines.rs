@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use crate::commands::record::RecordingExt;
 use crate::event::{EventBody, WatchEvent};
 use crate::output::format::{bytes, duration_ms, kilobytes, rate};
 use crate::output::watch_seconds::Total;
@@ -105,7 +106,7 @@ pub(super) fn write_event(
                     out,
                     "{head}  recording {}{label} FAILED: {}",
                     r.id,
-                    r.error.as_deref().unwrap_or("no reason given")
+                    r.error_text().unwrap_or("no reason given")
                 ),
                 _ => writeln!(
                     out,
@@ -215,15 +216,13 @@ mod tests {
         );
         let recording = |connections| EventBody::Recording {
             phase: "stopped",
-            recording: Some(crate::commands::record::RecordingView::from(
-                reel::proto::RecordingInfo {
-                    id: "r1".into(),
-                    connections,
-                    duration_ms: 2000,
-                    size_bytes: 100,
-                    ..Default::default()
-                },
-            )),
+            recording: Some(reel::proto::RecordingInfo {
+                id: "r1".into(),
+                connections,
+                duration_ms: 2000,
+                size_bytes: 100,
+                ..Default::default()
+            }),
         };
         let one = line("h:1", None, recording(1));
         assert!(
