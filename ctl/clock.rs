@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reel::proto::{AgentInfo, GetInfoRequest};
 
 use crate::error::AgentError;
-use crate::fleet::{self, Agent, Report};
+use crate::fleet::{self, AgentClient, Report};
 use crate::settings::Settings;
 
 /// Round trips taken per measurement.
@@ -118,7 +118,7 @@ pub(crate) fn now_unix_ns() -> i64 {
 /// # Errors
 /// The first failed call.
 pub(crate) async fn measure(
-    agent: &Agent,
+    agent: &AgentClient,
     index: usize,
 ) -> Result<(AgentInfo, Estimate), AgentError> {
     tokio::time::sleep(stagger(index)).await;

@@ -28,21 +28,21 @@ pub(crate) type Report<T> = Vec<Outcome<T>>;
 
 /// A connection to one agent with its deadline. Cheap to clone.
 #[derive(Debug, Clone)]
-pub(crate) struct Agent {
+pub(crate) struct AgentClient {
     client: Client,
     address: String,
     timeout: Duration,
 }
 
-impl Agent {
+impl AgentClient {
     /// A lazily connected client for `address`: nothing happens on the
     /// network until the first call, which connects within `timeout`.
     ///
     /// # Errors
     /// `Internal` if the address does not make a URI (settings checked it).
-    pub(crate) fn new(address: &str, timeout: Duration) -> Result<Agent, AgentError> {
+    pub(crate) fn new(address: &str, timeout: Duration) -> Result<AgentClient, AgentError> {
         let endpoint = endpoint(address, timeout)?;
-        Ok(Agent {
+        Ok(AgentClient {
             client: access::client(endpoint.connect_lazy(), address),
             address: address.to_owned(),
             timeout,
@@ -190,7 +190,7 @@ pub(crate) fn endpoint(address: &str, timeout: Duration) -> Result<Endpoint, Age
 pub(crate) async fn run_all<T, F, Fut>(settings: &Settings, operation: F) -> Report<T>
 where
     T: Send + 'static,
-    F: Fn(Agent) -> Fut,
+    F: Fn(AgentClient) -> Fut,
     Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
 {
     let inputs = settings.agents.iter().map(|_| Ok(())).collect();
@@ -209,7 +209,7 @@ pub(crate) async fn then_all<S, T, F, Fut>(
 ) -> Report<T>
 where
     T: Send + 'static,
-    F: Fn(Agent, S) -> Fut,
+    F: Fn(AgentClient, S) -> Fut,
     Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
 {
     let inputs = previous.into_iter().map(|outcome| outcome.result).collect();
@@ -224,7 +224,7 @@ async fn spawn_all<S, T, F, Fut>(
 ) -> Report<T>
 where
     T: Send + 'static,
-    F: Fn(Agent, S) -> Fut,
+    F: Fn(AgentClient, S) -> Fut,
     Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
 {
     let mut tasks = JoinSet::new();
@@ -237,7 +237,7 @@ where
             .next()
             .unwrap_or_else(|| Err(AgentError::Internal("no input for this agent".to_owned())));
         let agent = input.and_then(|input| {
-            Agent::new(&target.address, settings.timeout).map(|agent| (agent, input))
+            AgentClient::new(&target.address, settings.timeout).map(|agent| (agent, input))
         });
         match agent {
             Ok((agent, input)) => {

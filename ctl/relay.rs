@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::download_check::Received;
 use crate::error::AgentError;
-use crate::fleet::Agent;
+use crate::fleet::AgentClient;
 use crate::transfer::{Download, answer_deadline, send_chunk, start_upload, upload_answer};
 
 /// The result of copying one recording from a source agent to others.
@@ -28,7 +28,7 @@ pub(crate) struct Relayed {
 /// receiving before the next is read. The final digest is forwarded only
 /// when the download checked out; otherwise every upload is abandoned (the
 /// agents discard incomplete uploads).
-pub(crate) async fn relay(source: &Agent, id: &str, targets: &[Agent]) -> Relayed {
+pub(crate) async fn relay(source: &AgentClient, id: &str, targets: &[AgentClient]) -> Relayed {
     let mut uploads: Vec<Upload> = targets.iter().map(Upload::start).collect();
     let failed_source = |error: &AgentError| {
         AgentError::Local(format!(
@@ -76,7 +76,7 @@ pub(crate) async fn relay(source: &Agent, id: &str, targets: &[Agent]) -> Relaye
 
 /// Downloads from `source` and forwards every checked message to `uploads`.
 async fn copy_chunks(
-    source: &Agent,
+    source: &AgentClient,
     id: &str,
     uploads: &mut [Upload],
 ) -> Result<Received, AgentError> {
@@ -125,7 +125,7 @@ async fn join_all<F: Future<Output = ()>>(futures: impl Iterator<Item = F>) {
 
 /// One target of a relay.
 struct Upload {
-    agent: Agent,
+    agent: AgentClient,
     state: UploadState,
 }
 
@@ -140,7 +140,7 @@ enum UploadState {
 }
 
 impl Upload {
-    fn start(agent: &Agent) -> Upload {
+    fn start(agent: &AgentClient) -> Upload {
         let (tx, handle) = start_upload(agent);
         Upload {
             agent: agent.clone(),

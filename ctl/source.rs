@@ -52,7 +52,7 @@ pub(crate) enum Source {
     /// A local file, as the user named it.
     File(String),
     /// Recording `recording` on `agent`.
-    Agent {
+    AgentClient {
         agent: AgentTarget,
         recording: String,
     },
@@ -63,7 +63,7 @@ impl Source {
     pub(crate) fn label(&self) -> String {
         match self {
             Source::File(path) => path.clone(),
-            Source::Agent { agent, recording } => {
+            Source::AgentClient { agent, recording } => {
                 format!("{} recording {recording}", agent.label())
             }
         }
@@ -78,11 +78,11 @@ impl Source {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "recording".to_owned()),
-            Source::Agent { agent, recording } if per_agent => {
+            Source::AgentClient { agent, recording } if per_agent => {
                 let who = agent.name.as_deref().unwrap_or(&agent.address);
                 format!("{recording}-{who}")
             }
-            Source::Agent { recording, .. } => recording.clone(),
+            Source::AgentClient { recording, .. } => recording.clone(),
         };
         file_safe(&raw)
     }
@@ -174,7 +174,7 @@ mod tests {
             address: "127.0.0.1:7700".into(),
             name: None,
         };
-        let remote = Source::Agent {
+        let remote = Source::AgentClient {
             agent: agent.clone(),
             recording: "r1".into(),
         };

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::AgentError;
-use crate::fleet::Agent;
+use crate::fleet::AgentClient;
 
 /// Bytes per uploaded chunk (what the agent sends too).
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
@@ -30,7 +30,7 @@ const PIPE_DEPTH: usize = 2;
 
 /// An open download: the agent's stream of one recording's file.
 pub(crate) struct Download {
-    agent: Agent,
+    agent: AgentClient,
     stream: tonic::Streaming<FileChunk>,
     check: DownloadCheck,
 }
@@ -41,7 +41,7 @@ impl Download {
     /// # Errors
     /// The agent's refusal (unknown id, recording still being written), a
     /// transport failure or `Timeout`.
-    pub(crate) async fn open(agent: &Agent, id: &str) -> Result<Download, AgentError> {
+    pub(crate) async fn open(agent: &AgentClient, id: &str) -> Result<Download, AgentError> {
         let request = DownloadRecordingRequest { id: id.to_owned() };
         let stream = agent
             .unary(|mut client| async move { client.download_recording(request).await })
@@ -89,7 +89,7 @@ impl Download {
 /// The download's errors, or `Local` when writing `sink` fails (`what`
 /// names it).
 pub(crate) async fn download_into<W>(
-    agent: &Agent,
+    agent: &AgentClient,
     id: &str,
     sink: &mut W,
     what: &Path,
@@ -133,7 +133,7 @@ impl Drop for TempRecording {
 /// As [`download_into`], the agent's refusal naming the recording, or
 /// `Local` when the file cannot be made.
 pub(crate) async fn download_temp(
-    agent: &Agent,
+    agent: &AgentClient,
     id: &str,
     dir: &Path,
     name: &str,
@@ -163,7 +163,7 @@ pub(crate) async fn download_temp(
 /// resolves with the agent's answer once the sender is dropped (after the
 /// digest) and the agent has checked and stored the file.
 pub(crate) fn start_upload(
-    agent: &Agent,
+    agent: &AgentClient,
 ) -> (
     mpsc::Sender<FileChunk>,
     JoinHandle<Result<RecordingInfo, AgentError>>,
@@ -193,7 +193,7 @@ pub(crate) fn answer_deadline(timeout: Duration, size: u64) -> Duration {
 
 /// Waits for an upload's answer after its last message, within `deadline`.
 pub(crate) async fn upload_answer(
-    agent: &Agent,
+    agent: &AgentClient,
     handle: JoinHandle<Result<RecordingInfo, AgentError>>,
     deadline: Duration,
 ) -> Result<RecordingInfo, AgentError> {
@@ -214,7 +214,7 @@ pub(crate) async fn upload_answer(
 /// Sends one message of an upload, within the deadline. When the upload
 /// already ended (the agent refused it), its answer is the error.
 pub(crate) async fn send_chunk(
-    agent: &Agent,
+    agent: &AgentClient,
     tx: &mpsc::Sender<FileChunk>,
     handle: &mut Option<JoinHandle<Result<RecordingInfo, AgentError>>>,
     chunk: FileChunk,
@@ -246,7 +246,7 @@ pub(crate) async fn send_chunk(
 /// `Local` when the file cannot be read; the agent's refusal (bad name,
 /// digest mismatch, not a recording, id taken), transport errors, `Timeout`.
 pub(crate) async fn upload_file(
-    agent: &Agent,
+    agent: &AgentClient,
     path: &Path,
     name: &str,
 ) -> Result<RecordingInfo, AgentError> {

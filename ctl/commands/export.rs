@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::args::ExportArgs;
 use crate::error::AgentError;
-use crate::fleet::{self, Agent};
+use crate::fleet::{self, AgentClient};
 use crate::plural::{count, noun};
 use crate::settings::Settings;
 use crate::source::{Rec, Results, Source, Sourced, local_error, suffixed};
@@ -93,7 +93,7 @@ pub(crate) async fn run(settings: &Settings, args: &ExportArgs, rec: Rec) -> Res
                 .agents
                 .iter()
                 .map(|agent| {
-                    let source = Source::Agent {
+                    let source = Source::AgentClient {
                         agent: agent.clone(),
                         recording: id.clone(),
                     };
@@ -113,7 +113,7 @@ pub(crate) async fn run(settings: &Settings, args: &ExportArgs, rec: Rec) -> Res
             report
                 .into_iter()
                 .map(|o| Sourced {
-                    source: Source::Agent {
+                    source: Source::AgentClient {
                         agent: o.agent,
                         recording: id.clone(),
                     },
@@ -126,7 +126,7 @@ pub(crate) async fn run(settings: &Settings, args: &ExportArgs, rec: Rec) -> Res
 
 /// Downloads recording `id` from `agent` beside `out`, then exports it.
 async fn export_remote(
-    agent: Agent,
+    agent: AgentClient,
     id: String,
     out: Option<PathBuf>,
 ) -> Result<Exported, AgentError> {

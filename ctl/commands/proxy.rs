@@ -8,7 +8,7 @@ use tonic::Code;
 use crate::args::{ProxyStartArgs, StopArgs};
 use crate::commands::faults::FaultsView;
 use crate::error::AgentError;
-use crate::fleet::{self, Agent, Report};
+use crate::fleet::{self, AgentClient, Report};
 use crate::settings::Settings;
 
 /// A proxy and its counters, as `proxy start`, `proxy ls` and `proxy stop`
@@ -117,14 +117,14 @@ pub(crate) async fn stop(settings: &Settings, args: &StopArgs) -> Report<Stopped
     .await
 }
 
-async fn list_on(agent: &Agent) -> Result<Vec<ProxyInfo>, AgentError> {
+async fn list_on(agent: &AgentClient) -> Result<Vec<ProxyInfo>, AgentError> {
     let response = agent
         .unary(|mut client| async move { client.list_proxies(ListProxiesRequest {}).await })
         .await?;
     Ok(response.proxies)
 }
 
-async fn stop_on(agent: &Agent, id: String) -> Result<ProxyView, AgentError> {
+async fn stop_on(agent: &AgentClient, id: String) -> Result<ProxyView, AgentError> {
     let response = agent
         .unary(|mut client| async move { client.stop_proxy(StopProxyRequest { id }).await })
         .await?;

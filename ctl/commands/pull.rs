@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::args::RecordPullArgs;
 use crate::download_check::hex;
 use crate::error::AgentError;
-use crate::fleet::{self, Agent, Report};
+use crate::fleet::{self, AgentClient, Report};
 use crate::settings::Settings;
 use crate::transfer;
 
@@ -87,7 +87,7 @@ fn exists_error(path: &Path) -> AgentError {
 }
 
 async fn pull_one(
-    agent: &Agent,
+    agent: &AgentClient,
     id: &str,
     dir: &Path,
     force: bool,

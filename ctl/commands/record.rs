@@ -12,7 +12,7 @@ use tonic::Code;
 use crate::args::{RecordStartArgs, StopArgs};
 use crate::clock;
 use crate::error::AgentError;
-use crate::fleet::{self, Agent, Report};
+use crate::fleet::{self, AgentClient, Report};
 use crate::schedule::{self, Coordinated, ScheduleError, Skew};
 use crate::settings::Settings;
 use crate::timestamp::UnixMillis;
@@ -223,14 +223,14 @@ pub(crate) async fn remove(settings: &Settings, id: &str) -> Report<DeletedRecor
     .await
 }
 
-async fn list_on(agent: &Agent) -> Result<Vec<RecordingInfo>, AgentError> {
+async fn list_on(agent: &AgentClient) -> Result<Vec<RecordingInfo>, AgentError> {
     let response = agent
         .unary(|mut client| async move { client.list_recordings(ListRecordingsRequest {}).await })
         .await?;
     Ok(response.recordings)
 }
 
-async fn stop_on(agent: &Agent, id: String) -> Result<RecordingInfo, AgentError> {
+async fn stop_on(agent: &AgentClient, id: String) -> Result<RecordingInfo, AgentError> {
     let info = agent
         .unary(|mut client| async move { client.stop_recording(StopRecordingRequest { id }).await })
         .await?;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::args::RulesCheckArgs;
 use crate::error::AgentError;
 use crate::exit::Exit;
-use crate::fleet::{self, Agent};
+use crate::fleet::{self, AgentClient};
 use crate::settings::Settings;
 use crate::source::{Rec, Results, Source, Sourced, local_error};
 use crate::transfer;
@@ -74,7 +74,7 @@ pub(crate) async fn check(
             report
                 .into_iter()
                 .map(|o| Sourced {
-                    source: Source::Agent {
+                    source: Source::AgentClient {
                         agent: o.agent,
                         recording: id.clone(),
                     },
@@ -101,7 +101,7 @@ pub(crate) fn exit(printed: Exit, results: &Results<RulesChecked>) -> Exit {
 /// Downloads recording `id` from `agent` into the temporary directory,
 /// then checks it.
 async fn check_remote(
-    agent: Agent,
+    agent: AgentClient,
     id: String,
     rules: Arc<Rules>,
     name: String,

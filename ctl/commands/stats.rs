@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::args::StatsArgs;
 use crate::error::AgentError;
-use crate::fleet::{self, Agent};
+use crate::fleet::{self, AgentClient};
 use crate::settings::Settings;
 use crate::source::{Rec, Results, Source, Sourced, local_error, suffixed};
 
@@ -95,7 +95,7 @@ pub(crate) async fn run(
             }),
             Pending::Remote(id, task) => match task.await {
                 Ok(report) => results.extend(report.into_iter().map(|o| Sourced {
-                    source: Source::Agent {
+                    source: Source::AgentClient {
                         agent: o.agent,
                         recording: id.clone(),
                     },
@@ -104,7 +104,7 @@ pub(crate) async fn run(
                 Err(e) => {
                     for agent in &settings.agents {
                         results.push(Sourced {
-                            source: Source::Agent {
+                            source: Source::AgentClient {
                                 agent: agent.clone(),
                                 recording: id.clone(),
                             },
@@ -145,7 +145,7 @@ fn analysis_deadline(timeout: Duration, size: u64) -> Duration {
 
 /// Has `agent` analyse its recording `id`.
 async fn analyze_remote(
-    agent: Agent,
+    agent: AgentClient,
     id: String,
     args: StatsArgs,
 ) -> Result<StatsReport, AgentError> {

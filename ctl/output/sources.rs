@@ -44,7 +44,7 @@ struct Entry<'a, T> {
 fn entry<T>(sourced: &Sourced<T>) -> Entry<'_, T> {
     let (file, agent, name, recording) = match &sourced.source {
         Source::File(path) => (Some(path.as_str()), None, None, None),
-        Source::Agent { agent, recording } => (
+        Source::AgentClient { agent, recording } => (
             None,
             Some(agent.address.as_str()),
             agent.name.as_deref(),
@@ -157,7 +157,7 @@ mod tests {
                 result: Ok(1),
             },
             Sourced {
-                source: Source::Agent {
+                source: Source::AgentClient {
                     agent: AgentTarget {
                         address: "h:1".into(),
                         name: Some("web-1".into()),

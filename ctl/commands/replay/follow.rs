@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commands::replay::report::ReportExt;
 use crate::error::AgentError;
-use crate::fleet::Agent;
+use crate::fleet::AgentClient;
 
 /// Time between two GetReplay calls on one agent.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -125,7 +125,7 @@ pub(crate) struct Followed {
 /// `POLL_FAILURES_TOLERATED` polls in a row failed; the error names the
 /// replay so that `replay status` can pick it up.
 pub(crate) async fn follow(
-    agent: &Agent,
+    agent: &AgentClient,
     started: ReplayReport,
     index: usize,
     board: &Board,
@@ -167,7 +167,7 @@ pub(crate) async fn follow(
 
 /// Stops the replay and waits (bounded) for its final report.
 async fn stop(
-    agent: &Agent,
+    agent: &AgentClient,
     mut last: ReplayReport,
     index: usize,
     board: &Board,
@@ -208,7 +208,7 @@ fn ended(report: &ReplayReport) -> bool {
     report.ended()
 }
 
-async fn get(agent: &Agent, id: &str) -> Result<ReplayReport, AgentError> {
+async fn get(agent: &AgentClient, id: &str) -> Result<ReplayReport, AgentError> {
     let request = GetReplayRequest { id: id.to_owned() };
     agent
         .unary(|mut client| async move { client.get_replay(request).await })

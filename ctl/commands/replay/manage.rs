@@ -9,7 +9,7 @@ use reel::proto::ReplayReport;
 
 use super::report::ReportExt;
 use crate::error::AgentError;
-use crate::fleet::{self, Agent, Report};
+use crate::fleet::{self, AgentClient, Report};
 use crate::settings::Settings;
 use crate::timestamp::UnixNanos;
 
@@ -124,7 +124,7 @@ pub(crate) async fn list(settings: &Settings) -> Report<ReplayList> {
 }
 
 /// Every page of one agent's replays, newest first, one request per page.
-async fn list_all(agent: &Agent) -> Result<ReplayList, AgentError> {
+async fn list_all(agent: &AgentClient) -> Result<ReplayList, AgentError> {
     let mut replays = Vec::new();
     let mut page_token = String::new();
     loop {

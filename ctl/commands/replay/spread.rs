@@ -9,7 +9,7 @@ use serde::Serialize;
 use tonic::Code;
 
 use crate::error::AgentError;
-use crate::fleet::{self, Agent, Report};
+use crate::fleet::{self, AgentClient, Report};
 use crate::relay::{self, Relayed};
 use crate::settings::Settings;
 
@@ -164,8 +164,8 @@ async fn relay(
 ) -> Relayed {
     let agents = std::iter::once(from)
         .chain(lacking.iter().map(|&i| presence[i].agent.address.as_str()))
-        .map(|address| Agent::new(address, settings.timeout))
-        .collect::<Result<Vec<Agent>, AgentError>>();
+        .map(|address| AgentClient::new(address, settings.timeout))
+        .collect::<Result<Vec<AgentClient>, AgentError>>();
     match agents.as_deref() {
         // `agents` starts with the source, chained in above.
         Ok([source, targets @ ..]) => relay::relay(source, id, targets).await,
@@ -185,7 +185,7 @@ async fn relay(
 }
 
 /// Whether `agent` holds recording `id`.
-pub(crate) async fn has(agent: &Agent, id: String) -> Result<bool, AgentError> {
+pub(crate) async fn has(agent: &AgentClient, id: String) -> Result<bool, AgentError> {
     let found = agent
         .unary(|mut client| async move { client.get_recording(GetRecordingRequest { id }).await })
         .await;
