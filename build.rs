@@ -19,7 +19,22 @@ const SERIALIZED: &[&str] = &[
     "ReplayReport",
     "RuleCount",
     "RecordingInfo",
+    "ConnectionOpened",
+    "ConnectionClosed",
+    "Transfer",
+    "ProxyStats",
+    "RecordingEvent",
+    "ProxyEvent",
+    "ReplayProgress",
+    "Lagged",
 ];
+
+/// Oneofs serialized as they are: (path, attributes). A Watch event's body
+/// is flat JSON, `"kind"` naming the variant beside the body's own fields.
+const ONEOFS: &[(&str, &str)] = &[(
+    "Event.body",
+    r#"#[derive(serde::Serialize)] #[serde(tag = "kind", rename_all = "snake_case")]"#,
+)];
 
 /// Fields whose JSON is not their wire form: (message.field, serde attribute).
 const FIELDS: &[(&str, &str)] = &[
@@ -36,6 +51,22 @@ const FIELDS: &[(&str, &str)] = &[
     (
         "RecordingInfo.error",
         r#"#[serde(serialize_with = "crate::wire::json::empty_as_null")]"#,
+    ),
+    (
+        "Transfer.direction",
+        r#"#[serde(serialize_with = "crate::wire::json::direction")]"#,
+    ),
+    (
+        "RecordingEvent.phase",
+        r#"#[serde(serialize_with = "crate::wire::json::recording_phase")]"#,
+    ),
+    (
+        "ProxyEvent.phase",
+        r#"#[serde(serialize_with = "crate::wire::json::proxy_phase")]"#,
+    ),
+    (
+        "ReplayProgress.state",
+        r#"#[serde(serialize_with = "crate::wire::json::replay_state")]"#,
     ),
     // reelctl shows the fault profile read into the engine's terms.
     ("ProxyInfo.faults", "#[serde(skip)]"),
@@ -110,6 +141,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for message in SERIALIZED {
         config =
             config.type_attribute(format!(".reel.v1.{message}"), "#[derive(serde::Serialize)]");
+    }
+    for (oneof, attributes) in ONEOFS {
+        config = config.type_attribute(format!(".reel.v1.{oneof}"), attributes);
     }
     for (field, attribute) in FIELDS {
         config = config.field_attribute(format!(".reel.v1.{field}"), attribute);

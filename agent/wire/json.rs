@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
+use crate::proto as pb;
 use crate::replay::{Mode, RuleTable};
 
 /// Last second RFC 3339 can show (end of year 9999).
@@ -60,6 +61,49 @@ pub fn relax_reason_word(value: i32) -> &'static str {
 /// The word of a rule count's table; "unknown" for one this build does not know.
 pub fn rule_table_word(value: i32) -> &'static str {
     super::replay::rule_table(value).map_or("unknown", RuleTable::as_str)
+}
+
+/// The word of a transfer's direction: "c2s", "s2c" or "unknown".
+pub fn direction_word(value: i32) -> &'static str {
+    match pb::Direction::try_from(value) {
+        Ok(pb::Direction::C2s) => "c2s",
+        Ok(pb::Direction::S2c) => "s2c",
+        _ => "unknown",
+    }
+}
+
+/// The word of a recording event's phase: "started", "stopped", "failed"
+/// or "unknown".
+pub fn recording_phase_word(value: i32) -> &'static str {
+    use pb::recording_event::Phase;
+    match Phase::try_from(value) {
+        Ok(Phase::Started) => "started",
+        Ok(Phase::Stopped) => "stopped",
+        Ok(Phase::Failed) => "failed",
+        _ => "unknown",
+    }
+}
+
+/// The word of a proxy event's phase: "started", "stopped" or "unknown".
+pub fn proxy_phase_word(value: i32) -> &'static str {
+    use pb::proxy_event::Phase;
+    match Phase::try_from(value) {
+        Ok(Phase::Started) => "started",
+        Ok(Phase::Stopped) => "stopped",
+        _ => "unknown",
+    }
+}
+
+pub(crate) fn direction<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(direction_word(*value))
+}
+
+pub(crate) fn recording_phase<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(recording_phase_word(*value))
+}
+
+pub(crate) fn proxy_phase<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(proxy_phase_word(*value))
 }
 
 pub(crate) fn replay_state<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
@@ -124,7 +168,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto as pb;
 
     #[test]
     fn instants() {

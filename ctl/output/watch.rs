@@ -83,7 +83,7 @@ impl WatchPrinter {
         }
         match &update.item {
             WatchItem::Event(event) => match &event.body {
-                EventBody::Lagged { missed } => {
+                EventBody::Lagged(reel::proto::Lagged { missed }) => {
                     note(&format!(
                         "{}: missed {} (reading too slowly)",
                         short(agent),
@@ -132,13 +132,13 @@ impl WatchPrinter {
     /// that second (unless `-v`). Keeps the per-second state up to date.
     fn worth_a_line(&mut self, agent: usize, event: &WatchEvent) -> bool {
         match &event.body {
-            EventBody::Stats {
+            EventBody::Stats(reel::proto::ProxyStats {
                 active_connections,
                 total_connections,
                 bytes_c2s_per_sec,
                 bytes_s2c_per_sec,
                 ..
-            } => {
+            }) => {
                 let figures = StatsFigures {
                     active: *active_connections,
                     total: *total_connections,
@@ -152,8 +152,8 @@ impl WatchPrinter {
                 }
                 print
             }
-            EventBody::Proxy { phase, .. } => {
-                if *phase == "stopped" {
+            EventBody::Proxy(reel::proto::ProxyEvent { phase, .. }) => {
+                if reel::wire::json::proxy_phase_word(*phase) == "stopped" {
                     self.seconds.proxy_stopped(agent, &event.proxy);
                 }
                 true
@@ -238,14 +238,14 @@ mod tests {
             at: UnixNanos(0),
             proxy: "p1".into(),
             proxy_name: None,
-            body: EventBody::Stats {
+            body: EventBody::Stats(reel::proto::ProxyStats {
                 active_connections: 0,
                 total_connections: 0,
                 bytes_c2s_per_sec: 0,
                 bytes_s2c_per_sec: 0,
                 bytes_c2s: 0,
                 bytes_s2c: 0,
-            },
+            }),
         }
     }
 

@@ -116,7 +116,7 @@ mod tests {
             at: UnixNanos(0),
             proxy: "p1".into(),
             proxy_name: Some("game".into()),
-            body: EventBody::Lagged { missed: 7 },
+            body: EventBody::Lagged(reel::proto::Lagged { missed: 7 }),
         };
         write_line(&mut out, &agents()[1], &WatchItem::Event(event)).unwrap();
         let item = WatchItem::Disconnected {

@@ -26,14 +26,14 @@ pub(super) fn write_event(
     };
     let head = format!("{}  {agent}  {proxy}", event.at.hms());
     match &event.body {
-        EventBody::Stats {
+        EventBody::Stats(reel::proto::ProxyStats {
             active_connections,
             total_connections,
             bytes_c2s_per_sec,
             bytes_s2c_per_sec,
             bytes_c2s,
             bytes_s2c,
-        } => {
+        }) => {
             write!(
                 out,
                 "{head}  conns={active_connections}  c2s={}  s2c={}",
@@ -50,48 +50,50 @@ pub(super) fn write_event(
             }
             writeln!(out)
         }
-        EventBody::ConnectionOpened {
+        EventBody::ConnectionOpened(reel::proto::ConnectionOpened {
             connection,
             client,
             upstream,
-        } => writeln!(
+        }) => writeln!(
             out,
             "{head}  conn {connection} opened  {client} -> {upstream}"
         ),
-        EventBody::ConnectionClosed {
+        EventBody::ConnectionClosed(reel::proto::ConnectionClosed {
             connection,
             reason,
             bytes_c2s,
             bytes_s2c,
             duration_ms: ms,
             ..
-        } => writeln!(
+        }) => writeln!(
             out,
             "{head}  conn {connection} closed ({reason})  {}  c2s={}  s2c={}",
             duration_ms(*ms),
             bytes(*bytes_c2s),
             bytes(*bytes_s2c)
         ),
-        EventBody::Transfer {
+        EventBody::Transfer(reel::proto::Transfer {
             connection,
             direction,
             bytes: n,
             delay_us,
             ..
-        } => {
+        }) => {
             write!(
                 out,
-                "{} {} {proxy} conn {connection} transported {} KB {direction}",
+                "{} {} {proxy} conn {connection} transported {} KB {}",
                 event.at.hms_millis(),
                 agent.trim_end(),
-                kilobytes(*n)
+                kilobytes(*n),
+                reel::wire::json::direction_word(*direction)
             )?;
             if *delay_us > 0 {
                 write!(out, " (delayed {:.1} ms)", *delay_us as f64 / 1000.0)?;
             }
             writeln!(out)
         }
-        EventBody::Recording { phase, recording } => {
+        EventBody::Recording(reel::proto::RecordingEvent { phase, recording }) => {
+            let phase = reel::wire::json::recording_phase_word(*phase);
             let Some(r) = recording else {
                 return writeln!(out, "{head}  recording {phase}");
             };
@@ -100,7 +102,7 @@ pub(super) fn write_event(
             } else {
                 format!(" {:?}", r.label)
             };
-            match *phase {
+            match phase {
                 "started" => writeln!(out, "{head}  recording {}{label} started", r.id),
                 "failed" => writeln!(
                     out,
@@ -118,15 +120,19 @@ pub(super) fn write_event(
                 ),
             }
         }
-        EventBody::Proxy {
+        EventBody::Proxy(reel::proto::ProxyEvent {
             phase,
             listen,
             upstream,
-        } => writeln!(out, "{head}  proxy {phase}  {listen} -> {upstream}"),
-        EventBody::Lagged { missed } => {
+        }) => writeln!(
+            out,
+            "{head}  proxy {}  {listen} -> {upstream}",
+            reel::wire::json::proxy_phase_word(*phase)
+        ),
+        EventBody::Lagged(reel::proto::Lagged { missed }) => {
             writeln!(out, "{head}  missed {}", count(*missed, "event", "events"))
         }
-        EventBody::Replay {
+        EventBody::Replay(reel::proto::ReplayProgress {
             id,
             state,
             planned,
@@ -136,9 +142,10 @@ pub(super) fn write_event(
             bytes_sent,
             expected_sent,
             ..
-        } => writeln!(
+        }) => writeln!(
             out,
-            "{head}  replay {id} {state}  conns {finished}/{planned} done, {opened} opened, {failed} failed  sent {} of {}",
+            "{head}  replay {id} {}  conns {finished}/{planned} done, {opened} opened, {failed} failed  sent {} of {}",
+            reel::wire::json::replay_state_word(*state),
             bytes(*bytes_sent),
             bytes(*expected_sent)
         ),
@@ -178,25 +185,25 @@ mod tests {
 
     #[test]
     fn human_lines() {
-        let stats = EventBody::Stats {
+        let stats = EventBody::Stats(reel::proto::ProxyStats {
             active_connections: 3,
             total_connections: 9,
             bytes_c2s_per_sec: 12_595,
             bytes_s2c_per_sec: 4096,
             bytes_c2s: 0,
             bytes_s2c: 0,
-        };
+        });
         assert_eq!(
             line("web          ", None, stats),
             "12:03:04  web            p1  conns=3  c2s=12.3 KiB/s  s2c=4.0 KiB/s\n"
         );
-        let transfer = EventBody::Transfer {
+        let transfer = EventBody::Transfer(reel::proto::Transfer {
             connection: 3,
-            direction: "c2s",
+            direction: reel::proto::Direction::C2s as i32,
             bytes: 34,
             delay_us: 0,
             drawn_delay_us: 0,
-        };
+        });
         assert_eq!(
             line("10.0.0.1:7700", None, transfer),
             "12:03:04.034 10.0.0.1:7700 p1 conn 3 transported 0.034 KB c2s\n"
@@ -205,24 +212,26 @@ mod tests {
 
     #[test]
     fn proxies_by_name_and_counts_in_words() {
-        let opened = EventBody::ConnectionOpened {
+        let opened = EventBody::ConnectionOpened(reel::proto::ConnectionOpened {
             connection: 1,
             client: "127.0.0.1:5000".into(),
             upstream: "127.0.0.1:6000".into(),
-        };
+        });
         assert_eq!(
             line("web          ", Some("game"), opened),
             "12:03:04  web            game  conn 1 opened  127.0.0.1:5000 -> 127.0.0.1:6000\n"
         );
-        let recording = |connections| EventBody::Recording {
-            phase: "stopped",
-            recording: Some(reel::proto::RecordingInfo {
-                id: "r1".into(),
-                connections,
-                duration_ms: 2000,
-                size_bytes: 100,
-                ..Default::default()
-            }),
+        let recording = |connections| {
+            EventBody::Recording(reel::proto::RecordingEvent {
+                phase: reel::proto::recording_event::Phase::Stopped as i32,
+                recording: Some(reel::proto::RecordingInfo {
+                    id: "r1".into(),
+                    connections,
+                    duration_ms: 2000,
+                    size_bytes: 100,
+                    ..Default::default()
+                }),
+            })
         };
         let one = line("h:1", None, recording(1));
         assert!(
@@ -231,7 +240,11 @@ mod tests {
         );
         let two = line("h:1", None, recording(2));
         assert!(two.ends_with(": 2s, 2 connections, 100 B\n"), "{two}");
-        let lagged = line("h:1", None, EventBody::Lagged { missed: 1 });
+        let lagged = line(
+            "h:1",
+            None,
+            EventBody::Lagged(reel::proto::Lagged { missed: 1 }),
+        );
         assert!(lagged.ends_with("p1  missed 1 event\n"), "{lagged}");
     }
 
