@@ -1,10 +1,13 @@
 //! Network conditions: fault profiles (`spec`), their text syntax (`parse`,
 //! and back: `describe`), reproducible draws (`random`), bandwidth buckets
 //! (`bucket`) and the per-connection state the relay consults (`conn`). Used
-//! by live proxies, the standalone delay mode and replay.
+//! by live proxies, the standalone delay mode and replay. `datagram` is the
+//! same for UDP: loss (independent or in bursts), duplication, reordering
+//! and jitter, one datagram at a time.
 
 pub mod bucket;
 mod conn;
+pub mod datagram;
 pub mod describe;
 pub mod parse;
 pub mod random;

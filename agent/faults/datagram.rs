@@ -1,0 +1,210 @@
+//! Network conditions for datagrams (issue 16): loss, independent or in
+//! bursts (the Gilbert–Elliott model as netem defines it), duplication,
+//! reordering within a window, and latency with jitter. This is the pure
+//! decision for one direction of one session: datagrams in, datagrams out
+//! with the instant each is due; the UDP relay does the sending. With a seed,
+//! the same traffic gets the same fate datagram for datagram.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+
+use super::random::draw;
+use super::spec::Latency;
+
+/// The Gilbert–Elliott loss model, in netem's terms (`tc ... loss gemodel
+/// p r 1-h 1-k`): a good and a bad state, with a loss probability each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GilbertElliott {
+    /// Good to bad, per datagram.
+    pub p: f64,
+    /// Bad to good, per datagram.
+    pub r: f64,
+    /// Loss probability in the bad state (netem's 1-h).
+    pub bad_loss: f64,
+    /// Loss probability in the good state (netem's 1-k).
+    pub good_loss: f64,
+}
+
+impl GilbertElliott {
+    /// netem's Simple Gilbert model: every datagram in the bad state is
+    /// lost, none in the good one; bursts of mean length 1/r.
+    pub fn simple(p: f64, r: f64) -> GilbertElliott {
+        GilbertElliott {
+            p,
+            r,
+            bad_loss: 1.0,
+            good_loss: 0.0,
+        }
+    }
+
+    /// The share of datagrams lost in the long run.
+    pub fn mean_loss(&self) -> f64 {
+        if self.p + self.r == 0.0 {
+            return self.good_loss;
+        }
+        let bad = self.p / (self.p + self.r);
+        bad * self.bad_loss + (1.0 - bad) * self.good_loss
+    }
+}
+
+/// How datagrams are lost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Loss {
+    /// Each datagram independently, with this probability.
+    Random(f64),
+    Bursts(GilbertElliott),
+}
+
+/// A datagram held back and sent after some of the ones behind it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reorder {
+    /// Share of datagrams held back.
+    pub probability: f64,
+    /// A held datagram goes out after 1 to `window` of the datagrams that
+    /// follow it (drawn per datagram), or when the session goes idle.
+    pub window: u32,
+}
+
+/// The conditions of one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DatagramSpec {
+    pub loss: Option<Loss>,
+    /// Share of datagrams sent twice.
+    pub duplicate: f64,
+    pub reorder: Option<Reorder>,
+    /// Each datagram's own delay: datagrams overtake each other when their
+    /// delays differ, as on a real path, unless `keep_order`.
+    pub latency: Option<Latency>,
+    pub keep_order: bool,
+}
+
+/// What the faults did, for counters and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DatagramCounts {
+    pub seen: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+}
+
+/// The state of one direction of one session.
+pub struct DatagramFaults<T> {
+    spec: DatagramSpec,
+    rng: StdRng,
+    bad: bool,
+    /// Held datagrams, with how many more must pass before each goes.
+    held: VecDeque<(T, u32)>,
+    /// With `keep_order`: when the last datagram sent is due.
+    last_due: Option<Instant>,
+    counts: DatagramCounts,
+}
+
+impl<T: Clone> DatagramFaults<T> {
+    pub fn new(spec: DatagramSpec, rng: StdRng) -> DatagramFaults<T> {
+        DatagramFaults {
+            spec,
+            rng,
+            bad: false,
+            held: VecDeque::new(),
+            last_due: None,
+            counts: DatagramCounts::default(),
+        }
+    }
+
+    pub fn counts(&self) -> DatagramCounts {
+        self.counts
+    }
+
+    /// Decides the fate of a datagram that arrived at `now`: what to send,
+    /// each with its due instant, in sending order (possibly nothing).
+    pub fn admit(&mut self, datagram: T, now: Instant) -> Vec<(T, Instant)> {
+        self.counts.seen += 1;
+        if self.lost() {
+            self.counts.lost += 1;
+            return Vec::new();
+        }
+        if let Some(window) = self.held_for() {
+            self.counts.reordered += 1;
+            self.held.push_back((datagram, window));
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if self.spec.duplicate > 0.0 && self.rng.random_bool(self.spec.duplicate.min(1.0)) {
+            self.counts.duplicated += 1;
+            let due = self.due(now);
+            out.push((datagram.clone(), due));
+        }
+        let due = self.due(now);
+        out.push((datagram, due));
+        // This datagram passed the held ones: those it was the last of go.
+        let mut kept = VecDeque::with_capacity(self.held.len());
+        for (d, left) in std::mem::take(&mut self.held) {
+            if left <= 1 {
+                let due = self.due(now);
+                out.push((d, due));
+            } else {
+                kept.push_back((d, left - 1));
+            }
+        }
+        self.held = kept;
+        out
+    }
+
+    /// The session went idle or closes: what is still held goes now.
+    pub fn flush(&mut self, now: Instant) -> Vec<(T, Instant)> {
+        let held: Vec<T> = self.held.drain(..).map(|(d, _)| d).collect();
+        held.into_iter()
+            .map(|d| {
+                let due = self.due(now);
+                (d, due)
+            })
+            .collect()
+    }
+
+    fn lost(&mut self) -> bool {
+        match self.spec.loss {
+            None => false,
+            Some(Loss::Random(p)) => p > 0.0 && self.rng.random_bool(p.min(1.0)),
+            Some(Loss::Bursts(ge)) => {
+                // netem's order: the state moves, then the datagram's fate
+                // is drawn in the state it moved to.
+                let flip = if self.bad { ge.r } else { ge.p };
+                if flip > 0.0 && self.rng.random_bool(flip.min(1.0)) {
+                    self.bad = !self.bad;
+                }
+                let loss = if self.bad { ge.bad_loss } else { ge.good_loss };
+                loss > 0.0 && self.rng.random_bool(loss.min(1.0))
+            }
+        }
+    }
+
+    /// How many later datagrams a datagram is held for, if it is.
+    fn held_for(&mut self) -> Option<u32> {
+        let r = self.spec.reorder?;
+        if r.window == 0 || r.probability <= 0.0 || !self.rng.random_bool(r.probability.min(1.0)) {
+            return None;
+        }
+        Some(self.rng.random_range(1..=r.window))
+    }
+
+    fn due(&mut self, now: Instant) -> Instant {
+        let delay = self
+            .spec
+            .latency
+            .map_or(Duration::ZERO, |l| draw(&l, &mut self.rng));
+        let mut due = now + delay;
+        if self.spec.keep_order {
+            if let Some(last) = self.last_due {
+                due = due.max(last);
+            }
+            self.last_due = Some(due);
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests;
