@@ -61,6 +61,7 @@ pub mod stats;
 pub mod tap;
 pub mod timer;
 pub mod token;
+pub mod udp;
 pub mod wire;
 
 pub use agent::Agent;

@@ -90,6 +90,18 @@ pub struct DatagramCounts {
     pub reordered: u64,
 }
 
+impl DatagramCounts {
+    /// What happened since `earlier`, a reading of the same counts.
+    pub fn since(self, earlier: DatagramCounts) -> DatagramCounts {
+        DatagramCounts {
+            seen: self.seen - earlier.seen,
+            lost: self.lost - earlier.lost,
+            duplicated: self.duplicated - earlier.duplicated,
+            reordered: self.reordered - earlier.reordered,
+        }
+    }
+}
+
 /// The state of one direction of one session.
 pub struct DatagramFaults<T> {
     spec: DatagramSpec,

@@ -1,0 +1,61 @@
+//! How the agent hears of a UDP proxy's sessions and datagrams. The relay
+//! calls these on its own tasks, so they must be cheap and never block:
+//! publishing an event is one `try_send`, a recording tap one queue push.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use crate::domain::Direction;
+
+/// One session, as events and recordings name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Unique within the proxy, from 1, in the order sessions opened.
+    pub id: u64,
+    pub client: SocketAddr,
+    pub upstream: SocketAddr,
+    pub opened_at: SystemTime,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// No datagram either way for the idle timeout.
+    Idle,
+    /// The proxy stopped.
+    Stopped,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Idle => "idle",
+            CloseReason::Stopped => "stopped",
+        }
+    }
+}
+
+/// What a session did, told when it ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionTotals {
+    pub datagrams_c2s: u64,
+    pub datagrams_s2c: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub duration: Duration,
+}
+
+pub trait UdpObserver: Send + Sync + 'static {
+    fn session_opened(&self, _session: &SessionInfo) {}
+    fn session_closed(&self, _session: &SessionInfo, _reason: CloseReason, _totals: SessionTotals) {
+    }
+    /// A datagram as it arrived, before faults (what a recording keeps).
+    fn datagram(&self, _session: &SessionInfo, _dir: Direction, _payload: &Bytes) {}
+}
+
+/// For a proxy nobody watches.
+pub struct NoObserver;
+
+impl UdpObserver for NoObserver {}

@@ -1,0 +1,217 @@
+//! The listening socket's loop: every datagram goes to its client's
+//! session, a new client gets one (within the cap), and nothing one session
+//! does (a full queue, a dead upstream) holds the others back.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use super::counters::UdpCounters;
+use super::observer::UdpObserver;
+use super::session::{Session, SessionConfig};
+use crate::error::{Error, Result};
+use crate::faults::datagram::DatagramSpec;
+
+/// How long a session lives without a datagram either way.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most concurrent sessions of one proxy, as `--max-connections` for TCP.
+pub const DEFAULT_MAX_SESSIONS: u64 = 10_000;
+
+/// Largest datagram UDP can carry over IPv4 (65,535 less the headers);
+/// reading into a buffer this big never truncates one.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Client datagrams queued for one session before more are dropped.
+const SESSION_QUEUE: usize = 1_024;
+
+/// What a UDP proxy is asked to be.
+#[derive(Debug, Clone)]
+pub struct UdpSpec {
+    pub listen: SocketAddr,
+    /// host:port, resolved when a session opens.
+    pub upstream: String,
+    pub idle_timeout: Duration,
+    pub max_sessions: u64,
+    pub c2s: DatagramSpec,
+    pub s2c: DatagramSpec,
+    /// Same seed, same traffic: the same datagrams lost, duplicated, held.
+    pub seed: Option<u64>,
+}
+
+impl UdpSpec {
+    pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> UdpSpec {
+        UdpSpec {
+            listen,
+            upstream: upstream.into(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            c2s: DatagramSpec::default(),
+            s2c: DatagramSpec::default(),
+            seed: None,
+        }
+    }
+}
+
+/// A running UDP proxy.
+pub struct UdpProxy {
+    /// The bound address (the real port when 0 was asked for).
+    pub listen: SocketAddr,
+    pub counters: Arc<UdpCounters>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl UdpProxy {
+    /// Binds `spec.listen` and starts relaying.
+    ///
+    /// # Errors
+    /// `Bind` naming the address when it cannot be bound.
+    pub async fn start(spec: UdpSpec, observer: Arc<dyn UdpObserver>) -> Result<UdpProxy> {
+        let socket = UdpSocket::bind(spec.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: format!("udp {}", spec.listen),
+                source,
+            })?;
+        let listen = socket
+            .local_addr()
+            .map_err(|e| Error::io(format!("udp {}", spec.listen), e))?;
+        let counters = Arc::new(UdpCounters::default());
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let relay = Relay {
+            socket: Arc::new(socket),
+            spec: Arc::new(spec),
+            counters: counters.clone(),
+            observer,
+            cancel: cancel.clone(),
+            tasks: tasks.clone(),
+            sessions: HashMap::new(),
+            next_id: 1,
+        };
+        tasks.spawn(relay.run());
+        Ok(UdpProxy {
+            listen,
+            counters,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Stops the proxy: every session ends (reason `stopped`) and the
+    /// socket is closed once this returns.
+    pub async fn stop(&self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+impl Drop for UdpProxy {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+struct Relay {
+    socket: Arc<UdpSocket>,
+    spec: Arc<UdpSpec>,
+    counters: Arc<UdpCounters>,
+    observer: Arc<dyn UdpObserver>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    sessions: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+    next_id: u64,
+}
+
+impl Relay {
+    async fn run(mut self) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<SocketAddr>();
+        loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                Some(client) = ended_rx.recv() => {
+                    // A session that ended; a new one may already have
+                    // taken its place if the client came back meanwhile.
+                    if self.sessions.get(&client).is_some_and(mpsc::Sender::is_closed) {
+                        self.sessions.remove(&client);
+                    }
+                }
+                got = self.socket.recv_from(&mut buf) => match got {
+                    Ok((n, client)) => {
+                        let datagram = Bytes::copy_from_slice(&buf[..n]);
+                        self.deliver(client, datagram, &ended_tx).await;
+                    }
+                    // ICMP errors from earlier sends to clients show up
+                    // here on some systems; the socket is still fine.
+                    Err(e) => debug!(listen = %self.spec.listen, error = %e, "UDP receive failed"),
+                },
+            }
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        client: SocketAddr,
+        datagram: Bytes,
+        ended: &mpsc::UnboundedSender<SocketAddr>,
+    ) {
+        if let Some(tx) = self.sessions.get(&client) {
+            match tx.try_send(datagram) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.counters.dropped_c2s.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                // Ended while the datagram was on its way: open anew.
+                Err(mpsc::error::TrySendError::Closed(d)) => {
+                    self.sessions.remove(&client);
+                    return Box::pin(self.deliver(client, d, ended)).await;
+                }
+            }
+        }
+        if self.counters.sessions_active.load(Ordering::Relaxed) >= self.spec.max_sessions {
+            self.counters
+                .sessions_refused
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let config = SessionConfig {
+            id,
+            client,
+            listen: self.socket.clone(),
+            spec: self.spec.clone(),
+            counters: self.counters.clone(),
+            observer: self.observer.clone(),
+            cancel: self.cancel.child_token(),
+        };
+        // Counted before the task runs so the cap holds for a burst of
+        // new clients.
+        self.counters
+            .sessions_active
+            .fetch_add(1, Ordering::Relaxed);
+        self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
+        let ended = ended.clone();
+        self.tasks.spawn(async move {
+            Session::run(config, rx).await;
+            let _ = ended.send(client);
+        });
+        if tx.try_send(datagram).is_ok() {
+            self.sessions.insert(client, tx);
+        }
+    }
+}

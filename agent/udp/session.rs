@@ -1,0 +1,273 @@
+//! One client's session: a connected upstream socket, the two directions'
+//! faults, datagrams waiting for their due instant, and the idle timer.
+//! Datagrams are counted as they arrive; what the faults then do to them is
+//! counted apart (lost, duplicated, reordered).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::counters::UdpCounters;
+use super::observer::{CloseReason, SessionInfo, SessionTotals, UdpObserver};
+use super::relay::UdpSpec;
+use crate::domain::Direction;
+use crate::faults::datagram::DatagramFaults;
+use crate::faults::random::{rng, stream_of};
+
+/// Largest datagram a session reads from its upstream.
+const MAX_DATAGRAM: usize = 65_535;
+
+pub(super) struct SessionConfig {
+    pub id: u64,
+    pub client: SocketAddr,
+    pub listen: Arc<UdpSocket>,
+    pub spec: Arc<UdpSpec>,
+    pub counters: Arc<UdpCounters>,
+    pub observer: Arc<dyn UdpObserver>,
+    pub cancel: CancellationToken,
+}
+
+/// A datagram waiting for its due instant; the heap's order is by instant,
+/// then by arrival, so equal instants keep their order.
+struct Due {
+    at: Instant,
+    seq: u64,
+    dir: Direction,
+    payload: Bytes,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+pub(super) struct Session {
+    cfg: SessionConfig,
+    info: SessionInfo,
+    upstream: UdpSocket,
+    c2s: DatagramFaults<Bytes>,
+    s2c: DatagramFaults<Bytes>,
+    waiting: BinaryHeap<Reverse<Due>>,
+    seq: u64,
+    totals: SessionTotals,
+}
+
+impl Session {
+    /// Runs the session until it is idle for the timeout or the proxy
+    /// stops; the queue holds the datagram that opened it.
+    pub(super) async fn run(cfg: SessionConfig, rx: mpsc::Receiver<Bytes>) {
+        let opened = Instant::now();
+        let session = match Session::open(cfg).await {
+            Ok(s) => s,
+            Err((cfg, why)) => {
+                warn!(client = %cfg.client, upstream = %cfg.spec.upstream, error = %why,
+                      "UDP session could not reach its upstream");
+                cfg.counters
+                    .upstream_unreachable
+                    .fetch_add(1, Ordering::Relaxed);
+                cfg.counters.sessions_active.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        session.relay(rx, opened).await;
+    }
+
+    async fn open(cfg: SessionConfig) -> Result<Session, (SessionConfig, String)> {
+        let found = tokio::net::lookup_host(cfg.spec.upstream.as_str())
+            .await
+            .map(|mut addrs| addrs.next());
+        let upstream = match found {
+            Ok(Some(a)) => a,
+            Ok(None) => return Err((cfg, "the name has no address".to_owned())),
+            Err(e) => return Err((cfg, e.to_string())),
+        };
+        let local: SocketAddr = if upstream.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = match UdpSocket::bind(local).await {
+            Ok(s) => s,
+            Err(e) => return Err((cfg, e.to_string())),
+        };
+        if let Err(e) = socket.connect(upstream).await {
+            return Err((cfg, e.to_string()));
+        }
+        let info = SessionInfo {
+            id: cfg.id,
+            client: cfg.client,
+            upstream,
+            opened_at: SystemTime::now(),
+        };
+        let seed = cfg.spec.seed;
+        let c2s = DatagramFaults::new(cfg.spec.c2s, rng(seed, cfg.id, stream_of(Direction::C2s)));
+        let s2c = DatagramFaults::new(cfg.spec.s2c, rng(seed, cfg.id, stream_of(Direction::S2c)));
+        cfg.observer.session_opened(&info);
+        Ok(Session {
+            cfg,
+            info,
+            upstream: socket,
+            c2s,
+            s2c,
+            waiting: BinaryHeap::new(),
+            seq: 0,
+            totals: SessionTotals::default(),
+        })
+    }
+
+    async fn relay(mut self, mut rx: mpsc::Receiver<Bytes>, opened: Instant) {
+        let idle = self.cfg.spec.idle_timeout;
+        let mut last_seen = Instant::now();
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let reason = loop {
+            // Idle counts from the last datagram or the last one due out,
+            // so a held datagram is never cut off by the timer.
+            let latest_due = self.waiting.iter().map(|Reverse(d)| d.at).max();
+            let idle_at = latest_due.map_or(last_seen, |d| d.max(last_seen)) + idle;
+            let next_due = self.waiting.peek().map(|Reverse(d)| d.at);
+            tokio::select! {
+                _ = self.cfg.cancel.cancelled() => break CloseReason::Stopped,
+                _ = tokio::time::sleep_until(idle_at.into()) => break CloseReason::Idle,
+                _ = tokio::time::sleep_until(next_due.unwrap_or(idle_at).into()), if next_due.is_some() => {
+                    self.send_due(Instant::now()).await;
+                }
+                got = rx.recv() => match got {
+                    Some(d) => {
+                        last_seen = Instant::now();
+                        self.arrived(Direction::C2s, d, last_seen).await;
+                    }
+                    // The relay is gone: the proxy stopped.
+                    None => break CloseReason::Stopped,
+                },
+                got = self.upstream.recv(&mut buf) => match got {
+                    Ok(n) => {
+                        last_seen = Instant::now();
+                        let d = Bytes::copy_from_slice(&buf[..n]);
+                        self.arrived(Direction::S2c, d, last_seen).await;
+                    }
+                    Err(e) => self.send_failed(Direction::C2s, &e),
+                },
+            }
+        };
+        if reason == CloseReason::Idle {
+            let now = Instant::now();
+            self.release_held(now);
+            self.send_due(Instant::now() + idle).await;
+        }
+        self.close(reason, opened);
+    }
+
+    /// A datagram came in from `dir`'s sender: count it, tell the observer,
+    /// then let the faults decide what goes out and when.
+    async fn arrived(&mut self, dir: Direction, d: Bytes, now: Instant) {
+        self.cfg.counters.relayed(dir, d.len());
+        match dir {
+            Direction::C2s => {
+                self.totals.datagrams_c2s += 1;
+                self.totals.bytes_c2s += d.len() as u64;
+            }
+            Direction::S2c => {
+                self.totals.datagrams_s2c += 1;
+                self.totals.bytes_s2c += d.len() as u64;
+            }
+        }
+        self.cfg.observer.datagram(&self.info, dir, &d);
+        let faults = match dir {
+            Direction::C2s => &mut self.c2s,
+            Direction::S2c => &mut self.s2c,
+        };
+        let before = faults.counts();
+        let out = faults.admit(d, now);
+        // Counted live, so listings and metrics show loss as it happens.
+        self.cfg.counters.add_faults(faults.counts().since(before));
+        for (payload, at) in out {
+            self.seq += 1;
+            self.waiting.push(Reverse(Due {
+                at,
+                seq: self.seq,
+                dir,
+                payload,
+            }));
+        }
+        self.send_due(now).await;
+    }
+
+    /// Sends every datagram due by `now`, in due order.
+    async fn send_due(&mut self, now: Instant) {
+        while self.waiting.peek().is_some_and(|Reverse(d)| d.at <= now) {
+            let Some(Reverse(d)) = self.waiting.pop() else {
+                break;
+            };
+            let sent = match d.dir {
+                Direction::C2s => self.upstream.send(&d.payload).await,
+                Direction::S2c => self.cfg.listen.send_to(&d.payload, self.cfg.client).await,
+            };
+            if let Err(e) = sent {
+                self.send_failed(d.dir, &e);
+            }
+        }
+    }
+
+    /// Held datagrams (reordering) go out when the session ends idle.
+    fn release_held(&mut self, now: Instant) {
+        for (dir, out) in [
+            (Direction::C2s, self.c2s.flush(now)),
+            (Direction::S2c, self.s2c.flush(now)),
+        ] {
+            for (payload, at) in out {
+                self.seq += 1;
+                self.waiting.push(Reverse(Due {
+                    at,
+                    seq: self.seq,
+                    dir,
+                    payload,
+                }));
+            }
+        }
+    }
+
+    fn send_failed(&self, dir: Direction, e: &std::io::Error) {
+        if dir == Direction::C2s && e.kind() == ErrorKind::ConnectionRefused {
+            // ICMP port unreachable, reported on the connected socket.
+            self.cfg
+                .counters
+                .upstream_unreachable
+                .fetch_add(1, Ordering::Relaxed);
+        } else {
+            debug!(client = %self.cfg.client, dir = dir.as_str(), error = %e, "UDP send failed");
+        }
+    }
+
+    fn close(mut self, reason: CloseReason, opened: Instant) {
+        self.cfg
+            .counters
+            .sessions_active
+            .fetch_sub(1, Ordering::Relaxed);
+        self.totals.duration = opened.elapsed();
+        self.cfg
+            .observer
+            .session_closed(&self.info, reason, self.totals);
+    }
+}
