@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -18,14 +17,8 @@ use tracing::debug;
 use super::counters::UdpCounters;
 use super::observer::UdpObserver;
 use super::session::{Session, SessionConfig};
+use super::spec::UdpSpec;
 use crate::error::{Error, Result};
-use crate::faults::datagram::DatagramSpec;
-
-/// How long a session lives without a datagram either way.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Most concurrent sessions of one proxy, as `--max-connections` for TCP.
-pub const DEFAULT_MAX_SESSIONS: u64 = 10_000;
 
 /// Largest datagram UDP can carry over IPv4 (65,535 less the headers);
 /// reading into a buffer this big never truncates one.
@@ -33,34 +26,6 @@ const MAX_DATAGRAM: usize = 65_535;
 
 /// Client datagrams queued for one session before more are dropped.
 const SESSION_QUEUE: usize = 1_024;
-
-/// What a UDP proxy is asked to be.
-#[derive(Debug, Clone)]
-pub struct UdpSpec {
-    pub listen: SocketAddr,
-    /// host:port, resolved when a session opens.
-    pub upstream: String,
-    pub idle_timeout: Duration,
-    pub max_sessions: u64,
-    pub c2s: DatagramSpec,
-    pub s2c: DatagramSpec,
-    /// Same seed, same traffic: the same datagrams lost, duplicated, held.
-    pub seed: Option<u64>,
-}
-
-impl UdpSpec {
-    pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> UdpSpec {
-        UdpSpec {
-            listen,
-            upstream: upstream.into(),
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            c2s: DatagramSpec::default(),
-            s2c: DatagramSpec::default(),
-            seed: None,
-        }
-    }
-}
 
 /// A running UDP proxy.
 pub struct UdpProxy {

@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 
 use super::counters::UdpCounters;
 use super::observer::{CloseReason, SessionInfo, SessionTotals, UdpObserver};
-use super::relay::UdpSpec;
+use super::spec::UdpSpec;
 use crate::domain::Direction;
 use crate::faults::datagram::DatagramFaults;
 use crate::faults::random::{rng, stream_of};

@@ -1,0 +1,40 @@
+//! What a UDP proxy is asked to be, and its defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::faults::datagram::DatagramSpec;
+
+/// How long a session lives without a datagram either way.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most concurrent sessions of one proxy, as `--max-connections` for TCP.
+pub const DEFAULT_MAX_SESSIONS: u64 = 10_000;
+
+/// What a UDP proxy is asked to be.
+#[derive(Debug, Clone)]
+pub struct UdpSpec {
+    pub listen: SocketAddr,
+    /// host:port, resolved when a session opens.
+    pub upstream: String,
+    pub idle_timeout: Duration,
+    pub max_sessions: u64,
+    pub c2s: DatagramSpec,
+    pub s2c: DatagramSpec,
+    /// Same seed, same traffic: the same datagrams lost, duplicated, held.
+    pub seed: Option<u64>,
+}
+
+impl UdpSpec {
+    pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> UdpSpec {
+        UdpSpec {
+            listen,
+            upstream: upstream.into(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            c2s: DatagramSpec::default(),
+            s2c: DatagramSpec::default(),
+            seed: None,
+        }
+    }
+}
