@@ -34,8 +34,8 @@ use reel::faults::Latency;
 struct Args {
     #[command(subcommand)]
     mode: Option<Mode>,
-    /// TOML config file: listen, data_dir, name (the flags override them)
-    /// and [[proxy]] tables started at boot, with their faults.
+    /// TOML config file: listen, metrics_listen, data_dir, name (the flags
+    /// override them) and [[proxy]] tables started at boot, with their faults.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Control service address (gRPC) [default: 127.0.0.1:7700]. Keep it on
@@ -43,6 +43,12 @@ struct Args {
     /// can record traffic.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
+    /// Same rules as --listen: a non-loopback address needs --token-file
+    /// (then scrapes send `Authorization: Bearer <token>`) or --insecure.
+    /// Once serving, a second stdout line says `reel-agent metrics on ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// Where recordings are kept (created, owner-only, if missing)
     /// [default: reel-data].
     #[arg(long, value_name = "DIR")]
@@ -210,6 +216,7 @@ async fn main() -> std::process::ExitCode {
         Some(Mode::Delay(delay)) => {
             let agent_only = args.config.is_some()
                 || args.listen.is_some()
+                || args.metrics_listen.is_some()
                 || args.data_dir.is_some()
                 || args.name.is_some()
                 || args.no_restore_proxies;
@@ -217,7 +224,7 @@ async fn main() -> std::process::ExitCode {
                 Args::command()
                     .error(
                         clap::error::ErrorKind::ArgumentConflict,
-                        "--config, --listen, --data-dir, --name and --no-restore-proxies are not used by `delay`",
+                        "--config, --listen, --metrics-listen, --data-dir, --name and --no-restore-proxies are not used by `delay`",
                     )
                     .exit();
             }
@@ -278,6 +285,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen} for the control service"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     reel::service::auth::check_exposure(bound, has_token, insecure)?;
+    let metrics_listen = args.metrics_listen.or(file.metrics_listen);
+    let metrics_listener = match &metrics_listen {
+        Some(addr) => Some(bind_metrics(addr, has_token, insecure).await?),
+        None => None,
+    };
     // Only now, once the control plane may open, touch the data directory.
     let agent = reel::Agent::open(config, cancel.clone())?;
     // Before any proxy starts: none may forward to the control port.
@@ -305,13 +317,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
     agent.restore_proxies(!args.no_restore_proxies).await;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, "control service listening");
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .context("reading the bound metrics address")?,
+        ),
+        None => None,
+    };
+    if let Some(m) = metrics_addr {
+        tracing::info!(addr = %m, "metrics endpoint listening");
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "reel-agent listening on {addr}");
+        // After the ready line, which scripts and tests read first.
+        if let Some(m) = metrics_addr {
+            let _ = writeln!(out, "reel-agent metrics on {m}");
+        }
         let _ = out.flush();
     }
 
     let server_stop = CancellationToken::new();
+    let metrics = metrics_listener.map(|listener| {
+        tokio::spawn(reel::metrics::serve(
+            listener,
+            reel::metrics::registry(agent.clone()),
+            serve_options.token.clone(),
+            server_stop.clone(),
+        ))
+    });
     let mut server = tokio::spawn(reel::service::serve(
         agent.clone(),
         listener,
@@ -330,11 +364,42 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(r) => r,
         None => server.await,
     };
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
     match ended {
         Ok(r) => r.context("control service failed")?,
         Err(e) => anyhow::bail!("control service task failed: {e}"),
     }
     Ok(())
+}
+
+/// Binds `--metrics-listen` under the control plane's exposure rule:
+/// refused before binding when the address is plain, after when it needed
+/// resolving.
+async fn bind_metrics(addr: &str, has_token: bool, insecure: bool) -> anyhow::Result<TcpListener> {
+    let exposed = |a: std::net::SocketAddr| {
+        reel::service::auth::check_exposure(a, has_token, insecure).map_err(|_| {
+            anyhow::anyhow!(
+                "refusing to serve metrics on {a} (--metrics-listen) without a token: they name \
+                 your proxies and show your traffic. Give --token-file FILE (scrapes then send \
+                 `Authorization: Bearer <token>`), keep --metrics-listen on loopback, or add \
+                 --insecure if the network is otherwise protected"
+            )
+        })
+    };
+    if let Ok(a) = addr.parse::<std::net::SocketAddr>() {
+        exposed(a)?;
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for metrics (--metrics-listen)"))?;
+    exposed(
+        listener
+            .local_addr()
+            .context("reading the bound metrics address")?,
+    )?;
+    Ok(listener)
 }
 
 /// `reel-agent delay`: one delaying proxy in the foreground until a signal.
