@@ -277,6 +277,67 @@ async fn fault_delays_and_watch_subscribers_are_counted() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_and_replays_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(dir.path(), &[]);
+    let metrics = metrics_addr(&agent);
+    let mut ctl = agent.client().await;
+    let echo = echo_server().await;
+    let proxy = start_proxy(&mut ctl, echo).await;
+    let rec = start_recording(&mut ctl, "metered").await;
+    let mut sock = TcpStream::connect(proxy_addr(&proxy)).await.unwrap();
+    for msg in [&b"one"[..], b"two", b"three"] {
+        round_trip(&mut sock, msg).await;
+    }
+    close_and_drain(sock).await;
+    wait_idle(&ctl, 1).await;
+    let s = scrape(metrics, None).await;
+    assert_eq!(value(&s, "reel_recordings_active", &[]), 1.0);
+    let done = ctl
+        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let s = scrape(metrics, None).await;
+    assert_eq!(value(&s, "reel_recordings_active", &[]), 0.0);
+    assert_eq!(
+        value(&s, "reel_recording_bytes_written_total", &[]),
+        done.size_bytes as f64
+    );
+    assert_eq!(value(&s, "reel_recording_bytes_lost_total", &[]), 0.0);
+
+    // A scheduled replay is reported (planned connections) until stopped.
+    let mut later = replays::replay_request(&rec.id, echo, "timed");
+    let in_a_minute = std::time::SystemTime::now() + Duration::from_secs(60);
+    later.start_at_unix_ns = reel::record::time_to_unix_ns(in_a_minute);
+    let scheduled = ctl.start_replay(later).await.unwrap().into_inner();
+    let s = scrape(metrics, None).await;
+    assert_eq!(value(&s, "reel_replays_running", &[]), 1.0);
+    let this = [("replay", scheduled.id.as_str())];
+    assert_eq!(value(&s, "reel_replay_connections_planned", &this), 1.0);
+    assert_eq!(value(&s, "reel_replay_connections_done", &this), 0.0);
+    replays::stop(&mut ctl, &scheduled.id).await;
+    let s = scrape(metrics, None).await;
+    assert_eq!(value(&s, "reel_replays_running", &[]), 0.0);
+    assert!(
+        s.iter().all(|x| x.label("replay").is_none()),
+        "an ended replay's series are gone"
+    );
+
+    // A paced replay records how late each chunk went out.
+    let report = replays::replay_within(
+        &mut ctl,
+        replays::replay_request(&rec.id, echo, "timed"),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(replays::state(&report), "finished");
+    let s = scrape(metrics, None).await;
+    let late = value(&s, "reel_replay_lateness_seconds_count", &[]);
+    assert!(late >= 3.0, "one sample per client chunk at least: {late}");
+}
+
 #[test]
 fn a_non_loopback_metrics_address_without_a_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
