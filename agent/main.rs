@@ -285,11 +285,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen} for the control service"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     reel::service::auth::check_exposure(bound, has_token, insecure)?;
-    let metrics_listen = args.metrics_listen.or(file.metrics_listen);
-    let metrics_listener = match &metrics_listen {
-        Some(addr) => Some(bind_metrics(addr, has_token, insecure).await?),
+    let metrics_listener = match args.metrics_listen.or(file.metrics_listen) {
+        Some(addr) => Some(reel::metrics::bind(&addr, has_token, insecure).await?),
         None => None,
     };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     // Only now, once the control plane may open, touch the data directory.
     let agent = reel::Agent::open(config, cancel.clone())?;
     // Before any proxy starts: none may forward to the control port.
@@ -317,13 +317,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     agent.restore_proxies(!args.no_restore_proxies).await;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, "control service listening");
-    let metrics_addr = match &metrics_listener {
-        Some(l) => Some(
-            l.local_addr()
-                .context("reading the bound metrics address")?,
-        ),
-        None => None,
-    };
     if let Some(m) = metrics_addr {
         tracing::info!(addr = %m, "metrics endpoint listening");
     }
@@ -372,34 +365,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("control service task failed: {e}"),
     }
     Ok(())
-}
-
-/// Binds `--metrics-listen` under the control plane's exposure rule:
-/// refused before binding when the address is plain, after when it needed
-/// resolving.
-async fn bind_metrics(addr: &str, has_token: bool, insecure: bool) -> anyhow::Result<TcpListener> {
-    let exposed = |a: std::net::SocketAddr| {
-        reel::service::auth::check_exposure(a, has_token, insecure).map_err(|_| {
-            anyhow::anyhow!(
-                "refusing to serve metrics on {a} (--metrics-listen) without a token: they name \
-                 your proxies and show your traffic. Give --token-file FILE (scrapes then send \
-                 `Authorization: Bearer <token>`), keep --metrics-listen on loopback, or add \
-                 --insecure if the network is otherwise protected"
-            )
-        })
-    };
-    if let Ok(a) = addr.parse::<std::net::SocketAddr>() {
-        exposed(a)?;
-    }
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for metrics (--metrics-listen)"))?;
-    exposed(
-        listener
-            .local_addr()
-            .context("reading the bound metrics address")?,
-    )?;
-    Ok(listener)
 }
 
 /// `reel-agent delay`: one delaying proxy in the foreground until a signal.

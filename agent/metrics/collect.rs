@@ -103,7 +103,6 @@ fn as_gauge(v: u64) -> i64 {
 const DIRECTIONS: [&str; 2] = ["c2s", "s2c"];
 
 fn encode_proxies(enc: &mut DescriptorEncoder, proxies: &[ProxyMeters]) -> fmt::Result {
-    let ids = |p: &ProxyMeters| [p.id.clone(), p.name.clone()];
     let per_dir = |enc: &mut DescriptorEncoder,
                    name: &str,
                    help: &str,
@@ -111,11 +110,10 @@ fn encode_proxies(enc: &mut DescriptorEncoder, proxies: &[ProxyMeters]) -> fmt::
      -> fmt::Result {
         family(enc, name, help, MetricType::Counter, |m| {
             for p in proxies {
-                let [id, pname] = ids(p);
                 for (dir, v) in DIRECTIONS.iter().zip(value(p)) {
                     let labels = [
-                        ("proxy", id.as_str()),
-                        ("proxy_name", pname.as_str()),
+                        ("proxy", p.id.as_str()),
+                        ("proxy_name", p.name.as_str()),
                         ("direction", dir),
                     ];
                     counter(m, &labels, v)?;
