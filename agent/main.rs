@@ -26,8 +26,9 @@ use reel::faults::Latency;
 
 /// reel agent: TCP proxies, a byte-exact recorder and a gRPC control service.
 ///
-/// Once serving, it prints one line on stdout, `reel-agent listening on ADDR`,
-/// with the bound control address (useful with port 0). Logs go to stderr;
+/// Once serving, it prints `reel-agent listening on ADDR` on stdout, with the
+/// bound control address (useful with port 0), and after it, with
+/// --metrics-listen, `reel-agent metrics on ADDR`. Logs go to stderr;
 /// set RUST_LOG (e.g. RUST_LOG=debug) for more.
 #[derive(Debug, Parser)]
 #[command(name = "reel-agent", version)]
@@ -46,7 +47,6 @@ struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
     /// Same rules as --listen: a non-loopback address needs --token-file
     /// (then scrapes send `Authorization: Bearer <token>`) or --insecure.
-    /// Once serving, a second stdout line says `reel-agent metrics on ADDR`.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<String>,
     /// Where recordings are kept (created, owner-only, if missing)
@@ -71,8 +71,8 @@ struct Args {
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Security and limits")]
 struct SafetyArgs {
-    /// Require `authorization: Bearer <token>` on every call (first line of
-    /// FILE); health checks stay open.
+    /// Require `authorization: Bearer <token>` on every call and metrics
+    /// scrape (first line of FILE); health checks stay open.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key.
@@ -84,7 +84,7 @@ struct SafetyArgs {
     /// Require client certificates signed by this CA (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
-    /// Allow a non-loopback control address without a token.
+    /// Allow a non-loopback control or metrics address without a token.
     #[arg(long)]
     insecure: bool,
     /// Most bytes all recordings may take (e.g. 50GB); a recording that
