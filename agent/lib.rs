@@ -24,6 +24,10 @@
 //!   fan-out task, a bounded queue per subscriber, the `--max-watchers` limit).
 //! - `fds`: the open-file limit raised at start and the budget of
 //!   descriptors proxy clients may hold, the rest kept for the control plane.
+//! - `histogram`: lock-free bucket counters the data path feeds (fault
+//!   delays, replay lateness) for the metrics exporter to read.
+//! - `metrics`: the Prometheus endpoint (`--metrics-listen`): a collector
+//!   that reads the engine's counters at scrape time, and its HTTP server.
 //! - `timer`: sleeps precise to tens of microseconds (timed replay, fault
 //!   delays, scheduled starts of recordings and replays).
 //! - `service`: the tonic service, a thin layer over the engine.
@@ -48,8 +52,10 @@ pub mod fds;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod format;
+pub mod histogram;
 pub mod host_port;
 pub mod ids;
+pub mod metrics;
 pub mod pcap;
 pub mod proto;
 pub mod proxy;

@@ -26,16 +26,17 @@ use reel::faults::Latency;
 
 /// reel agent: TCP proxies, a byte-exact recorder and a gRPC control service.
 ///
-/// Once serving, it prints one line on stdout, `reel-agent listening on ADDR`,
-/// with the bound control address (useful with port 0). Logs go to stderr;
+/// Once serving, it prints `reel-agent listening on ADDR` on stdout, with the
+/// bound control address (useful with port 0), and after it, with
+/// --metrics-listen, `reel-agent metrics on ADDR`. Logs go to stderr;
 /// set RUST_LOG (e.g. RUST_LOG=debug) for more.
 #[derive(Debug, Parser)]
 #[command(name = "reel-agent", version)]
 struct Args {
     #[command(subcommand)]
     mode: Option<Mode>,
-    /// TOML config file: listen, data_dir, name (the flags override them)
-    /// and [[proxy]] tables started at boot, with their faults.
+    /// TOML config file: listen, metrics_listen, data_dir, name (the flags
+    /// override them) and [[proxy]] tables started at boot, with their faults.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Control service address (gRPC) [default: 127.0.0.1:7700]. Keep it on
@@ -43,6 +44,11 @@ struct Args {
     /// can record traffic.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
+    /// Same rules as --listen: a non-loopback address needs --token-file
+    /// (then scrapes send `Authorization: Bearer <token>`) or --insecure.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// Where recordings are kept (created, owner-only, if missing)
     /// [default: reel-data].
     #[arg(long, value_name = "DIR")]
@@ -65,8 +71,8 @@ struct Args {
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Security and limits")]
 struct SafetyArgs {
-    /// Require `authorization: Bearer <token>` on every call (first line of
-    /// FILE); health checks stay open.
+    /// Require `authorization: Bearer <token>` on every call and metrics
+    /// scrape (first line of FILE); health checks stay open.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key.
@@ -78,7 +84,7 @@ struct SafetyArgs {
     /// Require client certificates signed by this CA (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
-    /// Allow a non-loopback control address without a token.
+    /// Allow a non-loopback control or metrics address without a token.
     #[arg(long)]
     insecure: bool,
     /// Most bytes all recordings may take (e.g. 50GB); a recording that
@@ -210,6 +216,7 @@ async fn main() -> std::process::ExitCode {
         Some(Mode::Delay(delay)) => {
             let agent_only = args.config.is_some()
                 || args.listen.is_some()
+                || args.metrics_listen.is_some()
                 || args.data_dir.is_some()
                 || args.name.is_some()
                 || args.no_restore_proxies;
@@ -217,7 +224,7 @@ async fn main() -> std::process::ExitCode {
                 Args::command()
                     .error(
                         clap::error::ErrorKind::ArgumentConflict,
-                        "--config, --listen, --data-dir, --name and --no-restore-proxies are not used by `delay`",
+                        "--config, --listen, --metrics-listen, --data-dir, --name and --no-restore-proxies are not used by `delay`",
                     )
                     .exit();
             }
@@ -278,6 +285,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen} for the control service"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     reel::service::auth::check_exposure(bound, has_token, insecure)?;
+    let metrics_listener = match args.metrics_listen.or(file.metrics_listen) {
+        Some(addr) => Some(reel::metrics::bind(&addr, has_token, insecure).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     // Only now, once the control plane may open, touch the data directory.
     let agent = reel::Agent::open(config, cancel.clone())?;
     // Before any proxy starts: none may forward to the control port.
@@ -305,13 +317,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
     agent.restore_proxies(!args.no_restore_proxies).await;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, "control service listening");
+    if let Some(m) = metrics_addr {
+        tracing::info!(addr = %m, "metrics endpoint listening");
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "reel-agent listening on {addr}");
+        // After the ready line, which scripts and tests read first.
+        if let Some(m) = metrics_addr {
+            let _ = writeln!(out, "reel-agent metrics on {m}");
+        }
         let _ = out.flush();
     }
 
     let server_stop = CancellationToken::new();
+    let metrics = metrics_listener.map(|listener| {
+        tokio::spawn(reel::metrics::serve(
+            listener,
+            reel::metrics::registry(agent.clone()),
+            serve_options.token.clone(),
+            server_stop.clone(),
+        ))
+    });
     let mut server = tokio::spawn(reel::service::serve(
         agent.clone(),
         listener,
@@ -330,6 +357,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(r) => r,
         None => server.await,
     };
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
     match ended {
         Ok(r) => r.context("control service failed")?,
         Err(e) => anyhow::bail!("control service task failed: {e}"),

@@ -1,5 +1,5 @@
 //! The agent's TOML config file (`reel-agent --config FILE`): the control
-//! address, data directory and name (command-line flags override them), and
+//! and metrics addresses, data directory and name (command-line flags override them), and
 //! `[[proxy]]` tables started at boot, each with its fault profile written in
 //! the same text syntax as reelctl's flags (`latency = "500ms..800ms"`).
 //!
@@ -23,6 +23,8 @@ use crate::proxy::{Origin, ProxySpec};
 pub struct ConfigFile {
     /// Control service address, unless `--listen` is given.
     pub listen: Option<String>,
+    /// Prometheus metrics address, unless `--metrics-listen` is given.
+    pub metrics_listen: Option<String>,
     /// Data directory, unless `--data-dir` is given; a relative path is
     /// taken from the config file's directory.
     pub data_dir: Option<PathBuf>,
@@ -67,6 +69,7 @@ impl fmt::Display for Problems<'_> {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     data_dir: Option<PathBuf>,
     name: Option<String>,
     #[serde(default)]
@@ -152,6 +155,15 @@ impl ConfigFile {
         {
             problems.push(e.to_string().replacen("invalid listen: ", "listen: ", 1));
         }
+        if let Some(listen) = &raw.metrics_listen
+            && let Err(e) = host_port::validate_listen("metrics_listen", listen)
+        {
+            problems.push(e.to_string().replacen(
+                "invalid metrics_listen: ",
+                "metrics_listen: ",
+                1,
+            ));
+        }
         if raw.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             problems.push("name: must not be empty".to_owned());
         }
@@ -206,6 +218,7 @@ impl ConfigFile {
         }
         Ok(ConfigFile {
             listen: raw.listen,
+            metrics_listen: raw.metrics_listen,
             data_dir: raw.data_dir,
             name: raw.name,
             proxies,

@@ -25,6 +25,20 @@ pub const WATCHER_QUEUE: usize = 256;
 /// Watch streams served at once unless `--max-watchers` says otherwise.
 pub const DEFAULT_MAX_WATCHERS: usize = 64;
 
+/// The bus's counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusMeters {
+    /// Watch streams served now.
+    pub watchers: usize,
+    /// `--max-watchers`.
+    pub max_watchers: usize,
+    /// Events the shared queue had no room for, since the start.
+    pub dropped: u64,
+    /// Events Watch streams (and internal subscribers) were told they
+    /// missed (`lagged`), since the start.
+    pub missed_told: u64,
+}
+
 /// Cheap to clone; every part of the engine publishes through one.
 #[derive(Debug, Clone)]
 pub struct EventBus {
@@ -96,6 +110,19 @@ impl EventBus {
     /// one does, the relay does not even build them.
     pub fn wants_transfers(&self) -> bool {
         self.wants(EventKind::Transfer)
+    }
+
+    /// Its counters as of now, for the metrics exporter.
+    pub fn meters(&self) -> BusMeters {
+        let shared = &self.shared;
+        BusMeters {
+            watchers: shared
+                .max_watchers
+                .saturating_sub(shared.watchers.available_permits()),
+            max_watchers: shared.max_watchers,
+            dropped: shared.hub.dropped_total(),
+            missed_told: shared.hub.missed_told(),
+        }
     }
 
     /// An internal subscription (the delay log): not counted against the

@@ -48,6 +48,12 @@ pub(super) struct Hub {
     interest: [AtomicUsize; KINDS],
     /// Events dropped per kind because the shared queue was full.
     dropped: [AtomicU64; KINDS],
+    /// Every event the shared queue had no room for since the start (the
+    /// per-kind counts above are taken by each pass).
+    dropped_total: AtomicU64,
+    /// Events subscribers were told they missed (`Missed(n)` delivered),
+    /// since the start.
+    missed_told: AtomicU64,
     /// New subscribers, until the task takes them in (at its next pass).
     joining: Mutex<Vec<Slot>>,
 }
@@ -60,6 +66,17 @@ impl Hub {
     /// Counts an event the shared queue had no room for.
     pub(super) fn dropped(&self, kind: EventKind) {
         self.dropped[kind.index()].fetch_add(1, Ordering::Relaxed);
+        self.dropped_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events dropped by the shared queue since the start.
+    pub(super) fn dropped_total(&self) -> u64 {
+        self.dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Events subscribers were told they missed, since the start.
+    pub(super) fn missed_told(&self) -> u64 {
+        self.missed_told.load(Ordering::Relaxed)
     }
 
     /// Registers a subscriber: it is offered events from the task's next pass.
@@ -108,8 +125,8 @@ struct Slot {
 
 impl Slot {
     /// Offers one wanted event; false once the subscriber is gone.
-    fn offer(&mut self, event: &Arc<Event>) -> bool {
-        if !self.tell_missed() {
+    fn offer(&mut self, event: &Arc<Event>, hub: &Hub) -> bool {
+        if !self.tell_missed(hub) {
             return !self.tx.is_closed();
         }
         match self.tx.try_send(Delivery::Event(Arc::clone(event))) {
@@ -124,12 +141,13 @@ impl Slot {
 
     /// Queues the count of lost events, if any; false (and the event being
     /// offered counted lost too) when there is no room for it.
-    fn tell_missed(&mut self) -> bool {
+    fn tell_missed(&mut self, hub: &Hub) -> bool {
         if self.missed == 0 {
             return true;
         }
         match self.tx.try_send(Delivery::Missed(self.missed)) {
             Ok(()) => {
+                hub.missed_told.fetch_add(self.missed, Ordering::Relaxed);
                 self.missed = 0;
                 true
             }
@@ -141,7 +159,7 @@ impl Slot {
     }
 
     /// Offers the batch; false once the subscriber is gone.
-    fn take(&mut self, batch: &[Arc<Event>], per_kind: &[u64; KINDS]) -> bool {
+    fn take(&mut self, batch: &[Arc<Event>], per_kind: &[u64; KINDS], hub: &Hub) -> bool {
         if self.tx.is_closed() {
             return false;
         }
@@ -160,7 +178,7 @@ impl Slot {
             return true;
         }
         for event in batch {
-            if self.filter.matches(event) && !self.offer(event) {
+            if self.filter.matches(event) && !self.offer(event, hub) {
                 return false;
             }
         }
@@ -219,15 +237,14 @@ pub(super) async fn run(mut queue: mpsc::Receiver<Arc<Event>>, hub: Arc<Hub>) {
             per_kind[e.kind().index()] += 1;
         }
         slots.retain_mut(|slot| {
-            if !slot.take(&batch, &per_kind) {
+            if !slot.take(&batch, &per_kind, &hub) {
                 return false;
             }
             slot.count_dropped(&dropped);
             // Lost events are told as soon as there is room, even if no
             // further event comes for this subscriber.
             if slot.missed > 0 && slot.tx.capacity() > 0 {
-                let _ = slot.tx.try_send(Delivery::Missed(slot.missed));
-                slot.missed = 0;
+                slot.tell_missed(&hub);
             }
             true
         });

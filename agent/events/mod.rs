@@ -15,7 +15,9 @@ mod filter;
 #[cfg(test)]
 mod tests;
 
-pub use bus::{DEFAULT_MAX_WATCHERS, EVENT_QUEUE, EventBus, Subscription, WATCHER_QUEUE};
+pub use bus::{
+    BusMeters, DEFAULT_MAX_WATCHERS, EVENT_QUEUE, EventBus, Subscription, WATCHER_QUEUE,
+};
 pub use event::{Event, EventBody, EventKind, ProxyStats, RecordingPhase, ReplayProgress};
 pub use fanout::{Delivery, PASS_EVERY};
 pub use filter::{Filter, KindSet};

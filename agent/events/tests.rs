@@ -92,6 +92,10 @@ async fn a_subscriber_that_never_reads_loses_events_and_is_told_how_many() {
     let (seen, missed) = account(&mut stuck, total).await;
     assert_run(&seen, 0..WATCHER_QUEUE as u64);
     assert_eq!(missed, total - WATCHER_QUEUE as u64);
+    // The metrics count what subscribers were told they missed.
+    let m = bus.meters();
+    assert_eq!(m.missed_told, total - WATCHER_QUEUE as u64);
+    assert_eq!((m.watchers, m.dropped), (1, 0));
     // Told in order: later events follow the count.
     bus.publish(None, transfer(total));
     let (seen, missed) = account(&mut stuck, 1).await;
@@ -161,7 +165,9 @@ async fn the_watch_limit_is_a_permit() {
     }
     // Internal subscribers do not count.
     let _log = bus.subscribe(Filter::everything());
+    assert_eq!((bus.meters().watchers, bus.meters().max_watchers), (2, 2));
     drop(a);
+    assert_eq!(bus.meters().watchers, 1);
     assert!(
         bus.watch(transfers()).is_ok(),
         "a place freed by leaving is reused"

@@ -26,6 +26,6 @@ pub use crate::tap::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
 pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
 pub use restore::RestoreSummary;
-pub use running::{Proxy, ProxyInfo};
+pub use running::{Proxy, ProxyInfo, ProxyMeters};
 pub use saved::{SAVED_PROXIES_FILE, SavedError};
 pub use upstream::UPSTREAM_CONNECT_TIMEOUT;

@@ -16,6 +16,7 @@ use super::ConnMeta;
 use crate::faults::{FaultSpec, ProxyFaults};
 use crate::fds::FdBudget;
 use crate::format::{Direction, ProxyMeta};
+use crate::histogram::{AtomicHistogram, HistogramSnapshot};
 use crate::tap::Tap;
 
 /// Where a proxy came from. Proxies started over the API (and those
@@ -77,15 +78,59 @@ pub(crate) struct Counters {
     pub refused: AtomicU64,
     pub bytes_c2s: AtomicU64,
     pub bytes_s2c: AtomicU64,
+    /// Chunks (reads handed on) each way: with the bytes, the mean chunk
+    /// size a dashboard shows.
+    pub chunks_c2s: AtomicU64,
+    pub chunks_s2c: AtomicU64,
+    /// Delays a fault profile applied to chunks, per direction (c2s, s2c),
+    /// recorded as each chunk is released.
+    pub fault_delay: [AtomicHistogram; 2],
 }
 
 impl Counters {
+    /// Counts one chunk of `n` bytes.
     pub fn add_bytes(&self, dir: Direction, n: u64) {
         match dir {
-            Direction::C2s => self.bytes_c2s.fetch_add(n, Ordering::Relaxed),
-            Direction::S2c => self.bytes_s2c.fetch_add(n, Ordering::Relaxed),
-        };
+            Direction::C2s => {
+                self.bytes_c2s.fetch_add(n, Ordering::Relaxed);
+                self.chunks_c2s.fetch_add(1, Ordering::Relaxed);
+            }
+            Direction::S2c => {
+                self.bytes_s2c.fetch_add(n, Ordering::Relaxed);
+                self.chunks_s2c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
+
+    /// Counts the delay a fault profile gave a chunk of `dir`.
+    pub fn add_fault_delay(&self, dir: Direction, delay: std::time::Duration) {
+        self.fault_delay[dir_index(dir)].record(delay);
+    }
+}
+
+fn dir_index(dir: Direction) -> usize {
+    match dir {
+        Direction::C2s => 0,
+        Direction::S2c => 1,
+    }
+}
+
+/// A proxy's counters at one moment, for the metrics exporter: what
+/// listings show plus chunk counts and fault delay histograms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyMeters {
+    pub id: String,
+    pub name: String,
+    pub active_connections: u64,
+    pub total_connections: u64,
+    pub failed_connections: u64,
+    pub refused_connections: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub chunks_c2s: u64,
+    pub chunks_s2c: u64,
+    pub fault_delay_c2s: HistogramSnapshot,
+    pub fault_delay_s2c: HistogramSnapshot,
 }
 
 #[derive(Debug, Default)]
@@ -213,6 +258,26 @@ impl Proxy {
 
     pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
         self.state().conns.values().cloned().collect()
+    }
+
+    /// Its counters as of now; no lock is taken.
+    pub fn meters(&self) -> ProxyMeters {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ProxyMeters {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            active_connections: load(&c.active),
+            total_connections: load(&c.total),
+            failed_connections: load(&c.failed),
+            refused_connections: load(&c.refused),
+            bytes_c2s: load(&c.bytes_c2s),
+            bytes_s2c: load(&c.bytes_s2c),
+            chunks_c2s: load(&c.chunks_c2s),
+            chunks_s2c: load(&c.chunks_s2c),
+            fault_delay_c2s: c.fault_delay[0].snapshot(),
+            fault_delay_s2c: c.fault_delay[1].snapshot(),
+        }
     }
 
     pub fn info(&self) -> ProxyInfo {

@@ -138,8 +138,9 @@ impl Leg<'_> {
         faults: &mut DirFaults,
         h: Held,
     ) -> Option<LegEnd> {
-        let spec = faults
-            .active()
+        let profiled = faults.active();
+        let spec = profiled
+            .clone()
             .unwrap_or_else(|| Arc::new(FaultSpec::default()));
         let wait = faults.bandwidth_wait(&spec, h.chunk.len(), crate::timer::now());
         if !wait.is_zero() && !sleep_for(wait, self.cancel).await {
@@ -176,6 +177,11 @@ impl Leg<'_> {
             Err(e) => return Some(LegEnd::WriteFailed(e)),
         }
         faults.forwarded += n as u64;
+        // Chunks still held when a profile was cleared pass here too: only
+        // those a profile governed, in a direction it applies to, count.
+        if profiled.is_some_and(|p| p.directions.has(self.dir)) {
+            self.proxy.counters.add_fault_delay(self.dir, delay);
+        }
         self.transfer_event(n, delay, h.drawn);
         match cut {
             Cut::All => None,

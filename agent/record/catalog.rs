@@ -35,6 +35,31 @@ pub struct Recordings {
     /// Disk limits shared with every recorder.
     pub(super) quota: Arc<Quota>,
     entries: Mutex<BTreeMap<String, CatalogEntry>>,
+    /// Bytes written and lost by the recordings that ended since the agent
+    /// started, added under the `entries` lock as each ends, so that with
+    /// the live figures of those in progress they make totals that never
+    /// go back (`meters`).
+    ended: Mutex<EndedTotals>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct EndedTotals {
+    written: u64,
+    lost: u64,
+}
+
+/// Recording totals at one moment, for the metrics exporter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordingMeters {
+    /// Recordings in progress.
+    pub active: u64,
+    /// Bytes written by recordings since the agent started (those in
+    /// progress included).
+    pub bytes_written: u64,
+    /// Bytes known not captured since the agent started.
+    pub bytes_lost: u64,
+    /// Bytes the recordings in the data directory take.
+    pub disk_used: u64,
 }
 
 impl Recordings {
@@ -112,6 +137,7 @@ impl Recordings {
             bus,
             quota,
             entries: Mutex::new(entries),
+            ended: Mutex::default(),
         })
     }
 
@@ -184,8 +210,13 @@ impl Recordings {
                 (info, RecordingPhase::Failed)
             }
         };
-        self.entries()
-            .insert(id.to_string(), CatalogEntry::Done(Box::new(info.clone())));
+        {
+            let mut entries = self.entries();
+            entries.insert(id.to_string(), CatalogEntry::Done(Box::new(info.clone())));
+            let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+            ended.written += info.size_bytes;
+            ended.lost += info.lost_bytes;
+        }
         info!(recording = %id, status = info.status.as_str(), "recording stopped");
         self.bus.publish(
             None,
@@ -263,6 +294,29 @@ impl Recordings {
         entries.remove(id);
         self.quota.sub(info.size_bytes);
         Ok(info)
+    }
+
+    /// Totals since the agent started, read under the catalog's lock so a
+    /// recording that ends meanwhile is counted once.
+    pub fn meters(&self) -> RecordingMeters {
+        let entries = self.entries();
+        let ended = *self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = RecordingMeters {
+            bytes_written: ended.written,
+            bytes_lost: ended.lost,
+            ..RecordingMeters::default()
+        };
+        for e in entries.values() {
+            if let CatalogEntry::Active(a) = e {
+                let live = a.info();
+                m.active += 1;
+                m.bytes_written += live.size_bytes;
+                m.bytes_lost += live.lost_bytes;
+            }
+        }
+        drop(entries);
+        m.disk_used = self.disk_used();
+        m
     }
 
     /// How many recordings the catalog holds.

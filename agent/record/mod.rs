@@ -14,7 +14,7 @@ mod recorder;
 mod start;
 mod upload;
 
-pub use catalog::{AgentIdentity, RECORDING_EXT, Recordings};
+pub use catalog::{AgentIdentity, RECORDING_EXT, RecordingMeters, Recordings};
 pub use error::RecordError;
 pub use files::duration_ms;
 pub use files::is_upload_temp;

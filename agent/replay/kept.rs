@@ -19,6 +19,7 @@ use super::store::{self, ReportStore, Stored};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::fds::FdBudget;
+use crate::histogram::HistogramSnapshot;
 use crate::ids;
 
 impl ReplayEntry {
@@ -68,6 +69,7 @@ impl Replays {
             tracker,
             cancel,
             fds: Mutex::new(FdBudget::unlimited()),
+            lateness: Arc::default(),
         })
     }
 
@@ -150,6 +152,28 @@ impl Replays {
             .get(id)
             .cloned()
             .ok_or_else(|| Error::UnknownReplay(id.to_string()))
+    }
+
+    /// The summaries of the replays running or scheduled now (no lists),
+    /// for the metrics exporter.
+    pub fn running(&self) -> Vec<ReplayReport> {
+        let live: Vec<Arc<Replay>> = self
+            .map()
+            .values()
+            .filter_map(|e| match e {
+                ReplayEntry::Live(r) => Some(r.clone()),
+                ReplayEntry::Stored { .. } => None,
+            })
+            .collect();
+        live.iter()
+            .map(|r| r.summary())
+            .filter(|r| running(r.state))
+            .collect()
+    }
+
+    /// Lateness of every paced replay since the agent started.
+    pub fn lateness(&self) -> HistogramSnapshot {
+        self.lateness.snapshot()
     }
 
     /// One page of summaries (no connection, relaxation or wait lists),

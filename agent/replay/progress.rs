@@ -1,7 +1,10 @@
 //! Live totals of a replay, counted by its connections as things happen,
 //! so a report of a running replay shows them before any connection ends.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+
+use crate::histogram::AtomicHistogram;
 
 /// Totals shared by every connection of a replay, for live progress.
 #[derive(Debug, Default)]
@@ -16,4 +19,7 @@ pub struct Progress {
     pub server_timeouts: AtomicU64,
     /// Causal gates released so far, counted when released.
     pub relaxations: AtomicU64,
+    /// The agent's lateness histogram (shared by every replay, so that it
+    /// only grows), fed beside the replay's own report.
+    pub lateness: Arc<AtomicHistogram>,
 }

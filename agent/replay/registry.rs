@@ -26,6 +26,7 @@ use super::waits::Waits;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::fds::FdBudget;
+use crate::histogram::AtomicHistogram;
 use crate::record::{RecordingStatus, Recordings};
 
 /// Most ended replays kept (in memory and on disk); the oldest go first.
@@ -172,6 +173,9 @@ pub struct Replays {
     pub(super) cancel: CancellationToken,
     /// Data-path file descriptors, shared with the proxies (`crate::fds`).
     pub(super) fds: Mutex<FdBudget>,
+    /// How late paced replays sent their chunks, every replay since the
+    /// agent started (for metrics; each report keeps its own).
+    pub(super) lateness: Arc<AtomicHistogram>,
 }
 
 impl Replays {
@@ -235,7 +239,10 @@ impl Replays {
             opts: Arc::new(opts),
             plan: Mutex::new(Some(Arc::new(plan))),
             files,
-            progress: Arc::new(Progress::default()),
+            progress: Arc::new(Progress {
+                lateness: self.lateness.clone(),
+                ..Progress::default()
+            }),
             waits: Arc::new(Waits::default()),
             feed: Arc::new(Feed {
                 collector: collector.clone(),

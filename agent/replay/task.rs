@@ -223,9 +223,9 @@ impl Pass {
                 break;
             }
             if opts.paced() {
-                live.report
-                    .lateness
-                    .record(crate::timer::now().saturating_duration_since(due));
+                let late = crate::timer::now().saturating_duration_since(due);
+                live.report.lateness.record(late);
+                self.progress.lateness.record(late);
             }
             let go_on = match ob.as_deref_mut() {
                 Some(ob) => self.take_rewritten(&mut live, ob, &action).await,

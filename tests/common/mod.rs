@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod pg;
 pub mod redis;
 pub mod replays;
+pub mod scrape;
 pub mod served;
 pub mod status;
 #[allow(unused_imports)]

@@ -182,3 +182,15 @@ fn a_missing_file_is_a_read_error() {
         "{err}"
     );
 }
+
+#[test]
+fn metrics_listen_is_read_and_checked() {
+    let file = ConfigFile::parse("metrics_listen = \"127.0.0.1:9700\"\n").unwrap();
+    assert_eq!(file.metrics_listen.as_deref(), Some("127.0.0.1:9700"));
+    assert_eq!(ConfigFile::parse("").unwrap().metrics_listen, None);
+    let e = ConfigFile::parse("metrics_listen = \"http://x:1\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("metrics_listen: "), "{e}");
+    assert!(e.contains("has a scheme"), "{e}");
+}
