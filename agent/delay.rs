@@ -4,6 +4,11 @@
 //! (the fault engine's `Uniform` latency on both directions, so order is
 //! kept), and every transfer is logged from the event bus:
 //! `127.0.0.1:50522 > 127.0.0.1:15630 c2s 0.035 KB (delayed 612.3 ms)`.
+//! `--udp` does the same for datagrams (`udp`).
+
+mod udp;
+
+pub use udp::{UdpDelayProxy, start_udp};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

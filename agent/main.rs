@@ -146,7 +146,8 @@ impl SafetyArgs {
 #[derive(Debug, clap::Subcommand)]
 enum Mode {
     /// Run one proxy in the foreground that delays every transfer, each way,
-    /// uniformly between two delays (TcpDelay compatible; no control service)
+    /// uniformly between two delays (TcpDelay compatible; no control service;
+    /// --udp for datagrams)
     Delay(DelayArgs),
 }
 

@@ -221,3 +221,76 @@ fn a_port_in_use_is_an_error() {
         out.stderr
     );
 }
+
+/// A UDP echo server on loopback, for the life of the test's runtime.
+async fn udp_echo_server() -> SocketAddr {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_535];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let _ = socket.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
+}
+
+/// `--udp -D 0.03`: each datagram is held 30 ms each way, so an echo takes
+/// at least 60 ms (never less; a busy machine may add), comes back whole and
+/// as sent, and the session and its datagrams are logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_datagrams_are_delayed_each_way_and_kept_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = udp_echo_server().await;
+    let port = echo.port().to_string();
+    let delay = DelayProc::start(
+        &[
+            "--udp",
+            "-L",
+            "0",
+            "-H",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-D",
+            "0.03",
+        ],
+        dir.path().join("delay.log"),
+    );
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.connect(delay.addr).await.unwrap();
+    let mut buf = vec![0u8; 2_000];
+    for len in [1usize, 100, 1_400] {
+        let msg: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let t = Instant::now();
+        sock.send(&msg).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(10), sock.recv(&mut buf))
+            .await
+            .expect("the echo came back")
+            .unwrap();
+        let took = t.elapsed();
+        assert_eq!(&buf[..n], &msg[..], "one datagram in, the same one out");
+        assert!(
+            took >= Duration::from_millis(60),
+            "echo of {len} B in {took:?}"
+        );
+    }
+    let wanted = format!("> 127.0.0.1:{port} c2s 1.400 KB");
+    eventually(Duration::from_secs(5), "the datagrams logged", || {
+        let log = std::fs::read_to_string(&delay.log).unwrap_or_default();
+        let wanted = wanted.clone();
+        async move { log.contains("session opened") && log.contains(&wanted) }
+    })
+    .await;
+    let mut delay = delay;
+    signal(delay.child.id(), "TERM");
+    assert_eq!(
+        wait_bounded(&mut delay.child, Duration::from_secs(10)),
+        Some(0)
+    );
+    let log = std::fs::read_to_string(&delay.log).unwrap();
+    assert!(
+        log.contains("session closed (stopped): 3 datagrams c2s, 3 s2c"),
+        "{log}"
+    );
+}

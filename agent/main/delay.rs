@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Args, shutdown_signal};
 
-/// `reel-agent delay -L 15631 -H 127.0.0.1 -P 15630 -D 0.5 -D 0.8`
+/// `reel-agent delay -L 15631 -H 127.0.0.1 -P 15630 -D 0.5 -D 0.8 [--udp]`
 ///
 /// Once listening, it prints `reel-agent delay listening on ADDR` on stdout,
 /// then logs every connection and transfer on stderr. Ctrl-C or SIGTERM
@@ -45,6 +45,11 @@ pub(crate) struct DelayArgs {
     /// Seed for reproducible delays (default: random)
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Relay UDP datagrams instead of TCP: a session per client address
+    /// (closed after 60 s without a datagram), each datagram held for its
+    /// own delay, so with a range they may overtake each other
+    #[arg(long)]
+    udp: bool,
 }
 
 /// `reel-agent delay`: one delaying proxy in the foreground until a signal.
@@ -75,18 +80,32 @@ pub(crate) async fn run_delay(args: DelayArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let cancel = CancellationToken::new();
+    if args.udp {
+        let proxy = reel::delay::start_udp(&options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ready(proxy.listen());
+        let running = tokio::spawn(proxy.run(cancel.clone()));
+        let signal = shutdown_signal().await;
+        cancel.cancel();
+        running.await.context("delay proxy task failed")?;
+        return signal;
+    }
     // The engine's message already says why (its source included).
     let proxy = reel::delay::start(&options, cancel.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "reel-agent delay listening on {}", proxy.listen());
-        let _ = out.flush();
-    }
+    ready(proxy.listen());
     let running = tokio::spawn(proxy.run(cancel.clone()));
     let signal = shutdown_signal().await;
     cancel.cancel();
     running.await.context("delay proxy task failed")?;
     signal
+}
+
+/// The line scripts and tests wait for before they send traffic.
+fn ready(listen: std::net::SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "reel-agent delay listening on {listen}");
+    let _ = out.flush();
 }
