@@ -308,3 +308,17 @@ fn a_reelctl_command_prints_what_reelctl_prints() {
         reelctl(&["--agent", &addr, "proxy", "ls", "--json"]).stdout
     );
 }
+
+#[test]
+fn wrong_global_options_end_the_shell_before_any_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("script");
+    std::fs::write(&input, "record ls\n").unwrap();
+    let fleet = dir.path().join("missing.toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reelctl"));
+    cmd.args(["--fleet", fleet.to_str().unwrap(), "shell"]);
+    let out = run_bounded_with_stdin(&mut cmd, &input);
+    out.assert_code(2);
+    assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+}
