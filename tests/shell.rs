@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -24,51 +24,73 @@ const LINE_LIMIT: Duration = Duration::from_secs(30);
 struct ShellProc {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// What the shell printed, in the chunks it was read in.
     stdout: Receiver<String>,
     stderr: Receiver<String>,
+    /// Printed and not yet waited for.
+    unseen: String,
 }
 
 impl ShellProc {
     fn start(agent: &str) -> ShellProc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_reelctl"))
-            .args(["--agent", agent, "shell"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reelctl"));
+        cmd.args(["--agent", agent, "shell"]);
+        ShellProc::spawn(cmd)
+    }
+
+    /// `cmd` with its three streams piped to the test.
+    fn spawn(mut cmd: Command) -> ShellProc {
+        let mut child = cmd
             .env_remove("REEL_AGENTS")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
+        let stdout = chunks_of(child.stdout.take().unwrap());
+        let stderr = chunks_of(child.stderr.take().unwrap());
         ShellProc {
             stdin: child.stdin.take(),
             child,
             stdout,
             stderr,
+            unseen: String::new(),
         }
     }
 
-    /// Sends one line, and collects stdout until a line contains `until`.
-    fn run(&mut self, line: &str, until: &str) -> Vec<String> {
+    /// Sends one line, and returns stdout up to the end of the line that
+    /// holds `until`.
+    fn run(&mut self, line: &str, until: &str) -> String {
+        let mut out = self.type_in(&format!("{line}\n"), until);
+        out.push_str(&self.wait_for(line, "\n"));
+        out
+    }
+
+    /// Sends `keys` as they are, and returns stdout up to the end of `until`.
+    fn type_in(&mut self, keys: &str, until: &str) -> String {
         let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
+        stdin.write_all(keys.as_bytes()).unwrap();
         stdin.flush().unwrap();
+        self.wait_for(keys, until)
+    }
+
+    /// Returns stdout up to the end of the next `until` (the rest is kept
+    /// for the next wait); `what` names the wait in a failure.
+    fn wait_for(&mut self, what: &str, until: &str) -> String {
         let deadline = Instant::now() + LINE_LIMIT;
-        let mut seen = Vec::new();
         loop {
+            if let Some(i) = self.unseen.find(until) {
+                let rest = self.unseen.split_off(i + until.len());
+                return std::mem::replace(&mut self.unseen, rest);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stdout.recv_timeout(left) {
-                Ok(out) => {
-                    let done = out.contains(until);
-                    seen.push(out);
-                    if done {
-                        return seen;
-                    }
-                }
+                Ok(chunk) => self.unseen.push_str(&chunk),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => panic!(
-                    "{line:?}: no stdout line with {until:?} within {LINE_LIMIT:?}; stdout: \
-                     {seen:?}; stderr: {:?}",
-                    self.stderr.try_iter().collect::<Vec<_>>()
+                    "{what:?}: no {until:?} on stdout within {LINE_LIMIT:?}; stdout: {:?}; \
+                     stderr: {:?}",
+                    self.unseen,
+                    self.stderr.try_iter().collect::<String>()
                 ),
             }
         }
@@ -88,13 +110,18 @@ impl Drop for ShellProc {
     }
 }
 
-/// The lines read from `pipe`, by a thread.
-fn lines_of(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+/// What `pipe` gives, chunk by chunk, read by a thread (a prompt ends no
+/// line, so lines would not do).
+fn chunks_of(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
                 break;
             }
         }
@@ -197,7 +224,7 @@ fn the_recorder_menu_proxies_records_lists_and_stops() {
 
     // 5: one line per record, the recorder's KB of what the file holds.
     let shown = shell.run("5", id);
-    let line = shown.last().unwrap();
+    let line = shown.lines().last().unwrap();
     let size = rec["size_bytes"].as_u64().unwrap();
     assert!(
         size > 2 * n,
@@ -321,4 +348,57 @@ fn wrong_global_options_end_the_shell_before_any_line() {
     out.assert_code(2);
     assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
     assert_eq!(out.stdout, "");
+}
+
+/// What the line editor prints when it starts reading a line (bracketed
+/// paste on) and when it has one (off): the prompt's bounds, unlike the
+/// prompt's text, which it prints again as the line is edited.
+const PROMPT_STARTS: &str = "\x1b[?2004h";
+const PROMPT_ENDS: &str = "\x1b[?2004l";
+
+/// The shell on a terminal (a pseudo-terminal made by util-linux `script`):
+/// Tab completes a command, Ctrl-C drops the line being typed without
+/// ending the shell, and the lines go to the history file.
+#[test]
+fn on_a_terminal_tab_completes_and_the_history_is_kept() {
+    if Command::new("script").arg("--version").output().is_err() {
+        return reel::fixtures::skipped(
+            "shell on a terminal",
+            "needs util-linux `script` for a pseudo-terminal",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let data_home = dir.path().join("xdg");
+    let line = format!(
+        "{} --agent {} shell",
+        env!("CARGO_BIN_EXE_reelctl"),
+        agent.addr_str()
+    );
+    let mut cmd = Command::new("script");
+    // -e: script exits with the shell's status; -f: flush at once.
+    cmd.args(["-qefc", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .env("XDG_DATA_HOME", &data_home);
+    let mut shell = ShellProc::spawn(cmd);
+    // The banner ends with the menu; the prompt follows.
+    shell.wait_for("the banner", "reelctl shell on");
+    shell.wait_for("the menu", "show reelctl's commands");
+    shell.wait_for("the prompt", PROMPT_STARTS);
+    // `rec` + Tab completes to `record`.
+    shell.type_in("rec\t ls\r", "no recordings");
+    // Ctrl-C drops a half-typed line; the shell goes on.
+    // Ctrl-C drops a half-typed line; the shell goes on. (The line editor
+    // drops what was typed ahead of its next prompt: wait for the prompt.)
+    shell.wait_for("the next prompt", PROMPT_STARTS);
+    shell.type_in("proxy st\x03", PROMPT_ENDS);
+    shell.wait_for("a new prompt", PROMPT_STARTS);
+    shell.type_in("proxy ls\r", "no proxies");
+    shell.wait_for("the next prompt", PROMPT_STARTS);
+    shell.stdin.as_mut().unwrap().write_all(b"q\r").unwrap();
+    let code = shell.finish();
+    assert_eq!(code, Some(0));
+    let history = std::fs::read_to_string(data_home.join("reel/shell_history")).unwrap();
+    let lines: Vec<&str> = history.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines, ["record ls", "proxy ls", "q"], "{history}");
 }
