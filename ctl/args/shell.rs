@@ -36,8 +36,10 @@ pub(crate) const SHELL_MENU: &str = menu!();
     "On a terminal: line editing; Tab completes menu items, commands, subcommands\n",
     "and flags; history is kept in $XDG_DATA_HOME/reel/shell_history (else\n",
     "~/.local/share/reel/shell_history; none when neither XDG_DATA_HOME nor HOME\n",
-    "is set, or the file cannot be written). When stdin is not a terminal, lines\n",
-    "are read from it as a script: no prompt, no editing, no history.\n",
+    "is set, or the folder cannot be made). Ctrl-C drops the line being typed and\n",
+    "stops a running watch or replay; it never ends the shell.\n",
+    "When stdin is not a terminal, lines are read from it as a script: no prompt,\n",
+    "no editing, no history.\n",
     "Exit status: 0 when every line succeeded, 1 when any failed, 2 when the\n",
     "global options are wrong."
 ))]
