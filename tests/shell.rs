@@ -402,3 +402,31 @@ fn on_a_terminal_tab_completes_and_the_history_is_kept() {
     let lines: Vec<&str> = history.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(lines, ["record ls", "proxy ls", "q"], "{history}");
 }
+
+/// Credentials follow the line: a line's own `--token-file` is sent for
+/// that line only, and the shell's own (none here) for the lines after it,
+/// menu item 5 included.
+#[test]
+fn a_line_token_file_is_used_for_that_line_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "correct-horse\n").unwrap();
+    let token = token.to_str().unwrap();
+    let agent = AgentProc::start_with(
+        "127.0.0.1:0",
+        &dir.path().join("data"),
+        "guarded",
+        &["--token-file", token],
+    );
+    let out = script(
+        &agent.addr_str(),
+        &[&format!("--token-file {token} proxy ls"), "proxy ls", "5"],
+    );
+    out.assert_code(1);
+    assert_eq!(out.stdout, "no proxies\n", "only the line with the token");
+    let refused: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(refused.len(), 2, "the two lines without it: {}", out.stderr);
+    for line in refused {
+        assert!(line.contains("requires a token"), "{line}");
+    }
+}
