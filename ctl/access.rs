@@ -2,12 +2,13 @@
 //! agent's TLS certificate and a client certificate for agents that ask for
 //! one (`--tls-client-ca`), globally or per agent from the fleet file
 //! (`credentials` reads them).
-//! Resolved once from the settings and installed for the whole process, so
-//! every connection (unary calls, transfers, watch streams) uses them
-//! without each command carrying them around.
+//! Resolved from the settings and installed for the whole process (again
+//! for each command `reelctl shell` runs), so every connection (unary calls,
+//! transfers, watch streams) uses them without each command carrying them
+//! around.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use reel::proto::reel_client::ReelClient;
@@ -58,17 +59,23 @@ impl std::fmt::Debug for ClientCert {
     }
 }
 
-static INSTALLED: OnceLock<HashMap<String, Access>> = OnceLock::new();
+/// Replaced by each command `reelctl shell` runs, since a line may select
+/// other agents or credentials than the one before.
+static INSTALLED: RwLock<Option<HashMap<String, Access>>> = RwLock::new(None);
 
-/// Sets the credentials per agent address, once, before any command runs.
+/// Sets the credentials per agent address before a command runs.
 pub(crate) fn install(per_agent: HashMap<String, Access>) {
-    let _ = INSTALLED.set(per_agent);
+    // A panic while holding the lock cannot leave the map half-written
+    // (it is replaced whole): a poisoned lock is still good.
+    *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(per_agent);
 }
 
 /// The credentials for `address` (none when not installed).
 pub(crate) fn of(address: &str) -> Access {
     INSTALLED
-        .get()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
         .and_then(|m| m.get(address))
         .cloned()
         .unwrap_or_default()

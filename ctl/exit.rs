@@ -12,6 +12,8 @@ pub(crate) enum Exit {
     /// 1: the command ran and its check failed (`rules check`: a rule
     /// matched no message); the findings were printed.
     CheckFailed,
+    /// 1: a line of `reelctl shell` failed (the shell went on to the next).
+    LineFailed,
     /// 2: the command line, environment or fleet file was wrong.
     Usage,
     /// 2: reelctl itself failed (could not start its runtime, write its output).
@@ -32,7 +34,7 @@ impl Exit {
     pub(crate) fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
-            Exit::AgentFailed | Exit::CheckFailed => 1,
+            Exit::AgentFailed | Exit::CheckFailed | Exit::LineFailed => 1,
             Exit::Usage | Exit::Internal => 2,
         }
     }
@@ -71,6 +73,7 @@ mod tests {
         assert_eq!(Exit::Success.code(), 0);
         assert_eq!(Exit::AgentFailed.code(), 1);
         assert_eq!(Exit::CheckFailed.code(), 1);
+        assert_eq!(Exit::LineFailed.code(), 1);
         assert_eq!(Exit::Usage.code(), 2);
         assert_eq!(Exit::Internal.code(), 2);
     }

@@ -18,6 +18,8 @@
 //! - `source`: REC arguments as local files or agent ids (`stats`, `export`,
 //!   `rules check`), and results keyed by file or agent
 //! - `commands/`: one file per command (group), returning typed results
+//! - `shell/`: the interactive console (`reelctl shell`): the recorder's
+//!   menu and every command, run through `run` below
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
 //!   `plural`: counted nouns for output and commands' notes; `exit`: exit status
 
@@ -38,6 +40,7 @@ mod plural;
 mod relay;
 mod schedule;
 mod settings;
+mod shell;
 mod source;
 mod timestamp;
 mod tls_probe;
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     run(cli).into()
 }
 
+/// Runs a parsed command line: `main`'s, or one typed in `reelctl shell`.
 fn run(cli: Cli) -> Exit {
     let settings = match Settings::from_args(&cli.global) {
         Ok(settings) => settings,
@@ -73,6 +77,10 @@ fn run(cli: Cli) -> Exit {
     };
     output::print_warnings(&settings);
     access::install(settings.access.clone());
+    let command = match cli.command {
+        Command::Shell(_) => return shell::run(cli.global, &settings, run),
+        command => command,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -83,7 +91,7 @@ fn run(cli: Cli) -> Exit {
             return Exit::Internal;
         }
     };
-    match runtime.block_on(dispatch(cli.command, &settings)) {
+    match runtime.block_on(dispatch(command, &settings)) {
         Ok(exit) => exit,
         // `reelctl ... | head`: the reader has all it wanted.
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
@@ -177,6 +185,8 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
                 Err(error) => usage(&error),
             }
         }
+        // `run` starts the shell; a line typed in it cannot.
+        Command::Shell(_) => usage(&shell::NESTED),
     }
 }
 

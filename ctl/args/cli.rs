@@ -29,7 +29,7 @@ pub(crate) struct Cli {
 }
 
 /// Options that apply to every command.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// Agent to drive, as HOST:PORT (repeatable, or comma-separated)
@@ -121,6 +121,9 @@ pub(crate) enum Command {
     /// Check session rewriting rules (docs/REWRITE.md) on a recording
     #[command(subcommand)]
     Rules(super::RulesCommand),
+    /// Interactive console: the original recorder's numbered menu and every
+    /// reelctl command, with line editing, history and Tab completion
+    Shell(super::ShellArgs),
 }
 
 /// `reelctl proxy ...`

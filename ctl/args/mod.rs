@@ -7,9 +7,11 @@ mod faults;
 mod parse;
 mod replay;
 mod rules;
+mod shell;
 
 pub(crate) use analysis::*;
 pub(crate) use cli::*;
 pub(crate) use faults::*;
 pub(crate) use replay::*;
 pub(crate) use rules::*;
+pub(crate) use shell::*;
