@@ -53,8 +53,10 @@ need_apt() {
 #     throw-away clusters (tests/common/pg.rs). Its programs (initdb, postgres,
 #     pgbench, psql, pg_isready) are in $REEL_TEST_PG_BIN, by default Debian
 #     12's /usr/lib/postgresql/15/bin, which is not on PATH.
+#   bsdutils: util-linux `script`, the pseudo-terminal of tests/shell.rs's
+#     terminal test (essential on Debian, so normally already there).
 REEL_TEST_PG_BIN=${REEL_TEST_PG_BIN:-/usr/lib/postgresql/15/bin}
-need_apt redis-server tshark "postgresql-15=$REEL_TEST_PG_BIN/pgbench"
+need_apt redis-server tshark "postgresql-15=$REEL_TEST_PG_BIN/pgbench" bsdutils=script
 for tool in initdb postgres pg_isready pgbench psql; do
     if [ ! -x "$REEL_TEST_PG_BIN/$tool" ]; then
         echo "error: $REEL_TEST_PG_BIN/$tool is missing: install postgresql-15 (apt-get install postgresql-15) or point REEL_TEST_PG_BIN at PostgreSQL's bin dir" >&2
