@@ -22,6 +22,7 @@
 //!   menu and every command, run through `run` below
 //! - `output/`: all printing (tables, JSON, watch lines, replay progress);
 //!   `plural`: counted nouns for output and commands' notes; `exit`: exit status
+//! - `top/`: the full-screen live dashboard (model, keys, render, its loop)
 
 mod access;
 mod args;
@@ -44,6 +45,7 @@ mod shell;
 mod source;
 mod timestamp;
 mod tls_probe;
+mod top;
 mod transfer;
 
 use std::io;
@@ -153,6 +155,7 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
                 settings.agents.len(),
             ))
         }
+        Command::Top => top::run(settings).await,
         Command::Stats(args) => match source::classify_all(&args.recs) {
             Ok(recs) => {
                 let results = commands::stats::run(settings, &args, recs).await;

@@ -108,6 +108,10 @@ pub(crate) enum Command {
     Replay(ReplayArgs),
     /// Stream live events (per-second stats, connections, recordings) until Ctrl-C
     Watch(WatchArgs),
+    /// Full-screen live dashboard of the agents: proxies' connections and
+    /// bytes/s with a sparkline of the last minute, recordings, replays
+    #[command(after_help = TOP_HELP)]
+    Top,
     /// Analyse recordings: traffic, rates, online connections, messages, projections
     ///
     /// Duration; connections and peak online; bytes, chunks, average, p95 and peak
@@ -125,6 +129,15 @@ pub(crate) enum Command {
     /// reelctl command, with line editing, history and Tab completion
     Shell(super::ShellArgs),
 }
+
+/// Keys and behaviour of `reelctl top`.
+const TOP_HELP: &str = "Keys: q quit, ↑/↓ or j/k move, s sort (name, conns, c2s/s, s2c/s), \
+     / filter (type, Enter keeps, Esc clears), Enter a proxy's busiest connections, \
+     r start/stop a recording of the selected proxy (asks y/n), Ctrl-C quit.\n\
+     Live data comes from each agent's Watch stream (one stats event a second per proxy); \
+     an agent that goes away is shown DOWN and reconnected with backoff (200ms doubling \
+     to 5s). Needs a terminal on stdout: for a stream of lines use `reelctl watch`.\n\
+     Exit status: 0 when quit, 2 when stdout is not a terminal.";
 
 /// `reelctl proxy ...`
 #[derive(Debug, Subcommand)]

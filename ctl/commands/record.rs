@@ -223,14 +223,14 @@ pub(crate) async fn remove(settings: &Settings, id: &str) -> Report<DeletedRecor
     .await
 }
 
-async fn list_on(agent: &AgentClient) -> Result<Vec<RecordingInfo>, AgentError> {
+pub(crate) async fn list_on(agent: &AgentClient) -> Result<Vec<RecordingInfo>, AgentError> {
     let response = agent
         .unary(|mut client| async move { client.list_recordings(ListRecordingsRequest {}).await })
         .await?;
     Ok(response.recordings)
 }
 
-async fn stop_on(agent: &AgentClient, id: String) -> Result<RecordingInfo, AgentError> {
+pub(crate) async fn stop_on(agent: &AgentClient, id: String) -> Result<RecordingInfo, AgentError> {
     let info = agent
         .unary(|mut client| async move { client.stop_recording(StopRecordingRequest { id }).await })
         .await?;

@@ -224,7 +224,7 @@ impl ProxyNames {
 
 /// Keeps one agent's stream open: reconnects with backoff whenever it fails
 /// to open or ends. Returns only when the printer is gone.
-async fn follow(
+pub(crate) async fn follow(
     agent: usize,
     address: String,
     timeout: Duration,

@@ -1,0 +1,297 @@
+//! What `top` knows of one agent, fed only by its Watch stream (and the
+//! recordings list when the stream opens): its link, its proxies with their
+//! last minute of traffic, its recordings in progress and its replays.
+//! Plain data, no I/O: the instant comes in with each call.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use crate::commands::record::{RecordingState, RecordingView};
+use crate::commands::watch::WatchItem;
+use crate::event::{EventBody, WatchEvent};
+
+/// Seconds of traffic a sparkline covers.
+pub(crate) const HISTORY_SECONDS: usize = 60;
+
+/// How long an ended replay stays on screen, so its last figures can be read.
+const ENDED_REPLAY_KEPT_MS: i64 = 60_000;
+
+/// The state of an agent's Watch stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// Not reached yet.
+    Connecting,
+    /// The stream is open.
+    Up,
+    /// The stream failed or ended; the next try is `retry_in` after `since`.
+    Down {
+        error: String,
+        retry_in: Duration,
+        /// Our clock (Unix ms) when the stream went down.
+        since_ms: i64,
+    },
+}
+
+/// One proxy's latest per-second figures and the last minute of traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProxyView {
+    pub(crate) id: String,
+    /// The proxy's name when reelctl could look it up.
+    pub(crate) name: Option<String>,
+    pub(crate) active: u64,
+    pub(crate) total: u64,
+    pub(crate) c2s_per_sec: u64,
+    pub(crate) s2c_per_sec: u64,
+    /// Bytes per second both ways, oldest first, at most `HISTORY_SECONDS`:
+    /// one entry per stats event (the agent sends one a second).
+    pub(crate) history: VecDeque<u64>,
+}
+
+impl ProxyView {
+    fn new(id: &str) -> ProxyView {
+        ProxyView {
+            id: id.to_owned(),
+            name: None,
+            active: 0,
+            total: 0,
+            c2s_per_sec: 0,
+            s2c_per_sec: 0,
+            history: VecDeque::with_capacity(HISTORY_SECONDS),
+        }
+    }
+
+    /// The name shown: the proxy's name, else its id.
+    pub(crate) fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// A replay as its progress events tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReplayView {
+    pub(crate) id: String,
+    pub(crate) state: &'static str,
+    pub(crate) planned: u64,
+    pub(crate) opened: u64,
+    pub(crate) failed: u64,
+    pub(crate) finished: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) expected_sent: u64,
+    /// The p99 of how late sends were, from the replay's report (the
+    /// progress event does not carry it); `None` until fetched.
+    pub(crate) late_p99_us: Option<u64>,
+    /// Our clock (Unix ms) when it was seen ended; `None` while it runs.
+    pub(crate) ended_ms: Option<i64>,
+}
+
+impl ReplayView {
+    /// Whether the replay still runs (or waits for its start).
+    pub(crate) fn running(&self) -> bool {
+        self.ended_ms.is_none()
+    }
+
+    /// Client bytes sent out of those planned, in percent.
+    pub(crate) fn percent(&self) -> u64 {
+        (self.bytes_sent.saturating_mul(100))
+            .checked_div(self.expected_sent)
+            .unwrap_or(0)
+            .min(100)
+    }
+}
+
+/// Everything shown about one agent.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentView {
+    /// `name (address)` or the address.
+    pub(crate) label: String,
+    pub(crate) link: Link,
+    /// By proxy id.
+    pub(crate) proxies: BTreeMap<String, ProxyView>,
+    /// Recordings in progress, by id.
+    pub(crate) recordings: BTreeMap<String, RecordingView>,
+    /// By replay id.
+    pub(crate) replays: BTreeMap<String, ReplayView>,
+    /// Events this agent dropped for us because we read too slowly.
+    pub(crate) lagged: u64,
+}
+
+impl AgentView {
+    pub(crate) fn new(label: String) -> AgentView {
+        AgentView {
+            label,
+            link: Link::Connecting,
+            proxies: BTreeMap::new(),
+            recordings: BTreeMap::new(),
+            replays: BTreeMap::new(),
+            lagged: 0,
+        }
+    }
+
+    /// Applies one item of the agent's stream; `now_ms` is our clock.
+    pub(crate) fn apply(&mut self, item: WatchItem, now_ms: i64) {
+        match item {
+            WatchItem::Connected => {
+                // A new stream restates everything: proxies come back with
+                // their next stats, recordings with the list fetched now.
+                self.link = Link::Up;
+                self.proxies.clear();
+                self.recordings.clear();
+                self.replays.clear();
+            }
+            WatchItem::Disconnected {
+                error, retry_in, ..
+            } => {
+                self.link = Link::Down {
+                    error,
+                    retry_in,
+                    since_ms: now_ms,
+                }
+            }
+            WatchItem::Event(event) => self.event(event, now_ms),
+        }
+    }
+
+    fn event(&mut self, event: WatchEvent, now_ms: i64) {
+        let WatchEvent {
+            proxy,
+            proxy_name,
+            body,
+            ..
+        } = event;
+        match body {
+            EventBody::Stats {
+                active_connections,
+                total_connections,
+                bytes_c2s_per_sec,
+                bytes_s2c_per_sec,
+                ..
+            } => {
+                let view = self.proxy(&proxy, proxy_name);
+                view.active = active_connections;
+                view.total = total_connections;
+                view.c2s_per_sec = bytes_c2s_per_sec;
+                view.s2c_per_sec = bytes_s2c_per_sec;
+                if view.history.len() == HISTORY_SECONDS {
+                    view.history.pop_front();
+                }
+                view.history
+                    .push_back(bytes_c2s_per_sec.saturating_add(bytes_s2c_per_sec));
+            }
+            EventBody::Proxy { phase, .. } => {
+                if phase == "stopped" {
+                    self.proxies.remove(&proxy);
+                } else {
+                    self.proxy(&proxy, proxy_name);
+                }
+            }
+            EventBody::Recording {
+                recording: Some(recording),
+                ..
+            } => self.recording(recording),
+            EventBody::Replay {
+                id,
+                state,
+                planned,
+                opened,
+                failed,
+                finished,
+                bytes_sent,
+                expected_sent,
+                ..
+            } => {
+                let ended = !matches!(state, "scheduled" | "running");
+                let view = self.replays.entry(id.clone()).or_insert(ReplayView {
+                    id,
+                    state,
+                    planned,
+                    opened,
+                    failed,
+                    finished,
+                    bytes_sent,
+                    expected_sent,
+                    late_p99_us: None,
+                    ended_ms: None,
+                });
+                view.state = state;
+                view.planned = planned;
+                view.opened = opened;
+                view.failed = failed;
+                view.finished = finished;
+                view.bytes_sent = bytes_sent;
+                view.expected_sent = expected_sent;
+                if ended && view.ended_ms.is_none() {
+                    view.ended_ms = Some(now_ms);
+                }
+            }
+            EventBody::Lagged { missed } => self.lagged = self.lagged.saturating_add(missed),
+            EventBody::Recording {
+                recording: None, ..
+            }
+            | EventBody::ConnectionOpened { .. }
+            | EventBody::ConnectionClosed { .. }
+            | EventBody::Transfer { .. } => {}
+        }
+    }
+
+    /// The proxy `id`, added when new; its name kept up to date.
+    fn proxy(&mut self, id: &str, name: Option<String>) -> &mut ProxyView {
+        let view = self
+            .proxies
+            .entry(id.to_owned())
+            .or_insert_with(|| ProxyView::new(id));
+        if name.is_some() {
+            view.name = name;
+        }
+        view
+    }
+
+    /// A recording's news: kept while it records, dropped when it ends.
+    pub(crate) fn recording(&mut self, recording: RecordingView) {
+        if recording.status == RecordingState::Recording {
+            self.recordings.insert(recording.id.clone(), recording);
+        } else {
+            self.recordings.remove(&recording.id);
+        }
+    }
+
+    /// The agent's list of recordings (at connect, and while some record):
+    /// the ones in progress replace what we had.
+    pub(crate) fn recordings_listed(&mut self, list: Vec<RecordingView>) {
+        self.recordings = list
+            .into_iter()
+            .filter(|r| r.status == RecordingState::Recording)
+            .map(|r| (r.id.clone(), r))
+            .collect();
+    }
+
+    /// Forgets replays that ended more than a minute ago.
+    pub(crate) fn expire(&mut self, now_ms: i64) {
+        self.replays.retain(|_, replay| {
+            replay
+                .ended_ms
+                .is_none_or(|ended| now_ms.saturating_sub(ended) < ENDED_REPLAY_KEPT_MS)
+        });
+    }
+
+    /// The recording in progress on proxy `id`, if any.
+    pub(crate) fn recording_of(&self, proxy: &str) -> Option<&RecordingView> {
+        self.recordings
+            .values()
+            .find(|r| r.proxies.iter().any(|p| p == proxy))
+    }
+
+    /// Open connections over every proxy.
+    pub(crate) fn active(&self) -> u64 {
+        self.proxies.values().map(|p| p.active).sum()
+    }
+
+    /// Bytes per second client to server, over every proxy.
+    pub(crate) fn c2s_per_sec(&self) -> u64 {
+        self.proxies.values().map(|p| p.c2s_per_sec).sum()
+    }
+
+    /// Bytes per second server to client, over every proxy.
+    pub(crate) fn s2c_per_sec(&self) -> u64 {
+        self.proxies.values().map(|p| p.s2c_per_sec).sum()
+    }
+}
