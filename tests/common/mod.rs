@@ -19,6 +19,7 @@ pub use in_process::InProcessAgent;
 pub use inspect::*;
 pub mod inspect;
 pub mod pg;
+pub mod pty;
 pub mod redis;
 pub mod replays;
 pub mod scrape;
