@@ -23,13 +23,8 @@ pub(crate) enum Link {
     Connecting,
     /// The stream is open.
     Up,
-    /// The stream failed or ended; the next try is `retry_in` after `since`.
-    Down {
-        error: String,
-        retry_in: Duration,
-        /// Our clock (Unix ms) when the stream went down.
-        since_ms: i64,
-    },
+    /// The stream failed or ended; the next try is `retry_in` later.
+    Down { error: String, retry_in: Duration },
 }
 
 /// One proxy's latest per-second figures and the last minute of traffic.
@@ -140,13 +135,7 @@ impl AgentView {
             }
             WatchItem::Disconnected {
                 error, retry_in, ..
-            } => {
-                self.link = Link::Down {
-                    error,
-                    retry_in,
-                    since_ms: now_ms,
-                }
-            }
+            } => self.link = Link::Down { error, retry_in },
             WatchItem::Event(event) => self.event(event, now_ms),
         }
     }

@@ -106,11 +106,12 @@ fn proxy_label(model: &Model, proxy: &str, agent: usize) -> String {
 
 fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
     let fixed = NAME_WIDTH + STATE_WIDTH + CONNS_WIDTH + TOTAL_WIDTH + 2 * RATE_WIDTH + REC_WIDTH;
-    // Column gaps (one each) and the block's borders.
+    // Column gaps (one each) and the block's borders; at least the
+    // heading's width (a narrow terminal cuts the row instead).
     let spark_width = area
         .width
         .saturating_sub(fixed + 7 + 2)
-        .min(HISTORY_SECONDS as u16);
+        .clamp(11, HISTORY_SECONDS as u16);
     let heading = |text: &str, by: Option<SortBy>| {
         let marked = by == Some(model.sort);
         Cell::from(if marked {
@@ -134,10 +135,7 @@ fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
     let lines: Vec<TableRow> = rows
         .iter()
         .filter_map(|row| match row {
-            Row::Agent(index) => model
-                .agents
-                .get(*index)
-                .map(|agent| agent_row(agent, model.now_ms)),
+            Row::Agent(index) => model.agents.get(*index).map(agent_row),
             Row::Proxy(index, id) => {
                 let agent = model.agents.get(*index)?;
                 let proxy = agent.proxies.get(id)?;
@@ -172,7 +170,7 @@ fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
         Constraint::Length(RATE_WIDTH),
         Constraint::Length(RATE_WIDTH),
         Constraint::Length(REC_WIDTH),
-        Constraint::Length(spark_width.max(11)),
+        Constraint::Length(spark_width),
     ];
     let table = Table::new(lines, widths)
         .header(header)
@@ -183,7 +181,7 @@ fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
 }
 
 /// An agent's line: its link, and its proxies' sums while it is up.
-fn agent_row(agent: &AgentView, now_ms: i64) -> TableRow<'static> {
+fn agent_row(agent: &AgentView) -> TableRow<'static> {
     let name = safe(&agent.label).into_owned();
     let bold = Style::new().add_modifier(Modifier::BOLD);
     match &agent.link {
@@ -206,18 +204,8 @@ fn agent_row(agent: &AgentView, now_ms: i64) -> TableRow<'static> {
             .style(bold)
         }
         Link::Connecting => TableRow::new([name, "…".to_owned()]).style(bold),
-        Link::Down {
-            error,
-            retry_in,
-            since_ms,
-        } => {
-            let down_for = u64::try_from(now_ms.saturating_sub(*since_ms)).unwrap_or(0);
-            let why = format!(
-                "{} (retry in {}, down {})",
-                safe(error),
-                delay(*retry_in),
-                duration_ms(down_for)
-            );
+        Link::Down { error, retry_in } => {
+            let why = format!("{} (retry in {})", safe(error), delay(*retry_in));
             TableRow::new([
                 name,
                 "DOWN".to_owned(),
@@ -233,13 +221,24 @@ fn agent_row(agent: &AgentView, now_ms: i64) -> TableRow<'static> {
     }
 }
 
-/// The last `width` seconds of `history` (oldest first) as one character a
-/// second, scaled to the busiest of them; the newest is at the right.
+/// The last minute of `history` (per-second bytes, oldest first) in
+/// `width` characters, the newest at the right: one character a second when
+/// the column is a minute wide, else each character the busiest of its
+/// seconds (a burst never vanishes); scaled to the busiest one shown.
 pub(crate) fn spark(history: &[u64], width: usize) -> String {
-    let shown = &history[history.len().saturating_sub(width)..];
-    let max = shown.iter().copied().max().unwrap_or(0);
-    let mut line = " ".repeat(width - shown.len());
-    for &value in shown {
+    if width == 0 {
+        return String::new();
+    }
+    let per_char = HISTORY_SECONDS.div_ceil(width).max(1);
+    let mut columns: Vec<u64> = history
+        .rchunks(per_char)
+        .take(width)
+        .map(|seconds| seconds.iter().copied().max().unwrap_or(0))
+        .collect();
+    columns.reverse();
+    let max = columns.iter().copied().max().unwrap_or(0);
+    let mut line = " ".repeat(width - columns.len());
+    for value in columns {
         line.push(if value == 0 || max == 0 {
             ' '
         } else {
