@@ -11,6 +11,7 @@ mod agents;
 mod fetch;
 mod keys;
 mod model;
+mod panels;
 mod render;
 #[cfg(test)]
 mod tests;
