@@ -1,8 +1,9 @@
 //! `reelctl top` against a real agent (issue 15, part 2): in a
 //! pseudo-terminal its screen shows the proxy's row with the open
-//! connection and traffic, `r` then `y` starts a recording of that proxy on
-//! the agent, and `q` leaves the alternate screen and exits 0. With stdout
-//! not a terminal it refuses, pointing to `watch`, with exit 2.
+//! connection and traffic, an agent that is not there as down, `r` then
+//! `y` starts a recording of that proxy on the agent, and `q` leaves the
+//! alternate screen and exits 0. With stdout not a terminal it refuses,
+//! pointing to `watch`, with exit 2.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,9 +48,11 @@ async fn top_shows_a_live_proxy_records_it_and_quits_on_q() {
     });
 
     let addr = agent.addr_str();
+    // A second agent that is not there: shown down, retried with backoff.
+    let gone = closed_port().to_string();
     let mut top = PtyProc::spawn(
         env!("CARGO_BIN_EXE_reelctl"),
-        &["-a", &addr, "top"],
+        &["-a", &addr, "-a", &gone, "top"],
         40,
         160,
     );
@@ -63,7 +66,13 @@ async fn top_shows_a_live_proxy_records_it_and_quits_on_q() {
         .await;
     assert!(top.alternate_screen(), "full screen:\n{screen}");
     assert!(screen.contains(&addr), "{screen}");
-    assert!(screen.contains("1/1 agents up"), "{screen}");
+    let screen = top
+        .wait_for(SHOWN_WITHIN, "the missing agent shown down", |s| {
+            s.lines()
+                .any(|l| l.contains(&gone) && l.contains("DOWN") && l.contains("retry in"))
+        })
+        .await;
+    assert!(screen.contains("1/2 agents up"), "{screen}");
 
     // The cursor starts on the agent's row; j moves it to the proxy.
     top.send(b"jr");
