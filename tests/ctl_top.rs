@@ -1,9 +1,9 @@
 //! `reelctl top` against a real agent (issue 15, part 2): in a
 //! pseudo-terminal its screen shows the proxy's row with the open
 //! connection and traffic, an agent that is not there as down, `r` then
-//! `y` starts a recording of that proxy on the agent, and `q` leaves the
-//! alternate screen and exits 0. With stdout not a terminal it refuses,
-//! pointing to `watch`, with exit 2.
+//! `y` starts a recording of that proxy on the agent, and `q` (or SIGTERM)
+//! leaves the alternate screen and exits 0. With stdout not a terminal it
+//! refuses, pointing to `watch`, with exit 2.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -108,6 +108,25 @@ async fn top_shows_a_live_proxy_records_it_and_quits_on_q() {
     assert_eq!(top.wait_exit(Duration::from_secs(30)).await, Some(0));
     assert!(!top.alternate_screen(), "the terminal is restored");
     traffic.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_restores_the_terminal_on_sigterm() {
+    let gone = closed_port().to_string();
+    let mut top = PtyProc::spawn(
+        env!("CARGO_BIN_EXE_reelctl"),
+        &["-a", &gone, "top"],
+        30,
+        140,
+    );
+    top.wait_for(SHOWN_WITHIN, "the agent shown down", |s| {
+        s.contains("DOWN") && s.contains("0/1 agents up")
+    })
+    .await;
+    assert!(top.alternate_screen());
+    signal(top.pid(), "TERM");
+    assert_eq!(top.wait_exit(Duration::from_secs(30)).await, Some(0));
+    assert!(!top.alternate_screen(), "the terminal is restored");
 }
 
 #[test]

@@ -59,6 +59,11 @@ impl PtyProc {
         }
     }
 
+    /// The program's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.process_id().expect("a pid")
+    }
+
     /// The screen's text now, one line per row.
     pub fn text(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
