@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use crate::commands::record::{RecordingState, RecordingView};
+use reel::domain::ReplayState;
+use reel::proto::{RecordingEvent, RecordingInfo, RecordingStatus, ReplayProgress, proxy_event};
+
 use crate::commands::watch::WatchItem;
 use crate::event::{EventBody, WatchEvent};
 
@@ -62,16 +64,10 @@ impl ProxyView {
 }
 
 /// A replay as its progress events tell it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ReplayView {
-    pub(crate) id: String,
-    pub(crate) state: &'static str,
-    pub(crate) planned: u64,
-    pub(crate) opened: u64,
-    pub(crate) failed: u64,
-    pub(crate) finished: u64,
-    pub(crate) bytes_sent: u64,
-    pub(crate) expected_sent: u64,
+    /// The last progress event.
+    pub(crate) progress: ReplayProgress,
     /// The p99 of how late sends were, from the replay's report (the
     /// progress event does not carry it); `None` until fetched.
     pub(crate) late_p99_us: Option<u64>,
@@ -85,10 +81,15 @@ impl ReplayView {
         self.ended_ms.is_none()
     }
 
+    /// The state's word (`running`, `finished`...).
+    pub(crate) fn state(&self) -> &'static str {
+        reel::wire::json::replay_state_word(self.progress.state)
+    }
+
     /// Client bytes sent out of those planned, in percent.
     pub(crate) fn percent(&self) -> u64 {
-        (self.bytes_sent.saturating_mul(100))
-            .checked_div(self.expected_sent)
+        (self.progress.bytes_sent.saturating_mul(100))
+            .checked_div(self.progress.expected_sent)
             .unwrap_or(0)
             .min(100)
     }
@@ -103,7 +104,7 @@ pub(crate) struct AgentView {
     /// By proxy id.
     pub(crate) proxies: BTreeMap<String, ProxyView>,
     /// Recordings in progress, by id.
-    pub(crate) recordings: BTreeMap<String, RecordingView>,
+    pub(crate) recordings: BTreeMap<String, RecordingInfo>,
     /// By replay id.
     pub(crate) replays: BTreeMap<String, ReplayView>,
     /// Events this agent dropped for us because we read too slowly.
@@ -148,77 +149,57 @@ impl AgentView {
             ..
         } = event;
         match body {
-            EventBody::Stats {
-                active_connections,
-                total_connections,
-                bytes_c2s_per_sec,
-                bytes_s2c_per_sec,
-                ..
-            } => {
+            EventBody::Stats(stats) => {
                 let view = self.proxy(&proxy, proxy_name);
-                view.active = active_connections;
-                view.total = total_connections;
-                view.c2s_per_sec = bytes_c2s_per_sec;
-                view.s2c_per_sec = bytes_s2c_per_sec;
+                view.active = stats.active_connections;
+                view.total = stats.total_connections;
+                view.c2s_per_sec = stats.bytes_c2s_per_sec;
+                view.s2c_per_sec = stats.bytes_s2c_per_sec;
                 if view.history.len() == HISTORY_SECONDS {
                     view.history.pop_front();
                 }
-                view.history
-                    .push_back(bytes_c2s_per_sec.saturating_add(bytes_s2c_per_sec));
+                view.history.push_back(
+                    stats
+                        .bytes_c2s_per_sec
+                        .saturating_add(stats.bytes_s2c_per_sec),
+                );
             }
-            EventBody::Proxy { phase, .. } => {
-                if phase == "stopped" {
+            EventBody::Proxy(event) => {
+                if event.phase == proxy_event::Phase::Stopped as i32 {
                     self.proxies.remove(&proxy);
                 } else {
                     self.proxy(&proxy, proxy_name);
                 }
             }
-            EventBody::Recording {
+            EventBody::Recording(RecordingEvent {
                 recording: Some(recording),
                 ..
-            } => self.recording(recording),
-            EventBody::Replay {
-                id,
-                state,
-                planned,
-                opened,
-                failed,
-                finished,
-                bytes_sent,
-                expected_sent,
-                ..
-            } => {
-                let ended = !matches!(state, "scheduled" | "running");
-                let view = self.replays.entry(id.clone()).or_insert(ReplayView {
-                    id,
-                    state,
-                    planned,
-                    opened,
-                    failed,
-                    finished,
-                    bytes_sent,
-                    expected_sent,
-                    late_p99_us: None,
-                    ended_ms: None,
-                });
-                view.state = state;
-                view.planned = planned;
-                view.opened = opened;
-                view.failed = failed;
-                view.finished = finished;
-                view.bytes_sent = bytes_sent;
-                view.expected_sent = expected_sent;
+            }) => self.recording(recording),
+            EventBody::Replay(progress) => {
+                let ended = !matches!(
+                    reel::wire::replay::state(progress.state),
+                    Some(ReplayState::Scheduled | ReplayState::Running)
+                );
+                let view = self
+                    .replays
+                    .entry(progress.id.clone())
+                    .or_insert_with(|| ReplayView {
+                        progress: progress.clone(),
+                        late_p99_us: None,
+                        ended_ms: None,
+                    });
+                view.progress = progress;
                 if ended && view.ended_ms.is_none() {
                     view.ended_ms = Some(now_ms);
                 }
             }
-            EventBody::Lagged { missed } => self.lagged = self.lagged.saturating_add(missed),
-            EventBody::Recording {
+            EventBody::Lagged(lagged) => self.lagged = self.lagged.saturating_add(lagged.missed),
+            EventBody::Recording(RecordingEvent {
                 recording: None, ..
-            }
-            | EventBody::ConnectionOpened { .. }
-            | EventBody::ConnectionClosed { .. }
-            | EventBody::Transfer { .. } => {}
+            })
+            | EventBody::ConnectionOpened(_)
+            | EventBody::ConnectionClosed(_)
+            | EventBody::Transfer(_) => {}
         }
     }
 
@@ -235,8 +216,8 @@ impl AgentView {
     }
 
     /// A recording's news: kept while it records, dropped when it ends.
-    pub(crate) fn recording(&mut self, recording: RecordingView) {
-        if recording.status == RecordingState::Recording {
+    pub(crate) fn recording(&mut self, recording: RecordingInfo) {
+        if recording.status == RecordingStatus::Recording as i32 {
             self.recordings.insert(recording.id.clone(), recording);
         } else {
             self.recordings.remove(&recording.id);
@@ -245,10 +226,10 @@ impl AgentView {
 
     /// The agent's list of recordings (at connect, and while some record):
     /// the ones in progress replace what we had.
-    pub(crate) fn recordings_listed(&mut self, list: Vec<RecordingView>) {
+    pub(crate) fn recordings_listed(&mut self, list: Vec<RecordingInfo>) {
         self.recordings = list
             .into_iter()
-            .filter(|r| r.status == RecordingState::Recording)
+            .filter(|r| r.status == RecordingStatus::Recording as i32)
             .map(|r| (r.id.clone(), r))
             .collect();
     }
@@ -263,7 +244,7 @@ impl AgentView {
     }
 
     /// The recording in progress on proxy `id`, if any.
-    pub(crate) fn recording_of(&self, proxy: &str) -> Option<&RecordingView> {
+    pub(crate) fn recording_of(&self, proxy: &str) -> Option<&RecordingInfo> {
         self.recordings
             .values()
             .find(|r| r.proxies.iter().any(|p| p == proxy))

@@ -9,8 +9,10 @@
 use reel::proto::{GetReplayRequest, ListConnectionsRequest, StartRecordingRequest};
 use tokio::sync::mpsc;
 
-use crate::commands::record::{self, RecordingView};
-use crate::fleet::Agent;
+use reel::proto::RecordingInfo;
+
+use crate::commands::record;
+use crate::fleet::AgentClient;
 
 use super::model::{ConnectionRow, ProxyKey};
 
@@ -20,7 +22,7 @@ pub(crate) enum Fetched {
     /// Agent `agent`'s recordings; `None` when the list failed (kept as it was).
     Recordings {
         agent: usize,
-        list: Option<Vec<RecordingView>>,
+        list: Option<Vec<RecordingInfo>>,
     },
     /// The p99 lateness of some of agent `agent`'s replays.
     Lateness {
@@ -37,23 +39,20 @@ pub(crate) enum Fetched {
         agent: usize,
         /// "start" or "stop".
         verb: &'static str,
-        result: Result<RecordingView, String>,
+        result: Result<RecordingInfo, String>,
     },
 }
 
 /// Lists agent `index`'s recordings.
-pub(crate) async fn recordings(index: usize, agent: Agent, tx: mpsc::Sender<Fetched>) {
-    let list = record::list_on(&agent)
-        .await
-        .ok()
-        .map(|list| list.into_iter().map(RecordingView::from).collect());
+pub(crate) async fn recordings(index: usize, agent: AgentClient, tx: mpsc::Sender<Fetched>) {
+    let list = record::list_on(&agent).await.ok();
     let _ = tx.send(Fetched::Recordings { agent: index, list }).await;
 }
 
 /// Reads the lateness of replays `ids` from their reports.
 pub(crate) async fn lateness(
     index: usize,
-    agent: Agent,
+    agent: AgentClient,
     ids: Vec<String>,
     tx: mpsc::Sender<Fetched>,
 ) {
@@ -71,7 +70,7 @@ pub(crate) async fn lateness(
 }
 
 /// Lists the open connections of proxy `key`.
-pub(crate) async fn connections(key: ProxyKey, agent: Agent, tx: mpsc::Sender<Fetched>) {
+pub(crate) async fn connections(key: ProxyKey, agent: AgentClient, tx: mpsc::Sender<Fetched>) {
     let request = ListConnectionsRequest {
         proxy: key.proxy.clone(),
     };
@@ -96,7 +95,7 @@ pub(crate) async fn connections(key: ProxyKey, agent: Agent, tx: mpsc::Sender<Fe
 }
 
 /// Starts recording proxy `key` alone (as `reelctl record start --proxy`).
-pub(crate) async fn start_recording(key: ProxyKey, agent: Agent, tx: mpsc::Sender<Fetched>) {
+pub(crate) async fn start_recording(key: ProxyKey, agent: AgentClient, tx: mpsc::Sender<Fetched>) {
     let request = StartRecordingRequest {
         proxies: vec![key.proxy.clone()],
         label: String::new(),
@@ -105,7 +104,6 @@ pub(crate) async fn start_recording(key: ProxyKey, agent: Agent, tx: mpsc::Sende
     let result = agent
         .unary(|mut client| async move { client.start_recording(request).await })
         .await
-        .map(RecordingView::from)
         .map_err(|e| e.brief());
     let _ = tx
         .send(Fetched::Recorded {
@@ -120,7 +118,7 @@ pub(crate) async fn start_recording(key: ProxyKey, agent: Agent, tx: mpsc::Sende
 pub(crate) async fn stop_recording(
     index: usize,
     id: String,
-    agent: Agent,
+    agent: AgentClient,
     tx: mpsc::Sender<Fetched>,
 ) {
     let result = record::stop_on(&agent, id).await.map_err(|e| e.brief());

@@ -29,7 +29,7 @@ use tokio_stream::StreamExt;
 
 use crate::commands::watch::{self, Update, WatchItem};
 use crate::exit::Exit;
-use crate::fleet::Agent;
+use crate::fleet::AgentClient;
 use crate::output;
 use crate::settings::Settings;
 
@@ -134,10 +134,10 @@ async fn show(settings: &Settings, terminal: &mut DefaultTerminal) -> io::Result
     }
     drop(tx);
     // Settings checked every address: `None` only for one that makes no URI.
-    let clients: Vec<Option<Agent>> = settings
+    let clients: Vec<Option<AgentClient>> = settings
         .agents
         .iter()
-        .map(|t| Agent::new(&t.address, settings.timeout).ok())
+        .map(|t| AgentClient::new(&t.address, settings.timeout).ok())
         .collect();
     let (fetched_tx, mut fetched) = mpsc::channel(FETCHED_BOUND);
     let mut fetches = JoinSet::new();
@@ -203,7 +203,7 @@ async fn show(settings: &Settings, terminal: &mut DefaultTerminal) -> io::Result
                         .replays
                         .values()
                         .filter(|r| r.running())
-                        .map(|r| r.id.clone())
+                        .map(|r| r.progress.id.clone())
                         .collect();
                     if !running.is_empty() && !in_flight.lateness[agent] {
                         in_flight.lateness[agent] = true;

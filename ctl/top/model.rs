@@ -4,8 +4,8 @@
 
 use std::cmp::Reverse;
 
-use crate::commands::record::RecordingView;
 use crate::commands::watch::WatchItem;
+use reel::proto::RecordingInfo;
 
 use super::agents::{AgentView, ProxyView};
 use super::keys::Key;
@@ -153,7 +153,7 @@ impl Model {
     }
 
     /// Agent `agent`'s recordings, listed.
-    pub(crate) fn recordings_listed(&mut self, agent: usize, list: Vec<RecordingView>) {
+    pub(crate) fn recordings_listed(&mut self, agent: usize, list: Vec<RecordingInfo>) {
         if let Some(view) = self.agents.get_mut(agent) {
             view.recordings_listed(list);
         }
@@ -164,7 +164,7 @@ impl Model {
         &mut self,
         agent: usize,
         verb: &str,
-        result: Result<RecordingView, String>,
+        result: Result<RecordingInfo, String>,
     ) {
         match result {
             Ok(recording) => {

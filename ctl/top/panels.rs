@@ -46,7 +46,7 @@ pub(super) fn draw_recordings(frame: &mut Frame, area: Rect, model: &Model) {
                     safe(label).into_owned()
                 })
                 .collect();
-            let elapsed = u64::try_from(model.now_ms.saturating_sub(recording.started_at.0))
+            let elapsed = u64::try_from(model.now_ms.saturating_sub(recording.started_at_unix_ms))
                 .unwrap_or(0)
                 .max(recording.duration_ms);
             rows.push(TableRow::new([
@@ -92,11 +92,11 @@ pub(super) fn draw_replays(frame: &mut Frame, area: Rect, model: &Model) {
         for replay in replays {
             rows.push(TableRow::new([
                 safe(&agent.label).into_owned(),
-                safe(&replay.id).into_owned(),
-                replay.state.to_owned(),
+                safe(&replay.progress.id).into_owned(),
+                replay.state().to_owned(),
                 format!("{}%", replay.percent()),
-                format!("{}/{}", replay.opened, replay.planned),
-                replay.failed.to_string(),
+                format!("{}/{}", replay.progress.opened, replay.progress.planned),
+                replay.progress.failed.to_string(),
                 replay.late_p99_us.map_or_else(|| "-".to_owned(), micros),
             ]));
         }

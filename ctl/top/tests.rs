@@ -6,13 +6,12 @@ use std::time::Duration;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Modifier;
-use reel::proto::{RecordingInfo, RecordingStatus};
+use reel::proto::{ProxyStats, RecordingInfo, RecordingStatus, ReplayProgress, ReplayState};
 
 use super::agents::HISTORY_SECONDS;
 use super::keys::Key;
 use super::model::{Action, ConnectionRow, Model, ProxyKey};
 use super::render::{draw, spark};
-use crate::commands::record::RecordingView;
 use crate::commands::watch::WatchItem;
 use crate::event::{EventBody, WatchEvent};
 use crate::timestamp::UnixNanos;
@@ -24,26 +23,26 @@ fn stats(proxy: &str, name: &str, active: u64, c2s: u64, s2c: u64) -> WatchItem 
         at: UnixNanos(NOW_MS * 1_000_000),
         proxy: proxy.to_owned(),
         proxy_name: Some(name.to_owned()),
-        body: EventBody::Stats {
+        body: EventBody::Stats(ProxyStats {
             active_connections: active,
             total_connections: active + 10,
             bytes_c2s_per_sec: c2s,
             bytes_s2c_per_sec: s2c,
             bytes_c2s: 0,
             bytes_s2c: 0,
-        },
+        }),
     })
 }
 
-fn recording(id: &str, proxy: &str, status: RecordingStatus) -> RecordingView {
-    RecordingView::from(RecordingInfo {
+fn recording(id: &str, proxy: &str, status: RecordingStatus) -> RecordingInfo {
+    RecordingInfo {
         id: id.to_owned(),
         status: status as i32,
         started_at_unix_ms: NOW_MS - 75_000,
         size_bytes: 3 * 1024 * 1024,
         proxies: vec![proxy.to_owned()],
         ..RecordingInfo::default()
-    })
+    }
 }
 
 /// Agent a1 up with proxies game (busy) and lobby (quiet); a2 down.
@@ -319,9 +318,9 @@ fn replays_show_progress_and_lateness() {
         at: UnixNanos(0),
         proxy: String::new(),
         proxy_name: None,
-        body: EventBody::Replay {
+        body: EventBody::Replay(ReplayProgress {
             id: "rp-1".into(),
-            state: "running",
+            state: ReplayState::Running as i32,
             planned: 4,
             opened: 3,
             failed: 1,
@@ -329,7 +328,7 @@ fn replays_show_progress_and_lateness() {
             bytes_sent: 500,
             bytes_received: 0,
             expected_sent: 1000,
-        },
+        }),
     });
     model.update(0, replay);
     model.replay_lateness(0, "rp-1", 1_500);
