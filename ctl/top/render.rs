@@ -101,12 +101,13 @@ fn status_line(model: &Model) -> String {
 
 fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
     let fixed = NAME_WIDTH + STATE_WIDTH + CONNS_WIDTH + TOTAL_WIDTH + 2 * RATE_WIDTH + REC_WIDTH;
-    // Column gaps (one each) and the block's borders; at least the
-    // heading's width (a narrow terminal cuts the row instead).
-    let spark_width = area
-        .width
-        .saturating_sub(fixed + 7 + 2)
-        .clamp(11, HISTORY_SECONDS as u16);
+    // What is left after the column gaps (one each) and the block's
+    // borders: the sparkline takes up to a minute of it (at least its
+    // heading's width: a narrow terminal cuts the row instead), the names
+    // the rest, so the sparkline ends at the right border.
+    let rest = area.width.saturating_sub(fixed + 7 + 2);
+    let spark_width = rest.clamp(11, HISTORY_SECONDS as u16);
+    let name_width = NAME_WIDTH + rest.saturating_sub(spark_width);
     let heading = |text: &str, by: Option<SortBy>| {
         let marked = by == Some(model.sort);
         Cell::from(if marked {
@@ -158,7 +159,7 @@ fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
         })
         .collect();
     let widths = [
-        Constraint::Length(NAME_WIDTH),
+        Constraint::Length(name_width),
         Constraint::Length(STATE_WIDTH),
         Constraint::Length(CONNS_WIDTH),
         Constraint::Length(TOTAL_WIDTH),
