@@ -1,9 +1,10 @@
 //! `reelctl top` against a real agent (issue 15, part 2): in a
 //! pseudo-terminal its screen shows the proxy's row with the open
 //! connection and traffic, an agent that is not there as down, `r` then
-//! `y` starts a recording of that proxy on the agent, and `q` (or SIGTERM)
-//! leaves the alternate screen and exits 0. With stdout not a terminal it
-//! refuses, pointing to `watch`, with exit 2.
+//! `y` starts a recording of that proxy on the agent, Enter lists its
+//! connections, and `q` (or SIGTERM) leaves the alternate screen and exits
+//! 0. With stdout not a terminal it refuses, pointing to `watch`, with
+//! exit 2.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -39,6 +40,7 @@ async fn top_shows_a_live_proxy_records_it_and_quits_on_q() {
     let proxy = ctl.start_proxy(request).await.unwrap().into_inner();
     let mut sock = TcpStream::connect(proxy_addr(&proxy)).await.unwrap();
     round_trip(&mut sock, b"hello").await;
+    let client = sock.local_addr().unwrap().to_string();
     // Traffic every 100 ms over one open connection, until the test ends.
     let traffic = tokio::spawn(async move {
         loop {
@@ -104,7 +106,17 @@ async fn top_shows_a_live_proxy_records_it_and_quits_on_q() {
     })
     .await;
 
-    top.send(b"q");
+    // Enter: the proxy's busiest connections, ours among them.
+    top.send(b"\r");
+    top.wait_for(SHOWN_WITHIN, "the proxy's connections", |s| {
+        s.contains("proxy e2e-game on")
+            && s.lines()
+                .any(|l| l.contains(&client) && (l.contains(" B ") || l.contains("iB ")))
+    })
+    .await;
+
+    // The first q closes the details, the second quits.
+    top.send(b"qq");
     assert_eq!(top.wait_exit(Duration::from_secs(30)).await, Some(0));
     assert!(!top.alternate_screen(), "the terminal is restored");
     traffic.abort();
