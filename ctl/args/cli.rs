@@ -134,8 +134,9 @@ pub(crate) enum Command {
 const TOP_HELP: &str = "Keys: q quit, ↑/↓ or j/k move, s sort (name, conns, c2s/s, s2c/s), \
      / filter (type, Enter keeps, Esc clears), Enter a proxy's busiest connections, \
      r start/stop a recording of the selected proxy (asks y/n), Ctrl-C quit.\n\
-     Live data comes from each agent's Watch stream (one stats event a second per proxy); \
-     an agent that goes away is shown DOWN and reconnected with backoff (200ms doubling \
+     Live data comes from each agent's Watch stream (one stats event a second per proxy), \
+     plus a few unary calls: the recordings list (sizes of those in progress), replays' \
+     reports (lateness) and, in the details, the proxy's connections; an agent that goes away is shown DOWN and reconnected with backoff (200ms doubling \
      to 5s). Needs a terminal on stdout: for a stream of lines use `reelctl watch`.\n\
      Exit status: 0 when quit, 2 when stdout is not a terminal.";
 
