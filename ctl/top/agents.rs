@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use reel::domain::ReplayState;
-use reel::proto::{RecordingEvent, RecordingInfo, RecordingStatus, ReplayProgress, proxy_event};
+use reel::proto::{
+    ProxyStats, RecordingEvent, RecordingInfo, RecordingStatus, ReplayProgress, proxy_event,
+};
 
 use crate::commands::watch::WatchItem;
 use crate::event::{EventBody, WatchEvent};
@@ -35,10 +37,8 @@ pub(crate) struct ProxyView {
     pub(crate) id: String,
     /// The proxy's name when reelctl could look it up.
     pub(crate) name: Option<String>,
-    pub(crate) active: u64,
-    pub(crate) total: u64,
-    pub(crate) c2s_per_sec: u64,
-    pub(crate) s2c_per_sec: u64,
+    /// The last stats event (all zero before the first).
+    pub(crate) stats: ProxyStats,
     /// Bytes per second both ways, oldest first, at most `HISTORY_SECONDS`:
     /// one entry per stats event (the agent sends one a second).
     pub(crate) history: VecDeque<u64>,
@@ -49,10 +49,7 @@ impl ProxyView {
         ProxyView {
             id: id.to_owned(),
             name: None,
-            active: 0,
-            total: 0,
-            c2s_per_sec: 0,
-            s2c_per_sec: 0,
+            stats: ProxyStats::default(),
             history: VecDeque::with_capacity(HISTORY_SECONDS),
         }
     }
@@ -151,10 +148,6 @@ impl AgentView {
         match body {
             EventBody::Stats(stats) => {
                 let view = self.proxy(&proxy, proxy_name);
-                view.active = stats.active_connections;
-                view.total = stats.total_connections;
-                view.c2s_per_sec = stats.bytes_c2s_per_sec;
-                view.s2c_per_sec = stats.bytes_s2c_per_sec;
                 if view.history.len() == HISTORY_SECONDS {
                     view.history.pop_front();
                 }
@@ -163,6 +156,7 @@ impl AgentView {
                         .bytes_c2s_per_sec
                         .saturating_add(stats.bytes_s2c_per_sec),
                 );
+                view.stats = stats;
             }
             EventBody::Proxy(event) => {
                 if event.phase == proxy_event::Phase::Stopped as i32 {
@@ -252,16 +246,25 @@ impl AgentView {
 
     /// Open connections over every proxy.
     pub(crate) fn active(&self) -> u64 {
-        self.proxies.values().map(|p| p.active).sum()
+        self.proxies
+            .values()
+            .map(|p| p.stats.active_connections)
+            .sum()
     }
 
     /// Bytes per second client to server, over every proxy.
     pub(crate) fn c2s_per_sec(&self) -> u64 {
-        self.proxies.values().map(|p| p.c2s_per_sec).sum()
+        self.proxies
+            .values()
+            .map(|p| p.stats.bytes_c2s_per_sec)
+            .sum()
     }
 
     /// Bytes per second server to client, over every proxy.
     pub(crate) fn s2c_per_sec(&self) -> u64 {
-        self.proxies.values().map(|p| p.s2c_per_sec).sum()
+        self.proxies
+            .values()
+            .map(|p| p.stats.bytes_s2c_per_sec)
+            .sum()
     }
 }

@@ -254,9 +254,9 @@ impl Model {
             }
             match self.sort {
                 SortBy::Name => proxies.sort_by(|a, b| a.label().cmp(b.label())),
-                SortBy::Connections => proxies.sort_by_key(|p| Reverse(p.active)),
-                SortBy::C2s => proxies.sort_by_key(|p| Reverse(p.c2s_per_sec)),
-                SortBy::S2c => proxies.sort_by_key(|p| Reverse(p.s2c_per_sec)),
+                SortBy::Connections => proxies.sort_by_key(|p| Reverse(p.stats.active_connections)),
+                SortBy::C2s => proxies.sort_by_key(|p| Reverse(p.stats.bytes_c2s_per_sec)),
+                SortBy::S2c => proxies.sort_by_key(|p| Reverse(p.stats.bytes_s2c_per_sec)),
             }
             rows.push(Row::Agent(index));
             rows.extend(proxies.into_iter().map(|p| Row::Proxy(index, p.id.clone())));

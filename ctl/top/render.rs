@@ -139,10 +139,10 @@ fn draw_table(frame: &mut Frame, area: Rect, model: &Model) {
                 let cells = [
                     format!("  {}", safe(proxy.label())),
                     String::new(),
-                    proxy.active.to_string(),
-                    proxy.total.to_string(),
-                    rate(proxy.c2s_per_sec),
-                    rate(proxy.s2c_per_sec),
+                    proxy.stats.active_connections.to_string(),
+                    proxy.stats.total_connections.to_string(),
+                    rate(proxy.stats.bytes_c2s_per_sec),
+                    rate(proxy.stats.bytes_s2c_per_sec),
                     if recording { "●" } else { "" }.to_owned(),
                     spark(
                         &proxy.history.iter().copied().collect::<Vec<_>>(),
