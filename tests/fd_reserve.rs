@@ -45,8 +45,8 @@ async fn list(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_clients_past_the_budget_are_refused_and_the_control_plane_answers() {
-    if hard_limit() < TIGHT_LIMIT {
-        return skipped("fd_reserve flood", "the hard open-file limit is below 300");
+    if !common::needs::open_files("fd_reserve flood", TIGHT_LIMIT) {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let agent = AgentProc::start_with_nofile(
@@ -148,13 +148,10 @@ async fn idle_clients_past_the_budget_are_refused_and_the_control_plane_answers(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_file_limit_is_raised_to_the_hard_limit_and_checked_in_the_log() {
-    let hard = hard_limit().min(4096);
-    if hard <= 1024 {
-        return skipped(
-            "fd_reserve raise",
-            "the hard open-file limit is 1024 or below",
-        );
+    if !common::needs::open_files("fd_reserve raise", 1025) {
+        return;
     }
+    let hard = hard_limit().min(4096);
     let dir = tempfile::tempdir().unwrap();
     let mut agent = AgentProc::start_with_nofile(
         "127.0.0.1:0",
@@ -205,11 +202,8 @@ async fn the_open_file_limit_is_raised_to_the_hard_limit_and_checked_in_the_log(
 
 #[test]
 fn a_reserve_the_limit_cannot_hold_stops_the_agent_at_start() {
-    if hard_limit() < 200 {
-        return skipped(
-            "fd_reserve too large",
-            "the hard open-file limit is below 200",
-        );
+    if !common::needs::open_files("fd_reserve too large", 200) {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -238,8 +232,8 @@ fn a_reserve_the_limit_cannot_hold_stops_the_agent_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_connections_share_the_budget_with_proxy_clients() {
-    if hard_limit() < TIGHT_LIMIT {
-        return skipped("fd_reserve replay", "the hard open-file limit is below 300");
+    if !common::needs::open_files("fd_reserve replay", TIGHT_LIMIT) {
+        return;
     }
     // 300 less 290 leaves 10 descriptors: 5 proxy clients, or 10 replayed
     // connections (one descriptor each).

@@ -3,4 +3,4 @@
 //! with the unit tests.
 
 #[allow(unused_imports)]
-pub use reel::fixtures::{Need, enabled};
+pub use reel::fixtures::{Need, enabled, open_files};
