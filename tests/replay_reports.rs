@@ -354,10 +354,12 @@ async fn a_start_more_than_an_hour_ahead_is_refused() {
 /// times: the report counts every connection, lists at most 1,000, and
 /// every way of fetching it works.
 async fn many_connections(multiply: u32, loops: u32, limit: Duration) {
-    if !common::needs::open_files("many_connections", 4096) {
+    let total = u64::from(multiply) * u64::from(loops);
+    // Hundreds of thousands of fast connections keep more sockets open at
+    // once than a 1,024 hard limit leaves the agent.
+    if total > 100_000 && !common::needs::open_files("many_connections", 4096) {
         return;
     }
-    let total = u64::from(multiply) * u64::from(loops);
     let dir = tempfile::tempdir().unwrap();
     let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
     let mut ctl = agent.client().await;
