@@ -186,6 +186,7 @@ async fn the_open_file_limit_is_raised_to_the_hard_limit_and_checked_in_the_log(
             name: name.into(),
             faults: None,
             max_connections: half,
+            ..pb::StartProxyRequest::default()
         })
         .await
         .expect("StartProxy");

@@ -55,6 +55,7 @@ async fn start_game(ctl: &mut ReelClient<Channel>) -> String {
                 ..FaultSpec::default()
             })),
             max_connections: 7,
+            ..pb::StartProxyRequest::default()
         })
         .await
         .expect("StartProxy")

@@ -76,6 +76,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
             name: String::new(),
             faults: None,
             max_connections: 0,
+            ..pb::StartProxyRequest::default()
         })
         .await
         .unwrap()

@@ -98,6 +98,11 @@ struct RawProxy {
     connect_delay: Option<Scalar>,
     toxicity: Option<f64>,
     seed: Option<u64>,
+    /// Relay UDP datagrams (no fault fields yet).
+    #[serde(default)]
+    udp: bool,
+    /// UDP: a session's life without a datagram (`30s`, or seconds).
+    idle_timeout: Option<Scalar>,
 }
 
 /// A value written as text (`"64KiB/s"`) or as a bare number (`65536`,
@@ -195,10 +200,38 @@ impl ConfigFile {
                     problem(field, reason_of(&e));
                 }
             }
-            if !p.listen.ends_with(":0") && !listens.insert(p.listen.as_str()) {
+            // A TCP and a UDP proxy may share a port: different sockets.
+            if !p.listen.ends_with(":0") && !listens.insert((p.listen.as_str(), p.udp)) {
                 problem("listen", format!("{:?} is used by another proxy", p.listen));
             }
             let faults = faults_of(p, &mut problem);
+            if p.udp && !faults.is_none() {
+                problem(
+                    "udp",
+                    "UDP proxies take no fault fields yet; remove them or udp".to_owned(),
+                );
+            }
+            let idle_timeout = match (&p.idle_timeout, p.udp) {
+                (None, _) => None,
+                (Some(_), false) => {
+                    problem(
+                        "idle_timeout",
+                        "applies to UDP proxies only (udp = true)".to_owned(),
+                    );
+                    None
+                }
+                (Some(v), true) => match parse::duration(&v.text()) {
+                    Ok(d) if d.is_zero() => {
+                        problem("idle_timeout", "must be more than 0".to_owned());
+                        None
+                    }
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        problem("idle_timeout", e.to_string());
+                        None
+                    }
+                },
+            };
             if problems.len() == before {
                 proxies.push(ProxySpec {
                     listen: p.listen.clone(),
@@ -206,6 +239,8 @@ impl ConfigFile {
                     name: Some(p.name.clone()),
                     faults,
                     origin: Origin::Config,
+                    udp: p.udp,
+                    idle_timeout,
                     ..ProxySpec::default()
                 });
             }

@@ -20,12 +20,15 @@ mod restore;
 mod running;
 mod saved;
 mod shaping;
+mod start_udp;
+mod udp;
 mod upstream;
 
 pub use crate::tap::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
 pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
 pub use restore::RestoreSummary;
-pub use running::{Proxy, ProxyInfo, ProxyMeters};
+pub use running::{Proxy, ProxyInfo, ProxyMeters, UdpInfo};
 pub use saved::{SAVED_PROXIES_FILE, SavedError};
+pub use udp::UdpRunning;
 pub use upstream::UPSTREAM_CONNECT_TIMEOUT;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,6 +14,7 @@ use tracing::{info, warn};
 use super::bind::bind;
 use super::loops::{self, OwnAddr};
 use super::running::NewProxy;
+use super::udp::UdpRunning;
 use super::{Proxy, ProxyInfo, listener};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus};
@@ -40,6 +42,11 @@ pub struct ProxySpec {
     pub max_connections: Option<u64>,
     /// Where the request came from; decides whether it is saved.
     pub origin: Origin,
+    /// Relay UDP datagrams instead of TCP connections (`max_connections`
+    /// then caps sessions).
+    pub udp: bool,
+    /// UDP: how long a session lives without a datagram; `None` = 60 s.
+    pub idle_timeout: Option<Duration>,
 }
 
 pub use super::running::Origin;
@@ -48,13 +55,16 @@ pub use super::running::Origin;
 #[derive(Debug)]
 pub struct Proxies {
     proxies: Mutex<BTreeMap<String, Arc<Proxy>>>,
-    next_proxy: AtomicU64,
+    /// UDP proxies: the same ids, names and listings as the TCP ones, kept
+    /// apart because faults, recordings and connection lists are TCP's.
+    pub(super) udp: Mutex<BTreeMap<String, Arc<UdpRunning>>>,
+    pub(super) next_proxy: AtomicU64,
     /// Connection ids, shared by every proxy (see `ConnMeta::id`).
-    conn_ids: Arc<AtomicU64>,
+    pub(super) conn_ids: Arc<AtomicU64>,
     /// See `Proxy::write_order`.
     write_order: Arc<Mutex<()>>,
     /// Per-proxy connection limit when a start request gives none.
-    default_max_connections: AtomicU64,
+    pub(super) default_max_connections: AtomicU64,
     /// Data-path file descriptors all proxies share (see `crate::fds`).
     fds: Mutex<FdBudget>,
     /// Addresses the agent listens on besides its proxies (the control
@@ -64,15 +74,16 @@ pub struct Proxies {
     pub(super) saved_path: Mutex<Option<PathBuf>>,
     /// Held while writing the file, so writes follow the changes' order.
     pub(super) save_lock: Mutex<()>,
-    bus: EventBus,
+    pub(super) bus: EventBus,
     tracker: TaskTracker,
-    cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
 }
 
 impl Proxies {
     pub fn new(bus: EventBus, tracker: TaskTracker, cancel: CancellationToken) -> Self {
         Self {
             proxies: Mutex::default(),
+            udp: Mutex::default(),
             next_proxy: AtomicU64::new(1),
             conn_ids: Arc::new(AtomicU64::new(1)),
             write_order: Arc::default(),
@@ -87,8 +98,25 @@ impl Proxies {
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Proxy>>> {
+    pub(super) fn map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Proxy>>> {
         self.proxies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn udp_map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<UdpRunning>>> {
+        self.udp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The UDP proxy with this id or name, if one is.
+    fn find_udp(&self, id_or_name: &str) -> Option<Arc<UdpRunning>> {
+        self.udp_map()
+            .values()
+            .find(|p| *p.id == *id_or_name || p.name == id_or_name)
+            .cloned()
+    }
+
+    /// Whether a proxy of either kind has `name` as its name or id.
+    pub(super) fn name_taken(&self, map: &BTreeMap<String, Arc<Proxy>>, name: &str) -> bool {
+        map.values().any(|p| p.name == name || *p.id == *name) || self.find_udp(name).is_some()
     }
 
     /// Marks an address the agent itself listens on (the control port, a
@@ -112,6 +140,15 @@ impl Proxies {
     /// control port's; `ProxyExists` for a taken name, `Bind` when the
     /// address cannot be bound (in use, not local).
     pub async fn start(&self, spec: ProxySpec) -> Result<ProxyInfo> {
+        if spec.udp {
+            return self.start_udp(spec).await;
+        }
+        if spec.idle_timeout.is_some() {
+            return Err(Error::invalid(
+                "idle_timeout",
+                "applies to UDP proxies only (start it with udp)",
+            ));
+        }
         host_port::validate("upstream", &spec.upstream)?;
         host_port::validate_listen("listen", &spec.listen)?;
         if let Some(name) = &spec.name {
@@ -131,7 +168,7 @@ impl Proxies {
             let mut map = self.map();
             let id = format!("p{}", self.next_proxy.fetch_add(1, Ordering::Relaxed));
             let name = spec.name.clone().unwrap_or_else(|| id.clone());
-            if map.values().any(|p| p.name == name || *p.id == *name) {
+            if self.name_taken(&map, &name) {
                 return Err(Error::ProxyExists(name));
             }
             // Under the map's lock, so two proxies started at once cannot
@@ -193,6 +230,19 @@ impl Proxies {
     /// Stops a proxy without touching the saved proxies (agent shutdown:
     /// they are to come back at the next start).
     fn stop_unsaved(&self, id_or_name: &str) -> Result<ProxyInfo> {
+        if let Some(udp) = self.find_udp(id_or_name) {
+            self.udp_map().remove(&*udp.id);
+            udp.stop();
+            info!(proxy = %udp.id, "UDP proxy stopped");
+            self.bus.publish(
+                Some(&udp.id),
+                EventBody::ProxyStopped {
+                    listen: udp.listen(),
+                    upstream: udp.upstream.clone(),
+                },
+            );
+            return Ok(udp.info());
+        }
         let proxy = {
             let mut map = self.map();
             let key = map
@@ -269,7 +319,7 @@ impl Proxies {
         *self.fds.lock().unwrap_or_else(|e| e.into_inner()) = budget;
     }
 
-    fn fd_budget(&self) -> FdBudget {
+    pub(super) fn fd_budget(&self) -> FdBudget {
         self.fds.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -296,11 +346,19 @@ impl Proxies {
     /// # Errors
     /// `UnknownProxy` when none matches.
     pub fn find(&self, id_or_name: &str) -> Result<Arc<Proxy>> {
-        self.map()
+        let found = self
+            .map()
             .values()
             .find(|p| *p.id == *id_or_name || p.name == id_or_name)
-            .cloned()
-            .ok_or_else(|| Error::UnknownProxy(id_or_name.to_string()))
+            .cloned();
+        match found {
+            Some(p) => Ok(p),
+            None if self.find_udp(id_or_name).is_some() => Err(Error::FailedPrecondition(format!(
+                "proxy {id_or_name:?} is a UDP proxy: faults, recordings and connection \
+                 lists are for TCP proxies so far"
+            ))),
+            None => Err(Error::UnknownProxy(id_or_name.to_string())),
+        }
     }
 
     /// Every running proxy, in start order.
@@ -310,13 +368,21 @@ impl Proxies {
         all
     }
 
+    /// Every proxy, TCP and UDP, in start order.
     pub fn list(&self) -> Vec<ProxyInfo> {
-        self.all().iter().map(|p| p.info()).collect()
+        let mut all: Vec<ProxyInfo> = self.all().iter().map(|p| p.info()).collect();
+        all.extend(self.udp_map().values().map(|p| p.info()));
+        all.sort_by_key(|p| p.started_at);
+        all
     }
 
     /// Stops every proxy (agent shutdown); the saved proxies stay as they
     /// are, to be restored at the next start.
     pub fn stop_all(&self) {
+        let udp: Vec<String> = self.udp_map().keys().cloned().collect();
+        for id in udp {
+            let _ = self.stop_unsaved(&id);
+        }
         let ids: Vec<String> = self.map().keys().cloned().collect();
         for id in ids {
             let _ = self.stop_unsaved(&id);

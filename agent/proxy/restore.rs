@@ -78,6 +78,7 @@ impl Proxies {
                 faults,
                 max_connections: Some(p.max_connections),
                 origin: Origin::Restored,
+                ..ProxySpec::default()
             };
             match self.start(spec).await {
                 Ok(info) => {

@@ -158,6 +158,19 @@ pub struct ProxyInfo {
     pub max_connections: u64,
     /// Started again from the data directory's saved proxies at agent start.
     pub restored: bool,
+    /// For a UDP proxy: what only datagrams have. Its connection counters
+    /// count sessions, `failed_connections` the sends its upstream refused.
+    pub udp: Option<UdpInfo>,
+}
+
+/// What a UDP proxy's listing adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpInfo {
+    pub idle_timeout: std::time::Duration,
+    pub datagrams_c2s: u64,
+    pub datagrams_s2c: u64,
+    /// Client datagrams dropped because their session's queue was full.
+    pub dropped_c2s: u64,
 }
 
 /// What a new proxy is made of, as decided by the registry.
@@ -304,6 +317,7 @@ impl Proxy {
             refused_connections: c.refused.load(Ordering::Relaxed),
             max_connections: self.max_connections,
             restored: self.origin == Origin::Restored,
+            udp: None,
         }
     }
 }

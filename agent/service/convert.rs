@@ -31,7 +31,18 @@ pub fn agent_info(s: AgentStatus) -> pb::AgentInfo {
 }
 
 pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
+    let udp = p.udp.unwrap_or(crate::proxy::UdpInfo {
+        idle_timeout: std::time::Duration::ZERO,
+        datagrams_c2s: 0,
+        datagrams_s2c: 0,
+        dropped_c2s: 0,
+    });
     pb::ProxyInfo {
+        udp: p.udp.is_some(),
+        idle_timeout_ms: duration_ms(udp.idle_timeout),
+        datagrams_c2s: udp.datagrams_c2s,
+        datagrams_s2c: udp.datagrams_s2c,
+        dropped_c2s: udp.dropped_c2s,
         id: p.id,
         name: p.name,
         listen: p.listen.to_string(),

@@ -73,6 +73,9 @@ impl Reel for ReelService {
             name: Some(r.name.trim().to_string()).filter(|n| !n.is_empty()),
             faults: crate::wire::faults::spec(r.faults)?,
             max_connections: (r.max_connections > 0).then_some(r.max_connections),
+            udp: r.udp,
+            idle_timeout: (r.idle_timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(r.idle_timeout_ms)),
             ..ProxySpec::default()
         };
         let info = self.agent.proxies.start(spec).await?;

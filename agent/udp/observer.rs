@@ -12,7 +12,8 @@ use crate::domain::Direction;
 /// One session, as events and recordings name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
-    /// Unique within the proxy, from 1, in the order sessions opened.
+    /// Unique within the agent (see `UdpSpec::session_ids`), in the order
+    /// sessions opened.
     pub id: u64,
     pub client: SocketAddr,
     pub upstream: SocketAddr,

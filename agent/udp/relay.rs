@@ -62,7 +62,6 @@ impl UdpProxy {
             cancel: cancel.clone(),
             tasks: tasks.clone(),
             sessions: HashMap::new(),
-            next_id: 1,
         };
         tasks.spawn(relay.run());
         Ok(UdpProxy {
@@ -71,6 +70,12 @@ impl UdpProxy {
             cancel,
             tasks,
         })
+    }
+
+    /// Tells the proxy to stop without waiting: its sessions end (reason
+    /// `stopped`) and the socket closes shortly after.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
     }
 
     /// Stops the proxy: every session ends (reason `stopped`) and the
@@ -96,7 +101,6 @@ struct Relay {
     cancel: CancellationToken,
     tasks: TaskTracker,
     sessions: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
-    next_id: u64,
 }
 
 impl Relay {
@@ -152,8 +156,14 @@ impl Relay {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        // Its upstream socket's descriptor, held until the session ends.
+        let Some(fd) = self.spec.fds.try_take(1) else {
+            self.counters
+                .sessions_refused
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let id = self.spec.session_ids.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         let config = SessionConfig {
             id,
@@ -173,6 +183,7 @@ impl Relay {
         let ended = ended.clone();
         self.tasks.spawn(async move {
             Session::run(config, rx).await;
+            drop(fd);
             let _ = ended.send(client);
         });
         if tx.try_send(datagram).is_ok() {

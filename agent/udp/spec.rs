@@ -1,9 +1,12 @@
 //! What a UDP proxy is asked to be, and its defaults.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use crate::faults::datagram::DatagramSpec;
+use crate::fds::FdBudget;
 
 /// How long a session lives without a datagram either way.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -23,6 +26,12 @@ pub struct UdpSpec {
     pub s2c: DatagramSpec,
     /// Same seed, same traffic: the same datagrams lost, duplicated, held.
     pub seed: Option<u64>,
+    /// Where session ids come from: the agent shares one counter between
+    /// TCP connections and UDP sessions, so an id names one of them only.
+    pub session_ids: Arc<AtomicU64>,
+    /// The agent's data-path descriptors: a session's upstream socket takes
+    /// one, so sessions can never take those the control plane needs.
+    pub fds: FdBudget,
 }
 
 impl UdpSpec {
@@ -35,6 +44,8 @@ impl UdpSpec {
             c2s: DatagramSpec::default(),
             s2c: DatagramSpec::default(),
             seed: None,
+            session_ids: Arc::new(AtomicU64::new(1)),
+            fds: FdBudget::unlimited(),
         }
     }
 }

@@ -257,3 +257,29 @@ async fn loss_on_one_direction_drops_exactly_what_the_seed_says() {
         "the answers were not touched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_take_a_descriptor_from_the_agents_budget() {
+    let mut s = spec(echo_server().await);
+    // One descriptor left for the data path: one session.
+    s.fds = crate::fds::FdBudget::new(Some(101), 100).unwrap();
+    let budget = s.fds.clone();
+    s.idle_timeout = Duration::from_millis(300);
+    let (p, _heard) = proxy(s).await;
+    let mut buf = [0u8; 8];
+    let first = client(p.listen).await;
+    first.send(b"one").await.unwrap();
+    timeout(LIMIT, first.recv(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(budget.in_use(), 1);
+    let second = client(p.listen).await;
+    second.send(b"two").await.unwrap();
+    eventually("the refusal", || p.counters.totals().sessions_refused == 1).await;
+    // Once the first session ends idle, its descriptor is back.
+    eventually("the descriptor back", || budget.in_use() == 0).await;
+    second.send(b"two").await.unwrap();
+    let n = timeout(LIMIT, second.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"two");
+}

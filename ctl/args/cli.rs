@@ -166,6 +166,14 @@ pub(crate) struct ProxyStartArgs {
     /// Name of the proxy (defaults to its id)
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
+    /// Relay UDP datagrams instead of TCP: each client address is a session
+    /// with its own upstream socket (no fault flags yet)
+    #[arg(long)]
+    pub(crate) udp: bool,
+    /// With --udp: close a session after this long without a datagram
+    /// either way (e.g. 30s) [default: 60s]
+    #[arg(long, value_name = "DUR", requires = "udp", value_parser = super::parse::parse_positive)]
+    pub(crate) idle_timeout: Option<Duration>,
     #[command(flatten)]
     pub(crate) faults: super::FaultArgs,
 }

@@ -64,6 +64,10 @@ pub(crate) async fn start(
         name: args.name.clone().unwrap_or_default(),
         faults: (!args.faults.is_empty()).then(|| profile(&faults)),
         max_connections: 0,
+        udp: args.udp,
+        idle_timeout_ms: args
+            .idle_timeout
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
     Ok(fleet::run_all(settings, |agent| {
         let request = request.clone();

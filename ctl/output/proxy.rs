@@ -70,6 +70,16 @@ impl Human for ProxyList {
         if restored {
             columns.push(("RESTORED", Align::Left));
         }
+        // Only when some proxy relays UDP: ACTIVE and TOTAL then count its
+        // sessions, and the datagrams each way are shown.
+        let udp = self.proxies.iter().any(|p| p.info.udp);
+        if udp {
+            columns.extend([
+                ("PROTO", Align::Left),
+                ("DGRAMS C2S", Align::Right),
+                ("DGRAMS S2C", Align::Right),
+            ]);
+        }
         let mut table = Table::new(&columns);
         for p in &self.proxies {
             let mut cells = vec![
@@ -96,6 +106,15 @@ impl Human for ProxyList {
             }
             if restored {
                 cells.push(if p.info.restored { "yes" } else { "no" }.to_owned());
+            }
+            if udp {
+                let (proto, c2s, s2c) = if p.info.udp {
+                    let n = |d: u64| d.to_string();
+                    ("udp", n(p.info.datagrams_c2s), n(p.info.datagrams_s2c))
+                } else {
+                    ("tcp", "-".to_owned(), "-".to_owned())
+                };
+                cells.extend([proto.to_owned(), c2s, s2c]);
             }
             table.row(cells);
         }

@@ -298,9 +298,7 @@ pub fn proxy_req(listen: &str, upstream: &str) -> pb::StartProxyRequest {
     pb::StartProxyRequest {
         listen: listen.into(),
         upstream: upstream.into(),
-        name: String::new(),
-        faults: None,
-        max_connections: 0,
+        ..pb::StartProxyRequest::default()
     }
 }
 

@@ -194,3 +194,38 @@ fn metrics_listen_is_read_and_checked() {
     assert!(e.contains("metrics_listen: "), "{e}");
     assert!(e.contains("has a scheme"), "{e}");
 }
+
+#[test]
+fn udp_proxies_are_read_and_checked() {
+    let file = ConfigFile::parse(
+        "[[proxy]]\nname = \"game\"\nlisten = \"127.0.0.1:7777\"\nupstream = \"127.0.0.1:7778\"\n\
+         udp = true\nidle_timeout = \"30s\"\n\
+         [[proxy]]\nname = \"login\"\nlisten = \"127.0.0.1:7777\"\nupstream = \"127.0.0.1:7779\"\n",
+    )
+    .unwrap();
+    assert!(file.proxies[0].udp);
+    assert_eq!(
+        file.proxies[0].idle_timeout,
+        Some(std::time::Duration::from_secs(30))
+    );
+    assert!(
+        !file.proxies[1].udp,
+        "a TCP proxy may share the UDP one's port"
+    );
+    let e = ConfigFile::parse(
+        "[[proxy]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n\
+         idle_timeout = 5\n\
+         [[proxy]]\nname = \"b\"\nlisten = \"127.0.0.1:3\"\nupstream = \"127.0.0.1:4\"\n\
+         udp = true\nlatency = \"10ms\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("proxy \"a\": idle_timeout: applies to UDP proxies only"),
+        "{e}"
+    );
+    assert!(
+        e.contains("proxy \"b\": udp: UDP proxies take no fault fields yet"),
+        "{e}"
+    );
+}

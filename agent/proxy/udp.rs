@@ -1,0 +1,201 @@
+//! A UDP proxy as the agent runs it: the `udp` relay engine with an
+//! identity in the registry, its sessions published on the event bus as
+//! connections (opened, closed with the reason `idle` or `stopped`), and the
+//! per-second stats every proxy has.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use super::ProxyInfo;
+use crate::domain::Direction;
+use crate::error::Result;
+use crate::events::{EventBody, EventBus, ProxyStats};
+use crate::faults::FaultSpec;
+use crate::udp::{CloseReason, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
+
+/// A running UDP proxy.
+pub struct UdpRunning {
+    pub id: Arc<str>,
+    pub name: String,
+    /// As given; resolved when a session opens.
+    pub upstream: String,
+    pub started_at: SystemTime,
+    pub idle_timeout: Duration,
+    pub max_sessions: u64,
+    proxy: UdpProxy,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for UdpRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpRunning")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("listen", &self.listen())
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the registry decided for a new UDP proxy.
+pub(super) struct NewUdp {
+    pub id: Arc<str>,
+    pub name: String,
+    pub listen: SocketAddr,
+    pub upstream: String,
+    pub idle_timeout: Duration,
+    pub max_sessions: u64,
+    pub session_ids: Arc<AtomicU64>,
+    pub fds: crate::fds::FdBudget,
+    pub bus: EventBus,
+    pub cancel: CancellationToken,
+}
+
+impl UdpRunning {
+    /// Binds and starts relaying; its stats are published every second.
+    ///
+    /// # Errors
+    /// `Bind` when the address cannot be bound.
+    pub(super) async fn start(new: NewUdp) -> Result<Arc<UdpRunning>> {
+        let mut spec = UdpSpec::new(new.listen, new.upstream.clone());
+        spec.idle_timeout = new.idle_timeout;
+        spec.max_sessions = new.max_sessions;
+        spec.session_ids = new.session_ids;
+        spec.fds = new.fds;
+        let observer = Arc::new(Publisher {
+            proxy: new.id.clone(),
+            bus: new.bus.clone(),
+        });
+        let proxy = UdpProxy::start(spec, observer).await?;
+        let running = Arc::new(UdpRunning {
+            id: new.id,
+            name: new.name,
+            upstream: new.upstream,
+            started_at: SystemTime::now(),
+            idle_timeout: new.idle_timeout,
+            max_sessions: new.max_sessions,
+            proxy,
+            cancel: new.cancel,
+        });
+        tokio::spawn(stats_loop(running.clone(), new.bus));
+        Ok(running)
+    }
+
+    pub fn listen(&self) -> SocketAddr {
+        self.proxy.listen
+    }
+
+    /// Stops it: every session ends (reason `stopped`, evented) and the
+    /// socket closes, right after this returns.
+    pub(super) fn stop(&self) {
+        self.cancel.cancel();
+        self.proxy.cancel();
+    }
+
+    /// The proxy as listings show it: sessions in the connection counters,
+    /// upstream sends refused (ICMP port unreachable) as failed.
+    pub fn info(&self) -> ProxyInfo {
+        let t = self.proxy.counters.totals();
+        ProxyInfo {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            listen: self.listen(),
+            upstream: self.upstream.clone(),
+            active_connections: t.sessions_active,
+            total_connections: t.sessions_total,
+            failed_connections: t.upstream_unreachable,
+            bytes_c2s: t.bytes_c2s,
+            bytes_s2c: t.bytes_s2c,
+            started_at: self.started_at,
+            recordings: Vec::new(),
+            faults: Arc::new(FaultSpec::default()),
+            refused_connections: t.sessions_refused,
+            max_connections: self.max_sessions,
+            restored: false,
+            udp: Some(super::running::UdpInfo {
+                idle_timeout: self.idle_timeout,
+                datagrams_c2s: t.datagrams_c2s,
+                datagrams_s2c: t.datagrams_s2c,
+                dropped_c2s: t.dropped_c2s,
+            }),
+        }
+    }
+}
+
+/// Sessions as connection events, so `watch`, `top` and the delay log see
+/// UDP clients come and go like TCP ones.
+struct Publisher {
+    proxy: Arc<str>,
+    bus: EventBus,
+}
+
+impl UdpObserver for Publisher {
+    fn session_opened(&self, s: &SessionInfo) {
+        self.bus.publish(
+            Some(&self.proxy),
+            EventBody::ConnectionOpened {
+                conn: s.id,
+                client: s.client,
+                upstream: s.upstream.to_string(),
+            },
+        );
+    }
+
+    fn session_closed(&self, s: &SessionInfo, reason: CloseReason, t: SessionTotals) {
+        self.bus.publish(
+            Some(&self.proxy),
+            EventBody::ConnectionClosed {
+                conn: s.id,
+                client: s.client,
+                upstream: s.upstream.to_string(),
+                reason: reason.as_str().to_owned(),
+                bytes_c2s: t.bytes_c2s,
+                bytes_s2c: t.bytes_s2c,
+                duration: t.duration,
+            },
+        );
+    }
+
+    fn datagram(&self, s: &SessionInfo, dir: Direction, payload: &Bytes) {
+        self.bus.publish(
+            Some(&self.proxy),
+            EventBody::Transfer {
+                conn: s.id,
+                dir,
+                bytes: payload.len() as u64,
+                delay: Duration::ZERO,
+                drawn: Duration::ZERO,
+            },
+        );
+    }
+}
+
+async fn stats_loop(proxy: Arc<UdpRunning>, bus: EventBus) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = proxy.info();
+    loop {
+        tokio::select! {
+            _ = proxy.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let now = proxy.info();
+        bus.publish(
+            Some(&proxy.id),
+            EventBody::Stats(ProxyStats {
+                active_connections: now.active_connections,
+                total_connections: now.total_connections,
+                bytes_c2s_per_sec: now.bytes_c2s - last.bytes_c2s,
+                bytes_s2c_per_sec: now.bytes_s2c - last.bytes_s2c,
+                bytes_c2s: now.bytes_c2s,
+                bytes_s2c: now.bytes_s2c,
+            }),
+        );
+        last = now;
+    }
+}
