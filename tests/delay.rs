@@ -222,19 +222,6 @@ fn a_port_in_use_is_an_error() {
     );
 }
 
-/// A UDP echo server on loopback, for the life of the test's runtime.
-async fn udp_echo_server() -> SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65_535];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
-}
-
 /// `--udp -D 0.03`: each datagram is held 30 ms each way, so an echo takes
 /// at least 60 ms (never less; a busy machine may add), comes back whole and
 /// as sent, and the session and its datagrams are logged.

@@ -15,19 +15,6 @@ use tokio::net::UdpSocket;
 
 use common::*;
 
-/// A UDP echo server on loopback, for the life of the test's runtime.
-async fn udp_echo_server() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65_535];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
-}
-
 fn only(out: &CtlOutput) -> serde_json::Value {
     out.assert_code(0);
     ok_data(out).remove(0)

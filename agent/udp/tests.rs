@@ -41,17 +41,8 @@ impl UdpObserver for Heard {
     }
 }
 
-/// A UDP echo server on loopback; stops with the test's runtime.
 async fn echo_server() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65_535];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
+    crate::fixtures::udp_echo_server().await.unwrap()
 }
 
 async fn proxy(spec: UdpSpec) -> (UdpProxy, Arc<Heard>) {

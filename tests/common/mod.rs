@@ -238,6 +238,11 @@ pub async fn echo_server() -> SocketAddr {
     addr
 }
 
+/// A UDP echo server on loopback, for the life of the test's runtime.
+pub async fn udp_echo_server() -> SocketAddr {
+    reel::fixtures::udp_echo_server().await.unwrap()
+}
+
 /// A server that reads until EOF, then answers with the byte count as text
 /// and closes: proves half-close is passed on.
 pub async fn count_then_reply_server() -> SocketAddr {
