@@ -38,6 +38,17 @@ pub struct HistogramSnapshot {
     pub sum_us: u64,
 }
 
+impl HistogramSnapshot {
+    /// No sample at all (a proxy kind that never delays).
+    pub fn empty() -> HistogramSnapshot {
+        HistogramSnapshot {
+            buckets: [0; BOUNDS_US.len()],
+            count: 0,
+            sum_us: 0,
+        }
+    }
+}
+
 impl AtomicHistogram {
     /// Counts one sample. Two relaxed adds: callable from any hot path.
     pub fn record(&self, d: Duration) {

@@ -395,3 +395,40 @@ async fn with_a_token_scrapes_must_carry_it() {
     assert_eq!(other.status, 404, "{}", other.body);
     assert!(other.body.contains("GET /metrics"), "{}", other.body);
 }
+
+/// A UDP proxy has the same series: sessions as connections, datagrams as
+/// chunks, bytes exact each way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_proxy_is_counted_in_datagrams_and_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(dir.path(), &[]);
+    let metrics = metrics_addr(&agent);
+    let mut ctl = agent.client().await;
+    let echo = udp_echo_server().await;
+    let mut req = proxy_req("127.0.0.1:0", &echo.to_string());
+    req.udp = true;
+    let proxy = ctl.start_proxy(req).await.unwrap().into_inner();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.connect(proxy_addr(&proxy)).await.unwrap();
+    let mut buf = [0u8; 2_000];
+    for len in [10usize, 1_000, 1_400] {
+        sock.send(&vec![7u8; len]).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), sock.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let s = scrape(metrics, None).await;
+    let p = |name: &str, extra: &[(&str, &str)]| {
+        let mut want = vec![("proxy", proxy.id.as_str())];
+        want.extend_from_slice(extra);
+        value(&s, name, &want)
+    };
+    assert_eq!(p("reel_proxy_connections_active", &[]), 1.0);
+    assert_eq!(p("reel_proxy_connections_total", &[]), 1.0);
+    for dir in ["c2s", "s2c"] {
+        assert_eq!(p("reel_proxy_bytes_total", &[("direction", dir)]), 2_410.0);
+        assert_eq!(p("reel_proxy_chunks_total", &[("direction", dir)]), 3.0);
+    }
+    assert_eq!(value(&s, "reel_proxies", &[]), 1.0);
+}

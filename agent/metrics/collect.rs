@@ -53,7 +53,9 @@ impl fmt::Debug for AgentCollector {
 impl Collector for AgentCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         let agent = &self.agent;
-        let proxies: Vec<ProxyMeters> = agent.proxies.all().iter().map(|p| p.meters()).collect();
+        let mut proxies: Vec<ProxyMeters> =
+            agent.proxies.all().iter().map(|p| p.meters()).collect();
+        proxies.extend(agent.proxies.udp().iter().map(|p| p.meters()));
         encode_proxies(&mut enc, &proxies)?;
         encode_recordings(&mut enc, agent)?;
         encode_replays(&mut enc, agent)?;

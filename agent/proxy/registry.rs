@@ -368,6 +368,13 @@ impl Proxies {
         all
     }
 
+    /// Every UDP proxy, in start order.
+    pub fn udp(&self) -> Vec<Arc<UdpRunning>> {
+        let mut all: Vec<_> = self.udp_map().values().cloned().collect();
+        all.sort_by_key(|p| p.started_at);
+        all
+    }
+
     /// Every proxy, TCP and UDP, in start order.
     pub fn list(&self) -> Vec<ProxyInfo> {
         let mut all: Vec<ProxyInfo> = self.all().iter().map(|p| p.info()).collect();

@@ -97,6 +97,26 @@ impl UdpRunning {
         self.proxy.cancel();
     }
 
+    /// Its metrics, in a TCP proxy's terms: sessions as connections,
+    /// datagrams as chunks; no fault delays yet.
+    pub fn meters(&self) -> super::ProxyMeters {
+        let t = self.proxy.counters.totals();
+        super::ProxyMeters {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            active_connections: t.sessions_active,
+            total_connections: t.sessions_total,
+            failed_connections: t.upstream_unreachable,
+            refused_connections: t.sessions_refused,
+            bytes_c2s: t.bytes_c2s,
+            bytes_s2c: t.bytes_s2c,
+            chunks_c2s: t.datagrams_c2s,
+            chunks_s2c: t.datagrams_s2c,
+            fault_delay_c2s: crate::histogram::HistogramSnapshot::empty(),
+            fault_delay_s2c: crate::histogram::HistogramSnapshot::empty(),
+        }
+    }
+
     /// The proxy as listings show it: sessions in the connection counters,
     /// upstream sends refused (ICMP port unreachable) as failed.
     pub fn info(&self) -> ProxyInfo {
