@@ -204,3 +204,63 @@ async fn what_udp_proxies_do_not_take_yet_is_refused_clearly() {
     tcp_idle.assert_code(2);
     assert!(tcp_idle.stderr.contains("--udp"), "{}", tcp_idle.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_proxy_comes_back_after_kill9_on_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut agent = AgentProc::start("127.0.0.1", &data);
+    let echo = udp_echo_server().await;
+    let started = only(
+        &reelctl_async(&[
+            "-a",
+            &agent.addr_str(),
+            "--json",
+            "proxy",
+            "start",
+            "--udp",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &echo.to_string(),
+            "--name",
+            "voice",
+            "--idle-timeout",
+            "30s",
+        ])
+        .await,
+    );
+    let listen = started["listen"].as_str().unwrap().to_owned();
+    agent.kill9();
+
+    let agent = AgentProc::start("127.0.0.1", &data);
+    let listed = only(&reelctl_async(&["-a", &agent.addr_str(), "--json", "proxy", "ls"]).await);
+    let p = &listed["proxies"][0];
+    assert_eq!(
+        (
+            &p["name"],
+            &p["listen"],
+            &p["udp"],
+            &p["idle_timeout_ms"],
+            &p["restored"]
+        ),
+        (
+            &"voice".into(),
+            &listen.clone().into(),
+            &true.into(),
+            &30_000.into(),
+            &true.into()
+        ),
+        "{listed}\n{}",
+        agent.log()
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.connect(&listen).await.unwrap();
+    sock.send(b"back").await.unwrap();
+    let mut buf = [0u8; 8];
+    let n = tokio::time::timeout(Duration::from_secs(10), sock.recv(&mut buf))
+        .await
+        .expect("the restored proxy relays")
+        .unwrap();
+    assert_eq!(&buf[..n], b"back");
+}

@@ -78,7 +78,8 @@ impl Proxies {
                 faults,
                 max_connections: Some(p.max_connections),
                 origin: Origin::Restored,
-                ..ProxySpec::default()
+                udp: p.udp,
+                idle_timeout: p.idle_timeout,
             };
             match self.start(spec).await {
                 Ok(info) => {
@@ -108,12 +109,26 @@ impl Proxies {
         // Under the lock, the snapshot and the write: the last write made
         // holds the latest state.
         let _order = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let proxies = self
+        let mut proxies: Vec<SavedProxy> = self
             .all()
             .iter()
             .filter(|p| p.origin != Origin::Config)
             .map(|p| saved_of(p))
             .collect();
+        proxies.extend(
+            self.udp()
+                .iter()
+                .filter(|p| p.origin != Origin::Config)
+                .map(|p| SavedProxy {
+                    name: p.name.clone(),
+                    listen: p.listen().to_string(),
+                    upstream: p.upstream.clone(),
+                    max_connections: p.max_sessions,
+                    faults: SavedFaults::default(),
+                    udp: true,
+                    idle_timeout: Some(p.idle_timeout),
+                }),
+        );
         if let Err(e) = saved::save(&path, proxies) {
             warn!(error = %e, "saving the running proxies failed; they will not be restored");
         }
@@ -127,5 +142,7 @@ fn saved_of(p: &Proxy) -> SavedProxy {
         upstream: p.upstream.clone(),
         max_connections: p.max_connections,
         faults: SavedFaults::from(&*p.faults.current()),
+        udp: false,
+        idle_timeout: None,
     }
 }

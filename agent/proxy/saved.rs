@@ -54,6 +54,12 @@ pub struct SavedProxy {
     pub upstream: String,
     pub max_connections: u64,
     pub faults: SavedFaults,
+    /// A UDP proxy (absent in files written before UDP proxies: TCP).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
+    /// A UDP proxy's session idle timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<Duration>,
 }
 
 /// A fault profile, field for field (see `FaultSpec`).
@@ -242,9 +248,20 @@ mod tests {
             upstream: "127.0.0.1:7001".into(),
             max_connections: 5,
             faults: SavedFaults::from(&FaultSpec::default()),
+            udp: false,
+            idle_timeout: None,
         };
-        save(&path, vec![p.clone()]).unwrap();
-        assert_eq!(load(&path).unwrap(), Some(vec![p]));
+        let voice = SavedProxy {
+            name: "voice".into(),
+            udp: true,
+            idle_timeout: Some(Duration::from_secs(30)),
+            ..p.clone()
+        };
+        save(&path, vec![p.clone(), voice.clone()]).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(vec![p.clone(), voice]));
+        // A file from before UDP proxies (no udp field) reads as TCP.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"udp\"").count(), 1, "{text}");
         for bad in ["", "{", "[]", r#"{"version":9,"proxies":[]}"#] {
             std::fs::write(&path, bad).unwrap();
             let e = load(&path).unwrap_err();

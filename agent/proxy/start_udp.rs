@@ -66,6 +66,7 @@ impl Proxies {
             max_sessions: spec
                 .max_connections
                 .unwrap_or_else(|| self.default_max_connections.load(Ordering::Relaxed)),
+            origin: spec.origin,
             session_ids: self.conn_ids.clone(),
             fds: self.fd_budget(),
             bus: self.bus.clone(),
@@ -108,6 +109,7 @@ impl Proxies {
         }
         info!(proxy = %running.id, listen = %running.listen(), upstream = %running.upstream,
               "UDP proxy started");
+        self.save();
         self.bus.publish(
             Some(&running.id),
             EventBody::ProxyStarted {

@@ -27,6 +27,8 @@ pub struct UdpRunning {
     pub started_at: SystemTime,
     pub idle_timeout: Duration,
     pub max_sessions: u64,
+    /// Whether it came from the API, the config file or the saved proxies.
+    pub origin: super::Origin,
     proxy: UdpProxy,
     cancel: CancellationToken,
 }
@@ -50,6 +52,7 @@ pub(super) struct NewUdp {
     pub upstream: String,
     pub idle_timeout: Duration,
     pub max_sessions: u64,
+    pub origin: super::Origin,
     pub session_ids: Arc<AtomicU64>,
     pub fds: crate::fds::FdBudget,
     pub bus: EventBus,
@@ -79,6 +82,7 @@ impl UdpRunning {
             started_at: SystemTime::now(),
             idle_timeout: new.idle_timeout,
             max_sessions: new.max_sessions,
+            origin: new.origin,
             proxy,
             cancel: new.cancel,
         });
@@ -136,7 +140,7 @@ impl UdpRunning {
             faults: Arc::new(FaultSpec::default()),
             refused_connections: t.sessions_refused,
             max_connections: self.max_sessions,
-            restored: false,
+            restored: self.origin == super::Origin::Restored,
             udp: Some(super::running::UdpInfo {
                 idle_timeout: self.idle_timeout,
                 datagrams_c2s: t.datagrams_c2s,
