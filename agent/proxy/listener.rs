@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::Proxy;
 use super::relay::{self, Admission};
+use super::{Proxy, ProxyInfo};
 use crate::events::{EventBody, EventBus};
 use crate::fds::FDS_PER_CONNECTION;
 
@@ -131,19 +131,26 @@ fn refuse(
     );
 }
 
-/// Publishes the proxy's per-second figures until it stops.
-pub(crate) async fn stats_loop(proxy: Arc<Proxy>, bus: EventBus, cancel: CancellationToken) {
+/// Publishes a proxy's per-second figures, read from `info`, until it
+/// stops. TCP and UDP proxies alike (a UDP proxy's connections are its
+/// sessions).
+pub(crate) async fn stats_loop(
+    id: Arc<str>,
+    info: impl Fn() -> ProxyInfo,
+    bus: EventBus,
+    cancel: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = proxy.info();
+    let mut last = info();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let now = proxy.info();
+        let now = info();
         bus.publish(
-            Some(&proxy.id),
+            Some(&id),
             EventBody::Stats(crate::events::ProxyStats {
                 active_connections: now.active_connections,
                 total_connections: now.total_connections,

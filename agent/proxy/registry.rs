@@ -202,7 +202,11 @@ impl Proxies {
             self.tracker.clone(),
         ));
         self.tracker.spawn(listener::stats_loop(
-            proxy.clone(),
+            proxy.id.clone(),
+            {
+                let proxy = proxy.clone();
+                move || proxy.info()
+            },
             self.bus.clone(),
             proxy.cancel.clone(),
         ));

@@ -1,7 +1,7 @@
 //! A UDP proxy as the agent runs it: the `udp` relay engine with an
 //! identity in the registry, its sessions published on the event bus as
 //! connections (opened, closed with the reason `idle` or `stopped`), and the
-//! per-second stats every proxy has.
+//! per-second stats every proxy has (`listener::stats_loop`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::ProxyInfo;
 use crate::domain::Direction;
 use crate::error::Result;
-use crate::events::{EventBody, EventBus, ProxyStats};
+use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::udp::{CloseReason, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
 
@@ -86,7 +86,15 @@ impl UdpRunning {
             proxy,
             cancel: new.cancel,
         });
-        tokio::spawn(stats_loop(running.clone(), new.bus));
+        tokio::spawn(super::listener::stats_loop(
+            running.id.clone(),
+            {
+                let running = running.clone();
+                move || running.info()
+            },
+            new.bus,
+            running.cancel.clone(),
+        ));
         Ok(running)
     }
 
@@ -196,30 +204,5 @@ impl UdpObserver for Publisher {
                 drawn: Duration::ZERO,
             },
         );
-    }
-}
-
-async fn stats_loop(proxy: Arc<UdpRunning>, bus: EventBus) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = proxy.info();
-    loop {
-        tokio::select! {
-            _ = proxy.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let now = proxy.info();
-        bus.publish(
-            Some(&proxy.id),
-            EventBody::Stats(ProxyStats {
-                active_connections: now.active_connections,
-                total_connections: now.total_connections,
-                bytes_c2s_per_sec: now.bytes_c2s - last.bytes_c2s,
-                bytes_s2c_per_sec: now.bytes_s2c - last.bytes_s2c,
-                bytes_c2s: now.bytes_c2s,
-                bytes_s2c: now.bytes_s2c,
-            }),
-        );
-        last = now;
     }
 }
