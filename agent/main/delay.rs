@@ -80,23 +80,27 @@ pub(crate) async fn run_delay(args: DelayArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let cancel = CancellationToken::new();
-    if args.udp {
-        let proxy = reel::delay::start_udp(&options)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        ready(proxy.listen());
-        let running = tokio::spawn(proxy.run(cancel.clone()));
-        let signal = shutdown_signal().await;
-        cancel.cancel();
-        running.await.context("delay proxy task failed")?;
-        return signal;
-    }
     // The engine's message already says why (its source included).
-    let proxy = reel::delay::start(&options, cancel.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    ready(proxy.listen());
-    let running = tokio::spawn(proxy.run(cancel.clone()));
+    let engine = |e: reel::error::Error| anyhow::anyhow!("{e}");
+    if args.udp {
+        let proxy = reel::delay::start_udp(&options).await.map_err(engine)?;
+        serve(proxy.listen(), cancel.clone(), proxy.run(cancel)).await
+    } else {
+        let proxy = reel::delay::start(&options, cancel.clone())
+            .await
+            .map_err(engine)?;
+        serve(proxy.listen(), cancel.clone(), proxy.run(cancel)).await
+    }
+}
+
+/// Says the proxy listens, runs it until a signal, then stops it.
+async fn serve(
+    listen: std::net::SocketAddr,
+    cancel: CancellationToken,
+    run: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    ready(listen);
+    let running = tokio::spawn(run);
     let signal = shutdown_signal().await;
     cancel.cancel();
     running.await.context("delay proxy task failed")?;

@@ -202,6 +202,12 @@ impl Session {
         let out = faults.admit(d, now);
         // Counted live, so listings and metrics show loss as it happens.
         self.cfg.counters.add_faults(faults.counts().since(before));
+        self.schedule(dir, out);
+        self.send_due(now).await;
+    }
+
+    /// Queues what the faults let out, each until its due instant.
+    fn schedule(&mut self, dir: Direction, out: Vec<(Bytes, Instant)>) {
         for (payload, at) in out {
             self.seq += 1;
             self.waiting.push(Reverse(Due {
@@ -211,7 +217,6 @@ impl Session {
                 payload,
             }));
         }
-        self.send_due(now).await;
     }
 
     /// Sends every datagram due by `now`, in due order.
@@ -236,15 +241,7 @@ impl Session {
             (Direction::C2s, self.c2s.flush(now)),
             (Direction::S2c, self.s2c.flush(now)),
         ] {
-            for (payload, at) in out {
-                self.seq += 1;
-                self.waiting.push(Reverse(Due {
-                    at,
-                    seq: self.seq,
-                    dir,
-                    payload,
-                }));
-            }
+            self.schedule(dir, out);
         }
     }
 
