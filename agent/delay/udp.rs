@@ -13,7 +13,7 @@ use tracing::info;
 
 use super::{DelayOptions, kilobytes};
 use crate::domain::Direction;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::faults::datagram::DatagramSpec;
 use crate::host_port;
 use crate::udp::{CloseReason, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
@@ -31,16 +31,11 @@ pub struct UdpDelayProxy {
 pub async fn start_udp(options: &DelayOptions) -> Result<UdpDelayProxy> {
     host_port::validate("upstream", &options.upstream)?;
     host_port::validate_listen("listen", &options.listen)?;
-    let listen: SocketAddr = tokio::net::lookup_host(options.listen.as_str())
-        .await
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| Error::invalid("listen", format!("{} has no address", options.listen)))?;
     let each_way = DatagramSpec {
         latency: Some(options.latency),
         ..DatagramSpec::default()
     };
-    let mut spec = UdpSpec::new(listen, options.upstream.clone());
+    let mut spec = UdpSpec::new(options.listen.clone(), options.upstream.clone());
     spec.c2s = each_way;
     spec.s2c = each_way;
     spec.seed = options.seed;

@@ -1,4 +1,4 @@
-//! TCP proxies: the accept loop (`listener`), the per-connection relay
+//! Proxies: for TCP, the accept loop (`listener`), the per-connection relay
 //! (`relay`, reaching the upstream in `upstream`) and its two directions (`pump` for the plain path, `shaping`
 //! for the fault queue, `flow` for what both share, `buffer` for the read
 //! buffers), one running proxy's state
@@ -6,7 +6,9 @@
 //! proxies (`registry`), the check that no upstream leads back into the
 //! agent (`loops`), and the proxies kept in the data directory across
 //! restarts (`saved` for the file, `restore` for saving and starting them
-//! again).
+//! again). What a proxy is asked to be is `spec`. UDP proxies run the `udp`
+//! relay engine as a proxy of the registry (`udp`, and `udp_registry` for
+//! the registry's UDP side).
 
 mod bind;
 mod buffer;
@@ -20,15 +22,17 @@ mod restore;
 mod running;
 mod saved;
 mod shaping;
-mod start_udp;
+mod spec;
 mod udp;
+mod udp_registry;
 mod upstream;
 
 pub use crate::tap::ConnMeta;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
-pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies, ProxySpec};
+pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies};
 pub use restore::RestoreSummary;
 pub use running::{Proxy, ProxyInfo, ProxyMeters, UdpInfo};
 pub use saved::{SAVED_PROXIES_FILE, SavedError};
+pub use spec::ProxySpec;
 pub use udp::UdpRunning;
 pub use upstream::UPSTREAM_CONNECT_TIMEOUT;

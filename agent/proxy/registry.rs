@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,40 +13,18 @@ use tracing::{info, warn};
 use super::bind::bind;
 use super::loops::{self, OwnAddr};
 use super::running::NewProxy;
+use super::spec::ProxySpec;
 use super::udp::UdpRunning;
 use super::{Proxy, ProxyInfo, listener};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::fds::{self, FdBudget};
-use crate::{host_port, ids};
 
 /// Concurrent clients per proxy unless configured otherwise: far beyond a
 /// game server's usual load, low enough to stop a connection flood from
 /// exhausting the agent's file descriptors.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
-
-/// What to start.
-#[derive(Debug, Clone, Default)]
-pub struct ProxySpec {
-    /// host:port to bind.
-    pub listen: String,
-    /// host:port to relay to.
-    pub upstream: String,
-    /// Defaults to the id.
-    pub name: Option<String>,
-    /// Network conditions for its connections.
-    pub faults: FaultSpec,
-    /// Most concurrent clients; `None` = the agent's default.
-    pub max_connections: Option<u64>,
-    /// Where the request came from; decides whether it is saved.
-    pub origin: Origin,
-    /// Relay UDP datagrams instead of TCP connections (`max_connections`
-    /// then caps sessions).
-    pub udp: bool,
-    /// UDP: how long a session lives without a datagram; `None` = 60 s.
-    pub idle_timeout: Option<Duration>,
-}
 
 pub use super::running::Origin;
 
@@ -102,18 +79,6 @@ impl Proxies {
         self.proxies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn udp_map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<UdpRunning>>> {
-        self.udp.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The UDP proxy with this id or name, if one is.
-    fn find_udp(&self, id_or_name: &str) -> Option<Arc<UdpRunning>> {
-        self.udp_map()
-            .values()
-            .find(|p| *p.id == *id_or_name || p.name == id_or_name)
-            .cloned()
-    }
-
     /// Whether a proxy of either kind has `name` as its name or id.
     pub(super) fn name_taken(&self, map: &BTreeMap<String, Arc<Proxy>>, name: &str) -> bool {
         map.values().any(|p| p.name == name || *p.id == *name) || self.find_udp(name).is_some()
@@ -149,14 +114,7 @@ impl Proxies {
                 "applies to UDP proxies only (start it with udp)",
             ));
         }
-        host_port::validate("upstream", &spec.upstream)?;
-        host_port::validate_listen("listen", &spec.listen)?;
-        if let Some(name) = &spec.name {
-            ids::validate("name", name)?;
-        }
-        if spec.max_connections == Some(0) {
-            return Err(Error::invalid("max_connections", "must be at least 1"));
-        }
+        spec.check_addresses_and_limits()?;
         validate_faults(&spec.faults)?;
         let upstream_addrs = loops::resolve(&spec.upstream).await;
         let listener = bind(&spec.listen).await?;
@@ -368,13 +326,6 @@ impl Proxies {
     /// Every running proxy, in start order.
     pub fn all(&self) -> Vec<Arc<Proxy>> {
         let mut all: Vec<_> = self.map().values().cloned().collect();
-        all.sort_by_key(|p| p.started_at);
-        all
-    }
-
-    /// Every UDP proxy, in start order.
-    pub fn udp(&self) -> Vec<Arc<UdpRunning>> {
-        let mut all: Vec<_> = self.udp_map().values().cloned().collect();
         all.sort_by_key(|p| p.started_at);
         all
     }

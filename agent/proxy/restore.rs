@@ -12,9 +12,10 @@ use std::path::Path;
 
 use tracing::{info, warn};
 
-use super::registry::{Origin, Proxies, ProxySpec};
+use super::registry::{Origin, Proxies};
 use super::running::Proxy;
 use super::saved::{self, SAVED_PROXIES_FILE, SavedError, SavedFaults, SavedProxy};
+use super::spec::ProxySpec;
 
 /// What `restore` did, for the log and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

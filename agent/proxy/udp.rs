@@ -48,7 +48,7 @@ impl std::fmt::Debug for UdpRunning {
 pub(super) struct NewUdp {
     pub id: Arc<str>,
     pub name: String,
-    pub listen: SocketAddr,
+    pub listen: String,
     pub upstream: String,
     pub idle_timeout: Duration,
     pub max_sessions: u64,

@@ -42,7 +42,7 @@ impl UdpProxy {
     /// # Errors
     /// `Bind` naming the address when it cannot be bound.
     pub async fn start(spec: UdpSpec, observer: Arc<dyn UdpObserver>) -> Result<UdpProxy> {
-        let socket = UdpSocket::bind(spec.listen)
+        let socket = UdpSocket::bind(spec.listen.as_str())
             .await
             .map_err(|source| Error::Bind {
                 addr: format!("udp {}", spec.listen),

@@ -1,6 +1,5 @@
 //! What a UDP proxy is asked to be, and its defaults.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -17,7 +16,8 @@ pub const DEFAULT_MAX_SESSIONS: u64 = 10_000;
 /// What a UDP proxy is asked to be.
 #[derive(Debug, Clone)]
 pub struct UdpSpec {
-    pub listen: SocketAddr,
+    /// host:port to bind; every address it resolves to is tried in turn.
+    pub listen: String,
     /// host:port, resolved when a session opens.
     pub upstream: String,
     pub idle_timeout: Duration,
@@ -35,9 +35,9 @@ pub struct UdpSpec {
 }
 
 impl UdpSpec {
-    pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> UdpSpec {
+    pub fn new(listen: impl Into<String>, upstream: impl Into<String>) -> UdpSpec {
         UdpSpec {
-            listen,
+            listen: listen.into(),
             upstream: upstream.into(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,

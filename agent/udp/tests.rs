@@ -52,7 +52,7 @@ async fn proxy(spec: UdpSpec) -> (UdpProxy, Arc<Heard>) {
 }
 
 fn spec(upstream: SocketAddr) -> UdpSpec {
-    UdpSpec::new("127.0.0.1:0".parse().unwrap(), upstream.to_string())
+    UdpSpec::new("127.0.0.1:0", upstream.to_string())
 }
 
 async fn client(proxy: SocketAddr) -> UdpSocket {

@@ -1,21 +1,43 @@
-//! Starting a UDP proxy: the same checks as a TCP one where they apply
-//! (addresses, name, no upstream leading back into the agent's own UDP
-//! listeners), then the relay engine under the registry's ids and names.
+//! The registry's UDP side: its UDP proxies, found and listed, and starting
+//! one: the same checks as a TCP one where they apply (addresses, name, no
+//! upstream leading back into the agent's own UDP listeners), then the relay
+//! engine under the registry's ids and names.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 
 use tracing::info;
 
 use super::ProxyInfo;
 use super::loops::{self, OwnAddr};
-use super::registry::{Proxies, ProxySpec};
+use super::registry::Proxies;
+use super::spec::ProxySpec;
 use super::udp::{NewUdp, UdpRunning};
 use crate::error::{Error, Result};
 use crate::events::EventBody;
 use crate::udp::DEFAULT_IDLE_TIMEOUT;
-use crate::{host_port, ids};
 
 impl Proxies {
+    pub(super) fn udp_map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<UdpRunning>>> {
+        self.udp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The UDP proxy with this id or name, if one is.
+    pub(super) fn find_udp(&self, id_or_name: &str) -> Option<Arc<UdpRunning>> {
+        self.udp_map()
+            .values()
+            .find(|p| *p.id == *id_or_name || p.name == id_or_name)
+            .cloned()
+    }
+
+    /// Every UDP proxy, in start order.
+    pub fn udp(&self) -> Vec<Arc<UdpRunning>> {
+        let mut all: Vec<_> = self.udp_map().values().cloned().collect();
+        all.sort_by_key(|p| p.started_at);
+        all
+    }
+
     /// Binds and starts a UDP proxy.
     ///
     /// # Errors
@@ -23,14 +45,7 @@ impl Proxies {
     /// is given (datagram faults are not settable through the API yet) or
     /// `idle_timeout` when it is zero.
     pub(super) async fn start_udp(&self, spec: ProxySpec) -> Result<ProxyInfo> {
-        host_port::validate("upstream", &spec.upstream)?;
-        host_port::validate_listen("listen", &spec.listen)?;
-        if let Some(name) = &spec.name {
-            ids::validate("name", name)?;
-        }
-        if spec.max_connections == Some(0) {
-            return Err(Error::invalid("max_connections", "must be at least 1"));
-        }
+        spec.check_addresses_and_limits()?;
         if !spec.faults.is_none() {
             return Err(Error::invalid(
                 "faults",
@@ -42,11 +57,6 @@ impl Proxies {
         if idle_timeout.is_zero() {
             return Err(Error::invalid("idle_timeout", "must be more than 0"));
         }
-        let listen = tokio::net::lookup_host(spec.listen.as_str())
-            .await
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| Error::invalid("listen", format!("{} has no address", spec.listen)))?;
         let upstream_addrs = loops::resolve(&spec.upstream).await;
         let (id, name) = {
             let map = self.map();
@@ -60,7 +70,7 @@ impl Proxies {
         let running = UdpRunning::start(NewUdp {
             id: id.as_str().into(),
             name,
-            listen,
+            listen: spec.listen.clone(),
             upstream: spec.upstream.clone(),
             idle_timeout,
             max_sessions: spec
