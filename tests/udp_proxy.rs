@@ -20,16 +20,18 @@ fn only(out: &CtlOutput) -> serde_json::Value {
     ok_data(out).remove(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
-    let a = agent.addr_str();
-    let echo = udp_echo_server().await;
-    let started = only(
+/// `reelctl proxy start --udp` on `agent`, relaying to `upstream`: its JSON.
+async fn start_udp_proxy(
+    agent: &str,
+    upstream: SocketAddr,
+    name: &str,
+    idle_timeout: &str,
+) -> serde_json::Value {
+    let upstream = upstream.to_string();
+    only(
         &reelctl_async(&[
             "-a",
-            &a,
+            agent,
             "--json",
             "proxy",
             "start",
@@ -37,14 +39,23 @@ async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
             "--listen",
             "127.0.0.1:0",
             "--upstream",
-            &echo.to_string(),
+            &upstream,
             "--name",
-            "game",
+            name,
             "--idle-timeout",
-            "1s",
+            idle_timeout,
         ])
         .await,
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
+    let a = agent.addr_str();
+    let echo = udp_echo_server().await;
+    let started = start_udp_proxy(&a, echo, "game", "1s").await;
     assert_eq!(started["udp"], true, "{started}");
     assert_eq!(started["idle_timeout_ms"], 1000);
     let listen: SocketAddr = started["listen"].as_str().unwrap().parse().unwrap();
@@ -211,25 +222,7 @@ async fn a_udp_proxy_comes_back_after_kill9_on_its_port() {
     let data = dir.path().join("data");
     let mut agent = AgentProc::start("127.0.0.1", &data);
     let echo = udp_echo_server().await;
-    let started = only(
-        &reelctl_async(&[
-            "-a",
-            &agent.addr_str(),
-            "--json",
-            "proxy",
-            "start",
-            "--udp",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &echo.to_string(),
-            "--name",
-            "voice",
-            "--idle-timeout",
-            "30s",
-        ])
-        .await,
-    );
+    let started = start_udp_proxy(&agent.addr_str(), echo, "voice", "30s").await;
     let listen = started["listen"].as_str().unwrap().to_owned();
     agent.kill9();
 
