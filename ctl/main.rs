@@ -83,15 +83,9 @@ fn run(cli: Cli) -> Exit {
         Command::Shell(_) => return shell::run(cli.global, &settings, run),
         command => command,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match output::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            output::print_error(&format!("cannot start the async runtime: {error}"));
-            return Exit::Internal;
-        }
+        Err(exit) => return exit,
     };
     match runtime.block_on(dispatch(command, &settings)) {
         Ok(exit) => exit,

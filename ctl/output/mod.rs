@@ -24,6 +24,8 @@ pub(crate) mod watch_lines;
 pub(crate) mod watch_seconds;
 
 pub(crate) use progress::ReplayDisplay;
-pub(crate) use report::{print_agents, print_checked, print_error, print_report, print_warnings};
+pub(crate) use report::{
+    print_agents, print_checked, print_error, print_report, print_warnings, runtime,
+};
 pub(crate) use sources::print_sources;
 pub(crate) use watch::{WatchPrinter, watch_end};

@@ -262,6 +262,18 @@ pub(crate) fn print_error(message: &dyn std::fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "error: {message}");
 }
 
+/// The single-threaded runtime a command runs on; when it cannot start,
+/// the error is printed and the exit status to end with returned.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            print_error(&format!("cannot start the async runtime: {error}"));
+            Exit::Internal
+        })
+}
+
 /// The settings' warnings on stderr, unless `-q`.
 pub(crate) fn print_warnings(settings: &Settings) {
     if settings.output.verbosity == Verbosity::Quiet {

@@ -42,15 +42,9 @@ impl Human for SeedRecords {
 
 /// Lists the recordings of every selected agent and prints them.
 pub(crate) fn show(settings: &Settings) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match output::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            output::print_error(&format!("cannot start the async runtime: {error}"));
-            return Exit::Internal;
-        }
+        Err(exit) => return exit,
     };
     // A line before may have installed other credentials.
     crate::access::install(settings.access.clone());
