@@ -164,7 +164,7 @@ pub struct ProxyInfo {
 }
 
 /// What a UDP proxy's listing adds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UdpInfo {
     pub idle_timeout: std::time::Duration,
     pub datagrams_c2s: u64,

@@ -31,12 +31,7 @@ pub fn agent_info(s: AgentStatus) -> pb::AgentInfo {
 }
 
 pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
-    let udp = p.udp.unwrap_or(crate::proxy::UdpInfo {
-        idle_timeout: std::time::Duration::ZERO,
-        datagrams_c2s: 0,
-        datagrams_s2c: 0,
-        dropped_c2s: 0,
-    });
+    let udp = p.udp.unwrap_or_default();
     pb::ProxyInfo {
         udp: p.udp.is_some(),
         idle_timeout_ms: duration_ms(udp.idle_timeout),
