@@ -83,14 +83,10 @@ impl DownloadCheck {
     }
 }
 
-/// Lower-case hex of a digest.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reel::rewrite::hex;
 
     fn chunk(name: &str, size: u64, data: &[u8], sha256: &[u8]) -> FileChunk {
         FileChunk {

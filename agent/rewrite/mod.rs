@@ -28,7 +28,7 @@ mod conn;
 mod error;
 mod fields;
 mod framer;
-pub(crate) mod hex;
+mod hex;
 mod int;
 mod locate;
 mod message;

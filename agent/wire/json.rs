@@ -143,7 +143,7 @@ pub(crate) fn instant_ms<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Erro
 }
 
 pub(crate) fn hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::rewrite::hex::encode(bytes))
+    s.serialize_str(&crate::rewrite::hex(bytes))
 }
 
 pub(crate) fn empty_as_null<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {

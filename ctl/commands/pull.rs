@@ -11,11 +11,11 @@ use reel::record::RECORDING_EXT;
 use serde::Serialize;
 
 use crate::args::RecordPullArgs;
-use crate::download_check::hex;
 use crate::error::AgentError;
 use crate::fleet::{self, AgentClient, Report};
 use crate::settings::Settings;
 use crate::transfer;
+use reel::rewrite::hex;
 
 /// One downloaded file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
