@@ -1,6 +1,7 @@
 //! Network conditions for datagrams (issue 16): loss, independent or in
 //! bursts (the Gilbert–Elliott model as netem defines it), duplication,
-//! reordering within a window, and latency with jitter. This is the pure
+//! reordering within a window, latency with jitter, and a bandwidth cap
+//! with a bounded queue (`queue`). This is the pure
 //! decision for one direction of one session: datagrams in, datagrams out
 //! with the instant each is due; the UDP relay does the sending. With a seed,
 //! the same traffic gets the same fate datagram for datagram.
@@ -13,6 +14,21 @@ use rand::rngs::StdRng;
 
 use super::random::draw;
 use super::spec::Latency;
+
+mod queue;
+pub use queue::QUEUE_LIMIT;
+use queue::RateQueue;
+
+/// What the faults need to know of a datagram: its size, for the rate.
+pub trait Datagram: Clone {
+    fn size(&self) -> usize;
+}
+
+impl Datagram for bytes::Bytes {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
 
 /// The Gilbert–Elliott loss model, in netem's terms (`tc ... loss gemodel
 /// p r 1-h 1-k`): a good and a bad state, with a loss probability each.
@@ -79,6 +95,9 @@ pub struct DatagramSpec {
     /// delays differ, as on a real path, unless `keep_order`.
     pub latency: Option<Latency>,
     pub keep_order: bool,
+    /// Bytes per second; datagrams over it wait in a queue of at most
+    /// [`QUEUE_LIMIT`], and past that are dropped.
+    pub bandwidth: Option<u64>,
 }
 
 /// What the faults did, for counters and tests.
@@ -88,6 +107,8 @@ pub struct DatagramCounts {
     pub lost: u64,
     pub duplicated: u64,
     pub reordered: u64,
+    /// Dropped because the bandwidth queue was full.
+    pub dropped: u64,
 }
 
 impl DatagramCounts {
@@ -98,6 +119,7 @@ impl DatagramCounts {
             lost: self.lost - earlier.lost,
             duplicated: self.duplicated - earlier.duplicated,
             reordered: self.reordered - earlier.reordered,
+            dropped: self.dropped - earlier.dropped,
         }
     }
 }
@@ -111,10 +133,12 @@ pub struct DatagramFaults<T> {
     held: VecDeque<(T, u32)>,
     /// With `keep_order`: when the last datagram sent is due.
     last_due: Option<Instant>,
+    /// With `bandwidth`: made at the first datagram, kept across updates.
+    rate: Option<RateQueue>,
     counts: DatagramCounts,
 }
 
-impl<T: Clone> DatagramFaults<T> {
+impl<T: Datagram> DatagramFaults<T> {
     pub fn new(spec: DatagramSpec, rng: StdRng) -> DatagramFaults<T> {
         DatagramFaults {
             spec,
@@ -122,7 +146,40 @@ impl<T: Clone> DatagramFaults<T> {
             bad: false,
             held: VecDeque::new(),
             last_due: None,
+            rate: None,
             counts: DatagramCounts::default(),
+        }
+    }
+
+    /// Follows a new profile from the next datagram on (a live update).
+    /// Draws go on from the same generator unless `rng` is given (the seed
+    /// changed). Datagrams held for reordering go at once when the new
+    /// profile does not reorder; those already due keep their instant.
+    pub fn update(
+        &mut self,
+        spec: DatagramSpec,
+        rng: Option<StdRng>,
+        now: Instant,
+    ) -> Vec<(T, Instant)> {
+        self.spec = spec;
+        if let Some(rng) = rng {
+            self.rng = rng;
+        }
+        match (spec.bandwidth, self.rate.as_mut()) {
+            (None, _) => self.rate = None,
+            (Some(r), Some(q)) => q.set_rate(r),
+            (Some(_), None) => {}
+        }
+        if !spec.keep_order {
+            self.last_due = None;
+        }
+        if spec.loss.is_none() {
+            self.bad = false;
+        }
+        if spec.reorder.is_none() {
+            self.flush(now)
+        } else {
+            Vec::new()
         }
     }
 
@@ -146,17 +203,14 @@ impl<T: Clone> DatagramFaults<T> {
         let mut out = Vec::new();
         if self.spec.duplicate > 0.0 && self.rng.random_bool(self.spec.duplicate.min(1.0)) {
             self.counts.duplicated += 1;
-            let due = self.due(now);
-            out.push((datagram.clone(), due));
+            self.send(datagram.clone(), now, &mut out);
         }
-        let due = self.due(now);
-        out.push((datagram, due));
+        self.send(datagram, now, &mut out);
         // This datagram passed the held ones: those it was the last of go.
         let mut kept = VecDeque::with_capacity(self.held.len());
         for (d, left) in std::mem::take(&mut self.held) {
             if left <= 1 {
-                let due = self.due(now);
-                out.push((d, due));
+                self.send(d, now, &mut out);
             } else {
                 kept.push_back((d, left - 1));
             }
@@ -168,12 +222,29 @@ impl<T: Clone> DatagramFaults<T> {
     /// The session went idle or closes: what is still held goes now.
     pub fn flush(&mut self, now: Instant) -> Vec<(T, Instant)> {
         let held: Vec<T> = self.held.drain(..).map(|(d, _)| d).collect();
-        held.into_iter()
-            .map(|d| {
-                let due = self.due(now);
-                (d, due)
-            })
-            .collect()
+        let mut out = Vec::with_capacity(held.len());
+        for d in held {
+            self.send(d, now, &mut out);
+        }
+        out
+    }
+
+    /// Puts a datagram on the way out at `now`: through the rate's queue
+    /// (or dropped at it), then its latency.
+    fn send(&mut self, d: T, now: Instant, out: &mut Vec<(T, Instant)>) {
+        let mut leaves = now;
+        if let Some(rate) = self.spec.bandwidth {
+            let queue = self.rate.get_or_insert_with(|| RateQueue::new(rate, now));
+            match queue.depart(d.size(), now) {
+                Some(at) => leaves = at,
+                None => {
+                    self.counts.dropped += 1;
+                    return;
+                }
+            }
+        }
+        let due = self.due(leaves);
+        out.push((d, due));
     }
 
     fn lost(&mut self) -> bool {
