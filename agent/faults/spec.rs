@@ -113,6 +113,8 @@ pub struct FaultSpec {
     pub toxicity: f64,
     /// Same seed and same traffic give the same schedule; `None` is random.
     pub seed: Option<u64>,
+    /// Loss, duplication, reordering: UDP proxies only (`faults::udp`).
+    pub datagram: super::udp::DatagramFields,
 }
 
 impl Default for FaultSpec {
@@ -132,6 +134,7 @@ impl Default for FaultSpec {
             connect_delay: None,
             toxicity: 1.0,
             seed: None,
+            datagram: super::udp::DatagramFields::default(),
         }
     }
 }
@@ -164,7 +167,8 @@ impl FaultSpec {
                 && self.slow_close.is_none()
                 && self.slicer.is_none()
                 && self.limit_bytes.is_none()
-                && self.connect_delay.is_none())
+                && self.connect_delay.is_none()
+                && self.datagram.is_none())
     }
 
     /// Whether data in `dir` needs the shaping path (held, paced or cut).
@@ -236,6 +240,7 @@ impl FaultSpec {
         if self.black_hole_close_after.is_some() && !self.black_hole {
             errors.push(err("black_hole_close_after", "needs black_hole"));
         }
+        self.datagram.validate(&mut errors);
         if !self.directions.c2s && !self.directions.s2c {
             errors.push(err("direction", "choose c2s, s2c or both"));
         }
