@@ -2,7 +2,8 @@
 //! reelctl against a real agent: started with `--udp`, datagrams relayed
 //! whole with sessions and datagrams counted in `proxy ls`, sessions closed
 //! when idle and evented, stopped like any proxy; what UDP proxies do not
-//! take yet (faults, recordings) is refused with a message that says so.
+//! take yet (recordings) is refused with a message that says so. Their
+//! faults are tests/udp_faults.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -175,22 +176,11 @@ async fn what_udp_proxies_do_not_take_yet_is_refused_clearly() {
             reelctl_async(&args).await
         }
     };
-    let faulty = start(&["--latency", "10ms"]).await;
-    faulty.assert_code(1);
-    assert!(faulty.stderr.contains("faults"), "{}", faulty.stderr);
-
     start(&["--name", "game"]).await.assert_code(0);
     let twice = start(&["--name", "game"]).await;
     twice.assert_code(1);
     assert!(twice.stderr.contains("game"), "{}", twice.stderr);
 
-    let faults = reelctl_async(&["-a", &a, "faults", "set", "game", "--latency", "10ms"]).await;
-    faults.assert_code(1);
-    assert!(
-        faults.stderr.contains("is a UDP proxy"),
-        "{}",
-        faults.stderr
-    );
     let record = reelctl_async(&["-a", &a, "record", "start", "--proxy", "game"]).await;
     record.assert_code(1);
     assert!(

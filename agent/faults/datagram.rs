@@ -30,59 +30,7 @@ impl Datagram for bytes::Bytes {
     }
 }
 
-/// The Gilbert–Elliott loss model, in netem's terms (`tc ... loss gemodel
-/// p r 1-h 1-k`): a good and a bad state, with a loss probability each.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GilbertElliott {
-    /// Good to bad, per datagram.
-    pub p: f64,
-    /// Bad to good, per datagram.
-    pub r: f64,
-    /// Loss probability in the bad state (netem's 1-h).
-    pub bad_loss: f64,
-    /// Loss probability in the good state (netem's 1-k).
-    pub good_loss: f64,
-}
-
-impl GilbertElliott {
-    /// netem's Simple Gilbert model: every datagram in the bad state is
-    /// lost, none in the good one; bursts of mean length 1/r.
-    pub fn simple(p: f64, r: f64) -> GilbertElliott {
-        GilbertElliott {
-            p,
-            r,
-            bad_loss: 1.0,
-            good_loss: 0.0,
-        }
-    }
-
-    /// The share of datagrams lost in the long run.
-    pub fn mean_loss(&self) -> f64 {
-        if self.p + self.r == 0.0 {
-            return self.good_loss;
-        }
-        let bad = self.p / (self.p + self.r);
-        bad * self.bad_loss + (1.0 - bad) * self.good_loss
-    }
-}
-
-/// How datagrams are lost.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Loss {
-    /// Each datagram independently, with this probability.
-    Random(f64),
-    Bursts(GilbertElliott),
-}
-
-/// A datagram held back and sent after some of the ones behind it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Reorder {
-    /// Share of datagrams held back.
-    pub probability: f64,
-    /// A held datagram goes out after 1 to `window` of the datagrams that
-    /// follow it (drawn per datagram), or when the session goes idle.
-    pub window: u32,
-}
+pub use super::datagram_fields::{GilbertElliott, Loss, Reorder};
 
 /// The conditions of one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -106,6 +54,9 @@ pub struct DatagramCounts {
     pub seen: u64,
     pub lost: u64,
     pub duplicated: u64,
+    /// Held back and sent after at least one datagram that followed them:
+    /// what a receiver sees out of order. (One held and then sent with
+    /// nothing behind it, at idle or a profile change, is only late.)
     pub reordered: u64,
     /// Dropped because the bandwidth queue was full.
     pub dropped: u64,
@@ -129,8 +80,9 @@ pub struct DatagramFaults<T> {
     spec: DatagramSpec,
     rng: StdRng,
     bad: bool,
-    /// Held datagrams, with how many more must pass before each goes.
-    held: VecDeque<(T, u32)>,
+    /// Held datagrams, with how many more must pass before each goes and
+    /// whether one has passed it yet.
+    held: VecDeque<(T, u32, bool)>,
     /// With `keep_order`: when the last datagram sent is due.
     last_due: Option<Instant>,
     /// With `bandwidth`: made at the first datagram, kept across updates.
@@ -196,8 +148,7 @@ impl<T: Datagram> DatagramFaults<T> {
             return Vec::new();
         }
         if let Some(window) = self.held_for() {
-            self.counts.reordered += 1;
-            self.held.push_back((datagram, window));
+            self.held.push_back((datagram, window, false));
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -208,11 +159,12 @@ impl<T: Datagram> DatagramFaults<T> {
         self.send(datagram, now, &mut out);
         // This datagram passed the held ones: those it was the last of go.
         let mut kept = VecDeque::with_capacity(self.held.len());
-        for (d, left) in std::mem::take(&mut self.held) {
+        for (d, left, _) in std::mem::take(&mut self.held) {
             if left <= 1 {
+                self.counts.reordered += 1;
                 self.send(d, now, &mut out);
             } else {
-                kept.push_back((d, left - 1));
+                kept.push_back((d, left - 1, true));
             }
         }
         self.held = kept;
@@ -221,9 +173,12 @@ impl<T: Datagram> DatagramFaults<T> {
 
     /// The session went idle or closes: what is still held goes now.
     pub fn flush(&mut self, now: Instant) -> Vec<(T, Instant)> {
-        let held: Vec<T> = self.held.drain(..).map(|(d, _)| d).collect();
+        let held: Vec<(T, u32, bool)> = self.held.drain(..).collect();
         let mut out = Vec::with_capacity(held.len());
-        for d in held {
+        for (d, _, passed) in held {
+            if passed {
+                self.counts.reordered += 1;
+            }
             self.send(d, now, &mut out);
         }
         out

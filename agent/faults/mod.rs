@@ -9,12 +9,14 @@
 pub mod bucket;
 mod conn;
 pub mod datagram;
+mod datagram_fields;
 pub mod describe;
+mod limits;
 pub mod parse;
 pub mod random;
 mod spec;
 pub mod udp;
 
 pub use conn::{ConnFaults, Cut, DirFaults, ProxyFaults};
+pub use datagram_fields::DatagramFields;
 pub use spec::{Directions, FaultSpec, FieldError, Latency, Slicer, UnknownDirections};
-pub use udp::DatagramFields;

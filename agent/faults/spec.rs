@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use crate::format::Direction;
 
-/// The longest duration any fault or delay accepts: a year. Longer is a
-/// typo (`1e20`), and `Instant + d` would overflow for values near
-/// `Duration::MAX`, so it is refused where people type it.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+pub use super::limits::MAX_DURATION;
 
 /// How long each chunk is held back.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,7 +111,7 @@ pub struct FaultSpec {
     /// Same seed and same traffic give the same schedule; `None` is random.
     pub seed: Option<u64>,
     /// Loss, duplication, reordering: UDP proxies only (`faults::udp`).
-    pub datagram: super::udp::DatagramFields,
+    pub datagram: super::datagram_fields::DatagramFields,
 }
 
 impl Default for FaultSpec {
@@ -134,7 +131,7 @@ impl Default for FaultSpec {
             connect_delay: None,
             toxicity: 1.0,
             seed: None,
-            datagram: super::udp::DatagramFields::default(),
+            datagram: super::datagram_fields::DatagramFields::default(),
         }
     }
 }
@@ -240,7 +237,9 @@ impl FaultSpec {
         if self.black_hole_close_after.is_some() && !self.black_hole {
             errors.push(err("black_hole_close_after", "needs black_hole"));
         }
-        self.datagram.validate(&mut errors);
+        for (field, reason) in self.datagram.validate() {
+            errors.push(err(field, reason));
+        }
         if !self.directions.c2s && !self.directions.s2c {
             errors.push(err("direction", "choose c2s, s2c or both"));
         }

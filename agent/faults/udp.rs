@@ -6,11 +6,10 @@
 //! shared with TCP; the rest of a TCP profile is refused on a UDP proxy, by
 //! name (`tcp_only_fields`), and these fields on a TCP one.
 
-use std::fmt;
-
-use super::datagram::{DatagramSpec, GilbertElliott, Loss, Reorder};
+use super::datagram::{DatagramSpec, GilbertElliott, Reorder};
+pub use super::datagram_fields::{DatagramFields, percent};
 use super::parse::ValueError;
-use super::spec::{FaultSpec, FieldError};
+use super::spec::FaultSpec;
 use crate::format::Direction;
 
 /// A reorder window when none is given: a held datagram goes out after 1
@@ -20,77 +19,6 @@ pub const DEFAULT_REORDER_WINDOW: u32 = 3;
 /// What a UDP proxy takes, for the refusal of what it does not.
 const UDP_FIELDS: &str = "latency, bandwidth, direction, seed, loss, loss_bursts, duplicate, \
                           reorder, keep_order";
-
-/// What a UDP proxy does to datagrams beyond latency and bandwidth. Each
-/// applies to the profile's directions. `Default` is nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct DatagramFields {
-    pub loss: Option<Loss>,
-    /// Share of datagrams sent twice, 0 to 1.
-    pub duplicate: Option<f64>,
-    pub reorder: Option<Reorder>,
-    /// Jittered datagrams keep their order (off: they overtake each other).
-    pub keep_order: bool,
-}
-
-impl DatagramFields {
-    pub fn is_none(&self) -> bool {
-        *self == DatagramFields::default()
-    }
-
-    /// The fields set, by their wire names: what a TCP proxy refuses.
-    pub fn set_fields(&self) -> Vec<&'static str> {
-        let mut set = Vec::new();
-        match self.loss {
-            Some(Loss::Random(_)) => set.push("loss"),
-            Some(Loss::Bursts(_)) => set.push("loss_bursts"),
-            None => {}
-        }
-        if self.duplicate.is_some() {
-            set.push("duplicate");
-        }
-        if self.reorder.is_some() {
-            set.push("reorder");
-        }
-        if self.keep_order {
-            set.push("keep_order");
-        }
-        set
-    }
-
-    /// Adds a `FieldError` for each value out of range.
-    pub(super) fn validate(&self, errors: &mut Vec<FieldError>) {
-        let mut share = |field: &'static str, v: f64| {
-            if !(0.0..=1.0).contains(&v) || v.is_nan() {
-                errors.push(FieldError {
-                    field,
-                    reason: format!("{v} is outside [0, 1]"),
-                });
-            }
-        };
-        match self.loss {
-            Some(Loss::Random(p)) => share("loss", p),
-            Some(Loss::Bursts(ge)) => {
-                for v in [ge.p, ge.r, ge.bad_loss, ge.good_loss] {
-                    share("loss_bursts", v);
-                }
-            }
-            None => {}
-        }
-        if let Some(d) = self.duplicate {
-            share("duplicate", d);
-        }
-        if let Some(r) = self.reorder {
-            share("reorder", r.probability);
-            if r.window == 0 {
-                errors.push(FieldError {
-                    field: "reorder_window",
-                    reason: "must be at least 1".to_owned(),
-                });
-            }
-        }
-    }
-}
 
 impl FaultSpec {
     /// The fields set that only a TCP proxy can act on, by their wire
@@ -255,44 +183,10 @@ pub fn reorder(s: &str) -> Result<Reorder, ValueError> {
     })
 }
 
-/// `12.5%`: a share as `share` reads it back.
-pub fn percent(v: f64) -> String {
-    let text = format!("{:.4}", v * 100.0);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}%")
-}
-
-impl fmt::Display for DatagramFields {
-    /// The fields set, comma-separated, in the order of the flags.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut items = Vec::new();
-        match self.loss {
-            Some(Loss::Random(p)) => items.push(format!("loss {}", percent(p))),
-            Some(Loss::Bursts(ge)) => items.push(format!(
-                "loss bursts {},{},{},{}",
-                percent(ge.p),
-                percent(ge.r),
-                percent(ge.bad_loss),
-                percent(ge.good_loss)
-            )),
-            None => {}
-        }
-        if let Some(d) = self.duplicate {
-            items.push(format!("duplicate {}", percent(d)));
-        }
-        if let Some(r) = self.reorder {
-            items.push(format!("reorder {}:{}", percent(r.probability), r.window));
-        }
-        if self.keep_order {
-            items.push("keep order".to_owned());
-        }
-        f.write_str(&items.join(", "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::datagram::Loss;
     use crate::faults::{Directions, Latency};
 
     #[test]

@@ -66,6 +66,7 @@ impl UdpProxy {
             cancel: cancel.clone(),
             tasks: tasks.clone(),
             sessions: HashMap::new(),
+            opened: 0,
         };
         tasks.spawn(relay.run());
         Ok(UdpProxy {
@@ -113,6 +114,11 @@ struct Relay {
     tasks: TaskTracker,
     sessions: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
     faults: watch::Receiver<FaultPlan>,
+    /// Sessions opened so far: a session's draws follow its place in this
+    /// proxy's order, so the same seed and traffic give the same fates on
+    /// a fresh proxy whatever else the agent did (session ids are
+    /// agent-wide).
+    opened: u64,
 }
 
 impl Relay {
@@ -177,8 +183,11 @@ impl Relay {
         };
         let id = self.spec.session_ids.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let ordinal = self.opened;
+        self.opened += 1;
         let config = SessionConfig {
             id,
+            ordinal,
             client,
             listen: self.socket.clone(),
             spec: self.spec.clone(),

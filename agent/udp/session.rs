@@ -29,6 +29,8 @@ const MAX_DATAGRAM: usize = 65_535;
 
 pub(super) struct SessionConfig {
     pub id: u64,
+    /// Its place among the proxy's sessions, for reproducible draws.
+    pub ordinal: u64,
     pub client: SocketAddr,
     pub listen: Arc<UdpSocket>,
     pub spec: Arc<UdpSpec>,
@@ -128,8 +130,8 @@ impl Session {
         let mut cfg = cfg;
         let plan = *cfg.faults.borrow_and_update();
         let seed = plan.seed;
-        let c2s = DatagramFaults::new(plan.c2s, rng(seed, cfg.id, stream_of(Direction::C2s)));
-        let s2c = DatagramFaults::new(plan.s2c, rng(seed, cfg.id, stream_of(Direction::S2c)));
+        let c2s = DatagramFaults::new(plan.c2s, rng(seed, cfg.ordinal, stream_of(Direction::C2s)));
+        let s2c = DatagramFaults::new(plan.s2c, rng(seed, cfg.ordinal, stream_of(Direction::S2c)));
         cfg.observer.session_opened(&info);
         Ok(Session {
             cfg,
@@ -223,7 +225,7 @@ impl Session {
         let reseed = plan.seed != self.seed;
         self.seed = plan.seed;
         for dir in [Direction::C2s, Direction::S2c] {
-            let fresh = reseed.then(|| rng(plan.seed, self.cfg.id, stream_of(dir)));
+            let fresh = reseed.then(|| rng(plan.seed, self.cfg.ordinal, stream_of(dir)));
             let (faults, spec) = match dir {
                 Direction::C2s => (&mut self.c2s, plan.c2s),
                 Direction::S2c => (&mut self.s2c, plan.s2c),
