@@ -207,13 +207,14 @@ impl<T: Datagram> DatagramFaults<T> {
             None => false,
             Some(Loss::Random(p)) => p > 0.0 && self.rng.random_bool(p.min(1.0)),
             Some(Loss::Bursts(ge)) => {
-                // netem's order: the state moves, then the datagram's fate
-                // is drawn in the state it moved to.
+                // netem's order (`loss_gilb_ell` in sch_netem.c): the state
+                // moves for the next datagram, and this one's fate is drawn
+                // with the loss of the state it arrived in.
+                let loss = if self.bad { ge.bad_loss } else { ge.good_loss };
                 let flip = if self.bad { ge.r } else { ge.p };
                 if flip > 0.0 && self.rng.random_bool(flip.min(1.0)) {
                     self.bad = !self.bad;
                 }
-                let loss = if self.bad { ge.bad_loss } else { ge.good_loss };
                 loss > 0.0 && self.rng.random_bool(loss.min(1.0))
             }
         }
