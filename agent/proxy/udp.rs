@@ -12,10 +12,12 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::ProxyInfo;
-use crate::domain::Direction;
+use crate::domain::{Direction, Transport};
 use crate::error::Result;
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
+use crate::format::ProxyMeta;
+use crate::tap::{ConnMeta, Tap, TapTable};
 use crate::udp::{CloseReason, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
 
 /// A running UDP proxy.
@@ -29,6 +31,9 @@ pub struct UdpRunning {
     pub max_sessions: u64,
     /// Whether it came from the API, the config file or the saved proxies.
     pub origin: super::Origin,
+    /// Its sessions and the recordings tapping it (the relay's sessions
+    /// feed them).
+    table: Arc<TapTable>,
     proxy: UdpProxy,
     cancel: CancellationToken,
 }
@@ -70,6 +75,8 @@ impl UdpRunning {
         spec.max_sessions = new.max_sessions;
         spec.session_ids = new.session_ids;
         spec.fds = new.fds;
+        spec.proxy_id = new.id.clone();
+        let table = spec.taps.clone();
         let observer = Arc::new(Publisher {
             proxy: new.id.clone(),
             bus: new.bus.clone(),
@@ -83,6 +90,7 @@ impl UdpRunning {
             idle_timeout: new.idle_timeout,
             max_sessions: new.max_sessions,
             origin: new.origin,
+            table,
             proxy,
             cancel: new.cancel,
         });
@@ -96,6 +104,33 @@ impl UdpRunning {
             running.cancel.clone(),
         ));
         Ok(running)
+    }
+
+    /// How a recording's header describes it.
+    pub fn meta(&self) -> ProxyMeta {
+        ProxyMeta {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            listen: self.listen().to_string(),
+            upstream: self.upstream.clone(),
+            transport: Transport::Udp,
+        }
+    }
+
+    /// Starts feeding `tap`; returns the sessions already open, which the
+    /// recording describes as mid-session.
+    pub(crate) fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
+        self.table.attach(tap)
+    }
+
+    /// Stops feeding the recording `recording_id`.
+    pub(crate) fn detach(&self, recording_id: &str) {
+        self.table.detach(recording_id);
+    }
+
+    /// The sessions open now, as connections.
+    pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
+        self.table.connections()
     }
 
     pub fn listen(&self) -> SocketAddr {
@@ -144,7 +179,7 @@ impl UdpRunning {
             bytes_c2s: t.bytes_c2s,
             bytes_s2c: t.bytes_s2c,
             started_at: self.started_at,
-            recordings: Vec::new(),
+            recordings: self.table.recording_ids(),
             faults: Arc::new(FaultSpec::default()),
             refused_connections: t.sessions_refused,
             max_connections: self.max_sessions,
