@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::config::{AgentConfig, SHUTDOWN_GRACE};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
-use crate::proxy::{Proxies, Proxy, RestoreSummary};
+use crate::proxy::{AnyProxy, Proxies, RestoreSummary};
 use crate::record::{AgentIdentity, RecordingInfo, Recordings};
 use crate::replay::Replays;
 
@@ -138,18 +138,18 @@ impl Agent {
         start_at: Option<SystemTime>,
     ) -> Result<RecordingInfo> {
         crate::record::check_label(&label)?;
-        let mut targets: Vec<Arc<Proxy>> = if proxy_ids.is_empty() {
-            self.proxies.all()
+        let mut targets: Vec<AnyProxy> = if proxy_ids.is_empty() {
+            self.proxies.all_any()
         } else {
             proxy_ids
                 .iter()
-                .map(|p| self.proxies.find(p))
+                .map(|p| self.proxies.find_any(p))
                 .collect::<Result<_>>()?
         };
         // One tap per proxy: a proxy named twice (by name and by id, or
         // repeated) would otherwise record every byte once per mention.
         let mut seen = std::collections::HashSet::new();
-        targets.retain(|p| seen.insert(p.id.clone()));
+        targets.retain(|p| seen.insert(p.id().clone()));
         let metas = targets.iter().map(|p| p.meta()).collect();
         self.recordings
             .start(metas, label, start_at, |tap| {
@@ -171,7 +171,7 @@ impl Agent {
     /// Takes recording `id`'s tap off the proxies (ids) still running.
     fn detach(&self, id: &str, proxies: &[String]) {
         for p in proxies {
-            if let Ok(proxy) = self.proxies.find(p) {
+            if let Ok(proxy) = self.proxies.find_any(p) {
                 proxy.detach(id);
             }
         }

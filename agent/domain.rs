@@ -29,6 +29,33 @@ impl Direction {
     }
 }
 
+/// What a proxy relays: byte streams or datagrams. Recordings, replay and
+/// analysis follow it (a UDP session's unit is the datagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    /// `"tcp"` or `"udp"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+
+    /// For `skip_serializing_if`: TCP, the default, is left out of the
+    /// file's JSON so a TCP-only recording is byte for byte what older
+    /// builds wrote.
+    pub fn is_tcp(&self) -> bool {
+        *self == Transport::Tcp
+    }
+}
+
 /// Where a recording stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordingStatus {

@@ -111,6 +111,7 @@ fn generate(
             upstream: upstream.into(),
             mid_session: false,
             opened_unix_ns: 0,
+            ..OpenInfo::default()
         });
         w.write_frame(&Frame {
             conn: c,

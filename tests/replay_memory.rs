@@ -74,6 +74,7 @@ fn write_big_recording(data_dir: &Path) -> u64 {
             upstream: "127.0.0.1:9".into(),
             mid_session: false,
             opened_unix_ns: 0,
+            ..OpenInfo::default()
         });
         frame(&mut w, conn, open);
     }

@@ -11,8 +11,8 @@ use super::error::FormatError;
 use super::frame::{Decoded, Direction, Frame, FrameBody, Item};
 use super::layout::{
     CRC_LEN, DIR_NONE, FRAME_FIXED_BODY, FRAME_LEN_FIELD, FRAME_PAYLOAD_START, KIND_ANNOTATION,
-    KIND_CLOSE, KIND_DATA, KIND_FOOTER, KIND_HALF_CLOSE, KIND_LOSS, KIND_OPEN, LOSS_COUNT_LEN,
-    MAX_BODY_LEN, MAX_PAYLOAD, OFF_CONN, OFF_DIR, OFF_KIND, OFF_TS, le_u32, le_u64,
+    KIND_CLOSE, KIND_DATA, KIND_DATAGRAM, KIND_FOOTER, KIND_HALF_CLOSE, KIND_LOSS, KIND_OPEN,
+    LOSS_COUNT_LEN, MAX_BODY_LEN, MAX_PAYLOAD, OFF_CONN, OFF_DIR, OFF_KIND, OFF_TS, le_u32, le_u64,
 };
 use super::summary::Footer;
 
@@ -32,6 +32,12 @@ pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) -> Result<usize, FormatErr
                 return Err(FormatError::PayloadTooLarge(payload.len()));
             }
             encode_raw(out, KIND_DATA, dir.code(), conn, ts, raw(payload))
+        }
+        FrameBody::Datagram { dir, payload } => {
+            if payload.len() > MAX_PAYLOAD {
+                return Err(FormatError::PayloadTooLarge(payload.len()));
+            }
+            encode_raw(out, KIND_DATAGRAM, dir.code(), conn, ts, raw(payload))
         }
         FrameBody::HalfClose { dir } => {
             encode_raw(out, KIND_HALF_CLOSE, dir.code(), conn, ts, |_| Ok(()))
@@ -57,7 +63,8 @@ pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) -> Result<usize, FormatErr
     }
 }
 
-/// Appends `frame` like [`encode_frame`], except that a DATA frame's payload
+/// Appends `frame` like [`encode_frame`], except that a DATA or DATAGRAM
+/// frame's payload
 /// is left out: the caller writes the payload after what was appended and
 /// then the returned CRC, so the bytes go from the chunk's own memory to the
 /// file in one vectored write, without a copy. Other kinds are appended
@@ -67,9 +74,13 @@ pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) -> Result<usize, FormatErr
 /// [`FormatError::PayloadTooLarge`] as for [`encode_frame`]; `out` is then
 /// left as it was.
 pub fn encode_frame_head(frame: &Frame, out: &mut Vec<u8>) -> Result<Option<[u8; 4]>, FormatError> {
-    let FrameBody::Data { dir, payload } = &frame.body else {
-        encode_frame(frame, out)?;
-        return Ok(None);
+    let (kind, dir, payload) = match &frame.body {
+        FrameBody::Data { dir, payload } => (KIND_DATA, dir, payload),
+        FrameBody::Datagram { dir, payload } => (KIND_DATAGRAM, dir, payload),
+        _ => {
+            encode_frame(frame, out)?;
+            return Ok(None);
+        }
     };
     let body_len = FRAME_FIXED_BODY + payload.len();
     let body_len = u32::try_from(body_len)
@@ -77,14 +88,7 @@ pub fn encode_frame_head(frame: &Frame, out: &mut Vec<u8>) -> Result<Option<[u8;
         .filter(|_| payload.len() <= MAX_PAYLOAD)
         .ok_or(FormatError::PayloadTooLarge(payload.len()))?;
     let start = out.len();
-    head(
-        out,
-        body_len,
-        KIND_DATA,
-        dir.code(),
-        frame.conn,
-        frame.ts_ns,
-    );
+    head(out, body_len, kind, dir.code(), frame.conn, frame.ts_ns);
     let crc = crc32c::crc32c_append(crc32c::crc32c(&out[start..]), payload);
     Ok(Some(crc.to_le_bytes()))
 }
@@ -169,6 +173,10 @@ fn decode_payload(
                 .map_err(|e| format!("OPEN payload is not valid JSON: {e}"))?,
         ),
         KIND_DATA => FrameBody::Data {
+            dir: direction()?,
+            payload: Bytes::copy_from_slice(payload),
+        },
+        KIND_DATAGRAM => FrameBody::Datagram {
             dir: direction()?,
             payload: Bytes::copy_from_slice(payload),
         },

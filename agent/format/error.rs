@@ -20,7 +20,7 @@ pub enum FormatError {
     NotARecording,
 
     /// The file is from a newer (or unknown) format version than this build reads.
-    #[error("unsupported recording format version {0} (this build reads version 1)")]
+    #[error("unsupported recording format version {0} (this build reads versions 1 and 2)")]
     UnsupportedVersion(u16),
 
     /// The file sets header flags this build does not know, so it cannot be

@@ -5,6 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::layout::FRAME_OVERHEAD;
+use crate::domain::Transport;
+
+/// For `skip_serializing_if`: counts added in version 2 are left out at
+/// zero, so a TCP-only footer is what version-1 builds wrote.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 
 /// Totals over a whole recording.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -22,6 +29,12 @@ pub struct Summary {
     pub chunks_c2s: u64,
     /// Server-to-client DATA frames.
     pub chunks_s2c: u64,
+    /// Client-to-server DATAGRAM frames (their bytes are in `bytes_c2s`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub datagrams_c2s: u64,
+    /// Server-to-client DATAGRAM frames (their bytes are in `bytes_s2c`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub datagrams_s2c: u64,
     /// Bytes the recorder reported as not captured (sum of LOSS frames).
     pub lost_bytes: u64,
     /// Largest frame timestamp seen: the recording's duration in ns.
@@ -37,7 +50,9 @@ impl Summary {
     /// report bytes that are not in the file.
     pub fn fits_in(&self, frame_bytes: u64) -> bool {
         let min_bytes = self.frames.checked_mul(FRAME_OVERHEAD as u64);
-        let chunks = self.chunks_c2s.checked_add(self.chunks_s2c);
+        let chunks = [self.chunks_s2c, self.datagrams_c2s, self.datagrams_s2c]
+            .iter()
+            .try_fold(self.chunks_c2s, |a, b| a.checked_add(*b));
         let payload = self.bytes_c2s.checked_add(self.bytes_s2c);
         min_bytes.is_some_and(|b| b <= frame_bytes)
             && self.connections <= self.frames
@@ -60,6 +75,9 @@ pub struct ConnSummary {
     pub upstream: String,
     /// Already open when the recording started.
     pub mid_session: bool,
+    /// `udp` for a UDP session (from the OPEN); absent for TCP.
+    #[serde(skip_serializing_if = "Transport::is_tcp")]
+    pub transport: Transport,
     /// Timestamp of the connection's first frame (its OPEN in a sound file).
     pub opened_ts_ns: u64,
     /// Timestamp of its CLOSE, if recorded.

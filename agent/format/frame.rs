@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::footer::Footer;
 use super::layout::{DIR_C2S, DIR_S2C};
 
-pub use crate::domain::Direction;
+pub use crate::domain::{Direction, Transport};
 
 /// A direction's byte in the file (`layout`'s codes).
 impl Direction {
@@ -46,6 +46,10 @@ pub struct OpenInfo {
     pub mid_session: bool,
     /// Wall-clock time the connection was accepted.
     pub opened_unix_ns: i64,
+    /// `udp` for a UDP session (its traffic is DATAGRAM frames); absent
+    /// for TCP.
+    #[serde(skip_serializing_if = "Transport::is_tcp")]
+    pub transport: Transport,
 }
 
 /// What a frame says happened.
@@ -58,6 +62,14 @@ pub enum FrameBody {
         /// Which way they went.
         dir: Direction,
         /// The bytes.
+        payload: Bytes,
+    },
+    /// One datagram of a UDP session, exactly as it was relayed: its
+    /// boundaries are part of the traffic.
+    Datagram {
+        /// Which way it went.
+        dir: Direction,
+        /// The datagram.
         payload: Bytes,
     },
     /// The sender of `dir` shut down its write side.

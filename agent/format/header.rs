@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::codec::to_json;
 use super::error::FormatError;
 use super::layout::{
-    CRC_LEN, FLAGS, HEADER_CRC_START, HEADER_FIXED_LEN, MAGIC, MAX_META_LEN, VERSION, le_u16,
-    le_u32,
+    CRC_LEN, FLAGS, HEADER_CRC_START, HEADER_FIXED_LEN, MAGIC, MAX_META_LEN, VERSION, VERSION_TCP,
+    le_u16, le_u32,
 };
+use crate::domain::Transport;
 
 /// What a recording is: stored as JSON in the header so fields can be added
 /// without a layout change.
@@ -43,6 +44,21 @@ pub struct ProxyMeta {
     pub listen: String,
     /// Address the proxy relayed to.
     pub upstream: String,
+    /// `udp` for a UDP proxy; absent for TCP.
+    #[serde(skip_serializing_if = "Transport::is_tcp")]
+    pub transport: Transport,
+}
+
+impl Header {
+    /// The layout version this header's file is written in: version 2 only
+    /// when it can hold datagrams.
+    pub fn version(&self) -> u16 {
+        if self.proxies.iter().any(|p| p.transport == Transport::Udp) {
+            VERSION
+        } else {
+            VERSION_TCP
+        }
+    }
 }
 
 /// Result of [`decode_header`] on a prefix of a file.
@@ -70,7 +86,7 @@ pub enum HeaderDecoded {
 pub fn encode_header(header: &Header, out: &mut Vec<u8>) -> Result<usize, FormatError> {
     let start = out.len();
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&header.version().to_le_bytes());
     out.extend_from_slice(&FLAGS.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     let meta_start = out.len();
@@ -109,7 +125,7 @@ pub fn decode_header(buf: &[u8]) -> Result<HeaderDecoded, FormatError> {
     }
     if buf.len() >= MAGIC.len() + 2 {
         let version = le_u16(buf, MAGIC.len());
-        if version != VERSION {
+        if !(VERSION_TCP..=VERSION).contains(&version) {
             return Err(FormatError::UnsupportedVersion(version));
         }
     }
@@ -160,6 +176,7 @@ mod tests {
                 name: "game".into(),
                 listen: "0.0.0.0:15631".into(),
                 upstream: "127.0.0.1:15630".into(),
+                transport: Transport::Tcp,
             }],
         }
     }
@@ -198,8 +215,8 @@ mod tests {
             Err(FormatError::NotARecording)
         ));
         assert!(matches!(
-            patch(8, &2u16.to_le_bytes()),
-            Err(FormatError::UnsupportedVersion(2))
+            patch(8, &3u16.to_le_bytes()),
+            Err(FormatError::UnsupportedVersion(3))
         ));
         assert!(matches!(
             patch(12, &u32::MAX.to_le_bytes()),

@@ -8,8 +8,14 @@
 /// First bytes of every recording, so a stray file is refused at once.
 pub const MAGIC: [u8; 8] = *b"REELREC\0";
 
-/// The one layout version this build writes and reads.
-pub const VERSION: u16 = 1;
+/// The newest layout version, written when a recording holds a UDP proxy
+/// (its DATAGRAM frames must not be skipped by a reader that does not know
+/// them). A recording of TCP proxies only is written as [`VERSION_TCP`],
+/// byte for byte what version-1 builds wrote, so they still read it.
+pub const VERSION: u16 = 2;
+
+/// The version of a recording without datagrams; also the oldest one read.
+pub const VERSION_TCP: u16 = 1;
 
 /// Header flags this build writes; no flag is defined yet, so any set bit
 /// means a writer newer than us changed the meaning of the file.
@@ -69,6 +75,10 @@ pub const KIND_LOSS: u8 = 5;
 pub const KIND_ANNOTATION: u8 = 6;
 /// Frame kind: end-of-recording summary (payload: JSON `Footer`); always last.
 pub const KIND_FOOTER: u8 = 7;
+
+/// Frame kind: one datagram relayed in one direction (payload: exactly the
+/// datagram). Version 2.
+pub const KIND_DATAGRAM: u8 = 8;
 
 /// Direction byte: the frame belongs to no direction.
 pub const DIR_NONE: u8 = 0;

@@ -31,7 +31,7 @@ mod tests;
 
 pub use codec::{decode_frame, encode_footer, encode_frame, encode_frame_head};
 pub use error::FormatError;
-pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo};
+pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo, Transport};
 pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};
 pub use layout::MAX_PAYLOAD;
 pub use reader::{End, Next, READ_CHUNK, RecordingReader};

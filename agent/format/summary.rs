@@ -51,6 +51,19 @@ impl SummaryBuilder {
                     }
                 }
             }
+            FrameBody::Datagram { dir, payload } => {
+                let n = payload.len() as u64;
+                match dir {
+                    Direction::C2s => {
+                        s.bytes_c2s += n;
+                        s.datagrams_c2s += 1;
+                    }
+                    Direction::S2c => {
+                        s.bytes_s2c += n;
+                        s.datagrams_s2c += 1;
+                    }
+                }
+            }
             FrameBody::Loss { bytes, .. } => s.lost_bytes = s.lost_bytes.saturating_add(*bytes),
             _ => {}
         }
@@ -70,8 +83,9 @@ impl SummaryBuilder {
                 entry.proxy_id.clone_from(&info.proxy_id);
                 entry.upstream.clone_from(&info.upstream);
                 entry.mid_session = info.mid_session;
+                entry.transport = info.transport;
             }
-            FrameBody::Data { dir, payload } => match dir {
+            FrameBody::Data { dir, payload } | FrameBody::Datagram { dir, payload } => match dir {
                 Direction::C2s => entry.bytes_c2s += payload.len() as u64,
                 Direction::S2c => entry.bytes_s2c += payload.len() as u64,
             },
@@ -130,7 +144,7 @@ impl SummaryBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::frame::OpenInfo;
+    use crate::format::frame::{OpenInfo, Transport};
     use bytes::Bytes;
 
     fn data(conn: u64, ts_ns: u64, dir: Direction, n: usize) -> Frame {
@@ -155,6 +169,7 @@ mod tests {
                 upstream: "up:1".into(),
                 mid_session: conn == 2,
                 opened_unix_ns: 5,
+                transport: Transport::Tcp,
             }),
         };
         let frames = [
@@ -224,6 +239,7 @@ mod tests {
                 chunks_s2c: 3,
                 lost_bytes: 4096,
                 last_ts_ns: 80,
+                ..Summary::default()
             }
         );
         let c = b.connections();

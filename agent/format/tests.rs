@@ -3,6 +3,7 @@
 //! every flipped byte), writer faults (failing sinks) and proptests.
 
 mod damage;
+mod datagrams;
 mod faults;
 mod props;
 mod staged;
@@ -25,6 +26,7 @@ fn header() -> Header {
             name: "game".into(),
             listen: "0.0.0.0:15631".into(),
             upstream: "10.0.0.2:15630".into(),
+            transport: Transport::Tcp,
         }],
     }
 }
@@ -46,6 +48,7 @@ fn every_kind() -> Vec<Frame> {
         upstream: "10.0.0.2:15630".into(),
         mid_session: false,
         opened_unix_ns: 1_700_000_000_000_000_010,
+        transport: Transport::Tcp,
     };
     let text = |s: &str| s.to_owned();
     vec![

@@ -95,7 +95,11 @@ struct Staged {
 impl Staged {
     fn payload(&self) -> &[u8] {
         match &self.frame.body {
-            FrameBody::Data { payload, .. } if !self.tail.is_empty() => payload,
+            FrameBody::Data { payload, .. } | FrameBody::Datagram { payload, .. }
+                if !self.tail.is_empty() =>
+            {
+                payload
+            }
             _ => &[],
         }
     }
@@ -145,7 +149,7 @@ impl<S: Sink> RecordingWriter<S> {
     }
 
     /// Queues `frame` for the next [`RecordingWriter::write_staged`] (which
-    /// every other write, flush and sync does first). A DATA payload is not
+    /// every other write, flush and sync does first). A DATA (or DATAGRAM) payload is not
     /// copied: it is written from its own memory, and a batch of frames
     /// costs one `writev` instead of two copies per frame.
     ///

@@ -318,6 +318,8 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
         };
         match &frame.body {
             FrameBody::Open(_) | FrameBody::Annotation { .. } => {}
+            // TODO(udp): UDP packets.
+            FrameBody::Datagram { .. } => {}
             FrameBody::Data { dir, payload } => {
                 out.data(ts, flow, side(*dir), payload)?;
                 match dir {

@@ -67,6 +67,7 @@ impl Connection {
                 upstream: server.to_string(),
                 mid_session: !client_syn,
                 opened_unix_ns: i64::try_from(unix_ns).unwrap_or(i64::MAX),
+                ..OpenInfo::default()
             }),
         });
         Connection {
@@ -223,6 +224,9 @@ mod tests {
                 FrameBody::Close { reason } => format!("close {reason}"),
                 FrameBody::Loss { dir, bytes, .. } => format!("loss {dir:?} {bytes}"),
                 FrameBody::Annotation { text } => text.clone(),
+                FrameBody::Datagram { dir, payload } => {
+                    format!("datagram {dir:?} {}", payload.len())
+                }
             })
             .collect()
     }

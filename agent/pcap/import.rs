@@ -251,6 +251,7 @@ pub fn import_pcap_file(
             name: "pcap import".into(),
             listen: String::new(),
             upstream: server.to_string(),
+            ..ProxyMeta::default()
         });
     }
     let file = File::create(output).map_err(|source| PcapError::File {

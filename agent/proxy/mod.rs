@@ -8,8 +8,10 @@
 //! restarts (`saved` for the file, `restore` for saving and starting them
 //! again). What a proxy is asked to be is `spec`. UDP proxies run the `udp`
 //! relay engine as a proxy of the registry (`udp`, and `udp_registry` for
-//! the registry's UDP side).
+//! the registry's UDP side); `any` is a proxy of either kind, for what both
+//! do alike (being recorded, listing connections).
 
+mod any;
 mod bind;
 mod buffer;
 mod flow;
@@ -28,6 +30,7 @@ mod udp_registry;
 mod upstream;
 
 pub use crate::tap::ConnMeta;
+pub use any::AnyProxy;
 pub use loops::UPSTREAM_LOOKUP_TIMEOUT;
 pub use registry::{DEFAULT_MAX_CONNECTIONS, Origin, Proxies};
 pub use restore::RestoreSummary;

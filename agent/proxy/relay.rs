@@ -25,7 +25,7 @@ use super::{ConnMeta, Proxy};
 use crate::events::{EventBody, EventBus};
 use crate::faults::ConnFaults;
 use crate::format::Direction;
-use crate::tap::TapKind;
+use crate::tap::{TapKind, tell_all};
 
 /// What an accepted client holds until its task ends: its place under the
 /// proxy's `max_connections` and its descriptors of the agent's budget.
@@ -82,7 +82,7 @@ pub(crate) fn relay(
         {
             let taps = proxy.register(&meta);
             if !taps.is_empty() {
-                Box::pin(tell_taps(taps, &meta, meta.opened, || TapKind::Open)).await;
+                Box::pin(tell_all(&taps, &meta, meta.opened, || TapKind::Open)).await;
             }
         }
         bus.publish(
@@ -99,7 +99,7 @@ pub(crate) fn relay(
 
         let taps = proxy.unregister(meta.id);
         if !taps.is_empty() {
-            Box::pin(tell_taps(taps, &meta, Instant::now(), || {
+            Box::pin(tell_all(&taps, &meta, Instant::now(), || {
                 TapKind::Close(reason.clone())
             }))
             .await;
@@ -155,18 +155,6 @@ async fn connect_phase(
             );
             None
         }
-    }
-}
-
-/// Hands every recording the connection's open or close.
-async fn tell_taps(
-    taps: Arc<[crate::tap::Tap]>,
-    meta: &Arc<ConnMeta>,
-    at: Instant,
-    kind: impl Fn() -> TapKind,
-) {
-    for tap in taps.iter() {
-        tap.send(meta, at, kind()).await;
     }
 }
 

@@ -3,10 +3,9 @@
 //! lock so that a recording starting and a connection opening or closing
 //! always agree on which connections the recording must describe.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
@@ -17,7 +16,7 @@ use crate::faults::{FaultSpec, ProxyFaults};
 use crate::fds::FdBudget;
 use crate::format::{Direction, ProxyMeta};
 use crate::histogram::{AtomicHistogram, HistogramSnapshot};
-use crate::tap::Tap;
+use crate::tap::{Tap, TapTable};
 
 /// Where a proxy came from. Proxies started over the API (and those
 /// restored) are saved in the data directory; a config file's are not, the
@@ -64,7 +63,7 @@ pub struct Proxy {
     /// let in only with `FDS_PER_CONNECTION` of it, so clients can never
     /// take the descriptors the control plane needs.
     pub(crate) fds: FdBudget,
-    state: Mutex<State>,
+    table: TapTable,
 }
 
 /// Monotonic counters read by listings and the per-second stats.
@@ -133,12 +132,6 @@ pub struct ProxyMeters {
     pub fault_delay_s2c: HistogramSnapshot,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    conns: BTreeMap<u64, Arc<ConnMeta>>,
-    taps: Arc<[Tap]>,
-}
-
 /// A point-in-time view of a proxy for listings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxyInfo {
@@ -198,6 +191,7 @@ impl Proxy {
             name: self.name.clone(),
             listen: self.listen.to_string(),
             upstream: self.upstream.clone(),
+            transport: crate::domain::Transport::Tcp,
         }
     }
 
@@ -222,58 +216,38 @@ impl Proxy {
                     .min(Semaphore::MAX_PERMITS),
             )),
             fds: p.fds,
-            state: Mutex::default(),
+            table: TapTable::default(),
         }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock leaves plain maps behind; keep serving.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The recordings to hand the next chunk to.
     pub(crate) fn taps(&self) -> Arc<[Tap]> {
-        self.state().taps.clone()
+        self.table.taps()
     }
 
     /// Adds a connection to the table; returns the taps that must hear of it.
     pub(crate) fn register(&self, conn: &Arc<ConnMeta>) -> Arc<[Tap]> {
-        let mut st = self.state();
-        st.conns.insert(conn.id, conn.clone());
-        st.taps.clone()
+        self.table.register(conn)
     }
 
     /// Removes a connection; returns the taps that must hear it closed.
     pub(crate) fn unregister(&self, id: u64) -> Arc<[Tap]> {
-        let mut st = self.state();
-        st.conns.remove(&id);
-        st.taps.clone()
+        self.table.unregister(id)
     }
 
     /// Starts feeding `tap`; returns the connections already open, which the
     /// recording must describe as mid-session.
     pub(crate) fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
-        let mut st = self.state();
-        let mut taps: Vec<Tap> = st.taps.iter().cloned().collect();
-        taps.push(tap);
-        st.taps = taps.into();
-        st.conns.values().cloned().collect()
+        self.table.attach(tap)
     }
 
     /// Stops feeding the recording `recording_id`.
     pub(crate) fn detach(&self, recording_id: &str) {
-        let mut st = self.state();
-        let taps: Vec<Tap> = st
-            .taps
-            .iter()
-            .filter(|t| &*t.recording_id != recording_id)
-            .cloned()
-            .collect();
-        st.taps = taps.into();
+        self.table.detach(recording_id);
     }
 
     pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
-        self.state().conns.values().cloned().collect()
+        self.table.connections()
     }
 
     /// Its counters as of now; no lock is taken.
@@ -297,12 +271,7 @@ impl Proxy {
     }
 
     pub fn info(&self) -> ProxyInfo {
-        let recordings = self
-            .state()
-            .taps
-            .iter()
-            .map(|t| t.recording_id.to_string())
-            .collect();
+        let recordings = self.table.recording_ids();
         let c = &self.counters;
         ProxyInfo {
             id: self.id.to_string(),

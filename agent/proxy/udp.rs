@@ -12,10 +12,12 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::ProxyInfo;
-use crate::domain::Direction;
+use crate::domain::{Direction, Transport};
 use crate::error::Result;
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
+use crate::format::ProxyMeta;
+use crate::tap::{ConnMeta, Tap, TapTable};
 use crate::udp::{
     CloseReason, FaultPlan, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec,
 };
@@ -34,6 +36,9 @@ pub struct UdpRunning {
     /// The profile in force, as given (the engine holds it split by
     /// direction).
     faults: Mutex<Arc<FaultSpec>>,
+    /// Its sessions and the recordings tapping it (the relay's sessions
+    /// feed them).
+    table: Arc<TapTable>,
     proxy: UdpProxy,
     cancel: CancellationToken,
 }
@@ -79,6 +84,8 @@ impl UdpRunning {
         spec.fds = new.fds;
         let plan = plan_of(&new.faults);
         (spec.c2s, spec.s2c, spec.seed) = (plan.c2s, plan.s2c, plan.seed);
+        spec.proxy_id = new.id.clone();
+        let table = spec.taps.clone();
         let observer = Arc::new(Publisher {
             proxy: new.id.clone(),
             bus: new.bus.clone(),
@@ -93,6 +100,7 @@ impl UdpRunning {
             max_sessions: new.max_sessions,
             origin: new.origin,
             faults: Mutex::new(Arc::new(new.faults)),
+            table,
             proxy,
             cancel: new.cancel,
         });
@@ -122,6 +130,33 @@ impl UdpRunning {
         let mut current = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         self.proxy.set_faults(plan_of(&faults));
         *current = Arc::new(faults);
+    }
+
+    /// How a recording's header describes it.
+    pub fn meta(&self) -> ProxyMeta {
+        ProxyMeta {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            listen: self.listen().to_string(),
+            upstream: self.upstream.clone(),
+            transport: Transport::Udp,
+        }
+    }
+
+    /// Starts feeding `tap`; returns the sessions already open, which the
+    /// recording describes as mid-session.
+    pub(crate) fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
+        self.table.attach(tap)
+    }
+
+    /// Stops feeding the recording `recording_id`.
+    pub(crate) fn detach(&self, recording_id: &str) {
+        self.table.detach(recording_id);
+    }
+
+    /// The sessions open now, as connections.
+    pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
+        self.table.connections()
     }
 
     pub fn listen(&self) -> SocketAddr {
@@ -170,7 +205,7 @@ impl UdpRunning {
             bytes_c2s: t.bytes_c2s,
             bytes_s2c: t.bytes_s2c,
             started_at: self.started_at,
-            recordings: Vec::new(),
+            recordings: self.table.recording_ids(),
             faults: self.faults(),
             refused_connections: t.sessions_refused,
             max_connections: self.max_sessions,

@@ -32,12 +32,17 @@ pub(super) fn frames_for(
                 upstream: conn.upstream.to_string(),
                 mid_session: conn.opened < start,
                 opened_unix_ns: time_to_unix_ns(conn.opened_at),
+                transport: conn.transport,
             }),
         });
     }
     let body = match &tap.kind {
         TapKind::Open => None,
         TapKind::Data(dir, bytes) => Some(FrameBody::Data {
+            dir: *dir,
+            payload: bytes.clone(),
+        }),
+        TapKind::Datagram(dir, bytes) => Some(FrameBody::Datagram {
             dir: *dir,
             payload: bytes.clone(),
         }),

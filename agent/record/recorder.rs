@@ -79,7 +79,7 @@ impl LiveFigures {
 
     fn lose(&self, tap: Option<&TapMsg>) {
         if let Some(TapMsg {
-            kind: TapKind::Data(_, b),
+            kind: TapKind::Data(_, b) | TapKind::Datagram(_, b),
             ..
         }) = tap
         {
@@ -118,7 +118,7 @@ pub(crate) fn open_sink(file: File) -> BufWriter<File> {
 /// Bytes a tap message adds to the file, near enough for the quota.
 fn frame_cost(tap: &TapMsg) -> u64 {
     let payload = match &tap.kind {
-        TapKind::Data(_, b) => b.len() as u64,
+        TapKind::Data(_, b) | TapKind::Datagram(_, b) => b.len() as u64,
         TapKind::Close(r) => r.len() as u64,
         _ => 0,
     };

@@ -89,6 +89,8 @@ impl Checker {
                 open_conn(&mut self.open, &mut self.findings, &self.shared, frame.conn);
             }
             FrameBody::Close { .. } => self.close(frame.conn),
+            // TODO(udp): one datagram = one message.
+            FrameBody::Datagram { .. } => {}
             FrameBody::HalfClose { .. } | FrameBody::Loss { .. } | FrameBody::Annotation { .. } => {
             }
         }

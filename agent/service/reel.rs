@@ -124,9 +124,9 @@ impl Reel for ReelService {
     ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
         let r = req.into_inner();
         let proxies = if r.proxy.trim().is_empty() {
-            self.agent.proxies.all()
+            self.agent.proxies.all_any()
         } else {
-            vec![self.agent.proxies.find(r.proxy.trim())?]
+            vec![self.agent.proxies.find_any(r.proxy.trim())?]
         };
         let connections = proxies
             .iter()

@@ -56,8 +56,8 @@ pub(super) fn watch(
     }
     // Names are resolved now; anything else is taken as an id, so a
     // watcher may name a proxy that is not started yet.
-    let proxies = r.proxies.iter().map(|p| match agent.proxies.find(p) {
-        Ok(proxy) => proxy.id.to_string(),
+    let proxies = r.proxies.iter().map(|p| match agent.proxies.find_any(p) {
+        Ok(proxy) => proxy.id().to_string(),
         Err(_) => p.clone(),
     });
     let subscription = agent.bus.watch(Filter::new(kinds, proxies))?;

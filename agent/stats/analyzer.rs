@@ -152,6 +152,8 @@ impl Analyzer {
                 }
             }
             FrameBody::HalfClose { .. } | FrameBody::Annotation { .. } => {}
+            // TODO(udp): datagram figures.
+            FrameBody::Datagram { .. } => {}
         }
     }
 

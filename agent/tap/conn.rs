@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
-use crate::domain::Direction;
+use crate::domain::{Direction, Transport};
 
 /// One client connection and its upstream.
 #[derive(Debug)]
@@ -22,6 +22,8 @@ pub struct ConnMeta {
     pub upstream: SocketAddr,
     pub opened_at: SystemTime,
     pub opened: Instant,
+    /// A UDP session's traffic is datagrams (`TapKind::Datagram`).
+    pub transport: Transport,
     bytes_c2s: AtomicU64,
     bytes_s2c: AtomicU64,
 }
@@ -35,6 +37,7 @@ impl ConnMeta {
             upstream,
             opened_at: SystemTime::now(),
             opened: Instant::now(),
+            transport: Transport::Tcp,
             bytes_c2s: AtomicU64::new(0),
             bytes_s2c: AtomicU64::new(0),
         }

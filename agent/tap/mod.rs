@@ -11,8 +11,10 @@
 //! budget cannot drift the way counting permits by hand could.
 
 mod conn;
+mod table;
 
 pub use conn::ConnMeta;
+pub use table::TapTable;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,6 +47,8 @@ pub enum TapKind {
     /// when a recording starts).
     Open,
     Data(Direction, Bytes),
+    /// One datagram of a UDP session.
+    Datagram(Direction, Bytes),
     /// The sender of `Direction` shut down its write side.
     HalfClose(Direction),
     Close(String),
@@ -62,6 +66,14 @@ pub enum Intake {
     Stop {
         reason: String,
     },
+}
+
+/// Hands every tap in `taps` the same message for `conn` (an open, a
+/// close, a datagram), each waiting for room in its recorder's queue.
+pub async fn tell_all(taps: &[Tap], conn: &Arc<ConnMeta>, at: Instant, kind: impl Fn() -> TapKind) {
+    for tap in taps {
+        tap.send(conn, at, kind()).await;
+    }
 }
 
 /// A proxy's handle on one recording.
@@ -92,7 +104,7 @@ pub fn queue(recording_id: &str) -> (Tap, mpsc::Receiver<Intake>, Arc<Semaphore>
 /// chunks are far smaller than the budget).
 fn weight(kind: &TapKind) -> u32 {
     match kind {
-        TapKind::Data(_, b) => u32::try_from(b.len()).unwrap_or(u32::MAX),
+        TapKind::Data(_, b) | TapKind::Datagram(_, b) => u32::try_from(b.len()).unwrap_or(u32::MAX),
         _ => 0,
     }
 }

@@ -20,9 +20,10 @@ use tracing::{debug, warn};
 use super::counters::UdpCounters;
 use super::observer::{CloseReason, SessionInfo, SessionTotals, UdpObserver};
 use super::spec::{FaultPlan, UdpSpec};
-use crate::domain::Direction;
+use crate::domain::{Direction, Transport};
 use crate::faults::datagram::DatagramFaults;
 use crate::faults::random::{rng, stream_of};
+use crate::tap::{ConnMeta, TapKind, tell_all};
 
 /// Largest datagram a session reads from its upstream.
 const MAX_DATAGRAM: usize = 65_535;
@@ -70,6 +71,8 @@ impl Ord for Due {
 pub(super) struct Session {
     cfg: SessionConfig,
     info: SessionInfo,
+    /// The session as recordings see it (a UDP connection).
+    meta: Arc<ConnMeta>,
     upstream: UdpSocket,
     c2s: DatagramFaults<Bytes>,
     s2c: DatagramFaults<Bytes>,
@@ -133,9 +136,15 @@ impl Session {
         let c2s = DatagramFaults::new(plan.c2s, rng(seed, cfg.ordinal, stream_of(Direction::C2s)));
         let s2c = DatagramFaults::new(plan.s2c, rng(seed, cfg.ordinal, stream_of(Direction::S2c)));
         cfg.observer.session_opened(&info);
+        let mut meta = ConnMeta::new(cfg.id, cfg.spec.proxy_id.clone(), cfg.client, upstream);
+        meta.transport = Transport::Udp;
+        let meta = Arc::new(meta);
+        let taps = cfg.spec.taps.register(&meta);
+        tell_all(&taps, &meta, meta.opened, || TapKind::Open).await;
         Ok(Session {
             cfg,
             info,
+            meta,
             upstream: socket,
             c2s,
             s2c,
@@ -186,7 +195,7 @@ impl Session {
             self.release_held(now);
             self.send_due(Instant::now() + idle).await;
         }
-        self.close(reason, opened);
+        self.close(reason, opened).await;
     }
 
     /// A datagram came in from `dir`'s sender: count it, tell the observer,
@@ -203,7 +212,10 @@ impl Session {
                 self.totals.bytes_s2c += d.len() as u64;
             }
         }
+        self.meta.add_bytes(dir, d.len() as u64);
         self.cfg.observer.datagram(&self.info, dir, &d);
+        let taps = self.cfg.spec.taps.taps();
+        tell_all(&taps, &self.meta, now, || TapKind::Datagram(dir, d.clone())).await;
         let faults = match dir {
             Direction::C2s => &mut self.c2s,
             Direction::S2c => &mut self.s2c,
@@ -298,7 +310,12 @@ impl Session {
         }
     }
 
-    fn close(mut self, reason: CloseReason, opened: Instant) {
+    async fn close(mut self, reason: CloseReason, opened: Instant) {
+        let taps = self.cfg.spec.taps.unregister(self.meta.id);
+        tell_all(&taps, &self.meta, Instant::now(), || {
+            TapKind::Close(reason.as_str().to_owned())
+        })
+        .await;
         self.cfg
             .counters
             .sessions_active

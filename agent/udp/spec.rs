@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::faults::datagram::DatagramSpec;
 use crate::fds::FdBudget;
+use crate::tap::TapTable;
 
 /// How long a session lives without a datagram either way.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,6 +34,12 @@ pub struct UdpSpec {
     /// The agent's data-path descriptors: a session's upstream socket takes
     /// one, so sessions can never take those the control plane needs.
     pub fds: FdBudget,
+    /// The proxy's id, as its sessions' recordings name it.
+    pub proxy_id: Arc<str>,
+    /// Open sessions and the recordings tapping the proxy: each session
+    /// hands them its open, its datagrams as they arrive (before faults)
+    /// and its close.
+    pub taps: Arc<TapTable>,
 }
 
 /// What a UDP proxy's sessions do to datagrams: each direction's faults
@@ -66,6 +73,8 @@ impl UdpSpec {
             seed: None,
             session_ids: Arc::new(AtomicU64::new(1)),
             fds: FdBudget::unlimited(),
+            proxy_id: Arc::from("udp"),
+            taps: Arc::new(TapTable::default()),
         }
     }
 }

@@ -28,6 +28,7 @@ fn arb_frame() -> impl Strategy<Value = Frame> {
                 upstream,
                 mid_session,
                 opened_unix_ns,
+                transport: Transport::Tcp,
             })
         });
     let body = prop_oneof![

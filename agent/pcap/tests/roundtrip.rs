@@ -124,6 +124,7 @@ fn recorded_loss_comes_back_as_loss() {
         .iter()
         .map(|f| match &f.body {
             FrameBody::Open(_) => "open".into(),
+            FrameBody::Datagram { dir, payload } => format!("datagram {dir:?} {}", payload.len()),
             FrameBody::Data { dir, payload } => {
                 format!("{dir:?} {}", String::from_utf8_lossy(payload))
             }

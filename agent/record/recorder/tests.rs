@@ -75,6 +75,7 @@ fn header() -> Header {
             name: "game".into(),
             listen: "127.0.0.1:1".into(),
             upstream: "127.0.0.1:2".into(),
+            transport: crate::format::Transport::Tcp,
         }],
     }
 }
