@@ -24,6 +24,7 @@ use super::reader::{Expected, Observer};
 use super::report::ConnReport;
 use super::script::Action;
 use super::units;
+use crate::format::Transport;
 use crate::rewrite::SharedCaptures;
 
 /// What a connection task starts with.
@@ -95,9 +96,10 @@ impl Pass {
             captures,
         } = start;
         let me = Me { copy, conn, gates };
+        let transport = self.plan.conns[conn].transport;
         let (mut outbound, for_reader) = match self.opts.rules.clone() {
             Some(r) => {
-                let (ob, for_reader) = Outbound::new(r, captures);
+                let (ob, for_reader) = Outbound::new(r, captures, transport);
                 (Some(ob), Some(for_reader))
             }
             None => (None, None),
@@ -211,7 +213,12 @@ impl Pass {
                 break;
             }
             let due = self.due(q.ts_ns);
-            if opts.paced() && !sleep_until(due, cancel).await {
+            // A UDP session's CLOSE is the proxy's idle timeout (or the
+            // recording's stop), not something the client did: the session
+            // ends after its last datagram, once the server's came.
+            let paced =
+                opts.paced() && !(c.transport == Transport::Udp && matches!(action, Action::Close));
+            if paced && !sleep_until(due, cancel).await {
                 break;
             }
             if matches!(opts.mode, Mode::Reactive | Mode::Causal)
@@ -222,7 +229,7 @@ impl Pass {
             if !self.cross_gate(me, q.g, q.step, &mut live.report).await {
                 break;
             }
-            if opts.paced() {
+            if paced {
                 let late = crate::timer::now().saturating_duration_since(due);
                 live.report.lateness.record(late);
                 self.progress.lateness.record(late);
