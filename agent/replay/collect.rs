@@ -83,6 +83,7 @@ pub struct Collector {
     relaxations: u64,
     relaxed: Vec<Relaxation>,
     udp: Option<UdpCounts>,
+    udp_sessions: u64,
 }
 
 impl Collector {
@@ -101,6 +102,7 @@ impl Collector {
         self.lateness.extend(&c.lateness);
         if let Some(u) = &c.udp {
             self.udp.get_or_insert_default().add(u);
+            self.udp_sessions += 1;
         }
         let new = Ranked {
             severity: severity(&c),
@@ -158,6 +160,7 @@ impl Collector {
         r.connections_total = self.total;
         r.omitted = self.omitted;
         r.udp = self.udp;
+        r.udp_sessions = self.udp_sessions;
     }
 
     /// Fills `r`: the totals, the listed relaxations and the kept

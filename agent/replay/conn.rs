@@ -21,7 +21,7 @@ use super::inbound::{Inbound, Shared};
 use super::plan::ConnPlan;
 use super::progress::Progress;
 use super::reader::{Expected, Observer, ReadOutcome, Reader, read_loop};
-use super::report::{ConnReport, UdpCounts};
+use super::report::ConnReport;
 use super::verify::Verifier;
 use super::verify_datagram::{DatagramVerifier, Verify};
 use crate::faults::{ConnFaults, DirFaults};
@@ -200,13 +200,6 @@ impl LiveConn {
         };
         progress.opened.fetch_add(1, Ordering::Relaxed);
         report.opened = true;
-        if udp {
-            report.udp = Some(UdpCounts {
-                expected_sent: plan.c2s_datagrams,
-                expected_received: plan.s2c_datagrams,
-                ..UdpCounts::default()
-            });
-        }
         let (tx, rx) = watch::channel(0u64);
         let verifying = verify.is_some();
         let verifier = verify.as_ref().map(|_| match udp {

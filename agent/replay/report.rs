@@ -199,6 +199,9 @@ pub struct ReplayReport {
     /// the replay has none.
     #[serde(default)]
     pub udp: Option<UdpCounts>,
+    /// UDP sessions among the finished connections.
+    #[serde(default)]
+    pub udp_sessions: u64,
 }
 
 /// The table of a rules file a rule is in (docs/REWRITE.md). Serialized by
@@ -328,6 +331,7 @@ impl ReplayReport {
             rules: Vec::new(),
             unparsed_messages: 0,
             udp: None,
+            udp_sessions: 0,
         }
     }
 

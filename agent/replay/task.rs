@@ -21,7 +21,7 @@ use super::outbound::{ForReader, Outbound};
 use super::pass::{Item, Pass, Queued, SharedGates};
 use super::plan::ConnPlan;
 use super::reader::{Expected, Observer};
-use super::report::ConnReport;
+use super::report::{ConnReport, UdpCounts};
 use super::script::Action;
 use super::units;
 use crate::format::Transport;
@@ -60,6 +60,13 @@ fn new_report(c: &ConnPlan, copy: u32, pass: u32, target: &str) -> ConnReport {
         expected_sent: c.c2s_total,
         expected_received: c.s2c_total,
         steps_total: usize::try_from(c.steps).unwrap_or(usize::MAX),
+        udp: (c.transport == Transport::Udp).then(|| UdpCounts {
+            expected_sent: c.c2s_datagrams,
+            expected_received: c.s2c_datagrams,
+            // Until the session says otherwise, every one is missing.
+            missing: c.s2c_datagrams,
+            ..UdpCounts::default()
+        }),
         ..ConnReport::default()
     }
 }
