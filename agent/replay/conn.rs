@@ -22,8 +22,9 @@ use super::plan::ConnPlan;
 use super::progress::Progress;
 use super::reader::{Expected, Observer, ReadOutcome, Reader, read_loop};
 use super::report::ConnReport;
+use super::verifier::Verify;
 use super::verify::Verifier;
-use super::verify_datagram::{DatagramVerifier, Verify};
+use super::verify_datagram::DatagramVerifier;
 use crate::faults::{ConnFaults, DirFaults};
 use crate::fds::FdBudget;
 use crate::format::{Direction, Transport};
@@ -203,7 +204,7 @@ impl LiveConn {
         let (tx, rx) = watch::channel(0u64);
         let verifying = verify.is_some();
         let verifier = verify.as_ref().map(|_| match udp {
-            true => Verify::Datagrams(DatagramVerifier::new(plan.s2c_datagrams)),
+            true => Verify::Datagrams(Box::new(DatagramVerifier::new(plan.s2c_datagrams))),
             false => Verify::Stream(Verifier::new(plan.s2c_total)),
         });
         let inbound = Inbound::new((plan.transport, framing.as_ref()), rewrite, verifier);

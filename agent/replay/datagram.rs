@@ -135,3 +135,53 @@ pub(super) async fn recv_loop(socket: Arc<UdpSocket>, me: Reader) -> ReadOutcome
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_datagram_over_the_udp_maximum_is_too_large_and_the_socket_goes_on() {
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let s = open(&peer.local_addr().unwrap().to_string()).await.unwrap();
+        // 65,507 bytes is the IPv4 UDP maximum.
+        match send(&s, &vec![0u8; 70_000]).await.unwrap() {
+            Sent::TooLarge(e) => assert!(e.to_string().contains("too long"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(send(&s, b"ok").await.unwrap(), Sent::Whole(2)));
+        let mut buf = [0u8; 8];
+        let n = tokio::time::timeout(Duration::from_secs(10), peer.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..n], b"ok");
+    }
+
+    #[tokio::test]
+    async fn a_port_nobody_listens_on_is_refused() {
+        let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let s = open(&dead.to_string()).await.unwrap();
+        // The ICMP error comes back after a send; a later send reports it.
+        let mut refused = false;
+        for _ in 0..100 {
+            if matches!(send(&s, b"x").await.unwrap(), Sent::Refused) {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "ECONNREFUSED after ICMP port unreachable");
+    }
+
+    #[tokio::test]
+    async fn a_target_that_does_not_resolve_is_named() {
+        // No port: refused before any name lookup.
+        let e = open("127.0.0.1").await.unwrap_err();
+        assert!(e.to_string().contains("UDP socket to 127.0.0.1: "), "{e}");
+    }
+}

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::units::Counter;
-use super::verify_datagram::Verify;
+use super::verifier::Verify;
 use crate::format::{Direction, Transport};
 use crate::rewrite::{ConnRewriter, Framing, Message, Rules, SharedCaptures};
 

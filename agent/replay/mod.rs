@@ -6,7 +6,7 @@
 //! (`progress`), causal `gates`, what connections wait for (`waits`),
 //! session rewriting on both sides (`outbound`, `inbound`, counted in
 //! `units`), verification (`verify`; datagram by datagram for UDP:
-//! `verify_datagram`), lateness statistics, reports, what
+//! `verify_datagram`; either behind `verifier`), lateness statistics, reports, what
 //! passes report into (`feed`) and its bounded collection (`collect`),
 //! report files (`store`), listing pages (`page`), and the agent's set of
 //! replays (`registry`, what it keeps: `kept`).
@@ -37,6 +37,7 @@ mod source;
 mod store;
 mod task;
 mod units;
+mod verifier;
 pub mod verify;
 mod verify_datagram;
 mod waits;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::Hold;
 use super::inbound::Inbound;
 use super::progress::Progress;
-use super::verify_datagram::Verify;
+use super::verifier::Verify;
 use crate::faults::DirFaults;
 
 /// Received bytes a verifying connection holds while the recorded ones

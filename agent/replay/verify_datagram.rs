@@ -7,18 +7,17 @@
 //! another order are reported as an order difference, not as different
 //! bytes. Memory is bounded: at most `MAX_PENDING` unmatched datagrams
 //! are held per side; beyond it the oldest is settled (missing or extra).
-//!
-//! `Verify` is the verifier a replayed connection holds: the byte-stream
-//! one for TCP, this one for UDP.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::verify::{Divergence, EXCERPT, Verifier};
+use super::verify::{Divergence, EXCERPT};
 
 /// Unmatched datagrams held per side before the oldest is settled.
 pub const MAX_PENDING: usize = 4_096;
+/// Matches remembered to place unmatched received datagrams.
+pub const MAX_MATCHES: usize = 65_536;
 /// Recorded datagrams read ahead of the received ones that wait for a
 /// match: how far a reordered datagram may have come early.
 pub const REORDER_WINDOW: usize = 64;
@@ -98,6 +97,10 @@ pub struct DatagramVerifier {
     high: Option<u64>,
     high_arrival: Option<u64>,
     first_reordered: Option<u64>,
+    /// Recent matches, arrival -> recorded position: where an unmatched
+    /// received datagram stands (`places`). Only what an unmatched one
+    /// may need is kept, at most `MAX_MATCHES`.
+    matches: BTreeMap<u64, u64>,
     counts: DatagramCounts,
     /// Settled early (over `MAX_PENDING`), oldest first: the first of each
     /// kind, for the divergence's excerpt.
@@ -120,6 +123,7 @@ impl DatagramVerifier {
             high: None,
             high_arrival: None,
             first_reordered: None,
+            matches: BTreeMap::new(),
             counts: DatagramCounts::default(),
             first_missing: None,
             first_extra: None,
@@ -141,6 +145,24 @@ impl DatagramVerifier {
         }
         self.high = self.high.max(Some(pos));
         self.high_arrival = self.high_arrival.max(Some(arrival));
+        self.matches.insert(arrival, pos);
+        self.trim_matches();
+    }
+
+    /// Keeps the matches an unmatched received datagram may be placed
+    /// after: from the one before the oldest unmatched, or only the last
+    /// when none is unmatched; never more than `MAX_MATCHES`.
+    fn trim_matches(&mut self) {
+        let keep_from = match self.received.by_pos.keys().next() {
+            Some(&oldest) => oldest.saturating_sub(1),
+            None => self.matches.keys().next_back().copied().unwrap_or(0),
+        };
+        while let Some((&a, _)) = self.matches.first_key_value() {
+            if a >= keep_from && self.matches.len() <= MAX_MATCHES {
+                break;
+            }
+            self.matches.pop_first();
+        }
     }
 
     /// The next recorded datagram.
@@ -180,6 +202,7 @@ impl DatagramVerifier {
         {
             self.counts.extra += 1;
             self.first_extra.get_or_insert(old);
+            self.trim_matches();
         }
     }
 
@@ -210,19 +233,52 @@ impl DatagramVerifier {
         self.settle().0
     }
 
+    /// Where each unmatched received datagram stands in the recording: one
+    /// after the datagram that arrived just before it (matched, or itself
+    /// placed so); unknown when that one is no longer remembered.
+    fn places(&self) -> Vec<(Option<u64>, &Bytes)> {
+        let mut placed: HashMap<u64, u64> = HashMap::new();
+        let mut out = Vec::with_capacity(self.received.len());
+        for (&arrival, d) in &self.received.by_pos {
+            let place = match arrival.checked_sub(1) {
+                None => Some(0),
+                Some(prev) => self
+                    .matches
+                    .get(&prev)
+                    .or_else(|| placed.get(&prev))
+                    .map(|p| p + 1),
+            };
+            if let Some(p) = place {
+                placed.insert(arrival, p);
+            }
+            out.push((place, d));
+        }
+        out
+    }
+
+    /// Settles what is unmatched: a received datagram placed where a
+    /// recorded one is missing is a different datagram; the other
+    /// unmatched received ones are extra, the other recorded ones missing.
     fn settle(&self) -> (DatagramCounts, Option<Divergence>) {
         let mut c = self.counts;
-        let exp: Vec<(u64, &Bytes)> = self.expected.by_pos.iter().map(|(p, d)| (*p, d)).collect();
-        let rec: Vec<(u64, &Bytes)> = self.received.by_pos.iter().map(|(p, d)| (*p, d)).collect();
-        let pairs = exp.len().min(rec.len());
-        c.different += pairs as u64;
-        c.missing += (exp.len() - pairs) as u64;
-        c.extra += (rec.len() - pairs) as u64;
-        // Recorded datagrams never read (only when comparing was given up,
-        // or the server sent fewer): never received either.
-        let unread = self.expected_len.saturating_sub(self.fed);
+        let mut left: BTreeMap<u64, &Bytes> =
+            self.expected.by_pos.iter().map(|(p, d)| (*p, d)).collect();
+        let mut pairs: Vec<(u64, &Bytes, &Bytes)> = Vec::new();
+        let mut extra: Vec<(Option<u64>, &Bytes)> = Vec::new();
+        for (place, r) in self.places() {
+            match place.and_then(|p| left.remove(&p).map(|e| (p, e))) {
+                Some((p, e)) => pairs.push((p, e, r)),
+                None => extra.push((place, r)),
+            }
+        }
+        c.different += pairs.len() as u64;
+        c.missing += left.len() as u64;
+        c.extra += extra.len() as u64;
+        // Recorded datagrams never read (the server sent fewer, so they
+        // were not needed): never received either. Unless comparing was
+        // given up: then they are not known to be missing.
         if self.stopped.is_none() {
-            c.missing += unread;
+            c.missing += self.expected_len.saturating_sub(self.fed);
         }
         let summary = format!(
             "{} of {} recorded datagrams matched: {} different, {} missing, {} extra, {} out of order",
@@ -234,6 +290,12 @@ impl DatagramVerifier {
             received: r[..r.len().min(EXCERPT)].to_vec(),
             reason: format!("{what} ({summary})"),
         };
+        let first_missing = match (&self.first_missing, left.iter().next()) {
+            (Some((p, d)), _) => Some((*p, d.as_ref())),
+            (None, Some((p, d))) => Some((*p, d.as_ref())),
+            (None, None) if c.missing > 0 => Some((self.fed, &[][..])),
+            (None, None) => None,
+        };
         let found = if let Some(fed) = self.stopped {
             Some(div(
                 fed,
@@ -243,8 +305,7 @@ impl DatagramVerifier {
                     "not compared beyond datagram {fed}: the server fell behind the recording by more than the replay reads ahead"
                 ),
             ))
-        } else if pairs > 0 {
-            let ((pos, e), (_, r)) = (exp[0], rec[0]);
+        } else if let Some(&(pos, e, r)) = pairs.iter().min_by_key(|p| p.0) {
             let at = e.iter().zip(r.iter()).position(|(a, b)| a != b);
             let at = at.unwrap_or(e.len().min(r.len()));
             Some(div(
@@ -257,12 +318,7 @@ impl DatagramVerifier {
                     r.len()
                 ),
             ))
-        } else if c.missing > 0 {
-            let (pos, e) = match (&self.first_missing, exp.first()) {
-                (Some((p, d)), _) => (*p, d.as_ref()),
-                (None, Some((p, d))) => (*p, d.as_ref()),
-                (None, None) => (self.fed, &[][..]),
-            };
+        } else if let Some((pos, e)) = first_missing {
             Some(div(
                 pos,
                 e,
@@ -270,16 +326,20 @@ impl DatagramVerifier {
                 format!("datagram {pos} missing: recorded, never received"),
             ))
         } else if c.extra > 0 {
-            let r = match (&self.first_extra, rec.first()) {
-                (Some((_, d)), _) => d.as_ref(),
-                (None, Some((_, d))) => d.as_ref(),
-                (None, None) => &[][..],
+            let (place, r) = match (&self.first_extra, extra.first()) {
+                (Some((_, d)), _) => (None, d.as_ref()),
+                (None, Some((p, d))) => (*p, d.as_ref()),
+                (None, None) => (None, &[][..]),
             };
+            let pos = place.unwrap_or(self.expected_len);
             Some(div(
-                self.expected_len,
+                pos,
                 &[],
                 r,
-                "server sent more datagrams than recorded".into(),
+                format!(
+                    "datagram not recorded, received after datagram {}: the server sent more datagrams than recorded",
+                    pos.saturating_sub(1)
+                ),
             ))
         } else if c.reordered > 0 {
             let pos = self.first_reordered.unwrap_or(0);
@@ -301,75 +361,6 @@ impl DatagramVerifier {
     /// when every recorded datagram came, in order, and nothing else.
     pub fn finish(&self) -> Option<Divergence> {
         self.settle().1
-    }
-}
-
-/// The verifier a replayed connection holds.
-#[derive(Debug)]
-pub enum Verify {
-    /// TCP: one byte stream.
-    Stream(Verifier),
-    /// UDP: datagram by datagram.
-    Datagrams(DatagramVerifier),
-}
-
-impl Verify {
-    pub fn expect(&mut self, chunk: Bytes) {
-        match self {
-            Verify::Stream(v) => v.expect(chunk),
-            Verify::Datagrams(v) => v.expect(chunk),
-        }
-    }
-
-    pub fn feed(&mut self, data: &[u8]) {
-        match self {
-            Verify::Stream(v) => v.feed(data),
-            Verify::Datagrams(v) => v.feed(data),
-        }
-    }
-
-    /// `n` recorded bytes will not be compared (an `ignore` rule); a
-    /// datagram still counts as one, so this only concerns streams.
-    pub fn shrink(&mut self, n: u64) {
-        if let Verify::Stream(v) = self {
-            v.shrink(n);
-        }
-    }
-
-    pub fn needs_expected(&self) -> bool {
-        match self {
-            Verify::Stream(v) => v.needs_expected(),
-            Verify::Datagrams(v) => v.needs_expected(),
-        }
-    }
-
-    pub fn backlog(&self) -> usize {
-        match self {
-            Verify::Stream(v) => v.backlog(),
-            Verify::Datagrams(v) => v.backlog(),
-        }
-    }
-
-    pub fn stop_expecting(&mut self) {
-        match self {
-            Verify::Stream(v) => v.stop_expecting(),
-            Verify::Datagrams(v) => v.stop_expecting(),
-        }
-    }
-
-    pub fn finish(&self) -> Option<Divergence> {
-        match self {
-            Verify::Stream(v) => v.finish(),
-            Verify::Datagrams(v) => v.finish(),
-        }
-    }
-
-    /// The datagram counts, for a UDP session.
-    pub fn datagram_counts(&self) -> Option<DatagramCounts> {
-        match self {
-            Verify::Stream(_) => None,
-            Verify::Datagrams(v) => Some(v.counts()),
-        }
     }
 }
 

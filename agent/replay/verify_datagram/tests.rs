@@ -145,11 +145,66 @@ fn unmatched_datagrams_are_bounded() {
 }
 
 #[test]
-fn the_stream_verifier_is_unchanged_behind_verify() {
-    let mut v = Verify::Stream(Verifier::new(4));
-    v.expect(b(b"ab"));
-    v.feed(b"abcd");
-    v.expect(b(b"cd"));
+fn a_lost_and_a_changed_datagram_are_told_apart_by_place() {
+    // The server lost reply 1 and changed reply 3.
+    let v = run(
+        &[b"r0", b"r1", b"r2", b"r3", b"r4"],
+        &[b"r0", b"r2", b"X3", b"r4"],
+    );
+    let c = v.counts();
+    assert_eq!(
+        (c.matched, c.different, c.missing, c.extra),
+        (3, 1, 1, 0),
+        "{c:?}"
+    );
+    let d = v.finish().unwrap();
+    assert_eq!(d.offset, 3, "{}", d.reason);
+    assert!(
+        d.reason.contains("datagram 3 differs from byte 0"),
+        "{}",
+        d.reason
+    );
+    assert!(
+        d.reason.contains("1 different, 1 missing, 0 extra"),
+        "{}",
+        d.reason
+    );
+    // Received first, recorded read later: the same places.
+    let mut v = DatagramVerifier::new(5);
+    for d in [&b"r0"[..], b"r2", b"X3", b"r4"] {
+        v.feed(d);
+    }
+    for d in [b"r0", b"r1", b"r2", b"r3", b"r4"] {
+        v.expect(b(d));
+    }
+    assert_eq!(v.finish().unwrap().offset, 3);
+}
+
+#[test]
+fn an_extra_datagram_is_placed_after_the_one_before_it() {
+    let v = run(&[b"a", b"b", b"c"], &[b"a", b"b", b"dup", b"c"]);
+    let c = v.counts();
+    assert_eq!((c.matched, c.extra, c.different), (3, 1, 0), "{c:?}");
+    let d = v.finish().unwrap();
+    assert_eq!((d.offset, d.received.as_slice()), (2, &b"dup"[..]));
+    assert!(
+        d.reason.contains("received after datagram 1"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn remembered_matches_stay_bounded() {
+    let mut v = DatagramVerifier::new(10_000);
+    for i in 0..10_000u32 {
+        v.expect(Bytes::from(i.to_be_bytes().to_vec()));
+        v.feed(&i.to_be_bytes());
+    }
+    assert_eq!(
+        v.matches.len(),
+        1,
+        "nothing unmatched: only the last is kept"
+    );
     assert_eq!(v.finish(), None);
-    assert_eq!(v.datagram_counts(), None);
 }
