@@ -1,9 +1,9 @@
 //! The replay engine on UDP sessions, through an agent in the test process:
-//! a session recorded through a real UDP proxy replays in `fast` (twice
-//! over with `multiply`) and `causal` modes with every datagram arriving
-//! whole and counted in the report; a datagram larger than UDP allows is
-//! a clear error naming its size; a dead target's refusals are counted
-//! and reported. (reelctl end to end, and a stateful server, are in
+//! a session recorded through a real UDP proxy replays in every mode
+//! (`fast` twice over with `multiply`) with every datagram arriving whole
+//! and counted in the report; `--verify` tells a lost reply from a changed
+//! one; a datagram larger than UDP allows is a clear error naming its
+//! size; a dead target's refusals are counted and reported. (reelctl end to end, and a stateful server, are in
 //! tests/udp_replay.rs.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -98,7 +98,7 @@ fn datagrams(frames: &[Frame], dir: Direction) -> Vec<Vec<u8>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recorded_udp_session_replays_whole_datagrams_fast_and_causal() {
+async fn a_recorded_udp_session_replays_whole_datagrams_in_every_mode() {
     let dir = tempfile::tempdir().unwrap();
     let agent = InProcessAgent::start(&dir.path().join("data")).await;
     let id = record_session(&agent).await;
@@ -112,7 +112,7 @@ async fn a_recorded_udp_session_replays_whole_datagrams_fast_and_causal() {
     assert_eq!(datagrams(&frames, Direction::S2c), sent);
 
     let mut ctl = agent.client().await;
-    for (mode, multiply) in [("fast", 2), ("causal", 1)] {
+    for (mode, multiply) in [("fast", 2), ("causal", 1), ("timed", 1), ("reactive", 1)] {
         let (server, got) = keeping_echo_server().await;
         let mut req = replay_request(&id, server, mode);
         req.verify = true;
@@ -135,6 +135,18 @@ async fn a_recorded_udp_session_replays_whole_datagrams_fast_and_causal() {
         assert_eq!((r.bytes_sent, r.bytes_received), (bytes, bytes), "{mode}");
         for c in &r.connections {
             assert!(c.udp, "{mode}: {c:?}");
+            // Paced modes (all but fast) time each datagram they send; the
+            // session's end (the proxy's idle CLOSE) is not paced.
+            let paced = if mode != "fast" {
+                SIZES.len() as u64
+            } else {
+                0
+            };
+            assert_eq!(
+                c.lateness.unwrap_or_default().samples,
+                paced,
+                "{mode}: {c:?}"
+            );
             assert_eq!(c.datagrams_received, SIZES.len() as u64, "{mode}: {c:?}");
             assert_eq!(c.expected_datagrams_received, SIZES.len() as u64);
         }
@@ -240,5 +252,75 @@ async fn a_dead_target_has_its_refusals_counted_and_reported() {
     assert_eq!((c.datagrams_received, c.datagrams_missing), (0, 5), "{c:?}");
     assert_eq!(r.datagrams_missing, 5);
     assert!(r.datagrams_refused >= 1);
+    agent.stop().await;
+}
+
+/// A UDP echo server that loses its reply to the second datagram of each
+/// client and changes the first byte of its reply to the fourth.
+async fn lossy_echo_server() -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut seen = std::collections::HashMap::new();
+        let mut buf = vec![0u8; 65_535];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let i = seen.entry(from).or_insert(0u32);
+            *i += 1;
+            match *i {
+                2 => continue,
+                4 => buf[0] ^= 0xff,
+                _ => {}
+            }
+            let _ = socket.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_tells_a_lost_reply_from_a_changed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = lossy_echo_server().await;
+    let mut frames = vec![open_udp(&server.to_string())];
+    for i in 0..5u64 {
+        let msg = format!("ping {i}");
+        frames.push(datagram(i * 10 + 1, Direction::C2s, msg.as_bytes()));
+        frames.push(datagram(i * 10 + 2, Direction::S2c, msg.as_bytes()));
+    }
+    frames.push(frame(1, 100, close("idle")));
+    write_udp_recording(&data_dir, "lossy", frames);
+    let agent = InProcessAgent::start(&data_dir).await;
+    let mut ctl = agent.client().await;
+    let mut req = replay_request("lossy", server, "reactive");
+    req.verify = true;
+    // The lost reply costs one wait this long; the others come at once.
+    req.server_timeout_ms = 1_000;
+    let r = replay_within(&mut ctl, req, REPLAY_LIMIT).await;
+    let c = &r.connections[0];
+    assert_eq!((c.datagrams_sent, c.datagrams_received), (5, 4), "{c:?}");
+    assert_eq!(
+        c.datagrams_missing, 1,
+        "the lost reply, not the changed one"
+    );
+    assert_eq!(c.server_timeouts, 1, "one wait for the lost reply");
+    let d = c.divergence.as_ref().expect("a divergence");
+    assert_eq!(d.offset, 3, "{}", d.reason);
+    assert_eq!(
+        (d.expected.as_slice(), d.received.as_slice()),
+        (&b"ping 3"[..], &b"\x8fing 3"[..])
+    );
+    assert!(
+        d.reason.contains("datagram 3 differs from byte 0"),
+        "{}",
+        d.reason
+    );
+    assert!(
+        d.reason
+            .contains("1 different, 1 missing, 0 extra, 0 out of order"),
+        "{}",
+        d.reason
+    );
+    assert_eq!((r.divergences, r.datagrams_missing), (1, 1));
     agent.stop().await;
 }
