@@ -110,6 +110,26 @@ async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
         events.stdout
     );
     assert!(kind("stats") > 0, "{}", events.stdout);
+    // Per-second stats count datagrams too: every one, once.
+    let per_sec = |key: &str| -> u64 {
+        lines
+            .iter()
+            .filter(|e| e["kind"] == "stats")
+            .map(|e| e[key].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        per_sec("datagrams_c2s_per_sec"),
+        datagrams,
+        "{}",
+        events.stdout
+    );
+    assert_eq!(
+        per_sec("datagrams_s2c_per_sec"),
+        datagrams,
+        "{}",
+        events.stdout
+    );
 
     let stopped = only(&reelctl_async(&["-a", &a, "--json", "proxy", "stop", "game"]).await);
     assert_eq!(stopped["stopped"][0]["total_connections"], 3, "{stopped}");
