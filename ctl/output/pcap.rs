@@ -22,6 +22,15 @@ impl Human for Exported {
             bytes(self.bytes_c2s),
             bytes(self.bytes_s2c)
         )?;
+        if self.udp_sessions > 0 || self.datagrams_c2s + self.datagrams_s2c > 0 {
+            writeln!(
+                out,
+                "  {} of them UDP: {} c2s, {} s2c (one packet each)",
+                count(self.udp_sessions, "session", "sessions"),
+                count(self.datagrams_c2s, "datagram", "datagrams"),
+                count(self.datagrams_s2c, "datagram", "datagrams")
+            )?;
+        }
         if verbose || self.mid_session_connections > 0 || self.lost_bytes > 0 {
             writeln!(
                 out,
@@ -54,6 +63,15 @@ impl Human for Imported {
             bytes(s.bytes_c2s),
             bytes(s.bytes_s2c)
         )?;
+        if s.udp_sessions > 0 {
+            writeln!(
+                out,
+                "  {} of them UDP: {} c2s, {} s2c",
+                count(s.udp_sessions, "session", "sessions"),
+                count(s.datagrams_c2s, "datagram", "datagrams"),
+                count(s.datagrams_s2c, "datagram", "datagrams")
+            )?;
+        }
         let mut counts = vec![
             ("packets read", s.packets, false),
             ("frames written", s.frames, false),
@@ -62,7 +80,12 @@ impl Human for Imported {
             ("out-of-order segments", s.out_of_order_segments, false),
             ("out-of-window segments", s.out_of_window_segments, false),
             ("packets of other flows", s.other_flow_packets, false),
-            ("non-TCP packets", s.non_tcp_packets, false),
+            ("packets neither TCP nor UDP", s.non_tcp_packets, false),
+            (
+                "IP fragments (not reassembled)",
+                s.fragmented_packets,
+                false,
+            ),
             ("malformed packets", s.malformed_packets, false),
             (
                 "packets on unsupported links",
@@ -102,11 +125,15 @@ mod tests {
             pcap: "out.pcapng".into(),
             size_bytes: 4096,
             connections: 3,
+            udp_sessions: 0,
             mid_session_connections: 1,
             fallback_addresses: 0,
             packets: 42,
             bytes_c2s: 100,
             bytes_s2c: 2048,
+            datagrams_c2s: 0,
+            datagrams_s2c: 0,
+            oversized_datagrams: 0,
             lost_bytes: 0,
             skipped_frames: 2,
             end: RecordingEnd::Complete,
