@@ -15,40 +15,6 @@ use tokio::net::UdpSocket;
 
 use common::*;
 
-fn only(out: &CtlOutput) -> serde_json::Value {
-    out.assert_code(0);
-    ok_data(out).remove(0)
-}
-
-/// `reelctl proxy start --udp` on `agent`, relaying to `upstream`: its JSON.
-async fn start_udp_proxy(
-    agent: &str,
-    upstream: SocketAddr,
-    name: &str,
-    idle_timeout: &str,
-) -> serde_json::Value {
-    let upstream = upstream.to_string();
-    only(
-        &reelctl_async(&[
-            "-a",
-            agent,
-            "--json",
-            "proxy",
-            "start",
-            "--udp",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--name",
-            name,
-            "--idle-timeout",
-            idle_timeout,
-        ])
-        .await,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
     let dir = tempfile::tempdir().unwrap();

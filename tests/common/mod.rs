@@ -28,6 +28,9 @@ pub mod status;
 #[allow(unused_imports)]
 pub use status::{assert_status, still_serving};
 pub mod tls;
+pub mod udp;
+#[allow(unused_imports)]
+pub use udp::*;
 pub mod wireshark;
 
 use std::net::SocketAddr;
