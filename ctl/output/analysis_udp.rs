@@ -72,3 +72,82 @@ pub(crate) fn top_cells(c: &ConnectionStats) -> [String; 3] {
         Transport::Tcp => ["tcp".into(), "-".into(), "-".into()],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel::stats::ConnectionCounts;
+
+    fn analysis(udp: bool) -> Analysis {
+        let sizes = DatagramSizes {
+            min: 1,
+            avg: 270.2,
+            p50: 50,
+            p95: 1400,
+            p99: 1400,
+            max: 1400,
+        };
+        let dir = DirectionStats {
+            datagrams: 6,
+            avg_datagrams_per_sec: 1.5,
+            peak_datagrams_per_sec: 4,
+            datagram_sizes: Some(sizes),
+            ..DirectionStats::default()
+        };
+        Analysis {
+            duration_ns: 0,
+            frames: 0,
+            connections: ConnectionCounts {
+                udp_sessions: 2,
+                ..ConnectionCounts::default()
+            },
+            c2s: if udp {
+                dir.clone()
+            } else {
+                DirectionStats::default()
+            },
+            s2c: if udp { dir } else { DirectionStats::default() },
+            timeline: Vec::new(),
+            timeline_clipped_frames: 0,
+            top_connections: vec![ConnectionStats {
+                transport: if udp { Transport::Udp } else { Transport::Tcp },
+                datagrams_c2s: 4,
+                datagrams_s2c: 3,
+                ..ConnectionStats::default()
+            }],
+            framing: None,
+            end: None,
+        }
+    }
+
+    #[test]
+    fn udp_rows_and_cells_only_with_datagrams() {
+        let a = analysis(true);
+        let rows = direction_rows(&a);
+        let labels: Vec<&str> = rows.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "datagrams",
+                "datagrams/s average",
+                "datagrams/s peak",
+                "datagram size p50",
+                "datagram size p95",
+                "datagram size p99",
+                "datagram size max"
+            ]
+        );
+        assert_eq!(rows[1].1, ["1.5".to_string(), "1.5".to_string()]);
+        assert_eq!(rows[5].1[0], "1.4 KiB");
+        assert_eq!(sessions_note(&a), " (2 UDP sessions)");
+        assert!(top_has_udp(&a));
+        assert_eq!(top_cells(&a.top_connections[0]), ["udp", "4", "3"]);
+
+        let mut tcp = analysis(false);
+        tcp.connections.udp_sessions = 0;
+        assert!(direction_rows(&tcp).is_empty());
+        assert_eq!(sessions_note(&tcp), "");
+        assert!(!top_has_udp(&tcp));
+        assert_eq!(top_cells(&tcp.top_connections[0]), ["tcp", "-", "-"]);
+    }
+}

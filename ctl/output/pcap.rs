@@ -151,4 +151,66 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "out.pcapng\n");
         assert!(exported.notes().is_empty());
     }
+
+    #[test]
+    fn udp_sessions_and_skipped_datagrams_are_told() {
+        let exported = Exported {
+            recording: "r2".into(),
+            pcap: "udp.pcapng".into(),
+            size_bytes: 2048,
+            connections: 2,
+            udp_sessions: 2,
+            mid_session_connections: 0,
+            fallback_addresses: 0,
+            packets: 5,
+            bytes_c2s: 30,
+            bytes_s2c: 20,
+            datagrams_c2s: 3,
+            datagrams_s2c: 2,
+            oversized_datagrams: 1,
+            lost_bytes: 0,
+            skipped_frames: 0,
+            end: RecordingEnd::Complete,
+        };
+        let mut out = Vec::new();
+        exported.write_human(&mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "exported r2 to udp.pcapng (2.0 KiB): 2 connections, 5 packets, c2s 30 B, s2c 20 B\n  \
+             2 sessions of them UDP: 3 datagrams c2s, 2 datagrams s2c (one packet each)\n"
+        );
+        assert_eq!(
+            exported.notes(),
+            ["1 datagram larger than one IP packet carries (65,507 bytes over IPv4) was skipped"]
+        );
+
+        let imported = Imported {
+            recording: "cap.reel".into(),
+            id: "cap".into(),
+            server: "*:7777".into(),
+            summary: reel::pcap::ImportSummary {
+                packets: 6,
+                connections: 1,
+                udp_sessions: 1,
+                frames: 6,
+                bytes_c2s: 12,
+                bytes_s2c: 12,
+                datagrams_c2s: 2,
+                datagrams_s2c: 2,
+                fragmented_packets: 2,
+                ..Default::default()
+            },
+        };
+        let mut out = Vec::new();
+        imported.write_human(&mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\n  1 session of them UDP: 2 datagrams c2s, 2 datagrams s2c\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  IP fragments (not reassembled): 2\n"),
+            "{text}"
+        );
+    }
 }
