@@ -82,7 +82,10 @@ pub struct ImportSummary {
 /// Imports the capture read from `input` into `out`, whose header the
 /// caller wrote: frame timestamps count from the capture's first packet,
 /// whose wall-clock time is [`ImportSummary::first_packet_unix_ns`]. The
-/// caller finishes `out`.
+/// caller finishes `out`. UDP sessions are written too (proxy id
+/// [`IMPORT_UDP_PROXY_ID`]): for a capture that may hold them, the header
+/// should list a UDP `ProxyMeta` so the file is version 2, as
+/// [`import_pcap_file`] does.
 ///
 /// # Errors
 /// A capture that cannot be read ([`PcapError::Empty`],

@@ -1,5 +1,5 @@
-//! Packets of an export: the TCP state of one exported flow and the
-//! writer that turns segments and datagrams into pcapng Enhanced Packet
+//! Packets of an export: the state of one exported flow (TCP, or a UDP
+//! session) and the writer that turns segments and datagrams into pcapng Enhanced Packet
 //! Blocks (the `export` loop decides which packets a frame makes).
 
 use std::borrow::Cow;
@@ -14,8 +14,9 @@ use super::datagram::write_datagram;
 use super::error::PcapError;
 use super::segment::{CLIENT_MAC, SERVER_MAC, Segment, max_segment, write_segment};
 
-/// The TCP state of one exported connection. Side 0 is the client (it
-/// sends c2s), side 1 the server.
+/// The state of one exported connection: its addresses and, for TCP, its
+/// sequence numbers and FINs. Side 0 is the client (it sends c2s), side 1
+/// the server.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Flow {
     /// Address of each side.
