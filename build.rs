@@ -10,6 +10,7 @@
 /// Messages serialized as they are.
 const SERIALIZED: &[&str] = &[
     "ProxyInfo",
+    "DatagramFaultCounts",
     "Lateness",
     "Divergence",
     "ReplayConnection",

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::faults::datagram::Loss;
 use crate::faults::parse::ValueError;
-use crate::faults::{Directions, FaultSpec, parse};
+use crate::faults::{DatagramFields, Directions, FaultSpec, parse, udp};
 use crate::host_port;
 use crate::proxy::{Origin, ProxySpec};
 
@@ -98,7 +99,17 @@ struct RawProxy {
     connect_delay: Option<Scalar>,
     toxicity: Option<f64>,
     seed: Option<u64>,
-    /// Relay UDP datagrams (no fault fields yet).
+    /// UDP only: `10%` or `0.1`.
+    loss: Option<Scalar>,
+    /// UDP only: `"1%,25%"` (netem's gemodel p, r[, 1-h[, 1-k]]).
+    loss_bursts: Option<Scalar>,
+    duplicate: Option<Scalar>,
+    /// UDP only: `"5%:3"`.
+    reorder: Option<Scalar>,
+    #[serde(default)]
+    keep_order: bool,
+    /// Relay UDP datagrams: takes latency, bandwidth, direction, seed and
+    /// the UDP-only fields above.
     #[serde(default)]
     udp: bool,
     /// UDP: a session's life without a datagram (`30s`, or seconds).
@@ -205,11 +216,24 @@ impl ConfigFile {
                 problem("listen", format!("{:?} is used by another proxy", p.listen));
             }
             let faults = faults_of(p, &mut problem);
-            if p.udp && !faults.is_none() {
-                problem(
-                    "udp",
-                    "UDP proxies take no fault fields yet; remove them or udp".to_owned(),
-                );
+            if p.udp {
+                for field in faults.tcp_only_fields() {
+                    let field = if field == "limit_bytes" {
+                        "limit_data"
+                    } else {
+                        field
+                    };
+                    problem(
+                        field,
+                        "TCP-only: a UDP proxy takes latency, bandwidth, direction, seed, \
+                         loss, loss_bursts, duplicate, reorder and keep_order"
+                            .to_owned(),
+                    );
+                }
+            } else {
+                for field in faults.datagram.set_fields() {
+                    problem(field, "for UDP proxies only (udp = true)".to_owned());
+                }
             }
             let idle_timeout = match (&p.idle_timeout, p.udp) {
                 (None, _) => None,
@@ -333,8 +357,24 @@ fn faults_of(p: &RawProxy, problem: &mut impl FnMut(&str, String)) -> FaultSpec 
             problem,
         ),
         seed: p.seed,
+        datagram: DatagramFields {
+            loss: field(
+                "loss_bursts",
+                p.loss_bursts.as_ref(),
+                udp::loss_bursts,
+                problem,
+            )
+            .map(Loss::Bursts)
+            .or_else(|| field("loss", p.loss.as_ref(), udp::share, problem).map(Loss::Random)),
+            duplicate: field("duplicate", p.duplicate.as_ref(), udp::share, problem),
+            reorder: field("reorder", p.reorder.as_ref(), udp::reorder, problem),
+            keep_order: p.keep_order,
+        },
         ..FaultSpec::default()
     };
+    if p.loss.is_some() && p.loss_bursts.is_some() {
+        problem("loss", "give loss or loss_bursts, not both".to_owned());
+    }
     if let Some(d) = &p.direction {
         match Directions::parse(d.trim()) {
             Ok(d) => spec.directions = d,

@@ -48,8 +48,8 @@ impl TokenBucket {
             // Checked: a zero rate gives infinity, and `from_secs_f64`
             // panics on it; a year is "never" for a connection.
             Duration::try_from_secs_f64(-self.tokens / self.rate)
-                .map_or(super::parse::MAX_DURATION, |d| {
-                    d.min(super::parse::MAX_DURATION)
+                .map_or(super::limits::MAX_DURATION, |d| {
+                    d.min(super::limits::MAX_DURATION)
                 })
         }
     }

@@ -1,6 +1,7 @@
 //! Network conditions for datagrams (issue 16): loss, independent or in
 //! bursts (the Gilbert–Elliott model as netem defines it), duplication,
-//! reordering within a window, and latency with jitter. This is the pure
+//! reordering within a window, latency with jitter, and a bandwidth cap
+//! with a bounded queue (`queue`). This is the pure
 //! decision for one direction of one session: datagrams in, datagrams out
 //! with the instant each is due; the UDP relay does the sending. With a seed,
 //! the same traffic gets the same fate datagram for datagram.
@@ -14,59 +15,22 @@ use rand::rngs::StdRng;
 use super::random::draw;
 use super::spec::Latency;
 
-/// The Gilbert–Elliott loss model, in netem's terms (`tc ... loss gemodel
-/// p r 1-h 1-k`): a good and a bad state, with a loss probability each.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GilbertElliott {
-    /// Good to bad, per datagram.
-    pub p: f64,
-    /// Bad to good, per datagram.
-    pub r: f64,
-    /// Loss probability in the bad state (netem's 1-h).
-    pub bad_loss: f64,
-    /// Loss probability in the good state (netem's 1-k).
-    pub good_loss: f64,
+mod queue;
+pub use queue::QUEUE_LIMIT;
+use queue::RateQueue;
+
+/// What the faults need to know of a datagram: its size, for the rate.
+pub trait Datagram: Clone {
+    fn size(&self) -> usize;
 }
 
-impl GilbertElliott {
-    /// netem's Simple Gilbert model: every datagram in the bad state is
-    /// lost, none in the good one; bursts of mean length 1/r.
-    pub fn simple(p: f64, r: f64) -> GilbertElliott {
-        GilbertElliott {
-            p,
-            r,
-            bad_loss: 1.0,
-            good_loss: 0.0,
-        }
-    }
-
-    /// The share of datagrams lost in the long run.
-    pub fn mean_loss(&self) -> f64 {
-        if self.p + self.r == 0.0 {
-            return self.good_loss;
-        }
-        let bad = self.p / (self.p + self.r);
-        bad * self.bad_loss + (1.0 - bad) * self.good_loss
+impl Datagram for bytes::Bytes {
+    fn size(&self) -> usize {
+        self.len()
     }
 }
 
-/// How datagrams are lost.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Loss {
-    /// Each datagram independently, with this probability.
-    Random(f64),
-    Bursts(GilbertElliott),
-}
-
-/// A datagram held back and sent after some of the ones behind it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Reorder {
-    /// Share of datagrams held back.
-    pub probability: f64,
-    /// A held datagram goes out after 1 to `window` of the datagrams that
-    /// follow it (drawn per datagram), or when the session goes idle.
-    pub window: u32,
-}
+pub use super::datagram_fields::{GilbertElliott, Loss, Reorder};
 
 /// The conditions of one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -79,6 +43,9 @@ pub struct DatagramSpec {
     /// delays differ, as on a real path, unless `keep_order`.
     pub latency: Option<Latency>,
     pub keep_order: bool,
+    /// Bytes per second; datagrams over it wait in a queue of at most
+    /// [`QUEUE_LIMIT`], and past that are dropped.
+    pub bandwidth: Option<u64>,
 }
 
 /// What the faults did, for counters and tests.
@@ -87,7 +54,12 @@ pub struct DatagramCounts {
     pub seen: u64,
     pub lost: u64,
     pub duplicated: u64,
+    /// Held back and sent after at least one datagram that followed them:
+    /// what a receiver sees out of order. (One held and then sent with
+    /// nothing behind it, at idle or a profile change, is only late.)
     pub reordered: u64,
+    /// Dropped because the bandwidth queue was full.
+    pub dropped: u64,
 }
 
 impl DatagramCounts {
@@ -98,6 +70,7 @@ impl DatagramCounts {
             lost: self.lost - earlier.lost,
             duplicated: self.duplicated - earlier.duplicated,
             reordered: self.reordered - earlier.reordered,
+            dropped: self.dropped - earlier.dropped,
         }
     }
 }
@@ -107,14 +80,17 @@ pub struct DatagramFaults<T> {
     spec: DatagramSpec,
     rng: StdRng,
     bad: bool,
-    /// Held datagrams, with how many more must pass before each goes.
-    held: VecDeque<(T, u32)>,
+    /// Held datagrams, with how many more must pass before each goes and
+    /// whether one has passed it yet.
+    held: VecDeque<(T, u32, bool)>,
     /// With `keep_order`: when the last datagram sent is due.
     last_due: Option<Instant>,
+    /// With `bandwidth`: made at the first datagram, kept across updates.
+    rate: Option<RateQueue>,
     counts: DatagramCounts,
 }
 
-impl<T: Clone> DatagramFaults<T> {
+impl<T: Datagram> DatagramFaults<T> {
     pub fn new(spec: DatagramSpec, rng: StdRng) -> DatagramFaults<T> {
         DatagramFaults {
             spec,
@@ -122,7 +98,40 @@ impl<T: Clone> DatagramFaults<T> {
             bad: false,
             held: VecDeque::new(),
             last_due: None,
+            rate: None,
             counts: DatagramCounts::default(),
+        }
+    }
+
+    /// Follows a new profile from the next datagram on (a live update).
+    /// Draws go on from the same generator unless `rng` is given (the seed
+    /// changed). Datagrams held for reordering go at once when the new
+    /// profile does not reorder; those already due keep their instant.
+    pub fn update(
+        &mut self,
+        spec: DatagramSpec,
+        rng: Option<StdRng>,
+        now: Instant,
+    ) -> Vec<(T, Instant)> {
+        self.spec = spec;
+        if let Some(rng) = rng {
+            self.rng = rng;
+        }
+        match (spec.bandwidth, self.rate.as_mut()) {
+            (None, _) => self.rate = None,
+            (Some(r), Some(q)) => q.set_rate(r),
+            (Some(_), None) => {}
+        }
+        if !spec.keep_order {
+            self.last_due = None;
+        }
+        if spec.loss.is_none() {
+            self.bad = false;
+        }
+        if spec.reorder.is_none() {
+            self.flush(now)
+        } else {
+            Vec::new()
         }
     }
 
@@ -139,26 +148,23 @@ impl<T: Clone> DatagramFaults<T> {
             return Vec::new();
         }
         if let Some(window) = self.held_for() {
-            self.counts.reordered += 1;
-            self.held.push_back((datagram, window));
+            self.held.push_back((datagram, window, false));
             return Vec::new();
         }
         let mut out = Vec::new();
         if self.spec.duplicate > 0.0 && self.rng.random_bool(self.spec.duplicate.min(1.0)) {
             self.counts.duplicated += 1;
-            let due = self.due(now);
-            out.push((datagram.clone(), due));
+            self.send(datagram.clone(), now, &mut out);
         }
-        let due = self.due(now);
-        out.push((datagram, due));
+        self.send(datagram, now, &mut out);
         // This datagram passed the held ones: those it was the last of go.
         let mut kept = VecDeque::with_capacity(self.held.len());
-        for (d, left) in std::mem::take(&mut self.held) {
+        for (d, left, _) in std::mem::take(&mut self.held) {
             if left <= 1 {
-                let due = self.due(now);
-                out.push((d, due));
+                self.counts.reordered += 1;
+                self.send(d, now, &mut out);
             } else {
-                kept.push_back((d, left - 1));
+                kept.push_back((d, left - 1, true));
             }
         }
         self.held = kept;
@@ -167,13 +173,33 @@ impl<T: Clone> DatagramFaults<T> {
 
     /// The session went idle or closes: what is still held goes now.
     pub fn flush(&mut self, now: Instant) -> Vec<(T, Instant)> {
-        let held: Vec<T> = self.held.drain(..).map(|(d, _)| d).collect();
-        held.into_iter()
-            .map(|d| {
-                let due = self.due(now);
-                (d, due)
-            })
-            .collect()
+        let held: Vec<(T, u32, bool)> = self.held.drain(..).collect();
+        let mut out = Vec::with_capacity(held.len());
+        for (d, _, passed) in held {
+            if passed {
+                self.counts.reordered += 1;
+            }
+            self.send(d, now, &mut out);
+        }
+        out
+    }
+
+    /// Puts a datagram on the way out at `now`: through the rate's queue
+    /// (or dropped at it), then its latency.
+    fn send(&mut self, d: T, now: Instant, out: &mut Vec<(T, Instant)>) {
+        let mut leaves = now;
+        if let Some(rate) = self.spec.bandwidth {
+            let queue = self.rate.get_or_insert_with(|| RateQueue::new(rate, now));
+            match queue.depart(d.size(), now) {
+                Some(at) => leaves = at,
+                None => {
+                    self.counts.dropped += 1;
+                    return;
+                }
+            }
+        }
+        let due = self.due(leaves);
+        out.push((d, due));
     }
 
     fn lost(&mut self) -> bool {

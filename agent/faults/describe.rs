@@ -88,6 +88,7 @@ impl FaultSpec {
             || self.limit_bytes.is_some()
             || self.black_hole
             || self.slicer.is_some()
+            || !self.datagram.is_none()
     }
 }
 
@@ -135,6 +136,9 @@ impl fmt::Display for FaultSpec {
         }
         if let Some(d) = self.connect_delay {
             items.push(format!("connect delay {}", duration(d)));
+        }
+        if !self.datagram.is_none() {
+            items.push(self.datagram.to_string());
         }
         if self.toxicity < 1.0 {
             items.push(format!("toxicity {}", self.toxicity));

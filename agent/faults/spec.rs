@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use crate::format::Direction;
 
-/// The longest duration any fault or delay accepts: a year. Longer is a
-/// typo (`1e20`), and `Instant + d` would overflow for values near
-/// `Duration::MAX`, so it is refused where people type it.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+pub use super::limits::MAX_DURATION;
 
 /// How long each chunk is held back.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,6 +110,8 @@ pub struct FaultSpec {
     pub toxicity: f64,
     /// Same seed and same traffic give the same schedule; `None` is random.
     pub seed: Option<u64>,
+    /// Loss, duplication, reordering: UDP proxies only (`faults::udp`).
+    pub datagram: super::datagram_fields::DatagramFields,
 }
 
 impl Default for FaultSpec {
@@ -132,6 +131,7 @@ impl Default for FaultSpec {
             connect_delay: None,
             toxicity: 1.0,
             seed: None,
+            datagram: super::datagram_fields::DatagramFields::default(),
         }
     }
 }
@@ -164,7 +164,8 @@ impl FaultSpec {
                 && self.slow_close.is_none()
                 && self.slicer.is_none()
                 && self.limit_bytes.is_none()
-                && self.connect_delay.is_none())
+                && self.connect_delay.is_none()
+                && self.datagram.is_none())
     }
 
     /// Whether data in `dir` needs the shaping path (held, paced or cut).
@@ -235,6 +236,9 @@ impl FaultSpec {
         }
         if self.black_hole_close_after.is_some() && !self.black_hole {
             errors.push(err("black_hole_close_after", "needs black_hole"));
+        }
+        for (field, reason) in self.datagram.validate() {
+            errors.push(err(field, reason));
         }
         if !self.directions.c2s && !self.directions.s2c {
             errors.push(err("direction", "choose c2s, s2c or both"));

@@ -116,6 +116,9 @@ impl Proxies {
         }
         spec.check_addresses_and_limits()?;
         validate_faults(&spec.faults)?;
+        spec.faults
+            .check_for_tcp()
+            .map_err(|e| Error::invalid("faults", e))?;
         let upstream_addrs = loops::resolve(&spec.upstream).await;
         let listener = bind(&spec.listen).await?;
         let listen = listener
@@ -290,12 +293,20 @@ impl Proxies {
         self.default_max_connections.store(n, Ordering::Relaxed);
     }
 
-    /// Replaces a proxy's fault profile; its open connections follow.
+    /// Replaces a proxy's fault profile; its open connections (a UDP
+    /// proxy's sessions) follow.
     ///
     /// # Errors
-    /// `UnknownProxy`, `InvalidArgument` naming the first bad field.
+    /// `UnknownProxy`, `InvalidArgument` naming the first bad field or the
+    /// fields the proxy's kind (TCP, UDP) cannot act on.
     pub fn update_faults(&self, id_or_name: &str, faults: FaultSpec) -> Result<ProxyInfo> {
         validate_faults(&faults)?;
+        if let Some(udp) = self.find_udp(id_or_name) {
+            return self.update_udp_faults(&udp, faults);
+        }
+        faults
+            .check_for_tcp()
+            .map_err(|e| Error::invalid("faults", e))?;
         let proxy = self.find(id_or_name)?;
         proxy.faults.update(faults);
         info!(proxy = %proxy.id, faults = %proxy.faults.current(), "faults updated");
@@ -316,7 +327,7 @@ impl Proxies {
         match found {
             Some(p) => Ok(p),
             None if self.find_udp(id_or_name).is_some() => Err(Error::FailedPrecondition(format!(
-                "proxy {id_or_name:?} is a UDP proxy: this is for TCP proxies so far"
+                "proxy {id_or_name:?} is a UDP proxy: this is for TCP proxies only"
             ))),
             None => Err(Error::UnknownProxy(id_or_name.to_string())),
         }
@@ -375,7 +386,7 @@ fn warn_overcommit(map: &BTreeMap<String, Arc<Proxy>>, new: &Proxy) {
     }
 }
 
-fn validate_faults(faults: &FaultSpec) -> Result<()> {
+pub(super) fn validate_faults(faults: &FaultSpec) -> Result<()> {
     faults.validate().map_err(|errors| Error::InvalidArgument {
         field: "faults",
         reason: errors

@@ -125,7 +125,7 @@ impl Proxies {
                     listen: p.listen().to_string(),
                     upstream: p.upstream.clone(),
                     max_connections: p.max_sessions,
-                    faults: SavedFaults::default(),
+                    faults: SavedFaults::from(&*p.faults()),
                     udp: true,
                     idle_timeout: Some(p.idle_timeout),
                 }),

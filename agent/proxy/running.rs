@@ -164,6 +164,9 @@ pub struct UdpInfo {
     pub datagrams_s2c: u64,
     /// Client datagrams dropped because their session's queue was full.
     pub dropped_c2s: u64,
+    /// What the fault profile did to each direction.
+    pub faults_c2s: crate::faults::datagram::DatagramCounts,
+    pub faults_s2c: crate::faults::datagram::DatagramCounts,
 }
 
 /// What a new proxy is made of, as decided by the registry.

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::{Directions, FaultSpec, Slicer, parse};
+use crate::faults::datagram::{GilbertElliott, Loss, Reorder};
+use crate::faults::{DatagramFields, Directions, FaultSpec, Slicer, parse};
 
 /// The file in the data directory.
 pub const SAVED_PROXIES_FILE: &str = "proxies.json";
@@ -81,6 +82,74 @@ pub struct SavedFaults {
     connect_delay: Option<Duration>,
     toxicity: f64,
     seed: Option<u64>,
+    /// A UDP proxy's datagram faults (absent in older files: none).
+    #[serde(default, skip_serializing_if = "SavedDatagram::is_none")]
+    datagram: SavedDatagram,
+}
+
+/// `DatagramFields`, field for field; shares as fractions.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedDatagram {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loss: Option<f64>,
+    /// p, r, 1-h, 1-k (netem's order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loss_bursts: Option<[f64; 4]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    duplicate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reorder: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reorder_window: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    keep_order: bool,
+}
+
+impl SavedDatagram {
+    fn is_none(&self) -> bool {
+        *self == SavedDatagram::default()
+    }
+
+    fn from_fields(d: &DatagramFields) -> SavedDatagram {
+        SavedDatagram {
+            loss: match d.loss {
+                Some(Loss::Random(p)) => Some(p),
+                _ => None,
+            },
+            loss_bursts: match d.loss {
+                Some(Loss::Bursts(ge)) => Some([ge.p, ge.r, ge.bad_loss, ge.good_loss]),
+                _ => None,
+            },
+            duplicate: d.duplicate,
+            reorder: d.reorder.map(|r| r.probability),
+            reorder_window: d.reorder.map(|r| r.window),
+            keep_order: d.keep_order,
+        }
+    }
+
+    fn to_fields(&self) -> DatagramFields {
+        let loss = match (self.loss_bursts, self.loss) {
+            (Some([p, r, bad_loss, good_loss]), _) => Some(Loss::Bursts(GilbertElliott {
+                p,
+                r,
+                bad_loss,
+                good_loss,
+            })),
+            (None, l) => l.map(Loss::Random),
+        };
+        DatagramFields {
+            loss,
+            duplicate: self.duplicate,
+            reorder: self.reorder.map(|probability| Reorder {
+                probability,
+                window: self
+                    .reorder_window
+                    .unwrap_or(crate::faults::udp::DEFAULT_REORDER_WINDOW),
+            }),
+            keep_order: self.keep_order,
+        }
+    }
 }
 
 impl From<&FaultSpec> for SavedFaults {
@@ -101,6 +170,7 @@ impl From<&FaultSpec> for SavedFaults {
             connect_delay: f.connect_delay,
             toxicity: f.toxicity,
             seed: f.seed,
+            datagram: SavedDatagram::from_fields(&f.datagram),
         }
     }
 }
@@ -134,6 +204,7 @@ impl SavedFaults {
             connect_delay: self.connect_delay,
             toxicity: self.toxicity,
             seed: self.seed,
+            datagram: self.datagram.to_fields(),
         })
     }
 }
@@ -228,6 +299,19 @@ mod tests {
                 black_hole_close_after: Some(ms(300)),
                 connect_delay: Some(ms(20)),
                 limit_bytes: Some(10),
+                ..FaultSpec::default()
+            },
+            FaultSpec {
+                bandwidth: Some(1_000),
+                datagram: DatagramFields {
+                    loss: Some(Loss::Bursts(GilbertElliott::simple(0.01, 0.25))),
+                    duplicate: Some(0.5),
+                    reorder: Some(Reorder {
+                        probability: 0.1,
+                        window: 4,
+                    }),
+                    keep_order: true,
+                },
                 ..FaultSpec::default()
             },
         ] {

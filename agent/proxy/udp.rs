@@ -4,8 +4,8 @@
 //! per-second stats every proxy has (`listener::stats_loop`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -18,7 +18,9 @@ use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::format::ProxyMeta;
 use crate::tap::{ConnMeta, Tap, TapTable};
-use crate::udp::{CloseReason, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
+use crate::udp::{
+    CloseReason, FaultPlan, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec,
+};
 
 /// A running UDP proxy.
 pub struct UdpRunning {
@@ -34,6 +36,9 @@ pub struct UdpRunning {
     /// Its sessions and the recordings tapping it (the relay's sessions
     /// feed them).
     table: Arc<TapTable>,
+    /// The profile in force, as given (the engine holds it split by
+    /// direction).
+    faults: Mutex<Arc<FaultSpec>>,
     proxy: UdpProxy,
     cancel: CancellationToken,
 }
@@ -58,6 +63,8 @@ pub(super) struct NewUdp {
     pub idle_timeout: Duration,
     pub max_sessions: u64,
     pub origin: super::Origin,
+    /// Checked by the registry: no TCP-only field.
+    pub faults: FaultSpec,
     pub session_ids: Arc<AtomicU64>,
     pub fds: crate::fds::FdBudget,
     pub bus: EventBus,
@@ -77,6 +84,8 @@ impl UdpRunning {
         spec.fds = new.fds;
         spec.proxy_id = new.id.clone();
         let table = spec.taps.clone();
+        let plan = plan_of(&new.faults);
+        (spec.c2s, spec.s2c, spec.seed) = (plan.c2s, plan.s2c, plan.seed);
         let observer = Arc::new(Publisher {
             proxy: new.id.clone(),
             bus: new.bus.clone(),
@@ -91,6 +100,7 @@ impl UdpRunning {
             max_sessions: new.max_sessions,
             origin: new.origin,
             table,
+            faults: Mutex::new(Arc::new(new.faults)),
             proxy,
             cancel: new.cancel,
         });
@@ -131,6 +141,22 @@ impl UdpRunning {
     /// The sessions open now, as connections.
     pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
         self.table.connections()
+    }
+
+    /// The fault profile in force.
+    pub fn faults(&self) -> Arc<FaultSpec> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the fault profile (checked by the registry): new sessions
+    /// start with it, running ones follow from their next datagram.
+    pub(super) fn set_faults(&self, faults: FaultSpec) {
+        let mut current = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        self.proxy.set_faults(plan_of(&faults));
+        *current = Arc::new(faults);
     }
 
     pub fn listen(&self) -> SocketAddr {
@@ -180,7 +206,7 @@ impl UdpRunning {
             bytes_s2c: t.bytes_s2c,
             started_at: self.started_at,
             recordings: self.table.recording_ids(),
-            faults: Arc::new(FaultSpec::default()),
+            faults: self.faults(),
             refused_connections: t.sessions_refused,
             max_connections: self.max_sessions,
             restored: self.origin == super::Origin::Restored,
@@ -189,8 +215,19 @@ impl UdpRunning {
                 datagrams_c2s: t.datagrams_c2s,
                 datagrams_s2c: t.datagrams_s2c,
                 dropped_c2s: t.dropped_c2s,
+                faults_c2s: t.faults_c2s,
+                faults_s2c: t.faults_s2c,
             }),
         }
+    }
+}
+
+/// A profile as the relay engine takes it: split by direction.
+fn plan_of(faults: &FaultSpec) -> FaultPlan {
+    FaultPlan {
+        c2s: faults.datagram_spec(Direction::C2s),
+        s2c: faults.datagram_spec(Direction::S2c),
+        seed: faults.seed,
     }
 }
 

@@ -1,7 +1,10 @@
 //! The registry's UDP side: its UDP proxies, found and listed, and starting
 //! one: the same checks as a TCP one where they apply (addresses, name, no
 //! upstream leading back into the agent's own UDP listeners), then the relay
-//! engine under the registry's ids and names.
+//! engine under the registry's ids and names. Fault profiles: a UDP proxy
+//! takes latency, bandwidth, direction, seed and the datagram fields and
+//! refuses the rest by name; a TCP proxy refuses the datagram fields.
+//! Changing a running UDP proxy's profile reaches its sessions at once.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -16,8 +19,8 @@ use super::spec::ProxySpec;
 use super::udp::{NewUdp, UdpRunning};
 use crate::error::{Error, Result};
 use crate::events::EventBody;
+use crate::faults::FaultSpec;
 use crate::udp::DEFAULT_IDLE_TIMEOUT;
-
 impl Proxies {
     pub(super) fn udp_map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<UdpRunning>>> {
         self.udp.lock().unwrap_or_else(|e| e.into_inner())
@@ -41,18 +44,14 @@ impl Proxies {
     /// Binds and starts a UDP proxy.
     ///
     /// # Errors
-    /// As `start` for TCP; `InvalidArgument` naming `faults` when a profile
-    /// is given (datagram faults are not settable through the API yet) or
-    /// `idle_timeout` when it is zero.
+    /// As `start` for TCP; `InvalidArgument` naming `faults` for a field out
+    /// of range or a TCP-only one, `idle_timeout` when it is zero.
     pub(super) async fn start_udp(&self, spec: ProxySpec) -> Result<ProxyInfo> {
         spec.check_addresses_and_limits()?;
-        if !spec.faults.is_none() {
-            return Err(Error::invalid(
-                "faults",
-                "UDP proxies take no fault profile yet (datagram loss, duplication and \
-                 reordering are coming); start it without faults",
-            ));
-        }
+        super::registry::validate_faults(&spec.faults)?;
+        spec.faults
+            .check_for_udp()
+            .map_err(|e| Error::invalid("faults", e))?;
         let idle_timeout = spec.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
         if idle_timeout.is_zero() {
             return Err(Error::invalid("idle_timeout", "must be more than 0"));
@@ -77,6 +76,7 @@ impl Proxies {
                 .max_connections
                 .unwrap_or_else(|| self.default_max_connections.load(Ordering::Relaxed)),
             origin: spec.origin,
+            faults: spec.faults.clone(),
             session_ids: self.conn_ids.clone(),
             fds: self.fd_budget(),
             bus: self.bus.clone(),
@@ -118,7 +118,7 @@ impl Proxies {
             self.udp_map().insert(id, running.clone());
         }
         info!(proxy = %running.id, listen = %running.listen(), upstream = %running.upstream,
-              "UDP proxy started");
+              faults = %running.faults(), "UDP proxy started");
         self.save();
         self.bus.publish(
             Some(&running.id),
@@ -128,5 +128,23 @@ impl Proxies {
             },
         );
         Ok(running.info())
+    }
+
+    /// Replaces a UDP proxy's fault profile (already validated).
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming `faults` for a TCP-only field.
+    pub(super) fn update_udp_faults(
+        &self,
+        proxy: &UdpRunning,
+        faults: FaultSpec,
+    ) -> Result<ProxyInfo> {
+        faults
+            .check_for_udp()
+            .map_err(|e| Error::invalid("faults", e))?;
+        proxy.set_faults(faults);
+        info!(proxy = %proxy.id, faults = %proxy.faults(), "faults updated");
+        self.save();
+        Ok(proxy.info())
     }
 }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::inbound::Shared;
 use super::units::{Counter, framing_of};
-use crate::format::Direction;
+use crate::format::{Direction, Transport};
 use crate::rewrite::{ConnRewriter, Message, Rules, SharedCaptures, Stats};
 
 /// Rules at work on the client side of one connection.
@@ -34,14 +34,20 @@ pub struct Outbound {
 pub type ForReader = (Arc<Rules>, Shared, watch::Sender<u64>);
 
 impl Outbound {
-    pub fn new(rules: Arc<Rules>, shared: Arc<SharedCaptures>) -> (Self, ForReader) {
+    /// `transport`: a UDP session's messages are its datagrams, whatever
+    /// the rules' framing says.
+    pub fn new(
+        rules: Arc<Rules>,
+        shared: Arc<SharedCaptures>,
+        transport: Transport,
+    ) -> (Self, ForReader) {
         let framing = framing_of(Some(&rules));
         let rewriter = Arc::new(Mutex::new(ConnRewriter::new(rules.clone(), shared)));
         let (tx, rx) = watch::channel(0);
         let me = Self {
             rewriter: rewriter.clone(),
-            c2s: Counter::new(framing.as_ref()),
-            s2c: Counter::new(framing.as_ref()),
+            c2s: Counter::for_transport(transport, framing.as_ref()),
+            s2c: Counter::for_transport(transport, framing.as_ref()),
             learned: rx,
         };
         (me, (rules, rewriter, tx))

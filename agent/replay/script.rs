@@ -36,7 +36,7 @@ pub enum EventKind {
         action: Action,
     },
     /// The server sent `payload`; the connection then had `total` server
-    /// bytes. `answer_ns`: how long after the client's last action (or the
+    /// units (bytes, messages, or datagrams for a UDP session). `answer_ns`: how long after the client's last action (or the
     /// open) it came, in the recording, which bounds how long a causal
     /// gate waits for it.
     Expect {
@@ -83,11 +83,13 @@ impl Scripter {
     /// `framing`: the waits count messages of it (see `units`).
     pub fn new(plan: &Plan, max_idle_ns: Option<u64>, framing: Option<&Framing>) -> Self {
         Self {
-            conns: (0..plan.conns.len())
-                .map(|_| Conn {
+            conns: plan
+                .conns
+                .iter()
+                .map(|c| Conn {
                     opened: false,
                     steps: 0,
-                    s2c: Counter::new(framing),
+                    s2c: Counter::for_transport(c.transport, framing),
                     last_client_ns: 0,
                 })
                 .collect(),
@@ -125,11 +127,20 @@ impl Scripter {
             push(&mut self.g, EventKind::Open);
         }
         let action = match frame.body {
+            // A datagram is sent as one: the UDP socket keeps boundaries.
             FrameBody::Data {
+                dir: Direction::C2s,
+                payload,
+            }
+            | FrameBody::Datagram {
                 dir: Direction::C2s,
                 payload,
             } => Action::Send(payload),
             FrameBody::Data {
+                dir: Direction::S2c,
+                payload,
+            }
+            | FrameBody::Datagram {
                 dir: Direction::S2c,
                 payload,
             } => {
@@ -305,5 +316,122 @@ mod tests {
         let ev = events(&p, f, None);
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].kind, EventKind::Open);
+    }
+
+    fn udp_frames() -> Vec<Frame> {
+        let d = |ts, dir, b: &'static [u8]| fixtures::frame(3, ts, fixtures::datagram(dir, b));
+        vec![
+            fixtures::frame(3, 0, fixtures::open_udp("127.0.0.1:7000", "127.0.0.1:7777")),
+            d(10, Direction::C2s, b"join"),
+            d(20, Direction::S2c, b"welcome, player 1"),
+            d(21, Direction::S2c, b"state 0"),
+            d(30, Direction::C2s, b"move"),
+            d(40, Direction::S2c, b""),
+            fixtures::frame(3, 60_000_000_040, fixtures::close("idle")),
+        ]
+    }
+
+    #[test]
+    fn a_udp_session_counts_datagrams_not_bytes() {
+        let p = plan_of(&udp_frames());
+        let c = &p.conns[0];
+        assert_eq!(c.transport, crate::format::Transport::Udp);
+        assert_eq!((c.steps, c.c2s_total, c.s2c_total), (3, 8, 24));
+        assert_eq!((c.c2s_datagrams, c.s2c_datagrams), (2, 3));
+        assert_eq!(c.s2c_units, 3, "each server datagram is one unit");
+        assert!(p.has_udp());
+        // Framing rules do not change that: one datagram is one message.
+        let rules = crate::rewrite::Rules::parse("[framing]\ndelimiter = \"\\n\"\n").unwrap();
+        let mut b = PlanBuilder::with_framing(crate::replay::units::framing_of(Some(&rules)));
+        let r = b.recording("rec");
+        for f in udp_frames() {
+            b.add(r, &f);
+        }
+        assert_eq!(b.finish().conns[0].s2c_units, 3);
+    }
+
+    #[test]
+    fn a_udp_session_scripts_one_send_per_datagram_and_waits_in_datagrams() {
+        let p = plan_of(&udp_frames());
+        let ev = events(&p, udp_frames(), None);
+        let kinds: Vec<&EventKind> = ev.iter().map(|e| &e.kind).collect();
+        assert_eq!(kinds.len(), 7);
+        assert_eq!(
+            kinds[1],
+            &EventKind::Step {
+                step: 0,
+                s2c_before: 0,
+                action: Action::Send(Bytes::from_static(b"join"))
+            }
+        );
+        assert!(matches!(kinds[3], EventKind::Expect { total: 2, .. }));
+        // "move" waits for the two server datagrams before it, whatever
+        // their size.
+        assert_eq!(
+            kinds[4],
+            &EventKind::Step {
+                step: 1,
+                s2c_before: 2,
+                action: Action::Send(Bytes::from_static(b"move"))
+            }
+        );
+        assert!(matches!(kinds[5], EventKind::Expect { total: 3, .. }));
+        assert!(matches!(
+            kinds[6],
+            EventKind::Step {
+                step: 2,
+                s2c_before: 3,
+                action: Action::Close
+            }
+        ));
+    }
+
+    #[test]
+    fn a_session_without_open_made_of_datagrams_is_udp() {
+        let f = vec![fixtures::frame(
+            4,
+            5,
+            fixtures::datagram(Direction::C2s, b"x"),
+        )];
+        let p = plan_of(&f);
+        assert_eq!(p.conns[0].transport, crate::format::Transport::Udp);
+        assert!(p.conns[0].mid_session);
+    }
+
+    #[test]
+    fn multiply_loops_and_spread_see_udp_sessions_as_connections() {
+        // Two UDP sessions and one TCP connection split over two agents
+        // keep every session whole on one of them.
+        let mut all = udp_frames();
+        all.extend(frames_of_conn(5));
+        all.extend(frames());
+        all.sort_by_key(|f| f.ts_ns);
+        let p = plan_of(&all);
+        assert_eq!(p.conns.len(), 4);
+        let a = p.clone().shard(0, 2);
+        let b = p.clone().shard(1, 2);
+        assert_eq!(a.conns.len() + b.conns.len(), 4);
+        let udp = |p: &Plan| {
+            p.conns
+                .iter()
+                .filter(|c| c.transport == crate::format::Transport::Udp)
+                .map(|c| (c.rec_conn, c.s2c_datagrams))
+                .collect::<Vec<_>>()
+        };
+        let mut both = [udp(&a), udp(&b)].concat();
+        both.sort();
+        assert_eq!(both, vec![(3, 3), (5, 1)]);
+    }
+
+    fn frames_of_conn(conn: u64) -> Vec<Frame> {
+        vec![
+            fixtures::frame(
+                conn,
+                1,
+                fixtures::open_udp("127.0.0.1:7001", "127.0.0.1:7777"),
+            ),
+            fixtures::frame(conn, 2, fixtures::datagram(Direction::C2s, b"ping")),
+            fixtures::frame(conn, 3, fixtures::datagram(Direction::S2c, b"pong")),
+        ]
     }
 }

@@ -38,6 +38,8 @@ pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
         datagrams_c2s: udp.datagrams_c2s,
         datagrams_s2c: udp.datagrams_s2c,
         dropped_c2s: udp.dropped_c2s,
+        faults_c2s: p.udp.map(|u| datagram_counts(u.faults_c2s)),
+        faults_s2c: p.udp.map(|u| datagram_counts(u.faults_s2c)),
         id: p.id,
         name: p.name,
         listen: p.listen.to_string(),
@@ -53,6 +55,15 @@ pub fn proxy_info(p: ProxyInfo) -> pb::ProxyInfo {
         refused_connections: p.refused_connections,
         max_connections: p.max_connections,
         restored: p.restored,
+    }
+}
+
+fn datagram_counts(c: crate::faults::datagram::DatagramCounts) -> pb::DatagramFaultCounts {
+    pb::DatagramFaultCounts {
+        lost: c.lost,
+        duplicated: c.duplicated,
+        reordered: c.reordered,
+        dropped: c.dropped,
     }
 }
 

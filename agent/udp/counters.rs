@@ -23,10 +23,32 @@ pub struct UdpCounters {
     /// Sends the upstream refused (ICMP port unreachable on the connected
     /// socket): the server is not there.
     pub upstream_unreachable: AtomicU64,
-    /// What the fault profile did, summed over sessions and directions.
+    /// What the fault profile did, summed over sessions, per direction
+    /// (c2s, s2c).
+    pub faults: [FaultCounters; 2],
+}
+
+/// What the faults did to one direction.
+#[derive(Debug, Default)]
+pub struct FaultCounters {
     pub lost: AtomicU64,
     pub duplicated: AtomicU64,
     pub reordered: AtomicU64,
+    /// Over the bandwidth queue's bound.
+    pub dropped: AtomicU64,
+}
+
+impl FaultCounters {
+    fn read(&self) -> DatagramCounts {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DatagramCounts {
+            seen: 0,
+            lost: get(&self.lost),
+            duplicated: get(&self.duplicated),
+            reordered: get(&self.reordered),
+            dropped: get(&self.dropped),
+        }
+    }
 }
 
 /// The counters read at one moment.
@@ -41,9 +63,13 @@ pub struct UdpTotals {
     pub bytes_s2c: u64,
     pub dropped_c2s: u64,
     pub upstream_unreachable: u64,
+    /// Summed over both directions.
     pub lost: u64,
     pub duplicated: u64,
     pub reordered: u64,
+    /// Per direction (`seen` is not kept: it is `datagrams_*`).
+    pub faults_c2s: DatagramCounts,
+    pub faults_s2c: DatagramCounts,
 }
 
 impl UdpCounters {
@@ -57,15 +83,21 @@ impl UdpCounters {
         b.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// What a session's faults just did.
-    pub(super) fn add_faults(&self, c: DatagramCounts) {
-        self.lost.fetch_add(c.lost, Ordering::Relaxed);
-        self.duplicated.fetch_add(c.duplicated, Ordering::Relaxed);
-        self.reordered.fetch_add(c.reordered, Ordering::Relaxed);
+    /// What a session's faults just did to `dir`.
+    pub(super) fn add_faults(&self, dir: Direction, c: DatagramCounts) {
+        let f = &self.faults[match dir {
+            Direction::C2s => 0,
+            Direction::S2c => 1,
+        }];
+        f.lost.fetch_add(c.lost, Ordering::Relaxed);
+        f.duplicated.fetch_add(c.duplicated, Ordering::Relaxed);
+        f.reordered.fetch_add(c.reordered, Ordering::Relaxed);
+        f.dropped.fetch_add(c.dropped, Ordering::Relaxed);
     }
 
     pub fn totals(&self) -> UdpTotals {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (c2s, s2c) = (self.faults[0].read(), self.faults[1].read());
         UdpTotals {
             sessions_active: get(&self.sessions_active),
             sessions_total: get(&self.sessions_total),
@@ -76,9 +108,11 @@ impl UdpCounters {
             bytes_s2c: get(&self.bytes_s2c),
             dropped_c2s: get(&self.dropped_c2s),
             upstream_unreachable: get(&self.upstream_unreachable),
-            lost: get(&self.lost),
-            duplicated: get(&self.duplicated),
-            reordered: get(&self.reordered),
+            lost: c2s.lost + s2c.lost,
+            duplicated: c2s.duplicated + s2c.duplicated,
+            reordered: c2s.reordered + s2c.reordered,
+            faults_c2s: c2s,
+            faults_s2c: s2c,
         }
     }
 }

@@ -15,7 +15,7 @@ mod spec;
 pub use counters::{UdpCounters, UdpTotals};
 pub use observer::{CloseReason, NoObserver, SessionInfo, SessionTotals, UdpObserver};
 pub use relay::UdpProxy;
-pub use spec::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, UdpSpec};
+pub use spec::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, FaultPlan, UdpSpec};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
@@ -17,7 +17,7 @@ use tracing::debug;
 use super::counters::UdpCounters;
 use super::observer::UdpObserver;
 use super::session::{Session, SessionConfig};
-use super::spec::UdpSpec;
+use super::spec::{FaultPlan, UdpSpec};
 use crate::error::{Error, Result};
 
 /// Largest datagram UDP can carry over IPv4 (65,535 less the headers);
@@ -32,6 +32,8 @@ pub struct UdpProxy {
     /// The bound address (the real port when 0 was asked for).
     pub listen: SocketAddr,
     pub counters: Arc<UdpCounters>,
+    /// The faults in force; each session watches it.
+    faults: watch::Sender<FaultPlan>,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -54,7 +56,9 @@ impl UdpProxy {
         let counters = Arc::new(UdpCounters::default());
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let faults = watch::Sender::new(spec.plan());
         let relay = Relay {
+            faults: faults.subscribe(),
             socket: Arc::new(socket),
             spec: Arc::new(spec),
             counters: counters.clone(),
@@ -62,14 +66,22 @@ impl UdpProxy {
             cancel: cancel.clone(),
             tasks: tasks.clone(),
             sessions: HashMap::new(),
+            opened: 0,
         };
         tasks.spawn(relay.run());
         Ok(UdpProxy {
             listen,
             counters,
+            faults,
             cancel,
             tasks,
         })
+    }
+
+    /// Replaces the faults: new sessions start with them, running ones
+    /// follow from now on (see `DatagramFaults::update`). Never waits.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.faults.send_replace(plan);
     }
 
     /// Tells the proxy to stop without waiting: its sessions end (reason
@@ -101,6 +113,12 @@ struct Relay {
     cancel: CancellationToken,
     tasks: TaskTracker,
     sessions: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+    faults: watch::Receiver<FaultPlan>,
+    /// Sessions opened so far: a session's draws follow its place in this
+    /// proxy's order, so the same seed and traffic give the same fates on
+    /// a fresh proxy whatever else the agent did (session ids are
+    /// agent-wide).
+    opened: u64,
 }
 
 impl Relay {
@@ -165,13 +183,17 @@ impl Relay {
         };
         let id = self.spec.session_ids.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let ordinal = self.opened;
+        self.opened += 1;
         let config = SessionConfig {
             id,
+            ordinal,
             client,
             listen: self.socket.clone(),
             spec: self.spec.clone(),
             counters: self.counters.clone(),
             observer: self.observer.clone(),
+            faults: self.faults.clone(),
             cancel: self.cancel.child_token(),
         };
         // Counted before the task runs so the cap holds for a burst of

@@ -13,13 +13,13 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::counters::UdpCounters;
 use super::observer::{CloseReason, SessionInfo, SessionTotals, UdpObserver};
-use super::spec::UdpSpec;
+use super::spec::{FaultPlan, UdpSpec};
 use crate::domain::{Direction, Transport};
 use crate::faults::datagram::DatagramFaults;
 use crate::faults::random::{rng, stream_of};
@@ -30,11 +30,15 @@ const MAX_DATAGRAM: usize = 65_535;
 
 pub(super) struct SessionConfig {
     pub id: u64,
+    /// Its place among the proxy's sessions, for reproducible draws.
+    pub ordinal: u64,
     pub client: SocketAddr,
     pub listen: Arc<UdpSocket>,
     pub spec: Arc<UdpSpec>,
     pub counters: Arc<UdpCounters>,
     pub observer: Arc<dyn UdpObserver>,
+    /// The proxy's faults: read when the session opens, followed after.
+    pub faults: watch::Receiver<FaultPlan>,
     pub cancel: CancellationToken,
 }
 
@@ -72,6 +76,8 @@ pub(super) struct Session {
     upstream: UdpSocket,
     c2s: DatagramFaults<Bytes>,
     s2c: DatagramFaults<Bytes>,
+    /// The seed the faults draw from, to tell when an update changes it.
+    seed: Option<u64>,
     waiting: BinaryHeap<Reverse<Due>>,
     seq: u64,
     totals: SessionTotals,
@@ -124,9 +130,11 @@ impl Session {
             upstream,
             opened_at: SystemTime::now(),
         };
-        let seed = cfg.spec.seed;
-        let c2s = DatagramFaults::new(cfg.spec.c2s, rng(seed, cfg.id, stream_of(Direction::C2s)));
-        let s2c = DatagramFaults::new(cfg.spec.s2c, rng(seed, cfg.id, stream_of(Direction::S2c)));
+        let mut cfg = cfg;
+        let plan = *cfg.faults.borrow_and_update();
+        let seed = plan.seed;
+        let c2s = DatagramFaults::new(plan.c2s, rng(seed, cfg.ordinal, stream_of(Direction::C2s)));
+        let s2c = DatagramFaults::new(plan.s2c, rng(seed, cfg.ordinal, stream_of(Direction::S2c)));
         cfg.observer.session_opened(&info);
         let mut meta = ConnMeta::new(cfg.id, cfg.spec.proxy_id.clone(), cfg.client, upstream);
         meta.transport = Transport::Udp;
@@ -140,6 +148,7 @@ impl Session {
             upstream: socket,
             c2s,
             s2c,
+            seed,
             waiting: BinaryHeap::new(),
             seq: 0,
             totals: SessionTotals::default(),
@@ -162,6 +171,7 @@ impl Session {
                 _ = tokio::time::sleep_until(next_due.unwrap_or(idle_at).into()), if next_due.is_some() => {
                     self.send_due(Instant::now()).await;
                 }
+                Ok(()) = self.cfg.faults.changed() => self.refault(Instant::now()).await,
                 got = rx.recv() => match got {
                     Some(d) => {
                         last_seen = Instant::now();
@@ -213,8 +223,32 @@ impl Session {
         let before = faults.counts();
         let out = faults.admit(d, now);
         // Counted live, so listings and metrics show loss as it happens.
-        self.cfg.counters.add_faults(faults.counts().since(before));
+        self.cfg
+            .counters
+            .add_faults(dir, faults.counts().since(before));
         self.schedule(dir, out);
+        self.send_due(now).await;
+    }
+
+    /// The proxy's faults changed: both directions follow from now on, with
+    /// generators seeded anew when the seed changed.
+    async fn refault(&mut self, now: Instant) {
+        let plan = *self.cfg.faults.borrow_and_update();
+        let reseed = plan.seed != self.seed;
+        self.seed = plan.seed;
+        for dir in [Direction::C2s, Direction::S2c] {
+            let fresh = reseed.then(|| rng(plan.seed, self.cfg.ordinal, stream_of(dir)));
+            let (faults, spec) = match dir {
+                Direction::C2s => (&mut self.c2s, plan.c2s),
+                Direction::S2c => (&mut self.s2c, plan.s2c),
+            };
+            let before = faults.counts();
+            let out = faults.update(spec, fresh, now);
+            self.cfg
+                .counters
+                .add_faults(dir, faults.counts().since(before));
+            self.schedule(dir, out);
+        }
         self.send_due(now).await;
     }
 
@@ -249,10 +283,17 @@ impl Session {
 
     /// Held datagrams (reordering) go out when the session ends idle.
     fn release_held(&mut self, now: Instant) {
-        for (dir, out) in [
-            (Direction::C2s, self.c2s.flush(now)),
-            (Direction::S2c, self.s2c.flush(now)),
-        ] {
+        for dir in [Direction::C2s, Direction::S2c] {
+            let faults = match dir {
+                Direction::C2s => &mut self.c2s,
+                Direction::S2c => &mut self.s2c,
+            };
+            // A flush can meet a full bandwidth queue: counted as dropped.
+            let before = faults.counts();
+            let out = faults.flush(now);
+            self.cfg
+                .counters
+                .add_faults(dir, faults.counts().since(before));
             self.schedule(dir, out);
         }
     }

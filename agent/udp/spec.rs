@@ -23,6 +23,7 @@ pub struct UdpSpec {
     pub upstream: String,
     pub idle_timeout: Duration,
     pub max_sessions: u64,
+    /// The faults sessions start with (`plan`).
     pub c2s: DatagramSpec,
     pub s2c: DatagramSpec,
     /// Same seed, same traffic: the same datagrams lost, duplicated, held.
@@ -41,7 +42,26 @@ pub struct UdpSpec {
     pub taps: Arc<TapTable>,
 }
 
+/// What a UDP proxy's sessions do to datagrams: each direction's faults
+/// and the seed. A proxy's plan can change while it runs
+/// (`UdpProxy::set_faults`); sessions follow from their next datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FaultPlan {
+    pub c2s: DatagramSpec,
+    pub s2c: DatagramSpec,
+    pub seed: Option<u64>,
+}
+
 impl UdpSpec {
+    /// The faults it starts with.
+    pub fn plan(&self) -> FaultPlan {
+        FaultPlan {
+            c2s: self.c2s,
+            s2c: self.s2c,
+            seed: self.seed,
+        }
+    }
+
     pub fn new(listen: impl Into<String>, upstream: impl Into<String>) -> UdpSpec {
         UdpSpec {
             listen: listen.into(),

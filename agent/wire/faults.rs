@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::faults::{Directions, FaultSpec, Latency, Slicer};
+use crate::faults::datagram::{GilbertElliott, Loss, Reorder};
+use crate::faults::udp::DEFAULT_REORDER_WINDOW;
+use crate::faults::{DatagramFields, Directions, FaultSpec, Latency, Slicer};
 use crate::proto as pb;
 use crate::proto::{FaultDirection, LatencyDistribution};
 
@@ -105,7 +107,38 @@ pub fn spec(p: Option<pb::FaultProfile>) -> Result<FaultSpec, Error> {
         connect_delay: some_ms(p.connect_delay_ms),
         toxicity: p.toxicity.unwrap_or(1.0),
         seed: p.seed,
+        datagram: datagram_fields(&p),
     })
+}
+
+fn share(v: f64) -> Option<f64> {
+    // NaN stays, for validation to name it.
+    (v != 0.0).then_some(v)
+}
+
+/// The UDP fields of a wire profile; ranges are checked by the engine.
+fn datagram_fields(p: &pb::FaultProfile) -> DatagramFields {
+    let loss = match p.loss_bursts {
+        Some(b) => Some(Loss::Bursts(GilbertElliott {
+            p: b.p,
+            r: b.r,
+            bad_loss: if b.bad_loss == 0.0 { 1.0 } else { b.bad_loss },
+            good_loss: b.good_loss,
+        })),
+        None => share(p.loss).map(Loss::Random),
+    };
+    DatagramFields {
+        loss,
+        duplicate: share(p.duplicate),
+        reorder: share(p.reorder).map(|probability| Reorder {
+            probability,
+            window: match p.reorder_window {
+                0 => DEFAULT_REORDER_WINDOW,
+                w => w,
+            },
+        }),
+        keep_order: p.keep_order,
+    }
 }
 
 /// The engine's profile as protobuf (all zero when there is none).
@@ -145,6 +178,23 @@ pub fn profile(s: &FaultSpec) -> pb::FaultProfile {
         connect_delay_ms: s.connect_delay.map_or(0, ms),
         toxicity: Some(s.toxicity),
         seed: s.seed,
+        loss: match s.datagram.loss {
+            Some(Loss::Random(p)) => p,
+            _ => 0.0,
+        },
+        loss_bursts: match s.datagram.loss {
+            Some(Loss::Bursts(ge)) => Some(pb::LossBursts {
+                p: ge.p,
+                r: ge.r,
+                bad_loss: ge.bad_loss,
+                good_loss: ge.good_loss,
+            }),
+            _ => None,
+        },
+        duplicate: s.datagram.duplicate.unwrap_or(0.0),
+        reorder: s.datagram.reorder.map_or(0.0, |r| r.probability),
+        reorder_window: s.datagram.reorder.map_or(0, |r| r.window),
+        keep_order: s.datagram.keep_order,
     }
 }
 
@@ -178,6 +228,32 @@ mod tests {
                     s2c: false,
                 },
                 seed: Some(7),
+                ..FaultSpec::default()
+            },
+            FaultSpec {
+                bandwidth: Some(1_000),
+                seed: Some(3),
+                datagram: DatagramFields {
+                    loss: Some(Loss::Bursts(GilbertElliott {
+                        p: 0.01,
+                        r: 0.25,
+                        bad_loss: 0.7,
+                        good_loss: 0.001,
+                    })),
+                    duplicate: Some(0.02),
+                    reorder: Some(Reorder {
+                        probability: 0.05,
+                        window: 8,
+                    }),
+                    keep_order: true,
+                },
+                ..FaultSpec::default()
+            },
+            FaultSpec {
+                datagram: DatagramFields {
+                    loss: Some(Loss::Random(0.1)),
+                    ..DatagramFields::default()
+                },
                 ..FaultSpec::default()
             },
         ];

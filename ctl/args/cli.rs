@@ -167,7 +167,8 @@ pub(crate) struct ProxyStartArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
     /// Relay UDP datagrams instead of TCP: each client address is a session
-    /// with its own upstream socket (no fault flags yet)
+    /// with its own upstream socket; takes --latency, --bandwidth,
+    /// --direction, --seed and the UDP conditions
     #[arg(long)]
     pub(crate) udp: bool,
     /// With --udp: close a session after this long without a datagram

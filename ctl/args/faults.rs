@@ -12,14 +12,17 @@ use reel::faults::{Directions, FaultSpec, Latency, Slicer, parse};
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Network conditions")]
 pub(crate) struct FaultArgs {
-    /// Delay of each chunk: fixed (50ms), uniform (500ms..800ms) or
-    /// normal:MEAN,SD (normal:100ms,20ms); order is always kept
+    /// Delay of each chunk (each datagram on a UDP proxy): fixed (50ms),
+    /// uniform (500ms..800ms) or normal:MEAN,SD (normal:100ms,20ms); TCP
+    /// keeps the order, UDP only with --keep-order
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true, value_parser = parse::latency)]
     pub(crate) latency: Option<Latency>,
-    /// Directions for latency, reset/limit after bytes, black hole and slice
+    /// Directions for latency, reset/limit after bytes, black hole, slice
+    /// and the UDP conditions
     #[arg(long, value_name = "c2s|s2c|both", allow_hyphen_values = true, value_parser = parse_direction)]
     pub(crate) direction: Option<Directions>,
-    /// Bytes per second per connection and direction (64KiB/s, 8Mbit/s)
+    /// Bytes per second per connection (UDP: session) and direction
+    /// (64KiB/s, 8Mbit/s); UDP datagrams over it queue (1,000 at most)
     #[arg(long, value_name = "RATE", allow_hyphen_values = true, value_parser = parse_rate)]
     pub(crate) bandwidth: Option<u64>,
     /// Bytes per second per direction, shared by all the proxy's connections
@@ -55,6 +58,8 @@ pub(crate) struct FaultArgs {
     /// Seed: same seed and traffic, same delays and choices [default: random]
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub(crate) seed: Option<u64>,
+    #[command(flatten)]
+    pub(crate) datagram: super::DatagramArgs,
 }
 
 impl FaultArgs {
@@ -81,6 +86,8 @@ impl FaultArgs {
         if self.limit_data.is_some() {
             flags.push("--limit-data");
         }
+        // Replays of UDP sessions are not there yet: datagram faults too.
+        flags.extend(self.datagram.given());
         flags
     }
 
@@ -106,6 +113,7 @@ impl FaultArgs {
             connect_delay: self.connect_delay,
             toxicity: self.toxicity.unwrap_or(default.toxicity),
             seed: self.seed,
+            datagram: self.datagram.fields(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod cli;
+mod datagram;
 mod faults;
 mod parse;
 mod replay;
@@ -11,6 +12,7 @@ mod shell;
 
 pub(crate) use analysis::*;
 pub(crate) use cli::*;
+pub(crate) use datagram::*;
 pub(crate) use faults::*;
 pub(crate) use replay::*;
 pub(crate) use rules::*;

@@ -2,6 +2,7 @@
 //! every selected agent. `set` replaces a proxy's whole profile
 //! (UpdateFaults); `clear` sends an empty one; `show` reads ListProxies.
 
+use reel::faults::datagram::Loss;
 use reel::faults::{FaultSpec, Latency};
 use reel::proto::{FaultProfile, ListProxiesRequest, ProxyInfo, UpdateFaultsRequest};
 use reel::wire::faults::{profile, spec};
@@ -34,6 +35,31 @@ pub(crate) struct FaultsView {
     /// Fraction of connections affected, decided at accept.
     pub(crate) toxicity: f64,
     pub(crate) seed: Option<u64>,
+    /// UDP proxies: share of datagrams lost independently, 0 to 1.
+    pub(crate) loss: Option<f64>,
+    /// UDP proxies: loss in bursts (netem's gemodel p, r, 1-h, 1-k).
+    pub(crate) loss_bursts: Option<LossBurstsView>,
+    /// UDP proxies: share of datagrams sent twice.
+    pub(crate) duplicate: Option<f64>,
+    pub(crate) reorder: Option<ReorderView>,
+    /// UDP proxies: jittered datagrams keep their order.
+    pub(crate) keep_order: bool,
+}
+
+/// `--loss-bursts p,r,1-h,1-k`, each 0 to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct LossBurstsView {
+    pub(crate) p: f64,
+    pub(crate) r: f64,
+    pub(crate) bad_loss: f64,
+    pub(crate) good_loss: f64,
+}
+
+/// `--reorder PCT:WINDOW`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct ReorderView {
+    pub(crate) probability: f64,
+    pub(crate) window: u32,
 }
 
 /// How long chunks are held, by distribution.
@@ -108,6 +134,25 @@ impl From<&FaultSpec> for FaultsView {
             connect_delay_ms: s.connect_delay.map(ms),
             toxicity: s.toxicity,
             seed: s.seed,
+            loss: match s.datagram.loss {
+                Some(Loss::Random(p)) => Some(p),
+                _ => None,
+            },
+            loss_bursts: match s.datagram.loss {
+                Some(Loss::Bursts(ge)) => Some(LossBurstsView {
+                    p: ge.p,
+                    r: ge.r,
+                    bad_loss: ge.bad_loss,
+                    good_loss: ge.good_loss,
+                }),
+                _ => None,
+            },
+            duplicate: s.datagram.duplicate,
+            reorder: s.datagram.reorder.map(|r| ReorderView {
+                probability: r.probability,
+                window: r.window,
+            }),
+            keep_order: s.datagram.keep_order,
         }
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod proxy;
 pub(crate) mod replay;
 pub(crate) mod replay_detail;
 pub(crate) mod replay_list;
+pub(crate) mod replay_udp;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod sources;

@@ -80,6 +80,11 @@ impl Human for ProxyList {
                 ("DGRAMS S2C", Align::Right),
             ]);
         }
+        // Only once a UDP proxy's faults did something.
+        let dgram_faults = self.proxies.iter().any(|p| datagram_faults(&p.info) != "-");
+        if dgram_faults {
+            columns.push(("DGRAM FAULTS", Align::Left));
+        }
         let mut table = Table::new(&columns);
         for p in &self.proxies {
             let mut cells = vec![
@@ -116,6 +121,9 @@ impl Human for ProxyList {
                 };
                 cells.extend([proto.to_owned(), c2s, s2c]);
             }
+            if dgram_faults {
+                cells.push(datagram_faults(&p.info));
+            }
             table.row(cells);
         }
         table.write(out)
@@ -125,6 +133,34 @@ impl Human for ProxyList {
         self.proxies
             .iter()
             .try_for_each(|p| writeln!(out, "{}", p.info.id))
+    }
+}
+
+/// What a UDP proxy's faults did, per direction and only what happened:
+/// `c2s 1021 lost, 50 dup; s2c 3 dropped`, or `-`.
+fn datagram_faults(info: &reel::proto::ProxyInfo) -> String {
+    let side = |name: &str, c: &Option<reel::proto::DatagramFaultCounts>| {
+        let c = c.unwrap_or_default();
+        let items: Vec<String> = [
+            (c.lost, "lost"),
+            (c.duplicated, "dup"),
+            (c.reordered, "reordered"),
+            (c.dropped, "dropped"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        (!items.is_empty()).then(|| format!("{name} {}", items.join(", ")))
+    };
+    let sides: Vec<String> = [side("c2s", &info.faults_c2s), side("s2c", &info.faults_s2c)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if sides.is_empty() {
+        "-".to_owned()
+    } else {
+        sides.join("; ")
     }
 }
 

@@ -216,7 +216,11 @@ fn udp_proxies_are_read_and_checked() {
         "[[proxy]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n\
          idle_timeout = 5\n\
          [[proxy]]\nname = \"b\"\nlisten = \"127.0.0.1:3\"\nupstream = \"127.0.0.1:4\"\n\
-         udp = true\nlatency = \"10ms\"\n",
+         udp = true\nlatency = \"10ms\"\nblack_hole = true\nloss = \"10%\"\n\
+         [[proxy]]\nname = \"c\"\nlisten = \"127.0.0.1:5\"\nupstream = \"127.0.0.1:6\"\n\
+         duplicate = \"1%\"\n\
+         [[proxy]]\nname = \"d\"\nlisten = \"127.0.0.1:7\"\nupstream = \"127.0.0.1:8\"\n\
+         udp = true\nloss = 10\n",
     )
     .unwrap_err()
     .to_string();
@@ -224,8 +228,23 @@ fn udp_proxies_are_read_and_checked() {
         e.contains("proxy \"a\": idle_timeout: applies to UDP proxies only"),
         "{e}"
     );
+    assert!(e.contains("proxy \"b\": black_hole: TCP-only"), "{e}");
+    assert!(!e.contains("proxy \"b\": loss"), "{e}");
     assert!(
-        e.contains("proxy \"b\": udp: UDP proxies take no fault fields yet"),
+        e.contains("proxy \"c\": duplicate: for UDP proxies only"),
         "{e}"
     );
+    assert!(e.contains("proxy \"d\": loss: \"10\""), "{e}");
+    let file = ConfigFile::parse(
+        "[[proxy]]\nname = \"g\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n\
+         udp = true\nlatency = \"20ms..60ms\"\nloss_bursts = \"1%,25%\"\nduplicate = 0.01\n\
+         reorder = \"5%:4\"\nkeep_order = true\nbandwidth = \"1MB/s\"\nseed = 3\n",
+    )
+    .unwrap();
+    let f = &file.proxies[0].faults;
+    assert_eq!(
+        f.datagram.to_string(),
+        "loss bursts 1%,25%,100%,0%, duplicate 1%, reorder 5%:4, keep order"
+    );
+    assert_eq!((f.bandwidth, f.seed), (Some(1_000_000), Some(3)));
 }

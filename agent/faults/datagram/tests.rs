@@ -125,6 +125,16 @@ fn duplicates_and_reordered_datagrams_are_all_accounted_for() {
             "datagram {d} came out behind {later_before} later ones"
         );
     }
+    // What a receiver sees out of order is what was counted reordered.
+    let mut highest = None;
+    let mut behind = 0u64;
+    for &d in &out {
+        if highest.is_some_and(|h| d < h) {
+            behind += 1;
+        }
+        highest = highest.max(Some(d));
+    }
+    assert_eq!(behind, counts.reordered);
     // The same seed gives exactly the same counts and order.
     let mut again = faults(spec, 11);
     assert_eq!(run(&mut again, n), out);
@@ -166,4 +176,62 @@ fn no_faults_pass_everything_at_once_in_order() {
     let out = f.admit(9, now);
     assert_eq!(out, vec![(9, now)]);
     assert_eq!(run(&mut f, 100), (0..100).collect::<Vec<_>>());
+}
+
+impl Datagram for u64 {
+    fn size(&self) -> usize {
+        8
+    }
+}
+
+#[test]
+fn an_update_applies_from_the_next_datagram_and_releases_what_is_held() {
+    let spec = DatagramSpec {
+        reorder: Some(Reorder {
+            probability: 1.0,
+            window: 1_000,
+        }),
+        ..DatagramSpec::default()
+    };
+    let mut f = faults(spec, 5);
+    let now = Instant::now();
+    for i in 0..10 {
+        assert!(f.admit(i, now).is_empty(), "held for reordering");
+    }
+    // Cleared: the held ten go at once, then everything passes untouched.
+    let released = f.update(DatagramSpec::default(), None, now);
+    assert_eq!(released.len(), 10);
+    assert_eq!(
+        f.counts().reordered,
+        0,
+        "nothing passed them: late, not reordered"
+    );
+    assert_eq!(f.admit(10, now), vec![(10, now)]);
+    // Loss from now on.
+    let lossy = DatagramSpec {
+        loss: Some(Loss::Random(1.0)),
+        ..DatagramSpec::default()
+    };
+    assert!(f.update(lossy, None, now).is_empty());
+    assert!(f.admit(11, now).is_empty());
+    assert_eq!(f.counts().lost, 1);
+}
+
+#[test]
+fn a_bandwidth_cap_delays_then_drops_and_counts() {
+    let spec = DatagramSpec {
+        // 800 B/s: a burst of 100 eight-byte datagrams, then one every 10 ms.
+        bandwidth: Some(800),
+        ..DatagramSpec::default()
+    };
+    let mut f = faults(spec, 1);
+    let now = Instant::now();
+    let out: Vec<_> = (0..2_000).flat_map(|i| f.admit(i, now)).collect();
+    assert_eq!(out.len(), 100 + QUEUE_LIMIT);
+    assert_eq!(f.counts().dropped, 2_000 - 100 - QUEUE_LIMIT as u64);
+    let waits: Vec<Duration> = out.iter().map(|(_, at)| *at - now).collect();
+    assert!(waits[..100].iter().all(Duration::is_zero));
+    assert_eq!(waits[100].as_millis(), 10);
+    // The order is kept: a queue, not a jitter.
+    assert!(out.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
 }
