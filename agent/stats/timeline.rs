@@ -1,11 +1,11 @@
-//! The timeline: DATA bytes and chunks bucketed by the second of their
-//! timestamp, online connections per second, and the per-second peak and
+//! The timeline: DATA and DATAGRAM bytes, DATA chunks and datagrams
+//! bucketed by the second of their timestamp, online connections per second, and the per-second peak and
 //! p95 rates; reported as at most [`MAX_TIMELINE_ROWS`] rows, each covering
 //! the same whole number of seconds, so the answer has the same bounded size
 //! for a minute or a year of recording.
 //!
-//! Memory is one 32-byte bucket per second of recording, capped at
-//! [`MAX_TIMELINE_SECONDS`] (7 days, ~19 MiB); online counts are derived at
+//! Memory is one 40-byte bucket per second of recording, capped at
+//! [`MAX_TIMELINE_SECONDS`] (7 days, ~23 MiB); online counts are derived at
 //! the end from the connections' open and close instants, so they do not
 //! depend on frame order.
 
@@ -17,7 +17,7 @@ use crate::format::Direction;
 /// Nanoseconds per second.
 pub const NS_PER_SEC: u64 = 1_000_000_000;
 
-/// Longest span kept second by second (7 days, ~19 MiB of buckets). Frames
+/// Longest span kept second by second (7 days, ~23 MiB of buckets). Frames
 /// later than this still count in every total, but in no row's bytes and in
 /// no per-second figure (`timeline_clipped_frames` counts them).
 pub const MAX_TIMELINE_SECONDS: u64 = 7 * 24 * 3600;
@@ -36,9 +36,9 @@ pub struct SecondStats {
     /// [`MAX_TIMELINE_ROWS`] seconds (the last row may be shorter).
     #[serde(default = "one")]
     pub seconds: u64,
-    /// DATA payload bytes client→server in this row.
+    /// DATA and DATAGRAM payload bytes client→server in this row.
     pub bytes_c2s: u64,
-    /// DATA payload bytes server→client in this row.
+    /// DATA and DATAGRAM payload bytes server→client in this row.
     pub bytes_s2c: u64,
     /// DATA frames client→server in this row.
     pub chunks_c2s: u64,
@@ -48,6 +48,12 @@ pub struct SecondStats {
     pub online: u64,
     /// Most connections online at any instant within this row.
     pub online_peak: u64,
+    /// DATAGRAM frames client→server in this row.
+    #[serde(default)]
+    pub datagrams_c2s: u64,
+    /// DATAGRAM frames server→client in this row.
+    #[serde(default)]
+    pub datagrams_s2c: u64,
 }
 
 /// The width of rows written before rows had one.
@@ -55,11 +61,14 @@ fn one() -> u64 {
     1
 }
 
-/// Bytes and chunks of one second, index 0 = c2s, 1 = s2c.
+/// Bytes, chunks and datagrams of one second, index 0 = c2s, 1 = s2c.
+/// Datagrams are u32 (saturating) to keep the bucket at 40 bytes: 4 billion
+/// datagrams in one second is past any link.
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
     bytes: [u64; 2],
     chunks: [u64; 2],
+    datagrams: [u32; 2],
 }
 
 /// Index of a direction in two-element arrays: c2s 0, s2c 1.
@@ -75,7 +84,7 @@ pub(crate) fn dir_index(dir: Direction) -> usize {
 pub(crate) struct Timeline {
     /// Bucket `s` is second `s`; grown on demand up to the cap.
     buckets: Vec<Bucket>,
-    /// DATA frames later than the cap.
+    /// DATA and DATAGRAM frames later than the cap.
     clipped: u64,
 }
 
@@ -94,6 +103,8 @@ pub(crate) struct TimelineFigures {
     pub(crate) peak_bytes: [u64; 2],
     /// 95th percentile of the bytes of each second, per direction.
     pub(crate) p95_bytes: [u64; 2],
+    /// Most datagrams in one second, per direction.
+    pub(crate) peak_datagrams: [u64; 2],
 }
 
 /// The connections' open and close instants, each sorted ascending (a close
@@ -107,21 +118,37 @@ pub(crate) struct Instants {
 impl Timeline {
     /// Counts one DATA frame of `len` bytes.
     pub(crate) fn data(&mut self, ts_ns: u64, dir: Direction, len: u64) {
+        if let Some(bucket) = self.bucket(ts_ns) {
+            bucket.bytes[dir_index(dir)] += len;
+            bucket.chunks[dir_index(dir)] += 1;
+        }
+    }
+
+    /// Counts one DATAGRAM frame of `len` bytes.
+    pub(crate) fn datagram(&mut self, ts_ns: u64, dir: Direction, len: u64) {
+        if let Some(bucket) = self.bucket(ts_ns) {
+            bucket.bytes[dir_index(dir)] += len;
+            let n = &mut bucket.datagrams[dir_index(dir)];
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// The bucket of `ts_ns`'s second, grown to; `None` (and one more
+    /// clipped frame) past the cap.
+    fn bucket(&mut self, ts_ns: u64) -> Option<&mut Bucket> {
         let second = ts_ns / NS_PER_SEC;
         if second >= MAX_TIMELINE_SECONDS {
             self.clipped += 1;
-            return;
+            return None;
         }
         let index = second as usize;
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
-        let bucket = &mut self.buckets[index];
-        bucket.bytes[dir_index(dir)] += len;
-        bucket.chunks[dir_index(dir)] += 1;
+        Some(&mut self.buckets[index])
     }
 
-    /// DATA frames that fell past [`MAX_TIMELINE_SECONDS`].
+    /// DATA and DATAGRAM frames that fell past [`MAX_TIMELINE_SECONDS`].
     pub(crate) fn clipped(&self) -> u64 {
         self.clipped
     }
@@ -153,10 +180,12 @@ impl Timeline {
             let end_ns = (first + width).checked_mul(NS_PER_SEC);
             let peak = online.advance(end_ns);
             let mut sum = Bucket::default();
+            let mut datagrams = [0u64; 2];
             for bucket in self.seconds(first, width) {
-                for i in 0..2 {
+                for (i, n) in datagrams.iter_mut().enumerate() {
                     sum.bytes[i] += bucket.bytes[i];
                     sum.chunks[i] += bucket.chunks[i];
+                    *n += u64::from(bucket.datagrams[i]);
                 }
             }
             out.push(SecondStats {
@@ -168,6 +197,8 @@ impl Timeline {
                 chunks_s2c: sum.chunks[1],
                 online: online.running,
                 online_peak: peak,
+                datagrams_c2s: datagrams[0],
+                datagrams_s2c: datagrams[1],
             });
         }
         // Instants past the last row (timestamps past the duration) still
@@ -178,7 +209,15 @@ impl Timeline {
         let kept = seconds.min(MAX_TIMELINE_SECONDS);
         let mut peak_bytes = [0; 2];
         let mut p95_bytes = [0; 2];
+        let mut peak_datagrams = [0; 2];
         for i in 0..2 {
+            peak_datagrams[i] = self
+                .buckets
+                .iter()
+                .take(kept as usize)
+                .map(|b| u64::from(b.datagrams[i]))
+                .max()
+                .unwrap_or(0);
             let mut per_second: Vec<u64> = (0..kept)
                 .map(|s| self.buckets.get(s as usize).map_or(0, |b| b.bytes[i]))
                 .collect();
@@ -191,6 +230,7 @@ impl Timeline {
             seconds,
             peak_bytes,
             p95_bytes,
+            peak_datagrams,
         }
     }
 

@@ -5,10 +5,11 @@
 //! type's wire form, nothing more.
 
 use crate::error::Error;
+use crate::format::Transport;
 use crate::proto as pb;
 use crate::stats::{
-    Analysis, ConnectionCounts, ConnectionStats, DirectionStats, FramingSpec, MessageStats,
-    Projection, RecordingEnd, SecondStats,
+    Analysis, ConnectionCounts, ConnectionStats, DatagramSizes, DirectionStats, FramingSpec,
+    MessageStats, Projection, RecordingEnd, SecondStats,
 };
 
 /// The wire form of an analysis.
@@ -80,6 +81,7 @@ fn counts_to(c: ConnectionCounts) -> pb::ConnectionCounts {
         closed: c.closed,
         connection_seconds: c.connection_seconds,
         avg_online: c.avg_online,
+        udp_sessions: c.udp_sessions,
     }
 }
 
@@ -91,6 +93,7 @@ fn counts_from(c: pb::ConnectionCounts) -> ConnectionCounts {
         closed: c.closed,
         connection_seconds: c.connection_seconds,
         avg_online: c.avg_online,
+        udp_sessions: c.udp_sessions,
     }
 }
 
@@ -104,6 +107,11 @@ fn direction_to(d: DirectionStats) -> pb::DirectionStats {
         peak_bytes_per_sec: d.peak_bytes_per_sec,
         bytes_per_sec_per_client: d.bytes_per_sec_per_client,
         messages: d.messages.map(messages_to),
+        datagrams: d.datagrams,
+        datagram_bytes: d.datagram_bytes,
+        avg_datagrams_per_sec: d.avg_datagrams_per_sec,
+        peak_datagrams_per_sec: d.peak_datagrams_per_sec,
+        datagram_sizes: d.datagram_sizes.map(sizes_to),
     }
 }
 
@@ -117,6 +125,33 @@ fn direction_from(d: pb::DirectionStats) -> DirectionStats {
         peak_bytes_per_sec: d.peak_bytes_per_sec,
         bytes_per_sec_per_client: d.bytes_per_sec_per_client,
         messages: d.messages.map(messages_from),
+        datagrams: d.datagrams,
+        datagram_bytes: d.datagram_bytes,
+        avg_datagrams_per_sec: d.avg_datagrams_per_sec,
+        peak_datagrams_per_sec: d.peak_datagrams_per_sec,
+        datagram_sizes: d.datagram_sizes.map(sizes_from),
+    }
+}
+
+fn sizes_to(s: DatagramSizes) -> pb::DatagramSizes {
+    pb::DatagramSizes {
+        min: s.min,
+        avg: s.avg,
+        p50: s.p50,
+        p95: s.p95,
+        p99: s.p99,
+        max: s.max,
+    }
+}
+
+fn sizes_from(s: pb::DatagramSizes) -> DatagramSizes {
+    DatagramSizes {
+        min: s.min,
+        avg: s.avg,
+        p50: s.p50,
+        p95: s.p95,
+        p99: s.p99,
+        max: s.max,
     }
 }
 
@@ -158,6 +193,8 @@ fn row_to(r: SecondStats) -> pb::TimelineRow {
         chunks_s2c: r.chunks_s2c,
         online: r.online,
         online_peak: r.online_peak,
+        datagrams_c2s: r.datagrams_c2s,
+        datagrams_s2c: r.datagrams_s2c,
     }
 }
 
@@ -171,6 +208,8 @@ fn row_from(r: pb::TimelineRow) -> SecondStats {
         chunks_s2c: r.chunks_s2c,
         online: r.online,
         online_peak: r.online_peak,
+        datagrams_c2s: r.datagrams_c2s,
+        datagrams_s2c: r.datagrams_s2c,
     }
 }
 
@@ -188,6 +227,9 @@ fn connection_to(c: ConnectionStats) -> pb::AnalyzedConnection {
         bytes_s2c: c.bytes_s2c,
         chunks_c2s: c.chunks_c2s,
         chunks_s2c: c.chunks_s2c,
+        udp: c.transport == Transport::Udp,
+        datagrams_c2s: c.datagrams_c2s,
+        datagrams_s2c: c.datagrams_s2c,
     }
 }
 
@@ -205,6 +247,13 @@ fn connection_from(c: pb::AnalyzedConnection) -> ConnectionStats {
         bytes_s2c: c.bytes_s2c,
         chunks_c2s: c.chunks_c2s,
         chunks_s2c: c.chunks_s2c,
+        transport: if c.udp {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        },
+        datagrams_c2s: c.datagrams_c2s,
+        datagrams_s2c: c.datagrams_s2c,
     }
 }
 
@@ -271,6 +320,18 @@ mod tests {
             peak_bytes_per_sec: 11,
             bytes_per_sec_per_client: 0.75,
             messages: Some(messages.clone()),
+            datagrams: 5,
+            datagram_bytes: 60,
+            avg_datagrams_per_sec: 2.5,
+            peak_datagrams_per_sec: 4,
+            datagram_sizes: Some(DatagramSizes {
+                min: 1,
+                avg: 12.0,
+                p50: 10,
+                p95: 20,
+                p99: 21,
+                max: 22,
+            }),
         };
         let connection = |conn, closed: Option<u64>| ConnectionStats {
             conn,
@@ -285,6 +346,13 @@ mod tests {
             bytes_s2c: 2,
             chunks_c2s: 3,
             chunks_s2c: 4,
+            transport: if conn == 2 {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            },
+            datagrams_c2s: 5,
+            datagrams_s2c: 6,
         };
         Analysis {
             duration_ns: 2_500_000_000,
@@ -296,6 +364,7 @@ mod tests {
                 closed: 1,
                 connection_seconds: 3.25,
                 avg_online: 1.3,
+                udp_sessions: 1,
             },
             c2s: direction(100),
             s2c: direction(200),
@@ -308,6 +377,8 @@ mod tests {
                 chunks_s2c: 4,
                 online: 1,
                 online_peak: 2,
+                datagrams_c2s: 5,
+                datagrams_s2c: 5,
             }],
             timeline_clipped_frames: 3,
             top_connections: vec![connection(1, Some(90)), connection(2, None)],

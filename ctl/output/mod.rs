@@ -3,6 +3,7 @@
 //! typed results.
 
 pub(crate) mod analysis;
+pub(crate) mod analysis_udp;
 pub(crate) mod escape;
 pub(crate) mod faults;
 pub(crate) mod files;
