@@ -15,6 +15,8 @@ use std::sync::atomic::Ordering;
 use tokio::net::UdpSocket;
 
 use super::reader::{ReadOutcome, Reader, pull_expected};
+use super::report::ConnReport;
+use super::verifier::Verify;
 
 /// Largest datagram a replayed session receives (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
@@ -64,6 +66,32 @@ pub(super) async fn send(socket: &UdpSocket, data: &[u8]) -> io::Result<Sent> {
             Ok(Sent::TooLarge(e))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Completes a UDP session's datagram counts from what its reader saw:
+/// received, refused, and missing (from `--verify`'s comparison, else the
+/// shortfall against the recording). Refusals make the session's error.
+pub(super) fn settle(report: &mut ConnReport, o: &ReadOutcome) {
+    let Some(u) = &mut report.udp else {
+        return;
+    };
+    u.received = o.datagrams;
+    u.refused += o.refused;
+    u.missing = match o
+        .inbound
+        .verifier
+        .as_ref()
+        .and_then(Verify::datagram_counts)
+    {
+        Some(c) => c.missing,
+        None => u.expected_received.saturating_sub(u.received),
+    };
+    if u.refused > 0 && report.error.is_none() {
+        report.error = Some(format!(
+            "the target refused {} datagrams (ICMP port unreachable: nothing listens on {}?)",
+            u.refused, report.target
+        ));
     }
 }
 
