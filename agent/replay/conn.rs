@@ -290,22 +290,23 @@ impl LiveConn {
         Ok(())
     }
 
-    /// Sends one datagram of a UDP session. A refusal (ICMP port
-    /// unreachable) is counted and a datagram larger than the path allows
-    /// is the connection's error; the session goes on after both, as a
-    /// UDP client does.
+    /// Sends one datagram of a UDP session. Port-unreachable reports are
+    /// counted, and a datagram larger than the path allows is the
+    /// connection's error; the session goes on after both, as a UDP client
+    /// does.
     async fn send_datagram(&mut self, socket: &UdpSocket, data: &[u8]) -> io::Result<()> {
         self.datagrams_tried += 1;
         let udp = self.report.udp.get_or_insert_default();
         match datagram::send(socket, data).await? {
-            Sent::Whole(n) => {
+            Sent::Whole { bytes, refusals } => {
                 udp.sent += 1;
-                self.report.bytes_sent += n as u64;
+                udp.refused += refusals;
+                self.report.bytes_sent += bytes as u64;
                 self.progress
                     .bytes_sent
-                    .fetch_add(n as u64, Ordering::Relaxed);
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
             }
-            Sent::Refused => udp.refused += 1,
+            Sent::Refused => udp.refused += 2,
             Sent::TooLarge(e) => {
                 if self.report.error.is_none() {
                     self.report.error = Some(format!(
