@@ -1,6 +1,7 @@
 //! One replayed connection's sockets: connect (`connect`: retried only
-//! before any byte was sent), a reader task that counts and verifies server bytes as they
-//! arrive, and the client-side actions (send, half-close, drain and close).
+//! before any byte was sent), a reader task that counts and verifies
+//! server bytes as they arrive, and the client-side actions (send,
+//! half-close, drain and close).
 //! A UDP session has a connected UDP socket instead (`datagram`): one send
 //! per datagram, no half-close, and its end is the client's.
 
@@ -227,6 +228,9 @@ impl LiveConn {
             if self.c2s.black_hole(spec) {
                 // Swallowed on the way, as a black-holed link would.
                 self.report.bytes_sent += data.len() as u64;
+                if let Some(u) = &mut self.report.udp {
+                    u.sent += 1;
+                }
                 return Ok(());
             }
             let delay = self.c2s.draw_delay(spec);
@@ -324,7 +328,9 @@ impl LiveConn {
     /// Half-closes: the server sees EOF and may still answer. A UDP
     /// session has no half-close: nothing happens.
     pub async fn shutdown_write(&mut self) {
-        if let Some(Writer::Tcp(mut w)) = self.writer.take() {
+        if matches!(self.writer, Some(Writer::Tcp(_)))
+            && let Some(Writer::Tcp(mut w)) = self.writer.take()
+        {
             let _ = w.shutdown().await;
         }
     }
