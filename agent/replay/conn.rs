@@ -1,6 +1,7 @@
-//! One replayed connection's sockets: connect (retried only before any byte
-//! was sent), a reader task that counts and verifies server bytes as they
-//! arrive, and the client-side actions (send, half-close, drain and close).
+//! One replayed connection's sockets: connect (`connect`: retried only
+//! before any byte was sent), a reader task that counts and verifies
+//! server bytes as they arrive, and the client-side actions (send,
+//! half-close, drain and close).
 //! A UDP session has a connected UDP socket instead (`datagram`): one send
 //! per datagram, no half-close, and its end is the client's.
 
@@ -10,12 +11,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
+use tokio::net::UdpSocket;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::connect::{Socket, open_socket};
 use super::datagram::{self, Sent};
 use super::inbound::{Inbound, Shared};
 use super::plan::ConnPlan;
@@ -30,11 +32,6 @@ use crate::fds::FdBudget;
 use crate::format::{Direction, Transport};
 use crate::rewrite::{Framing, Rules};
 
-/// How long connecting may keep failing before the connection is given up.
-pub const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
-/// First pause between connect attempts; doubles up to `CONNECT_BACKOFF_MAX`.
-pub const CONNECT_BACKOFF: Duration = Duration::from_millis(50);
-pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// After the client's last step, how long the server gets to close its side
 /// before the replay stops reading.
 pub const CLOSE_GRACE: Duration = Duration::from_millis(500);
@@ -95,54 +92,6 @@ pub struct LiveConn {
     t0: Instant,
 }
 
-/// Why a replayed connection could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ConnectError {
-    #[error("replay stopped")]
-    Stopped,
-    /// The last attempt's error, after retrying until `CONNECT_DEADLINE`.
-    #[error("connect to {target} failed: {last}")]
-    Failed {
-        target: String,
-        #[source]
-        last: std::io::Error,
-    },
-}
-
-/// A connected socket of either transport.
-enum Socket {
-    Tcp(TcpStream),
-    Udp(UdpSocket),
-}
-
-/// Connects to `target`, retrying with backoff until `CONNECT_DEADLINE`.
-async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, ConnectError> {
-    let deadline = crate::timer::now() + CONNECT_DEADLINE;
-    let mut pause = CONNECT_BACKOFF;
-    loop {
-        let attempt = tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target));
-        let last = tokio::select! {
-            _ = cancel.cancelled() => return Err(ConnectError::Stopped),
-            r = attempt => match r {
-                Ok(Ok(s)) => return Ok(s),
-                Ok(Err(e)) => e,
-                Err(_) => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-            },
-        };
-        if crate::timer::now() + pause > deadline {
-            return Err(ConnectError::Failed {
-                target: target.to_string(),
-                last,
-            });
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(ConnectError::Stopped),
-            _ = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(CONNECT_BACKOFF_MAX);
-    }
-}
-
 impl LiveConn {
     /// Opens the connection for `plan` against `target`. On failure the
     /// returned report carries the error.
@@ -178,19 +127,7 @@ impl LiveConn {
             return Err(report);
         };
         let udp = plan.transport == Transport::Udp;
-        let socket = if udp {
-            datagram::open(target).await.map(Socket::Udp)
-        } else {
-            connect(target, cancel)
-                .await
-                .map(Socket::Tcp)
-                .map_err(|e| match e {
-                    ConnectError::Failed { .. } => io::Error::other(e.to_string()),
-                    ConnectError::Stopped => {
-                        io::Error::new(io::ErrorKind::Interrupted, "replay stopped")
-                    }
-                })
-        };
+        let socket = open_socket(plan.transport, target, cancel).await;
         let socket = match socket {
             Ok(s) => s,
             Err(e) => {
@@ -291,6 +228,9 @@ impl LiveConn {
             if self.c2s.black_hole(spec) {
                 // Swallowed on the way, as a black-holed link would.
                 self.report.bytes_sent += data.len() as u64;
+                if let Some(u) = &mut self.report.udp {
+                    u.sent += 1;
+                }
                 return Ok(());
             }
             let delay = self.c2s.draw_delay(spec);
@@ -354,22 +294,23 @@ impl LiveConn {
         Ok(())
     }
 
-    /// Sends one datagram of a UDP session. A refusal (ICMP port
-    /// unreachable) is counted and a datagram larger than the path allows
-    /// is the connection's error; the session goes on after both, as a
-    /// UDP client does.
+    /// Sends one datagram of a UDP session. Port-unreachable reports are
+    /// counted, and a datagram larger than the path allows is the
+    /// connection's error; the session goes on after both, as a UDP client
+    /// does.
     async fn send_datagram(&mut self, socket: &UdpSocket, data: &[u8]) -> io::Result<()> {
         self.datagrams_tried += 1;
         let udp = self.report.udp.get_or_insert_default();
         match datagram::send(socket, data).await? {
-            Sent::Whole(n) => {
+            Sent::Whole { bytes, refusals } => {
                 udp.sent += 1;
-                self.report.bytes_sent += n as u64;
+                udp.refused += refusals;
+                self.report.bytes_sent += bytes as u64;
                 self.progress
                     .bytes_sent
-                    .fetch_add(n as u64, Ordering::Relaxed);
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
             }
-            Sent::Refused => udp.refused += 1,
+            Sent::Refused => udp.refused += 2,
             Sent::TooLarge(e) => {
                 if self.report.error.is_none() {
                     self.report.error = Some(format!(
@@ -387,7 +328,9 @@ impl LiveConn {
     /// Half-closes: the server sees EOF and may still answer. A UDP
     /// session has no half-close: nothing happens.
     pub async fn shutdown_write(&mut self) {
-        if let Some(Writer::Tcp(mut w)) = self.writer.take() {
+        if matches!(self.writer, Some(Writer::Tcp(_)))
+            && let Some(Writer::Tcp(mut w)) = self.writer.take()
+        {
             let _ = w.shutdown().await;
         }
     }
@@ -400,10 +343,16 @@ impl LiveConn {
         drain: Duration,
         cancel: &CancellationToken,
     ) -> ConnReport {
+        let udp = matches!(self.writer, Some(Writer::Udp(_)));
+        // A UDP server never closes, so a datagram already waited for in
+        // vain (the shortfall) would hold the end for another full wait.
+        let expected = match udp {
+            true => expected.saturating_sub(self.shortfall),
+            false => expected,
+        };
         if !cancel.is_cancelled() {
             self.wait_received(expected, drain, cancel).await;
         }
-        let udp = matches!(self.writer, Some(Writer::Udp(_)));
         self.shutdown_write().await;
         // Give the server a moment to close in turn, so bytes it sends beyond
         // the recording are still seen; then stop reading. A UDP server
@@ -427,30 +376,7 @@ impl LiveConn {
             if let Some(v) = &o.inbound.verifier {
                 report.divergence = v.finish();
             }
-            if let Some(u) = &mut report.udp {
-                u.received = o.datagrams;
-                u.refused += o.refused;
-                u.missing = match o
-                    .inbound
-                    .verifier
-                    .as_ref()
-                    .and_then(Verify::datagram_counts)
-                {
-                    Some(c) => c.missing,
-                    None => u.expected_received.saturating_sub(u.received),
-                };
-                if u.refused > 0 && report.error.is_none() {
-                    report.error = Some(format!(
-                        "the target refused {} datagrams (ICMP port unreachable: nothing listens on {}?)",
-                        u.refused, report.target
-                    ));
-                }
-            }
-            if let Some(e) = o.error
-                && report.error.is_none()
-            {
-                report.error = Some(e);
-            }
+            datagram::settle(&mut report, &o);
             if let Some((at, bytes)) = o.eof
                 && report.steps_done < report.steps_total
             {

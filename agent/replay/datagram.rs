@@ -15,6 +15,8 @@ use std::sync::atomic::Ordering;
 use tokio::net::UdpSocket;
 
 use super::reader::{ReadOutcome, Reader, pull_expected};
+use super::report::ConnReport;
+use super::verifier::Verify;
 
 /// Largest datagram a replayed session receives (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
@@ -43,27 +45,64 @@ pub(super) async fn open(target: &str) -> io::Result<UdpSocket> {
 /// What became of one datagram handed to the socket.
 #[derive(Debug)]
 pub(super) enum Sent {
-    /// Sent whole.
-    Whole(usize),
-    /// The socket reported an earlier ICMP port unreachable: nothing
-    /// listens on the target's port (this datagram was not sent).
+    /// Sent whole, after `refusals` ICMP port-unreachable reports the
+    /// socket gave on the way (each about an earlier datagram).
+    Whole { bytes: usize, refusals: u64 },
+    /// Refused twice in a row: the target keeps answering port
+    /// unreachable faster than we send; this datagram was not sent.
     Refused,
     /// Larger than the path allows (EMSGSIZE): not sent.
     TooLarge(io::Error),
 }
 
-/// Sends one datagram.
+/// Sends one datagram. A connected UDP socket reports a port unreachable
+/// (ECONNREFUSED) on the next call after it came, about an earlier
+/// datagram, and sends nothing that time: the datagram is sent again once.
 ///
 /// # Errors
 /// Any other socket error, which ends the session's script.
 pub(super) async fn send(socket: &UdpSocket, data: &[u8]) -> io::Result<Sent> {
-    match socket.send(data).await {
-        Ok(n) => Ok(Sent::Whole(n)),
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(Sent::Refused),
-        Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::MSGSIZE) => {
-            Ok(Sent::TooLarge(e))
+    let mut refusals = 0;
+    loop {
+        match socket.send(data).await {
+            Ok(bytes) => return Ok(Sent::Whole { bytes, refusals }),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                refusals += 1;
+                if refusals > 1 {
+                    return Ok(Sent::Refused);
+                }
+            }
+            Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::MSGSIZE) => {
+                return Ok(Sent::TooLarge(e));
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => Err(e),
+    }
+}
+
+/// Completes a UDP session's datagram counts from what its reader saw:
+/// received, refusals, and missing (from `--verify`'s comparison, else the
+/// shortfall against the recording). Refusals make the session's error.
+pub(super) fn settle(report: &mut ConnReport, o: &ReadOutcome) {
+    let Some(u) = &mut report.udp else {
+        return;
+    };
+    u.received = o.datagrams;
+    u.refused += o.refused;
+    u.missing = match o
+        .inbound
+        .verifier
+        .as_ref()
+        .and_then(Verify::datagram_counts)
+    {
+        Some(c) => c.missing,
+        None => u.expected_received.saturating_sub(u.received),
+    };
+    if u.refused > 0 && report.error.is_none() {
+        report.error = Some(format!(
+            "the target refused datagrams: {} ICMP port unreachable (nothing listens on {}?)",
+            u.refused, report.target
+        ));
     }
 }
 
@@ -150,7 +189,13 @@ mod tests {
             Sent::TooLarge(e) => assert!(e.to_string().contains("too long"), "{e}"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(send(&s, b"ok").await.unwrap(), Sent::Whole(2)));
+        assert!(matches!(
+            send(&s, b"ok").await.unwrap(),
+            Sent::Whole {
+                bytes: 2,
+                refusals: 0
+            }
+        ));
         let mut buf = [0u8; 8];
         let n = tokio::time::timeout(Duration::from_secs(10), peer.recv(&mut buf))
             .await
@@ -166,12 +211,17 @@ mod tests {
             .local_addr()
             .unwrap();
         let s = open(&dead.to_string()).await.unwrap();
-        // The ICMP error comes back after a send; a later send reports it.
+        // The ICMP error comes back after a send; a later send reports it,
+        // and the datagram goes out again.
         let mut refused = false;
         for _ in 0..100 {
-            if matches!(send(&s, b"x").await.unwrap(), Sent::Refused) {
-                refused = true;
-                break;
+            match send(&s, b"x").await.unwrap() {
+                Sent::Whole { refusals: 0, .. } => {}
+                Sent::Whole { refusals: 1, .. } | Sent::Refused => {
+                    refused = true;
+                    break;
+                }
+                other => panic!("{other:?}"),
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

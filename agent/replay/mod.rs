@@ -1,8 +1,8 @@
 //! Replay: the plan (the recordings' connections, from one pass over the
 //! files), the events a pass streams from them (`source`, `script`) within
 //! a look-ahead `budget`, running a pass (`session`) with one task per
-//! connection (`task`) over its sockets (`conn`, `reader`; a UDP
-//! session's in `datagram`), live totals
+//! connection (`task`) over its sockets (`conn`, opened by `connect`,
+//! `reader`; a UDP session's in `datagram`), live totals
 //! (`progress`), causal `gates`, what connections wait for (`waits`),
 //! session rewriting on both sides (`outbound`, `inbound`, counted in
 //! `units`), verification (`verify`; datagram by datagram for UDP:
@@ -14,6 +14,7 @@
 mod budget;
 mod collect;
 mod conn;
+mod connect;
 mod datagram;
 mod feed;
 mod gates;
@@ -43,7 +44,8 @@ mod verify_datagram;
 mod waits;
 
 pub use collect::{Collector, KEPT_RELAXATIONS, REPORT_CONNECTIONS};
-pub use conn::{CLOSE_GRACE, CONNECT_DEADLINE};
+pub use conn::CLOSE_GRACE;
+pub use connect::CONNECT_DEADLINE;
 pub use lateness::LatenessSummary;
 pub use options::{
     DEFAULT_SERVER_TIMEOUT, MAX_LOOPS, MAX_MULTIPLY, Mode, ReplayOptions, SPEED_RANGE,

@@ -121,3 +121,56 @@ impl Outbound {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::inbound::Inbound;
+
+    /// The test game's rules without their u16 length framing: on UDP the
+    /// datagram is the message, offsets count from its first byte.
+    fn udp_rules() -> Arc<Rules> {
+        let text = include_str!("../../tests/rules/game_session.toml")
+            .replace("[framing]\nlength = \"u16be\"\n", "");
+        Arc::new(Rules::parse(&text).unwrap())
+    }
+
+    fn login(token: &[u8; 8]) -> Bytes {
+        let mut b = vec![0x02];
+        b.extend_from_slice(token);
+        b.extend_from_slice(&7u32.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    fn action(token: &[u8; 8], seq: u32) -> Vec<u8> {
+        let mut b = vec![0x03];
+        b.extend_from_slice(token);
+        b.extend_from_slice(&seq.to_be_bytes());
+        b.extend_from_slice(b"jump");
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn on_udp_each_datagram_is_one_message_rewritten_whole() {
+        let (mut ob, for_reader) = Outbound::new(udp_rules(), Arc::default(), Transport::Udp);
+        let mut inbound = Inbound::new((Transport::Udp, None), Some(for_reader), None);
+        ob.recorded_server(&login(b"RECORDED"));
+        inbound.received(&login(b"LIVETOKN"));
+        assert_eq!(inbound.units(), 1, "one server datagram");
+        // Two actions in one datagram would be two messages with framing;
+        // here the datagram is one message, rewritten as a whole.
+        let msgs = ob.messages(&Bytes::from(action(b"RECORDED", 8)));
+        assert_eq!(msgs.len(), 1);
+        assert!(!ob.needs(&msgs[0]), "the live token is known");
+        let mut out = BytesMut::new();
+        ob.rewrite(&msgs[0], &mut out);
+        assert_eq!(
+            &out[..],
+            &action(b"LIVETOKN", 8)[..],
+            "token and CRC rewritten"
+        );
+        assert_eq!(ob.flush(), None, "no partial message on UDP");
+    }
+}

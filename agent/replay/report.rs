@@ -58,8 +58,9 @@ pub struct UdpCounts {
     /// Recorded server datagrams that never came: from `--verify`'s
     /// comparison, else the shortfall of `received` against the recording.
     pub missing: u64,
-    /// Sends the socket refused after an ICMP port unreachable (nothing
-    /// listens on the target's port).
+    /// ICMP port-unreachable reports the socket gave, on a send or a
+    /// receive: each is a datagram the target refused (nothing listens on
+    /// its port).
     pub refused: u64,
 }
 
