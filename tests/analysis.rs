@@ -156,8 +156,9 @@ fn local_stats_of_a_known_recording_are_exact_and_write_csv_and_svg() {
     assert_eq!(d["timeline_csv"], csv.to_str().unwrap());
     assert_eq!(
         std::fs::read_to_string(&csv).unwrap(),
-        "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak,seconds\n\
-         0,6,6,1,1,1,1,1\n1,8,100,1,1,2,2,1\n2,4,0,1,0,1,3,1\n3,3,10,1,1,2,2,1\n"
+        "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak,seconds,\
+         datagrams_c2s,datagrams_s2c\n\
+         0,6,6,1,1,1,1,1,0,0\n1,8,100,1,1,2,2,1,0,0\n2,4,0,1,0,1,3,1,0,0\n3,3,10,1,1,2,2,1,0,0\n"
     );
     assert_eq!(d["plot_svg"], svg.to_str().unwrap());
     let chart = std::fs::read_to_string(&svg).unwrap();

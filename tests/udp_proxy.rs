@@ -1,8 +1,9 @@
 //! UDP proxies through the control plane, as a user drives them with
 //! reelctl against a real agent: started with `--udp`, datagrams relayed
 //! whole with sessions and datagrams counted in `proxy ls`, sessions closed
-//! when idle and evented, stopped like any proxy; a bad start is refused
-//! with a message that says why. Their faults are tests/udp_faults.rs.
+//! when idle and evented, stopped like any proxy; a taken name and TCP-only
+//! options are refused clearly. Their faults are tests/udp_faults.rs, their
+//! recordings tests/udp_record.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -109,6 +110,26 @@ async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
         events.stdout
     );
     assert!(kind("stats") > 0, "{}", events.stdout);
+    // Per-second stats count datagrams too: every one, once.
+    let per_sec = |key: &str| -> u64 {
+        lines
+            .iter()
+            .filter(|e| e["kind"] == "stats")
+            .map(|e| e[key].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        per_sec("datagrams_c2s_per_sec"),
+        datagrams,
+        "{}",
+        events.stdout
+    );
+    assert_eq!(
+        per_sec("datagrams_s2c_per_sec"),
+        datagrams,
+        "{}",
+        events.stdout
+    );
 
     let stopped = only(&reelctl_async(&["-a", &a, "--json", "proxy", "stop", "game"]).await);
     assert_eq!(stopped["stopped"][0]["total_connections"], 3, "{stopped}");
@@ -117,7 +138,7 @@ async fn a_udp_proxy_relays_counts_and_closes_idle_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_udp_proxies_do_not_take_yet_is_refused_clearly() {
+async fn a_taken_name_and_a_tcp_idle_timeout_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
     let a = agent.addr_str();

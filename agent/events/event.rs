@@ -174,6 +174,9 @@ pub struct ProxyStats {
     pub bytes_s2c_per_sec: u64,
     pub bytes_c2s: u64,
     pub bytes_s2c: u64,
+    /// A UDP proxy's datagrams in the last second, each way; 0 for TCP.
+    pub datagrams_c2s_per_sec: u64,
+    pub datagrams_s2c_per_sec: u64,
 }
 
 /// Where a recording is in its life.

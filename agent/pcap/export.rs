@@ -14,6 +14,11 @@
 //! - LOSS: the sender's sequence number jumps by the lost count, so tools
 //!   show the gap ("previous segment not captured").
 //!
+//! A UDP session (OPEN with `transport: udp`) becomes one UDP packet per
+//! DATAGRAM frame between the same two addresses, with no handshake or
+//! close; a datagram larger than one IP packet carries is skipped and
+//! counted ([`ExportSummary::oversized_datagrams`]), not fragmented.
+//!
 //! [`MAX_SEGMENT_V4`]: super::segment::MAX_SEGMENT_V4
 //! [`MAX_SEGMENT_V6`]: super::segment::MAX_SEGMENT_V6
 
@@ -22,22 +27,20 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
 use pcap_file::{DataLink, Endianness};
 
+use super::datagram::max_datagram;
 use super::endpoints::{addresses, isn};
 use super::error::PcapError;
-use super::segment::{CLIENT_MAC, SERVER_MAC, Segment, max_segment, write_segment};
-use crate::format::{Direction, End, FrameBody, Next, RecordingReader};
+use super::packets::{Flow, PacketOut, write_error};
+use crate::format::{Direction, End, FrameBody, Next, RecordingReader, Transport};
 
 /// Snapshot length declared for the exported interface: above any packet
 /// we write (at most 14 + 40 + 65 535 bytes).
@@ -46,8 +49,10 @@ const SNAPLEN: u32 = 262_144;
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportSummary {
-    /// Connections exported (one TCP flow each).
+    /// Connections exported (one TCP flow each), UDP sessions included.
     pub connections: u64,
+    /// Of `connections`, the UDP sessions (one UDP flow each).
+    pub udp_sessions: u64,
     /// Connections exported without a handshake: mid-session, or no OPEN.
     pub mid_session_connections: u64,
     /// Connections whose client or upstream address did not parse and was
@@ -55,10 +60,20 @@ pub struct ExportSummary {
     pub fallback_addresses: u64,
     /// Packets written.
     pub packets: u64,
-    /// TCP payload bytes client→server.
+    /// TCP and UDP payload bytes written client→server.
     pub bytes_c2s: u64,
-    /// TCP payload bytes server→client.
+    /// TCP and UDP payload bytes written server→client.
     pub bytes_s2c: u64,
+    /// UDP datagrams written client→server (one packet each).
+    pub datagrams_c2s: u64,
+    /// UDP datagrams written server→client.
+    pub datagrams_s2c: u64,
+    /// Datagrams larger than one IP packet carries ([`MAX_DATAGRAM_V4`]
+    /// over IPv4, [`MAX_DATAGRAM_V6`] over IPv6): skipped, not fragmented.
+    ///
+    /// [`MAX_DATAGRAM_V4`]: super::datagram::MAX_DATAGRAM_V4
+    /// [`MAX_DATAGRAM_V6`]: super::datagram::MAX_DATAGRAM_V6
+    pub oversized_datagrams: u64,
     /// Bytes LOSS frames declared, exported as sequence-number gaps.
     pub lost_bytes: u64,
     /// Frames with no packet: annotations, LOSS of no connection, frames
@@ -66,165 +81,6 @@ pub struct ExportSummary {
     pub skipped_frames: u64,
     /// How the recording ended (a cut file is exported up to the cut).
     pub end: End,
-}
-
-/// The TCP state of one exported connection. Side 0 is the client (it
-/// sends c2s), side 1 the server.
-#[derive(Debug, Clone, Copy)]
-struct Flow {
-    /// Address of each side.
-    addr: [SocketAddr; 2],
-    /// Next sequence number each side sends.
-    next: [u32; 2],
-    /// Whether each side has sent its FIN.
-    fin: [bool; 2],
-}
-
-/// Where packets go: the pcapng writer and its running totals.
-struct PacketOut<W: Write> {
-    writer: PcapNgWriter<BufWriter<W>>,
-    /// Wall-clock anchor of the recording (`Header::started_at_unix_ns`).
-    start_unix_ns: i64,
-    /// Reused packet buffer.
-    buf: Vec<u8>,
-    /// Packets written.
-    packets: u64,
-}
-
-impl<W: Write> PacketOut<W> {
-    /// Writes one segment sent by `side` of `flow` at recording time `ts_ns`.
-    fn send(
-        &mut self,
-        ts_ns: u64,
-        flow: &Flow,
-        side: usize,
-        seg: SegmentSpec<'_>,
-    ) -> Result<(), PcapError> {
-        let other = 1 - side;
-        let seg = Segment {
-            src: flow.addr[side],
-            dst: flow.addr[other],
-            seq: flow.next[side],
-            ack: (!seg.bare_syn).then_some(flow.next[other]),
-            syn: seg.syn,
-            fin: seg.fin,
-            rst: seg.rst,
-            psh: seg.psh,
-            payload: seg.payload,
-        };
-        let macs = if side == 0 {
-            (CLIENT_MAC, SERVER_MAC)
-        } else {
-            (SERVER_MAC, CLIENT_MAC)
-        };
-        self.buf.clear();
-        write_segment(&seg, Some(macs), &mut self.buf)?;
-        let unix_ns =
-            (i128::from(self.start_unix_ns) + i128::from(ts_ns)).clamp(0, i128::from(u64::MAX));
-        let len = self.buf.len() as u32;
-        let block = EnhancedPacketBlock {
-            interface_id: 0,
-            timestamp: Duration::from_nanos(unix_ns as u64),
-            original_len: len,
-            data: Cow::Borrowed(&self.buf),
-            options: vec![],
-        };
-        self.writer.write_pcapng_block(block).map_err(write_error)?;
-        self.packets += 1;
-        Ok(())
-    }
-
-    /// A pure ACK from `side`.
-    fn ack(&mut self, ts_ns: u64, flow: &Flow, side: usize) -> Result<(), PcapError> {
-        self.send(ts_ns, flow, side, SegmentSpec::default())
-    }
-
-    /// SYN, SYN/ACK, ACK: the flow starts at the next sequence numbers.
-    fn handshake(&mut self, ts_ns: u64, flow: &mut Flow) -> Result<(), PcapError> {
-        let syn = SegmentSpec {
-            syn: true,
-            bare_syn: true,
-            ..SegmentSpec::default()
-        };
-        self.send(ts_ns, flow, 0, syn)?;
-        flow.next[0] = flow.next[0].wrapping_add(1);
-        let syn_ack = SegmentSpec {
-            syn: true,
-            ..SegmentSpec::default()
-        };
-        self.send(ts_ns, flow, 1, syn_ack)?;
-        flow.next[1] = flow.next[1].wrapping_add(1);
-        self.ack(ts_ns, flow, 0)
-    }
-
-    /// `payload` from `from` in segments that fit one IP packet (PSH on the
-    /// last), then the peer's ACK. An empty payload sends nothing.
-    fn data(
-        &mut self,
-        ts_ns: u64,
-        flow: &mut Flow,
-        from: usize,
-        payload: &[u8],
-    ) -> Result<(), PcapError> {
-        let max = max_segment(&flow.addr[0], &flow.addr[1]);
-        let pieces = payload.len().div_ceil(max);
-        for (i, piece) in payload.chunks(max).enumerate() {
-            let data = SegmentSpec {
-                psh: i + 1 == pieces,
-                payload: piece,
-                ..SegmentSpec::default()
-            };
-            self.send(ts_ns, flow, from, data)?;
-            flow.next[from] = flow.next[from].wrapping_add(piece.len() as u32);
-        }
-        if pieces > 0 {
-            self.ack(ts_ns, flow, 1 - from)?;
-        }
-        Ok(())
-    }
-
-    /// FIN/ACK from `from` (unless it already sent one), then the peer's ACK.
-    fn fin(&mut self, ts_ns: u64, flow: &mut Flow, from: usize) -> Result<(), PcapError> {
-        if flow.fin[from] {
-            return Ok(());
-        }
-        let spec = SegmentSpec {
-            fin: true,
-            ..SegmentSpec::default()
-        };
-        self.send(ts_ns, flow, from, spec)?;
-        flow.next[from] = flow.next[from].wrapping_add(1);
-        flow.fin[from] = true;
-        self.ack(ts_ns, flow, 1 - from)
-    }
-
-    /// RST/ACK from `from`.
-    fn reset(&mut self, ts_ns: u64, flow: &Flow, from: usize) -> Result<(), PcapError> {
-        let rst = SegmentSpec {
-            rst: true,
-            ..SegmentSpec::default()
-        };
-        self.send(ts_ns, flow, from, rst)
-    }
-}
-
-/// Flags and payload of a segment to send; seq and ack come from the flow.
-#[derive(Debug, Clone, Copy, Default)]
-struct SegmentSpec<'a> {
-    syn: bool,
-    /// A SYN without ACK (the client's first segment).
-    bare_syn: bool,
-    fin: bool,
-    rst: bool,
-    psh: bool,
-    payload: &'a [u8],
-}
-
-fn write_error(e: pcap_file::PcapError) -> PcapError {
-    match e {
-        pcap_file::PcapError::IoError(io) => PcapError::Write(io),
-        other => PcapError::Build(other.to_string()),
-    }
 }
 
 fn side(dir: Direction) -> usize {
@@ -268,11 +124,15 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
     // Counted as frames go by; `end` is replaced once the end is known.
     let mut s = ExportSummary {
         connections: 0,
+        udp_sessions: 0,
         mid_session_connections: 0,
         fallback_addresses: 0,
         packets: 0,
         bytes_c2s: 0,
         bytes_s2c: 0,
+        datagrams_c2s: 0,
+        datagrams_s2c: 0,
+        oversized_datagrams: 0,
         lost_bytes: 0,
         skipped_frames: 0,
         end: End::Truncated {
@@ -301,14 +161,24 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
                     _ => None,
                 };
                 let (addr, fell_back) = addresses(frame.conn, info);
+                // A session is UDP by its OPEN, or, without one, by its
+                // first frame being a datagram.
+                let udp = match info {
+                    Some(info) => info.transport == Transport::Udp,
+                    None => matches!(frame.body, FrameBody::Datagram { .. }),
+                };
                 let mut flow = Flow {
                     addr,
                     next: [isn(frame.conn, 0), isn(frame.conn, 1)],
                     fin: [false; 2],
+                    udp,
                 };
                 s.connections += 1;
+                s.udp_sessions += u64::from(udp);
                 s.fallback_addresses += u64::from(fell_back);
-                if info.is_some_and(|i| !i.mid_session) {
+                if udp {
+                    // No handshake: a UDP flow is its datagrams.
+                } else if info.is_some_and(|i| !i.mid_session) {
                     out.handshake(ts, &mut flow)?;
                 } else {
                     s.mid_session_connections += 1;
@@ -318,8 +188,19 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
         };
         match &frame.body {
             FrameBody::Open(_) | FrameBody::Annotation { .. } => {}
-            // TODO(udp): UDP packets.
-            FrameBody::Datagram { .. } => {}
+            FrameBody::Datagram { dir, payload } => {
+                if payload.len() > max_datagram(&flow.addr[0], &flow.addr[1]) {
+                    s.oversized_datagrams += 1;
+                    continue;
+                }
+                out.datagram(ts, flow, side(*dir), payload)?;
+                let (bytes, datagrams) = match dir {
+                    Direction::C2s => (&mut s.bytes_c2s, &mut s.datagrams_c2s),
+                    Direction::S2c => (&mut s.bytes_s2c, &mut s.datagrams_s2c),
+                };
+                *bytes += payload.len() as u64;
+                *datagrams += 1;
+            }
             FrameBody::Data { dir, payload } => {
                 out.data(ts, flow, side(*dir), payload)?;
                 match dir {
@@ -327,12 +208,18 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
                     Direction::S2c => s.bytes_s2c += payload.len() as u64,
                 }
             }
+            FrameBody::HalfClose { .. } if flow.udp => s.skipped_frames += 1,
             FrameBody::HalfClose { dir } => out.fin(ts, flow, side(*dir))?,
             FrameBody::Loss { dir, bytes, .. } => {
                 // Lengths are taken modulo 2^32, as TCP sequence numbers are.
                 let from = side(*dir);
                 flow.next[from] = flow.next[from].wrapping_add(*bytes as u32);
                 s.lost_bytes = s.lost_bytes.saturating_add(*bytes);
+            }
+            FrameBody::Close { .. } if flow.udp => {
+                // A UDP session ends without a packet (idle or stopped).
+                flows.remove(&frame.conn);
+                closed.insert(frame.conn);
             }
             FrameBody::Close { reason } => {
                 let reason = reason.to_ascii_lowercase();

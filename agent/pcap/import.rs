@@ -1,6 +1,8 @@
 //! pcap / pcapng → recording: the TCP flows of a capture whose server side
 //! matches a [`ServerFilter`] become recorded connections, byte-exact after
-//! reassembly, with capture timestamps (relative to the first packet).
+//! reassembly, and its UDP flows to or from the server become UDP sessions
+//! (`udp_flow`), datagram-exact; capture timestamps are relative to the
+//! first packet.
 //!
 //! Frames are written in capture order across flows, which makes them the
 //! recording's global log order. Streaming: per flow, reassembly state
@@ -20,23 +22,34 @@ use super::error::PcapError;
 use super::filter::ServerFilter;
 use super::flow::{Connection, IMPORT_PROXY_ID, is_client_syn};
 use super::link::{Decoded, decode, supported};
-use crate::format::{Direction, Frame, FrameBody, Header, ProxyMeta, RecordingWriter, Sink};
+use super::udp_flow::{IMPORT_UDP_PROXY_ID, UdpSessions};
+use crate::format::{
+    Direction, Frame, FrameBody, Header, ProxyMeta, RecordingWriter, Sink, Transport,
+};
 
 /// What an import found and wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
     /// Packets read from the capture.
     pub packets: u64,
-    /// Connections written (one per flow, or per SYN when a flow's ports are reused).
+    /// Connections written (one per flow, or per SYN when a flow's ports are
+    /// reused), UDP sessions included.
     pub connections: u64,
+    /// Of `connections`, the UDP sessions (one per client address, split
+    /// where it was idle past `UDP_IDLE_TIMEOUT_NS`).
+    pub udp_sessions: u64,
     /// Connections whose first captured packet was not the client's SYN.
     pub mid_session_connections: u64,
     /// Frames written.
     pub frames: u64,
-    /// DATA bytes client→server.
+    /// DATA and DATAGRAM bytes client→server.
     pub bytes_c2s: u64,
-    /// DATA bytes server→client.
+    /// DATA and DATAGRAM bytes server→client.
     pub bytes_s2c: u64,
+    /// DATAGRAM frames client→server (one per UDP datagram).
+    pub datagrams_c2s: u64,
+    /// DATAGRAM frames server→client.
+    pub datagrams_s2c: u64,
     /// Bytes missing from the capture (LOSS frames).
     pub lost_bytes: u64,
     /// Retransmitted or overlapping bytes dropped by reassembly.
@@ -45,10 +58,12 @@ pub struct ImportSummary {
     pub out_of_order_segments: u64,
     /// Segments ignored as far outside the expected sequence window.
     pub out_of_window_segments: u64,
-    /// TCP packets of flows that do not involve the server (skipped).
+    /// TCP and UDP packets of flows that do not involve the server (skipped).
     pub other_flow_packets: u64,
-    /// Packets that are not TCP over IP (ARP, UDP, ICMP, IP fragments).
+    /// Packets that are neither TCP nor UDP over IP (ARP, ICMP, ...).
     pub non_tcp_packets: u64,
+    /// IP fragments (skipped: fragments are not reassembled).
+    pub fragmented_packets: u64,
     /// Packets whose headers do not decode, or cut by the snapshot length.
     pub malformed_packets: u64,
     /// Packets on an interface of an unsupported link type (skipped).
@@ -67,7 +82,10 @@ pub struct ImportSummary {
 /// Imports the capture read from `input` into `out`, whose header the
 /// caller wrote: frame timestamps count from the capture's first packet,
 /// whose wall-clock time is [`ImportSummary::first_packet_unix_ns`]. The
-/// caller finishes `out`.
+/// caller finishes `out`. UDP sessions are written too (proxy id
+/// [`IMPORT_UDP_PROXY_ID`]): for a capture that may hold them, the header
+/// should list a UDP `ProxyMeta` so the file is version 2, as
+/// [`import_pcap_file`] does.
 ///
 /// # Errors
 /// A capture that cannot be read ([`PcapError::Empty`],
@@ -88,6 +106,7 @@ pub fn import_reader<R: Read, S: Sink>(
     let mut flows: HashMap<(SocketAddr, SocketAddr), Connection> = HashMap::new();
     let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
+    let mut udp = UdpSessions::default();
     let mut unsupported = None;
     let mut last_ts = 0;
     while let Some(packet) = capture.next_packet()? {
@@ -96,8 +115,32 @@ pub fn import_reader<R: Read, S: Sink>(
         s.last_packet_unix_ns = Some(packet.unix_ns);
         let ts = packet.unix_ns.saturating_sub(first);
         last_ts = last_ts.max(ts);
+        // Sessions idle past the timeout close before this packet's frames.
+        udp.expire(ts, &mut frames);
         let tcp = match decode(packet.linktype, packet.data) {
             Decoded::Tcp(tcp) => tcp,
+            Decoded::Udp(datagram) => {
+                let (dir, key) = if server.matches(&datagram.dst) {
+                    (Direction::C2s, (datagram.src, datagram.dst))
+                } else if server.matches(&datagram.src) {
+                    (Direction::S2c, (datagram.dst, datagram.src))
+                } else {
+                    s.other_flow_packets += 1;
+                    continue;
+                };
+                let next_id = s.connections + 1;
+                let times = (ts, packet.unix_ns);
+                if udp.datagram(key, dir, datagram.payload, times, next_id, &mut frames) {
+                    s.connections += 1;
+                    s.udp_sessions += 1;
+                }
+                write_frames(&mut frames, out, &mut s)?;
+                continue;
+            }
+            Decoded::Fragment => {
+                s.fragmented_packets += 1;
+                continue;
+            }
             Decoded::NotTcp => {
                 s.non_tcp_packets += 1;
                 continue;
@@ -167,6 +210,7 @@ pub fn import_reader<R: Read, S: Sink>(
             add_stats(&mut s, conn);
         }
     }
+    udp.finish(last_ts, &mut frames);
     write_frames(&mut frames, out, &mut s)?;
     if let Some(lt) = unsupported.filter(|_| s.unsupported_link_packets == s.packets) {
         return Err(PcapError::UnsupportedLinkType(lt));
@@ -198,6 +242,14 @@ fn write_frames<S: Sink>(
                 Direction::C2s => s.bytes_c2s += payload.len() as u64,
                 Direction::S2c => s.bytes_s2c += payload.len() as u64,
             },
+            FrameBody::Datagram { dir, payload } => {
+                let (bytes, datagrams) = match dir {
+                    Direction::C2s => (&mut s.bytes_c2s, &mut s.datagrams_c2s),
+                    Direction::S2c => (&mut s.bytes_s2c, &mut s.datagrams_s2c),
+                };
+                *bytes += payload.len() as u64;
+                *datagrams += 1;
+            }
             FrameBody::Loss { bytes, .. } => s.lost_bytes = s.lost_bytes.saturating_add(*bytes),
             _ => {}
         }
@@ -217,6 +269,20 @@ pub fn import_pcap<S: Sink>(
     import_reader(open(input)?, server, out)
 }
 
+/// Whether the capture at `input` holds a UDP datagram to or from the
+/// server: read up to the first one.
+fn has_udp_flows(input: &Path, server: &ServerFilter) -> Result<bool, PcapError> {
+    let mut capture = CaptureReader::open(open(input)?)?;
+    while let Some(packet) = capture.next_packet()? {
+        if let Decoded::Udp(d) = decode(packet.linktype, packet.data)
+            && (server.matches(&d.dst) || server.matches(&d.src))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn open(path: &Path) -> Result<File, PcapError> {
     File::open(path).map_err(|source| PcapError::File {
         action: "open",
@@ -228,8 +294,12 @@ fn open(path: &Path) -> Result<File, PcapError> {
 /// Imports the capture file at `input` into a new recording file at
 /// `output` (replaced if it exists), finished with its footer. `header`
 /// gives the id, label and agent; its `started_at_unix_ns` is set to the
-/// first packet's time, and a `ProxyMeta` with id "pcap" and the server as
-/// upstream is added when it lists no proxy. On error no output is left.
+/// first packet's time. When it lists no proxy, a `ProxyMeta` with id
+/// "pcap" and the server as upstream is added for the TCP flows, and one
+/// with id "pcap-udp" and `transport: udp` when the capture has UDP flows of
+/// the server (found by a first pass over the capture, which stops at the
+/// first such datagram): such a file is format version 2. On error no
+/// output is left.
 ///
 /// # Errors
 /// [`PcapError::File`] for `input` or `output`, else as [`import_reader`].
@@ -253,6 +323,15 @@ pub fn import_pcap_file(
             upstream: server.to_string(),
             ..ProxyMeta::default()
         });
+        if has_udp_flows(input, server)? {
+            header.proxies.push(ProxyMeta {
+                id: IMPORT_UDP_PROXY_ID.into(),
+                name: "pcap import (udp)".into(),
+                listen: String::new(),
+                upstream: server.to_string(),
+                transport: Transport::Udp,
+            });
+        }
     }
     let file = File::create(output).map_err(|source| PcapError::File {
         action: "create",

@@ -1,6 +1,7 @@
-//! From captured bytes to a TCP segment: strips the link layer (Ethernet,
-//! Linux cooked SLL and SLL2, raw IP, BSD loopback) and decodes IPv4 or IPv6
-//! and TCP with etherparse. Pure; never panics on any input.
+//! From captured bytes to a TCP segment or a UDP datagram: strips the link
+//! layer (Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback) and
+//! decodes IPv4 or IPv6 and TCP or UDP with etherparse. IP fragments are
+//! told apart, not reassembled. Pure; never panics on any input.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -50,12 +51,24 @@ pub(crate) struct TcpPacket<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+/// The parts of a UDP datagram the importer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UdpPacket<'a> {
+    pub(crate) src: SocketAddr,
+    pub(crate) dst: SocketAddr,
+    pub(crate) payload: &'a [u8],
+}
+
 /// What a captured packet turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decoded<'a> {
     /// A TCP segment over IPv4 or IPv6.
     Tcp(TcpPacket<'a>),
-    /// Something else: ARP, UDP, ICMP, a non-first IP fragment, ...
+    /// A whole (unfragmented) UDP datagram over IPv4 or IPv6.
+    Udp(UdpPacket<'a>),
+    /// A fragment of an IP packet (first or later): not reassembled.
+    Fragment,
+    /// Something else: ARP, ICMP, other IP protocols, ...
     NotTcp,
     /// Headers that do not parse, or a packet cut by the snapshot length.
     Malformed,
@@ -100,8 +113,16 @@ pub(crate) fn decode(lt: u32, data: &[u8]) -> Decoded<'_> {
         ),
         _ => return Decoded::NotTcp,
     };
+    if fragmented {
+        return Decoded::Fragment;
+    }
     match &packet.transport {
-        Some(TransportSlice::Tcp(tcp)) if !fragmented => Decoded::Tcp(TcpPacket {
+        Some(TransportSlice::Udp(udp)) => Decoded::Udp(UdpPacket {
+            src: SocketAddr::new(src_ip, udp.source_port()),
+            dst: SocketAddr::new(dst_ip, udp.destination_port()),
+            payload: udp.payload(),
+        }),
+        Some(TransportSlice::Tcp(tcp)) => Decoded::Tcp(TcpPacket {
             src: SocketAddr::new(src_ip, tcp.source_port()),
             dst: SocketAddr::new(dst_ip, tcp.destination_port()),
             seq: tcp.sequence_number(),
@@ -193,5 +214,28 @@ mod tests {
         arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
         arp.extend_from_slice(&[0; 20]);
         assert_eq!(decode(linktype::ETHERNET, &arp), Decoded::NotTcp);
+    }
+
+    #[test]
+    fn udp_datagrams_and_fragments() {
+        use etherparse::PacketBuilder;
+        let mut udp = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(4000, 7777)
+            .write(&mut udp, b"ping")
+            .unwrap();
+        assert_eq!(
+            decode(linktype::RAW, &udp),
+            Decoded::Udp(UdpPacket {
+                src: "10.0.0.1:4000".parse().unwrap(),
+                dst: "10.0.0.2:7777".parse().unwrap(),
+                payload: b"ping",
+            })
+        );
+        // The same packet marked "more fragments" (flags byte 6, bit 0x20),
+        // header checksum not checked: a fragment, not a datagram.
+        let mut fragment = udp.clone();
+        fragment[6] |= 0x20;
+        assert_eq!(decode(linktype::RAW, &fragment), Decoded::Fragment);
     }
 }

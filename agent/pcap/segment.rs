@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use etherparse::PacketBuilder;
+use etherparse::{IpHeaders, PacketBuilder, PacketBuilderStep};
 
 use super::error::PcapError;
 
@@ -85,6 +85,26 @@ fn v6(ip: IpAddr) -> Ipv6Addr {
     }
 }
 
+/// Ethernet II (when `macs` are given) and IP headers from `src` to `dst`:
+/// IPv4 when both are IPv4, else IPv6 (IPv4-mapped for an IPv4 side).
+/// Shared with UDP export (`datagram`).
+pub(crate) fn ip_layers(
+    src: IpAddr,
+    dst: IpAddr,
+    macs: Option<([u8; 6], [u8; 6])>,
+) -> PacketBuilderStep<IpHeaders> {
+    match (src, dst, macs) {
+        (IpAddr::V4(s), IpAddr::V4(d), Some((sm, dm))) => {
+            PacketBuilder::ethernet2(sm, dm).ipv4(s.octets(), d.octets(), TTL)
+        }
+        (IpAddr::V4(s), IpAddr::V4(d), None) => PacketBuilder::ipv4(s.octets(), d.octets(), TTL),
+        (s, d, Some((sm, dm))) => {
+            PacketBuilder::ethernet2(sm, dm).ipv6(v6(s).octets(), v6(d).octets(), TTL)
+        }
+        (s, d, None) => PacketBuilder::ipv6(v6(s).octets(), v6(d).octets(), TTL),
+    }
+}
+
 /// Appends the segment to `out`: with an Ethernet II header from `macs`
 /// (source, destination) when given, else as a raw IP packet.
 ///
@@ -96,16 +116,7 @@ pub(crate) fn write_segment(
     macs: Option<([u8; 6], [u8; 6])>,
     out: &mut Vec<u8>,
 ) -> Result<(), PcapError> {
-    let ip = match (seg.src.ip(), seg.dst.ip(), macs) {
-        (IpAddr::V4(s), IpAddr::V4(d), Some((sm, dm))) => {
-            PacketBuilder::ethernet2(sm, dm).ipv4(s.octets(), d.octets(), TTL)
-        }
-        (IpAddr::V4(s), IpAddr::V4(d), None) => PacketBuilder::ipv4(s.octets(), d.octets(), TTL),
-        (s, d, Some((sm, dm))) => {
-            PacketBuilder::ethernet2(sm, dm).ipv6(v6(s).octets(), v6(d).octets(), TTL)
-        }
-        (s, d, None) => PacketBuilder::ipv6(v6(s).octets(), v6(d).octets(), TTL),
-    };
+    let ip = ip_layers(seg.src.ip(), seg.dst.ip(), macs);
     let mut tcp = ip.tcp(seg.src.port(), seg.dst.port(), seg.seq, WINDOW);
     if seg.syn {
         tcp = tcp.syn();

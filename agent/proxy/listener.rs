@@ -149,6 +149,12 @@ pub(crate) async fn stats_loop(
             _ = tick.tick() => {}
         }
         let now = info();
+        let datagrams = |pick: fn(&super::UdpInfo) -> u64| {
+            now.udp
+                .as_ref()
+                .zip(last.udp.as_ref())
+                .map_or(0, |(n, l)| pick(n).saturating_sub(pick(l)))
+        };
         bus.publish(
             Some(&id),
             EventBody::Stats(crate::events::ProxyStats {
@@ -158,6 +164,8 @@ pub(crate) async fn stats_loop(
                 bytes_s2c_per_sec: now.bytes_s2c - last.bytes_s2c,
                 bytes_c2s: now.bytes_c2s,
                 bytes_s2c: now.bytes_s2c,
+                datagrams_c2s_per_sec: datagrams(|u| u.datagrams_c2s),
+                datagrams_s2c_per_sec: datagrams(|u| u.datagrams_s2c),
             }),
         );
         last = now;

@@ -327,7 +327,7 @@ impl Proxies {
         match found {
             Some(p) => Ok(p),
             None if self.find_udp(id_or_name).is_some() => Err(Error::FailedPrecondition(format!(
-                "proxy {id_or_name:?} is a UDP proxy: this is for TCP proxies so far"
+                "proxy {id_or_name:?} is a UDP proxy: this is for TCP proxies only"
             ))),
             None => Err(Error::UnknownProxy(id_or_name.to_string())),
         }

@@ -33,12 +33,12 @@ pub struct UdpRunning {
     pub max_sessions: u64,
     /// Whether it came from the API, the config file or the saved proxies.
     pub origin: super::Origin,
-    /// The profile in force, as given (the engine holds it split by
-    /// direction).
-    faults: Mutex<Arc<FaultSpec>>,
     /// Its sessions and the recordings tapping it (the relay's sessions
     /// feed them).
     table: Arc<TapTable>,
+    /// The profile in force, as given (the engine holds it split by
+    /// direction).
+    faults: Mutex<Arc<FaultSpec>>,
     proxy: UdpProxy,
     cancel: CancellationToken,
 }
@@ -82,10 +82,10 @@ impl UdpRunning {
         spec.max_sessions = new.max_sessions;
         spec.session_ids = new.session_ids;
         spec.fds = new.fds;
-        let plan = plan_of(&new.faults);
-        (spec.c2s, spec.s2c, spec.seed) = (plan.c2s, plan.s2c, plan.seed);
         spec.proxy_id = new.id.clone();
         let table = spec.taps.clone();
+        let plan = plan_of(&new.faults);
+        (spec.c2s, spec.s2c, spec.seed) = (plan.c2s, plan.s2c, plan.seed);
         let observer = Arc::new(Publisher {
             proxy: new.id.clone(),
             bus: new.bus.clone(),
@@ -99,8 +99,8 @@ impl UdpRunning {
             idle_timeout: new.idle_timeout,
             max_sessions: new.max_sessions,
             origin: new.origin,
-            faults: Mutex::new(Arc::new(new.faults)),
             table,
+            faults: Mutex::new(Arc::new(new.faults)),
             proxy,
             cancel: new.cancel,
         });
@@ -114,22 +114,6 @@ impl UdpRunning {
             running.cancel.clone(),
         ));
         Ok(running)
-    }
-
-    /// The fault profile in force.
-    pub fn faults(&self) -> Arc<FaultSpec> {
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Replaces the fault profile (checked by the registry): new sessions
-    /// start with it, running ones follow from their next datagram.
-    pub(super) fn set_faults(&self, faults: FaultSpec) {
-        let mut current = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        self.proxy.set_faults(plan_of(&faults));
-        *current = Arc::new(faults);
     }
 
     /// How a recording's header describes it.
@@ -157,6 +141,22 @@ impl UdpRunning {
     /// The sessions open now, as connections.
     pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
         self.table.connections()
+    }
+
+    /// The fault profile in force.
+    pub fn faults(&self) -> Arc<FaultSpec> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the fault profile (checked by the registry): new sessions
+    /// start with it, running ones follow from their next datagram.
+    pub(super) fn set_faults(&self, faults: FaultSpec) {
+        let mut current = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        self.proxy.set_faults(plan_of(&faults));
+        *current = Arc::new(faults);
     }
 
     pub fn listen(&self) -> SocketAddr {

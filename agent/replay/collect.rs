@@ -9,7 +9,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use super::lateness::Lateness;
-use super::report::{ConnReport, Omitted, Relaxation, ReplayReport};
+use super::report::{ConnReport, Omitted, Relaxation, ReplayReport, UdpCounts};
 
 /// Most connections a report lists one by one; the rest are summed.
 pub const REPORT_CONNECTIONS: usize = 1_000;
@@ -82,6 +82,8 @@ pub struct Collector {
     omitted: Omitted,
     relaxations: u64,
     relaxed: Vec<Relaxation>,
+    udp: Option<UdpCounts>,
+    udp_sessions: u64,
 }
 
 impl Collector {
@@ -98,6 +100,10 @@ impl Collector {
         self.closed_early += u64::from(c.closed_early.is_some());
         self.server_timeouts += c.server_timeouts;
         self.lateness.extend(&c.lateness);
+        if let Some(u) = &c.udp {
+            self.udp.get_or_insert_default().add(u);
+            self.udp_sessions += 1;
+        }
         let new = Ranked {
             severity: severity(&c),
             conn: c,
@@ -153,6 +159,8 @@ impl Collector {
         r.lateness = self.lateness.summary();
         r.connections_total = self.total;
         r.omitted = self.omitted;
+        r.udp = self.udp;
+        r.udp_sessions = self.udp_sessions;
     }
 
     /// Fills `r`: the totals, the listed relaxations and the kept

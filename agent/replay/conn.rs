@@ -1,6 +1,9 @@
-//! One replayed connection's sockets: connect (retried only before any byte
-//! was sent), a reader task that counts and verifies server bytes as they
-//! arrive, and the client-side actions (send, half-close, drain and close).
+//! One replayed connection's sockets: connect (`connect`: retried only
+//! before any byte was sent), a reader task that counts and verifies
+//! server bytes as they arrive, and the client-side actions (send,
+//! half-close, drain and close).
+//! A UDP session has a connected UDP socket instead (`datagram`): one send
+//! per datagram, no half-close, and its end is the client's.
 
 use std::io;
 use std::sync::Arc;
@@ -8,28 +11,27 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::net::UdpSocket;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::connect::{Socket, open_socket};
+use super::datagram::{self, Sent};
 use super::inbound::{Inbound, Shared};
 use super::plan::ConnPlan;
 use super::progress::Progress;
 use super::reader::{Expected, Observer, ReadOutcome, Reader, read_loop};
 use super::report::ConnReport;
+use super::verifier::Verify;
 use super::verify::Verifier;
+use super::verify_datagram::DatagramVerifier;
 use crate::faults::{ConnFaults, DirFaults};
 use crate::fds::FdBudget;
-use crate::format::Direction;
+use crate::format::{Direction, Transport};
 use crate::rewrite::{Framing, Rules};
 
-/// How long connecting may keep failing before the connection is given up.
-pub const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
-/// First pause between connect attempts; doubles up to `CONNECT_BACKOFF_MAX`.
-pub const CONNECT_BACKOFF: Duration = Duration::from_millis(50);
-pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// After the client's last step, how long the server gets to close its side
 /// before the replay stops reading.
 pub const CLOSE_GRACE: Duration = Duration::from_millis(500);
@@ -55,9 +57,20 @@ pub struct OpenOptions {
     pub fds: FdBudget,
 }
 
+/// The client side of a replayed connection's socket.
+enum Writer {
+    Tcp(OwnedWriteHalf),
+    /// Shared with the reader task.
+    Udp(Arc<UdpSocket>),
+}
+
 /// An open replayed connection.
 pub struct LiveConn {
-    writer: Option<OwnedWriteHalf>,
+    writer: Option<Writer>,
+    /// UDP: datagrams handed to `send` so far, to name one in an error.
+    datagrams_tried: u64,
+    /// Whether the server's bytes are compared with the recording.
+    verifying: bool,
     /// Its socket's share of the agent's file-descriptor budget.
     _fd: OwnedSemaphorePermit,
     received: watch::Receiver<u64>,
@@ -77,48 +90,6 @@ pub struct LiveConn {
     progress: Arc<Progress>,
     /// When the replay started: times in the report are relative to it.
     t0: Instant,
-}
-
-/// Why a replayed connection could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ConnectError {
-    #[error("replay stopped")]
-    Stopped,
-    /// The last attempt's error, after retrying until `CONNECT_DEADLINE`.
-    #[error("connect to {target} failed: {last}")]
-    Failed {
-        target: String,
-        #[source]
-        last: std::io::Error,
-    },
-}
-
-/// Connects to `target`, retrying with backoff until `CONNECT_DEADLINE`.
-async fn connect(target: &str, cancel: &CancellationToken) -> Result<TcpStream, ConnectError> {
-    let deadline = crate::timer::now() + CONNECT_DEADLINE;
-    let mut pause = CONNECT_BACKOFF;
-    loop {
-        let attempt = tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target));
-        let last = tokio::select! {
-            _ = cancel.cancelled() => return Err(ConnectError::Stopped),
-            r = attempt => match r {
-                Ok(Ok(s)) => return Ok(s),
-                Ok(Err(e)) => e,
-                Err(_) => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-            },
-        };
-        if crate::timer::now() + pause > deadline {
-            return Err(ConnectError::Failed {
-                target: target.to_string(),
-                last,
-            });
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(ConnectError::Stopped),
-            _ = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(CONNECT_BACKOFF_MAX);
-    }
 }
 
 impl LiveConn {
@@ -155,7 +126,9 @@ impl LiveConn {
             report.error = Some(fds.refusal());
             return Err(report);
         };
-        let stream = match connect(target, cancel).await {
+        let udp = plan.transport == Transport::Udp;
+        let socket = open_socket(plan.transport, target, cancel).await;
+        let socket = match socket {
             Ok(s) => s,
             Err(e) => {
                 progress.failed.fetch_add(1, Ordering::Relaxed);
@@ -163,16 +136,17 @@ impl LiveConn {
                 return Err(report);
             }
         };
-        let _ = stream.set_nodelay(true);
         progress.opened.fetch_add(1, Ordering::Relaxed);
         report.opened = true;
-        let (r, w) = stream.into_split();
         let (tx, rx) = watch::channel(0u64);
-        let verifier = verify.as_ref().map(|_| Verifier::new(plan.s2c_total));
-        let inbound = Inbound::new(framing.as_ref(), rewrite, verifier);
+        let verifying = verify.is_some();
+        let verifier = verify.as_ref().map(|_| match udp {
+            true => Verify::Datagrams(Box::new(DatagramVerifier::new(plan.s2c_datagrams))),
+            false => Verify::Stream(Verifier::new(plan.s2c_total)),
+        });
+        let inbound = Inbound::new((plan.transport, framing.as_ref()), rewrite, verifier);
         let stop_reader = cancel.child_token();
-        let reader = tokio::spawn(read_loop(Reader {
-            socket: r,
+        let parts = Reader {
             inbound,
             expected: verify,
             observer,
@@ -180,9 +154,25 @@ impl LiveConn {
             s2c: faults.direction(Direction::S2c),
             progress: progress.clone(),
             cancel: stop_reader.clone(),
-        }));
+        };
+        let (writer, reader) = match socket {
+            Socket::Tcp(stream) => {
+                let _ = stream.set_nodelay(true);
+                let (r, w) = stream.into_split();
+                (Writer::Tcp(w), tokio::spawn(read_loop(r, parts)))
+            }
+            Socket::Udp(s) => {
+                let s = Arc::new(s);
+                (
+                    Writer::Udp(s.clone()),
+                    tokio::spawn(datagram::recv_loop(s, parts)),
+                )
+            }
+        };
         Ok(LiveConn {
-            writer: Some(w),
+            writer: Some(writer),
+            datagrams_tried: 0,
+            verifying,
             _fd: fd,
             received: rx,
             reader,
@@ -238,6 +228,9 @@ impl LiveConn {
             if self.c2s.black_hole(spec) {
                 // Swallowed on the way, as a black-holed link would.
                 self.report.bytes_sent += data.len() as u64;
+                if let Some(u) = &mut self.report.udp {
+                    u.sent += 1;
+                }
                 return Ok(());
             }
             let delay = self.c2s.draw_delay(spec);
@@ -252,6 +245,11 @@ impl LiveConn {
                 pieces = data.chunks(s.size).collect();
             }
         }
+        if let Some(Writer::Udp(socket)) = &self.writer {
+            // A datagram is never sliced: it goes out whole or not at all.
+            let socket = socket.clone();
+            return self.send_datagram(&socket, data).await;
+        }
         let pause = spec
             .as_ref()
             .and_then(|s| s.slicer.filter(|_| s.directions.has(Direction::C2s)))
@@ -263,7 +261,7 @@ impl LiveConn {
                     _ = tokio::time::sleep(pause) => {}
                 }
             }
-            let Some(w) = self.writer.as_mut() else {
+            let Some(Writer::Tcp(w)) = self.writer.as_mut() else {
                 return Err(io::Error::new(
                     io::ErrorKind::NotConnected,
                     "write side already shut down",
@@ -296,9 +294,43 @@ impl LiveConn {
         Ok(())
     }
 
-    /// Half-closes: the server sees EOF and may still answer.
+    /// Sends one datagram of a UDP session. Port-unreachable reports are
+    /// counted, and a datagram larger than the path allows is the
+    /// connection's error; the session goes on after both, as a UDP client
+    /// does.
+    async fn send_datagram(&mut self, socket: &UdpSocket, data: &[u8]) -> io::Result<()> {
+        self.datagrams_tried += 1;
+        let udp = self.report.udp.get_or_insert_default();
+        match datagram::send(socket, data).await? {
+            Sent::Whole { bytes, refusals } => {
+                udp.sent += 1;
+                udp.refused += refusals;
+                self.report.bytes_sent += bytes as u64;
+                self.progress
+                    .bytes_sent
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+            }
+            Sent::Refused => udp.refused += 2,
+            Sent::TooLarge(e) => {
+                if self.report.error.is_none() {
+                    self.report.error = Some(format!(
+                        "datagram {} of {} bytes not sent: larger than the path to {} allows ({e})",
+                        self.datagrams_tried,
+                        data.len(),
+                        self.report.target
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Half-closes: the server sees EOF and may still answer. A UDP
+    /// session has no half-close: nothing happens.
     pub async fn shutdown_write(&mut self) {
-        if let Some(mut w) = self.writer.take() {
+        if matches!(self.writer, Some(Writer::Tcp(_)))
+            && let Some(Writer::Tcp(mut w)) = self.writer.take()
+        {
             let _ = w.shutdown().await;
         }
     }
@@ -311,14 +343,27 @@ impl LiveConn {
         drain: Duration,
         cancel: &CancellationToken,
     ) -> ConnReport {
+        let udp = matches!(self.writer, Some(Writer::Udp(_)));
+        // A UDP server never closes, so a datagram already waited for in
+        // vain (the shortfall) would hold the end for another full wait.
+        let expected = match udp {
+            true => expected.saturating_sub(self.shortfall),
+            false => expected,
+        };
         if !cancel.is_cancelled() {
             self.wait_received(expected, drain, cancel).await;
         }
         self.shutdown_write().await;
         // Give the server a moment to close in turn, so bytes it sends beyond
-        // the recording are still seen; then stop reading.
+        // the recording are still seen; then stop reading. A UDP server
+        // never closes: the moment is only worth it when verifying (to see
+        // extra datagrams).
+        let grace = match udp {
+            true if !self.verifying => Duration::ZERO,
+            _ => drain.min(CLOSE_GRACE),
+        };
         let mut reader = self.reader;
-        let outcome = match tokio::time::timeout(drain.min(CLOSE_GRACE), &mut reader).await {
+        let outcome = match tokio::time::timeout(grace, &mut reader).await {
             Ok(r) => r.ok(),
             Err(_) => {
                 self.stop_reader.cancel();
@@ -331,11 +376,7 @@ impl LiveConn {
             if let Some(v) = &o.inbound.verifier {
                 report.divergence = v.finish();
             }
-            if let Some(e) = o.error
-                && report.error.is_none()
-            {
-                report.error = Some(e);
-            }
+            datagram::settle(&mut report, &o);
             if let Some((at, bytes)) = o.eof
                 && report.steps_done < report.steps_total
             {

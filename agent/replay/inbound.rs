@@ -13,8 +13,8 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::units::Counter;
-use super::verify::Verifier;
-use crate::format::Direction;
+use super::verifier::Verify;
+use crate::format::{Direction, Transport};
 use crate::rewrite::{ConnRewriter, Framing, Message, Rules, SharedCaptures};
 
 /// The rules at work on one connection, shared by its script (client side)
@@ -27,7 +27,7 @@ pub struct Inbound {
     rewriter: Option<Shared>,
     /// Bumped after live values were learned: the script waits on it.
     learned: Option<watch::Sender<u64>>,
-    pub verifier: Option<Verifier>,
+    pub verifier: Option<Verify>,
     /// For verify with rules: the recorded chunks framed, and a rewriter
     /// that finds their ignored ranges (its counts are not reported: the
     /// live side counts).
@@ -61,16 +61,17 @@ fn masked(msg: &Message, ranges: &[Range<usize>]) -> (Vec<u8>, u64) {
 }
 
 impl Inbound {
-    /// `framing`: the units waits count in; `rewriter`: the rules and
-    /// this connection's rewriter, if any; `verifier`: when verifying.
+    /// `framing`: the units waits count in (a UDP session: datagrams,
+    /// whatever it says); `rewriter`: the rules and this connection's
+    /// rewriter, if any; `verifier`: when verifying.
     pub fn new(
-        framing: Option<&Framing>,
+        (transport, framing): (Transport, Option<&Framing>),
         rewriter: Option<(Arc<Rules>, Shared, watch::Sender<u64>)>,
-        verifier: Option<Verifier>,
+        verifier: Option<Verify>,
     ) -> Self {
         let recorded = match (&rewriter, &verifier) {
             (Some((rules, _, _)), Some(_)) => Some((
-                Counter::new(framing),
+                Counter::for_transport(transport, framing),
                 ConnRewriter::new(rules.clone(), Arc::new(SharedCaptures::default())),
             )),
             _ => None,
@@ -81,7 +82,7 @@ impl Inbound {
             None => (None, None),
         };
         Self {
-            units: Counter::new(framing),
+            units: Counter::for_transport(transport, framing),
             rewriter,
             learned,
             verifier,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::inbound::Shared;
 use super::units::{Counter, framing_of};
-use crate::format::Direction;
+use crate::format::{Direction, Transport};
 use crate::rewrite::{ConnRewriter, Message, Rules, SharedCaptures, Stats};
 
 /// Rules at work on the client side of one connection.
@@ -34,14 +34,20 @@ pub struct Outbound {
 pub type ForReader = (Arc<Rules>, Shared, watch::Sender<u64>);
 
 impl Outbound {
-    pub fn new(rules: Arc<Rules>, shared: Arc<SharedCaptures>) -> (Self, ForReader) {
+    /// `transport`: a UDP session's messages are its datagrams, whatever
+    /// the rules' framing says.
+    pub fn new(
+        rules: Arc<Rules>,
+        shared: Arc<SharedCaptures>,
+        transport: Transport,
+    ) -> (Self, ForReader) {
         let framing = framing_of(Some(&rules));
         let rewriter = Arc::new(Mutex::new(ConnRewriter::new(rules.clone(), shared)));
         let (tx, rx) = watch::channel(0);
         let me = Self {
             rewriter: rewriter.clone(),
-            c2s: Counter::new(framing.as_ref()),
-            s2c: Counter::new(framing.as_ref()),
+            c2s: Counter::for_transport(transport, framing.as_ref()),
+            s2c: Counter::for_transport(transport, framing.as_ref()),
             learned: rx,
         };
         (me, (rules, rewriter, tx))
@@ -113,5 +119,58 @@ impl Outbound {
         let mut s = self.lock().stats().clone();
         s.unparsed += self.c2s.unparsed() + self.s2c.unparsed();
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::inbound::Inbound;
+
+    /// The test game's rules without their u16 length framing: on UDP the
+    /// datagram is the message, offsets count from its first byte.
+    fn udp_rules() -> Arc<Rules> {
+        let text = include_str!("../../tests/rules/game_session.toml")
+            .replace("[framing]\nlength = \"u16be\"\n", "");
+        Arc::new(Rules::parse(&text).unwrap())
+    }
+
+    fn login(token: &[u8; 8]) -> Bytes {
+        let mut b = vec![0x02];
+        b.extend_from_slice(token);
+        b.extend_from_slice(&7u32.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    fn action(token: &[u8; 8], seq: u32) -> Vec<u8> {
+        let mut b = vec![0x03];
+        b.extend_from_slice(token);
+        b.extend_from_slice(&seq.to_be_bytes());
+        b.extend_from_slice(b"jump");
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn on_udp_each_datagram_is_one_message_rewritten_whole() {
+        let (mut ob, for_reader) = Outbound::new(udp_rules(), Arc::default(), Transport::Udp);
+        let mut inbound = Inbound::new((Transport::Udp, None), Some(for_reader), None);
+        ob.recorded_server(&login(b"RECORDED"));
+        inbound.received(&login(b"LIVETOKN"));
+        assert_eq!(inbound.units(), 1, "one server datagram");
+        // Two actions in one datagram would be two messages with framing;
+        // here the datagram is one message, rewritten as a whole.
+        let msgs = ob.messages(&Bytes::from(action(b"RECORDED", 8)));
+        assert_eq!(msgs.len(), 1);
+        assert!(!ob.needs(&msgs[0]), "the live token is known");
+        let mut out = BytesMut::new();
+        ob.rewrite(&msgs[0], &mut out);
+        assert_eq!(
+            &out[..],
+            &action(b"LIVETOKN", 8)[..],
+            "token and CRC rewritten"
+        );
+        assert_eq!(ob.flush(), None, "no partial message on UDP");
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::units::Counter;
-use crate::format::{Direction, Frame, FrameBody};
+use crate::format::{Direction, Frame, FrameBody, Transport};
 use crate::rewrite::Framing;
 
 /// One recorded connection, as the report and the target choice need it.
@@ -23,6 +23,9 @@ pub struct ConnPlan {
     /// every connection of the same upstream.
     pub upstream: Arc<str>,
     pub mid_session: bool,
+    /// From the OPEN; a connection without one is UDP when its first
+    /// frame is a datagram. A UDP session replays datagram by datagram.
+    pub transport: Transport,
     /// Client steps (sends, half-close, close) the script holds.
     pub steps: u64,
     pub c2s_total: u64,
@@ -30,6 +33,9 @@ pub struct ConnPlan {
     /// Server units (bytes, or messages with framing rules) in all: what
     /// the last wait counts to.
     pub s2c_units: u64,
+    /// Datagrams each way (UDP; 0 for TCP): what a UDP report compares.
+    pub c2s_datagrams: u64,
+    pub s2c_datagrams: u64,
 }
 
 /// The connections of a replay, in the order they first appear (recording
@@ -54,6 +60,11 @@ impl Plan {
 
     pub fn s2c_total(&self) -> u64 {
         self.conns.iter().map(|c| c.s2c_total).sum()
+    }
+
+    /// Whether any connection is a UDP session.
+    pub fn has_udp(&self) -> bool {
+        self.conns.iter().any(|c| c.transport == Transport::Udp)
     }
 
     /// Keeps the connections whose position `i` satisfies
@@ -131,9 +142,10 @@ impl PlanBuilder {
             None => {
                 // A connection first seen without its OPEN (a damaged file)
                 // is replayed anyway, as mid-session, against the target.
-                let (upstream, mid_session) = match &frame.body {
-                    FrameBody::Open(o) => (o.upstream.as_str(), o.mid_session),
-                    _ => ("", true),
+                let (upstream, mid_session, transport) = match &frame.body {
+                    FrameBody::Open(o) => (o.upstream.as_str(), o.mid_session, o.transport),
+                    FrameBody::Datagram { .. } => ("", true, Transport::Udp),
+                    _ => ("", true, Transport::Tcp),
                 };
                 let upstream = self.upstream(upstream);
                 let i = self.plan.conns.len();
@@ -142,34 +154,49 @@ impl PlanBuilder {
                     rec_conn: frame.conn,
                     upstream,
                     mid_session,
+                    transport,
                     steps: 0,
                     c2s_total: 0,
                     s2c_total: 0,
                     s2c_units: 0,
+                    c2s_datagrams: 0,
+                    s2c_datagrams: 0,
                 });
                 self.plan.index.insert((rec, frame.conn), i);
                 i
             }
         };
         let c = &mut self.plan.conns[i];
+        let datagram = matches!(frame.body, FrameBody::Datagram { .. });
         match &frame.body {
             FrameBody::Data {
                 dir: Direction::C2s,
                 payload,
+            }
+            | FrameBody::Datagram {
+                dir: Direction::C2s,
+                payload,
             } => {
                 c.c2s_total += payload.len() as u64;
+                c.c2s_datagrams += u64::from(datagram);
                 c.steps += 1;
             }
             FrameBody::Data {
                 dir: Direction::S2c,
                 payload,
+            }
+            | FrameBody::Datagram {
+                dir: Direction::S2c,
+                payload,
             } => {
                 c.s2c_total += payload.len() as u64;
+                c.s2c_datagrams += u64::from(datagram);
                 let framing = self.framing.as_ref();
+                let transport = c.transport;
                 let counter = self
                     .counters
                     .entry(i)
-                    .or_insert_with(|| Counter::new(framing));
+                    .or_insert_with(|| Counter::for_transport(transport, framing));
                 counter.count(payload);
                 c.s2c_units = counter.total();
             }

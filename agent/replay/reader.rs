@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::Hold;
 use super::inbound::Inbound;
 use super::progress::Progress;
-use super::verify::Verifier;
+use super::verifier::Verify;
 use crate::faults::DirFaults;
 
 /// Received bytes a verifying connection holds while the recorded ones
@@ -42,11 +42,14 @@ pub(super) struct ReadOutcome {
     /// When the server closed its side, and after how many bytes.
     pub(super) eof: Option<(Instant, u64)>,
     pub(super) error: Option<String>,
+    /// UDP: datagrams received, and ICMP port-unreachable errors the
+    /// socket reported while reading.
+    pub(super) datagrams: u64,
+    pub(super) refused: u64,
 }
 
 /// What the reader task works with.
 pub(super) struct Reader {
-    pub socket: OwnedReadHalf,
     pub inbound: Inbound,
     pub expected: Option<Expected>,
     pub observer: Option<Observer>,
@@ -59,9 +62,8 @@ pub(super) struct Reader {
 }
 
 /// Reads until the server closes, an error, or `cancel`.
-pub(super) async fn read_loop(me: Reader) -> ReadOutcome {
+pub(super) async fn read_loop(mut socket: OwnedReadHalf, me: Reader) -> ReadOutcome {
     let Reader {
-        mut socket,
         inbound,
         mut expected,
         observer,
@@ -75,6 +77,8 @@ pub(super) async fn read_loop(me: Reader) -> ReadOutcome {
         bytes: 0,
         eof: None,
         error: None,
+        datagrams: 0,
+        refused: 0,
     };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut total = 0u64;
@@ -142,14 +146,14 @@ pub(super) async fn read_loop(me: Reader) -> ReadOutcome {
 /// holds; waits for them only while its backlog is full. False once no
 /// more will come.
 /// `all`: wait for everything the backlog needs (the stream has ended).
-async fn pull_expected(
+pub(super) async fn pull_expected(
     inbound: &mut Inbound,
     rx: &mut Expected,
     cancel: &CancellationToken,
     all: bool,
 ) -> bool {
-    let needs = |i: &Inbound| i.verifier.as_ref().is_some_and(Verifier::needs_expected);
-    let backlog = |i: &Inbound| i.verifier.as_ref().map_or(0, Verifier::backlog);
+    let needs = |i: &Inbound| i.verifier.as_ref().is_some_and(Verify::needs_expected);
+    let backlog = |i: &Inbound| i.verifier.as_ref().map_or(0, Verify::backlog);
     let stop = |i: &mut Inbound| {
         if let Some(v) = &mut i.verifier {
             v.stop_expecting();

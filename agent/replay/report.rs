@@ -41,6 +41,39 @@ pub struct ConnReport {
     /// Causal gates released before the server bytes they held this
     /// connection for had arrived.
     pub relaxations: u64,
+    /// A UDP session's datagrams, beside its bytes: the unit it replays in.
+    #[serde(default)]
+    pub udp: Option<UdpCounts>,
+}
+
+/// What a replayed UDP session did, in datagrams. UDP may lose datagrams
+/// for real: `missing` says how many, never hides it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UdpCounts {
+    pub sent: u64,
+    pub received: u64,
+    /// What the recording holds each way.
+    pub expected_sent: u64,
+    pub expected_received: u64,
+    /// Recorded server datagrams that never came: from `--verify`'s
+    /// comparison, else the shortfall of `received` against the recording.
+    pub missing: u64,
+    /// ICMP port-unreachable reports the socket gave, on a send or a
+    /// receive: each is a datagram the target refused (nothing listens on
+    /// its port).
+    pub refused: u64,
+}
+
+impl UdpCounts {
+    /// Adds `o` to these totals.
+    pub fn add(&mut self, o: &UdpCounts) {
+        self.sent += o.sent;
+        self.received += o.received;
+        self.expected_sent += o.expected_sent;
+        self.expected_received += o.expected_received;
+        self.missing += o.missing;
+        self.refused += o.refused;
+    }
 }
 
 /// Why a causal gate stopped waiting before its server bytes came.
@@ -163,6 +196,13 @@ pub struct ReplayReport {
     /// With rules: messages the framing could not split.
     #[serde(default)]
     pub unparsed_messages: u64,
+    /// The UDP sessions' datagrams in all (finished sessions); `None` when
+    /// the replay has none.
+    #[serde(default)]
+    pub udp: Option<UdpCounts>,
+    /// UDP sessions among the finished connections.
+    #[serde(default)]
+    pub udp_sessions: u64,
 }
 
 /// The table of a rules file a rule is in (docs/REWRITE.md). Serialized by
@@ -291,6 +331,8 @@ impl ReplayReport {
             omitted: Omitted::default(),
             rules: Vec::new(),
             unparsed_messages: 0,
+            udp: None,
+            udp_sessions: 0,
         }
     }
 

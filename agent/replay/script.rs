@@ -36,7 +36,7 @@ pub enum EventKind {
         action: Action,
     },
     /// The server sent `payload`; the connection then had `total` server
-    /// bytes. `answer_ns`: how long after the client's last action (or the
+    /// units (bytes, messages, or datagrams for a UDP session). `answer_ns`: how long after the client's last action (or the
     /// open) it came, in the recording, which bounds how long a causal
     /// gate waits for it.
     Expect {
@@ -83,11 +83,13 @@ impl Scripter {
     /// `framing`: the waits count messages of it (see `units`).
     pub fn new(plan: &Plan, max_idle_ns: Option<u64>, framing: Option<&Framing>) -> Self {
         Self {
-            conns: (0..plan.conns.len())
-                .map(|_| Conn {
+            conns: plan
+                .conns
+                .iter()
+                .map(|c| Conn {
                     opened: false,
                     steps: 0,
-                    s2c: Counter::new(framing),
+                    s2c: Counter::for_transport(c.transport, framing),
                     last_client_ns: 0,
                 })
                 .collect(),
@@ -125,11 +127,20 @@ impl Scripter {
             push(&mut self.g, EventKind::Open);
         }
         let action = match frame.body {
+            // A datagram is sent as one: the UDP socket keeps boundaries.
             FrameBody::Data {
+                dir: Direction::C2s,
+                payload,
+            }
+            | FrameBody::Datagram {
                 dir: Direction::C2s,
                 payload,
             } => Action::Send(payload),
             FrameBody::Data {
+                dir: Direction::S2c,
+                payload,
+            }
+            | FrameBody::Datagram {
                 dir: Direction::S2c,
                 payload,
             } => {
@@ -172,138 +183,4 @@ impl Scripter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixtures;
-    use crate::replay::plan::PlanBuilder;
-
-    fn open(conn: u64, ts: u64) -> Frame {
-        let client = format!("127.0.0.1:{}", 5000 + conn);
-        fixtures::frame(
-            conn,
-            ts,
-            fixtures::open_to(&client, "127.0.0.1:6379", false),
-        )
-    }
-
-    fn data(conn: u64, ts: u64, dir: Direction, b: &'static [u8]) -> Frame {
-        fixtures::frame(conn, ts, fixtures::data(dir, b))
-    }
-
-    fn close(conn: u64, ts: u64) -> Frame {
-        fixtures::frame(conn, ts, fixtures::close("client closed"))
-    }
-
-    fn frames() -> Vec<Frame> {
-        vec![
-            open(1, 0),
-            data(1, 10, Direction::C2s, b"SET a 1"),
-            data(1, 20, Direction::S2c, b"OK"),
-            open(2, 30),
-            data(2, 40, Direction::C2s, b"GET a"),
-            data(2, 50, Direction::S2c, b"1"),
-            data(1, 60, Direction::C2s, b"INCR a"),
-            close(1, 1_000_070),
-            close(2, 1_000_080),
-        ]
-    }
-
-    fn plan_of(frames: &[Frame]) -> Plan {
-        let mut b = PlanBuilder::new();
-        let r = b.recording("rec");
-        for f in frames {
-            b.add(r, f);
-        }
-        b.finish()
-    }
-
-    fn events(plan: &Plan, frames: Vec<Frame>, max_idle: Option<u64>) -> Vec<Event> {
-        let mut s = Scripter::new(plan, max_idle, None);
-        let mut out = Vec::new();
-        for f in frames {
-            s.frame(plan, 0, f, &mut out);
-        }
-        out
-    }
-
-    #[test]
-    fn the_plan_counts_steps_and_bytes() {
-        let p = plan_of(&frames());
-        assert_eq!(p.conns.len(), 2);
-        let c1 = &p.conns[0];
-        assert_eq!((c1.steps, c1.c2s_total, c1.s2c_total), (3, 13, 2));
-        assert_eq!(p.c2s_total(), 18);
-        assert_eq!(p.s2c_total(), 3);
-        assert_eq!(&*c1.upstream, "127.0.0.1:6379");
-    }
-
-    #[test]
-    fn events_follow_the_recorded_order_and_know_what_came_before() {
-        let p = plan_of(&frames());
-        let ev = events(&p, frames(), None);
-        let g: Vec<u64> = ev.iter().map(|e| e.g).collect();
-        assert_eq!(g, (0..9).collect::<Vec<_>>());
-        assert_eq!(ev[0].kind, EventKind::Open);
-        assert_eq!(
-            ev[2].kind,
-            EventKind::Expect {
-                payload: Bytes::from_static(b"OK"),
-                total: 2,
-                answer_ns: 10
-            }
-        );
-        assert_eq!(
-            ev[6].kind,
-            EventKind::Step {
-                step: 1,
-                s2c_before: 2,
-                action: Action::Send(Bytes::from_static(b"INCR a"))
-            }
-        );
-        assert_eq!((ev[6].conn, ev[8].conn), (0, 1));
-        assert!(matches!(
-            ev[8].kind,
-            EventKind::Step {
-                step: 1,
-                action: Action::Close,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn idle_gaps_are_clamped_everywhere() {
-        let p = plan_of(&frames());
-        let ev = events(&p, frames(), Some(100));
-        // The 999_990 ns gap before the closes became 100 ns.
-        let ts: Vec<u64> = ev.iter().map(|e| e.ts_ns).collect();
-        assert_eq!(ts, vec![0, 10, 20, 30, 40, 50, 60, 160, 170]);
-    }
-
-    #[test]
-    fn shards_split_connections_without_loss_or_overlap() {
-        let p = plan_of(&frames());
-        let a = p.clone().shard(0, 2);
-        let b = p.clone().shard(1, 2);
-        assert_eq!(a.conns.len() + b.conns.len(), p.conns.len());
-        assert_eq!(a.conns[0].rec_conn, 1);
-        assert_eq!(b.conns[0].rec_conn, 2);
-        let ea = events(&a, frames(), Some(100));
-        let eb = events(&b, frames(), Some(100));
-        assert_eq!(ea.len() + eb.len(), 9);
-        assert!(eb.iter().all(|e| e.conn == 0));
-        // Every shard keeps the whole log's clamped times.
-        assert_eq!(eb.last().map(|e| e.ts_ns), Some(170));
-    }
-
-    #[test]
-    fn a_connection_without_open_is_replayed_mid_session() {
-        let f = vec![data(7, 5, Direction::C2s, b"x")];
-        let p = plan_of(&f);
-        assert!(p.conns[0].mid_session);
-        assert_eq!(&*p.conns[0].upstream, "");
-        let ev = events(&p, f, None);
-        assert_eq!(ev.len(), 2);
-        assert_eq!(ev[0].kind, EventKind::Open);
-    }
-}
+mod tests;

@@ -21,9 +21,10 @@ use super::outbound::{ForReader, Outbound};
 use super::pass::{Item, Pass, Queued, SharedGates};
 use super::plan::ConnPlan;
 use super::reader::{Expected, Observer};
-use super::report::ConnReport;
+use super::report::{ConnReport, UdpCounts};
 use super::script::Action;
 use super::units;
+use crate::format::Transport;
 use crate::rewrite::SharedCaptures;
 
 /// What a connection task starts with.
@@ -59,6 +60,13 @@ fn new_report(c: &ConnPlan, copy: u32, pass: u32, target: &str) -> ConnReport {
         expected_sent: c.c2s_total,
         expected_received: c.s2c_total,
         steps_total: usize::try_from(c.steps).unwrap_or(usize::MAX),
+        udp: (c.transport == Transport::Udp).then(|| UdpCounts {
+            expected_sent: c.c2s_datagrams,
+            expected_received: c.s2c_datagrams,
+            // Until the session says otherwise, every one is missing.
+            missing: c.s2c_datagrams,
+            ..UdpCounts::default()
+        }),
         ..ConnReport::default()
     }
 }
@@ -95,9 +103,10 @@ impl Pass {
             captures,
         } = start;
         let me = Me { copy, conn, gates };
+        let transport = self.plan.conns[conn].transport;
         let (mut outbound, for_reader) = match self.opts.rules.clone() {
             Some(r) => {
-                let (ob, for_reader) = Outbound::new(r, captures);
+                let (ob, for_reader) = Outbound::new(r, captures, transport);
                 (Some(ob), Some(for_reader))
             }
             None => (None, None),
@@ -211,7 +220,12 @@ impl Pass {
                 break;
             }
             let due = self.due(q.ts_ns);
-            if opts.paced() && !sleep_until(due, cancel).await {
+            // A UDP session's CLOSE is the proxy's idle timeout (or the
+            // recording's stop), not something the client did: the session
+            // ends after its last datagram, once the server's came.
+            let paced =
+                opts.paced() && !(c.transport == Transport::Udp && matches!(action, Action::Close));
+            if paced && !sleep_until(due, cancel).await {
                 break;
             }
             if matches!(opts.mode, Mode::Reactive | Mode::Causal)
@@ -222,7 +236,7 @@ impl Pass {
             if !self.cross_gate(me, q.g, q.step, &mut live.report).await {
                 break;
             }
-            if opts.paced() {
+            if paced {
                 let late = crate::timer::now().saturating_duration_since(due);
                 live.report.lateness.record(late);
                 self.progress.lateness.record(late);

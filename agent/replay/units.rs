@@ -3,10 +3,12 @@
 //! the rules give a `[framing]`, it counts whole messages: a live server
 //! whose answers change length (a token of another length, a longer
 //! nonce) still sends the same number of messages, so a wait neither
-//! stalls on bytes that never come nor goes early.
+//! stalls on bytes that never come nor goes early. A UDP session counts
+//! datagrams whatever the rules say: one datagram is one message.
 
 use bytes::Bytes;
 
+use crate::domain::Transport;
 use crate::rewrite::{Framer, Framing, Message};
 
 /// The framing waits count in: `None` counts bytes.
@@ -20,6 +22,8 @@ pub fn framing_of(rules: Option<&crate::rewrite::Rules>) -> Option<Framing> {
 #[derive(Debug)]
 pub struct Counter {
     framer: Option<Framer>,
+    /// Each push is one unit and one message (a UDP datagram).
+    datagrams: bool,
     total: u64,
 }
 
@@ -27,7 +31,26 @@ impl Counter {
     pub fn new(framing: Option<&Framing>) -> Self {
         Self {
             framer: framing.map(Framer::new),
+            datagrams: false,
             total: 0,
+        }
+    }
+
+    /// A counter of datagrams: every push is one whole message, so the
+    /// rules' framing never applies across datagram boundaries.
+    pub fn datagrams() -> Self {
+        Self {
+            framer: None,
+            datagrams: true,
+            total: 0,
+        }
+    }
+
+    /// The counter for a connection of `transport`.
+    pub fn for_transport(transport: Transport, framing: Option<&Framing>) -> Self {
+        match transport {
+            Transport::Udp => Self::datagrams(),
+            Transport::Tcp => Self::new(framing),
         }
     }
 
@@ -41,9 +64,18 @@ impl Counter {
                 msgs
             }
             None => {
-                self.total += bytes.len() as u64;
+                self.total += self.unit(bytes);
                 vec![Message::chunk(bytes.clone())]
             }
+        }
+    }
+
+    /// What an unframed push counts: one datagram, or its bytes.
+    fn unit(&self, bytes: &[u8]) -> u64 {
+        if self.datagrams {
+            1
+        } else {
+            bytes.len() as u64
         }
     }
 
@@ -51,7 +83,7 @@ impl Counter {
     pub fn count(&mut self, bytes: &[u8]) {
         match &mut self.framer {
             Some(f) => self.total += f.push(bytes).len() as u64,
-            None => self.total += bytes.len() as u64,
+            None => self.total += self.unit(bytes),
         }
     }
 
@@ -89,5 +121,19 @@ mod tests {
         assert_eq!(c.total(), 2);
         assert!(c.take_pending().is_some(), "B is pending");
         assert_eq!(framing_of(Some(&Rules::parse("").unwrap())), None);
+    }
+
+    #[test]
+    fn a_udp_session_counts_datagrams_whatever_the_framing() {
+        let rules = Rules::parse("[framing]\ndelimiter = \"\\n\"\n").unwrap();
+        let f = framing_of(Some(&rules));
+        let mut c = Counter::for_transport(Transport::Udp, f.as_ref());
+        assert_eq!(c.push(&Bytes::from_static(b"no newline")).len(), 1);
+        let msgs = c.push(&Bytes::from_static(b"A\nB\n"));
+        assert_eq!(msgs.len(), 1, "one datagram, one message");
+        assert_eq!(msgs[0].wire().as_ref(), b"A\nB\n");
+        c.count(b"");
+        assert_eq!(c.total(), 3, "an empty datagram counts too");
+        assert!(c.take_pending().is_none());
     }
 }

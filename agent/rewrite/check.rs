@@ -89,8 +89,13 @@ impl Checker {
                 open_conn(&mut self.open, &mut self.findings, &self.shared, frame.conn);
             }
             FrameBody::Close { .. } => self.close(frame.conn),
-            // TODO(udp): one datagram = one message.
-            FrameBody::Datagram { .. } => {}
+            // One datagram is one message, whatever the framing says.
+            FrameBody::Datagram { dir, payload } => {
+                let state = open_conn(&mut self.open, &mut self.findings, &self.shared, frame.conn);
+                let message = Message::chunk(payload.clone());
+                self.findings
+                    .message(state, frame.conn, *dir, &message, None);
+            }
             FrameBody::HalfClose { .. } | FrameBody::Loss { .. } | FrameBody::Annotation { .. } => {
             }
         }

@@ -169,6 +169,8 @@ pub fn event(e: &Event) -> pb::Event {
             bytes_s2c_per_sec: s.bytes_s2c_per_sec,
             bytes_c2s: s.bytes_c2s,
             bytes_s2c: s.bytes_s2c,
+            datagrams_c2s_per_sec: s.datagrams_c2s_per_sec,
+            datagrams_s2c_per_sec: s.datagrams_s2c_per_sec,
         }),
         EventBody::Recording { phase, info } => {
             use pb::recording_event::Phase;

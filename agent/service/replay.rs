@@ -109,6 +109,7 @@ fn connection(c: ConnReport) -> pb::ReplayConnection {
         Some((at, bytes)) => (true, duration_ms(at), bytes),
         None => (false, 0, 0),
     };
+    let u = c.udp.unwrap_or_default();
     pb::ReplayConnection {
         recording: c.recording,
         connection: c.rec_conn,
@@ -129,6 +130,13 @@ fn connection(c: ConnReport) -> pb::ReplayConnection {
         closed_early_bytes: bytes,
         server_timeouts: c.server_timeouts,
         relaxations: c.relaxations,
+        udp: c.udp.is_some(),
+        datagrams_sent: u.sent,
+        datagrams_received: u.received,
+        expected_datagrams_sent: u.expected_sent,
+        expected_datagrams_received: u.expected_received,
+        datagrams_missing: u.missing,
+        datagrams_refused: u.refused,
     }
 }
 
@@ -192,6 +200,7 @@ fn unix_ns(t: Option<SystemTime>) -> i64 {
 }
 
 pub fn report(r: ReplayReport) -> pb::ReplayReport {
+    let u = r.udp.unwrap_or_default();
     pb::ReplayReport {
         id: r.id,
         state: crate::wire::replay::state_value(r.state) as i32,
@@ -222,5 +231,12 @@ pub fn report(r: ReplayReport) -> pb::ReplayReport {
         omitted: Some(omitted(r.omitted)),
         rules: r.rules.into_iter().map(rule_count).collect(),
         unparsed_messages: r.unparsed_messages,
+        datagrams_sent: u.sent,
+        datagrams_received: u.received,
+        expected_datagrams_sent: u.expected_sent,
+        expected_datagrams_received: u.expected_received,
+        datagrams_missing: u.missing,
+        datagrams_refused: u.refused,
+        udp_sessions: r.udp_sessions,
     }
 }

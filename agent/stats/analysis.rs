@@ -9,10 +9,11 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::datagrams::DatagramSizes;
 use super::framing::FramingSpec;
 use super::messages::MessageStats;
 use super::timeline::SecondStats;
-use crate::format::End;
+use crate::format::{End, Transport};
 
 /// Traffic figures of one recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,7 +34,8 @@ pub struct Analysis {
     /// one per second, or, past [`super::MAX_TIMELINE_ROWS`] seconds, one
     /// per `seconds` seconds so there are at most that many.
     pub timeline: Vec<SecondStats>,
-    /// DATA frames past the timeline's length cap (counted everywhere else).
+    /// DATA and DATAGRAM frames past the timeline's length cap (counted
+    /// everywhere else).
     pub timeline_clipped_frames: u64,
     /// The busiest connections by bytes both ways, most first.
     pub top_connections: Vec<ConnectionStats>,
@@ -59,12 +61,15 @@ pub struct ConnectionCounts {
     pub connection_seconds: f64,
     /// Average connections online: `connection_seconds / duration`.
     pub avg_online: f64,
+    /// Of `total`, the UDP sessions (their OPEN says `transport: udp`).
+    #[serde(default)]
+    pub udp_sessions: u64,
 }
 
 /// Traffic of one direction.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DirectionStats {
-    /// DATA payload bytes.
+    /// Payload bytes of DATA and DATAGRAM frames.
     pub bytes: u64,
     /// DATA frames.
     pub chunks: u64,
@@ -82,6 +87,22 @@ pub struct DirectionStats {
     pub bytes_per_sec_per_client: f64,
     /// Message figures, when a framing was given.
     pub messages: Option<MessageStats>,
+    /// DATAGRAM frames (UDP datagrams).
+    #[serde(default)]
+    pub datagrams: u64,
+    /// Their payload bytes (part of `bytes`).
+    #[serde(default)]
+    pub datagram_bytes: u64,
+    /// `datagrams` over the whole seconds the recording touches, as
+    /// `avg_bytes_per_sec`: never above the peak second.
+    #[serde(default)]
+    pub avg_datagrams_per_sec: f64,
+    /// Most datagrams in one second of the timeline.
+    #[serde(default)]
+    pub peak_datagrams_per_sec: u64,
+    /// Datagram sizes; `None` without datagrams.
+    #[serde(default)]
+    pub datagram_sizes: Option<DatagramSizes>,
 }
 
 /// One connection's totals.
@@ -103,14 +124,23 @@ pub struct ConnectionStats {
     pub closed_ts_ns: Option<u64>,
     /// Reason of its CLOSE, if recorded.
     pub close_reason: Option<String>,
-    /// DATA bytes client→server.
+    /// DATA and DATAGRAM payload bytes client→server.
     pub bytes_c2s: u64,
-    /// DATA bytes server→client.
+    /// DATA and DATAGRAM payload bytes server→client.
     pub bytes_s2c: u64,
     /// DATA frames client→server.
     pub chunks_c2s: u64,
     /// DATA frames server→client.
     pub chunks_s2c: u64,
+    /// `udp` for a UDP session (from its OPEN), else `tcp`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// DATAGRAM frames client→server.
+    #[serde(default)]
+    pub datagrams_c2s: u64,
+    /// DATAGRAM frames server→client.
+    #[serde(default)]
+    pub datagrams_s2c: u64,
 }
 
 /// Server bandwidth projected for a number of online clients.
@@ -166,9 +196,10 @@ impl From<&End> for RecordingEnd {
 }
 
 /// Column names of [`Analysis::timeline_csv`], in order (`seconds`, the
-/// row's width, last so older readers still find their columns).
-pub const TIMELINE_CSV_HEADER: &str =
-    "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,online_peak,seconds";
+/// row's width, and the datagram counts last so older readers still find
+/// their columns).
+pub const TIMELINE_CSV_HEADER: &str = "second,bytes_c2s,bytes_s2c,chunks_c2s,chunks_s2c,online,\
+     online_peak,seconds,datagrams_c2s,datagrams_s2c";
 
 impl Analysis {
     /// Projected server bandwidth with `online` clients, each costing the
@@ -191,7 +222,7 @@ impl Analysis {
             // Writing to a String cannot fail.
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{}",
                 r.second,
                 r.bytes_c2s,
                 r.bytes_s2c,
@@ -199,7 +230,9 @@ impl Analysis {
                 r.chunks_s2c,
                 r.online,
                 r.online_peak,
-                r.seconds
+                r.seconds,
+                r.datagrams_c2s,
+                r.datagrams_s2c
             );
         }
         out

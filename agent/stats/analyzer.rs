@@ -4,7 +4,8 @@
 //!
 //! Streaming with bounded memory: per connection one small fixed struct
 //! (`connections`), per second one small bucket up to a cap (`timeline`),
-//! per distinct message size one histogram entry. No payload is kept.
+//! per distinct message size or datagram size one histogram entry. No
+//! payload is kept.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -12,12 +13,13 @@ use std::path::Path;
 
 use super::analysis::{Analysis, ConnectionCounts, DirectionStats, RecordingEnd};
 use super::connections::{Conns, Names};
+use super::datagrams::SizeHistogram;
 use super::error::StatsError;
 use super::framing::FramingSpec;
 use super::messages::MessageStatsBuilder;
 use super::stream::StreamFraming;
 use super::timeline::{Instants, NS_PER_SEC, Timeline, dir_index};
-use crate::format::{Frame, FrameBody, Next, RecordingReader, footer_of};
+use crate::format::{Frame, FrameBody, Next, RecordingReader, Transport, footer_of};
 
 /// How many connections [`Analysis::top_connections`] lists by default.
 pub const DEFAULT_TOP: usize = 10;
@@ -73,6 +75,8 @@ pub struct Analyzer {
     directions: [DirectionStats; 2],
     /// Message statistics per direction (used only with framing).
     messages: [MessageStatsBuilder; 2],
+    /// Datagram sizes per direction.
+    datagram_sizes: [SizeHistogram; 2],
 }
 
 impl Analyzer {
@@ -88,6 +92,7 @@ impl Analyzer {
             names: Names::default(),
             directions: Default::default(),
             messages: Default::default(),
+            datagram_sizes: Default::default(),
         }
     }
 
@@ -120,6 +125,7 @@ impl Analyzer {
                 conn.proxy = self.names.intern(&info.proxy_id);
                 conn.upstream = self.names.intern(&info.upstream);
                 conn.mid_session = info.mid_session;
+                conn.udp = info.transport == Transport::Udp;
                 if info.mid_session {
                     // Its streams start inside some message: find a boundary.
                     for stream in conn.framing.iter_mut().flat_map(|f| f.iter_mut()) {
@@ -152,8 +158,19 @@ impl Analyzer {
                 }
             }
             FrameBody::HalfClose { .. } | FrameBody::Annotation { .. } => {}
-            // TODO(udp): datagram figures.
-            FrameBody::Datagram { .. } => {}
+            FrameBody::Datagram { dir, payload } => {
+                // Bytes like DATA's; the unit is the datagram, so no
+                // framing (one datagram is one message).
+                let i = dir_index(*dir);
+                let len = payload.len() as u64;
+                self.directions[i].bytes += len;
+                self.directions[i].datagrams += 1;
+                self.directions[i].datagram_bytes += len;
+                self.datagram_sizes[i].add(len);
+                self.timeline.datagram(frame.ts_ns, *dir, len);
+                conn.bytes[i] += len;
+                conn.datagrams[i] += 1;
+            }
         }
     }
 
@@ -169,6 +186,7 @@ impl Analyzer {
             names,
             mut directions,
             mut messages,
+            datagram_sizes,
         } = self;
         let duration_ns = last_ts_ns.max(span_ns.unwrap_or(0));
 
@@ -183,6 +201,7 @@ impl Analyzer {
         let mut connection_ns: u128 = 0;
         for c in conns.iter() {
             counts.mid_session += u64::from(c.mid_session);
+            counts.udp_sessions += u64::from(c.udp);
             counts.closed += u64::from(c.closed_ts_ns.is_some());
             let end = c.closed_ts_ns.unwrap_or(duration_ns).max(c.opened_ts_ns);
             connection_ns += u128::from(end - c.opened_ts_ns);
@@ -214,7 +233,10 @@ impl Analyzer {
                 // Over whole seconds, as the timeline counts them, so the
                 // average never exceeds the peak second.
                 dir.avg_bytes_per_sec = dir.bytes as f64 / figures.seconds as f64;
+                dir.avg_datagrams_per_sec = dir.datagrams as f64 / figures.seconds as f64;
             }
+            dir.peak_datagrams_per_sec = figures.peak_datagrams[i];
+            dir.datagram_sizes = datagram_sizes[i].finish();
             if connection_ns > 0 {
                 dir.bytes_per_sec_per_client = dir.bytes as f64 / counts.connection_seconds;
             }

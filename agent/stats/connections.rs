@@ -3,7 +3,7 @@
 //! table of the names many connections share), framing state only when
 //! framing was asked for, and the full [`ConnectionStats`] built only for the
 //! busiest `top`, chosen with a bounded heap. 300,000 connections take about
-//! 50 MB here (see `docs/ANALYSIS.md`), not the 343 MB that a full record
+//! 55 MB here (see `docs/ANALYSIS.md`), not the 343 MB that a full record
 //! per connection took.
 
 use std::cmp::Reverse;
@@ -11,6 +11,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use super::analysis::ConnectionStats;
 use super::stream::StreamFraming;
+use crate::format::Transport;
 
 /// One connection's state during the analysis.
 #[derive(Debug)]
@@ -21,10 +22,12 @@ pub(crate) struct Conn {
     pub(crate) opened_ts_ns: u64,
     /// Timestamp of its first CLOSE, if any.
     pub(crate) closed_ts_ns: Option<u64>,
-    /// DATA bytes, c2s and s2c.
+    /// DATA and DATAGRAM payload bytes, c2s and s2c.
     pub(crate) bytes: [u64; 2],
     /// DATA frames, c2s and s2c.
     pub(crate) chunks: [u64; 2],
+    /// DATAGRAM frames, c2s and s2c.
+    pub(crate) datagrams: [u64; 2],
     /// Client address from the OPEN: unique to the connection, so not shared.
     pub(crate) client: Box<str>,
     /// Proxy id, upstream and close reason, as indexes into [`Names`].
@@ -33,6 +36,8 @@ pub(crate) struct Conn {
     pub(crate) close_reason: u32,
     /// Its OPEN says it was already open when the recording started.
     pub(crate) mid_session: bool,
+    /// Its OPEN says it is a UDP session.
+    pub(crate) udp: bool,
     /// c2s and s2c framing, only when framing was asked for (boxed so a
     /// connection without it costs one pointer).
     pub(crate) framing: Option<Box<[StreamFraming; 2]>>,
@@ -78,7 +83,7 @@ impl Names {
     }
 }
 
-/// Connections per block of [`Conns`]: 4,096 × 104 bytes = 416 KiB.
+/// Connections per block of [`Conns`]: 4,096 × 120 bytes = 480 KiB.
 const BLOCK: usize = 4096;
 
 /// Every connection seen, by id.
@@ -114,11 +119,13 @@ impl Conns {
                 closed_ts_ns: None,
                 bytes: [0; 2],
                 chunks: [0; 2],
+                datagrams: [0; 2],
                 client: Box::from(""),
                 proxy: 0,
                 upstream: 0,
                 close_reason: 0,
                 mid_session: false,
+                udp: false,
                 framing: framing(),
             });
             *len += 1;
@@ -178,6 +185,13 @@ fn stats(c: &Conn, names: &Names) -> ConnectionStats {
         bytes_s2c: c.bytes[1],
         chunks_c2s: c.chunks[0],
         chunks_s2c: c.chunks[1],
+        transport: if c.udp {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        },
+        datagrams_c2s: c.datagrams[0],
+        datagrams_s2c: c.datagrams[1],
     }
 }
 
@@ -229,7 +243,7 @@ mod tests {
     fn a_connection_stays_small() {
         // The memory bound in the module doc rests on this.
         assert!(
-            std::mem::size_of::<Conn>() <= 112,
+            std::mem::size_of::<Conn>() <= 120,
             "{}",
             std::mem::size_of::<Conn>()
         );

@@ -14,7 +14,8 @@
 //! - `stream`: framing of one stream, with resynchronisation after a loss or
 //!   a mid-session start.
 //! - `framing`: [`FramingSpec`] parsing; `codec`: the streaming [`Deframer`].
-//! - `messages`: message size statistics; `percentile`: the percentile rule.
+//! - `messages`: message size statistics; `datagrams`: datagram size
+//!   statistics; `percentile`: the percentile rule.
 //! - `error`: [`StatsError`], [`FramingError`].
 
 mod analysis;
@@ -22,6 +23,7 @@ mod analyzer;
 mod chart;
 mod codec;
 mod connections;
+mod datagrams;
 mod error;
 mod framing;
 mod messages;
@@ -41,6 +43,7 @@ pub use analyzer::{
     analyze_reader,
 };
 pub use codec::Deframer;
+pub use datagrams::DatagramSizes;
 pub use error::{FramingError, StatsError};
 pub use framing::{FieldWidth, FramingSpec, LengthPrefix, MAX_ADJUST, MAX_OFFSET};
 pub use messages::MessageStats;

@@ -1,11 +1,11 @@
-//! The timeline: DATA bytes and chunks bucketed by the second of their
-//! timestamp, online connections per second, and the per-second peak and
+//! The timeline: DATA and DATAGRAM bytes, DATA chunks and datagrams
+//! bucketed by the second of their timestamp, online connections per second, and the per-second peak and
 //! p95 rates; reported as at most [`MAX_TIMELINE_ROWS`] rows, each covering
 //! the same whole number of seconds, so the answer has the same bounded size
 //! for a minute or a year of recording.
 //!
-//! Memory is one 32-byte bucket per second of recording, capped at
-//! [`MAX_TIMELINE_SECONDS`] (7 days, ~19 MiB); online counts are derived at
+//! Memory is one 40-byte bucket per second of recording, capped at
+//! [`MAX_TIMELINE_SECONDS`] (7 days, ~23 MiB); online counts are derived at
 //! the end from the connections' open and close instants, so they do not
 //! depend on frame order.
 
@@ -17,7 +17,7 @@ use crate::format::Direction;
 /// Nanoseconds per second.
 pub const NS_PER_SEC: u64 = 1_000_000_000;
 
-/// Longest span kept second by second (7 days, ~19 MiB of buckets). Frames
+/// Longest span kept second by second (7 days, ~23 MiB of buckets). Frames
 /// later than this still count in every total, but in no row's bytes and in
 /// no per-second figure (`timeline_clipped_frames` counts them).
 pub const MAX_TIMELINE_SECONDS: u64 = 7 * 24 * 3600;
@@ -36,9 +36,9 @@ pub struct SecondStats {
     /// [`MAX_TIMELINE_ROWS`] seconds (the last row may be shorter).
     #[serde(default = "one")]
     pub seconds: u64,
-    /// DATA payload bytes client→server in this row.
+    /// DATA and DATAGRAM payload bytes client→server in this row.
     pub bytes_c2s: u64,
-    /// DATA payload bytes server→client in this row.
+    /// DATA and DATAGRAM payload bytes server→client in this row.
     pub bytes_s2c: u64,
     /// DATA frames client→server in this row.
     pub chunks_c2s: u64,
@@ -48,6 +48,12 @@ pub struct SecondStats {
     pub online: u64,
     /// Most connections online at any instant within this row.
     pub online_peak: u64,
+    /// DATAGRAM frames client→server in this row.
+    #[serde(default)]
+    pub datagrams_c2s: u64,
+    /// DATAGRAM frames server→client in this row.
+    #[serde(default)]
+    pub datagrams_s2c: u64,
 }
 
 /// The width of rows written before rows had one.
@@ -55,11 +61,14 @@ fn one() -> u64 {
     1
 }
 
-/// Bytes and chunks of one second, index 0 = c2s, 1 = s2c.
+/// Bytes, chunks and datagrams of one second, index 0 = c2s, 1 = s2c.
+/// Datagrams are u32 (saturating) to keep the bucket at 40 bytes: 4 billion
+/// datagrams in one second is past any link.
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
     bytes: [u64; 2],
     chunks: [u64; 2],
+    datagrams: [u32; 2],
 }
 
 /// Index of a direction in two-element arrays: c2s 0, s2c 1.
@@ -75,7 +84,7 @@ pub(crate) fn dir_index(dir: Direction) -> usize {
 pub(crate) struct Timeline {
     /// Bucket `s` is second `s`; grown on demand up to the cap.
     buckets: Vec<Bucket>,
-    /// DATA frames later than the cap.
+    /// DATA and DATAGRAM frames later than the cap.
     clipped: u64,
 }
 
@@ -94,6 +103,8 @@ pub(crate) struct TimelineFigures {
     pub(crate) peak_bytes: [u64; 2],
     /// 95th percentile of the bytes of each second, per direction.
     pub(crate) p95_bytes: [u64; 2],
+    /// Most datagrams in one second, per direction.
+    pub(crate) peak_datagrams: [u64; 2],
 }
 
 /// The connections' open and close instants, each sorted ascending (a close
@@ -107,21 +118,37 @@ pub(crate) struct Instants {
 impl Timeline {
     /// Counts one DATA frame of `len` bytes.
     pub(crate) fn data(&mut self, ts_ns: u64, dir: Direction, len: u64) {
+        if let Some(bucket) = self.bucket(ts_ns) {
+            bucket.bytes[dir_index(dir)] += len;
+            bucket.chunks[dir_index(dir)] += 1;
+        }
+    }
+
+    /// Counts one DATAGRAM frame of `len` bytes.
+    pub(crate) fn datagram(&mut self, ts_ns: u64, dir: Direction, len: u64) {
+        if let Some(bucket) = self.bucket(ts_ns) {
+            bucket.bytes[dir_index(dir)] += len;
+            let n = &mut bucket.datagrams[dir_index(dir)];
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// The bucket of `ts_ns`'s second, grown to; `None` (and one more
+    /// clipped frame) past the cap.
+    fn bucket(&mut self, ts_ns: u64) -> Option<&mut Bucket> {
         let second = ts_ns / NS_PER_SEC;
         if second >= MAX_TIMELINE_SECONDS {
             self.clipped += 1;
-            return;
+            return None;
         }
         let index = second as usize;
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
-        let bucket = &mut self.buckets[index];
-        bucket.bytes[dir_index(dir)] += len;
-        bucket.chunks[dir_index(dir)] += 1;
+        Some(&mut self.buckets[index])
     }
 
-    /// DATA frames that fell past [`MAX_TIMELINE_SECONDS`].
+    /// DATA and DATAGRAM frames that fell past [`MAX_TIMELINE_SECONDS`].
     pub(crate) fn clipped(&self) -> u64 {
         self.clipped
     }
@@ -153,10 +180,12 @@ impl Timeline {
             let end_ns = (first + width).checked_mul(NS_PER_SEC);
             let peak = online.advance(end_ns);
             let mut sum = Bucket::default();
+            let mut datagrams = [0u64; 2];
             for bucket in self.seconds(first, width) {
-                for i in 0..2 {
+                for (i, n) in datagrams.iter_mut().enumerate() {
                     sum.bytes[i] += bucket.bytes[i];
                     sum.chunks[i] += bucket.chunks[i];
+                    *n += u64::from(bucket.datagrams[i]);
                 }
             }
             out.push(SecondStats {
@@ -168,6 +197,8 @@ impl Timeline {
                 chunks_s2c: sum.chunks[1],
                 online: online.running,
                 online_peak: peak,
+                datagrams_c2s: datagrams[0],
+                datagrams_s2c: datagrams[1],
             });
         }
         // Instants past the last row (timestamps past the duration) still
@@ -178,7 +209,15 @@ impl Timeline {
         let kept = seconds.min(MAX_TIMELINE_SECONDS);
         let mut peak_bytes = [0; 2];
         let mut p95_bytes = [0; 2];
+        let mut peak_datagrams = [0; 2];
         for i in 0..2 {
+            peak_datagrams[i] = self
+                .buckets
+                .iter()
+                .take(kept as usize)
+                .map(|b| u64::from(b.datagrams[i]))
+                .max()
+                .unwrap_or(0);
             let mut per_second: Vec<u64> = (0..kept)
                 .map(|s| self.buckets.get(s as usize).map_or(0, |b| b.bytes[i]))
                 .collect();
@@ -191,6 +230,7 @@ impl Timeline {
             seconds,
             peak_bytes,
             p95_bytes,
+            peak_datagrams,
         }
     }
 
@@ -258,120 +298,4 @@ impl<'a> Online<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const S: u64 = NS_PER_SEC;
-
-    fn instants(intervals: &[(u64, Option<u64>)]) -> Instants {
-        let mut i = Instants::default();
-        for &(open, close) in intervals {
-            i.opens.push(open);
-            if let Some(c) = close {
-                i.closes.push(c.max(open));
-            }
-        }
-        i.opens.sort_unstable();
-        i.closes.sort_unstable();
-        i
-    }
-
-    #[test]
-    fn buckets_and_online_counts() {
-        let mut t = Timeline::default();
-        t.data(100, Direction::C2s, 5);
-        t.data(S - 1, Direction::C2s, 1);
-        t.data(2 * S, Direction::S2c, 7);
-        let intervals = instants(&[
-            // open 0.5 s, closed 2.5 s
-            (S / 2, Some(2 * S + S / 2)),
-            // open and closed inside second 1
-            (S + 1, Some(S + 2)),
-            // open at 1.5 s, never closed
-            (S + S / 2, None),
-        ]);
-        let f = t.finish(true, 3 * S, 3 * S, &intervals);
-        let got: Vec<_> = f
-            .rows
-            .iter()
-            .map(|r| {
-                (
-                    r.second,
-                    r.seconds,
-                    r.bytes_c2s,
-                    r.bytes_s2c,
-                    r.chunks_c2s,
-                    r.chunks_s2c,
-                    r.online,
-                    r.online_peak,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (0, 1, 6, 0, 2, 0, 1, 1),
-                (1, 1, 0, 0, 0, 0, 2, 2),
-                (2, 1, 0, 7, 0, 1, 1, 2),
-                (3, 1, 0, 0, 0, 0, 1, 1),
-            ]
-        );
-        assert_eq!(f.peak_online, 2);
-        assert_eq!((f.seconds, f.peak_bytes, f.p95_bytes), (4, [6, 7], [6, 7]));
-    }
-
-    #[test]
-    fn zero_length_connection_counts_in_the_peak() {
-        let t = Timeline::default();
-        let f = t.finish(true, 5, 5, &instants(&[(5, Some(5))]));
-        assert_eq!((f.rows[0].online, f.rows[0].online_peak), (0, 1));
-        assert_eq!(f.peak_online, 1);
-    }
-
-    #[test]
-    fn long_recordings_get_wide_rows_and_keep_per_second_peaks() {
-        // 50 h: 180,000 seconds in rows of 180 s.
-        let mut t = Timeline::default();
-        t.data(0, Direction::C2s, 10);
-        t.data(179 * S, Direction::C2s, 5);
-        t.data(50 * 3600 * S - 1, Direction::S2c, 3);
-        let f = t.finish(
-            true,
-            50 * 3600 * S - 1,
-            50 * 3600 * S - 1,
-            &instants(&[(0, None)]),
-        );
-        assert_eq!(f.rows.len() as u64, MAX_TIMELINE_ROWS);
-        assert_eq!((f.rows[0].seconds, f.rows[0].bytes_c2s), (180, 15));
-        let last = f.rows[f.rows.len() - 1];
-        assert_eq!(
-            (last.second, last.seconds, last.bytes_s2c),
-            (179_820, 180, 3)
-        );
-        assert_eq!((last.online, last.online_peak), (1, 1));
-        assert_eq!(f.peak_bytes, [10, 3]);
-        assert_eq!(f.p95_bytes, [0, 0]);
-    }
-
-    #[test]
-    fn any_duration_gives_at_most_the_row_cap() {
-        for duration in [0, S, 999 * S, 1000 * S, 1001 * S, 7 * 86_400 * S, u64::MAX] {
-            let mut t = Timeline::default();
-            t.data(duration, Direction::C2s, 1);
-            let f = t.finish(true, duration, duration, &instants(&[(duration, None)]));
-            assert!(f.rows.len() as u64 <= MAX_TIMELINE_ROWS, "{duration}");
-            let last = f.rows[f.rows.len() - 1];
-            assert_eq!(last.second + last.seconds, duration / S + 1, "{duration}");
-            assert_eq!(f.peak_online, 1, "{duration}");
-        }
-        let mut t = Timeline::default();
-        t.data(MAX_TIMELINE_SECONDS * S, Direction::C2s, 1);
-        assert_eq!(t.clipped(), 1);
-        assert!(
-            Timeline::default()
-                .finish(false, 0, 0, &Instants::default())
-                .rows
-                .is_empty()
-        );
-    }
-}
+mod tests;

@@ -5,10 +5,11 @@
 //! type's wire form, nothing more.
 
 use crate::error::Error;
+use crate::format::Transport;
 use crate::proto as pb;
 use crate::stats::{
-    Analysis, ConnectionCounts, ConnectionStats, DirectionStats, FramingSpec, MessageStats,
-    Projection, RecordingEnd, SecondStats,
+    Analysis, ConnectionCounts, ConnectionStats, DatagramSizes, DirectionStats, FramingSpec,
+    MessageStats, Projection, RecordingEnd, SecondStats,
 };
 
 /// The wire form of an analysis.
@@ -80,6 +81,7 @@ fn counts_to(c: ConnectionCounts) -> pb::ConnectionCounts {
         closed: c.closed,
         connection_seconds: c.connection_seconds,
         avg_online: c.avg_online,
+        udp_sessions: c.udp_sessions,
     }
 }
 
@@ -91,6 +93,7 @@ fn counts_from(c: pb::ConnectionCounts) -> ConnectionCounts {
         closed: c.closed,
         connection_seconds: c.connection_seconds,
         avg_online: c.avg_online,
+        udp_sessions: c.udp_sessions,
     }
 }
 
@@ -104,6 +107,11 @@ fn direction_to(d: DirectionStats) -> pb::DirectionStats {
         peak_bytes_per_sec: d.peak_bytes_per_sec,
         bytes_per_sec_per_client: d.bytes_per_sec_per_client,
         messages: d.messages.map(messages_to),
+        datagrams: d.datagrams,
+        datagram_bytes: d.datagram_bytes,
+        avg_datagrams_per_sec: d.avg_datagrams_per_sec,
+        peak_datagrams_per_sec: d.peak_datagrams_per_sec,
+        datagram_sizes: d.datagram_sizes.map(sizes_to),
     }
 }
 
@@ -117,6 +125,33 @@ fn direction_from(d: pb::DirectionStats) -> DirectionStats {
         peak_bytes_per_sec: d.peak_bytes_per_sec,
         bytes_per_sec_per_client: d.bytes_per_sec_per_client,
         messages: d.messages.map(messages_from),
+        datagrams: d.datagrams,
+        datagram_bytes: d.datagram_bytes,
+        avg_datagrams_per_sec: d.avg_datagrams_per_sec,
+        peak_datagrams_per_sec: d.peak_datagrams_per_sec,
+        datagram_sizes: d.datagram_sizes.map(sizes_from),
+    }
+}
+
+fn sizes_to(s: DatagramSizes) -> pb::DatagramSizes {
+    pb::DatagramSizes {
+        min: s.min,
+        avg: s.avg,
+        p50: s.p50,
+        p95: s.p95,
+        p99: s.p99,
+        max: s.max,
+    }
+}
+
+fn sizes_from(s: pb::DatagramSizes) -> DatagramSizes {
+    DatagramSizes {
+        min: s.min,
+        avg: s.avg,
+        p50: s.p50,
+        p95: s.p95,
+        p99: s.p99,
+        max: s.max,
     }
 }
 
@@ -158,6 +193,8 @@ fn row_to(r: SecondStats) -> pb::TimelineRow {
         chunks_s2c: r.chunks_s2c,
         online: r.online,
         online_peak: r.online_peak,
+        datagrams_c2s: r.datagrams_c2s,
+        datagrams_s2c: r.datagrams_s2c,
     }
 }
 
@@ -171,6 +208,8 @@ fn row_from(r: pb::TimelineRow) -> SecondStats {
         chunks_s2c: r.chunks_s2c,
         online: r.online,
         online_peak: r.online_peak,
+        datagrams_c2s: r.datagrams_c2s,
+        datagrams_s2c: r.datagrams_s2c,
     }
 }
 
@@ -188,6 +227,9 @@ fn connection_to(c: ConnectionStats) -> pb::AnalyzedConnection {
         bytes_s2c: c.bytes_s2c,
         chunks_c2s: c.chunks_c2s,
         chunks_s2c: c.chunks_s2c,
+        udp: c.transport == Transport::Udp,
+        datagrams_c2s: c.datagrams_c2s,
+        datagrams_s2c: c.datagrams_s2c,
     }
 }
 
@@ -205,6 +247,13 @@ fn connection_from(c: pb::AnalyzedConnection) -> ConnectionStats {
         bytes_s2c: c.bytes_s2c,
         chunks_c2s: c.chunks_c2s,
         chunks_s2c: c.chunks_s2c,
+        transport: if c.udp {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        },
+        datagrams_c2s: c.datagrams_c2s,
+        datagrams_s2c: c.datagrams_s2c,
     }
 }
 
@@ -245,108 +294,4 @@ fn end_from(e: pb::RecordingEnd) -> Option<RecordingEnd> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An analysis with every optional part set, so a field the conversion
-    /// forgets shows up as a difference.
-    fn full() -> Analysis {
-        let messages = MessageStats {
-            count: 3,
-            bytes: 30,
-            min: 4,
-            avg: 10.0,
-            p95: 16,
-            max: 16,
-            incomplete_bytes: 2,
-            unframed_bytes: 5,
-            framing_errors: 1,
-        };
-        let direction = |bytes| DirectionStats {
-            bytes,
-            chunks: 4,
-            lost_bytes: 7,
-            avg_bytes_per_sec: 1.5,
-            p95_bytes_per_sec: 9,
-            peak_bytes_per_sec: 11,
-            bytes_per_sec_per_client: 0.75,
-            messages: Some(messages.clone()),
-        };
-        let connection = |conn, closed: Option<u64>| ConnectionStats {
-            conn,
-            client: "127.0.0.1:5000".into(),
-            upstream: "127.0.0.1:6000".into(),
-            proxy_id: "p1".into(),
-            mid_session: conn == 2,
-            opened_ts_ns: 10,
-            closed_ts_ns: closed,
-            close_reason: closed.map(|_| "eof".into()),
-            bytes_c2s: 1,
-            bytes_s2c: 2,
-            chunks_c2s: 3,
-            chunks_s2c: 4,
-        };
-        Analysis {
-            duration_ns: 2_500_000_000,
-            frames: 42,
-            connections: ConnectionCounts {
-                total: 2,
-                peak_online: 2,
-                mid_session: 1,
-                closed: 1,
-                connection_seconds: 3.25,
-                avg_online: 1.3,
-            },
-            c2s: direction(100),
-            s2c: direction(200),
-            timeline: vec![SecondStats {
-                second: 0,
-                seconds: 2,
-                bytes_c2s: 100,
-                bytes_s2c: 200,
-                chunks_c2s: 4,
-                chunks_s2c: 4,
-                online: 1,
-                online_peak: 2,
-            }],
-            timeline_clipped_frames: 3,
-            top_connections: vec![connection(1, Some(90)), connection(2, None)],
-            framing: Some("u16be,offset=2".parse().unwrap()),
-            end: Some(RecordingEnd::Complete),
-        }
-    }
-
-    #[test]
-    fn every_field_survives_the_wire() {
-        let ends = [
-            None,
-            Some(RecordingEnd::Complete),
-            Some(RecordingEnd::Truncated {
-                valid_bytes: 10,
-                cut_bytes: 3,
-            }),
-            Some(RecordingEnd::Corrupted {
-                offset: 64,
-                reason: "checksum".into(),
-            }),
-        ];
-        for end in ends {
-            let a = Analysis { end, ..full() };
-            assert_eq!(from_proto(to_proto(a.clone())).unwrap(), a);
-        }
-        let bare = Analysis {
-            framing: None,
-            c2s: DirectionStats::default(),
-            ..full()
-        };
-        assert_eq!(from_proto(to_proto(bare.clone())).unwrap(), bare);
-    }
-
-    #[test]
-    fn a_framing_that_does_not_parse_is_named() {
-        let mut wire = to_proto(full());
-        wire.framing = "u64be".into();
-        let e = from_proto(wire).unwrap_err().to_string();
-        assert!(e.starts_with("invalid analysis.framing: "), "{e}");
-    }
-}
+mod tests;

@@ -54,7 +54,9 @@ pub(crate) struct StatsArgs {
                   every selected agent (SHA-256 checked) into a temporary file beside OUT, \
                   and with several agents each export is OUT-AGENT.pcapng.\n\
                   Each connection becomes one TCP flow client <-> upstream with the recorded \
-                  bytes and nanosecond timestamps (docs/ANALYSIS.md)."
+                  bytes and nanosecond timestamps, and each UDP session one UDP packet per \
+                  datagram (datagrams over 65,507 bytes, too large for one IPv4 packet, are \
+                  skipped and counted) (docs/ANALYSIS.md)."
 )]
 pub(crate) struct ExportArgs {
     /// A recording file or a recording id
@@ -70,8 +72,10 @@ pub(crate) struct ExportArgs {
 #[command(
     after_help = "Runs here; no agent is involved. TCP flows to or from the server are \
                   reassembled (retransmissions dropped, gaps recorded as loss) and written as \
-                  one connection each, in capture order. Push the result with \
-                  `reelctl record push OUT.reel`."
+                  one connection each, in capture order. UDP datagrams to or from the server \
+                  become UDP sessions, one per client address, closed (idle) after 60 s \
+                  without a datagram or at the end of the capture; IP fragments are counted, \
+                  not reassembled. Push the result with `reelctl record push OUT.reel`."
 )]
 pub(crate) struct ImportArgs {
     /// The capture to read: pcap or pcapng (tcpdump, dumpcap, Wireshark)

@@ -53,8 +53,9 @@ fn mode_parser() -> impl TypedValueParser<Value = Mode> {
     PossibleValuesParser::new([
         PossibleValue::new("timed").help("Each chunk at its recorded offset, scaled by --speed"),
         PossibleValue::new("fast").help("No waiting; per-connection order only"),
-        PossibleValue::new("reactive")
-            .help("Per connection: a chunk waits for the server bytes that preceded it"),
+        PossibleValue::new("reactive").help(
+            "Per connection: a chunk waits for the server bytes (UDP: datagrams) that preceded it",
+        ),
         PossibleValue::new("causal")
             .help("Across connections: every recorded happens-before is kept"),
     ])
@@ -91,7 +92,8 @@ pub(crate) struct ReplayStartArgs {
     /// Run N independent copies of every connection
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) multiply: Option<u32>,
-    /// Compare the server's bytes with the recording; a divergence fails the run
+    /// Compare the server's bytes (UDP: datagram by datagram) with the recording; a divergence
+    /// fails the run
     #[arg(long)]
     pub(crate) verify: bool,
     /// Shorten recorded idle gaps longer than this (e.g. 2s)

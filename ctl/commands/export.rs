@@ -29,8 +29,10 @@ pub(crate) struct Exported {
     /// The pcapng file written.
     pub(crate) pcap: String,
     pub(crate) size_bytes: u64,
-    /// TCP flows written, one per recorded connection.
+    /// Flows written, one per recorded connection (UDP sessions included).
     pub(crate) connections: u64,
+    /// Of `connections`, the UDP sessions (a UDP flow each).
+    pub(crate) udp_sessions: u64,
     /// Flows without a handshake (the connection was open before recording).
     pub(crate) mid_session_connections: u64,
     /// Connections whose addresses did not parse (127.0.0.1 stands in).
@@ -38,6 +40,11 @@ pub(crate) struct Exported {
     pub(crate) packets: u64,
     pub(crate) bytes_c2s: u64,
     pub(crate) bytes_s2c: u64,
+    /// UDP datagrams written, one packet each.
+    pub(crate) datagrams_c2s: u64,
+    pub(crate) datagrams_s2c: u64,
+    /// Datagrams too large for one IP packet: skipped (not fragmented).
+    pub(crate) oversized_datagrams: u64,
     /// Recorded losses, shown as sequence gaps.
     pub(crate) lost_bytes: u64,
     /// Frames with no packet (annotations, frames after a CLOSE).
@@ -60,6 +67,13 @@ impl Exported {
             RecordingEnd::Corrupted { offset, reason } => notes.push(format!(
                 "the recording is damaged at byte {offset} ({reason}); exported up to there"
             )),
+        }
+        if self.oversized_datagrams > 0 {
+            notes.push(format!(
+                "{} larger than one IP packet carries (65,507 bytes over IPv4) {} skipped",
+                count(self.oversized_datagrams, "datagram", "datagrams"),
+                noun(self.oversized_datagrams, "was", "were")
+            ));
         }
         if self.fallback_addresses > 0 {
             notes.push(format!(
@@ -167,11 +181,15 @@ fn export_file(input: &Path, out: &Path, recording: String) -> Result<Exported, 
         pcap: out.display().to_string(),
         size_bytes,
         connections: summary.connections,
+        udp_sessions: summary.udp_sessions,
         mid_session_connections: summary.mid_session_connections,
         fallback_addresses: summary.fallback_addresses,
         packets: summary.packets,
         bytes_c2s: summary.bytes_c2s,
         bytes_s2c: summary.bytes_s2c,
+        datagrams_c2s: summary.datagrams_c2s,
+        datagrams_s2c: summary.datagrams_s2c,
+        oversized_datagrams: summary.oversized_datagrams,
         lost_bytes: summary.lost_bytes,
         skipped_frames: summary.skipped_frames,
         end: (&summary.end).into(),

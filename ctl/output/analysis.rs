@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use reel::stats::{Analysis, DirectionStats, MessageStats, RecordingEnd};
 
 use crate::commands::stats::StatsReport;
+use crate::output::analysis_udp;
 use crate::output::format::{bytes, duration_ms, lost_bytes};
 use crate::output::human::Human;
 use crate::output::table::{Align, Table};
@@ -85,8 +86,14 @@ impl Human for StatsReport {
         )?;
         writeln!(
             out,
-            "connections  {} total, {} peak online, {:.2} average online, {} mid-session, {} closed",
-            c.total, c.peak_online, c.avg_online, c.mid_session, c.closed
+            "connections  {} total{}, {} peak online, {:.2} average online, {} mid-session, \
+             {} closed",
+            c.total,
+            analysis_udp::sessions_note(a),
+            c.peak_online,
+            c.avg_online,
+            c.mid_session,
+            c.closed
         )?;
         writeln!(out)?;
         write_directions(out, a, verbose)?;
@@ -163,6 +170,9 @@ fn write_directions(out: &mut dyn Write, a: &Analysis, verbose: bool) -> io::Res
         "per online client",
         both(&|d| rate(d.bytes_per_sec_per_client)),
     );
+    for (label, [c2s, s2c]) in analysis_udp::direction_rows(a) {
+        row(&label, vec![c2s, s2c]);
+    }
     if let (Some(framing), Some(_), Some(_)) = (&a.framing, &a.c2s.messages, &a.s2c.messages) {
         let m = |f: &dyn Fn(&MessageStats) -> String| {
             both(&|d| d.messages.as_ref().map(f).unwrap_or_default())
@@ -211,6 +221,14 @@ fn write_top(out: &mut dyn Write, a: &Analysis, verbose: bool) -> io::Result<()>
             ("PROXY", Align::Left),
         ]);
     }
+    let udp = analysis_udp::top_has_udp(a);
+    if udp {
+        columns.extend([
+            ("TRANSPORT", Align::Left),
+            ("DGRAMS C2S", Align::Right),
+            ("DGRAMS S2C", Align::Right),
+        ]);
+    }
     let mut table = Table::new(&columns);
     for t in &a.top_connections {
         let dash = |s: &str| {
@@ -225,7 +243,7 @@ fn write_top(out: &mut dyn Write, a: &Analysis, verbose: bool) -> io::Result<()>
         if t.mid_session {
             close.push_str(" (mid-session)");
         }
-        table.row(vec![
+        let mut cells = vec![
             t.conn.to_string(),
             dash(&t.client),
             dash(&t.upstream),
@@ -237,7 +255,14 @@ fn write_top(out: &mut dyn Write, a: &Analysis, verbose: bool) -> io::Result<()>
             t.chunks_c2s.to_string(),
             t.chunks_s2c.to_string(),
             dash(&t.proxy_id),
-        ]);
+        ];
+        if !verbose {
+            cells.truncate(8);
+        }
+        if udp {
+            cells.extend(analysis_udp::top_cells(t));
+        }
+        table.row(cells);
     }
     table.write(out)
 }
@@ -268,6 +293,7 @@ mod tests {
                     closed: 2,
                     connection_seconds: 5.6,
                     avg_online: 5.6 / 3.9,
+                    udp_sessions: 0,
                 },
                 c2s: direction(21, 4),
                 s2c: direction(2048, 3),

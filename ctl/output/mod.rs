@@ -3,6 +3,7 @@
 //! typed results.
 
 pub(crate) mod analysis;
+pub(crate) mod analysis_udp;
 pub(crate) mod escape;
 pub(crate) mod faults;
 pub(crate) mod files;
@@ -14,6 +15,7 @@ pub(crate) mod proxy;
 pub(crate) mod replay;
 pub(crate) mod replay_detail;
 pub(crate) mod replay_list;
+pub(crate) mod replay_udp;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod sources;

@@ -1,7 +1,8 @@
 //! Human renderings of replays: the report of one agent's replay (summary
 //! lines, then the connections that failed, closed early or diverged — all
 //! of them with `-v` — each divergence as hex, then the waits, relaxations
-//! and unlisted connections of `replay_detail`), and the notice of
+//! and unlisted connections of `replay_detail`; UDP sessions' datagrams
+//! in `replay_udp`), and the notice of
 //! recordings pushed by `--spread`. `--detach` lines and the `replay ls`
 //! table are in `replay_list`.
 
@@ -15,6 +16,7 @@ use crate::commands::replay::{ReplayOutcome, ReplayShown};
 use crate::output::format::{bytes, duration_ms, hex_excerpt, micros, offset_us};
 use crate::output::human::{Human, list};
 use crate::output::replay_detail::write_detail;
+use crate::output::replay_udp;
 use crate::output::table::{Align, Table};
 use crate::plural::count;
 use crate::schedule::Coordinated;
@@ -110,6 +112,9 @@ fn write_summary(out: &mut dyn Write, r: &ReplayReport, extras: &Extras<'_>) -> 
     let of = |done, expected| format!("{} of {} expected", bytes(done), bytes(expected));
     line(out, "sent", &of(r.bytes_sent, r.expected_sent))?;
     line(out, "received", &of(r.bytes_received, r.expected_received))?;
+    if let Some(text) = replay_udp::summary(r) {
+        line(out, "datagrams", &text)?;
+    }
     line(out, "lateness", &lateness(&r.lateness_or_zero()))?;
     line(out, "divergences", &r.divergences.to_string())?;
     line(out, "server timeouts", &r.server_timeouts.to_string())?;
@@ -146,8 +151,13 @@ fn outcome(c: &ReplayConnection) -> String {
             bytes(c.closed_early_bytes)
         ));
     }
-    if let Some(d) = &c.divergence {
-        parts.push(format!("diverged at offset {}", d.offset));
+    match replay_udp::outcome(c) {
+        Some(udp) => parts.extend(udp),
+        None => {
+            if let Some(d) = &c.divergence {
+                parts.push(format!("diverged at offset {}", d.offset));
+            }
+        }
     }
     if c.server_timeouts > 0 {
         parts.push(count(
@@ -214,9 +224,10 @@ fn write_connections(out: &mut dyn Write, r: &ReplayReport, verbose: bool) -> io
     table.write(out)?;
     for c in rows {
         let Some(d) = &c.divergence else { continue };
+        let at = if c.udp { "datagram" } else { "offset" };
         writeln!(
             out,
-            "divergence: {} connection {} (copy {}, pass {}) at offset {}: {}",
+            "divergence: {} connection {} (copy {}, pass {}) at {at} {}: {}",
             c.recording, c.connection, c.copy, c.pass, d.offset, d.reason
         )?;
         writeln!(out, "  expected: {}", hex_excerpt(&d.expected))?;

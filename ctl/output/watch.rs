@@ -245,6 +245,7 @@ mod tests {
                 bytes_s2c_per_sec: 0,
                 bytes_c2s: 0,
                 bytes_s2c: 0,
+                ..Default::default()
             }),
         }
     }

@@ -33,6 +33,8 @@ pub(super) fn write_event(
             bytes_s2c_per_sec,
             bytes_c2s,
             bytes_s2c,
+            datagrams_c2s_per_sec,
+            datagrams_s2c_per_sec,
         }) => {
             write!(
                 out,
@@ -40,6 +42,12 @@ pub(super) fn write_event(
                 rate(*bytes_c2s_per_sec),
                 rate(*bytes_s2c_per_sec)
             )?;
+            if *datagrams_c2s_per_sec + *datagrams_s2c_per_sec > 0 {
+                write!(
+                    out,
+                    "  dgrams/s c2s={datagrams_c2s_per_sec}  s2c={datagrams_s2c_per_sec}"
+                )?;
+            }
             if verbose {
                 write!(
                     out,
@@ -192,10 +200,24 @@ mod tests {
             bytes_s2c_per_sec: 4096,
             bytes_c2s: 0,
             bytes_s2c: 0,
+            ..Default::default()
         });
         assert_eq!(
             line("web          ", None, stats),
             "12:03:04  web            p1  conns=3  c2s=12.3 KiB/s  s2c=4.0 KiB/s\n"
+        );
+        let udp = EventBody::Stats(reel::proto::ProxyStats {
+            active_connections: 2,
+            total_connections: 2,
+            bytes_c2s_per_sec: 2048,
+            bytes_s2c_per_sec: 2048,
+            datagrams_c2s_per_sec: 40,
+            datagrams_s2c_per_sec: 38,
+            ..Default::default()
+        });
+        assert_eq!(
+            line("web          ", None, udp),
+            "12:03:04  web            p1  conns=2  c2s=2.0 KiB/s  s2c=2.0 KiB/s  dgrams/s c2s=40  s2c=38\n"
         );
         let transfer = EventBody::Transfer(reel::proto::Transfer {
             connection: 3,

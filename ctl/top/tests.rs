@@ -30,6 +30,7 @@ fn stats(proxy: &str, name: &str, active: u64, c2s: u64, s2c: u64) -> WatchItem 
             bytes_s2c_per_sec: s2c,
             bytes_c2s: 0,
             bytes_s2c: 0,
+            ..Default::default()
         }),
     })
 }

@@ -41,9 +41,14 @@ impl Capture {
     /// Starts dumpcap on `lo` for TCP port `port` into `file`, and waits
     /// (bounded) until it is capturing: the file exists, then 500 ms more.
     pub fn start(port: u16, file: &Path) -> Capture {
+        Capture::start_filter(&format!("tcp port {port}"), file)
+    }
+
+    /// [`Capture::start`] with the capture filter `filter` (`udp port N`).
+    pub fn start_filter(filter: &str, file: &Path) -> Capture {
         let log = file.with_extension("log");
         let child = Command::new("dumpcap")
-            .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+            .args(["-i", "lo", "-f", filter, "-w"])
             .arg(file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -71,12 +76,18 @@ impl Capture {
     /// still writes it (it flushes about every 100 ms, so the last packet
     /// may be cut: tshark's exit code is not checked).
     pub fn fins_so_far(file: &Path) -> usize {
+        Capture::matching_so_far(file, "tcp.flags.fin == 1")
+    }
+
+    /// How many packets of `file` match the display filter `filter` so
+    /// far, read as [`Capture::fins_so_far`] reads.
+    pub fn matching_so_far(file: &Path, filter: &str) -> usize {
         let file = file.to_string_lossy();
         let args = [
             "-r",
             &file,
             "-Y",
-            "tcp.flags.fin == 1",
+            filter,
             "-T",
             "fields",
             "-e",

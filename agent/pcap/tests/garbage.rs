@@ -62,7 +62,7 @@ fn epb(interface: u32, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn broken_captures_name_their_problem() {
-    let pcap = pcap_file(1, &[udp(0)]);
+    let pcap = pcap_file(1, &[icmp(0)]);
     let mut bad_len = [shb(), idb(1)].concat();
     bad_len.extend_from_slice(&block(6, &[0; 20])[..4]);
     bad_len.extend_from_slice(&13u32.to_le_bytes());
@@ -117,7 +117,7 @@ fn broken_captures_name_their_problem() {
         let err = import_bytes(&bytes).expect_err(name);
         assert!(err.to_string().contains(needle), "{name}: {err}");
     }
-    let usb = pcap_file(189, &[udp(0)]); // LINKTYPE_USB_LINUX
+    let usb = pcap_file(189, &[icmp(0)]); // LINKTYPE_USB_LINUX
     assert!(matches!(
         import_bytes(&usb),
         Err(PcapError::UnsupportedLinkType(189))
@@ -126,7 +126,7 @@ fn broken_captures_name_their_problem() {
 
 #[test]
 fn a_record_claiming_more_than_the_file_holds_is_a_truncation() {
-    let mut pcap = pcap_file(1, &[udp(0)]);
+    let mut pcap = pcap_file(1, &[icmp(0)]);
     let record = pcap.len();
     pcap.extend_from_slice(&[0; 8]);
     pcap.extend_from_slice(&0xffff_fff0u32.to_le_bytes());
@@ -148,7 +148,7 @@ fn files_and_recordings_that_are_not_there_or_not_valid() {
     // A failed import to a file leaves no output behind: a good first
     // packet, then a block whose length is not a multiple of 4.
     let junk = dir.path().join("junk.pcap");
-    let good = epb(0, &link_frame(1, &udp(0).ip));
+    let good = epb(0, &link_frame(1, &icmp(0).ip));
     let bad = [&6u32.to_le_bytes()[..], &13u32.to_le_bytes(), &[0; 12]].concat();
     std::fs::write(&junk, [shb(), idb(1), good, bad].concat()).unwrap();
     let output = dir.path().join("out.reel");

@@ -4,4 +4,5 @@ mod garbage;
 mod roundtrip;
 mod synthetic;
 mod tshark;
+mod udp;
 mod util;

@@ -23,10 +23,10 @@ fn at(isn: u32, offset: u32) -> u32 {
 }
 
 /// Flow A: "hello world!" / "OK!!" with every repair; flow B: mid-session;
-/// flow D (IPv6): reset by the server; plus a UDP packet and a foreign flow.
+/// flow D (IPv6): reset by the server; plus an ICMP packet and a foreign flow.
 fn scenario() -> Vec<Pkt> {
     vec![
-        udp(0),
+        icmp(0),
         tcp(10, A, SERVER, ISN_A, SYN, b""),
         tcp(20, SERVER, A, ISN_S, SYN_ACK, b""),
         tcp(30, A, SERVER, at(ISN_A, 0), ACK, b""),

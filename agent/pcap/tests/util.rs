@@ -188,12 +188,12 @@ pub(super) fn tcp(us: u64, src: &str, dst: &str, seq: u32, flags: Flags, payload
     Pkt { us, ip }
 }
 
-/// A UDP/IPv4 packet (not TCP: must be skipped).
-pub(super) fn udp(us: u64) -> Pkt {
+/// An ICMP echo request over IPv4 (neither TCP nor UDP: must be skipped).
+pub(super) fn icmp(us: u64) -> Pkt {
     let mut ip = Vec::new();
     etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
-        .udp(53, 5630)
-        .write(&mut ip, b"dns?")
+        .icmpv4_echo_request(1, 1)
+        .write(&mut ip, b"ping")
         .unwrap();
     Pkt { us, ip }
 }

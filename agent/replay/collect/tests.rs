@@ -254,3 +254,31 @@ fn relaxations_are_counted_and_the_first_listed() {
     assert_eq!(totals.relaxations, r.relaxations);
     assert!(totals.relaxed.is_empty() && totals.connections.is_empty());
 }
+
+#[test]
+fn udp_sessions_are_summed_in_datagrams() {
+    let mut col = Collector::new();
+    assert_eq!(filled(&col).udp, None, "no UDP session, no datagram totals");
+    col.add(conn(0, 1));
+    for (rec_conn, missing) in [(2, 0), (3, 2)] {
+        col.add(ConnReport {
+            udp: Some(UdpCounts {
+                sent: 5,
+                received: 5 - missing,
+                expected_sent: 5,
+                expected_received: 5,
+                missing,
+                refused: 1,
+            }),
+            ..conn(0, rec_conn)
+        });
+    }
+    let r = filled(&col);
+    assert_eq!(r.udp_sessions, 2);
+    let u = r.udp.unwrap();
+    assert_eq!((u.sent, u.received, u.expected_received), (10, 8, 10));
+    assert_eq!((u.missing, u.refused), (2, 2));
+    let mut summary = empty_report();
+    col.fill_totals(&mut summary);
+    assert_eq!(summary.summary().udp, Some(u), "listings keep the totals");
+}

@@ -168,3 +168,31 @@ fn replay_scope_values_are_listed_once() {
     assert_eq!(report.replay_captures[0].seen, 2);
     assert!(report.captures.iter().all(|c| c.captures.is_empty()));
 }
+
+/// A UDP session: each datagram is one message even when the framing
+/// would cut or join it (here two u16-framed messages in one datagram, and
+/// half a message in another).
+#[test]
+fn datagrams_are_one_message_each() {
+    use Direction::{C2s, S2c};
+    let datagram = |dir, bytes: &[u8]| Frame {
+        conn: 9,
+        ts_ns: 0,
+        body: FrameBody::Datagram {
+            dir,
+            payload: Bytes::copy_from_slice(bytes),
+        },
+    };
+    let login = u16_framed(&login(b"TOKEN009", 90));
+    let a1 = u16_framed(&action(b"TOKEN009", 91, b"jump"));
+    let frames = vec![
+        datagram(C2s, &u16_framed(b"\x01hello")),
+        datagram(S2c, &login),
+        datagram(C2s, &[a1.clone(), a1.clone()].concat()),
+        datagram(C2s, &a1[..4]),
+        close(9),
+    ];
+    let report = check(&rules(GAME_RULES), frames);
+    assert_eq!((report.messages_c2s, report.messages_s2c), (3, 1));
+    assert_eq!(report.connections, 1);
+}

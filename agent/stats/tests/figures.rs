@@ -60,6 +60,7 @@ fn per_second_timeline_is_exact() {
                 chunks_s2c,
                 online,
                 online_peak,
+                ..
             } = *r;
             (
                 second,
@@ -76,7 +77,7 @@ fn per_second_timeline_is_exact() {
     assert_eq!(
         a.timeline_csv(),
         format!(
-            "{TIMELINE_CSV_HEADER}\n0,6,6,1,1,1,1,1\n1,8,100,1,1,2,2,1\n2,4,0,1,0,1,3,1\n3,3,10,1,1,2,2,1\n"
+            "{TIMELINE_CSV_HEADER}\n0,6,6,1,1,1,1,1,0,0\n1,8,100,1,1,2,2,1,0,0\n2,4,0,1,0,1,3,1,0,0\n3,3,10,1,1,2,2,1,0,0\n"
         )
     );
 }

@@ -3,3 +3,4 @@
 mod chart;
 mod figures;
 mod sample;
+mod udp;

@@ -125,7 +125,10 @@ impl ConnectionExt for ReplayConnection {
     }
 
     fn notable(&self) -> bool {
-        self.failed() || self.closed_early || self.divergence.is_some()
+        self.failed()
+            || self.closed_early
+            || self.divergence.is_some()
+            || self.datagrams_missing > 0
     }
 }
 
@@ -215,6 +218,8 @@ pub(crate) mod tests {
             json["connections"][0]["divergence"],
             serde_json::Value::Null
         );
+        assert_eq!(json["connections"][0]["udp"], false);
+        assert_eq!(json["connections"][0]["datagrams_missing"], 0);
         let keys: Vec<&str> = json
             .as_object()
             .unwrap()
@@ -243,6 +248,13 @@ pub(crate) mod tests {
             "waits",
             "connections_total",
             "omitted",
+            "datagrams_sent",
+            "datagrams_received",
+            "expected_datagrams_sent",
+            "expected_datagrams_received",
+            "datagrams_missing",
+            "datagrams_refused",
+            "udp_sessions",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
