@@ -258,6 +258,18 @@ mod tests {
             .is_err()
         );
         assert!(Mode::parse("bogus").is_err());
+        let lossy = ReplayOptions {
+            faults: crate::faults::FaultSpec {
+                datagram: crate::faults::DatagramFields {
+                    duplicate: Some(0.1),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..opts()
+        };
+        let e = lossy.validate().unwrap_err().to_string();
+        assert!(e.contains("duplicate act on a UDP proxy"), "{e}");
     }
 
     #[test]
