@@ -139,6 +139,18 @@ impl<T: Datagram> DatagramFaults<T> {
         self.counts
     }
 
+    /// Whether this direction leaves datagrams alone now (no fault set,
+    /// nothing held): then the datagram is counted seen and the caller
+    /// sends it at once, without `admit`'s queueing.
+    pub fn pass_through(&mut self) -> bool {
+        if self.held.is_empty() && self.spec == DatagramSpec::default() {
+            self.counts.seen += 1;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Decides the fate of a datagram that arrived at `now`: what to send,
     /// each with its due instant, in sending order (possibly nothing).
     pub fn admit(&mut self, datagram: T, now: Instant) -> Vec<(T, Instant)> {
@@ -207,13 +219,14 @@ impl<T: Datagram> DatagramFaults<T> {
             None => false,
             Some(Loss::Random(p)) => p > 0.0 && self.rng.random_bool(p.min(1.0)),
             Some(Loss::Bursts(ge)) => {
-                // netem's order: the state moves, then the datagram's fate
-                // is drawn in the state it moved to.
+                // netem's order (`loss_gilb_ell` in sch_netem.c): the state
+                // moves for the next datagram, and this one's fate is drawn
+                // with the loss of the state it arrived in.
+                let loss = if self.bad { ge.bad_loss } else { ge.good_loss };
                 let flip = if self.bad { ge.r } else { ge.p };
                 if flip > 0.0 && self.rng.random_bool(flip.min(1.0)) {
                     self.bad = !self.bad;
                 }
-                let loss = if self.bad { ge.bad_loss } else { ge.good_loss };
                 loss > 0.0 && self.rng.random_bool(loss.min(1.0))
             }
         }

@@ -130,22 +130,24 @@ pub fn share(s: &str) -> Result<f64, ValueError> {
     Ok(v)
 }
 
-/// netem's `loss gemodel p r 1-h 1-k` as `p,r[,1-h[,1-k]]`, each a share;
-/// 1-h (loss in the bad state) defaults to 100 %, 1-k (in the good state)
-/// to 0 %: netem's Simple Gilbert model.
+/// netem's `loss gemodel p [r [1-h [1-k]]]` as `p[,r[,1-h[,1-k]]]`, each a
+/// share, with netem's defaults: r is 1-p, 1-h (loss in the bad state)
+/// 100 %, 1-k (in the good state) 0 % (the Simple Gilbert model).
 ///
 /// # Errors
-/// Fewer than two or more than four values, or a value that is no share.
+/// More than four values, or a value that is no share.
 pub fn loss_bursts(s: &str) -> Result<GilbertElliott, ValueError> {
     let parts: Vec<&str> = s.split(',').collect();
-    if !(2..=4).contains(&parts.len()) {
+    if parts.len() > 4 {
         return Err(ValueError::NotA {
             value: s.to_string(),
-            kind: "burst model p,r[,1-h[,1-k]]",
+            kind: "burst model p[,r[,1-h[,1-k]]]",
             example: "1%,25% or 1%,25%,100%,0%",
         });
     }
-    let mut ge = GilbertElliott::simple(share(parts[0])?, share(parts[1])?);
+    let p = share(parts[0])?;
+    let r = parts.get(1).map_or(Ok(1.0 - p), |r| share(r))?;
+    let mut ge = GilbertElliott::simple(p, r);
     if let Some(v) = parts.get(2) {
         ge.bad_loss = share(v)?;
     }
@@ -207,7 +209,7 @@ mod tests {
         assert_eq!(ge, GilbertElliott::simple(0.01, 0.25));
         let ge = loss_bursts("1%,25%,70%,0.1%").unwrap();
         assert_eq!((ge.bad_loss, ge.good_loss), (0.7, 0.001));
-        assert!(loss_bursts("1%").is_err());
+        assert_eq!(loss_bursts("1%").unwrap().r, 0.99, "r defaults to 1-p");
         assert!(loss_bursts("1%,2%,3%,4%,5%").is_err());
     }
 

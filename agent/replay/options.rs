@@ -149,6 +149,17 @@ impl ReplayOptions {
                 .join("; ");
             return Err(Error::invalid("faults", reason));
         }
+        // Refused rather than ignored: a replay's faults are the TCP ones.
+        let udp_only = self.faults.datagram.set_fields();
+        if !udp_only.is_empty() {
+            return Err(Error::invalid(
+                "faults",
+                format!(
+                    "{} act on a UDP proxy; a replay does not apply them",
+                    udp_only.join(", ")
+                ),
+            ));
+        }
         if self.server_timeout.is_zero() {
             return Err(Error::invalid("server_timeout", "must be positive"));
         }
@@ -247,6 +258,18 @@ mod tests {
             .is_err()
         );
         assert!(Mode::parse("bogus").is_err());
+        let lossy = ReplayOptions {
+            faults: crate::faults::FaultSpec {
+                datagram: crate::faults::DatagramFields {
+                    duplicate: Some(0.1),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..opts()
+        };
+        let e = lossy.validate().unwrap_err().to_string();
+        assert!(e.contains("duplicate act on a UDP proxy"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::error::{Error, Result};
 /// reading into a buffer this big never truncates one.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Datagrams read in one turn of the loop once the socket is readable.
+const DRAIN: usize = 64;
+
 /// Client datagrams queued for one session before more are dropped.
 const SESSION_QUEUE: usize = 1_024;
 
@@ -139,6 +142,15 @@ impl Relay {
                     Ok((n, client)) => {
                         let datagram = Bytes::copy_from_slice(&buf[..n]);
                         self.deliver(client, datagram, &ended_tx).await;
+                        // What else is waiting goes in the same turn, without
+                        // another pass through the select.
+                        for _ in 0..DRAIN {
+                            let Ok((n, client)) = self.socket.try_recv_from(&mut buf) else {
+                                break;
+                            };
+                            let datagram = Bytes::copy_from_slice(&buf[..n]);
+                            self.deliver(client, datagram, &ended_tx).await;
+                        }
                     }
                     // ICMP errors from earlier sends to clients show up
                     // here on some systems; the socket is still fine.

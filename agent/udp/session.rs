@@ -28,6 +28,10 @@ use crate::tap::{ConnMeta, TapKind, tell_all};
 /// Largest datagram a session reads from its upstream.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Client datagrams taken from the queue in one turn of the session's loop
+/// once one arrived (fewer wake-ups under load, still fair to upstream).
+const DRAIN: usize = 32;
+
 pub(super) struct SessionConfig {
     pub id: u64,
     /// Its place among the proxy's sessions, for reproducible draws.
@@ -159,16 +163,26 @@ impl Session {
         let idle = self.cfg.spec.idle_timeout;
         let mut last_seen = Instant::now();
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        // One idle timer for the session's life: it is moved only when it
+        // fires before the session is really idle, so a datagram costs the
+        // timer wheel nothing.
+        let idle_timer = tokio::time::sleep_until((last_seen + idle).into());
+        tokio::pin!(idle_timer);
         let reason = loop {
-            // Idle counts from the last datagram or the last one due out,
-            // so a held datagram is never cut off by the timer.
-            let latest_due = self.waiting.iter().map(|Reverse(d)| d.at).max();
-            let idle_at = latest_due.map_or(last_seen, |d| d.max(last_seen)) + idle;
             let next_due = self.waiting.peek().map(|Reverse(d)| d.at);
             tokio::select! {
                 _ = self.cfg.cancel.cancelled() => break CloseReason::Stopped,
-                _ = tokio::time::sleep_until(idle_at.into()) => break CloseReason::Idle,
-                _ = tokio::time::sleep_until(next_due.unwrap_or(idle_at).into()), if next_due.is_some() => {
+                _ = &mut idle_timer => {
+                    // Idle counts from the last datagram or the last one due
+                    // out, so a held datagram is never cut off by the timer.
+                    let latest_due = self.waiting.iter().map(|Reverse(d)| d.at).max();
+                    let idle_at = latest_due.map_or(last_seen, |d| d.max(last_seen)) + idle;
+                    if Instant::now() >= idle_at {
+                        break CloseReason::Idle;
+                    }
+                    idle_timer.as_mut().reset(idle_at.into());
+                }
+                _ = tokio::time::sleep_until(next_due.unwrap_or(last_seen).into()), if next_due.is_some() => {
                     self.send_due(Instant::now()).await;
                 }
                 Ok(()) = self.cfg.faults.changed() => self.refault(Instant::now()).await,
@@ -176,6 +190,11 @@ impl Session {
                     Some(d) => {
                         last_seen = Instant::now();
                         self.arrived(Direction::C2s, d, last_seen).await;
+                        // What queued meanwhile goes in the same turn.
+                        for _ in 0..DRAIN {
+                            let Ok(d) = rx.try_recv() else { break };
+                            self.arrived(Direction::C2s, d, last_seen).await;
+                        }
                     }
                     // The relay is gone: the proxy stopped.
                     None => break CloseReason::Stopped,
@@ -220,6 +239,11 @@ impl Session {
             Direction::C2s => &mut self.c2s,
             Direction::S2c => &mut self.s2c,
         };
+        if faults.pass_through() {
+            // No fault in this direction: straight out, no queue.
+            self.send_one(dir, &d).await;
+            return;
+        }
         let before = faults.counts();
         let out = faults.admit(d, now);
         // Counted live, so listings and metrics show loss as it happens.
@@ -271,13 +295,18 @@ impl Session {
             let Some(Reverse(d)) = self.waiting.pop() else {
                 break;
             };
-            let sent = match d.dir {
-                Direction::C2s => self.upstream.send(&d.payload).await,
-                Direction::S2c => self.cfg.listen.send_to(&d.payload, self.cfg.client).await,
-            };
-            if let Err(e) = sent {
-                self.send_failed(d.dir, &e);
-            }
+            self.send_one(d.dir, &d.payload).await;
+        }
+    }
+
+    /// Sends one datagram on its way: to the upstream, or to the client.
+    async fn send_one(&self, dir: Direction, payload: &Bytes) {
+        let sent = match dir {
+            Direction::C2s => self.upstream.send(payload).await,
+            Direction::S2c => self.cfg.listen.send_to(payload, self.cfg.client).await,
+        };
+        if let Err(e) = sent {
+            self.send_failed(dir, &e);
         }
     }
 

@@ -17,10 +17,10 @@ pub(crate) struct DatagramArgs {
     #[arg(long, value_name = "PCT", allow_hyphen_values = true, value_parser = parse_share, conflicts_with = "loss_bursts")]
     pub(crate) loss: Option<f64>,
     /// Loss in bursts, Gilbert-Elliott as netem's `loss gemodel p r 1-h
-    /// 1-k`: good-to-bad p, bad-to-good r (mean burst 1/r), loss in the
-    /// bad state 1-h [default: 100%] and in the good state 1-k [default:
-    /// 0%], e.g. 1%,25%
-    #[arg(long, value_name = "P,R[,1-H[,1-K]]", allow_hyphen_values = true, value_parser = parse_bursts)]
+    /// 1-k`: good-to-bad p, bad-to-good r (mean burst 1/r) [default: 1-p],
+    /// loss in the bad state 1-h [default: 100%] and in the good state 1-k
+    /// [default: 0%], e.g. 1%,25%
+    #[arg(long, value_name = "P[,R[,1-H[,1-K]]]", allow_hyphen_values = true, value_parser = parse_bursts)]
     pub(crate) loss_bursts: Option<GilbertElliott>,
     /// Share of datagrams sent twice: 1% or 0.01
     #[arg(long, value_name = "PCT", allow_hyphen_values = true, value_parser = parse_share)]
@@ -149,7 +149,7 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["--loss", "10"], "--loss"),
             (&["--loss", "-1%"], "--loss"),
-            (&["--loss-bursts", "1%"], "--loss-bursts"),
+            (&["--loss-bursts", "1%,2%,3%,4%,5%"], "--loss-bursts"),
             (&["--duplicate", "200%"], "--duplicate"),
             (&["--reorder", "5%:0"], "--reorder"),
             (&["--loss", "1%", "--loss-bursts", "1%,25%"], "--loss"),

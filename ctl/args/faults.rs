@@ -86,7 +86,7 @@ impl FaultArgs {
         if self.limit_data.is_some() {
             flags.push("--limit-data");
         }
-        // Replays of UDP sessions are not there yet: datagram faults too.
+        // A replay does not apply the datagram faults (a UDP proxy does).
         flags.extend(self.datagram.given());
         flags
     }

@@ -8,6 +8,10 @@
 //! netbench hold ADDR N SECS                         open N echo-checked connections, hold them
 //! netbench traffic ADDR CONNS RATE SECS [SIZE]      CONNS connections x RATE messages/s
 //! netbench watchers AGENT N SECS                    N Watch streams of transfers, never read
+//! netbench udpecho PORT                             UDP echo server (one thread)
+//! netbench udpsink PORT MAXSECS                     counts datagrams until 1 s without any
+//! netbench udpflood ADDR SOCKETS SECS [SIZE]        one thread, SOCKETS sockets, as fast as it can
+//! netbench udprtt ADDR SECS [SIZE]                  one socket, SIZE-byte datagram round trips
 //! ```
 //!
 //! Each prints one line of `key=value` pairs on stdout for the script to read
@@ -20,6 +24,7 @@ mod hold;
 mod percentile;
 mod pingpong;
 mod traffic;
+mod udp;
 mod watchers;
 
 use std::net::SocketAddr;
@@ -80,6 +85,19 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             size: num(5, "SIZE", Some(64.0))? as usize,
         }),
         "watchers" => watchers::run(addr(1)?, num(2, "N", None)? as usize, num(3, "SECS", None)?),
+        "udpecho" => udp::echo(num(1, "PORT", None)? as u16),
+        "udpsink" => udp::sink(num(1, "PORT", None)? as u16, num(2, "MAXSECS", None)?),
+        "udpflood" => udp::flood(
+            addr(1)?,
+            num(2, "SOCKETS", None)? as usize,
+            num(3, "SECS", None)?,
+            num(4, "SIZE", Some(64.0))? as usize,
+        ),
+        "udprtt" => udp::rtt(
+            addr(1)?,
+            num(2, "SECS", None)?,
+            num(3, "SIZE", Some(64.0))? as usize,
+        ),
         other => bail!("unknown subcommand {other:?}"),
     }
 }
