@@ -15,6 +15,11 @@
 #   b) round trip: `netbench udprtt`, one socket, one SIZE-byte datagram at
 #      a time through `netbench udpecho`, p50/p99 over S s, and what the
 #      proxy adds to DIRECT's p50
+#   c) replay lateness (not with --no-rec): `netbench udptraffic` runs 1,000
+#      sessions x 20 datagrams/s x 4 s through the recorded echo proxy, then
+#      `reelctl replay ID --mode timed` sends them again to the echo server;
+#      lateness p50/p99/max per datagram (actual - scheduled send) from the
+#      report, with the sessions opened and the datagrams missing
 # Medians of N repetitions (default 3). Prints a Markdown section on stdout
 # (progress on stderr) for docs/PERFORMANCE.md; nothing is written into the
 # docs. Everything runs on 127.0.0.1; each process started here leads its
@@ -35,7 +40,7 @@ PORT_BASE=24400
 REC=1
 BUILD=1
 BIN_DIR=""
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
         --secs) SECS=${2:?}; shift 2 ;;
@@ -55,6 +60,9 @@ WORK=$(mktemp -d /tmp/reel-bench-udp.XXXXXX)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_apt socat iproute2=ss python3
+# 1,000 replayed sessions and their generator need more descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+GEN_SESSIONS=1000 GEN_RATE=20 GEN_SECS=4
 if [ "$BUILD" = 1 ]; then
     log "building release binaries and netbench"
     timeout 1800 cargo build --release --quiet --bins --example netbench || die "cargo build --release failed"
@@ -154,6 +162,20 @@ if [ "$REC" = 1 ]; then
     ctl record stop "$ID" >/dev/null 2>&1
     SIZE_REC=$(du -sh "$WORK/data" 2>/dev/null | cut -f1)
     ctl record rm "$ID" >/dev/null 2>&1
+
+    log "c) record $GEN_SESSIONS sessions x $GEN_RATE datagrams/s for ${GEN_SECS}s, then replay them timed"
+    ID=$(ctl record start --label udp-replay --proxy echo) || die "record start failed"
+    out=$(timeout $((GEN_SECS + 60)) "$NB" udptraffic "$HOST:$P_REEL_ECHO" "$GEN_SESSIONS" "$GEN_RATE" "$GEN_SECS" "$SIZE" 2>&1)
+    log "  generator: $out"
+    ctl record stop "$ID" >/dev/null || die "record stop failed"
+    timeout $((GEN_SECS + 120)) "$BIN/reelctl" --json --timeout 30s -a "$HOST:$P_CTL" \
+        replay "$ID" --mode timed --target "$HOST:$P_ECHO" >"$WORK/replay.json" 2>"$WORK/replay.err"
+    read -r L50 L99 LMAX LN OPENED FAILED MISSING < <(python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))["results"][0]["data"]; l = d["lateness"]
+print(l["p50_us"], l["p99_us"], l["max_us"], l["samples"], d["opened"], d["failed"], d["datagrams_missing"])' "$WORK/replay.json" 2>/dev/null ||
+        echo "failed failed failed 0 0 0 -")
+    log "  replay lateness p50 $L50 µs p99 $L99 µs max $LMAX µs ($LN datagrams, $OPENED sessions opened, $FAILED failed, $MISSING datagrams missing)"
+    ctl record rm "$ID" >/dev/null 2>&1
 fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -172,3 +194,13 @@ Medians of $REPS repetitions.${SIZE_REC:+ The recording of the reel+rec row took
 |---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${ROWS[@]}")
 EOF2
+if [ "$REC" = 1 ]; then
+    cat <<EOF3
+
+c) replay of $GEN_SESSIONS recorded UDP sessions x $GEN_RATE datagrams/s x ${GEN_SECS} s, timed, into the echo server:
+
+| lateness p50 µs | p99 µs | max µs | datagrams timed | sessions opened | failed | datagrams missing |
+|---|---|---|---|---|---|---|
+| $L50 | $L99 | $LMAX | $LN | $OPENED | $FAILED | $MISSING |
+EOF3
+fi

@@ -12,6 +12,7 @@
 //! netbench udpsink PORT MAXSECS                     counts datagrams until 1 s without any
 //! netbench udpflood ADDR SOCKETS SECS [SIZE]        one thread, SOCKETS sockets, as fast as it can
 //! netbench udprtt ADDR SECS [SIZE]                  one socket, SIZE-byte datagram round trips
+//! netbench udptraffic ADDR SESSIONS RATE SECS [SIZE] as traffic, one UDP socket per session
 //! ```
 //!
 //! Each prints one line of `key=value` pairs on stdout for the script to read
@@ -83,6 +84,15 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             rate: num(3, "RATE", None)?,
             secs: num(4, "SECS", None)?,
             size: num(5, "SIZE", Some(64.0))? as usize,
+            udp: false,
+        }),
+        "udptraffic" => traffic::run(traffic::Options {
+            addr: addr(1)?,
+            conns: num(2, "SESSIONS", None)? as usize,
+            rate: num(3, "RATE", None)?,
+            secs: num(4, "SECS", None)?,
+            size: num(5, "SIZE", Some(64.0))? as usize,
+            udp: true,
         }),
         "watchers" => watchers::run(addr(1)?, num(2, "N", None)? as usize, num(3, "SECS", None)?),
         "udpecho" => udp::echo(num(1, "PORT", None)? as u16),

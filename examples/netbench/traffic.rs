@@ -1,6 +1,8 @@
 //! Many paced connections, for the replay (f) and delay (g) figures: CONNS
 //! connections each send RATE messages of SIZE bytes a second for SECS, on
-//! evenly spread phases, and read the echoes. Each message carries its send
+//! evenly spread phases, and read the echoes. With `udp`, each connection
+//! is a UDP socket connected to ADDR (a session at a UDP proxy) and each
+//! message one datagram (bench/udp.sh's replay figure). Each message carries its send
 //! instant, so the round trip of every message is known at the client.
 //! Prints `conns= sent= received= rtt_p50= rtt_p99= rtt_max=` (µs) and the
 //! generator's own send lateness (`send_late_p99=`, µs).
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
 use crate::percentile;
@@ -22,6 +24,26 @@ pub struct Options {
     pub rate: f64,
     pub secs: f64,
     pub size: usize,
+    /// Datagrams over UDP sockets instead of TCP connections.
+    pub udp: bool,
+}
+
+/// One generator connection.
+enum Link {
+    Tcp(TcpStream),
+    Udp(UdpSocket),
+}
+
+async fn open(addr: SocketAddr, udp: bool) -> std::io::Result<Link> {
+    if udp {
+        let s = UdpSocket::bind("127.0.0.1:0").await?;
+        s.connect(addr).await?;
+        Ok(Link::Udp(s))
+    } else {
+        let s = TcpStream::connect(addr).await?;
+        let _ = s.set_nodelay(true);
+        Ok(Link::Tcp(s))
+    }
 }
 
 /// Connects opened at once while setting up.
@@ -55,8 +77,8 @@ async fn generate(o: Options) -> anyhow::Result<()> {
         {
             streams.push(r?);
         }
-        let addr = o.addr;
-        connecting.spawn(async move { (i, TcpStream::connect(addr).await) });
+        let (addr, udp) = (o.addr, o.udp);
+        connecting.spawn(async move { (i, open(addr, udp).await) });
     }
     while let Some(r) = connecting.join_next().await {
         streams.push(r?);
@@ -72,7 +94,6 @@ async fn generate(o: Options) -> anyhow::Result<()> {
             failed += 1;
             continue;
         };
-        let _ = s.set_nodelay(true);
         let phase = start + period.mul_f64(i as f64 / o.conns as f64);
         tasks.spawn(conn(s, epoch, phase, period, count, o.size));
     }
@@ -101,21 +122,30 @@ async fn generate(o: Options) -> anyhow::Result<()> {
 
 /// One connection: a paced writer and a reader timing each echoed message.
 async fn conn(
-    s: TcpStream,
+    s: Link,
     epoch: Instant,
     phase: Instant,
     period: Duration,
     count: u64,
     size: usize,
 ) -> ConnResult {
-    let (mut r, mut w) = s.into_split();
+    let (mut r, mut w) = match s {
+        Link::Tcp(s) => {
+            let (r, w) = s.into_split();
+            (Reader::Tcp(r), Writer::Tcp(w))
+        }
+        Link::Udp(s) => {
+            let s = std::sync::Arc::new(s);
+            (Reader::Udp(s.clone()), Writer::Udp(s))
+        }
+    };
     let reader = async move {
         let mut rtt = Vec::with_capacity(count as usize);
-        let mut buf = vec![0u8; size];
+        let mut buf = vec![0u8; size.max(65_535)];
         let deadline = phase + period * count as u32 + DRAIN;
         while (rtt.len() as u64) < count {
-            let read = tokio::time::timeout_at(deadline.into(), r.read_exact(&mut buf));
-            let Ok(Ok(_)) = read.await else { break };
+            let read = tokio::time::timeout_at(deadline.into(), r.read(&mut buf, size));
+            let Ok(Ok(())) = read.await else { break };
             let mut ts = [0u8; 8];
             ts.copy_from_slice(&buf[..8]);
             let sent = epoch + Duration::from_nanos(u64::from_le_bytes(ts));
@@ -134,7 +164,7 @@ async fn conn(
             late.push((now - due).as_secs_f64() * 1e6);
             let ts = (now - epoch).as_nanos() as u64;
             msg[..8].copy_from_slice(&ts.to_le_bytes());
-            if w.write_all(&msg).await.is_err() {
+            if w.write(&msg).await.is_err() {
                 break;
             }
             sent += 1;
@@ -146,5 +176,37 @@ async fn conn(
         sent,
         rtt_us,
         late_us,
+    }
+}
+
+/// The reading side of a connection: a TCP half, or the UDP socket.
+enum Reader {
+    Tcp(tokio::net::tcp::OwnedReadHalf),
+    Udp(std::sync::Arc<UdpSocket>),
+}
+
+impl Reader {
+    /// Reads one message of `size` bytes (one datagram on UDP) into `buf`.
+    async fn read(&mut self, buf: &mut [u8], size: usize) -> std::io::Result<()> {
+        match self {
+            Reader::Tcp(r) => r.read_exact(&mut buf[..size]).await.map(|_| ()),
+            Reader::Udp(s) => s.recv(buf).await.map(|_| ()),
+        }
+    }
+}
+
+/// The writing side: a TCP half, or the UDP socket.
+enum Writer {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    Udp(std::sync::Arc<UdpSocket>),
+}
+
+impl Writer {
+    /// Sends one message (one datagram on UDP).
+    async fn write(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        match self {
+            Writer::Tcp(w) => w.write_all(msg).await,
+            Writer::Udp(s) => s.send(msg).await.map(|_| ()),
+        }
     }
 }
