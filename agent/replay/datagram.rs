@@ -10,11 +10,10 @@
 use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::net::UdpSocket;
 
-use super::reader::{ReadOutcome, Reader, pull_expected};
+use super::reader::{ReadOutcome, Reader};
 use super::report::ConnReport;
 use super::verifier::Verify;
 
@@ -109,32 +108,12 @@ pub(super) fn settle(report: &mut ConnReport, o: &ReadOutcome) {
 /// Receives datagrams until `cancel` or a socket error other than a
 /// refusal (counted, then reading goes on).
 pub(super) async fn recv_loop(socket: Arc<UdpSocket>, me: Reader) -> ReadOutcome {
-    let Reader {
-        inbound,
-        mut expected,
-        observer,
-        units: tx,
-        mut s2c,
-        progress,
-        cancel,
-    } = me;
-    let mut out = ReadOutcome {
-        inbound,
-        bytes: 0,
-        eof: None,
-        error: None,
-        datagrams: 0,
-        refused: 0,
-    };
+    let (mut out, mut side) = me.start();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        if let Some(rx) = &mut expected
-            && !pull_expected(&mut out.inbound, rx, &cancel, false).await
-        {
-            expected = None;
-        }
+        side.before_read(&mut out).await;
         let n = tokio::select! {
-            _ = cancel.cancelled() => break,
+            _ = side.cancel.cancelled() => break,
             r = socket.recv(&mut buf) => match r {
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
@@ -149,30 +128,11 @@ pub(super) async fn recv_loop(socket: Arc<UdpSocket>, me: Reader) -> ReadOutcome
         };
         out.bytes += n as u64;
         out.datagrams += 1;
-        if let Some(spec) = s2c.active() {
-            let delay = s2c.draw_delay(&spec);
-            let release = s2c.release(crate::timer::now(), delay);
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(release)) => {}
-            }
+        if !side.received(&mut out, &buf[..n]).await {
+            break;
         }
-        progress
-            .bytes_received
-            .fetch_add(n as u64, Ordering::Relaxed);
-        out.inbound.received(&buf[..n]);
-        let units = out.inbound.units();
-        if let Some(o) = &observer {
-            o(Some(units));
-        }
-        tx.send_replace(units);
     }
-    tx.send_modify(|_| {});
-    drop(tx);
-    if let Some(rx) = &mut expected {
-        pull_expected(&mut out.inbound, rx, &cancel, true).await;
-    }
-    out
+    side.finish(out).await
 }
 
 #[cfg(test)]

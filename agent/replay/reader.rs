@@ -61,39 +61,106 @@ pub(super) struct Reader {
     pub cancel: CancellationToken,
 }
 
+/// What every read of a reader goes through, TCP bytes or UDP datagrams
+/// alike: the recorded data the verifier needs before the read, the s2c
+/// delay, the counting and publishing after it, and the end.
+pub(super) struct ReadSide {
+    expected: Option<Expected>,
+    observer: Option<Observer>,
+    tx: watch::Sender<u64>,
+    s2c: DirFaults,
+    progress: Arc<Progress>,
+    pub(super) cancel: CancellationToken,
+}
+
+impl Reader {
+    /// The outcome to fill in, and what each read goes through.
+    pub(super) fn start(self) -> (ReadOutcome, ReadSide) {
+        let out = ReadOutcome {
+            inbound: self.inbound,
+            bytes: 0,
+            eof: None,
+            error: None,
+            datagrams: 0,
+            refused: 0,
+        };
+        let side = ReadSide {
+            expected: self.expected,
+            observer: self.observer,
+            tx: self.units,
+            s2c: self.s2c,
+            progress: self.progress,
+            cancel: self.cancel,
+        };
+        (out, side)
+    }
+}
+
+impl ReadSide {
+    /// Before a read: hands the verifier the recorded data it needs.
+    pub(super) async fn before_read(&mut self, out: &mut ReadOutcome) {
+        if let Some(rx) = &mut self.expected
+            && !pull_expected(&mut out.inbound, rx, &self.cancel, false).await
+        {
+            self.expected = None;
+        }
+    }
+
+    /// After a read of `data`: counted as received only once its s2c delay
+    /// has passed (as a client behind a slow link sees it), then handed to
+    /// `Inbound` and its units published. False when cancelled meanwhile.
+    pub(super) async fn received(&mut self, out: &mut ReadOutcome, data: &[u8]) -> bool {
+        if let Some(spec) = self.s2c.active() {
+            let delay = self.s2c.draw_delay(&spec);
+            let release = self.s2c.release(crate::timer::now(), delay);
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(release)) => {}
+            }
+        }
+        self.progress
+            .bytes_received
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        out.inbound.received(data);
+        let units = out.inbound.units();
+        if let Some(o) = &self.observer {
+            o(Some(units));
+        }
+        self.tx.send_replace(units);
+        true
+    }
+
+    /// Reading is over: the waits wake (no more units will come), the
+    /// causal gates hear of a server that closed, and the verifier gets
+    /// every recorded piece still to compare.
+    pub(super) async fn finish(mut self, mut out: ReadOutcome) -> ReadOutcome {
+        if out.eof.is_some()
+            && let Some(o) = &self.observer
+        {
+            o(None);
+        }
+        self.tx.send_modify(|_| {});
+        drop(self.tx);
+        if let Some(rx) = &mut self.expected {
+            pull_expected(&mut out.inbound, rx, &self.cancel, true).await;
+        }
+        out
+    }
+}
+
 /// Reads until the server closes, an error, or `cancel`.
 pub(super) async fn read_loop(mut socket: OwnedReadHalf, me: Reader) -> ReadOutcome {
-    let Reader {
-        inbound,
-        mut expected,
-        observer,
-        units: tx,
-        mut s2c,
-        progress,
-        cancel,
-    } = me;
-    let mut out = ReadOutcome {
-        inbound,
-        bytes: 0,
-        eof: None,
-        error: None,
-        datagrams: 0,
-        refused: 0,
-    };
+    let (mut out, mut side) = me.start();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut total = 0u64;
     loop {
         buf.clear();
-        if let Some(rx) = &mut expected
-            && !pull_expected(&mut out.inbound, rx, &cancel, false).await
-        {
-            expected = None;
-        }
-        if cancel.is_cancelled() {
+        side.before_read(&mut out).await;
+        if side.cancel.is_cancelled() {
             break;
         }
         let n = tokio::select! {
-            _ = cancel.cancelled() => break,
+            _ = side.cancel.cancelled() => break,
             r = socket.read_buf(&mut buf) => match r {
                 Ok(n) => n,
                 Err(e) => {
@@ -108,38 +175,11 @@ pub(super) async fn read_loop(mut socket: OwnedReadHalf, me: Reader) -> ReadOutc
         }
         total += n as u64;
         out.bytes = total;
-        // Server-side latency: the bytes count as received only once
-        // their delay has passed, as a client behind a slow link sees.
-        if let Some(spec) = s2c.active() {
-            let delay = s2c.draw_delay(&spec);
-            let release = s2c.release(crate::timer::now(), delay);
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(release)) => {}
-            }
+        if !side.received(&mut out, &buf[..n]).await {
+            break;
         }
-        progress
-            .bytes_received
-            .fetch_add(n as u64, Ordering::Relaxed);
-        out.inbound.received(&buf[..n]);
-        let units = out.inbound.units();
-        if let Some(o) = &observer {
-            o(Some(units));
-        }
-        tx.send_replace(units);
     }
-    // Wake any waiter: no more bytes will come.
-    if out.eof.is_some()
-        && let Some(o) = &observer
-    {
-        o(None);
-    }
-    tx.send_modify(|_| {});
-    drop(tx);
-    if let Some(rx) = &mut expected {
-        pull_expected(&mut out.inbound, rx, &cancel, true).await;
-    }
-    out
+    side.finish(out).await
 }
 
 /// Hands the verifier the recorded chunks it needs to compare what it
