@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,32 +34,6 @@ const BATCH_BYTES: usize = 32 * 1024;
 fn only(out: &CtlOutput) -> serde_json::Value {
     out.assert_code(0);
     ok_data(out).remove(0)
-}
-
-/// `reelctl proxy start --udp` with `flags`; the JSON of the proxy.
-async fn start_udp(
-    agent: &str,
-    upstream: SocketAddr,
-    name: &str,
-    flags: &[&str],
-) -> serde_json::Value {
-    let up = upstream.to_string();
-    let mut args = vec![
-        "-a",
-        agent,
-        "--json",
-        "proxy",
-        "start",
-        "--udp",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &up,
-        "--name",
-        name,
-    ];
-    args.extend_from_slice(flags);
-    only(&reelctl_async(&args).await)
 }
 
 /// The proxy as `reelctl --json proxy ls` lists it.
@@ -193,7 +166,7 @@ async fn loss_with_a_seed_is_binomial_and_a_second_proxy_loses_the_same_datagram
     let n = 20_000u32;
     let mut runs = Vec::new();
     for name in ["first", "second"] {
-        let p = start_udp(
+        let p = start_udp_with(
             &a,
             echo,
             name,
@@ -244,7 +217,7 @@ async fn duplication_and_reordering_are_counted_as_the_client_sees_them() {
     let a = agent.addr_str();
     let mut ctl = agent.client().await;
     let echo = udp_echo_server().await;
-    let p = start_udp(
+    let p = start_udp_with(
         &a,
         echo,
         "game",
@@ -333,7 +306,7 @@ async fn a_bandwidth_cap_queues_in_order_then_drops_and_counts() {
     let echo = udp_echo_server().await;
     // 200 kB/s, 1,000-byte datagrams: 65 go at once (the 64 KiB burst),
     // 1,000 more may wait, 5 ms apart; 3,000 are sent faster than that.
-    let p = start_udp(
+    let p = start_udp_with(
         &a,
         echo,
         "slow",
@@ -368,7 +341,7 @@ async fn faults_set_and_clear_change_a_running_session() {
     let a = agent.addr_str();
     let mut ctl = agent.client().await;
     let echo = udp_echo_server().await;
-    let p = start_udp(&a, echo, "live", &[]).await;
+    let p = start_udp_with(&a, echo, "live", &[]).await;
     let mut client = Client::new(p["listen"].as_str().unwrap()).await;
     let wait_back = |client: &Client, k: usize| {
         let got = client.got.clone();
@@ -428,21 +401,7 @@ async fn tcp_only_fields_are_refused_on_udp_and_datagram_fields_on_tcp_by_name()
     let up = echo.to_string();
     let udp_start = |flags: &'static [&'static str]| {
         let (a, up) = (a.clone(), up.clone());
-        async move {
-            let mut args = vec![
-                "-a",
-                &a,
-                "proxy",
-                "start",
-                "--udp",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &up,
-            ];
-            args.extend_from_slice(flags);
-            reelctl_async(&args).await
-        }
+        async move { udp_proxy_start(&a, &up, flags).await }
     };
     for (flags, field) in [
         (&["--black-hole"][..], "black_hole"),
@@ -537,7 +496,7 @@ async fn a_udp_profile_comes_back_after_a_restart() {
     let data = dir.path().join("data");
     let mut agent = AgentProc::start("127.0.0.1", &data);
     let echo = udp_echo_server().await;
-    start_udp(
+    start_udp_with(
         &agent.addr_str(),
         echo,
         "voice",

@@ -146,21 +146,7 @@ async fn a_taken_name_and_a_tcp_idle_timeout_are_refused_clearly() {
     let up = echo.to_string();
     let start = |extra: &'static [&'static str]| {
         let (a, up) = (a.clone(), up.clone());
-        async move {
-            let mut args = vec![
-                "-a",
-                &a,
-                "proxy",
-                "start",
-                "--udp",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &up,
-            ];
-            args.extend_from_slice(extra);
-            reelctl_async(&args).await
-        }
+        async move { udp_proxy_start(&a, &up, extra).await }
     };
     start(&["--name", "game"]).await.assert_code(0);
     let twice = start(&["--name", "game"]).await;

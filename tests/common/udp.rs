@@ -18,33 +18,45 @@ pub fn only(out: &CtlOutput) -> serde_json::Value {
     ok_data(out).remove(0)
 }
 
-/// `reelctl proxy start --udp` on `agent`, relaying to `upstream`: its JSON.
+/// `reelctl proxy start --udp --listen 127.0.0.1:0 --upstream UPSTREAM` on
+/// `agent`, then `flags`; the output as it came.
+pub async fn udp_proxy_start(agent: &str, upstream: &str, flags: &[&str]) -> CtlOutput {
+    let mut args = vec![
+        "-a",
+        agent,
+        "proxy",
+        "start",
+        "--udp",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+    ];
+    args.extend_from_slice(flags);
+    reelctl_async(&args).await
+}
+
+/// A UDP proxy named `name` on `agent`, relaying to `upstream`, with `flags`
+/// after the name: its JSON.
+pub async fn start_udp_with(
+    agent: &str,
+    upstream: SocketAddr,
+    name: &str,
+    flags: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["--json", "--name", name];
+    args.extend_from_slice(flags);
+    only(&udp_proxy_start(agent, &upstream.to_string(), &args).await)
+}
+
+/// A UDP proxy named `name` with an idle timeout: its JSON.
 pub async fn start_udp_proxy(
     agent: &str,
     upstream: SocketAddr,
     name: &str,
     idle_timeout: &str,
 ) -> serde_json::Value {
-    let upstream = upstream.to_string();
-    only(
-        &reelctl_async(&[
-            "-a",
-            agent,
-            "--json",
-            "proxy",
-            "start",
-            "--udp",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--name",
-            name,
-            "--idle-timeout",
-            idle_timeout,
-        ])
-        .await,
-    )
+    start_udp_with(agent, upstream, name, &["--idle-timeout", idle_timeout]).await
 }
 
 /// A client socket connected to `to`.
