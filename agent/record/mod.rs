@@ -12,6 +12,7 @@ mod policy;
 mod quota;
 mod recorder;
 mod start;
+mod syncer;
 mod upload;
 
 pub use catalog::{AgentIdentity, RECORDING_EXT, RecordingMeters, Recordings};

@@ -19,15 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
-use tracing::{error, info};
+use tracing::info;
 
 use super::error::RecordError;
 use super::frames::frames_for;
 use super::policy::{Pending, Policy, WriteStep};
 use super::quota::Quota;
-use crate::format::{Finished, Footer, Frame, FrameBody, RecordingWriter, Sink, Summary};
+use super::syncer::Syncer;
+use crate::format::{Finished, Footer, FormatError, RecordingWriter, Sink, Summary};
 use crate::record::info::time_to_unix_ns;
 use crate::tap::{Intake, Tap, TapKind, TapMsg};
+use ending::Ending;
 
 pub use super::policy::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
 
@@ -92,6 +94,9 @@ impl LiveFigures {
 /// How a recorder thread ended, sent to whoever asked it to stop.
 pub(crate) type StopReply = Result<Footer, RecordError>;
 
+/// Told once if a recording ends early, with why (publishes the event).
+pub(crate) type OnFailure = Box<dyn FnOnce(&RecordError) + Send>;
+
 /// Everything the recorder thread owns.
 pub(crate) struct Recorder<S: Sink> {
     pub writer: RecordingWriter<S>,
@@ -107,8 +112,11 @@ pub(crate) struct Recorder<S: Sink> {
     /// Disk quota and free-space floor.
     pub quota: Arc<Quota>,
     /// Called once if the recording ends early, with why (publishes the event).
-    pub on_failure: Box<dyn FnOnce(&RecordError) + Send>,
+    pub on_failure: OnFailure,
     pub id: String,
+    /// Makes the file durable beside the writer; `None` syncs in line (a
+    /// sink that is not a file, or a thread that could not start).
+    pub syncer: Option<Syncer>,
 }
 
 pub(crate) fn open_sink(file: File) -> BufWriter<File> {
@@ -154,6 +162,7 @@ impl<S: Sink> Recorder<S> {
             quota,
             on_failure,
             id,
+            syncer,
         } = self;
         let mut state = State::Writing(writer);
         let mut policy = Policy::new(Instant::now());
@@ -209,7 +218,7 @@ impl<S: Sink> Recorder<S> {
             let outcome = record_one(writer, tap, &mut policy, &quota, &live, start, &mut books)
                 .and_then(|()| {
                     let p = pending(writer);
-                    carry_out(writer, policy.step(Instant::now(), p))
+                    carry_out(writer, policy.step(Instant::now(), p), syncer.as_ref())
                 });
             if writer.staged_bytes() == 0 {
                 // Written: the proxies may queue as much again, while the
@@ -221,21 +230,29 @@ impl<S: Sink> Recorder<S> {
             books.counted = position;
             live.publish(writer.summary(), position);
             if let Err(why) = outcome {
-                error!(recording = %id, reason = %why, "recording ended early; the proxies keep forwarding");
-                live.failed.store(true, Ordering::Relaxed);
-                *live.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
-                if let State::Writing(writer) =
-                    std::mem::replace(&mut state, State::Ended(Err(why.clone())))
-                {
-                    state = State::Ended(end_early(writer, why.clone(), &quota, books.counted));
-                }
-                if let Some(f) = on_failure.take() {
-                    f(&why);
-                }
+                let ends = Ending {
+                    id: &id,
+                    live: &live,
+                    quota: &quota,
+                    counted: books.counted,
+                };
+                state = ends.fail(state, why, &mut on_failure);
             }
         };
 
         budget.close();
+        // The sync in flight ends before the footer's own, in line.
+        if let Some(Err(e)) = syncer.map(Syncer::finish)
+            && matches!(state, State::Writing(_))
+        {
+            let ends = Ending {
+                id: &id,
+                live: &live,
+                quota: &quota,
+                counted: books.counted,
+            };
+            state = ends.fail(state, RecordError::write(e.into()), &mut on_failure);
+        }
         let result = match state {
             State::Ended(outcome) => outcome,
             State::Writing(writer) => {
@@ -293,46 +310,19 @@ fn record_one<S: Sink>(
 fn carry_out<S: Sink>(
     writer: &mut RecordingWriter<S>,
     step: Option<WriteStep>,
+    syncer: Option<&Syncer>,
 ) -> Result<(), RecordError> {
-    let r = match step {
-        None | Some(WriteStep::Stage) => Ok(()),
-        Some(WriteStep::Write) => writer.write_staged(),
-        Some(WriteStep::Flush) => writer.flush(),
-        Some(WriteStep::Sync) => writer.sync(),
+    let r = match (step, syncer) {
+        (None | Some(WriteStep::Stage), _) => Ok(()),
+        (Some(WriteStep::Write), _) => writer.write_staged(),
+        (Some(WriteStep::Flush), _) => writer.flush(),
+        // Handed to the OS here; made durable beside the writer.
+        (Some(WriteStep::Sync), Some(s)) => writer
+            .flush()
+            .and_then(|()| s.request().map_err(FormatError::from)),
+        (Some(WriteStep::Sync), None) => writer.sync(),
     };
     r.map_err(RecordError::write)
-}
-
-/// Ends a recording that cannot go on: a marker saying why, then the footer
-/// (with the reason as its error), so the file reads as complete up to here.
-/// On a full disk these writes may fail too; the file then reads back as
-/// recovered, up to its last complete frame.
-fn end_early<S: Sink>(
-    mut writer: RecordingWriter<S>,
-    why: RecordError,
-    quota: &Quota,
-    counted: u64,
-) -> StopReply {
-    let ts = writer.summary().last_ts_ns;
-    let marker = Frame {
-        conn: 0,
-        ts_ns: ts,
-        body: FrameBody::Annotation {
-            text: format!("recording ended: {why}"),
-        },
-    };
-    let _ = writer.write_frame(&marker);
-    let ended = time_to_unix_ns(SystemTime::now());
-    match writer.finish_sized(ended, "ended early", Some(why.to_string())) {
-        Ok(Finished { footer, size, .. }) => {
-            quota.add(size.saturating_sub(counted));
-            Ok(footer)
-        }
-        Err(e) => Err(RecordError::FooterAfter {
-            why: Box::new(why),
-            footer: Arc::new(e),
-        }),
-    }
 }
 
 /// Sends a `Tick` every `RECORDER_FLUSH_INTERVAL` so an idle recorder still
@@ -361,5 +351,6 @@ pub(crate) async fn stop(
     outcome.await.map_err(|_| RecordError::NoReply)?
 }
 
+mod ending;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use super::error::RecordError;
 use super::files::create_file;
 use super::info::{RecordingInfo, time_to_unix_ns};
 use super::recorder::{self, LiveFigures, Recorder};
+use super::syncer::Syncer;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, RecordingPhase};
 use crate::format::{Header, ProxyMeta, RecordingWriter};
@@ -117,6 +118,8 @@ impl Recordings {
         };
         let path = self.path_of(&id);
         let file = create_file(&path)?;
+        // A second descriptor of the file, for the syncs beside the writer.
+        let for_sync = file.try_clone();
         let writer = match RecordingWriter::new(recorder::open_sink(file), &header) {
             Ok(w) => w,
             Err(source) => {
@@ -159,7 +162,14 @@ impl Recordings {
                 );
             })
         };
+        let syncer = for_sync
+            .and_then(|f| Syncer::spawn(&id, move || f.sync_data()))
+            .inspect_err(|e| {
+                warn!(recording = %id, error = %e, "syncing in line: no background sync");
+            })
+            .ok();
         let rec = Recorder {
+            syncer,
             writer,
             rx,
             budget,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::*;
-use crate::format::{Direction, End, Header, Next, ProxyMeta, RecordingReader};
+use crate::format::{Direction, End, Frame, FrameBody, Header, Next, ProxyMeta, RecordingReader};
 use crate::record::quota::DiskLimits;
 use crate::tap::{self, ConnMeta, TAP_QUEUE_BYTES};
 
@@ -104,6 +104,11 @@ struct Running {
 }
 
 fn run(sink: Model, quota: Arc<Quota>) -> Running {
+    run_synced(sink, quota, None)
+}
+
+/// As `run`, with the periodic syncs made by `syncer`.
+fn run_synced(sink: Model, quota: Arc<Quota>, syncer: Option<Syncer>) -> Running {
     let (tap, rx, budget) = tap::queue("rec-model");
     let (outcome_tx, outcome) = oneshot::channel();
     let live = Arc::new(LiveFigures::default());
@@ -122,6 +127,7 @@ fn run(sink: Model, quota: Arc<Quota>) -> Running {
             Box::new(move |e: &RecordError| failures.lock().unwrap().push(e.to_string()))
         },
         id: "rec-model".into(),
+        syncer,
     };
     let thread = std::thread::spawn(move || rec.run());
     Running {
@@ -337,4 +343,37 @@ fn first_sight_of_a_connection_writes_its_open() {
     let frames = frames_for(&tap, start, &mut known, &mut last);
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].ts_ns, 5_000_000);
+}
+
+#[test]
+fn a_background_sync_that_fails_ends_the_recording_with_its_error() {
+    let syncer =
+        Syncer::spawn("model", || Err(std::io::Error::other("EIO from the disk"))).unwrap();
+    let sink = Model::new(usize::MAX, usize::MAX);
+    let running = run_synced(sink.clone(), unlimited(), Some(syncer));
+    let conn = meta(1, running.start);
+    let send = |i: u8| {
+        let kind = TapKind::Data(Direction::C2s, Bytes::from(vec![i; 100]));
+        running
+            .rt
+            .block_on(running.tap.send(&conn, Instant::now(), kind));
+    };
+    send(0);
+    // Past the sync interval, the next chunk makes the recorder ask for a
+    // sync; the thread's failure then ends the recording.
+    std::thread::sleep(RECORDER_SYNC_INTERVAL + Duration::from_millis(200));
+    send(1);
+    let (outcome, live, failures) = running.send_and_stop(0, 1);
+    // Ended early, as after a failed write: the footer says why.
+    let footer = outcome.expect("the file is closed with a footer");
+    let error = footer.error.unwrap_or_default();
+    assert!(error.contains("EIO from the disk"), "{error}");
+    assert_eq!(footer.end_reason, "ended early");
+    assert_eq!(failures.len(), 1, "told once: {failures:?}");
+    assert!(live.failed.load(Ordering::Relaxed));
+    // Everything handed over before is in the file, which ends cleanly
+    // with the reason.
+    let (data, end) = read_back(&sink.bytes());
+    assert_eq!(data.len(), 2);
+    assert!(matches!(end, End::Complete(_)), "{end:?}");
 }
