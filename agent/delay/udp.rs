@@ -16,7 +16,8 @@ use crate::domain::Direction;
 use crate::error::Result;
 use crate::faults::datagram::DatagramSpec;
 use crate::host_port;
-use crate::udp::{CloseReason, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
+use crate::tap::ConnMeta;
+use crate::udp::{CloseReason, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
 
 /// A UDP delay proxy that is listening.
 pub struct UdpDelayProxy {
@@ -62,11 +63,11 @@ impl UdpDelayProxy {
 struct Log;
 
 impl UdpObserver for Log {
-    fn session_opened(&self, s: &SessionInfo) {
+    fn session_opened(&self, s: &ConnMeta) {
         info!("{} > {} session opened", s.client, s.upstream);
     }
 
-    fn session_closed(&self, s: &SessionInfo, reason: CloseReason, t: SessionTotals) {
+    fn session_closed(&self, s: &ConnMeta, reason: CloseReason, t: SessionTotals) {
         info!(
             "{} > {} session closed ({}): {} datagrams c2s, {} s2c",
             s.client,
@@ -77,7 +78,7 @@ impl UdpObserver for Log {
         );
     }
 
-    fn datagram(&self, s: &SessionInfo, dir: Direction, payload: &Bytes) {
+    fn datagram(&self, s: &ConnMeta, dir: Direction, payload: &Bytes) {
         let (from, to) = match dir {
             Direction::C2s => (s.client, s.upstream),
             Direction::S2c => (s.upstream, s.client),

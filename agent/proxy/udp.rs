@@ -18,9 +18,7 @@ use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::format::ProxyMeta;
 use crate::tap::{ConnMeta, Tap, TapTable};
-use crate::udp::{
-    CloseReason, FaultPlan, SessionInfo, SessionTotals, UdpObserver, UdpProxy, UdpSpec,
-};
+use crate::udp::{CloseReason, FaultPlan, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
 
 /// A running UDP proxy.
 pub struct UdpRunning {
@@ -239,7 +237,7 @@ struct Publisher {
 }
 
 impl UdpObserver for Publisher {
-    fn session_opened(&self, s: &SessionInfo) {
+    fn session_opened(&self, s: &ConnMeta) {
         self.bus.publish(
             Some(&self.proxy),
             EventBody::ConnectionOpened {
@@ -250,7 +248,7 @@ impl UdpObserver for Publisher {
         );
     }
 
-    fn session_closed(&self, s: &SessionInfo, reason: CloseReason, t: SessionTotals) {
+    fn session_closed(&self, s: &ConnMeta, reason: CloseReason, t: SessionTotals) {
         self.bus.publish(
             Some(&self.proxy),
             EventBody::ConnectionClosed {
@@ -265,7 +263,7 @@ impl UdpObserver for Publisher {
         );
     }
 
-    fn datagram(&self, s: &SessionInfo, dir: Direction, payload: &Bytes) {
+    fn datagram(&self, s: &ConnMeta, dir: Direction, payload: &Bytes) {
         self.bus.publish(
             Some(&self.proxy),
             EventBody::Transfer {

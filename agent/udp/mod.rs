@@ -13,7 +13,7 @@ mod session;
 mod spec;
 
 pub use counters::{UdpCounters, UdpTotals};
-pub use observer::{CloseReason, NoObserver, SessionInfo, SessionTotals, UdpObserver};
+pub use observer::{CloseReason, NoObserver, SessionTotals, UdpObserver};
 pub use relay::UdpProxy;
 pub use spec::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, FaultPlan, UdpSpec};
 

@@ -1,24 +1,15 @@
 //! How the agent hears of a UDP proxy's sessions and datagrams. The relay
 //! calls these on its own tasks, so they must be cheap and never block:
-//! publishing an event is one `try_send`, a recording tap one queue push.
+//! publishing an event is one `try_send`. A session is named by the same
+//! `ConnMeta` its recordings see (recordings are fed through the proxy's
+//! `TapTable`, not through this).
 
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::domain::Direction;
-
-/// One session, as events and recordings name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// Unique within the agent (see `UdpSpec::session_ids`), in the order
-    /// sessions opened.
-    pub id: u64,
-    pub client: SocketAddr,
-    pub upstream: SocketAddr,
-    pub opened_at: SystemTime,
-}
+use crate::tap::ConnMeta;
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +40,10 @@ pub struct SessionTotals {
 }
 
 pub trait UdpObserver: Send + Sync + 'static {
-    fn session_opened(&self, _session: &SessionInfo) {}
-    fn session_closed(&self, _session: &SessionInfo, _reason: CloseReason, _totals: SessionTotals) {
-    }
+    fn session_opened(&self, _session: &ConnMeta) {}
+    fn session_closed(&self, _session: &ConnMeta, _reason: CloseReason, _totals: SessionTotals) {}
     /// A datagram as it arrived, before faults (what a recording keeps).
-    fn datagram(&self, _session: &SessionInfo, _dir: Direction, _payload: &Bytes) {}
+    fn datagram(&self, _session: &ConnMeta, _dir: Direction, _payload: &Bytes) {}
 }
 
 /// For a proxy nobody watches.

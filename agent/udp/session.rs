@@ -9,7 +9,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::counters::UdpCounters;
-use super::observer::{CloseReason, SessionInfo, SessionTotals, UdpObserver};
+use super::observer::{CloseReason, SessionTotals, UdpObserver};
 use super::spec::{FaultPlan, UdpSpec};
 use crate::domain::{Direction, Transport};
 use crate::faults::datagram::DatagramFaults;
@@ -74,7 +74,6 @@ impl Ord for Due {
 
 pub(super) struct Session {
     cfg: SessionConfig,
-    info: SessionInfo,
     /// The session as recordings see it (a UDP connection).
     meta: Arc<ConnMeta>,
     upstream: UdpSocket,
@@ -128,26 +127,19 @@ impl Session {
         if let Err(e) = socket.connect(upstream).await {
             return Err((cfg, e.to_string()));
         }
-        let info = SessionInfo {
-            id: cfg.id,
-            client: cfg.client,
-            upstream,
-            opened_at: SystemTime::now(),
-        };
         let mut cfg = cfg;
         let plan = *cfg.faults.borrow_and_update();
         let seed = plan.seed;
         let c2s = DatagramFaults::new(plan.c2s, rng(seed, cfg.ordinal, stream_of(Direction::C2s)));
         let s2c = DatagramFaults::new(plan.s2c, rng(seed, cfg.ordinal, stream_of(Direction::S2c)));
-        cfg.observer.session_opened(&info);
         let mut meta = ConnMeta::new(cfg.id, cfg.spec.proxy_id.clone(), cfg.client, upstream);
         meta.transport = Transport::Udp;
         let meta = Arc::new(meta);
+        cfg.observer.session_opened(&meta);
         let taps = cfg.spec.taps.register(&meta);
         tell_all(&taps, &meta, meta.opened, || TapKind::Open).await;
         Ok(Session {
             cfg,
-            info,
             meta,
             upstream: socket,
             c2s,
@@ -222,17 +214,11 @@ impl Session {
     async fn arrived(&mut self, dir: Direction, d: Bytes, now: Instant) {
         self.cfg.counters.relayed(dir, d.len());
         match dir {
-            Direction::C2s => {
-                self.totals.datagrams_c2s += 1;
-                self.totals.bytes_c2s += d.len() as u64;
-            }
-            Direction::S2c => {
-                self.totals.datagrams_s2c += 1;
-                self.totals.bytes_s2c += d.len() as u64;
-            }
+            Direction::C2s => self.totals.datagrams_c2s += 1,
+            Direction::S2c => self.totals.datagrams_s2c += 1,
         }
         self.meta.add_bytes(dir, d.len() as u64);
-        self.cfg.observer.datagram(&self.info, dir, &d);
+        self.cfg.observer.datagram(&self.meta, dir, &d);
         let taps = self.cfg.spec.taps.taps();
         tell_all(&taps, &self.meta, now, || TapKind::Datagram(dir, d.clone())).await;
         let faults = match dir {
@@ -350,8 +336,10 @@ impl Session {
             .sessions_active
             .fetch_sub(1, Ordering::Relaxed);
         self.totals.duration = opened.elapsed();
+        self.totals.bytes_c2s = self.meta.bytes_c2s();
+        self.totals.bytes_s2c = self.meta.bytes_s2c();
         self.cfg
             .observer
-            .session_closed(&self.info, reason, self.totals);
+            .session_closed(&self.meta, reason, self.totals);
     }
 }

@@ -15,25 +15,26 @@ use tokio::time::timeout;
 use super::*;
 use crate::domain::Direction;
 use crate::faults::datagram::{DatagramSpec, Loss};
+use crate::tap::ConnMeta;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// What the observer heard, in order.
 #[derive(Default)]
 struct Heard {
-    opened: Mutex<Vec<SessionInfo>>,
+    opened: Mutex<Vec<u64>>,
     closed: Mutex<Vec<(u64, CloseReason, SessionTotals)>>,
     datagrams: Mutex<Vec<(u64, Direction, Bytes)>>,
 }
 
 impl UdpObserver for Heard {
-    fn session_opened(&self, s: &SessionInfo) {
-        self.opened.lock().unwrap().push(s.clone());
+    fn session_opened(&self, s: &ConnMeta) {
+        self.opened.lock().unwrap().push(s.id);
     }
-    fn session_closed(&self, s: &SessionInfo, reason: CloseReason, totals: SessionTotals) {
+    fn session_closed(&self, s: &ConnMeta, reason: CloseReason, totals: SessionTotals) {
         self.closed.lock().unwrap().push((s.id, reason, totals));
     }
-    fn datagram(&self, s: &SessionInfo, dir: Direction, payload: &Bytes) {
+    fn datagram(&self, s: &ConnMeta, dir: Direction, payload: &Bytes) {
         self.datagrams
             .lock()
             .unwrap()
@@ -159,7 +160,7 @@ async fn an_idle_session_ends_and_says_so_and_a_new_one_opens_after() {
     assert_eq!(&buf[..n], b"again");
     let t = p.counters.totals();
     assert_eq!((t.sessions_total, t.sessions_active), (2, 1));
-    assert_eq!(heard.opened.lock().unwrap()[1].id, 2);
+    assert_eq!(heard.opened.lock().unwrap()[1], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
