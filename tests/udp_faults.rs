@@ -3,8 +3,8 @@
 //! the binomial interval and the same datagrams lost by a second proxy,
 //! duplication and reordering counted exactly as the client sees them, a
 //! bandwidth cap that queues then drops, live `faults set`/`clear` on a
-//! running session, TCP-only fields refused by name (and the datagram
-//! fields on TCP), and the profile kept across a restart.
+//! running session. Which fields a UDP profile takes, and keeping it across
+//! a restart, are tests/udp_fault_profiles.rs.
 //!
 //! Datagrams carry a sequence number; the client sends them in batches and
 //! waits for the agent to have read each batch (its counters, over gRPC)
@@ -30,23 +30,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// default receive buffer (212 KiB, each datagram costing its size plus
 /// about 1 KiB of kernel bookkeeping).
 const BATCH_BYTES: usize = 32 * 1024;
-
-fn only(out: &CtlOutput) -> serde_json::Value {
-    out.assert_code(0);
-    ok_data(out).remove(0)
-}
-
-/// The proxy as `reelctl --json proxy ls` lists it.
-async fn listed(agent: &str, name: &str) -> serde_json::Value {
-    let all = only(&reelctl_async(&["-a", agent, "--json", "proxy", "ls"]).await);
-    all["proxies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no proxy {name} in {all}"))
-}
 
 /// The proxy's counters, read over gRPC (cheap enough to poll per batch).
 async fn info(ctl: &mut ReelClient<Channel>, name: &str) -> pb::ProxyInfo {
@@ -390,149 +373,4 @@ async fn faults_set_and_clear_change_a_running_session() {
     assert_eq!(p.total_connections, 1);
     let shown = reelctl_async(&["-a", &a, "--json", "faults", "show", "live"]).await;
     assert_eq!(only(&shown)["proxies"][0]["faults"]["summary"], "none");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_only_fields_are_refused_on_udp_and_datagram_fields_on_tcp_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = AgentProc::start("127.0.0.1", &dir.path().join("data"));
-    let a = agent.addr_str();
-    let echo = udp_echo_server().await;
-    let up = echo.to_string();
-    let udp_start = |flags: &'static [&'static str]| {
-        let (a, up) = (a.clone(), up.clone());
-        async move { udp_proxy_start(&a, &up, flags).await }
-    };
-    for (flags, field) in [
-        (&["--black-hole"][..], "black_hole"),
-        (&["--slice", "16"][..], "slice"),
-        (&["--reset-after", "1s"][..], "reset_after"),
-        (&["--limit-data", "1MB"][..], "limit_bytes"),
-        (&["--toxicity", "0.5"][..], "toxicity"),
-        (&["--proxy-bandwidth", "1MB/s"][..], "proxy_bandwidth"),
-    ] {
-        let out = udp_start(flags).await;
-        out.assert_code(1);
-        assert!(
-            out.stderr.contains(&format!("{field} is TCP-only")),
-            "{flags:?}: {}",
-            out.stderr
-        );
-    }
-    udp_start(&["--name", "game", "--latency", "1ms"])
-        .await
-        .assert_code(0);
-    let set = reelctl_async(&["-a", &a, "faults", "set", "game", "--slow-close", "1s"]).await;
-    set.assert_code(1);
-    assert!(
-        set.stderr.contains("slow_close is TCP-only"),
-        "{}",
-        set.stderr
-    );
-
-    let tcp = only(
-        &reelctl_async(&[
-            "-a",
-            &a,
-            "--json",
-            "proxy",
-            "start",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            "127.0.0.1:9",
-            "--name",
-            "lobby",
-        ])
-        .await,
-    );
-    assert_eq!(tcp["udp"], false);
-    let set = reelctl_async(&[
-        "-a",
-        &a,
-        "faults",
-        "set",
-        "lobby",
-        "--reorder",
-        "5%",
-        "--keep-order",
-    ])
-    .await;
-    set.assert_code(1);
-    assert!(
-        set.stderr
-            .contains("reorder, keep_order are for UDP proxies only"),
-        "{}",
-        set.stderr
-    );
-    let start = reelctl_async(&[
-        "-a",
-        &a,
-        "proxy",
-        "start",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        "127.0.0.1:9",
-        "--loss",
-        "5%",
-    ])
-    .await;
-    start.assert_code(1);
-    assert!(
-        start.stderr.contains("loss is for UDP proxies only"),
-        "{}",
-        start.stderr
-    );
-    // A bad share is a usage error naming the flag, before any agent call.
-    let bad = udp_start(&["--loss", "10"]).await;
-    bad.assert_code(2);
-    assert!(bad.stderr.contains("--loss"), "{}", bad.stderr);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_udp_profile_comes_back_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut agent = AgentProc::start("127.0.0.1", &data);
-    let echo = udp_echo_server().await;
-    start_udp_with(
-        &agent.addr_str(),
-        echo,
-        "voice",
-        &[
-            "--loss-bursts",
-            "1%,25%,70%",
-            "--duplicate",
-            "2%",
-            "--reorder",
-            "3%:5",
-            "--latency",
-            "5ms..10ms",
-            "--keep-order",
-            "--bandwidth",
-            "64KiB/s",
-            "--seed",
-            "9",
-        ],
-    )
-    .await;
-    let show = |a: String| async move {
-        let out = reelctl_async(&["-a", &a, "--json", "faults", "show", "voice"]).await;
-        only(&out)["proxies"][0]["faults"].clone()
-    };
-    let before = show(agent.addr_str()).await;
-    assert_eq!(
-        before["summary"],
-        "latency 5ms..10ms both, bandwidth 64 KiB/s, loss bursts 1%,25%,70%,0%, \
-         duplicate 2%, reorder 3%:5, keep order, seed 9",
-        "{before}"
-    );
-    assert_eq!(before["loss_bursts"]["bad_loss"], 0.7);
-    assert_eq!(before["reorder"]["window"], 5);
-    agent.kill9();
-    let agent = AgentProc::start("127.0.0.1", &data);
-    let after = show(agent.addr_str()).await;
-    assert_eq!(after, before, "{}", agent.log());
-    assert_eq!(listed(&agent.addr_str(), "voice").await["restored"], true);
 }

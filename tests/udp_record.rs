@@ -159,14 +159,7 @@ async fn tcp_and_udp_share_a_recording_and_open_sessions_are_mid_session() {
     assert_eq!(ask(&early, b"before").await, b"before");
     let id = record_start(&a).await;
     // The proxy lists the recording.
-    let listed = only(&reelctl_async(&["-a", &a, "--json", "proxy", "ls"]).await);
-    let game = listed["proxies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "game")
-        .unwrap()
-        .clone();
+    let game = listed(&a, "game").await;
     assert_eq!(game["recordings"][0], id.as_str(), "{game}");
 
     assert_eq!(ask(&early, b"during").await, b"during");

@@ -59,6 +59,18 @@ pub async fn start_udp_proxy(
     start_udp_with(agent, upstream, name, &["--idle-timeout", idle_timeout]).await
 }
 
+/// The proxy as `reelctl --json proxy ls` lists it.
+pub async fn listed(agent: &str, name: &str) -> serde_json::Value {
+    let all = only(&reelctl_async(&["-a", agent, "--json", "proxy", "ls"]).await);
+    all["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no proxy {name} in {all}"))
+}
+
 /// A client socket connected to `to`.
 pub async fn udp_client(to: SocketAddr) -> UdpSocket {
     let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind a client");
