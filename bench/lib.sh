@@ -52,19 +52,22 @@ spawn() {         # spawn LOG CMD...: CMD in its own session; PID in $REPLY
     REPLY=$!
     STARTED+=("$REPLY")
 }
-wait_port() {     # wait_port PORT PID: until PORT listens, PID alive; 15 s max
-    local i
+wait_port() {     # wait_port PORT PID [udp]: until PORT listens (a UDP socket is bound to it), PID alive; 15 s max
+    local i flags=-Htln
+    [ "${3:-}" = udp ] && flags=-Huan
     for i in $(seq 150); do
         alive "$2" || return 1
-        [ -n "$(ss -Htln "( sport = :$1 )" 2>/dev/null)" ] && return 0
+        [ -n "$(ss "$flags" "( sport = :$1 )" 2>/dev/null)" ] && return 0
         sleep 0.1
     done
     return 1
 }
-ports_free() {    # ports_free FIRST COUNT: dies naming the first port in use
+ports_free() {    # ports_free FIRST COUNT [udp]: dies naming the first port in use (by TCP, or with udp by either)
     local p
     for p in $(seq "$1" $(($1 + $2 - 1))); do
         [ -z "$(ss -Htln "( sport = :$p )" 2>/dev/null)" ] || die "port $p is in use; pick another --port-base"
+        [ "${3:-}" != udp ] || [ -z "$(ss -Huan "( sport = :$p )" 2>/dev/null)" ] ||
+            die "port $p is in use; pick another --port-base"
     done
 }
 port() { echo $((PORT_BASE + $1)); }

@@ -73,15 +73,6 @@ for f in "$BIN/reel-agent" "$BIN/reelctl" "$NB"; do
     [ -x "$f" ] || die "$f is missing (run without --no-build)"
 done
 
-udp_bound() {     # udp_bound PORT PID: until a UDP socket is bound to PORT; 15 s max
-    local i
-    for i in $(seq 150); do
-        alive "$2" || return 1
-        [ -n "$(ss -Huan "( sport = :$1 )" 2>/dev/null)" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 ctl() { timeout 60 "$BIN/reelctl" -q --timeout 30s -a "$HOST:$P_CTL" "$@"; }
 median() { python3 -c 'import sys,statistics
 v=[float(x) for x in sys.argv[1:] if x not in ("", "failed")]
@@ -90,18 +81,15 @@ print("%.0f" % statistics.median(v) if v else "failed")' "$@"; }
 P_SINK=$PORT_BASE P_ECHO=$((PORT_BASE + 1)) P_CTL=$((PORT_BASE + 2))
 P_REEL_SINK=$((PORT_BASE + 3)) P_REEL_ECHO=$((PORT_BASE + 4))
 P_SOCAT_SINK=$((PORT_BASE + 5)) P_SOCAT_ECHO=$((PORT_BASE + 6))
-for p in $(seq "$PORT_BASE" $((PORT_BASE + 6))); do
-    [ -z "$(ss -Huan "( sport = :$p )" 2>/dev/null)$(ss -Htln "( sport = :$p )" 2>/dev/null)" ] ||
-        die "port $p is in use; pick another --port-base"
-done
+ports_free "$PORT_BASE" 7 udp
 
 spawn "$WORK/echo.log" "$NB" udpecho "$P_ECHO"
-udp_bound "$P_ECHO" "$REPLY" || die "udpecho did not start"
+wait_port "$P_ECHO" "$REPLY" udp || die "udpecho did not start"
 # -T: a forked child ends after 30 s without traffic.
 spawn "$WORK/socat-sink.log" socat -T 30 "UDP4-LISTEN:$P_SOCAT_SINK,bind=$HOST,fork,reuseaddr" "UDP4:$HOST:$P_SINK"
-udp_bound "$P_SOCAT_SINK" "$REPLY" || die "socat (sink) did not start"
+wait_port "$P_SOCAT_SINK" "$REPLY" udp || die "socat (sink) did not start"
 spawn "$WORK/socat-echo.log" socat -T 30 "UDP4-LISTEN:$P_SOCAT_ECHO,bind=$HOST,fork,reuseaddr" "UDP4:$HOST:$P_ECHO"
-udp_bound "$P_SOCAT_ECHO" "$REPLY" || die "socat (echo) did not start"
+wait_port "$P_SOCAT_ECHO" "$REPLY" udp || die "socat (echo) did not start"
 spawn "$WORK/agent.log" "$BIN/reel-agent" --listen "$HOST:$P_CTL" --data-dir "$WORK/data" --no-restore-proxies
 AGENT=$REPLY
 wait_port "$P_CTL" "$AGENT" || { cat "$WORK/agent.log" >&2; die "reel-agent did not start"; }
@@ -114,7 +102,7 @@ flood_once() {    # flood_once PORT -> "delivered_rate sent_rate"
     local sink out sent
     spawn "$WORK/sink.log" "$NB" udpsink "$P_SINK" $((SECS + 20))
     sink=$REPLY
-    udp_bound "$P_SINK" "$sink" || { echo "failed failed"; return; }
+    wait_port "$P_SINK" "$sink" udp || { echo "failed failed"; return; }
     out=$(timeout $((SECS + 15)) "$NB" udpflood "$HOST:$1" "$SOCKETS" "$SECS" "$SIZE" 2>&1)
     sent=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
     local i
