@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{Proxies, Proxy, UdpRunning};
 use crate::error::Result;
 use crate::format::ProxyMeta;
-use crate::tap::{ConnMeta, Tap};
+use crate::tap::{ConnMeta, Tap, TapTable};
 
 /// A running TCP or UDP proxy.
 #[derive(Debug, Clone)]
@@ -31,29 +31,29 @@ impl AnyProxy {
         }
     }
 
+    /// Its open connections (a UDP proxy's sessions) and the recordings
+    /// tapping it.
+    fn table(&self) -> &TapTable {
+        match self {
+            AnyProxy::Tcp(p) => &p.table,
+            AnyProxy::Udp(p) => &p.table,
+        }
+    }
+
     /// Starts feeding `tap`; returns the connections (sessions) already
     /// open, which the recording describes as mid-session.
     pub fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
-        match self {
-            AnyProxy::Tcp(p) => p.attach(tap),
-            AnyProxy::Udp(p) => p.attach(tap),
-        }
+        self.table().attach(tap)
     }
 
     /// Stops feeding the recording `recording_id`.
     pub fn detach(&self, recording_id: &str) {
-        match self {
-            AnyProxy::Tcp(p) => p.detach(recording_id),
-            AnyProxy::Udp(p) => p.detach(recording_id),
-        }
+        self.table().detach(recording_id);
     }
 
     /// Its open connections (sessions).
     pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
-        match self {
-            AnyProxy::Tcp(p) => p.connections(),
-            AnyProxy::Udp(p) => p.connections(),
-        }
+        self.table().connections()
     }
 
     fn started_at(&self) -> std::time::SystemTime {

@@ -63,7 +63,8 @@ pub struct Proxy {
     /// let in only with `FDS_PER_CONNECTION` of it, so clients can never
     /// take the descriptors the control plane needs.
     pub(crate) fds: FdBudget,
-    table: TapTable,
+    /// Its open connections and the recordings tapping it.
+    pub(super) table: TapTable,
 }
 
 /// Monotonic counters read by listings and the per-second stats.
@@ -233,21 +234,6 @@ impl Proxy {
     /// Removes a connection; returns the taps that must hear it closed.
     pub(crate) fn unregister(&self, id: u64) -> Arc<[Tap]> {
         self.table.unregister(id)
-    }
-
-    /// Starts feeding `tap`; returns the connections already open, which the
-    /// recording must describe as mid-session.
-    pub(crate) fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
-        self.table.attach(tap)
-    }
-
-    /// Stops feeding the recording `recording_id`.
-    pub(crate) fn detach(&self, recording_id: &str) {
-        self.table.detach(recording_id);
-    }
-
-    pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
-        self.table.connections()
     }
 
     /// Its counters as of now; no lock is taken.

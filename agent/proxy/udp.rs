@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::events::{EventBody, EventBus};
 use crate::faults::FaultSpec;
 use crate::format::ProxyMeta;
-use crate::tap::{ConnMeta, Tap, TapTable};
+use crate::tap::{ConnMeta, TapTable};
 use crate::udp::{CloseReason, FaultPlan, SessionTotals, UdpObserver, UdpProxy, UdpSpec};
 
 /// A running UDP proxy.
@@ -33,7 +33,7 @@ pub struct UdpRunning {
     pub origin: super::Origin,
     /// Its sessions and the recordings tapping it (the relay's sessions
     /// feed them).
-    table: Arc<TapTable>,
+    pub(super) table: Arc<TapTable>,
     /// The profile in force, as given (the engine holds it split by
     /// direction).
     faults: Mutex<Arc<FaultSpec>>,
@@ -123,22 +123,6 @@ impl UdpRunning {
             upstream: self.upstream.clone(),
             transport: Transport::Udp,
         }
-    }
-
-    /// Starts feeding `tap`; returns the sessions already open, which the
-    /// recording describes as mid-session.
-    pub(crate) fn attach(&self, tap: Tap) -> Vec<Arc<ConnMeta>> {
-        self.table.attach(tap)
-    }
-
-    /// Stops feeding the recording `recording_id`.
-    pub(crate) fn detach(&self, recording_id: &str) {
-        self.table.detach(recording_id);
-    }
-
-    /// The sessions open now, as connections.
-    pub fn connections(&self) -> Vec<Arc<ConnMeta>> {
-        self.table.connections()
     }
 
     /// The fault profile in force.
