@@ -126,7 +126,6 @@ impl LiveConn {
             report.error = Some(fds.refusal());
             return Err(report);
         };
-        let udp = plan.transport == Transport::Udp;
         let socket = open_socket(plan.transport, target, cancel).await;
         let socket = match socket {
             Ok(s) => s,
@@ -140,9 +139,11 @@ impl LiveConn {
         report.opened = true;
         let (tx, rx) = watch::channel(0u64);
         let verifying = verify.is_some();
-        let verifier = verify.as_ref().map(|_| match udp {
-            true => Verify::Datagrams(Box::new(DatagramVerifier::new(plan.s2c_datagrams))),
-            false => Verify::Stream(Verifier::new(plan.s2c_total)),
+        let verifier = verify.as_ref().map(|_| match plan.transport {
+            Transport::Udp => {
+                Verify::Datagrams(Box::new(DatagramVerifier::new(plan.s2c_datagrams)))
+            }
+            Transport::Tcp => Verify::Stream(Verifier::new(plan.s2c_total)),
         });
         let inbound = Inbound::new((plan.transport, framing.as_ref()), rewrite, verifier);
         let stop_reader = cancel.child_token();
@@ -346,9 +347,10 @@ impl LiveConn {
         let udp = matches!(self.writer, Some(Writer::Udp(_)));
         // A UDP server never closes, so a datagram already waited for in
         // vain (the shortfall) would hold the end for another full wait.
-        let expected = match udp {
-            true => expected.saturating_sub(self.shortfall),
-            false => expected,
+        let expected = if udp {
+            expected.saturating_sub(self.shortfall)
+        } else {
+            expected
         };
         if !cancel.is_cancelled() {
             self.wait_received(expected, drain, cancel).await;
@@ -358,9 +360,10 @@ impl LiveConn {
         // the recording are still seen; then stop reading. A UDP server
         // never closes: the moment is only worth it when verifying (to see
         // extra datagrams).
-        let grace = match udp {
-            true if !self.verifying => Duration::ZERO,
-            _ => drain.min(CLOSE_GRACE),
+        let grace = if udp && !self.verifying {
+            Duration::ZERO
+        } else {
+            drain.min(CLOSE_GRACE)
         };
         let mut reader = self.reader;
         let outcome = match tokio::time::timeout(grace, &mut reader).await {

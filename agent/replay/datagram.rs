@@ -8,7 +8,6 @@
 //! the session is finished.
 
 use std::io::{self, ErrorKind};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
@@ -26,19 +25,10 @@ pub const MAX_DATAGRAM: usize = 65_535;
 /// # Errors
 /// Resolution, bind or connect errors, with the target named.
 pub(super) async fn open(target: &str) -> io::Result<UdpSocket> {
-    let named = |e: io::Error| io::Error::new(e.kind(), format!("UDP socket to {target}: {e}"));
-    let addr = tokio::net::lookup_host(target)
+    crate::udp::connected_socket(target)
         .await
-        .map_err(named)?
-        .next()
-        .ok_or_else(|| named(io::Error::new(ErrorKind::NotFound, "no address")))?;
-    let local: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local).await.map_err(named)?;
-    socket.connect(addr).await.map_err(named)?;
-    Ok(socket)
+        .map(|(socket, _)| socket)
+        .map_err(|e| io::Error::new(e.kind(), format!("UDP socket to {target}: {e}")))
 }
 
 /// What became of one datagram handed to the socket.

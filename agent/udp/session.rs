@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -107,26 +107,10 @@ impl Session {
     }
 
     async fn open(cfg: SessionConfig) -> Result<Session, (SessionConfig, String)> {
-        let found = tokio::net::lookup_host(cfg.spec.upstream.as_str())
-            .await
-            .map(|mut addrs| addrs.next());
-        let upstream = match found {
-            Ok(Some(a)) => a,
-            Ok(None) => return Err((cfg, "the name has no address".to_owned())),
-            Err(e) => return Err((cfg, e.to_string())),
-        };
-        let local: SocketAddr = if upstream.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = match UdpSocket::bind(local).await {
+        let (socket, upstream) = match super::connect::connected_socket(&cfg.spec.upstream).await {
             Ok(s) => s,
             Err(e) => return Err((cfg, e.to_string())),
         };
-        if let Err(e) = socket.connect(upstream).await {
-            return Err((cfg, e.to_string()));
-        }
         let mut cfg = cfg;
         let plan = *cfg.faults.borrow_and_update();
         let seed = plan.seed;
