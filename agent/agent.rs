@@ -136,6 +136,7 @@ impl Agent {
         proxy_ids: &[String],
         label: String,
         start_at: Option<SystemTime>,
+        ring: Option<std::time::Duration>,
     ) -> Result<RecordingInfo> {
         crate::record::check_label(&label)?;
         let mut targets: Vec<AnyProxy> = if proxy_ids.is_empty() {
@@ -152,7 +153,7 @@ impl Agent {
         targets.retain(|p| seen.insert(p.id().clone()));
         let metas = targets.iter().map(|p| p.meta()).collect();
         self.recordings
-            .start(metas, label, start_at, |tap| {
+            .start(metas, label, start_at, ring, |tap| {
                 targets.iter().flat_map(|p| p.attach(tap.clone())).collect()
             })
             .await
