@@ -267,16 +267,11 @@ pub fn merge_scans(parts: Vec<Scan>) -> Scan {
     let mut file_size = 0u64;
     for part in parts {
         file_size += part.file_size;
-        let s = &part.summary;
-        total.frames += s.frames;
-        total.bytes_c2s += s.bytes_c2s;
-        total.bytes_s2c += s.bytes_s2c;
-        total.chunks_c2s += s.chunks_c2s;
-        total.chunks_s2c += s.chunks_s2c;
-        total.datagrams_c2s += s.datagrams_c2s;
-        total.datagrams_s2c += s.datagrams_s2c;
-        total.lost_bytes = total.lost_bytes.saturating_add(s.lost_bytes);
-        total.last_ts_ns = total.last_ts_ns.max(s.last_ts_ns);
+        // Connections are counted below, each once.
+        total.add(&Summary {
+            connections: 0,
+            ..part.summary.clone()
+        });
         for c in part.connections {
             match at.get(&c.conn) {
                 Some(&i) => {

@@ -95,3 +95,25 @@ pub fn ok_data(out: &CtlOutput) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// `reelctl proxy start --listen 127.0.0.1:0 --upstream UPSTREAM` on
+/// `agents` (one address or a comma-separated fleet): each agent's listen
+/// address, in order.
+pub async fn tcp_proxy_start(agents: &str, upstream: &str) -> Vec<String> {
+    let out = reelctl_async(&[
+        "-a",
+        agents,
+        "--json",
+        "proxy",
+        "start",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+    ])
+    .await;
+    ok_data(&out)
+        .iter()
+        .map(|d| d["listen"].as_str().expect("listen").to_owned())
+        .collect()
+}
