@@ -43,7 +43,11 @@ pub(super) fn rotate<S: Sink>(
     }
     let index = books.index + 1;
     let (sink, next_syncer) = files.open(index)?;
-    let next = RecordingWriter::new(sink, header).map_err(RecordError::write)?;
+    // The header reaches the OS at once: a kill right after the rotation
+    // leaves a segment that reads as empty, not one without a header.
+    let next = RecordingWriter::new(sink, header)
+        .and_then(|mut w| w.flush().map(|()| w))
+        .map_err(RecordError::write)?;
     let old = std::mem::replace(writer, next);
     let old_syncer = std::mem::replace(syncer, next_syncer);
     let sealed = old
