@@ -1,18 +1,15 @@
 //! Segmented recordings rotated by size (issue 17, "Rotation"): a recording
 //! cut into many small segments reads, analyses, exports and replays as the
-//! same traffic recorded in one segment per lane; a kill -9 mid-recording
-//! keeps every byte handed to the OS; a version-1 single file an older build
-//! left in the data directory is still listed, analysed and replayed.
+//! same traffic recorded in one segment per lane; a version-1 single file an
+//! older build left in the data directory is still listed, analysed and
+//! replayed. Crashes are in segments_crash.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::time::Duration;
-
-use reel::format::{End, FrameBody};
+use reel::format::End;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 use common::segmented::*;
 use common::*;
@@ -22,21 +19,6 @@ const CONNS: u64 = 8;
 /// Messages per connection: about 8 × 80 × 2 KB each way, some 2.6 MB of
 /// frames, forty-odd segments of 64 KiB.
 const MESSAGES: usize = 80;
-const SMALL_SEGMENTS: [&str; 4] = ["--segment-size", "64KiB", "--record-writers", "2"];
-
-/// Runs reelctl against `agent` with `--json` and returns the one result's data.
-async fn json(agent: &AgentProc, args: &[&str]) -> Value {
-    let mut all = vec!["-a", &agent.addr_str(), "--json"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-    all.extend(args.iter().map(|a| a.to_string()));
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    let out = reelctl_async(&all).await;
-    let data = ok_data(&out);
-    assert_eq!(data.len(), 1, "{}", out.stdout);
-    data[0].clone()
-}
 
 /// The figures of `reelctl stats` that depend on the traffic only, not on
 /// when it passed or how it was cut into files.
@@ -118,8 +100,8 @@ async fn small_segments_read_analyse_export_and_replay_as_one_segment_does() {
     // the segments.
     let stats = ["stats", "--framing", "u16be"];
     let (id_a, id_b) = (rec_a.id.as_str(), rec_b.id.as_str());
-    let stats_a = json(&a, &[&stats[..], &[id_a]].concat()).await;
-    let stats_b = json(&b, &[&stats[..], &[id_b]].concat()).await;
+    let stats_a = agent_json(&a, &[&stats[..], &[id_a]].concat()).await;
+    let stats_b = agent_json(&b, &[&stats[..], &[id_b]].concat()).await;
     assert_eq!(stats_a["c2s"]["messages"]["count"], CONNS * MESSAGES as u64);
     assert_eq!(traffic_figures(&stats_a), traffic_figures(&stats_b));
     let local =
@@ -133,7 +115,7 @@ async fn small_segments_read_analyse_export_and_replay_as_one_segment_does() {
     let mut exported = Vec::new();
     for (agent, id) in [(&a, id_a), (&b, id_b)] {
         let pcap = dir.path().join(format!("{id}.pcapng"));
-        let d = json(agent, &["export", id, "--pcap", pcap.to_str().unwrap()]).await;
+        let d = agent_json(agent, &["export", id, "--pcap", pcap.to_str().unwrap()]).await;
         assert!(std::fs::metadata(&pcap).unwrap().len() > sent, "{d}");
         exported.push(serde_json::json!([
             d["connections"],
@@ -153,7 +135,7 @@ async fn small_segments_read_analyse_export_and_replay_as_one_segment_does() {
     let mut replayed = Vec::new();
     for (agent, id) in [(&a, id_a), (&b, id_b)] {
         let args = ["replay", id, "--target", &echo_s, "--fast", "--verify"];
-        let r = json(agent, &args).await;
+        let r = agent_json(agent, &args).await;
         assert_eq!(r["state"], "finished", "{r}");
         assert_eq!(
             (r["failed"].as_u64(), r["divergences"].as_u64()),
@@ -168,91 +150,6 @@ async fn small_segments_read_analyse_export_and_replay_as_one_segment_does() {
     }
     assert_eq!(replayed[0], replayed[1]);
     assert_eq!(replayed[0], (CONNS.into(), sent.into(), sent.into()));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_recording_keeps_what_every_segment_handed_to_the_os() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut agent = AgentProc::start_with("127.0.0.1:0", &data, "crash", &SMALL_SEGMENTS);
-    let mut ctl = agent.client().await;
-    let proxy = proxy_addr(&start_proxy(&mut ctl, echo_server().await).await);
-    let rec = start_recording(&mut ctl, "crash").await;
-
-    // Four clients each send 40 × 16 KB and stay open through the kill, so
-    // their connections go on across sealed segments into the open ones.
-    let mut clients = Vec::new();
-    for i in 0..4u8 {
-        let mut sock = TcpStream::connect(proxy).await.unwrap();
-        let local = sock.local_addr().unwrap().to_string();
-        let mut mine = Vec::new();
-        for n in 0..40u8 {
-            let msg = vec![i.wrapping_mul(64).wrapping_add(n); 16 * 1024];
-            assert_eq!(round_trip(&mut sock, &msg).await, msg);
-            mine.extend_from_slice(&msg);
-        }
-        clients.push((sock, local, mine));
-    }
-    let sent: u64 = clients.iter().map(|(_, _, m)| m.len() as u64).sum();
-    // An idle lane hands its buffered frames to the OS within 100 ms: wait
-    // until the segments hold every byte both ways, then kill.
-    let path = recording_path(&data, &rec.id);
-    eventually(
-        Duration::from_secs(20),
-        "every byte in the segments",
-        || {
-            let path = path.clone();
-            async move {
-                reel::format::survey_dir(&path)
-                    .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
-            }
-        },
-    )
-    .await;
-    let before = segment_files(&path);
-    assert!(before.len() > 4, "only {} segments", before.len());
-    agent.kill9();
-    drop(ctl);
-
-    let agent = AgentProc::start_with("127.0.0.1:0", &data, "crash", &SMALL_SEGMENTS);
-    let listed = json(&agent, &["record", "ls"]).await;
-    let listed = listed["recordings"].as_array().unwrap();
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    let r = &listed[0];
-    assert_eq!(r["id"], rec.id.as_str());
-    assert_eq!(r["status"], "recovered", "{r}");
-    assert_eq!(
-        (&r["connections"], &r["bytes_c2s"], &r["bytes_s2c"]),
-        (&Value::from(4), &Value::from(sent), &Value::from(sent)),
-        "{r}"
-    );
-    assert!(!is_finished(&path), "no index after kill -9");
-    assert_eq!(segment_files(&path).len(), before.len());
-
-    // The merged read gives every frame before the cuts: one OPEN per
-    // connection, its bytes whole and in order.
-    let (_, frames, end) = read_recording(&path);
-    assert!(matches!(end, End::Truncated { .. }), "{end:?}");
-    let by_conn = payloads_by_conn(&frames);
-    for (_, local, mine) in &clients {
-        let (conn, open) = open_of(&frames, local);
-        assert!(!open.mid_session, "{local}");
-        let opens = frames
-            .iter()
-            .filter(|f| f.conn == conn && matches!(f.body, FrameBody::Open(_)))
-            .count();
-        assert_eq!(opens, 1, "one OPEN of {local} in the merged read");
-        assert_eq!(sha(&by_conn[&conn].0), sha(mine), "c2s of {local}");
-        assert_eq!(sha(&by_conn[&conn].1), sha(mine), "s2c of {local}");
-    }
-
-    // stats by id reads the recovered segments the same way.
-    let stats = json(&agent, &["stats", &rec.id]).await;
-    assert_eq!(
-        (&stats["c2s"]["bytes"], &stats["s2c"]["bytes"]),
-        (&Value::from(sent), &Value::from(sent))
-    );
-    assert_eq!(stats["end"]["status"], "truncated", "{}", stats["end"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,7 +181,7 @@ async fn a_version_1_file_in_the_data_dir_is_listed_analysed_and_replayed() {
     let sent = (msg_of(1).len() + msg_of(2).len()) as u64;
 
     let agent = AgentProc::start_with("127.0.0.1:0", &data_dir, "v1", &SMALL_SEGMENTS);
-    let listed = json(&agent, &["record", "ls"]).await;
+    let listed = agent_json(&agent, &["record", "ls"]).await;
     let r = listed["recordings"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["id"] == ID))
@@ -298,7 +195,7 @@ async fn a_version_1_file_in_the_data_dir_is_listed_analysed_and_replayed() {
     );
 
     // The agent's analysis equals reelctl's own of the same file.
-    let remote = json(&agent, &["stats", ID]).await;
+    let remote = agent_json(&agent, &["stats", ID]).await;
     let out = reelctl_async(&["--json", "stats", file.to_str().unwrap()]).await;
     assert_eq!(traffic_figures(&ok_data(&out)[0]), traffic_figures(&remote));
     assert_eq!(remote["c2s"]["bytes"], sent);
@@ -306,7 +203,7 @@ async fn a_version_1_file_in_the_data_dir_is_listed_analysed_and_replayed() {
     // It replays, and the echo server's bytes verify.
     let echo = echo_server().await.to_string();
     let args = ["replay", ID, "--target", &echo, "--fast", "--verify"];
-    let report = json(&agent, &args).await;
+    let report = agent_json(&agent, &args).await;
     assert_eq!(report["state"], "finished", "{report}");
     assert_eq!(
         (&report["failed"], &report["divergences"]),

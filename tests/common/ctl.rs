@@ -95,3 +95,15 @@ pub fn ok_data(out: &CtlOutput) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Runs `reelctl -a AGENT --json ARGS...` (from an async test) and returns
+/// the one result's `data`, asserting exit 0 and `ok`.
+pub async fn agent_json(agent: &super::AgentProc, args: &[&str]) -> serde_json::Value {
+    let addr = agent.addr_str();
+    let mut all = vec!["-a", addr.as_str(), "--json"];
+    all.extend_from_slice(args);
+    let out = reelctl_async(&all).await;
+    let data = ok_data(&out);
+    assert_eq!(data.len(), 1, "{}", out.stdout);
+    data[0].clone()
+}

@@ -14,6 +14,10 @@ use tokio::net::TcpStream;
 
 pub use super::exact::sha;
 
+/// Agent flags for small segments over two writer lanes: a few hundred
+/// KB of traffic make many segments.
+pub const SMALL_SEGMENTS: [&str; 4] = ["--segment-size", "64KiB", "--record-writers", "2"];
+
 /// One segment file: its lane, its number in the lane, its path.
 #[derive(Debug, Clone)]
 pub struct SegmentFile {
