@@ -119,3 +119,42 @@ pub async fn framed_echo_client(proxy: SocketAddr, seed: u64, messages: usize) -
     .await
     .expect("framed client finished within 60 s")
 }
+
+/// A client that streams random 8 KB writes (seeded) through an echo
+/// proxy, reading the echo as it goes, until the connection fails (the
+/// agent was killed) or `limit` bytes are sent. Returns its address and
+/// what it wrote. Bounded by 60 s.
+pub async fn streaming_echo_client(
+    proxy: SocketAddr,
+    seed: u64,
+    limit: usize,
+) -> (String, Vec<u8>) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut sock = TcpStream::connect(proxy).await.expect("connect to proxy");
+    let local = sock.local_addr().unwrap().to_string();
+    let (mut r, mut w) = sock.split();
+    let mut sent = Vec::new();
+    let write = async {
+        while sent.len() < limit {
+            let mut chunk = vec![0u8; 8 * 1024];
+            rng.fill_bytes(&mut chunk);
+            if w.write_all(&chunk).await.is_err() {
+                break;
+            }
+            sent.extend_from_slice(&chunk);
+        }
+        let _ = w.shutdown().await;
+    };
+    let read = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = r.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(write, read) })
+        .await
+        .expect("streaming client ended within 60 s");
+    (local, sent)
+}
