@@ -87,6 +87,18 @@ async fn small_segments_read_analyse_export_and_replay_as_one_segment_does() {
         "the default size holds the whole recording in one segment per lane"
     );
 
+    // Listed as one recording: its size is all its segments'.
+    let listed = agent_json(&a, &["record", "ls"]).await;
+    let listed = &listed["recordings"][0];
+    assert_eq!(
+        (&listed["status"], &listed["size_bytes"]),
+        (
+            &Value::from("complete"),
+            &Value::from(recording_size(&path_a))
+        ),
+        "{listed}"
+    );
+
     // The merged frames: the same payload per connection and direction.
     let (header_a, frames_a, end_a) = read_recording(&path_a);
     let (_, frames_b, end_b) = read_recording(&path_b);
@@ -111,12 +123,31 @@ async fn small_segments_read_analyse_export_and_replay_as_one_segment_does() {
         traffic_figures(&stats_a)
     );
 
-    // export: the same flows, packets and bytes.
+    // export: the same flows, packets and bytes; the captures, imported
+    // again (each with its recording's upstream as the server), hold the
+    // same payload per connection and direction.
     let mut exported = Vec::new();
-    for (agent, id) in [(&a, id_a), (&b, id_b)] {
+    for (agent, id, server) in [(&a, id_a, proxy_b), (&b, id_b, echo)] {
         let pcap = dir.path().join(format!("{id}.pcapng"));
         let d = agent_json(agent, &["export", id, "--pcap", pcap.to_str().unwrap()]).await;
-        assert!(std::fs::metadata(&pcap).unwrap().len() > sent, "{d}");
+        let back = dir.path().join(format!("{id}-imported.reel"));
+        let (pcap_s, back_s) = (pcap.to_str().unwrap(), back.to_str().unwrap());
+        let out = reelctl_async(&[
+            "import",
+            pcap_s,
+            "--server",
+            &server.to_string(),
+            "-o",
+            back_s,
+        ])
+        .await;
+        out.assert_code(0);
+        let (_, imported, _) = read_recording(&back);
+        assert_eq!(
+            payload_digests(&imported),
+            payload_digests(&frames_b),
+            "{id}"
+        );
         exported.push(serde_json::json!([
             d["connections"],
             d["mid_session_connections"],
