@@ -117,3 +117,15 @@ pub async fn tcp_proxy_start(agents: &str, upstream: &str) -> Vec<String> {
         .map(|d| d["listen"].as_str().expect("listen").to_owned())
         .collect()
 }
+
+/// Runs `reelctl -a AGENT --json ARGS...` (from an async test) and returns
+/// the one result's `data`, asserting exit 0 and `ok`.
+pub async fn agent_json(agent: &super::AgentProc, args: &[&str]) -> serde_json::Value {
+    let addr = agent.addr_str();
+    let mut all = vec!["-a", addr.as_str(), "--json"];
+    all.extend_from_slice(args);
+    let out = reelctl_async(&all).await;
+    let data = ok_data(&out);
+    assert_eq!(data.len(), 1, "{}", out.stdout);
+    data[0].clone()
+}
