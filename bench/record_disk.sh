@@ -260,6 +260,9 @@ except Exception: print("? ? ? stop_failed")' "$stop")
 
 log "ceiling: dd of $GIB GiB with fdatasync into $DATA"
 ceiling CEILING "$DATA"
+need=$(awk -F'\t' -v t=$((SECS + OMIT)) '$1 == "CEILING" && $2 == "mbs" {printf "%.0f", $3 * 1e6 * t}' "$RES")
+[ -n "$need" ] && [ "$need" -gt "$(budget)" ] &&
+    log "WARNING: $((SECS + OMIT)) s at the disk's rate is $(gib "$need") GiB, more than the $(gib "$(budget)") GiB above the floor: recording runs may end early (lower --secs)"
 ROWS=(haproxy reel "$REC_LANES" "$REC_ONE")
 [ "$TMPFS" = 1 ] && ROWS+=("$REC_SHM")
 for row in "${ROWS[@]}"; do
