@@ -252,7 +252,7 @@ try:
 except Exception: print("? ? ? stop_failed")' "$stop")
         rec "$row" "lost$key" "$lost"; rec "$row" "size$key" "$size"; rec "$row" "err$key" "$err"
         ctl "${CTL[$row]}" -q record rm "$id" >/dev/null || log "  record rm $id failed"
-        log "  $row, $n connection(s): $out Gbit/s, recording $(gib "${size//[!0-9]/}") GiB, $status, lost $lost bytes${err/#-/}"
+        log "  $row, $n connection(s): $out Gbit/s, recording $(gib "${size//[!0-9]/}") GiB, $status, lost $lost bytes$([ "$err" = - ] || echo ", ended early: ${err//_/ }")"
     else
         log "  $row, $n connection(s): $out Gbit/s"
     fi
@@ -304,12 +304,12 @@ ceils = [num(d[r].get("mbs")) for r in ("CEILING", "CEILING after")]
 ceils = [c for c in ceils if c]
 ceil_gbps = sum(ceils) / len(ceils) * 8 / 1000 if ceils else None
 f2 = lambda x: "—" if x is None else f"{x:.2f}"
-print("| row | connections | Gbit/s | ÷ haproxy | ÷ ceiling | disk MB/s | dirty GiB | lost bytes | target | met |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---|:-:|")
+print("| row | connections | Gbit/s | ÷ haproxy | ÷ ceiling | disk MB/s | dirty GiB | recorded GiB | lost bytes | target | met |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|:-:|")
 for r in ("CEILING", "CEILING after", "CEILING tmpfs"):
     if r in d:
         mbs = num(d[r].get("mbs"))
-        print(f"| {r}: dd {'' if mbs is None else f'{mbs:.0f} MB/s'} | — | {f2(mbs and mbs * 8 / 1000)} | | | | | | | |")
+        print(f"| {r}: dd {'' if mbs is None else f'{mbs:.0f} MB/s'} | — | {f2(mbs and mbs * 8 / 1000)} | | | | | | | | |")
 misses = []
 for row in ("haproxy", "reel", lanes, one, shm):
     if row not in d:
@@ -319,9 +319,11 @@ for row in ("haproxy", "reel", lanes, one, shm):
         v, h = g[k], num(d["haproxy"].get(f"gbps{k}"))
         rh = v / h if v and h else None
         rc = v / ceil_gbps if v and ceil_gbps and row != shm else None
-        target = met = lost = ""
+        target = met = lost = size = ""
         if row.startswith("reel+rec"):
             lost = d[row].get(f"lost{k}", "?")
+            size = num(d[row].get(f"size{k}"))
+            size = "?" if size is None else f"{size / 2**30:.1f}"
             err = d[row].get(f"err{k}", "-")
             if err not in ("-", ""):
                 lost += f" (ended early: {err.replace('_', ' ')})"
@@ -339,7 +341,7 @@ for row in ("haproxy", "reel", lanes, one, shm):
                 if not more:
                     misses.append(f"{row}: {par} connections slower than 1")
         secs = d[row].get("secs", "?")
-        print(f"| {row} ({secs} s) | {k} | {d[row].get(f'gbps{k}', '—')} | {f2(rh)} | {f2(rc)} | {d[row].get(f'disk{k}', '—')} | {d[row].get(f'dirty{k}', '—')} | {lost} | {target} | {met} |")
+        print(f"| {row} ({secs} s) | {k} | {d[row].get(f'gbps{k}', '—')} | {f2(rh)} | {f2(rc)} | {d[row].get(f'disk{k}', '—')} | {d[row].get(f'dirty{k}', '—')} | {size} | {lost} | {target} | {met} |")
 print()
 print(f"Ceiling for the ratios: the mean of the two dd runs ({f2(ceil_gbps)} Gbit/s). Target per recording row (issue 17 item 2): "
       "≥ 0.8× haproxy's rate (no recording) where the disk is faster than that, else ≥ 0.9× the ceiling; "
