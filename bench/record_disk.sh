@@ -174,46 +174,52 @@ wait_bounded() {  # wait_bounded PID SECS: until PID ends, SECS pass, or the dis
     stop_pids "$1"    # reaps it and takes it off the list cleanup stops
     return 0
 }
-task_ticks() {    # task_ticks PID: "thread-name ticks" per thread
+task_ticks() {    # task_ticks PID: "thread-name ticks ns-waiting-for-a-CPU" per thread
     local t
-    for t in /proc/"$1"/task/*/stat; do
-        awk '{n = substr($0, index($0, "(") + 1); n = substr(n, 1, index(n, ")") - 1); gsub(/ /, "_", n)
-              s = substr($0, index($0, ")") + 2); split(s, f, " "); print n, f[12] + f[13]}' "$t" 2>/dev/null
+    for t in /proc/"$1"/task/*; do
+        awk -v w="$(awk '{print $2}' "$t/schedstat" 2>/dev/null)" '{n = substr($0, index($0, "(") + 1); n = substr(n, 1, index(n, ")") - 1); gsub(/ /, "_", n)
+              s = substr($0, index($0, ")") + 2); split(s, f, " "); print n, f[12] + f[13], (w == "" ? 0 : w)}' "$t/stat" 2>/dev/null
     done
 }
 disk_of() { lsblk -no PKNAME "$(df --output=source "$1" | tail -1)" 2>/dev/null | head -1 | grep . || basename "$(df --output=source "$1" | tail -1)"; }
 DISK=$(disk_of "$DATA")
 disk_stat() { awk -v d="$DISK" '$3 == d {print $10, $13}' /proc/diskstats; }   # sectors written, ms busy
 profile() {       # profile PID: CPU per thread, disk use and perf's top symbols over PROF_SECS
-    local t0 t1 d0 d1 w0 w1
-    task_ticks "$1" >"$WORK/ticks0"; d0=$(disk_stat); w0=$(date +%s.%N)
-    spawn "$WORK/perf.log" perf record -q -g -p "$1" -o "$WORK/perf.data" -- sleep "$PROF_SECS"
-    wait_bounded "$REPLY" $((PROF_SECS + 20))
-    task_ticks "$1" >"$WORK/ticks1"; d1=$(disk_stat); w1=$(date +%s.%N)
+    local d0 d1 w0 w1 try t0
+    # perf attaches to each thread in turn and gives up when one ends
+    # meanwhile (segment rotation starts and ends a thread): try again.
+    for try in 1 2 3; do
+        task_ticks "$1" >"$WORK/ticks0"; d0=$(disk_stat); w0=$(date +%s.%N); t0=$SECONDS
+        spawn "$WORK/perf.log" perf record -g -p "$1" -o "$WORK/perf.data" -- sleep "$PROF_SECS"
+        wait_bounded "$REPLY" $((PROF_SECS + 20))
+        task_ticks "$1" >"$WORK/ticks1"; d1=$(disk_stat); w1=$(date +%s.%N)
+        [ $((SECONDS - t0)) -ge $((PROF_SECS - 1)) ] && break
+        log "  perf record ended early ($(grep . "$WORK/perf.log" | tail -1)); again"
+    done
     python3 - "$CLK_TCK" "$w0" "$w1" "$DISK" "$d0" "$d1" "$WORK/ticks0" "$WORK/ticks1" >"$WORK/threads.md" <<'EOF'
 import sys, collections
 hz, w0, w1 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 before, after = open(sys.argv[7]).read(), open(sys.argv[8]).read()
 def sums(text):
-    s = collections.Counter()
+    s, w, n = collections.Counter(), collections.Counter(), collections.Counter()
     for line in text.split("\n"):
         if line.strip():
-            name, ticks = line.rsplit(" ", 1)
+            name, ticks, wait = line.rsplit(" ", 2)
             # Threads of one kind (tokio workers, one lane's writer, syncer) are summed by name.
-            s[name] += int(ticks)
-    return s
-a, b, t = sums(before), sums(after), w1 - w0
-print("| agent thread(s) | CPU, % of one core |\n|---|---:|")
+            s[name] += int(ticks); w[name] += int(wait); n[name] += 1
+    return s, w, n
+(a, aw, _), (b, bw, bn), t = sums(before), sums(after), w1 - w0
+print("| agent thread(s) | threads | CPU, % of one core | runnable but waiting for a CPU, % of the time |\n|---|---:|---:|---:|")
 for name, ticks in sorted(((n, b[n] - a.get(n, 0)) for n in b), key=lambda x: -x[1]):
     if ticks > 0:
-        print(f"| {name} | {100 * ticks / hz / t:.0f} |")
+        print(f"| {name} | {bn[name]} | {100 * ticks / hz / t:.0f} | {100 * (bw[name] - aw.get(name, 0)) / 1e9 / t:.0f} |")
 try:
     (s0, m0), (s1, m1) = map(int, sys.argv[5].split()), map(int, sys.argv[6].split())
     print(f"\nDisk {sys.argv[4]} over the same {t:.1f} s: {(s1 - s0) * 512 / t / 1e6:.0f} MB/s written, busy {100 * (m1 - m0) / 1000 / t:.0f} % of the time.")
 except ValueError:
     print(f"\nDisk {sys.argv[4]}: not found in /proc/diskstats.")
 EOF
-    timeout 120 perf report -i "$WORK/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null |
+    timeout 120 perf report -i "$WORK/perf.data" --no-children --sort comm,dso,symbol --stdio 2>"$WORK/perf.err" |
         awk '/^ +[0-9.]+%/ {printf "%7s  %-16s %-18s %s %s\n", $1, $2, $3, $4, $5}' | head -25 >"$WORK/perf.top"
 }
 bulk() {          # bulk ROW NCONN SECS: iperf3 through ROW's proxy (a fresh recording around it for reel+rec)
@@ -354,7 +360,10 @@ EOF
         echo "Profile of the agent during the 1-connection recording run ($REC_LANES), $PROF_SECS s after the omitted start:"
         echo
         cat "$WORK/threads.md"
-        if [ -s "$WORK/perf.top" ]; then
+        if [ ! -s "$WORK/perf.top" ]; then
+            echo
+            echo "perf gave no samples: $(cat "$WORK/perf.log" "$WORK/perf.err" 2>/dev/null | grep . | head -2 | tr '\n' ' ')"
+        else
             echo
             echo "\`perf record -g -p AGENT\`, \`perf report --no-children --sort comm,dso,symbol\`, top entries:"
             echo
