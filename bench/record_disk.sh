@@ -15,7 +15,8 @@
 # figure, and its lost bytes are checked to be 0. --tmpfs adds a row recording
 # into /dev/shm (measured at most 5 s: RAM would not hold more). --profile
 # samples the agent during the 1-connection recording run (10 s): CPU per
-# thread, the disk's utilisation, and `perf record -g`'s top symbols.
+# thread and time spent waiting for a CPU, the disk's utilisation, and
+# `perf record -g`'s top symbols.
 # --write-doc writes the table between the record-disk markers of
 # docs/PERFORMANCE.md (the rest of the file is kept).
 #
@@ -43,7 +44,7 @@ PORT_BASE=24800   # uses PORT_BASE .. PORT_BASE+29
 DATA_PARENT=$ROOT/target
 BUILD=1 TMPFS=0 PROFILE=0 WRITE_DOC=0 KEEP=0 BIN_DIR=""
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
         --secs) SECS=${2:?}; shift 2 ;;
@@ -60,8 +61,9 @@ while [ $# -gt 0 ]; do
         *) echo "bench/record_disk.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-for v in SECS GIB PORT_BASE; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/record_disk.sh: --${v,,} wants a positive integer, got '${!v}'" >&2; exit 2; }
+for v in secs:SECS gib:GIB port-base:PORT_BASE; do
+    n=${v#*:}
+    [[ ${!n} =~ ^[1-9][0-9]*$ ]] || { echo "bench/record_disk.sh: --${v%%:*} wants a positive integer, got '${!n}'" >&2; exit 2; }
 done
 
 WORK=$(mktemp -d /tmp/reel-diskbench.XXXXXX)
