@@ -195,6 +195,28 @@ impl FdBudget {
     }
 }
 
+impl FdBudget {
+    /// Takes `n` descriptors for something the data path can do without (a
+    /// zero-copy relay's pipe) only while at least half of the budget
+    /// stays free: extras never hold more than half of it, and idle ones
+    /// are given back once it runs short (`pressed`). Never logs.
+    pub(crate) fn try_spare(&self, n: u32) -> Option<OwnedSemaphorePermit> {
+        if self.pressed(n) {
+            return None;
+        }
+        self.0.permits.clone().try_acquire_many_owned(n).ok()
+    }
+
+    /// Whether `n` more descriptors would leave less than half of the budget
+    /// free: extras are then not taken, and idle ones given back.
+    pub(crate) fn pressed(&self, n: u32) -> bool {
+        self.0.size.is_some_and(|size| {
+            let free = self.0.permits.available_permits() as u64;
+            free < u64::from(n) + size / 2
+        })
+    }
+}
+
 /// Proxies whose connection limits, all reached, would need more
 /// descriptors than the budget holds. Not an error (clients past the budget
 /// are refused, and limits are ceilings, not expectations) but worth a
@@ -296,6 +318,26 @@ mod tests {
         drop(held);
         assert_eq!(b.in_use(), 0);
         assert!(b.try_take(2).is_some(), "free again once clients leave");
+    }
+
+    #[test]
+    fn spare_descriptors_come_only_from_the_free_half_of_the_budget() {
+        let b = FdBudget::new(Some(356), 256).unwrap();
+        let clients: Vec<_> = (0..20).map(|_| b.try_take(2).expect("fits")).collect();
+        // 60 of 100 free: pipes may take 2 each while 50 stay free.
+        let pipes: Vec<_> = (0..6).map_while(|_| b.try_spare(2)).collect();
+        assert_eq!(pipes.len(), 5, "extras while at least half stays free");
+        assert_eq!(b.in_use(), 50);
+        assert!(b.pressed(2) && !b.pressed(0));
+        // Clients still get the rest, and extras then count as pressed.
+        let more: Vec<_> = (0..25)
+            .map(|_| b.try_take(2).expect("clients first"))
+            .collect();
+        assert!(b.pressed(0), "an idle extra is to be given back now");
+        drop((clients, pipes, more));
+        assert!(!b.pressed(0));
+        assert!(FdBudget::unlimited().try_spare(u32::MAX >> 4).is_some());
+        assert!(!FdBudget::unlimited().pressed(u32::MAX));
     }
 
     #[test]

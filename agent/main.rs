@@ -64,6 +64,11 @@ struct Args {
     /// run (proxies.json; it is rewritten at the next proxy change).
     #[arg(long)]
     no_restore_proxies: bool,
+    /// Copy every relayed byte through the agent instead of moving it
+    /// socket to socket with splice(2) while no recording or shaping fault
+    /// needs it (Linux; for comparing both paths).
+    #[arg(long, env = "REEL_NO_SPLICE")]
+    no_splice: bool,
     #[command(flatten)]
     safety: SafetyArgs,
 }
@@ -224,6 +229,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let cancel = CancellationToken::new();
+    reel::proxy::set_splice(!args.no_splice);
     let config = AgentConfig {
         name,
         data_dir: args

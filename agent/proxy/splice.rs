@@ -1,0 +1,83 @@
+//! The zero-copy path of a relayed direction. While nothing needs a
+//! direction's bytes (no recording taps the proxy, no fault profile shapes
+//! the direction), Linux moves them socket → pipe → socket with `splice(2)`
+//! and they never enter user space (`leg`, through a `pipe` of the
+//! direction's own). Byte counters, per-second stats, metrics and Watch
+//! transfer events need only a count, which `splice` returns, so a Watch
+//! subscriber does not stop it. Elsewhere, or with `--no-splice`, every
+//! direction copies (`pump`).
+//!
+//! The pipe is emptied into the receiver before each new read, so when a
+//! recording or a shaping profile appears, the bytes read before it have
+//! already been passed on (relayed, not recorded) and the copying path
+//! takes over with nothing in between; it comes back here once nothing
+//! needs the bytes again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[cfg(target_os = "linux")]
+mod leg;
+#[cfg(target_os = "linux")]
+mod pipe;
+
+/// After a pipe could not be had (the descriptor budget is short, or the
+/// kernel gave too small a pipe), how many chunks a direction copies
+/// before it asks again: asking costs system calls, copying a chunk does
+/// not fail.
+pub const RETRY_AFTER_CHUNKS: u16 = 64;
+
+/// Whether directions may splice (`--no-splice` turns it off for the whole
+/// agent, e.g. for the benchmark to compare both paths).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns the zero-copy path on or off for every connection from its next
+/// chunk on. It has no effect where there is no `splice(2)`.
+pub fn set_splice(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the zero-copy path is on (and available on this system).
+pub fn splice_enabled() -> bool {
+    cfg!(target_os = "linux") && ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether a direction tries the zero-copy path for its next chunk: not
+/// while it waits out `RETRY_AFTER_CHUNKS` after a pipe could not be had.
+#[derive(Debug, Default)]
+pub(super) struct Gate {
+    skip: u16,
+}
+
+impl Gate {
+    /// Whether to try splicing now; counts down the chunks copied meanwhile.
+    pub(super) fn open(&mut self) -> bool {
+        if !splice_enabled() {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// No pipe could be had: copy the next chunks before asking again.
+    pub(super) fn refused(&mut self) {
+        self.skip = RETRY_AFTER_CHUNKS;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_pipe_is_asked_for_again_only_after_the_retry_chunks() {
+        let mut gate = Gate::default();
+        assert_eq!(gate.open(), splice_enabled());
+        gate.refused();
+        let copied = (0..RETRY_AFTER_CHUNKS).filter(|_| !gate.open()).count();
+        assert_eq!(copied, usize::from(RETRY_AFTER_CHUNKS));
+        assert_eq!(gate.open(), splice_enabled(), "asks again after them");
+    }
+}
