@@ -66,8 +66,8 @@ struct Args {
     no_restore_proxies: bool,
     /// Copy every relayed byte through the agent instead of moving it
     /// socket to socket with splice(2) while no recording or shaping fault
-    /// needs it (Linux; for comparing both paths).
-    #[arg(long, env = "REEL_NO_SPLICE")]
+    /// needs it (Linux; for comparing both paths). REEL_NO_SPLICE=1 too.
+    #[arg(long, env = "REEL_NO_SPLICE", value_parser = clap::builder::BoolishValueParser::new())]
     no_splice: bool,
     #[command(flatten)]
     safety: SafetyArgs,

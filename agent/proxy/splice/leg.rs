@@ -13,9 +13,10 @@ use std::io;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::io::Interest;
+use tokio::io::{Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::sync::futures::Notified;
 use tokio_util::sync::CancellationToken;
 
 use super::Gate;
@@ -33,10 +34,10 @@ impl Leg<'_> {
     }
 
     /// Relays by `splice` while nothing needs the bytes. `None` with the
-    /// pipe emptied when something does (or the pipe could not be had, or
-    /// the descriptor budget runs short while the sender is idle), and at
-    /// the sender's EOF with `eof` set once the recordings were told;
-    /// `Some` when the direction has ended otherwise.
+    /// pipe emptied (and given back) when something does, when no pipe
+    /// could be had, or when the descriptor budget runs short while the
+    /// sender is idle; `None` at the sender's EOF with `eof` set once the
+    /// recordings were told; `Some` when the direction has ended otherwise.
     pub(in crate::proxy) fn spliced(
         &self,
         from: &mut ReadHalf<'_>,
@@ -46,17 +47,26 @@ impl Leg<'_> {
         gate: &mut Gate,
     ) -> impl Future<Output = Option<LegEnd>> {
         async move {
-            let Some(pipe) = Pipe::open(&self.proxy.fds) else {
-                gate.refused();
-                return None;
-            };
             let (from, to) = (from.as_ref(), to.as_ref());
+            // Made once the sender has bytes: an idle direction holds none.
+            let mut pipe = None;
             loop {
                 // Checked before every read, the pipe being empty: bytes
                 // read from here on are the copying path's to log.
                 if !self.bytes_unneeded(faults) {
                     return None;
                 }
+                let Some(pipe) = &pipe else {
+                    if let Err(end) = has_bytes(from, self.cancel).await {
+                        return Some(end);
+                    }
+                    pipe = Pipe::open(&self.proxy.fds);
+                    if pipe.is_none() {
+                        gate.refused();
+                        return None;
+                    }
+                    continue;
+                };
                 match from.try_io(Interest::READABLE, || pipe.fill(from)) {
                     Ok(0) => {
                         Box::pin(self.half_close(Instant::now())).await;
@@ -68,18 +78,21 @@ impl Leg<'_> {
                         self.meta.add_bytes(self.dir, n as u64);
                         self.proxy.counters.add_bytes(self.dir, n as u64);
                         self.transfer_event(n, Duration::ZERO, Duration::ZERO);
-                        if let Err(end) = drain(&pipe, n, to, self.cancel).await {
+                        if let Err(end) = drain(pipe, n, to, self.cancel).await {
                             return Some(end);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // An idle direction gives its pipe back when
-                        // descriptors run short.
+                        // clients leave the descriptor budget short.
+                        let short = self.proxy.fds.short();
                         if self.proxy.fds.pressed(0) {
                             return None;
                         }
-                        if let Err(end) = ready(from, Interest::READABLE, self.cancel).await {
-                            return Some(end);
+                        match idle(from, short, self.cancel).await {
+                            Ok(true) => {}
+                            Ok(false) => return None,
+                            Err(end) => return Some(end),
                         }
                     }
                     Err(e) => return Some(LegEnd::ReadFailed(e)),
@@ -108,6 +121,48 @@ fn drain(
             }
         }
         Ok(())
+    }
+}
+
+/// Waits, holding the pipe, until the sender is readable (`true`) or the
+/// descriptor budget runs short (`false`: the pipe is to be given back).
+fn idle<'a>(
+    sock: &'a TcpStream,
+    short: Notified<'a>,
+    cancel: &'a CancellationToken,
+) -> impl Future<Output = Result<bool, LegEnd>> + 'a {
+    async move {
+        let mut short = std::pin::pin!(short);
+        let mut readable = std::pin::pin!(ready(sock, Interest::READABLE, cancel));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = readable.as_mut().poll(cx) {
+                return Poll::Ready(r.map(|()| true));
+            }
+            short.as_mut().poll(cx).map(|()| Ok(false))
+        })
+        .await
+    }
+}
+
+/// Waits until the sender has bytes (or has finished), peeking at one:
+/// readiness alone can be stale (a socket just accepted reads as ready),
+/// and a pipe is worth making only for bytes that are there.
+fn has_bytes(
+    sock: &TcpStream,
+    cancel: &CancellationToken,
+) -> impl Future<Output = Result<(), LegEnd>> {
+    async move {
+        let mut cancelled = std::pin::pin!(cancel.cancelled());
+        let mut byte = [0u8; 1];
+        std::future::poll_fn(|cx| {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(LegEnd::Cancelled));
+            }
+            let mut buf = ReadBuf::new(&mut byte);
+            sock.poll_peek(cx, &mut buf)
+                .map(|r| r.map(drop).map_err(LegEnd::ReadFailed))
+        })
+        .await
     }
 }
 
