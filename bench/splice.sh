@@ -10,7 +10,7 @@
 # it out). Figures, as bench/run.sh's a) and b):
 #   a) bulk throughput with 1 and 8 connections (iperf3, S s each after 1 s
 #      omitted; default 4), and the proxy's CPU during the 1-connection run
-#      (% of one core)
+#      (% of one core, and ms per GB moved)
 #   b) 64-byte ping-pong round trip p50/p99 (netbench pingpong, 2 s), all
 #      pinned to CPU 0 and unpinned, and what the proxy adds to DIRECT's p50
 # Medians of N repetitions (default 3), the order of the rows rotated each
@@ -120,7 +120,11 @@ for ((r = 0; r < REPS; r++)); do
         w1=$(date +%s.%N)
         rec "$row" bulk1 "$v1"
         if [ -n "$pid" ]; then
-            rec "$row" cpu1 "$(awk -v c=$(($(cpu_ticks "$pid") - c0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100 * c / hz / (b - a)}')"
+            c=$(($(cpu_ticks "$pid") - c0))
+            rec "$row" cpu1 "$(awk -v c="$c" -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100 * c / hz / (b - a)}')"
+            # CPU the proxy spent per GB it moved (iperf3's rate over the
+            # whole run: an estimate, but one the host's load hardly moves).
+            rec "$row" cpugb "$(awk -v c="$c" -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" -v g="$v1" 'BEGIN{if (g + 0 > 0) printf "%.0f", 1000 * c / hz / (g / 8 * (b - a))}')"
         fi
         v8=$(bulk "${BULK[$row]}" "$PAR" "$T_BULK")
         rec "$row" bulk8 "$v8"
@@ -158,6 +162,7 @@ print("|---|" + "---|" * len(rows))
 print("| bulk, 1 connection, Gbit/s (× DIRECT) | " + " | ".join(f"{fmt(med(r, 'bulk1'))} ({ratio(r, 'bulk1')})" for r in rows) + " |")
 print("| bulk, 8 connections, Gbit/s (× DIRECT) | " + " | ".join(f"{fmt(med(r, 'bulk8'))} ({ratio(r, 'bulk8')})" for r in rows) + " |")
 print("| proxy CPU during 1-connection bulk, % of a core | " + " | ".join(fmt(med(r, "cpu1"), 0) for r in rows) + " |")
+print("| proxy CPU per GB moved, 1 connection, ms | " + " | ".join(fmt(med(r, "cpugb"), 0) for r in rows) + " |")
 for m, label in (("p50", "RTT p50 µs, 1 CPU"), ("p99", "RTT p99 µs, 1 CPU"), ("fp50", "RTT p50 µs, free"), ("fp99", "RTT p99 µs, free")):
     print(f"| {label} | " + " | ".join(fmt(med(r, m), 1) for r in rows) + " |")
 for m, label in (("p50", "added RTT p50 µs, 1 CPU"), ("fp50", "added RTT p50 µs, free")):

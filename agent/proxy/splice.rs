@@ -13,6 +13,9 @@
 //! takes over with nothing in between; it comes back here once nothing
 //! needs the bytes again.
 
+// Only Linux has the path; elsewhere the switch stays and the rest is unused.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[cfg(target_os = "linux")]
@@ -34,6 +37,15 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// chunk on. It has no effect where there is no `splice(2)`.
 pub fn set_splice(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Turns the zero-copy path off for good when the system refuses
+/// `splice` itself (`error`), saying so once.
+#[cfg(target_os = "linux")]
+fn refuse_everywhere(error: &std::io::Error) {
+    if ENABLED.swap(false, Ordering::Relaxed) {
+        tracing::warn!(%error, "splice(2) is refused here: every connection copies from now on");
+    }
 }
 
 /// Whether the zero-copy path is on (and available on this system).

@@ -95,11 +95,25 @@ impl Leg<'_> {
                             Err(end) => return Some(end),
                         }
                     }
+                    Err(e) if unsupported(&e) => {
+                        // Nothing was read: the copying path takes over.
+                        super::refuse_everywhere(&e);
+                        return None;
+                    }
                     Err(e) => return Some(LegEnd::ReadFailed(e)),
                 }
             }
         }
     }
+}
+
+/// Whether `splice` itself is refused here (a sandbox such as gVisor or a
+/// seccomp filter, a kernel without it), not the socket.
+fn unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput
+    )
 }
 
 /// Splices the `n` bytes in the pipe on to `to`.
