@@ -24,7 +24,6 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use super::buffer;
 use super::flow::{Leg, LegEnd, PLAIN_CHUNK_SIZE, sleep_for, write_all};
 use super::shaping::Queue;
-#[cfg(target_os = "linux")]
 use super::splice::Gate;
 use crate::domain::Direction;
 use crate::faults::{ConnFaults, DirFaults};
@@ -48,7 +47,6 @@ impl Leg<'_> {
             let mut faults = faults.direction(self.dir);
             let mut buf = BytesMut::new();
             let mut queue = Queue::default();
-            #[cfg(target_os = "linux")]
             let mut gate = Gate::default();
             let end = loop {
                 if queue.eof && queue.held.is_empty() {
@@ -70,7 +68,7 @@ impl Leg<'_> {
                         }
                     }
                     if let Some(end) = self
-                        .plain_chunk(from, to, &mut faults, &mut buf, &mut queue)
+                        .plain_chunk(from, to, &mut faults, &mut buf, &mut queue, &mut gate)
                         .await
                     {
                         break end;
@@ -103,12 +101,14 @@ impl Leg<'_> {
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
+        gate: &mut Gate,
     ) -> impl Future<Output = Option<LegEnd>> {
         async move {
             let n = match self.read_chunk(from, buf).await {
                 Ok(n) => n,
                 Err(end) => return Some(end),
             };
+            gate.copied(n);
             let at = Instant::now();
             if n == 0 {
                 buffer::give_back(buf);

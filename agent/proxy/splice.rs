@@ -1,8 +1,8 @@
 //! The zero-copy path of a relayed direction. While nothing needs a
 //! direction's bytes (no recording taps the proxy, no fault profile shapes
-//! the direction), Linux moves them socket → pipe → socket with `splice(2)`
-//! and they never enter user space (`leg`, through a `pipe` of the
-//! direction's own). Byte counters, per-second stats, metrics and Watch
+//! the direction) and they come in bulk (`BULK_CHUNK`), Linux moves them
+//! socket → pipe → socket with `splice(2)` and they never enter user
+//! space (`leg`, through a `pipe` of the direction's own). Byte counters, per-second stats, metrics and Watch
 //! transfer events need only a count, which `splice` returns, so a Watch
 //! subscriber does not stop it. Elsewhere, or with `--no-splice`, every
 //! direction copies (`pump`).
@@ -53,17 +53,28 @@ pub fn splice_enabled() -> bool {
     cfg!(target_os = "linux") && ENABLED.load(Ordering::Relaxed)
 }
 
-/// Whether a direction tries the zero-copy path for its next chunk: not
-/// while it waits out `RETRY_AFTER_CHUNKS` after a pipe could not be had.
+/// Least a read (or a splice) must move for a direction to count as a
+/// bulk flow: the sender had that much waiting. Only bulk flows splice.
+/// Small messages (game traffic, request and answer) gain nothing from it
+/// and would pay a system call more per message (a splice that finds the
+/// socket empty; a short read tells tokio the socket is drained, a short
+/// splice cannot, as a pipe fills by pages, not bytes): they are copied.
+pub const BULK_CHUNK: usize = 32 * 1024;
+
+/// Whether a direction tries the zero-copy path for its next chunk: only
+/// in a bulk flow, and not while it waits out `RETRY_AFTER_CHUNKS` after a
+/// pipe could not be had.
 #[derive(Debug, Default)]
 pub(super) struct Gate {
     skip: u16,
+    /// The last chunk was a bulk one (`BULK_CHUNK`).
+    bulk: bool,
 }
 
 impl Gate {
     /// Whether to try splicing now; counts down the chunks copied meanwhile.
     pub(super) fn open(&mut self) -> bool {
-        if !splice_enabled() {
+        if !splice_enabled() || !self.bulk {
             return false;
         }
         if self.skip > 0 {
@@ -71,6 +82,11 @@ impl Gate {
             return false;
         }
         true
+    }
+
+    /// Notes how much the last read or splice moved.
+    pub(super) fn copied(&mut self, n: usize) {
+        self.bulk = n >= BULK_CHUNK;
     }
 
     /// No pipe could be had: copy the next chunks before asking again.
@@ -84,11 +100,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_bulk_flows_splice() {
+        let mut gate = Gate::default();
+        assert!(!gate.open(), "a new direction copies");
+        gate.copied(BULK_CHUNK - 1);
+        assert!(!gate.open(), "small chunks are copied");
+        gate.copied(BULK_CHUNK);
+        assert_eq!(gate.open(), splice_enabled());
+        gate.copied(64);
+        assert!(!gate.open(), "back to copying once the flow is small");
+    }
+
+    #[test]
     fn a_refused_pipe_is_asked_for_again_only_after_the_retry_chunks() {
         let mut gate = Gate::default();
+        gate.copied(BULK_CHUNK);
         assert_eq!(gate.open(), splice_enabled());
         gate.refused();
-        let copied = (0..RETRY_AFTER_CHUNKS).filter(|_| !gate.open()).count();
+        let copied = (0..RETRY_AFTER_CHUNKS)
+            .filter(|_| {
+                gate.copied(BULK_CHUNK);
+                !gate.open()
+            })
+            .count();
         assert_eq!(copied, usize::from(RETRY_AFTER_CHUNKS));
         assert_eq!(gate.open(), splice_enabled(), "asks again after them");
     }

@@ -74,6 +74,7 @@ impl Leg<'_> {
                         return None;
                     }
                     Ok(n) => {
+                        gate.copied(n);
                         // Counted when read, as the copying path does.
                         self.meta.add_bytes(self.dir, n as u64);
                         self.proxy.counters.add_bytes(self.dir, n as u64);
@@ -83,6 +84,11 @@ impl Leg<'_> {
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // The sender caught up after a small chunk: the
+                        // flow is no longer bulk; copying waits for it.
+                        if !gate.open() {
+                            return None;
+                        }
                         // An idle direction gives its pipe back when
                         // clients leave the descriptor budget short.
                         let short = self.proxy.fds.short();
