@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
 
 /// Descriptors kept out of the data path's reach unless `--fd-reserve`
@@ -103,6 +103,9 @@ struct Inner {
     /// log says when refusing starts and stops, not once per client of a
     /// flood.
     refusing: AtomicBool,
+    /// Woken when a client's descriptors leave the budget short (see
+    /// `pressed`): idle holders of spare descriptors give them back.
+    short: Notify,
 }
 
 impl FdBudget {
@@ -134,6 +137,7 @@ impl FdBudget {
             size,
             reserve,
             refusing: AtomicBool::new(false),
+            short: Notify::new(),
         }))
     }
 
@@ -169,6 +173,9 @@ impl FdBudget {
     pub(crate) fn try_take(&self, n: u32) -> Option<OwnedSemaphorePermit> {
         match self.0.permits.clone().try_acquire_many_owned(n) {
             Ok(permit) => {
+                if self.pressed(0) {
+                    self.0.short.notify_waiters();
+                }
                 if self.0.refusing.load(Ordering::Relaxed)
                     && self.0.refusing.swap(false, Ordering::Relaxed)
                 {
@@ -180,6 +187,7 @@ impl FdBudget {
                 Some(permit)
             }
             Err(_) => {
+                self.0.short.notify_waiters();
                 if !self.0.refusing.swap(true, Ordering::Relaxed) {
                     warn!(
                         budget = self.0.size,
@@ -192,6 +200,35 @@ impl FdBudget {
                 None
             }
         }
+    }
+}
+
+impl FdBudget {
+    /// Takes `n` descriptors for something the data path can do without (a
+    /// zero-copy relay's pipe) only while at least half of the budget
+    /// stays free: extras never hold more than half of it, and idle ones
+    /// are given back once it runs short (`pressed`). Never logs.
+    pub(crate) fn try_spare(&self, n: u32) -> Option<OwnedSemaphorePermit> {
+        if self.pressed(n) {
+            return None;
+        }
+        self.0.permits.clone().try_acquire_many_owned(n).ok()
+    }
+
+    /// Resolves once a client's descriptors leave the budget short (or a
+    /// client found none): an idle holder of spare ones then gives them
+    /// back. Only notifications after this call count.
+    pub(crate) fn short(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.short.notified()
+    }
+
+    /// Whether `n` more descriptors would leave less than half of the budget
+    /// free: extras are then not taken, and idle ones given back.
+    pub(crate) fn pressed(&self, n: u32) -> bool {
+        self.0.size.is_some_and(|size| {
+            let free = self.0.permits.available_permits() as u64;
+            free < u64::from(n) + size / 2
+        })
     }
 }
 
@@ -296,6 +333,41 @@ mod tests {
         drop(held);
         assert_eq!(b.in_use(), 0);
         assert!(b.try_take(2).is_some(), "free again once clients leave");
+    }
+
+    #[test]
+    fn spare_descriptors_come_only_from_the_free_half_of_the_budget() {
+        let b = FdBudget::new(Some(356), 256).unwrap();
+        let clients: Vec<_> = (0..20).map(|_| b.try_take(2).expect("fits")).collect();
+        // 60 of 100 free: pipes may take 2 each while 50 stay free.
+        let pipes: Vec<_> = (0..6).map_while(|_| b.try_spare(2)).collect();
+        assert_eq!(pipes.len(), 5, "extras while at least half stays free");
+        assert_eq!(b.in_use(), 50);
+        assert!(b.pressed(2) && !b.pressed(0));
+        // Clients still get the rest, and extras then count as pressed.
+        let more: Vec<_> = (0..25)
+            .map(|_| b.try_take(2).expect("clients first"))
+            .collect();
+        assert!(b.pressed(0), "an idle extra is to be given back now");
+        drop((clients, pipes, more));
+        assert!(!b.pressed(0));
+        assert!(FdBudget::unlimited().try_spare(u32::MAX >> 4).is_some());
+        assert!(!FdBudget::unlimited().pressed(u32::MAX));
+    }
+
+    #[test]
+    fn holders_of_spare_descriptors_hear_when_clients_leave_the_budget_short() {
+        let b = FdBudget::new(Some(266), 256).unwrap();
+        let polled = |n: &mut std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>| {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            n.as_mut().poll(&mut cx).is_ready()
+        };
+        let mut short = std::pin::pin!(b.short());
+        let held: Vec<_> = (0..2).map(|_| b.try_take(2)).collect();
+        assert!(!polled(&mut short), "6 of 10 free: not short");
+        let third = b.try_take(2);
+        assert!(polled(&mut short), "4 of 10 free: short");
+        drop((held, third));
     }
 
     #[test]

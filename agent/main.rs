@@ -67,6 +67,11 @@ struct Args {
     /// run (proxies.json; it is rewritten at the next proxy change).
     #[arg(long)]
     no_restore_proxies: bool,
+    /// Copy every relayed byte through the agent instead of moving it
+    /// socket to socket with splice(2) while no recording or shaping fault
+    /// needs it (Linux; for comparing both paths). REEL_NO_SPLICE=1 too.
+    #[arg(long, env = "REEL_NO_SPLICE", value_parser = clap::builder::BoolishValueParser::new())]
+    no_splice: bool,
     #[command(flatten)]
     safety: SafetyArgs,
     #[command(flatten)]
@@ -229,6 +234,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let cancel = CancellationToken::new();
+    reel::proxy::set_splice(!args.no_splice);
     let config = AgentConfig {
         name,
         data_dir: args

@@ -71,3 +71,34 @@ ports_free() {    # ports_free FIRST COUNT [udp]: dies naming the first port in 
     done
 }
 port() { echo $((PORT_BASE + $1)); }
+
+# Peers and relay measurements of bench/run.sh and bench/splice.sh. They
+# read HOST; start_haproxy also WORK and IDLE_CONNS (room for that many more
+# connections, default none), pingpong NB (netbench), T_LAT (seconds) and
+# MSG (bytes).
+start_haproxy() { # start_haproxy NAME "LISTEN:UPSTREAM ..." [PREFIX...]
+    local d=$WORK/$1 i=0 pair
+    mkdir -p "$d"
+    {
+        printf 'global\n    maxconn %d\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 300s\n    timeout server 300s\n    maxconn %d\n' \
+            $((${IDLE_CONNS:-0} + 1000)) $((${IDLE_CONNS:-0} + 1000))
+        for pair in $2; do
+            printf 'listen l%d\n    bind %s:%s\n    server s1 %s:%s\n' "$i" "$HOST" "${pair%%:*}" "$HOST" "${pair#*:}"
+            i=$((i + 1))
+        done
+    } >"$d/haproxy.cfg"
+    spawn "$d/log" "${@:3}" haproxy -db -f "$d/haproxy.cfg"
+    wait_port "${2%%:*}" "$REPLY" || { cat "$d/log" >&2; die "haproxy $1 did not start"; }
+}
+bulk() {          # bulk PORT NCONN SECS -> Gbit/s on stdout (or "failed")
+    local out
+    out=$(timeout $(($3 + 20)) iperf3 -c "$HOST" -p "$1" -P "$2" -t "$3" -O 1 -J 2>/dev/null)
+    python3 -c 'import json,sys
+try: print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception: print("failed")' <<<"$out"
+}
+pingpong() {      # pingpong PORT [PREFIX...] -> "p50 p99"
+    local out
+    out=$(timeout $((T_LAT + 15)) "${@:2}" "$NB" pingpong "$HOST:$1" "$T_LAT" "$MSG" 2>&1)
+    sed -n 's/.*p50=\([0-9.]*\) p99=\([0-9.]*\).*/\1 \2/p' <<<"$out" | grep . || echo "failed failed"
+}

@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--quick] [--reps N] [--conns N] [--port-base N] [--no-build]
 #                [--disk-data] [--no-doc] [--keep-scratch] [--bin-dir DIR]
-#                [--wait-idle SECONDS]
+#                [--wait-idle SECONDS] [--no-splice]
 #
 # Rows: DIRECT (no proxy), haproxy (mode tcp), reel, and reel with a
 # recording running. Figures (docs/PERFORMANCE.md explains each):
@@ -26,7 +26,9 @@
 # missing (as root). Run it on a quiet machine: it reports how much CPU other
 # processes took meanwhile. Never run from the test suite. --bin-dir takes
 # reel-agent and reelctl from DIR (e.g. an older build, for a before/after);
-# --wait-idle waits up to SECONDS for other processes to leave the CPUs.
+# --wait-idle waits up to SECONDS for other processes to leave the CPUs;
+# --no-splice starts the agents with --no-splice (the copying relay; see
+# bench/splice.sh for both relays side by side).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -57,8 +59,9 @@ DISK_DATA=0       # recordings on tmpfs unless --disk-data
 BIN_DIR=""        # reel-agent and reelctl from here instead of target/release
 WARM_GIB=12       # memory touched once before the run (see below)
 WAIT_IDLE=0       # seconds to wait for a quiet host before starting
+AGENT_ARGS=()     # extra reel-agent arguments (--no-splice)
 
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) REPS=1; T_BULK=1; T_PAR=1; T_LAT=1; T_CONN=1; IDLE_CONNS=500; GEN_SECS=2; ANALYSIS_MIB=256; WARM_GIB=4; shift ;;
@@ -71,6 +74,7 @@ while [ $# -gt 0 ]; do
         --keep-scratch) KEEP=1; shift ;;
         --bin-dir) BIN_DIR=${2:?}; shift 2 ;;
         --wait-idle) WAIT_IDLE=${2:?}; shift 2 ;;
+        --no-splice) AGENT_ARGS+=(--no-splice); shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench/run.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -118,24 +122,11 @@ rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; }   # rec ROW ME
 note() { rec "$1" note - "$2"; log "$1: $2"; }
 
 # ---------------------------------------------------------------- proxies
-start_haproxy() { # start_haproxy NAME "LISTEN:UPSTREAM ..." [PREFIX...]
-    local d=$WORK/$1 i=0 pair
-    mkdir -p "$d"
-    {
-        printf 'global\n    maxconn %d\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 300s\n    timeout server 300s\n    maxconn %d\n' \
-            $((IDLE_CONNS + 1000)) $((IDLE_CONNS + 1000))
-        for pair in $2; do
-            printf 'listen l%d\n    bind %s:%s\n    server s1 %s:%s\n' "$i" "$HOST" "${pair%%:*}" "$HOST" "${pair#*:}"
-            i=$((i + 1))
-        done
-    } >"$d/haproxy.cfg"
-    spawn "$d/log" "${@:3}" haproxy -db -f "$d/haproxy.cfg"
-    wait_port "${2%%:*}" "$REPLY" || { cat "$d/log" >&2; die "haproxy $1 did not start"; }
-}
+# start_haproxy: bench/lib.sh
 start_reel() {    # start_reel NAME CTL_PORT "LISTEN:UPSTREAM ..." [PREFIX...]; PID in REPLY
     local d=$WORK/$1 pair pid
     mkdir -p "$d"
-    spawn "$d/log" "${@:4}" "$BIN/reel-agent" --listen "$HOST:$2" --data-dir "$DATA_ROOT/$1"
+    spawn "$d/log" "${@:4}" "$BIN/reel-agent" --listen "$HOST:$2" --data-dir "$DATA_ROOT/$1" "${AGENT_ARGS[@]}"
     pid=$REPLY
     wait_port "$2" "$pid" || { cat "$d/log" >&2; die "reel-agent $1 did not start"; }
     for pair in $3; do
@@ -154,18 +145,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 cpu_ticks() { awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13]}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------- measurements
-bulk() {          # bulk PORT NCONN SECS -> Gbit/s on stdout (or "failed")
-    local out
-    out=$(timeout $(($3 + 20)) iperf3 -c "$HOST" -p "$1" -P "$2" -t "$3" -O 1 -J 2>/dev/null)
-    python3 -c 'import json,sys
-try: print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))
-except Exception: print("failed")' <<<"$out"
-}
-pingpong() {      # pingpong PORT [PREFIX...] -> "p50 p99"
-    local out
-    out=$(timeout $((T_LAT + 15)) "${@:2}" "$NB" pingpong "$HOST:$1" "$T_LAT" "$MSG" 2>&1)
-    sed -n 's/.*p50=\([0-9.]*\) p99=\([0-9.]*\).*/\1 \2/p' <<<"$out" | grep . || echo "failed failed"
-}
+# bulk and pingpong: bench/lib.sh (bench/splice.sh measures with them too)
 connrate() {      # connrate PORT -> cycles/s
     local out
     out=$(timeout $((T_CONN + 15)) "$NB" connrate "$HOST:$1" "$T_CONN" "$CONN_WORKERS" "$MSG" 2>&1)

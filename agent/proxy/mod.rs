@@ -1,7 +1,8 @@
 //! Proxies: for TCP, the accept loop (`listener`), the per-connection relay
 //! (`relay`, reaching the upstream in `upstream`) and its two directions (`pump` for the plain path, `shaping`
 //! for the fault queue, `flow` for what both share, `buffer` for the read
-//! buffers), one running proxy's state
+//! buffers, `splice` for the zero-copy path taken while nothing needs the
+//! bytes), one running proxy's state
 //! (`running`), binding its listen address (`bind`), the agent's set of
 //! proxies (`registry`), the check that no upstream leads back into the
 //! agent (`loops`), and the proxies kept in the data directory across
@@ -25,6 +26,7 @@ mod running;
 mod saved;
 mod shaping;
 mod spec;
+mod splice;
 mod udp;
 mod udp_registry;
 mod upstream;
@@ -37,5 +39,6 @@ pub use restore::RestoreSummary;
 pub use running::{Proxy, ProxyInfo, ProxyMeters, UdpInfo};
 pub use saved::{SAVED_PROXIES_FILE, SavedError};
 pub use spec::ProxySpec;
+pub use splice::{set_splice, splice_enabled};
 pub use udp::UdpRunning;
 pub use upstream::UPSTREAM_CONNECT_TIMEOUT;

@@ -2,7 +2,8 @@
 //! path: read a chunk, hand it to the recordings, pass it on at once. With a
 //! fault profile the chunk is held in a small queue until its release
 //! instant instead (`shaping`, the sibling path). What both share is in
-//! `flow`.
+//! `flow`. While nothing needs the bytes, the zero-copy path (`splice`)
+//! moves them instead, and hands back here as soon as something does.
 
 // The long-lived futures here are written as `fn ... -> impl Future` with an
 // `async move` block rather than `async fn`: an `async fn` keeps its
@@ -23,6 +24,7 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use super::buffer;
 use super::flow::{Leg, LegEnd, PLAIN_CHUNK_SIZE, sleep_for, write_all};
 use super::shaping::Queue;
+use super::splice::Gate;
 use crate::domain::Direction;
 use crate::faults::{ConnFaults, DirFaults};
 use crate::tap::{Tap, TapKind};
@@ -45,6 +47,7 @@ impl Leg<'_> {
             let mut faults = faults.direction(self.dir);
             let mut buf = BytesMut::new();
             let mut queue = Queue::default();
+            let mut gate = Gate::default();
             let end = loop {
                 if queue.eof && queue.held.is_empty() {
                     // Boxed, like every rare step, so the future of an idle
@@ -52,8 +55,20 @@ impl Leg<'_> {
                     break Box::pin(self.pass_close(to, &faults)).await;
                 }
                 if queue.held.is_empty() && !faults.shaping() {
+                    #[cfg(target_os = "linux")]
+                    if gate.open() && self.bytes_unneeded(&faults) {
+                        if let Some(end) = self
+                            .spliced(from, to, &faults, &mut queue.eof, &mut gate)
+                            .await
+                        {
+                            break end;
+                        }
+                        if queue.eof {
+                            continue;
+                        }
+                    }
                     if let Some(end) = self
-                        .plain_chunk(from, to, &mut faults, &mut buf, &mut queue)
+                        .plain_chunk(from, to, &mut faults, &mut buf, &mut queue, &mut gate)
                         .await
                     {
                         break end;
@@ -86,12 +101,14 @@ impl Leg<'_> {
         faults: &mut DirFaults,
         buf: &mut BytesMut,
         queue: &mut Queue,
+        gate: &mut Gate,
     ) -> impl Future<Output = Option<LegEnd>> {
         async move {
             let n = match self.read_chunk(from, buf).await {
                 Ok(n) => n,
                 Err(end) => return Some(end),
             };
+            gate.copied(n);
             let at = Instant::now();
             if n == 0 {
                 buffer::give_back(buf);
