@@ -173,13 +173,16 @@ impl Reel for ReelService {
         &self,
         _: Request<pb::ListRecordingsRequest>,
     ) -> Result<Response<pb::ListRecordingsResponse>, Status> {
-        let recordings = self
-            .agent
-            .recordings
-            .list()
-            .into_iter()
-            .map(convert::recording_info)
-            .collect();
+        let local = self.agent.recordings.list();
+        let recordings = match self.agent.store() {
+            Some(store) => store
+                .list(local)
+                .await
+                .into_iter()
+                .map(convert::recording_listed)
+                .collect(),
+            None => local.into_iter().map(convert::recording_info).collect(),
+        };
         Ok(Response::new(pb::ListRecordingsResponse { recordings }))
     }
 
@@ -188,8 +191,8 @@ impl Reel for ReelService {
         req: Request<pb::GetRecordingRequest>,
     ) -> Result<Response<pb::RecordingInfo>, Status> {
         let r = req.into_inner();
-        let info = self.agent.recordings.get(required("id", &r.id)?)?;
-        Ok(Response::new(convert::recording_info(info)))
+        let id = required("id", &r.id)?;
+        Ok(Response::new(super::stored::get(&self.agent, id).await?))
     }
 
     async fn delete_recording(
@@ -197,9 +200,9 @@ impl Reel for ReelService {
         req: Request<pb::DeleteRecordingRequest>,
     ) -> Result<Response<pb::DeleteRecordingResponse>, Status> {
         let r = req.into_inner();
-        let info = self.agent.recordings.delete(required("id", &r.id)?)?;
+        let id = required("id", &r.id)?;
         Ok(Response::new(pb::DeleteRecordingResponse {
-            recording: Some(convert::recording_info(info)),
+            recording: Some(super::stored::delete(&self.agent, id).await?),
         }))
     }
 
