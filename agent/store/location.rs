@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
+use object_store::{ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
 use super::error::StoreError;
 
@@ -54,9 +54,12 @@ pub fn parse(url: &str) -> Result<Location, StoreError> {
         ))
     })?;
     let (scheme, prefix) = ObjectStoreScheme::parse(&parsed).map_err(|e| bad(e.to_string()))?;
-    let options = ClientOptions::new()
-        .with_timeout(REQUEST_TIMEOUT)
-        .with_connect_timeout(CONNECT_TIMEOUT);
+    // As config keys, not a `ClientOptions` (which would replace what
+    // `from_env` read, AWS_ALLOW_HTTP included).
+    let timeouts = [
+        (ClientConfigKey::Timeout, secs(REQUEST_TIMEOUT)),
+        (ClientConfigKey::ConnectTimeout, secs(CONNECT_TIMEOUT)),
+    ];
     let retry = RetryConfig {
         max_retries: CLIENT_RETRIES,
         retry_timeout: CLIENT_RETRY_TIMEOUT,
@@ -65,31 +68,39 @@ pub fn parse(url: &str) -> Result<Location, StoreError> {
     let store: Arc<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::AmazonS3 => {
             check_key_pair().map_err(bad)?;
+            let b = timeouts
+                .iter()
+                .fold(AmazonS3Builder::from_env().with_url(url), |b, (k, v)| {
+                    b.with_config(AmazonS3ConfigKey::Client(*k), v)
+                });
             Arc::new(
-                AmazonS3Builder::from_env()
-                    .with_url(url)
-                    .with_client_options(options)
-                    .with_retry(retry)
+                b.with_retry(retry)
                     .build()
                     .map_err(|e| bad(e.to_string()))?,
             )
         }
-        ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-            GoogleCloudStorageBuilder::from_env()
-                .with_url(url)
-                .with_client_options(options)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| bad(e.to_string()))?,
-        ),
-        ObjectStoreScheme::MicrosoftAzure => Arc::new(
-            MicrosoftAzureBuilder::from_env()
-                .with_url(url)
-                .with_client_options(options)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| bad(e.to_string()))?,
-        ),
+        ObjectStoreScheme::GoogleCloudStorage => {
+            let b = timeouts.iter().fold(
+                GoogleCloudStorageBuilder::from_env().with_url(url),
+                |b, (k, v)| b.with_config(GoogleConfigKey::Client(*k), v),
+            );
+            Arc::new(
+                b.with_retry(retry)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?,
+            )
+        }
+        ObjectStoreScheme::MicrosoftAzure => {
+            let b = timeouts.iter().fold(
+                MicrosoftAzureBuilder::from_env().with_url(url),
+                |b, (k, v)| b.with_config(AzureConfigKey::Client(*k), v),
+            );
+            Arc::new(
+                b.with_retry(retry)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?,
+            )
+        }
         ObjectStoreScheme::Local => {
             let dir = parsed
                 .to_file_path()
@@ -116,6 +127,11 @@ pub fn parse(url: &str) -> Result<Location, StoreError> {
         store,
         prefix,
     })
+}
+
+/// A duration as the client's config keys take it.
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs())
 }
 
 /// Half of a static key pair is a mistake worth naming, not a fall-back

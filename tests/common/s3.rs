@@ -1,0 +1,242 @@
+//! An S3-compatible server on loopback for the store tests: moto's
+//! `moto_server`, named by `REEL_TEST_S3` (scripts/test.sh installs
+//! `moto[server]` into target/test-venv and sets it), started on a port of
+//! its own, stopped by pid. moto keeps objects in memory, so "the store goes
+//! away" is SIGSTOP (requests wait in the socket's backlog) and SIGCONT, not
+//! a restart. Also: agents started against it (the `AWS_*` variables set
+//! for them alone), a client of its own for the test's checks, and
+//! segmented recordings made by hand in a data directory.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use reel::fixtures::{data, frame, open, write_into};
+use reel::format::{Direction, Header};
+
+use super::AgentProc;
+
+/// The switch: the path of `moto_server`.
+pub const S3_ENV: &str = "REEL_TEST_S3";
+/// The bucket every test uses (each test has its own server).
+pub const BUCKET: &str = "reel";
+/// Longest moto may take to answer after start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running moto_server, killed by pid on drop.
+pub struct Moto {
+    child: Child,
+    pub addr: SocketAddr,
+    paused: bool,
+}
+
+impl Moto {
+    /// Starts moto with bucket [`BUCKET`]; `None` (and a SKIPPED line)
+    /// when `REEL_TEST_S3` is unset.
+    pub fn start_or_skip(test: &str) -> Option<Moto> {
+        let Some(bin) = std::env::var_os(S3_ENV).filter(|v| !v.is_empty()) else {
+            reel::fixtures::skipped(
+                test,
+                &format!(
+                    "needs moto_server (pip install 'moto[server]'); set {S3_ENV} to its path (scripts/test.sh does)"
+                ),
+            );
+            return None;
+        };
+        Some(Self::start(Path::new(&bin)))
+    }
+
+    fn start(bin: &Path) -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let log = std::env::temp_dir().join(format!("reel-moto-{port}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut moto = Moto {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            paused: false,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if http(moto.addr, "PUT", &format!("/{BUCKET}")).is_some_and(|s| s == 200) {
+                return moto;
+            }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!(
+                    "moto_server exited ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer within {START_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What an agent needs in its environment to reach this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    /// The test's own client of the bucket (not the agent's code path).
+    pub fn client(&self) -> Arc<dyn ObjectStore> {
+        Arc::new(
+            AmazonS3Builder::new()
+                .with_bucket_name(BUCKET)
+                .with_endpoint(self.endpoint())
+                .with_access_key_id("test")
+                .with_secret_access_key("test")
+                .with_region("us-east-1")
+                .with_allow_http(true)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// Starts an agent with `--store s3://reel/PREFIX` and this server's
+    /// variables.
+    pub fn agent(&self, data_dir: &Path, name: &str, prefix: &str) -> AgentProc {
+        super::raise_open_file_limit();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reel-agent"));
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        let url = format!("s3://{BUCKET}/{prefix}");
+        AgentProc::spawn(cmd, "127.0.0.1:0", data_dir, name, &["--store", &url])
+    }
+
+    /// SIGSTOP: connections are accepted by the kernel but nothing answers.
+    pub fn pause(&mut self) {
+        super::signal(self.child.id(), "STOP");
+        self.paused = true;
+    }
+
+    /// SIGCONT: the server answers again, waiting requests first.
+    pub fn resume(&mut self) {
+        super::signal(self.child.id(), "CONT");
+        self.paused = false;
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if self.paused {
+            super::signal(self.child.id(), "CONT");
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bare HTTP/1.1 request without a body (moto takes unsigned bucket
+/// creation); its status code, `None` when nothing answered.
+fn http(addr: SocketAddr, method: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Objects under `prefix` in `store`: key → size.
+pub async fn objects(store: &dyn ObjectStore, prefix: &str) -> Vec<(String, u64)> {
+    use tokio_stream::StreamExt;
+    let prefix = ObjectPath::from(prefix);
+    let mut listed = store.list(Some(&prefix));
+    let mut out = Vec::new();
+    while let Some(meta) = listed.next().await {
+        let meta = meta.unwrap();
+        out.push((meta.location.to_string(), meta.size));
+    }
+    out.sort();
+    out
+}
+
+/// One object's bytes, `None` when absent.
+pub async fn object(store: &dyn ObjectStore, key: &str) -> Option<Vec<u8>> {
+    match store.get(&ObjectPath::from(key)).await {
+        Ok(got) => Some(got.bytes().await.unwrap().to_vec()),
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(e) => panic!("get {key}: {e}"),
+    }
+}
+
+/// A segmented recording made by hand in `data_dir/<id>.segments/` as the
+/// recorder leaves one that ended: `segments` sealed segment files of one
+/// connection's traffic, about `bytes_each` bytes each, and `index.json`.
+/// Returns each segment's name and bytes.
+pub fn segmented(
+    data_dir: &Path,
+    id: &str,
+    label: &str,
+    segments: usize,
+    bytes_each: usize,
+) -> Vec<(String, Vec<u8>)> {
+    let dir = segments_dir(data_dir, id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = 1_700_000_000_000_000_000i64;
+    let mut made = Vec::new();
+    let mut entries = Vec::new();
+    for n in 0..segments {
+        let header = Header {
+            id: id.into(),
+            label: label.into(),
+            agent_name: "maker".into(),
+            started_at_unix_ns: started,
+            ..Header::default()
+        };
+        let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 + n * 13) as u8).collect();
+        let mut frames = vec![frame(n as u64 + 1, 1, open("10.0.0.1:5000", false))];
+        let mut ts = 2;
+        let mut written = 0;
+        while written < bytes_each {
+            frames.push(frame(n as u64 + 1, ts, data(Direction::C2s, &chunk)));
+            written += chunk.len();
+            ts += 1;
+        }
+        let bytes = write_into(Vec::new(), &header, frames, started + 1_000_000_000).unwrap();
+        let name = format!("00-{n:06}.reel");
+        std::fs::write(dir.join(&name), &bytes).unwrap();
+        entries.push(serde_json::json!({"name": name, "lane": 0, "index": n, "size": bytes.len()}));
+        made.push((name, bytes));
+    }
+    let index = serde_json::json!({"id": id, "complete": true, "segments": entries});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    made
+}
+
+pub fn segments_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(format!("{id}.segments"))
+}
