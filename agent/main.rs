@@ -21,7 +21,10 @@ use tracing_subscriber::EnvFilter;
 
 #[path = "main/delay.rs"]
 mod delay;
+#[path = "main/record_args.rs"]
+mod record_args;
 use delay::{DelayArgs, run_delay};
+use record_args::RecordArgs;
 
 use reel::config::{AgentConfig, ConfigFile, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
 
@@ -77,6 +80,8 @@ struct Args {
     no_restore_proxies: bool,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    recording: RecordArgs,
 }
 
 /// Who may use the control plane, and how much the agent may take.
@@ -314,6 +319,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_disk: args.safety.max_disk,
         min_free: args.safety.min_free,
     });
+    agent.recordings.set_segment_policy(args.recording.policy());
     agent
         .proxies
         .set_default_max_connections(args.safety.max_connections);

@@ -1,6 +1,8 @@
 //! The pure check of a download, message by message: the first message
 //! names the file and its size, the last carries the SHA-256 of all the
 //! bytes before it; the file is whole only when both match what arrived.
+//! A file written as it is sent (a segmented recording flattened into one)
+//! announces size 0 first and its size in the last message.
 
 use reel::proto::FileChunk;
 use sha2::{Digest, Sha256};
@@ -21,6 +23,8 @@ pub(crate) struct DownloadCheck {
     hash: Sha256,
     bytes: u64,
     first: Option<(String, u64)>,
+    /// The size the last message announces, when the first could not.
+    final_size: Option<u64>,
     digest: Option<Vec<u8>>,
 }
 
@@ -40,6 +44,9 @@ impl DownloadCheck {
         self.bytes += chunk.data.len() as u64;
         if !chunk.sha256.is_empty() {
             self.digest = Some(chunk.sha256.clone());
+            if chunk.size > 0 {
+                self.final_size = Some(chunk.size);
+            }
         }
         Ok(())
     }
@@ -55,7 +62,8 @@ impl DownloadCheck {
     /// No digest (the stream was cut), a digest or size that does not match
     /// the bytes received.
     pub(crate) fn finish(self) -> Result<Received, String> {
-        let (name, size) = self.first.unwrap_or_default();
+        let (name, first_size) = self.first.unwrap_or_default();
+        let size = self.final_size.unwrap_or(first_size);
         let Some(digest) = self.digest else {
             return Err(format!(
                 "the stream ended after {} bytes without its SHA-256",
@@ -95,6 +103,21 @@ mod tests {
             data: data.to_vec(),
             sha256: sha256.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_size_announced_last_is_checked() {
+        let data = b"written as it is sent";
+        let mut c = DownloadCheck::default();
+        c.feed(&chunk("r.reel", 0, data, &[])).unwrap();
+        c.feed(&chunk("", data.len() as u64, &[], &digest(data)))
+            .unwrap();
+        assert_eq!(c.finish().unwrap().size, data.len() as u64);
+        let mut c = DownloadCheck::default();
+        c.feed(&chunk("r.reel", 0, data, &[])).unwrap();
+        c.feed(&chunk("", 99, &[], &digest(data))).unwrap();
+        let err = c.finish().unwrap_err();
+        assert!(err.contains("announced 99"), "{err}");
     }
 
     fn digest(data: &[u8]) -> Vec<u8> {

@@ -6,6 +6,7 @@
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 
+use reel::format::SEGMENTS_EXT;
 use reel::record::RECORDING_EXT;
 
 use crate::error::AgentError;
@@ -20,14 +21,19 @@ pub(crate) enum Rec {
     Id(String),
 }
 
-/// Classifies REC: a local file when a file of that name exists or the name
-/// ends in `.reel` (so a missing file is reported as such), else an id.
+/// Classifies REC: a local recording when a file of that name exists, the
+/// name ends in `.reel` (so a missing file is reported as such) or it is
+/// a segmented recording's directory (`.segments`), else an id.
 ///
 /// # Errors
 /// A usage error when REC is neither (it names no file and is not a valid id).
 pub(crate) fn classify(rec: &str) -> Result<Rec, String> {
     let path = Path::new(rec);
-    if path.is_file() || path.extension().is_some_and(|e| e == RECORDING_EXT) {
+    let ext = path.extension();
+    if path.is_file()
+        || ext.is_some_and(|e| e == RECORDING_EXT)
+        || (path.is_dir() && ext.is_some_and(|e| e == SEGMENTS_EXT))
+    {
         return Ok(Rec::File(path.to_path_buf()));
     }
     match reel::ids::validate("id", rec) {

@@ -93,13 +93,22 @@ async fn pull_writes_the_agents_file_and_push_brings_it_back() {
     assert_eq!(files.len(), 1);
     let local_path = out_dir.join(format!("{id}.reel"));
     let local = std::fs::read(&local_path).unwrap();
-    let remote = std::fs::read(recording_path(&agent.data_dir, &id)).unwrap();
-    assert!(local == remote, "pulled file differs from the agent's");
+    // One portable file holding the agent's segments' frames, merged.
+    assert!(local_path.is_file());
+    let (_, remote_frames, _) = read_recording(&recording_path(&agent.data_dir, &id));
+    let (header, local_frames, end) = read_recording(&local_path);
+    assert_eq!(header.id, id);
+    assert!(
+        local_frames == remote_frames,
+        "pulled frames differ from the agent's"
+    );
+    assert!(matches!(end, reel::format::End::Complete(_)), "{end:?}");
+    // Flattening is deterministic: every pull writes these same bytes.
+    let remote = local.clone();
     assert_eq!(files[0]["id"], id.as_str());
     assert_eq!(files[0]["path"], local_path.to_str().unwrap());
     assert_eq!(files[0]["size_bytes"], local.len() as u64);
-    assert_eq!(files[0]["sha256"], hex(&Sha256::digest(&remote)));
-    assert_eq!(before["size_bytes"], local.len() as u64);
+    assert_eq!(files[0]["sha256"], hex(&Sha256::digest(&local)));
 
     // Delete it on the agent, push it back: listed again, same counts.
     ok_data(&ctl(&["-a", &addr, "--json", "record", "rm", &id]).await);
@@ -116,12 +125,13 @@ async fn pull_writes_the_agents_file_and_push_brings_it_back() {
         "connections",
         "bytes_c2s",
         "bytes_s2c",
-        "size_bytes",
         "lost_bytes",
     ] {
         assert_eq!(after[key], before[key], "{key}");
         assert_eq!(pushed[0][key], before[key], "{key}");
     }
+    // It is the pulled file now, not the segments.
+    assert_eq!(after["size_bytes"], local.len() as u64);
     assert_eq!(
         std::fs::read(recording_path(&agent.data_dir, &id)).unwrap(),
         local
@@ -244,9 +254,9 @@ async fn spread_copies_the_recording_and_splits_its_connections() {
 
     // B now holds the same file.
     assert!(listed(&b.addr_str(), &id).await.is_some());
-    assert_eq!(
-        std::fs::read(recording_path(&b.data_dir, &id)).unwrap(),
-        std::fs::read(recording_path(&a.data_dir, &id)).unwrap()
+    assert!(
+        read_recording(&recording_path(&b.data_dir, &id)).1
+            == read_recording(&recording_path(&a.data_dir, &id)).1
     );
 
     // A replay whose connections cannot open fails the run (exit 1), named
@@ -289,7 +299,23 @@ async fn a_local_file_is_pushed_where_missing_and_replayed() {
     let echo = echo_server().await.to_string();
     let id = record_traffic(&agents[0], &echo, 2).await;
     let file = dir.path().join("saved.bin");
-    std::fs::copy(recording_path(&agents[0].data_dir, &id), &file).unwrap();
+    // A portable single file, as `record pull` writes it.
+    let pulled = dir.path().join("pulled");
+    std::fs::create_dir(&pulled).unwrap();
+    ok_data(
+        &ctl(&[
+            "-a",
+            &a,
+            "--json",
+            "record",
+            "pull",
+            &id,
+            "-o",
+            pulled.to_str().unwrap(),
+        ])
+        .await,
+    );
+    std::fs::copy(pulled.join(format!("{id}.reel")), &file).unwrap();
     let file_s = file.to_str().unwrap();
     let both = format!("{a},{b}");
 

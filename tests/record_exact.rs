@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::{Rng, RngExt, SeedableRng};
-use reel::format::{Direction, End, FrameBody, Next, RecordingReader};
+use reel::format::{Direction, End, FrameBody, Next, Source, SourceReader};
 use reel::proto as pb;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -136,9 +136,8 @@ async fn fifty_clients_are_recorded_byte_exact() {
     assert_eq!(done.bytes_s2c, total);
 
     // Read the file back and compare per connection and direction.
-    let path = dir.path().join("data").join(format!("{}.reel", rec.id));
-    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
-    let mut reader = RecordingReader::open(file).unwrap();
+    let path = common::inspect::recording_path(&dir.path().join("data"), &rec.id);
+    let mut reader = SourceReader::open(&Source::from_path(&path)).unwrap();
     assert_eq!(reader.header().label, "exact");
     let mut by_conn: HashMap<u64, (String, Vec<u8>, Vec<u8>, bool)> = HashMap::new();
     let mut last_ts = 0;

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use reel::format::{Direction, End, FrameBody, read_footer, scan_file};
+use reel::format::{Direction, End, FrameBody};
 use reel::proto as pb;
 use reel::proto::reel_client::ReelClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -168,7 +168,7 @@ async fn kill_9_leaves_a_recoverable_recording() {
     eventually(Duration::from_secs(20), "every byte in the file", || {
         let path = path.clone();
         async move {
-            scan_file(&path)
+            reel::format::survey_dir(&path)
                 .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
         }
     })
@@ -189,11 +189,8 @@ async fn kill_9_leaves_a_recoverable_recording() {
     assert_eq!(r.label, "crash");
 
     let path = recording_path(&data, &rec.id);
-    assert!(
-        read_footer(&path).unwrap().is_none(),
-        "no footer after kill -9"
-    );
-    let scan = scan_file(&path).unwrap();
+    assert!(!is_finished(&path), "no index after kill -9");
+    let scan = scan_recording(&path);
     assert!(matches!(scan.end, End::Truncated { .. }), "{:?}", scan.end);
     assert_eq!(scan.summary.bytes_c2s, sent);
     assert_eq!(scan.summary.bytes_s2c, sent);
@@ -238,7 +235,7 @@ async fn sigterm_finishes_the_recording() {
         .expect("client connection closed by the stopping agent");
 
     let path = recording_path(&data, &rec.id);
-    assert!(read_footer(&path).unwrap().is_some(), "footer written");
+    assert!(is_finished(&path), "index written");
     let agent = AgentProc::start("127.0.0.1", &data);
     let mut ctl = agent.client().await;
     let listed = list_recordings(&mut ctl).await;

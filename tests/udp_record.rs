@@ -83,7 +83,8 @@ async fn twenty_sessions_are_recorded_datagram_for_datagram_and_end_idle() {
     assert!(matches!(end, End::Complete(_)), "{end:?}");
     assert_eq!(header.proxies.len(), 1);
     assert_eq!(header.proxies[0].transport, Transport::Udp);
-    let version = std::fs::read(recording_path(&data, &id)).unwrap()[8];
+    let first = recording_path(&data, &id).join("00-000000.reel");
+    let version = std::fs::read(first).unwrap()[8];
     assert_eq!(version, 2, "a recording with a UDP proxy is version 2");
     assert!(
         !frames

@@ -12,17 +12,23 @@
 //! - `writer`: [`RecordingWriter`] over a [`Sink`] (faults injectable).
 //! - `reader`: [`RecordingReader`], streaming, ending in an [`End`] value.
 //! - `scan`: whole-file scan and recovery, and the fast footer read.
+//! - `segments`: a recording as a directory of segment files (names, index,
+//!   where segments come from, the merged listing view); `merged`: reading
+//!   one as a single stream, and [`SourceReader`] for either layout.
 //!
 //! Used by the recorder, by replay and stats, and by `reelctl`.
 
 mod codec;
 mod error;
+mod flatten;
 mod footer;
 mod frame;
 mod header;
 pub mod layout;
+mod merged;
 mod reader;
 mod scan;
+mod segments;
 mod summary;
 mod writer;
 
@@ -31,10 +37,16 @@ mod tests;
 
 pub use codec::{decode_frame, encode_footer, encode_frame, encode_frame_head};
 pub use error::FormatError;
+pub use flatten::flatten;
 pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo, Transport};
 pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};
 pub use layout::MAX_PAYLOAD;
+pub use merged::{FrameStream, SegmentedReader, SourceReader};
 pub use reader::{End, Next, READ_CHUNK, RecordingReader};
 pub use scan::{Scan, footer_of, read_footer, scan, scan_file};
+pub use segments::{
+    DirSource, INDEX_FILE, Index, IndexEntry, SEGMENTS_EXT, SegmentSource, Source, merge_scans,
+    parse_segment_name, segment_name, survey_dir,
+};
 pub use summary::{ConnSummary, Footer, Summary, SummaryBuilder};
 pub use writer::{Finished, RecordingWriter, Sink};

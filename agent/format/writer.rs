@@ -251,6 +251,12 @@ impl<S: Sink> RecordingWriter<S> {
         &self.sink
     }
 
+    /// The sink, without a footer (the file reads back as cut short);
+    /// staged frames that were not written are dropped.
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
     /// Hands buffered bytes to the OS (survives `kill -9`, not power loss).
     ///
     /// # Errors
@@ -296,10 +302,30 @@ impl<S: Sink> RecordingWriter<S> {
     /// # Errors
     /// As [`RecordingWriter::finish`].
     pub fn finish_sized(
+        self,
+        ended_unix_ns: i64,
+        end_reason: &str,
+        error: Option<String>,
+    ) -> Result<Finished<S>, FormatError> {
+        self.end(ended_unix_ns, end_reason, error, true)
+    }
+
+    /// [`RecordingWriter::finish_sized`] without the sync: the footer is
+    /// handed to the OS, and the caller makes the file durable off the
+    /// write path (a sealed segment of a recording that goes on).
+    ///
+    /// # Errors
+    /// As [`RecordingWriter::finish`].
+    pub fn seal(self, ended_unix_ns: i64, end_reason: &str) -> Result<Finished<S>, FormatError> {
+        self.end(ended_unix_ns, end_reason, None, false)
+    }
+
+    fn end(
         mut self,
         ended_unix_ns: i64,
         end_reason: &str,
         error: Option<String>,
+        sync: bool,
     ) -> Result<Finished<S>, FormatError> {
         self.write_staged()?;
         self.check_torn()?;
@@ -322,7 +348,11 @@ impl<S: Sink> RecordingWriter<S> {
         self.buf.extend_from_slice(&self.position.to_le_bytes());
         self.buf.extend_from_slice(&TRAILER_MAGIC);
         self.write_buf()?;
-        self.sync()?;
+        if sync {
+            self.sync()?;
+        } else {
+            self.sink.flush()?;
+        }
         Ok(Finished {
             size: self.position,
             sink: self.sink,

@@ -40,7 +40,7 @@ use super::datagram::max_datagram;
 use super::endpoints::{addresses, isn};
 use super::error::PcapError;
 use super::packets::{Flow, PacketOut, write_error};
-use crate::format::{Direction, End, FrameBody, Next, RecordingReader, Transport};
+use crate::format::{Direction, End, FrameBody, FrameStream, Next, RecordingReader, Transport};
 
 /// Snapshot length declared for the exported interface: above any packet
 /// we write (at most 14 + 40 + 65 535 bytes).
@@ -98,7 +98,17 @@ fn side(dir: Direction) -> usize {
 /// after the header is not an error: see [`ExportSummary::end`]),
 /// [`PcapError::Write`] when `out` fails.
 pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSummary, PcapError> {
-    let mut reader = RecordingReader::open(recording)?;
+    export_frames(RecordingReader::open(recording)?, out)
+}
+
+/// [`export_pcapng`] of any recording stream (a segmented one merged).
+///
+/// # Errors
+/// As [`export_pcapng`].
+pub fn export_frames<W: Write>(
+    mut reader: impl FrameStream,
+    out: W,
+) -> Result<ExportSummary, PcapError> {
     let section = SectionHeaderBlock {
         endianness: Endianness::native(),
         options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed("reel"))],
@@ -141,7 +151,7 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
         },
     };
     let end = loop {
-        let frame = match reader.next()? {
+        let frame = match reader.next_frame()? {
             Next::Frame(frame) => frame,
             Next::End(end) => break end,
         };
@@ -246,6 +256,10 @@ pub fn export_pcapng<R: Read, W: Write>(recording: R, out: W) -> Result<ExportSu
 /// # Errors
 /// [`PcapError::File`] when it cannot be opened, else as [`export_pcapng`].
 pub fn export_pcapng_file<W: Write>(path: &Path, out: W) -> Result<ExportSummary, PcapError> {
+    if path.is_dir() {
+        let source = crate::format::Source::from_path(path);
+        return export_frames(crate::format::SourceReader::open(&source)?, out);
+    }
     let file = File::open(path).map_err(|source| PcapError::File {
         action: "open",
         path: path.to_path_buf(),

@@ -8,9 +8,8 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use super::info::{AgentIdentity, RecordingInfo, RecordingStatus, time_to_unix_ns};
+use super::info::{RecordingInfo, RecordingStatus};
 use super::recorder::{LiveFigures, StopReply};
-use crate::format::{Header, ProxyMeta};
 use crate::tap::Tap;
 
 /// A recording being written.
@@ -21,17 +20,20 @@ pub(crate) struct Active {
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) agent_name: String,
-    pub(crate) live: Arc<LiveFigures>,
-    /// The recorder's queue, for the stop request.
+    /// Each writer lane's figures.
+    pub(crate) live: Vec<Arc<LiveFigures>>,
+    /// The recorders' queues, for the stop request.
     pub(crate) tap: Tap,
-    /// The recorder's outcome; taken by the one stop that waits for it.
-    pub(crate) outcome: Mutex<Option<oneshot::Receiver<StopReply>>>,
+    /// Each lane's outcome; taken by the one stop that waits for them.
+    pub(crate) outcomes: Mutex<Option<Vec<oneshot::Receiver<StopReply>>>>,
 }
 
 impl Active {
     pub(crate) fn info(&self) -> RecordingInfo {
-        let l = &self.live;
-        let failed = l.failed.load(Ordering::Relaxed);
+        let sum = |f: fn(&LiveFigures) -> &std::sync::atomic::AtomicU64| -> u64 {
+            self.live.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
+        };
+        let failed = self.live.iter().any(|l| l.failed.load(Ordering::Relaxed));
         RecordingInfo {
             id: self.id.clone(),
             label: self.label.clone(),
@@ -42,34 +44,16 @@ impl Active {
             },
             started_at: self.started_at,
             duration: self.started.elapsed(),
-            size_bytes: l.size_bytes.load(Ordering::Relaxed),
-            connections: l.connections.load(Ordering::Relaxed),
-            bytes_c2s: l.bytes_c2s.load(Ordering::Relaxed),
-            bytes_s2c: l.bytes_s2c.load(Ordering::Relaxed),
-            frames: l.frames.load(Ordering::Relaxed),
+            size_bytes: sum(|l| &l.size_bytes),
+            connections: sum(|l| &l.connections),
+            bytes_c2s: sum(|l| &l.bytes_c2s),
+            bytes_s2c: sum(|l| &l.bytes_s2c),
+            frames: sum(|l| &l.frames),
             proxies: self.proxies.clone(),
-            lost_bytes: l.lost_bytes.load(Ordering::Relaxed),
+            lost_bytes: sum(|l| &l.lost_bytes),
             truncated_bytes: 0,
-            error: l.error(),
+            error: self.live.iter().find_map(|l| l.error()),
             agent_name: self.agent_name.clone(),
         }
-    }
-}
-
-pub(crate) fn header_of(active: &Active, agent: &AgentIdentity) -> Header {
-    Header {
-        id: active.id.clone(),
-        label: active.label.clone(),
-        agent_name: agent.name.clone(),
-        agent_id: agent.id.clone(),
-        started_at_unix_ns: time_to_unix_ns(active.started_at),
-        proxies: active
-            .proxies
-            .iter()
-            .map(|p| ProxyMeta {
-                id: p.clone(),
-                ..ProxyMeta::default()
-            })
-            .collect(),
     }
 }

@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::{info, warn};
 
-use super::active::{Active, header_of};
+use super::active::Active;
 use super::files::load;
-use super::info::{RecordingInfo, RecordingStatus, from_footer};
+use super::info::{RecordingInfo, RecordingStatus, from_scan};
 use super::quota::{DiskLimits, Quota};
 use super::recorder::{self};
+use super::segments::{SegmentObserver, SegmentPolicy, write_index};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, RecordingPhase};
+use crate::format::{SEGMENTS_EXT, Source};
 use crate::ids;
 
 /// File name extension of recordings in the data directory.
@@ -35,6 +37,10 @@ pub struct Recordings {
     /// Disk limits shared with every recorder.
     pub(super) quota: Arc<Quota>,
     entries: Mutex<BTreeMap<String, CatalogEntry>>,
+    /// How new recordings are cut into segments and written.
+    policy: Mutex<SegmentPolicy>,
+    /// Told of sealed segments and complete recordings (an uploader).
+    observer: Mutex<Option<Arc<dyn SegmentObserver>>>,
     /// Bytes written and lost by the recordings that ended since the agent
     /// started, added under the `entries` lock as each ends, so that with
     /// the live figures of those in progress they make totals that never
@@ -85,7 +91,8 @@ impl Recordings {
                 stale_uploads.push((path, size));
                 continue;
             }
-            if path.extension().and_then(|e| e.to_str()) != Some(RECORDING_EXT) {
+            let ext = path.extension().and_then(|e| e.to_str());
+            if ext != Some(RECORDING_EXT) && ext != Some(SEGMENTS_EXT) {
                 continue;
             }
             let Some(id) = path
@@ -137,6 +144,8 @@ impl Recordings {
             bus,
             quota,
             entries: Mutex::new(entries),
+            policy: Mutex::new(SegmentPolicy::default()),
+            observer: Mutex::new(None),
             ended: Mutex::default(),
         })
     }
@@ -155,8 +164,42 @@ impl Recordings {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Where recording `id` is: its segments' directory, or the single
+    /// file of an older or uploaded recording.
     pub(super) fn path_of(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.{RECORDING_EXT}"))
+        let dir = self.segments_dir(id);
+        if dir.is_dir() {
+            dir
+        } else {
+            self.dir.join(format!("{id}.{RECORDING_EXT}"))
+        }
+    }
+
+    /// The directory a new recording's segments go to.
+    pub(super) fn segments_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{SEGMENTS_EXT}"))
+    }
+
+    /// Sets how recordings started from now on are cut into segments.
+    pub fn set_segment_policy(&self, policy: SegmentPolicy) {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
+    pub(super) fn segment_policy(&self) -> SegmentPolicy {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Has `observer` told of the segments of recordings started from now
+    /// on, and of their completion.
+    pub fn observe_segments(&self, observer: Arc<dyn SegmentObserver>) {
+        *self.observer.lock().unwrap_or_else(|e| e.into_inner()) = Some(observer);
+    }
+
+    pub(super) fn observer(&self) -> Option<Arc<dyn SegmentObserver>> {
+        self.observer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stops a recording: `detach` takes its tap off the proxies it names
@@ -182,8 +225,8 @@ impl Recordings {
             }
             None => return Err(Error::UnknownRecording(id.to_string())),
         };
-        let Some(outcome) = active
-            .outcome
+        let Some(outcomes) = active
+            .outcomes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
@@ -193,23 +236,34 @@ impl Recordings {
             )));
         };
         detach(&active.proxies);
-        let outcome = recorder::stop(&active.tap, outcome, reason).await;
-        let size = std::fs::metadata(self.path_of(id))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let (info, phase) = match outcome {
-            Ok(footer) => {
-                let header = header_of(&active, &self.agent);
-                (from_footer(&header, &footer, size), RecordingPhase::Stopped)
-            }
-            Err(err) => {
+        let replies = recorder::stop(&active.tap, outcomes, reason).await;
+        let failure = replies.into_iter().find_map(Result::err);
+        let dir = self.segments_dir(id);
+        let owned = (dir.clone(), id.to_string());
+        let indexed = tokio::task::spawn_blocking(move || write_index(&owned.0, &owned.1))
+            .await
+            .map_err(|e| Error::io("writing the recording's index", std::io::Error::other(e)))?;
+        let (mut info, mut phase) = match &indexed {
+            Ok(scan) => (from_scan(scan), RecordingPhase::Stopped),
+            Err(e) => {
                 let mut info = active.info();
                 info.status = RecordingStatus::Failed;
-                info.error = Some(err.to_string());
-                info.size_bytes = size;
+                info.error = Some(format!("cannot write the recording's index: {e}"));
                 (info, RecordingPhase::Failed)
             }
         };
+        if let Some(err) = failure {
+            info.status = RecordingStatus::Failed;
+            info.error = Some(err.to_string());
+            phase = RecordingPhase::Failed;
+        } else if info.status == RecordingStatus::Failed {
+            phase = RecordingPhase::Failed;
+        }
+        if indexed.is_ok()
+            && let Some(o) = self.observer()
+        {
+            o.complete(id, &dir);
+        }
         {
             let mut entries = self.entries();
             entries.insert(id.to_string(), CatalogEntry::Done(Box::new(info.clone())));
@@ -286,7 +340,12 @@ impl Recordings {
             None => return Err(Error::UnknownRecording(id.to_string())),
         };
         let path = self.path_of(id);
-        match std::fs::remove_file(&path) {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("deleting {}", path.display()), e)),
@@ -331,5 +390,13 @@ impl Recordings {
     pub fn file_of(&self, id: &str) -> Result<PathBuf> {
         self.get(id)?;
         Ok(self.path_of(id))
+    }
+
+    /// What to open to read recording `id` (replay, stats, export, pull).
+    ///
+    /// # Errors
+    /// As `get`.
+    pub fn source_of(&self, id: &str) -> Result<Source> {
+        Ok(Source::from_path(&self.file_of(id)?))
     }
 }

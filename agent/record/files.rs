@@ -7,10 +7,18 @@ use std::time::Duration;
 
 use super::info::{RecordingInfo, from_footer, from_scan};
 use crate::error::{Error, Result};
-use crate::format::{read_footer, scan_file};
+use crate::format::{Index, read_footer, scan_file, survey_dir};
 
 /// Reads what a listing needs: the footer when the file has one, else a scan.
 pub(crate) fn load(path: &Path) -> std::result::Result<RecordingInfo, crate::format::FormatError> {
+    if path.is_dir() {
+        // A segmented recording: its index once it ended, else (cut short
+        // by a crash) its segments surveyed.
+        return Ok(match Index::read(path)? {
+            Some(index) => from_footer(&index.header, &index.footer, index.size()),
+            None => from_scan(&survey_dir(path)?),
+        });
+    }
     let size = std::fs::metadata(path)?.len();
     if let Some((header, footer)) = read_footer(path)? {
         return Ok(from_footer(&header, &footer, size));
@@ -20,8 +28,9 @@ pub(crate) fn load(path: &Path) -> std::result::Result<RecordingInfo, crate::for
 }
 
 /// Creates a new recording file readable by its owner only: recordings hold
-/// player traffic, session tokens included.
-pub(crate) fn create_file(path: &Path) -> Result<File> {
+/// player traffic, session tokens included. The I/O error is kept as it is
+/// (its kind tells a full disk from the rest).
+pub(crate) fn create_private(path: &Path) -> std::io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -30,6 +39,17 @@ pub(crate) fn create_file(path: &Path) -> Result<File> {
         opts.mode(0o600);
     }
     opts.open(path)
+}
+
+/// Creates a recording's directory, owner-only as its files.
+pub(crate) fn create_private_dir(path: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
         .map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
 

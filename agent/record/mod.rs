@@ -11,6 +11,7 @@ mod info;
 mod policy;
 mod quota;
 mod recorder;
+mod segments;
 mod start;
 mod syncer;
 mod upload;
@@ -23,5 +24,8 @@ pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{Charge, DiskLimits, LimitError, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
+pub use segments::{
+    DEFAULT_SEGMENT_AGE, DEFAULT_SEGMENT_BYTES, MAX_LANES, SegmentObserver, SegmentPolicy,
+};
 pub use start::{MAX_SCHEDULE_AHEAD, check_label, check_start_at};
 pub use upload::{UPLOAD_SPACE_CHECK_BYTES, check_upload};

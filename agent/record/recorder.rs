@@ -11,7 +11,7 @@
 //! agent loses nothing already handed over; the file is fsynced every
 //! `RECORDER_SYNC_INTERVAL` and at stop, bounding what a power loss can take.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,14 +22,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::info;
 
 use super::error::RecordError;
-use super::frames::frames_for;
+use super::frames::{Books, frames_for};
 use super::policy::{Pending, Policy, WriteStep};
 use super::quota::Quota;
 use super::syncer::Syncer;
-use crate::format::{Finished, Footer, FormatError, RecordingWriter, Sink, Summary};
+use crate::format::{Finished, Footer, FormatError, Header, RecordingWriter, Sink, Summary};
 use crate::record::info::time_to_unix_ns;
 use crate::tap::{Intake, Tap, TapKind, TapMsg};
 use ending::Ending;
+pub(crate) use rotate::Segments;
+use rotate::rotate;
 
 pub use super::policy::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
 
@@ -117,6 +119,11 @@ pub(crate) struct Recorder<S: Sink> {
     /// Makes the file durable beside the writer; `None` syncs in line (a
     /// sink that is not a file, or a thread that could not start).
     pub syncer: Option<Syncer>,
+    /// Every segment's header (the recording's).
+    pub header: Header,
+    /// Where the lane's next segments come from and when to rotate; `None`
+    /// writes one file (a model sink in tests).
+    pub segments: Option<Box<dyn Segments<S>>>,
 }
 
 pub(crate) fn open_sink(file: File) -> BufWriter<File> {
@@ -141,14 +148,6 @@ enum State<S: Sink> {
     Ended(StopReply),
 }
 
-/// What the loop keeps between messages besides the writer.
-struct Books {
-    known: HashSet<u64>,
-    last_ts: u64,
-    /// File bytes already counted in the quota.
-    counted: u64,
-}
-
 impl<S: Sink> Recorder<S> {
     /// Runs until a `Stop` arrives or every sender is gone.
     pub fn run(self) {
@@ -162,14 +161,15 @@ impl<S: Sink> Recorder<S> {
             quota,
             on_failure,
             id,
-            syncer,
+            mut syncer,
+            header,
+            mut segments,
         } = self;
         let mut state = State::Writing(writer);
         let mut policy = Policy::new(Instant::now());
         let mut books = Books {
-            known: HashSet::new(),
-            last_ts: 0,
-            counted: 0,
+            opened: Some(Instant::now()),
+            ..Books::default()
         };
         let mut on_failure = Some(on_failure);
 
@@ -225,10 +225,19 @@ impl<S: Sink> Recorder<S> {
                 // rest of a large batch is being written.
                 held = None;
             }
+            let outcome = outcome.and_then(|()| match segments.as_deref_mut() {
+                Some(files) if writer.staged_bytes() == 0 => {
+                    rotate(writer, &mut syncer, files, &header, &quota, &mut books)
+                }
+                _ => Ok(()),
+            });
             let position = writer.position();
             quota.add(position.saturating_sub(books.counted));
             books.counted = position;
-            live.publish(writer.summary(), position);
+            live.publish(
+                &books.totals(writer.summary()),
+                books.sealed_size + position,
+            );
             if let Err(why) = outcome {
                 let ends = Ending {
                     id: &id,
@@ -242,7 +251,7 @@ impl<S: Sink> Recorder<S> {
 
         budget.close();
         // The sync in flight ends before the footer's own, in line.
-        if let Some(Err(e)) = syncer.map(Syncer::finish)
+        if let Some(Err(e)) = syncer.take().map(Syncer::finish)
             && matches!(state, State::Writing(_))
         {
             let ends = Ending {
@@ -261,13 +270,16 @@ impl<S: Sink> Recorder<S> {
                     Ok(Finished { footer, size, .. }) => {
                         quota.add(size.saturating_sub(books.counted));
                         info!(recording = %id, frames = footer.summary.frames, "recording finished");
-                        live.publish(&footer.summary, size);
+                        live.publish(&books.totals(&footer.summary), books.sealed_size + size);
                         Ok(footer)
                     }
                     Err(e) => Err(RecordError::Finish(Arc::new(e))),
                 }
             }
         };
+        if let Some(files) = segments.as_deref_mut() {
+            files.ended(books.index);
+        }
         // Nobody may be waiting (the agent is going away); that is fine.
         let _ = outcome.send(result);
     }
@@ -299,7 +311,7 @@ fn record_one<S: Sink>(
         live.lose(Some(&tap));
         return Err(e.into());
     }
-    for frame in frames_for(&tap, start, &mut books.known, &mut books.last_ts) {
+    for frame in frames_for(&tap, start, books) {
         writer.stage(frame).map_err(RecordError::write)?;
     }
     policy.staged();
@@ -331,26 +343,31 @@ pub(crate) async fn tick(tap: Tap) {
     let mut every = tokio::time::interval(RECORDER_FLUSH_INTERVAL);
     loop {
         every.tick().await;
-        if !tap.try_control(Intake::Tick) {
+        if !tap.try_control(|| Intake::Tick) {
             break;
         }
     }
 }
 
-/// Asks a recorder to finish and waits for its outcome (already there when
-/// it ended on its own).
+/// Asks a recording's recorders (one per lane) to finish and waits for
+/// their outcomes (already there for a lane that ended on its own).
 pub(crate) async fn stop(
     tap: &Tap,
-    outcome: oneshot::Receiver<StopReply>,
+    outcomes: Vec<oneshot::Receiver<StopReply>>,
     reason: &str,
-) -> StopReply {
-    tap.control(Intake::Stop {
+) -> Vec<StopReply> {
+    tap.control(|| Intake::Stop {
         reason: reason.to_string(),
     })
     .await;
-    outcome.await.map_err(|_| RecordError::NoReply)?
+    let mut replies = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        replies.push(outcome.await.unwrap_or(Err(RecordError::NoReply)));
+    }
+    replies
 }
 
 mod ending;
+mod rotate;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Starting a recording: the checks made before anything is created (label,
-//! disk room, scheduled start), the file and its header, the recorder thread
-//! and its tick, and attaching the tap through the caller.
+//! disk room, scheduled start), its directory and each lane's first
+//! segment, the recorder threads (one per lane) and their tick, and
+//! attaching the tap through the caller.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,10 +12,10 @@ use tracing::{info, warn};
 use super::active::Active;
 use super::catalog::{CatalogEntry, Recordings};
 use super::error::RecordError;
-use super::files::create_file;
+use super::files::create_private_dir;
 use super::info::{RecordingInfo, time_to_unix_ns};
-use super::recorder::{self, LiveFigures, Recorder};
-use super::syncer::Syncer;
+use super::recorder::{self, LiveFigures, Recorder, Segments};
+use super::segments::FileSegments;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, RecordingPhase};
 use crate::format::{Header, ProxyMeta, RecordingWriter};
@@ -116,28 +117,65 @@ impl Recordings {
             started_at_unix_ns: time_to_unix_ns(started_at),
             proxies: targets,
         };
-        let path = self.path_of(&id);
-        let file = create_file(&path)?;
-        // A second descriptor of the file, for the syncs beside the writer.
-        let for_sync = file.try_clone();
-        let writer = match RecordingWriter::new(recorder::open_sink(file), &header) {
-            Ok(w) => w,
-            Err(source) => {
-                // An error never leaves a file behind: this one holds no
-                // header, is not in the catalog and could not be deleted.
-                if let Err(e) = std::fs::remove_file(&path) {
-                    warn!(path = %path.display(), error = %e, "cannot remove a recording that failed to start");
+        let dir = self.segments_dir(&id);
+        create_private_dir(&dir)?;
+        let policy = self.segment_policy();
+        let (tap, intakes) = tap::queue(&id, policy.lanes, started);
+        let mut lanes = Vec::with_capacity(intakes.len());
+        for (lane, intake) in intakes.into_iter().enumerate() {
+            let mut files = FileSegments {
+                dir: dir.clone(),
+                lane: u16::try_from(lane).unwrap_or(u16::MAX),
+                id: id.clone(),
+                policy,
+                observer: self.observer(),
+                sealing: Vec::new(),
+            };
+            let first = files.open(0).and_then(|(sink, syncer)| {
+                RecordingWriter::new(sink, &header)
+                    .map(|w| (w, syncer))
+                    .map_err(RecordError::write)
+            });
+            match first {
+                Ok((writer, syncer)) => lanes.push((intake, files, writer, syncer)),
+                Err(e) => {
+                    // An error never leaves a recording behind: this one
+                    // is not in the catalog yet.
+                    if let Err(e) = std::fs::remove_dir_all(&dir) {
+                        warn!(path = %dir.display(), error = %e, "cannot remove a recording that failed to start");
+                    }
+                    return Err(Error::Io {
+                        context: format!("creating the segments of recording {id}"),
+                        source: std::io::Error::other(e.to_string()),
+                    });
                 }
-                return Err(Error::Format {
-                    id: id.clone(),
-                    source,
-                });
             }
-        };
+        }
 
-        let (tap, rx, budget) = tap::queue(&id);
-        let (outcome_tx, outcome) = oneshot::channel();
-        let live = Arc::new(LiveFigures::default());
+        let mut outcomes = Vec::with_capacity(lanes.len());
+        let mut figures = Vec::with_capacity(lanes.len());
+        let mut recorders = Vec::with_capacity(lanes.len());
+        for (intake, files, writer, syncer) in lanes {
+            let (outcome_tx, outcome) = oneshot::channel();
+            let live = Arc::new(LiveFigures::default());
+            outcomes.push(outcome);
+            figures.push(live.clone());
+            recorders.push(Recorder {
+                syncer,
+                writer,
+                rx: intake.rx,
+                budget: intake.budget,
+                outcome: outcome_tx,
+                start: started,
+                live,
+                quota: self.quota.clone(),
+                // Set below, once the recording's listing exists.
+                on_failure: Box::new(|_: &RecordError| {}),
+                id: id.clone(),
+                header: header.clone(),
+                segments: Some(Box::new(files)),
+            });
+        }
         let active = Arc::new(Active {
             id: id.clone(),
             label,
@@ -145,45 +183,33 @@ impl Recordings {
             started_at,
             started,
             agent_name: self.agent.name.clone(),
-            live: live.clone(),
+            live: figures,
             tap: tap.clone(),
-            outcome: Mutex::new(Some(outcome)),
+            outcomes: Mutex::new(Some(outcomes)),
         });
-        let on_failure = {
+        // Told once per recording, whichever lane fails first.
+        let told = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for (lane, mut rec) in recorders.into_iter().enumerate() {
             let bus = self.bus.clone();
-            let active = active.clone();
-            Box::new(move |_err: &RecordError| {
+            let active_for_event = active.clone();
+            let told = told.clone();
+            rec.on_failure = Box::new(move |_err: &RecordError| {
+                if told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
                 bus.publish(
                     None,
                     EventBody::Recording {
                         phase: RecordingPhase::Failed,
-                        info: Box::new(active.info()),
+                        info: Box::new(active_for_event.info()),
                     },
                 );
-            })
-        };
-        let syncer = for_sync
-            .and_then(|f| Syncer::spawn(&id, move || f.sync_data()))
-            .inspect_err(|e| {
-                warn!(recording = %id, error = %e, "syncing in line: no background sync");
-            })
-            .ok();
-        let rec = Recorder {
-            syncer,
-            writer,
-            rx,
-            budget,
-            outcome: outcome_tx,
-            start: started,
-            live,
-            quota: self.quota.clone(),
-            on_failure,
-            id: id.clone(),
-        };
-        std::thread::Builder::new()
-            .name(format!("rec-{id}"))
-            .spawn(move || rec.run())
-            .map_err(|e| Error::io("starting the recorder thread", e))?;
+            });
+            std::thread::Builder::new()
+                .name(format!("rec-{lane}-{id}"))
+                .spawn(move || rec.run())
+                .map_err(|e| Error::io("starting the recorder thread", e))?;
+        }
         tokio::spawn(recorder::tick(tap.clone()));
 
         self.entries()

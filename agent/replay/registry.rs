@@ -200,7 +200,7 @@ impl Replays {
                     "recording {id:?} is still being written; stop it before replaying it"
                 )));
             }
-            files.push((id.clone(), recordings.file_of(id)?));
+            files.push((id.clone(), recordings.source_of(id)?));
         }
         let files: Files = files.into();
         let scan = files.clone();

@@ -7,8 +7,6 @@
 //! corrupted are replayed up to their last valid frame. Files are read on a
 //! blocking thread and handed over in batches bounded in events and bytes.
 
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -17,7 +15,7 @@ use tracing::warn;
 use super::plan::{Plan, PlanBuilder};
 use super::script::{Event, Scripter};
 use crate::error::{Error, Result};
-use crate::format::{End, Frame, Next, RecordingReader};
+use crate::format::{End, Frame, Next, Source, SourceReader};
 use crate::rewrite::Framing;
 
 /// Most events in one batch handed from the reading thread.
@@ -28,19 +26,23 @@ pub const BATCH_BYTES: usize = 1 << 20;
 /// Batches between the reading thread and the replay.
 pub const CHANNEL_BATCHES: usize = 4;
 
-/// The recordings of a replay: (id, file).
-pub type Files = Arc<[(String, PathBuf)]>;
+/// The recordings of a replay: (id, where it is read from).
+pub type Files = Arc<[(String, Source)]>;
 
-fn open(id: &str, path: &PathBuf) -> Result<RecordingReader<File>> {
-    let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    RecordingReader::open(file).map_err(|source| Error::Format {
-        id: id.to_string(),
-        source,
+fn open(id: &str, source: &Source) -> Result<SourceReader> {
+    SourceReader::open(source).map_err(|e| match (source, e) {
+        (Source::File(path), crate::format::FormatError::Io(e)) => {
+            Error::io(format!("opening {}", path.display()), e)
+        }
+        (_, source) => Error::Format {
+            id: id.to_string(),
+            source,
+        },
     })
 }
 
 /// The next frame of one recording; `None` at its end, however it ends.
-fn next(id: &str, reader: &mut RecordingReader<File>, warn_damage: bool) -> Result<Option<Frame>> {
+fn next(id: &str, reader: &mut SourceReader, warn_damage: bool) -> Result<Option<Frame>> {
     match reader.next().map_err(|source| Error::Format {
         id: id.to_string(),
         source,
@@ -61,7 +63,7 @@ fn next(id: &str, reader: &mut RecordingReader<File>, warn_damage: bool) -> Resu
 /// # Errors
 /// `Io` when a file cannot be opened, `Format` when it is not a recording
 /// or cannot be read.
-pub fn load_plan(files: &[(String, PathBuf)], framing: Option<Framing>) -> Result<Plan> {
+pub fn load_plan(files: &[(String, Source)], framing: Option<Framing>) -> Result<Plan> {
     let mut b = PlanBuilder::with_framing(framing);
     for (id, path) in files {
         let rec = b.recording(id);
@@ -76,7 +78,7 @@ pub fn load_plan(files: &[(String, PathBuf)], framing: Option<Framing>) -> Resul
 /// The recordings' frames merged by timestamp, each file in its own order.
 struct Merge {
     files: Files,
-    readers: Vec<RecordingReader<File>>,
+    readers: Vec<SourceReader>,
     heads: Vec<Option<Frame>>,
 }
 

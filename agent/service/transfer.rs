@@ -15,7 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use crate::agent::Agent;
-use crate::error::echo;
+use crate::error::{echo, with_causes};
+use crate::format::{FormatError, Sink, Source, SourceReader, flatten};
 use crate::proto as pb;
 use crate::record::{RECORDING_EXT, RecordingStatus, UPLOAD_SPACE_CHECK_BYTES, check_upload};
 
@@ -35,15 +36,110 @@ pub fn download(
             "recording {id:?} is still being written; stop it before downloading it"
         )));
     }
-    let path = agent.recordings.file_of(id)?;
-    let file = std::fs::File::open(&path)
-        .map_err(|e| Status::internal(format!("opening {}: {e}", path.display())))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let name = format!("{id}.{RECORDING_EXT}");
     let (tx, rx) = mpsc::channel(4);
-    // Blocking reads on their own thread; the channel paces them to the client.
-    tokio::task::spawn_blocking(move || send_file(file, name, size, tx));
+    match agent.recordings.source_of(id)? {
+        Source::File(path) => {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| Status::internal(format!("opening {}: {e}", path.display())))?;
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            // Blocking reads on their own thread; the channel paces them to the client.
+            tokio::task::spawn_blocking(move || send_file(file, name, size, tx));
+        }
+        source => {
+            let reader = SourceReader::open(&source).map_err(|e| {
+                Status::internal(format!("opening recording {id}: {}", with_causes(&e)))
+            })?;
+            tokio::task::spawn_blocking(move || send_flattened(reader, name, tx));
+        }
+    }
     Ok(ReceiverStream::new(rx))
+}
+
+/// Streams a segmented recording as one file, written as it is sent (its
+/// size is not known ahead: announced as 0).
+fn send_flattened(
+    reader: SourceReader,
+    name: String,
+    tx: mpsc::Sender<Result<pb::FileChunk, Status>>,
+) {
+    let sink = ChunkSink {
+        tx: tx.clone(),
+        hash: Sha256::new(),
+        buf: Vec::with_capacity(TRANSFER_CHUNK),
+        first: Some(name.clone()),
+        sent: 0,
+    };
+    let sent = flatten(reader, sink)
+        .and_then(|(mut sink, _)| sink.send().map(|()| sink).map_err(FormatError::from));
+    match sent {
+        Ok(sink) => {
+            // The size could not be announced first: the last message says it.
+            let _ = tx.blocking_send(Ok(pb::FileChunk {
+                name: sink.first.unwrap_or_default(),
+                size: sink.sent,
+                data: Vec::new(),
+                sha256: sink.hash.finalize().to_vec(),
+            }));
+        }
+        Err(e) => {
+            let _ = tx.blocking_send(Err(Status::internal(format!(
+                "reading the recording: {}",
+                with_causes(&e)
+            ))));
+        }
+    }
+}
+
+/// The file being written, sent in chunks as it grows.
+struct ChunkSink {
+    tx: mpsc::Sender<Result<pb::FileChunk, Status>>,
+    hash: Sha256,
+    buf: Vec<u8>,
+    /// The name, sent with the first chunk.
+    first: Option<String>,
+    /// Bytes sent so far.
+    sent: u64,
+}
+
+impl ChunkSink {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.hash.update(&self.buf);
+        self.sent += self.buf.len() as u64;
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(TRANSFER_CHUNK));
+        let chunk = pb::FileChunk {
+            name: self.first.take().unwrap_or_default(),
+            size: 0,
+            data,
+            sha256: Vec::new(),
+        };
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the client went away"))
+    }
+}
+
+impl std::io::Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= TRANSFER_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for ChunkSink {
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn send_file(

@@ -19,7 +19,10 @@ use super::framing::FramingSpec;
 use super::messages::MessageStatsBuilder;
 use super::stream::StreamFraming;
 use super::timeline::{Instants, NS_PER_SEC, Timeline, dir_index};
-use crate::format::{Frame, FrameBody, Next, RecordingReader, Transport, footer_of};
+use crate::format::{
+    DirSource, Frame, FrameBody, FrameStream, Index, Next, RecordingReader, SegmentedReader,
+    Transport, footer_of,
+};
 
 /// How many connections [`Analysis::top_connections`] lists by default.
 pub const DEFAULT_TOP: usize = 10;
@@ -283,14 +286,23 @@ pub fn analyze_reader<R: Read + Seek>(
     source
         .seek(SeekFrom::Start(0))
         .map_err(crate::format::FormatError::from)?;
-    let mut reader = RecordingReader::open(source)?;
+    analyze_frames(RecordingReader::open(source)?, span_ns, options)
+}
+
+/// Analyses the frames of `reader`; `span_ns` is the recording's span from
+/// its footer, when known.
+fn analyze_frames(
+    mut reader: impl FrameStream,
+    span_ns: Option<u64>,
+    options: AnalyzeOptions,
+) -> Result<Analysis, StatsError> {
     let mut analyzer = Analyzer::new(options);
     let limit = span_ns.map(|s| s.saturating_add(TS_SLACK_NS));
     if let Some(span) = span_ns {
         analyzer.recording_span(span);
     }
     let end = loop {
-        match reader.next()? {
+        match reader.next_frame()? {
             Next::Frame(frame) => match limit {
                 Some(limit) if frame.ts_ns > limit => {
                     break RecordingEnd::Corrupted {
@@ -319,9 +331,23 @@ pub fn analyze_reader<R: Read + Seek>(
 /// # Errors
 /// [`StatsError::Open`], or as [`analyze_reader`].
 pub fn analyze_file(path: &Path, options: AnalyzeOptions) -> Result<Analysis, StatsError> {
+    if path.is_dir() {
+        return analyze_segments(path, options);
+    }
     let file = File::open(path).map_err(|source| StatsError::Open {
         path: path.to_path_buf(),
         source,
     })?;
     analyze_reader(file, options)
+}
+
+/// [`analyze_file`] of a segmented recording's directory: its frames
+/// merged, its span from the index when the recording finished.
+fn analyze_segments(dir: &Path, options: AnalyzeOptions) -> Result<Analysis, StatsError> {
+    let span_ns = Index::read(dir)?.map(|i| {
+        let span = i128::from(i.footer.ended_unix_ns) - i128::from(i.header.started_at_unix_ns);
+        u64::try_from(span.max(0)).unwrap_or(u64::MAX)
+    });
+    let reader = SegmentedReader::open(std::sync::Arc::new(DirSource(dir.to_path_buf())))?;
+    analyze_frames(reader, span_ns, options)
 }

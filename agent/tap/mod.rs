@@ -11,12 +11,14 @@
 //! budget cannot drift the way counting permits by hand could.
 
 mod conn;
+mod stamp;
 mod table;
 
 pub use conn::ConnMeta;
+pub use stamp::Stamp;
 pub use table::TapTable;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -34,7 +36,10 @@ pub const TAP_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug)]
 pub struct TapMsg {
     pub conn: Arc<ConnMeta>,
-    pub at: Instant,
+    /// Nanoseconds since the recording started, from the recording's
+    /// [`Stamp`]: unique and in the order messages were queued, the
+    /// sequence number segments are merged by.
+    pub ts_ns: u64,
     pub kind: TapKind,
     /// The budget this message's payload holds until the recorder lets go
     /// of it; `None` for messages without payload.
@@ -76,28 +81,56 @@ pub async fn tell_all(taps: &[Tap], conn: &Arc<ConnMeta>, at: Instant, kind: imp
     }
 }
 
-/// A proxy's handle on one recording.
+/// A proxy's handle on one recording: one queue per writer lane (a
+/// connection always goes to the same lane, so its frames stay in order
+/// in one segment stream), and the recording's clock.
 #[derive(Debug, Clone)]
 pub struct Tap {
     pub recording_id: Arc<str>,
+    lanes: Arc<[Lane]>,
+    clock: Arc<Stamp>,
+}
+
+#[derive(Debug)]
+struct Lane {
     tx: mpsc::Sender<Intake>,
     /// Permits for payload bytes in flight ([`TAP_QUEUE_BYTES`]); closed by
     /// the recorder when it ends, so no proxy waits on a recorder that is gone.
     budget: Arc<Semaphore>,
+    /// Held while a message is stamped and queued, so the lane's queue is
+    /// in stamp order (the order its segments are merged by).
+    order: Mutex<()>,
 }
 
-/// The queue between the proxies and a new recorder: the tap proxies send
-/// into, the receiving side, and the byte budget (the recorder closes it
-/// when it ends).
-pub fn queue(recording_id: &str) -> (Tap, mpsc::Receiver<Intake>, Arc<Semaphore>) {
-    let (tx, rx) = mpsc::channel(TAP_QUEUE);
-    let budget = Arc::new(Semaphore::new(TAP_QUEUE_BYTES));
+/// A writer lane's end of the queue: what its recorder reads, and the byte
+/// budget it closes when it ends.
+#[derive(Debug)]
+pub struct LaneIntake {
+    pub rx: mpsc::Receiver<Intake>,
+    pub budget: Arc<Semaphore>,
+}
+
+/// The queues between the proxies and a new recording's `lanes` recorders
+/// (at least one), and its clock, whose 0 is `start`.
+pub fn queue(recording_id: &str, lanes: usize, start: Instant) -> (Tap, Vec<LaneIntake>) {
+    let mut ends = Vec::new();
+    let mut senders = Vec::new();
+    for _ in 0..lanes.max(1) {
+        let (tx, rx) = mpsc::channel(TAP_QUEUE);
+        let budget = Arc::new(Semaphore::new(TAP_QUEUE_BYTES));
+        senders.push(Lane {
+            tx,
+            budget: budget.clone(),
+            order: Mutex::new(()),
+        });
+        ends.push(LaneIntake { rx, budget });
+    }
     let tap = Tap {
         recording_id: recording_id.into(),
-        tx,
-        budget: budget.clone(),
+        lanes: senders.into(),
+        clock: Arc::new(Stamp::new(start)),
     };
-    (tap, rx, budget)
+    (tap, ends)
 }
 
 /// Payload bytes `kind` holds in flight (permits are counted in `u32`;
@@ -110,12 +143,24 @@ fn weight(kind: &TapKind) -> u32 {
 }
 
 impl Tap {
+    fn lane(&self, conn: &ConnMeta) -> &Lane {
+        // `lanes` is never empty (`queue` makes at least one).
+        let i = usize::try_from(conn.id % self.lanes.len() as u64).unwrap_or(0);
+        &self.lanes[i]
+    }
+
+    /// How many writer lanes the recording has.
+    pub fn lanes(&self) -> usize {
+        self.lanes.len()
+    }
+
     /// Queues `kind` for `conn`, waiting while the recorder's queue is full.
     /// A recorder that has ended drops the message: the recording has stopped.
     pub async fn send(&self, conn: &Arc<ConnMeta>, at: Instant, kind: TapKind) {
+        let lane = self.lane(conn);
         let w = weight(&kind);
         let permit = if w > 0 {
-            match self.budget.clone().acquire_many_owned(w).await {
+            match lane.budget.clone().acquire_many_owned(w).await {
                 Ok(p) => Some(p),
                 // The recorder has ended.
                 Err(_) => return,
@@ -123,21 +168,25 @@ impl Tap {
         } else {
             None
         };
-        let msg = TapMsg {
+        let Ok(slot) = lane.tx.reserve().await else {
+            return;
+        };
+        let _order = lane.order.lock().unwrap_or_else(|e| e.into_inner());
+        slot.send(Intake::Tap(TapMsg {
             conn: conn.clone(),
-            at,
+            ts_ns: self.clock.next(at),
             kind,
             permit,
-        };
-        let _ = self.tx.send(Intake::Tap(msg)).await;
+        }));
     }
 
     /// Queues without waiting. Gives the message back when the queue is
     /// full, for the caller to `send` later (never dropped).
     pub fn try_send(&self, conn: &Arc<ConnMeta>, at: Instant, kind: TapKind) -> Option<TapKind> {
+        let lane = self.lane(conn);
         let w = weight(&kind);
         let permit = if w > 0 {
-            match self.budget.clone().try_acquire_many_owned(w) {
+            match lane.budget.clone().try_acquire_many_owned(w) {
                 Ok(p) => Some(p),
                 Err(TryAcquireError::NoPermits) => return Some(kind),
                 Err(TryAcquireError::Closed) => return None,
@@ -145,34 +194,44 @@ impl Tap {
         } else {
             None
         };
-        let msg = TapMsg {
+        let slot = match lane.tx.try_reserve() {
+            Ok(slot) => slot,
+            // Its permit goes back as it is dropped.
+            Err(mpsc::error::TrySendError::Full(())) => return Some(kind),
+            // The recording has ended: nothing to keep.
+            Err(mpsc::error::TrySendError::Closed(())) => return None,
+        };
+        let _order = lane.order.lock().unwrap_or_else(|e| e.into_inner());
+        slot.send(Intake::Tap(TapMsg {
             conn: conn.clone(),
-            at,
+            ts_ns: self.clock.next(at),
             kind,
             permit,
-        };
-        match self.tx.try_send(Intake::Tap(msg)) {
-            Ok(()) => None,
-            // Its permit goes back as the message is taken apart.
-            Err(mpsc::error::TrySendError::Full(Intake::Tap(m))) => Some(m.kind),
-            // The recording has ended: nothing to keep.
-            Err(_) => None,
-        }
+        }));
+        None
     }
 
-    /// Sends a message of the recorder's owner (tick, stop), waiting for room.
-    /// `false` when the recorder has ended.
-    pub async fn control(&self, msg: Intake) -> bool {
-        self.tx.send(msg).await.is_ok()
+    /// Sends a message of the recording's owner (tick, stop) to every
+    /// lane, waiting for room. `false` when a recorder has ended.
+    pub async fn control(&self, msg: impl Fn() -> Intake) -> bool {
+        let mut all = true;
+        for lane in self.lanes.iter() {
+            all &= lane.tx.send(msg()).await.is_ok();
+        }
+        all
     }
 
     /// Like `control`, without waiting: a full queue wakes the recorder
-    /// anyway. `false` only when the recorder has ended.
-    pub fn try_control(&self, msg: Intake) -> bool {
-        !matches!(
-            self.tx.try_send(msg),
-            Err(mpsc::error::TrySendError::Closed(_))
-        )
+    /// anyway. `false` only when every recorder has ended.
+    pub fn try_control(&self, msg: impl Fn() -> Intake) -> bool {
+        let mut any = false;
+        for lane in self.lanes.iter() {
+            any |= !matches!(
+                lane.tx.try_send(msg()),
+                Err(mpsc::error::TrySendError::Closed(_))
+            );
+        }
+        any
     }
 }
 
@@ -195,7 +254,8 @@ mod tests {
 
     #[tokio::test]
     async fn queued_bytes_are_bounded_and_given_back_by_the_recorder() {
-        let (tap, mut rx, budget) = queue("r");
+        let (tap, mut ends) = queue("r", 1, Instant::now());
+        let LaneIntake { mut rx, budget } = ends.remove(0);
         let c = conn();
         let chunk = TAP_QUEUE_BYTES / 4;
         for _ in 0..4 {
@@ -222,12 +282,57 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_message_queue_returns_the_bytes_it_took() {
-        let (tap, _rx, budget) = queue("r");
+        let (tap, mut ends) = queue("r", 1, Instant::now());
+        let LaneIntake { rx: _rx, budget } = ends.remove(0);
         let c = conn();
         for _ in 0..TAP_QUEUE {
             assert!(tap.try_send(&c, Instant::now(), data(1)).is_none());
         }
         assert!(tap.try_send(&c, Instant::now(), data(1000)).is_some());
         assert_eq!(budget.available_permits(), TAP_QUEUE_BYTES - TAP_QUEUE);
+    }
+
+    #[tokio::test]
+    async fn a_connection_keeps_to_one_lane_and_each_lane_is_in_stamp_order() {
+        let (tap, mut ends) = queue("r", 3, Instant::now());
+        let conns: Vec<_> = (1..=6)
+            .map(|id| {
+                Arc::new(ConnMeta::new(
+                    id,
+                    "p1".into(),
+                    "127.0.0.1:5000".parse().unwrap(),
+                    "127.0.0.1:6000".parse().unwrap(),
+                ))
+            })
+            .collect();
+        for round in 0..10 {
+            for c in &conns {
+                let kind = data(round + 1);
+                if round % 2 == 0 {
+                    assert!(tap.try_send(c, Instant::now(), kind).is_none());
+                } else {
+                    tap.send(c, Instant::now(), kind).await;
+                }
+            }
+        }
+        let mut all = Vec::new();
+        for (lane, end) in ends.iter_mut().enumerate() {
+            let mut last = 0;
+            while let Ok(Intake::Tap(m)) = end.rx.try_recv() {
+                assert_eq!(
+                    m.conn.id % 3,
+                    lane as u64,
+                    "conn {} on lane {lane}",
+                    m.conn.id
+                );
+                assert!(m.ts_ns > last, "lane {lane} in stamp order");
+                last = m.ts_ns;
+                all.push(m.ts_ns);
+            }
+        }
+        assert_eq!(all.len(), 60);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 60, "no two messages share a stamp");
     }
 }

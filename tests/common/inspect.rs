@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reel::format::{Direction, End, Frame, FrameBody, Next, OpenInfo, RecordingReader};
+use reel::format::{Direction, End, Frame, FrameBody, Next, OpenInfo, Source, SourceReader};
 use reel::proto as pb;
 
 /// A `kB` figure (`VmRSS`, `VmHWM`: the kernel's peak RSS) of a process's
@@ -19,16 +19,89 @@ pub fn proc_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
-/// Path of a recording's file in a data directory.
+/// Path of a recording in a data directory: its segments' directory, or
+/// the single file of an uploaded one.
 pub fn recording_path(data_dir: &Path, id: &str) -> PathBuf {
-    data_dir.join(format!("{id}.reel"))
+    let dir = data_dir.join(format!("{id}.segments"));
+    if dir.is_dir() {
+        dir
+    } else {
+        data_dir.join(format!("{id}.reel"))
+    }
 }
 
-/// Every frame of a recording file, and how it ends.
+/// A recording's bytes, to tell whether it changed: its file, or each of
+/// its segments and index, by name.
+pub fn recording_snapshot(path: &Path) -> Vec<(String, Vec<u8>)> {
+    if !path.is_dir() {
+        return vec![(String::new(), std::fs::read(path).expect("read recording"))];
+    }
+    let mut all: Vec<(String, Vec<u8>)> = std::fs::read_dir(path)
+        .expect("list recording")
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).expect("read segment"))
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Bytes a recording takes on disk (all its segments).
+pub fn recording_size(path: &Path) -> u64 {
+    recording_snapshot(path)
+        .iter()
+        .filter(|(n, _)| n.ends_with(".reel") || n.is_empty())
+        .map(|(_, b)| b.len() as u64)
+        .sum()
+}
+
+/// The footer of a finished recording: a file's own, or the merged one in
+/// a segmented recording's index.
+pub fn recording_footer(path: &Path) -> reel::format::Footer {
+    if path.is_dir() {
+        return reel::format::Index::read(path)
+            .expect("read index")
+            .expect("the recording has an index")
+            .footer;
+    }
+    reel::format::read_footer(path)
+        .expect("read footer")
+        .expect("footer written")
+        .1
+}
+
+/// A full scan of a recording: a file's, or its segments' surveyed and
+/// merged.
+pub fn scan_recording(path: &Path) -> reel::format::Scan {
+    let scan = if path.is_dir() {
+        reel::format::survey_dir(path)
+    } else {
+        reel::format::scan_file(path)
+    };
+    scan.unwrap_or_else(|e| panic!("scan {}: {e}", path.display()))
+}
+
+/// Whether a recording was finished cleanly: a file's footer, a segmented
+/// recording's index.
+pub fn is_finished(path: &Path) -> bool {
+    if path.is_dir() {
+        reel::format::Index::read(path)
+            .expect("read index")
+            .is_some()
+    } else {
+        reel::format::read_footer(path)
+            .expect("read footer")
+            .is_some()
+    }
+}
+
+/// Every frame of a recording (a file, or a directory of segments merged),
+/// and how it ends.
 pub fn read_recording(path: &Path) -> (reel::format::Header, Vec<Frame>, End) {
-    let file = std::fs::File::open(path)
+    let mut reader = SourceReader::open(&Source::from_path(path))
         .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
-    let mut reader = RecordingReader::open(file).expect("recording header");
     let mut frames = Vec::new();
     let end = loop {
         match reader.next().expect("read recording") {

@@ -109,11 +109,12 @@ fn run(sink: Model, quota: Arc<Quota>) -> Running {
 
 /// As `run`, with the periodic syncs made by `syncer`.
 fn run_synced(sink: Model, quota: Arc<Quota>, syncer: Option<Syncer>) -> Running {
-    let (tap, rx, budget) = tap::queue("rec-model");
+    let start = Instant::now();
+    let (tap, mut lanes) = tap::queue("rec-model", 1, start);
+    let tap::LaneIntake { rx, budget } = lanes.remove(0);
     let (outcome_tx, outcome) = oneshot::channel();
     let live = Arc::new(LiveFigures::default());
     let failures = Arc::new(Mutex::new(Vec::new()));
-    let start = Instant::now();
     let rec = Recorder {
         writer: RecordingWriter::new(sink, &header()).unwrap(),
         rx,
@@ -128,6 +129,8 @@ fn run_synced(sink: Model, quota: Arc<Quota>, syncer: Option<Syncer>) -> Running
         },
         id: "rec-model".into(),
         syncer,
+        header: header(),
+        segments: None,
     };
     let thread = std::thread::spawn(move || rec.run());
     Running {
@@ -164,7 +167,7 @@ impl Running {
                 "every written byte's budget is back"
             );
         }
-        let stop = Intake::Stop {
+        let stop = || Intake::Stop {
             reason: "stopped by test".into(),
         };
         self.rt.block_on(self.tap.control(stop));
@@ -318,15 +321,14 @@ fn the_quota_ends_the_recording_with_a_marker_and_a_footer() {
 fn first_sight_of_a_connection_writes_its_open() {
     let start = Instant::now();
     let before = start - Duration::from_secs(1);
-    let mut known = std::collections::HashSet::new();
-    let mut last = 0;
+    let mut books = crate::record::frames::Books::default();
     let tap = TapMsg {
         conn: meta(7, before),
-        at: start + Duration::from_millis(5),
+        ts_ns: 5_000_000,
         kind: TapKind::Data(Direction::C2s, Bytes::from_static(b"hi")),
         permit: None,
     };
-    let frames = frames_for(&tap, start, &mut known, &mut last);
+    let frames = frames_for(&tap, start, &mut books);
     assert_eq!(frames.len(), 2);
     match &frames[0].body {
         FrameBody::Open(o) => assert!(o.mid_session),
@@ -336,13 +338,36 @@ fn first_sight_of_a_connection_writes_its_open() {
     // Second message: no new OPEN, and the clock never runs backwards.
     let tap = TapMsg {
         conn: meta(7, before),
-        at: start,
+        ts_ns: 1,
         kind: TapKind::Close("client closed".into()),
         permit: None,
     };
-    let frames = frames_for(&tap, start, &mut known, &mut last);
+    let frames = frames_for(&tap, start, &mut books);
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].ts_ns, 5_000_000);
+}
+
+#[test]
+fn a_connection_continued_in_a_new_segment_opens_again_mid_session() {
+    let start = Instant::now();
+    let mut books = crate::record::frames::Books::default();
+    let msg = |ts_ns, kind| TapMsg {
+        conn: meta(3, start + Duration::from_millis(1)),
+        ts_ns,
+        kind,
+        permit: None,
+    };
+    let data = || TapKind::Data(Direction::C2s, Bytes::from_static(b"x"));
+    let first = frames_for(&msg(10, data()), start, &mut books);
+    assert!(matches!(&first[0].body, FrameBody::Open(o) if !o.mid_session));
+    // The segment rotates: the connection's next message opens it again.
+    books.known.clear();
+    let again = frames_for(&msg(20, data()), start, &mut books);
+    assert!(matches!(&again[0].body, FrameBody::Open(o) if o.mid_session));
+    assert_eq!(books.reopened, 1);
+    let close = frames_for(&msg(30, TapKind::Close("done".into())), start, &mut books);
+    assert_eq!(close.len(), 1);
+    assert!(books.live.is_empty(), "a closed connection is forgotten");
 }
 
 #[test]

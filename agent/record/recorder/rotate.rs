@@ -1,0 +1,73 @@
+//! Rotating a lane's segment: when the open one is old or large enough, the
+//! next is opened, the old one sealed (footer written, handed to the OS)
+//! and passed on to be made durable and announced beside the writer.
+
+use std::time::{Instant, SystemTime};
+
+use super::{Books, Finished, Header, Quota, RecordError, RecordingWriter, Sink, Syncer};
+use crate::record::info::time_to_unix_ns;
+
+/// Where a writer lane's segments come from, and where sealed ones go.
+pub(crate) trait Segments<S: Sink>: Send {
+    /// Whether a segment of `size` bytes opened at `opened` is due to be
+    /// sealed at `now`.
+    fn due(&self, size: u64, opened: Instant, now: Instant) -> bool;
+    /// Creates segment `index` of the lane, and its background syncer.
+    ///
+    /// # Errors
+    /// It cannot be created.
+    fn open(&mut self, index: u32) -> Result<(S, Option<Syncer>), RecordError>;
+    /// Segment `index` is sealed: make it durable once `syncer`'s sync in
+    /// flight is done, then announce it; never on the writer's path.
+    fn sealed(&mut self, index: u32, sealed: Finished<S>, syncer: Option<Syncer>);
+    /// The lane ended; `index` was its last segment (finished and synced).
+    fn ended(&mut self, index: u32);
+}
+
+/// Seals the open segment and opens the next when `files` says it is due.
+/// Called with nothing staged, so the sealed segment holds every message
+/// taken so far.
+pub(super) fn rotate<S: Sink>(
+    writer: &mut RecordingWriter<S>,
+    syncer: &mut Option<Syncer>,
+    files: &mut dyn Segments<S>,
+    header: &Header,
+    quota: &Quota,
+    books: &mut Books,
+) -> Result<(), RecordError> {
+    let now = Instant::now();
+    let opened = *books.opened.get_or_insert(now);
+    if !files.due(writer.position(), opened, now) {
+        return Ok(());
+    }
+    let index = books.index + 1;
+    let (sink, next_syncer) = files.open(index)?;
+    let next = RecordingWriter::new(sink, header).map_err(RecordError::write)?;
+    let old = std::mem::replace(writer, next);
+    let old_syncer = std::mem::replace(syncer, next_syncer);
+    let sealed = old
+        .seal(time_to_unix_ns(SystemTime::now()), "rotated")
+        .map_err(RecordError::write)?;
+    quota.add(sealed.size.saturating_sub(books.counted));
+    books.counted = 0;
+    books.sealed_size += sealed.size;
+    add(&mut books.sealed, &sealed.footer.summary);
+    books.known.clear();
+    files.sealed(books.index, sealed, old_syncer);
+    books.index = index;
+    books.opened = Some(now);
+    Ok(())
+}
+
+fn add(to: &mut crate::format::Summary, s: &crate::format::Summary) {
+    to.frames += s.frames;
+    to.connections += s.connections;
+    to.bytes_c2s += s.bytes_c2s;
+    to.bytes_s2c += s.bytes_s2c;
+    to.chunks_c2s += s.chunks_c2s;
+    to.chunks_s2c += s.chunks_s2c;
+    to.datagrams_c2s += s.datagrams_c2s;
+    to.datagrams_s2c += s.datagrams_s2c;
+    to.lost_bytes = to.lost_bytes.saturating_add(s.lost_bytes);
+    to.last_ts_ns = to.last_ts_ns.max(s.last_ts_ns);
+}

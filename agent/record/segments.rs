@@ -1,0 +1,188 @@
+//! A recording's segment files on disk: when a lane rotates (size, age),
+//! creating each segment, sealing it beside the writer (its final sync on
+//! a thread of its own, then telling the observer), and the index written
+//! when the recording ends. `format::segments` is the layout.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tracing::{error, warn};
+
+use super::error::RecordError;
+use super::files::create_private;
+use super::recorder::{Segments, open_sink};
+use super::syncer::Syncer;
+use crate::format::{
+    End, Finished, FormatError, INDEX_FILE, Index, IndexEntry, Scan, parse_segment_name,
+    segment_name, survey_dir,
+};
+
+/// Default size at which a segment is sealed.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 256 * 1024 * 1024;
+/// Default age at which a segment is sealed, so a quiet recording still
+/// seals (and uploads) its traffic regularly.
+pub const DEFAULT_SEGMENT_AGE: Duration = Duration::from_secs(300);
+/// Most writer lanes a recording gets.
+pub const MAX_LANES: usize = 16;
+
+/// How recordings are cut into segments and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentPolicy {
+    /// Writer lanes (threads and open segments) per recording.
+    pub lanes: usize,
+    /// A segment is sealed when it reaches this size...
+    pub max_bytes: u64,
+    /// ... or this age.
+    pub max_age: Duration,
+}
+
+impl Default for SegmentPolicy {
+    /// One lane per core (at most [`MAX_LANES`]).
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        SegmentPolicy {
+            lanes: cores.clamp(1, MAX_LANES),
+            max_bytes: DEFAULT_SEGMENT_BYTES,
+            max_age: DEFAULT_SEGMENT_AGE,
+        }
+    }
+}
+
+/// Told about a recording's segments as they are sealed and when it is
+/// complete (an uploader to an object store, a flight recorder's pruning).
+pub trait SegmentObserver: Send + Sync + std::fmt::Debug {
+    /// A segment of `recording_id` is sealed: `dir.join(name)` will not
+    /// change again.
+    fn sealed(&self, recording_id: &str, dir: &Path, name: &str);
+    /// The recording ended and `dir/index.json` is written (after every
+    /// `sealed`).
+    fn complete(&self, recording_id: &str, dir: &Path);
+}
+
+/// One writer lane's segment files.
+pub(super) struct FileSegments {
+    pub dir: PathBuf,
+    pub lane: u16,
+    pub id: String,
+    pub policy: SegmentPolicy,
+    pub observer: Option<Arc<dyn SegmentObserver>>,
+    /// Seals still syncing; joined when the lane ends, so `complete` comes
+    /// after every `sealed`.
+    pub sealing: Vec<JoinHandle<()>>,
+}
+
+impl FileSegments {
+    fn name(&self, index: u32) -> String {
+        segment_name(self.lane, index)
+    }
+}
+
+impl Segments<BufWriter<File>> for FileSegments {
+    fn due(&self, size: u64, opened: Instant, now: Instant) -> bool {
+        size >= self.policy.max_bytes || now.duration_since(opened) >= self.policy.max_age
+    }
+
+    fn open(&mut self, index: u32) -> Result<(BufWriter<File>, Option<Syncer>), RecordError> {
+        let path = self.dir.join(self.name(index));
+        let file = create_private(&path).map_err(|e| RecordError::write(e.into()))?;
+        let syncer = file
+            .try_clone()
+            .and_then(|f| {
+                Syncer::spawn(&format!("{}-{}", self.id, self.lane), move || f.sync_data())
+            })
+            .inspect_err(
+                |e| warn!(recording = %self.id, error = %e, "syncing in line: no background sync"),
+            )
+            .ok();
+        Ok((open_sink(file), syncer))
+    }
+
+    fn sealed(&mut self, index: u32, sealed: Finished<BufWriter<File>>, syncer: Option<Syncer>) {
+        let name = self.name(index);
+        let (id, dir, observer) = (self.id.clone(), self.dir.clone(), self.observer.clone());
+        let seal = move || {
+            let synced = syncer
+                .map_or(Ok(()), Syncer::finish)
+                .and_then(|()| sealed.sink.into_inner().map_err(|e| e.into_error()))
+                .and_then(|f| f.sync_data());
+            if let Err(e) = synced {
+                error!(recording = %id, segment = %name, error = %e, "a sealed segment could not be made durable");
+            }
+            if let Some(o) = observer {
+                o.sealed(&id, &dir, &name);
+            }
+        };
+        match std::thread::Builder::new()
+            .name(format!("seal-{}", self.lane))
+            .spawn(seal)
+        {
+            Ok(handle) => self.sealing.push(handle),
+            Err(e) => {
+                error!(recording = %self.id, error = %e, "cannot start a thread to seal a segment")
+            }
+        }
+        self.sealing.retain(|h| !h.is_finished());
+    }
+
+    fn ended(&mut self, index: u32) {
+        for h in self.sealing.drain(..) {
+            let _ = h.join();
+        }
+        if let Some(o) = &self.observer {
+            o.sealed(&self.id, &self.dir, &self.name(index));
+        }
+    }
+}
+
+/// Surveys a finished recording's directory and writes its index (a
+/// temporary file renamed into place, so a reader sees all or nothing).
+///
+/// # Errors
+/// A segment cannot be read, or the index cannot be written.
+pub(super) fn write_index(dir: &Path, id: &str) -> Result<Scan, FormatError> {
+    let scan = survey_dir(dir)?;
+    let footer = match &scan.end {
+        End::Complete(f) => f.clone(),
+        _ => crate::format::Footer {
+            summary: scan.summary.clone(),
+            connections: scan.connections.clone(),
+            ..Default::default()
+        },
+    };
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some((lane, index)) = parse_segment_name(&name) {
+            segments.push(IndexEntry {
+                size: entry.metadata()?.len(),
+                name,
+                lane,
+                index,
+            });
+        }
+    }
+    segments.sort_by_key(|s| (s.lane, s.index));
+    let index = Index {
+        id: id.to_string(),
+        complete: true,
+        header: scan.header.clone(),
+        footer,
+        segments,
+    };
+    let json = serde_json::to_vec_pretty(&index).map_err(|e| FormatError::Encode(e.to_string()))?;
+    let tmp = dir.join(format!(".{INDEX_FILE}.tmp"));
+    {
+        use std::io::Write;
+        let mut f = File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, dir.join(INDEX_FILE))?;
+    File::open(dir)?.sync_all()?;
+    Ok(scan)
+}
