@@ -12,8 +12,9 @@ use tracing::{info, warn};
 use crate::config::{AgentConfig, SHUTDOWN_GRACE};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
+use crate::format::Source;
 use crate::proxy::{AnyProxy, Proxies, RestoreSummary};
-use crate::record::{AgentIdentity, RecordingInfo, Recordings};
+use crate::record::{AgentIdentity, RecordingInfo, RecordingStatus, Recordings, SegmentObserver};
 use crate::replay::Replays;
 use crate::store::{Attached, Store, Uploader};
 
@@ -138,7 +139,46 @@ impl Agent {
             warn!("a store is already attached; ignoring another");
             return;
         }
+        self.recordings
+            .observe_segments(Arc::new(uploader.clone()) as Arc<dyn SegmentObserver>);
         uploader.resume(&self.data_dir);
+    }
+
+    /// What to read for finished recording `id` (replay, analysis, pull):
+    /// its files here, else, with `--store`, its copy in the store, read by
+    /// ranges as the reader goes.
+    ///
+    /// # Errors
+    /// As [`Recordings::get`]; `FailedPrecondition` while it is being
+    /// written; `Io` when the store cannot be asked.
+    pub async fn source_of(&self, id: &str) -> Result<(RecordingInfo, Source)> {
+        match self.recordings.get(id) {
+            Ok(info) if info.status == RecordingStatus::Recording => {
+                Err(Error::FailedPrecondition(format!(
+                    "recording {id:?} is still being written; stop it first"
+                )))
+            }
+            Ok(info) => Ok((info, self.recordings.source_of(id)?)),
+            Err(Error::UnknownRecording(_)) if self.store().is_some() => {
+                let store = self
+                    .store()
+                    .ok_or_else(|| Error::UnknownRecording(id.into()))?;
+                let found = store.source(id).await.map_err(|e| {
+                    Error::io(
+                        format!("reading recording {id} from the store"),
+                        std::io::Error::other(e),
+                    )
+                })?;
+                match found {
+                    Some(source) => {
+                        let info = crate::store::info_of(source.index_ref());
+                        Ok((info, Source::Segments(Arc::new(source))))
+                    }
+                    None => Err(Error::UnknownRecording(id.to_owned())),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The object store, when `--store` gave one.

@@ -213,10 +213,9 @@ impl Reel for ReelService {
         req: Request<pb::DownloadRecordingRequest>,
     ) -> Result<Response<Self::DownloadRecordingStream>, Status> {
         let r = req.into_inner();
-        Ok(Response::new(super::transfer::download(
-            &self.agent,
-            required("id", &r.id)?,
-        )?))
+        Ok(Response::new(
+            super::transfer::download(&self.agent, required("id", &r.id)?).await?,
+        ))
     }
 
     async fn upload_recording(
@@ -233,11 +232,22 @@ impl Reel for ReelService {
         req: Request<pb::StartReplayRequest>,
     ) -> Result<Response<pb::ReplayReport>, Status> {
         let opts = super::replay::options(&self.agent, req.into_inner())?;
-        let report = self
-            .agent
-            .replays
-            .start(&self.agent.recordings, opts)
-            .await?;
+        let report = match self.agent.store() {
+            // Recordings only in the store are streamed from it.
+            Some(_) => {
+                let mut files = Vec::new();
+                for id in &opts.recordings {
+                    files.push((id.clone(), self.agent.source_of(id).await?.1));
+                }
+                self.agent.replays.start_with(files, opts).await?
+            }
+            None => {
+                self.agent
+                    .replays
+                    .start(&self.agent.recordings, opts)
+                    .await?
+            }
+        };
         Ok(Response::new(super::replay::report(report)))
     }
 

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::index::Index;
 use crate::domain::{RecordingInfo, RecordingStatus};
+use crate::format::Index;
 use crate::record::unix_ns_to_time;
 
 /// Where a listed recording lives.
@@ -38,29 +38,36 @@ pub struct Listed {
     pub location: Location,
 }
 
-/// What a listing shows of a recording from its index in the store.
+/// What a listing shows of a recording from its index in the store: the
+/// header and merged footer the recorder surveyed into it (the same figures
+/// the recording's own agent lists).
 pub fn info_of(index: &Index) -> RecordingInfo {
-    let l = index.listing.clone().unwrap_or_default();
+    let (header, footer) = (&index.header, &index.footer);
+    let s = &footer.summary;
+    let ended = footer
+        .ended_unix_ns
+        .saturating_sub(header.started_at_unix_ns)
+        .max(0) as u64;
     RecordingInfo {
         id: index.id.clone(),
-        label: l.label,
-        status: if l.error.is_some() {
+        label: header.label.clone(),
+        status: if footer.error.is_some() {
             RecordingStatus::Failed
         } else {
             RecordingStatus::Complete
         },
-        started_at: unix_ns_to_time(l.started_at_unix_ns),
-        duration: Duration::from_millis(l.duration_ms),
+        started_at: unix_ns_to_time(header.started_at_unix_ns),
+        duration: Duration::from_nanos(s.last_ts_ns).max(Duration::from_nanos(ended)),
         size_bytes: index.size(),
-        connections: l.connections,
-        bytes_c2s: l.bytes_c2s,
-        bytes_s2c: l.bytes_s2c,
-        frames: l.frames,
-        proxies: l.proxies,
-        lost_bytes: l.lost_bytes,
+        connections: s.connections,
+        bytes_c2s: s.bytes_c2s,
+        bytes_s2c: s.bytes_s2c,
+        frames: s.frames,
+        proxies: header.proxies.iter().map(|p| p.id.clone()).collect(),
+        lost_bytes: s.lost_bytes,
         truncated_bytes: 0,
-        error: l.error,
-        agent_name: l.agent_name,
+        error: footer.error.clone(),
+        agent_name: header.agent_name.clone(),
     }
 }
 
@@ -96,24 +103,25 @@ pub fn merge(local: Vec<RecordingInfo>, stored: Vec<Index>) -> Vec<Listed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::index::{Listing, SegmentEntry};
+    use crate::format::{Header, IndexEntry};
 
     fn index(id: &str, started_ns: i64) -> Index {
         Index {
             id: id.into(),
             complete: true,
-            segments: vec![SegmentEntry {
+            header: Header {
+                id: id.into(),
+                label: "x".into(),
+                started_at_unix_ns: started_ns,
+                ..Header::default()
+            },
+            segments: vec![IndexEntry {
                 name: "00-000000.reel".into(),
                 lane: 0,
                 index: 0,
                 size: 10,
             }],
-            listing: Some(Listing {
-                started_at_unix_ns: started_ns,
-                label: "x".into(),
-                ..Listing::default()
-            }),
-            rest: serde_json::Map::new(),
+            ..Index::default()
         }
     }
 

@@ -8,20 +8,16 @@
 //! - `location`: `--store URL` into an `object_store` store and prefix.
 //! - `remote`: the store as recordings use it (keys, bounded calls,
 //!   streaming uploads, listing, delete index-first).
-//! - `index`: `index.json` and the listing the uploader adds to it.
-//! - `describe`: that listing, read from a recording's sealed segments.
+//! - `index`: `index.json` read back from the store, checked.
 //! - `uploader`: the queue and task that upload, retry with backoff,
 //!   resume after a restart and release local copies.
 //! - `ranged`, `source`: reading a stored segment by ranges, as a
 //!   `SegmentSource`.
 //! - `fleet`: local and stored recordings merged, with where each lives.
 //! - `attached`: what an agent holds and asks of its store.
-//! - `contract`: the observer and source seams shared with recording.
 //! - `error`: what can fail.
 
 mod attached;
-mod contract;
-mod describe;
 mod error;
 mod fleet;
 mod index;
@@ -32,12 +28,11 @@ mod source;
 mod uploader;
 
 pub use attached::Attached;
-pub use contract::{SegmentObserver, SegmentSource};
 pub use error::StoreError;
 pub use fleet::{Listed, Location, info_of, merge};
-pub use index::{INDEX_NAME, Index, Listing, SegmentEntry, is_segment_name};
+pub use index::{INDEX_NAME, parse_index};
 pub use location::{Location as StoreLocation, parse as parse_url};
 pub use ranged::{RANGE_BYTES, RangedRead};
 pub use remote::{STORE_CALL_TIMEOUT, Store};
 pub use source::StoreSource;
-pub use uploader::{Release, SEGMENTS_DIR_SUFFIX, UploadCounts, Uploader};
+pub use uploader::{Release, UploadCounts, Uploader};

@@ -17,8 +17,9 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 use super::error::StoreError;
-use super::index::{INDEX_NAME, Index};
+use super::index::{INDEX_NAME, parse_index};
 use super::location::{self, Location};
+use crate::format::Index;
 
 /// Bound on one listing or lookup; past it the store counts as away.
 pub const STORE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -151,16 +152,17 @@ impl Store {
         }
     }
 
-    /// Puts a recording's index: from now on it is complete in the store.
+    /// Puts recording `id`'s index (the recorder's bytes): from now on it
+    /// is complete in the store.
     ///
     /// # Errors
     /// The store's answer, or `Timeout`.
-    pub async fn put_index(&self, index: &Index) -> Result<(), StoreError> {
-        let key = self.key(&index.id, INDEX_NAME);
+    pub async fn put_index(&self, id: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let key = self.key(id, INDEX_NAME);
         bounded(
             &format!("put {key}"),
             STORE_CALL_TIMEOUT,
-            self.loc.store.put(&key, PutPayload::from(index.to_json())),
+            self.loc.store.put(&key, PutPayload::from(bytes)),
         )
         .await
         .map(|_| ())
@@ -172,7 +174,12 @@ impl Store {
     /// # Errors
     /// The store's answer other than not-found, `Timeout`, `BadIndex`.
     pub async fn index(&self, id: &str) -> Result<Option<Index>, StoreError> {
-        index_of(self.loc.store.clone(), self.key(id, INDEX_NAME)).await
+        index_of(
+            self.loc.store.clone(),
+            id.to_owned(),
+            self.key(id, INDEX_NAME),
+        )
+        .await
     }
 
     /// Every recording complete in the store, by id.
@@ -202,7 +209,7 @@ impl Store {
             let key = dir.join(INDEX_NAME);
             reads.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                (key.clone(), index_of(store, key).await)
+                (key.clone(), index_of(store, id, key).await)
             });
         }
         let mut out = Vec::new();
@@ -265,12 +272,13 @@ impl Store {
 
 async fn index_of(
     store: Arc<dyn ObjectStore>,
+    id: String,
     key: ObjectPath,
 ) -> Result<Option<Index>, StoreError> {
     let what = format!("get {key}");
     let got = async { store.get(&key).await?.bytes().await };
     match bounded(&what, STORE_CALL_TIMEOUT, got).await {
-        Ok(bytes) => Index::parse(key.as_ref(), &bytes).map(Some),
+        Ok(bytes) => parse_index(key.as_ref(), &id, &bytes).map(Some),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }

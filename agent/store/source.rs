@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use super::contract::SegmentSource;
-use super::index::Index;
 use super::ranged::RangedRead;
 use super::remote::Store;
+use crate::format::{FormatError, Index, SegmentSource};
 
 /// The segments of one stored recording.
 #[derive(Debug)]
@@ -28,6 +27,13 @@ impl StoreSource {
             index,
             handle,
         }
+    }
+}
+
+impl StoreSource {
+    /// The recording's index as the store holds it.
+    pub fn index_ref(&self) -> &Index {
+        &self.index
     }
 }
 
@@ -52,5 +58,9 @@ impl SegmentSource for StoreSource {
             segment.size,
             self.handle.clone(),
         )))
+    }
+
+    fn index(&self) -> Result<Option<Index>, FormatError> {
+        Ok(Some(self.index.clone()))
     }
 }

@@ -19,18 +19,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::contract::SegmentObserver;
-use super::describe::describe;
 use super::error::StoreError;
-use super::index::{INDEX_NAME, Index};
+use super::index::{INDEX_NAME, parse_index};
 use super::remote::Store;
+use crate::format::SEGMENTS_EXT;
+use crate::record::SegmentObserver;
 
 /// First wait after a failed step; doubled at each failure in a row.
 const BACKOFF_START: Duration = Duration::from_millis(250);
 /// Longest wait between two tries.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// Suffix of a segmented recording's directory in the data directory.
-pub const SEGMENTS_DIR_SUFFIX: &str = ".segments";
 
 /// Drops the local copy of a recording complete in the store (the agent
 /// removes it from its catalog and the disk quota).
@@ -138,7 +136,8 @@ impl Uploader {
             let name = entry.file_name();
             let Some(id) = name
                 .to_str()
-                .and_then(|n| n.strip_suffix(SEGMENTS_DIR_SUFFIX))
+                .and_then(|n| n.strip_suffix(SEGMENTS_EXT))
+                .and_then(|n| n.strip_suffix('.'))
             else {
                 continue;
             };
@@ -148,7 +147,7 @@ impl Uploader {
             let dir = entry.path();
             let index_path = dir.join(INDEX_NAME);
             let index = match std::fs::read(&index_path) {
-                Ok(bytes) => Index::parse(&index_path.display().to_string(), &bytes),
+                Ok(bytes) => parse_index(&index_path.display().to_string(), id, &bytes),
                 Err(_) => continue, // not ended yet: the recorder's to finish
             };
             match index {
@@ -276,7 +275,7 @@ impl Uploader {
                 let path = dir.join(INDEX_NAME);
                 let bytes = std::fs::read(&path)
                     .map_err(|e| StoreError::local(format!("reading {}", path.display()), e))?;
-                let mut index = Index::parse(&path.display().to_string(), &bytes)?;
+                let index = parse_index(&path.display().to_string(), id, &bytes)?;
                 // Every segment the index names must be in the store, whole,
                 // before the index makes the recording complete there.
                 for s in &index.segments {
@@ -285,8 +284,7 @@ impl Uploader {
                         store.upload_file(id, &s.name, &local).await?;
                     }
                 }
-                index.listing = Some(describe(dir, &index));
-                store.put_index(&index).await?;
+                store.put_index(id, bytes).await?;
                 self.shared
                     .counts
                     .lock()

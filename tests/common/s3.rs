@@ -4,8 +4,7 @@
 //! its own, stopped by pid. moto keeps objects in memory, so "the store goes
 //! away" is SIGSTOP (requests wait in the socket's backlog) and SIGCONT, not
 //! a restart. Also: agents started against it (the `AWS_*` variables set
-//! for them alone), a client of its own for the test's checks, and
-//! segmented recordings made by hand in a data directory.
+//! for them alone) and a client of its own for the test's checks.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,8 +15,6 @@ use std::time::{Duration, Instant};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use reel::fixtures::{data, frame, open, write_into};
-use reel::format::{Direction, Header};
 
 use super::AgentProc;
 
@@ -120,15 +117,17 @@ impl Moto {
     }
 
     /// Starts an agent with `--store s3://reel/PREFIX` and this server's
-    /// variables.
-    pub fn agent(&self, data_dir: &Path, name: &str, prefix: &str) -> AgentProc {
+    /// variables, and `extra` arguments.
+    pub fn agent(&self, data_dir: &Path, name: &str, prefix: &str, extra: &[&str]) -> AgentProc {
         super::raise_open_file_limit();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reel-agent"));
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
         let url = format!("s3://{BUCKET}/{prefix}");
-        AgentProc::spawn(cmd, "127.0.0.1:0", data_dir, name, &["--store", &url])
+        let mut args = vec!["--store", url.as_str()];
+        args.extend_from_slice(extra);
+        AgentProc::spawn(cmd, "127.0.0.1:0", data_dir, name, &args)
     }
 
     /// SIGSTOP: connections are accepted by the kernel but nothing answers.
@@ -191,50 +190,6 @@ pub async fn object(store: &dyn ObjectStore, key: &str) -> Option<Vec<u8>> {
         Err(object_store::Error::NotFound { .. }) => None,
         Err(e) => panic!("get {key}: {e}"),
     }
-}
-
-/// A segmented recording made by hand in `data_dir/<id>.segments/` as the
-/// recorder leaves one that ended: `segments` sealed segment files of one
-/// connection's traffic, about `bytes_each` bytes each, and `index.json`.
-/// Returns each segment's name and bytes.
-pub fn segmented(
-    data_dir: &Path,
-    id: &str,
-    label: &str,
-    segments: usize,
-    bytes_each: usize,
-) -> Vec<(String, Vec<u8>)> {
-    let dir = segments_dir(data_dir, id);
-    std::fs::create_dir_all(&dir).unwrap();
-    let started = 1_700_000_000_000_000_000i64;
-    let mut made = Vec::new();
-    let mut entries = Vec::new();
-    for n in 0..segments {
-        let header = Header {
-            id: id.into(),
-            label: label.into(),
-            agent_name: "maker".into(),
-            started_at_unix_ns: started,
-            ..Header::default()
-        };
-        let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 + n * 13) as u8).collect();
-        let mut frames = vec![frame(n as u64 + 1, 1, open("10.0.0.1:5000", false))];
-        let mut ts = 2;
-        let mut written = 0;
-        while written < bytes_each {
-            frames.push(frame(n as u64 + 1, ts, data(Direction::C2s, &chunk)));
-            written += chunk.len();
-            ts += 1;
-        }
-        let bytes = write_into(Vec::new(), &header, frames, started + 1_000_000_000).unwrap();
-        let name = format!("00-{n:06}.reel");
-        std::fs::write(dir.join(&name), &bytes).unwrap();
-        entries.push(serde_json::json!({"name": name, "lane": 0, "index": n, "size": bytes.len()}));
-        made.push((name, bytes));
-    }
-    let index = serde_json::json!({"id": id, "complete": true, "segments": entries});
-    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
-    made
 }
 
 pub fn segments_dir(data_dir: &Path, id: &str) -> PathBuf {
