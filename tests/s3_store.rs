@@ -422,6 +422,13 @@ async fn a_file_store_is_shared_by_two_agents() {
         .unwrap()
         .into_inner();
     assert_eq!(location(&got), "store");
+    let shown = reelctl_async(&["-a", &b.addr_str(), "record", "show", &rec.id]).await;
+    shown.assert_code(0);
+    assert!(
+        shown.stdout.contains("where:       store"),
+        "{}",
+        shown.stdout
+    );
     reelctl_async(&["-a", &a.addr_str(), "record", "rm", &rec.id])
         .await
         .assert_code(0);

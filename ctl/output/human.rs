@@ -193,6 +193,10 @@ impl Human for RecordingDetail {
         if let Some(error) = r.error_text() {
             lines.push(("error", error.to_owned()));
         }
+        // Only said when an object store (--store) is involved.
+        if location_word(r.location) != "local" {
+            lines.push(("where", location_word(r.location).to_owned()));
+        }
         if verbose {
             lines.push(("frames", r.frames.to_string()));
         }
