@@ -127,7 +127,13 @@ impl Agent {
                 agent.release_local(id, dir);
             }
         });
-        let uploader = Uploader::start(store.clone(), release, cancel);
+        let weak = Arc::downgrade(self);
+        let skip_sealed: crate::store::SkipSealed = Box::new(move |id| {
+            weak.upgrade()
+                .and_then(|agent| agent.recordings.get(id).ok())
+                .is_some_and(|info| info.ring.is_some())
+        });
+        let uploader = Uploader::start(store.clone(), release, skip_sealed, cancel);
         if self
             .store
             .set(Attached {
@@ -232,6 +238,7 @@ impl Agent {
         proxy_ids: &[String],
         label: String,
         start_at: Option<SystemTime>,
+        ring: Option<std::time::Duration>,
     ) -> Result<RecordingInfo> {
         crate::record::check_label(&label)?;
         let mut targets: Vec<AnyProxy> = if proxy_ids.is_empty() {
@@ -248,7 +255,7 @@ impl Agent {
         targets.retain(|p| seen.insert(p.id().clone()));
         let metas = targets.iter().map(|p| p.meta()).collect();
         self.recordings
-            .start(metas, label, start_at, |tap| {
+            .start(metas, label, start_at, ring, |tap| {
                 targets.iter().flat_map(|p| p.attach(tap.clone())).collect()
             })
             .await

@@ -101,6 +101,8 @@ pub struct RecordingInfo {
     pub truncated_bytes: u64,
     pub error: Option<String>,
     pub agent_name: String,
+    /// A flight recorder in progress keeps only this last window of traffic.
+    pub ring: Option<Duration>,
 }
 
 /// Where a replay stands.

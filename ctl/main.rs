@@ -132,6 +132,9 @@ async fn dispatch(command: Command, settings: &Settings) -> io::Result<Exit> {
         Command::Record(RecordCommand::Rm(arg)) => {
             output::print_report(&record::remove(settings, &arg.id).await, mode)
         }
+        Command::Record(RecordCommand::Dump(args)) => {
+            output::print_report(&record::dump(settings, &args).await, mode)
+        }
         Command::Record(RecordCommand::Pull(args)) => match pull::check_ids(&args.ids) {
             Ok(()) => output::print_report(&pull::run(settings, &args).await, mode),
             Err(error) => usage(&error),

@@ -228,6 +228,7 @@ async fn unknown_and_malformed_ids_are_refused() {
             proxies: vec![],
             label: String::new(),
             start_at_unix_ns: 0,
+            ring_ms: 0,
         })
         .await;
     assert_status(r, Code::FailedPrecondition, &["no proxy is running"]);

@@ -105,6 +105,7 @@ async fn an_oversized_label_is_refused_and_leaves_no_file() {
                 proxies: vec![],
                 label: "x".repeat(len),
                 start_at_unix_ns: 0,
+                ring_ms: 0,
             })
             .await;
         assert_status(r, Code::InvalidArgument, &["invalid label", "1024"]);
@@ -129,6 +130,7 @@ async fn an_oversized_label_is_refused_and_leaves_no_file() {
             proxies: vec![],
             label: "y".repeat(1024),
             start_at_unix_ns: 0,
+            ring_ms: 0,
         })
         .await
         .unwrap()

@@ -113,6 +113,7 @@ async fn the_disk_quota_ends_the_recording_not_the_traffic() {
             proxies: vec![],
             label: String::new(),
             start_at_unix_ns: 0,
+            ring_ms: 0,
         })
         .await
         .unwrap_err();

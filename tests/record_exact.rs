@@ -86,6 +86,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
             proxies: vec![],
             label: "exact".into(),
             start_at_unix_ns: 0,
+            ring_ms: 0,
         })
         .await
         .unwrap()

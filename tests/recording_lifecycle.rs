@@ -298,6 +298,7 @@ async fn one_recording_of_two_proxies() {
             proxies: vec![a.id.clone(), b.name.clone()],
             label: "both".into(),
             start_at_unix_ns: 0,
+            ring_ms: 0,
         })
         .await
         .unwrap()
@@ -352,6 +353,7 @@ async fn a_proxy_named_several_times_is_recorded_once() {
             proxies: named,
             label: "twice".into(),
             start_at_unix_ns: 0,
+            ring_ms: 0,
         })
         .await
         .unwrap()

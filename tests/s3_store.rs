@@ -436,6 +436,59 @@ async fn a_file_store_is_shared_by_two_agents() {
     assert!(listed(&b).await.is_empty());
 }
 
+/// A flight recorder's segments are not uploaded as its window moves on;
+/// a dump of it is an ordinary recording, uploaded as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flight_recorder_dump_goes_to_the_store_and_the_ring_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, shared) = (tmp.path().join("a"), tmp.path().join("shared"));
+    let url = format!("file://{}", shared.display());
+    let mut args = vec!["--store", url.as_str()];
+    args.extend_from_slice(&SMALL_SEGMENTS);
+    let a = AgentProc::start_with("127.0.0.1:0", &dir, "a", &args);
+    let mut ctl = a.client().await;
+    let proxy = start_proxy(&mut ctl, echo_server().await).await;
+    let ring = ctl
+        .start_recording(pb::StartRecordingRequest {
+            label: "ring".into(),
+            ring_ms: 60_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sock = TcpStream::connect(proxy_addr(&proxy)).await.unwrap();
+    for i in 0..32u8 {
+        let chunk = vec![i; 16 * 1024];
+        assert_eq!(round_trip(&mut sock, &chunk).await, chunk);
+    }
+    let dump = ctl
+        .dump_recording(pb::DumpRecordingRequest {
+            id: ring.id.clone(),
+            label: "crash".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    eventually(UPLOAD_WAIT, "the dump in the store", || async {
+        shared.join(&dump.id).join("index.json").exists()
+    })
+    .await;
+    assert!(
+        !shared.join(&ring.id).exists(),
+        "the ring's own segments stay local while it runs"
+    );
+    let listed = listed(&a).await;
+    let ring_now = listed.iter().find(|r| r.id == ring.id).unwrap();
+    assert_eq!(location(ring_now), "local");
+    let dumped = listed.iter().find(|r| r.id == dump.id).unwrap();
+    assert_eq!(
+        (dumped.label.as_str(), location(dumped)),
+        ("crash", "store")
+    );
+    drop(sock);
+}
+
 #[tokio::test]
 async fn a_bad_store_is_refused_at_start_naming_the_flag() {
     let tmp = tempfile::tempdir().unwrap();

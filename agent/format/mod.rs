@@ -37,7 +37,7 @@ mod tests;
 
 pub use codec::{decode_frame, encode_footer, encode_frame, encode_frame_head};
 pub use error::FormatError;
-pub use flatten::flatten;
+pub use flatten::{flatten, rebase};
 pub use frame::{Decoded, Direction, Frame, FrameBody, Item, OpenInfo, Transport};
 pub use header::{Header, HeaderDecoded, ProxyMeta, decode_header, encode_header};
 pub use layout::MAX_PAYLOAD;
@@ -45,8 +45,8 @@ pub use merged::{FrameStream, SegmentedReader, SourceReader};
 pub use reader::{End, Next, READ_CHUNK, RecordingReader};
 pub use scan::{Scan, footer_of, read_footer, scan, scan_file};
 pub use segments::{
-    DirSource, INDEX_FILE, Index, IndexEntry, SEGMENTS_EXT, SegmentSource, Source, merge_scans,
-    parse_segment_name, segment_name, survey_dir,
+    DirSource, INDEX_FILE, Index, IndexEntry, PickedSource, SEGMENTS_EXT, SegmentSource, Source,
+    merge_scans, parse_segment_name, segment_name, survey_dir,
 };
 pub use summary::{ConnSummary, Footer, Summary, SummaryBuilder};
 pub use writer::{Finished, RecordingWriter, Sink};

@@ -156,6 +156,24 @@ impl SegmentSource for DirSource {
     }
 }
 
+/// Some of the segments of a local directory, named up front (a flight
+/// recorder's sealed segments, while its open ones are still written).
+#[derive(Debug, Clone)]
+pub struct PickedSource {
+    pub dir: PathBuf,
+    pub names: Vec<String>,
+}
+
+impl SegmentSource for PickedSource {
+    fn names(&self) -> io::Result<Vec<String>> {
+        Ok(self.names.clone())
+    }
+
+    fn open(&self, name: &str) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(self.dir.join(name))?))
+    }
+}
+
 /// What readers (replay, stats, export, pull) open: a single-file
 /// recording or a segmented one.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use super::info::{RecordingInfo, RecordingStatus};
 use super::recorder::{LiveFigures, StopReply};
+use super::ring::Ring;
 use crate::tap::Tap;
 
 /// A recording being written.
@@ -26,6 +27,8 @@ pub(crate) struct Active {
     pub(crate) tap: Tap,
     /// Each lane's outcome; taken by the one stop that waits for them.
     pub(crate) outcomes: Mutex<Option<Vec<oneshot::Receiver<StopReply>>>>,
+    /// Set for a flight recorder: the segments it keeps.
+    pub(crate) ring: Option<Arc<Ring>>,
 }
 
 impl Active {
@@ -54,6 +57,7 @@ impl Active {
             truncated_bytes: 0,
             error: self.live.iter().find_map(|l| l.error()),
             agent_name: self.agent_name.clone(),
+            ring: self.ring.as_ref().map(|r| r.window),
         }
     }
 }

@@ -48,6 +48,7 @@ fn base(header: &Header) -> RecordingInfo {
         truncated_bytes: 0,
         error: None,
         agent_name: header.agent_name.clone(),
+        ring: None,
     }
 }
 

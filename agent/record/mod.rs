@@ -4,6 +4,7 @@
 
 mod active;
 mod catalog;
+mod dump;
 mod error;
 mod files;
 mod frames;
@@ -11,6 +12,7 @@ mod info;
 mod policy;
 mod quota;
 mod recorder;
+mod ring;
 mod segments;
 mod start;
 mod syncer;
@@ -24,6 +26,7 @@ pub use info::{RecordingInfo, RecordingStatus};
 pub use info::{time_to_unix_ns, unix_ns_to_time};
 pub use quota::{Charge, DiskLimits, LimitError, Quota, free_bytes};
 pub use recorder::{RECORDER_FLUSH_INTERVAL, RECORDER_SYNC_INTERVAL};
+pub use ring::{MAX_RING, MIN_RING};
 pub use segments::{
     DEFAULT_SEGMENT_AGE, DEFAULT_SEGMENT_BYTES, MAX_LANES, SegmentObserver, SegmentPolicy,
 };

@@ -192,9 +192,14 @@ impl<S: Sink> Recorder<S> {
             let Some(msg) = batch.pop_front() else {
                 break "agent stopped".to_string();
             };
+            let mut seal = None;
             let tap = match msg {
                 Intake::Stop { reason } => break reason,
                 Intake::Tick => None,
+                Intake::Seal(reply) => {
+                    seal = Some(reply);
+                    None
+                }
                 Intake::Tap(mut t) => {
                     if let Some(p) = t.permit.take() {
                         match &mut held {
@@ -226,11 +231,22 @@ impl<S: Sink> Recorder<S> {
                 held = None;
             }
             let outcome = outcome.and_then(|()| match segments.as_deref_mut() {
-                Some(files) if writer.staged_bytes() == 0 => {
-                    rotate(writer, &mut syncer, files, &header, &quota, &mut books)
+                Some(files) => {
+                    let now = seal.is_some();
+                    if now {
+                        writer.write_staged().map_err(RecordError::write)?;
+                    }
+                    if writer.staged_bytes() > 0 {
+                        return Ok(());
+                    }
+                    rotate(writer, &mut syncer, files, &header, &quota, &mut books, now)
                 }
-                _ => Ok(()),
+                None => Ok(()),
             });
+            if let Some(reply) = seal {
+                // Sealed (or this lane cannot: the sender sees it dropped).
+                let _ = reply.send(());
+            }
             let position = writer.position();
             quota.add(position.saturating_sub(books.counted));
             books.counted = position;

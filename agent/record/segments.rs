@@ -15,6 +15,7 @@ use tracing::{error, warn};
 use super::error::RecordError;
 use super::files::create_private;
 use super::recorder::{Segments, open_sink};
+use super::ring::Ring;
 use super::syncer::Syncer;
 use crate::format::{
     End, Finished, FormatError, INDEX_FILE, Index, IndexEntry, Scan, parse_segment_name,
@@ -70,6 +71,8 @@ pub(super) struct FileSegments {
     pub id: String,
     pub policy: SegmentPolicy,
     pub observer: Option<Arc<dyn SegmentObserver>>,
+    /// A flight recorder's ring, which drops sealed segments past its window.
+    pub ring: Option<Arc<Ring>>,
     /// Seals still syncing; joined when the lane ends, so `complete` comes
     /// after every `sealed`.
     pub sealing: Vec<JoinHandle<()>>,
@@ -83,7 +86,11 @@ impl FileSegments {
 
 impl Segments<BufWriter<File>> for FileSegments {
     fn due(&self, size: u64, opened: Instant, now: Instant) -> bool {
-        size >= self.policy.max_bytes || now.duration_since(opened) >= self.policy.max_age
+        let max_age = match &self.ring {
+            Some(ring) => ring.segment_age(self.policy.max_age),
+            None => self.policy.max_age,
+        };
+        size >= self.policy.max_bytes || now.duration_since(opened) >= max_age
     }
 
     fn open(&mut self, index: u32) -> Result<(BufWriter<File>, Option<Syncer>), RecordError> {
@@ -103,6 +110,10 @@ impl Segments<BufWriter<File>> for FileSegments {
 
     fn sealed(&mut self, index: u32, sealed: Finished<BufWriter<File>>, syncer: Option<Syncer>) {
         let name = self.name(index);
+        if let Some(ring) = &self.ring {
+            ring.sealed(name.clone(), sealed.size);
+        }
+        let ring = self.ring.clone();
         let (id, dir, observer) = (self.id.clone(), self.dir.clone(), self.observer.clone());
         let seal = move || {
             let synced = syncer
@@ -114,6 +125,9 @@ impl Segments<BufWriter<File>> for FileSegments {
             }
             if let Some(o) = observer {
                 o.sealed(&id, &dir, &name);
+            }
+            if let Some(ring) = ring {
+                ring.prune(&dir);
             }
         };
         match std::thread::Builder::new()

@@ -15,6 +15,7 @@ use super::error::RecordError;
 use super::files::create_private_dir;
 use super::info::{RecordingInfo, time_to_unix_ns};
 use super::recorder::{self, LiveFigures, Recorder, Segments};
+use super::ring::{MAX_RING, MIN_RING, Ring};
 use super::segments::FileSegments;
 use crate::error::{Error, Result};
 use crate::events::{EventBody, RecordingPhase};
@@ -62,6 +63,26 @@ pub fn check_start_at(at: SystemTime, now: SystemTime) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a flight recorder's window outside [`MIN_RING`]..=[`MAX_RING`]
+/// (`InvalidArgument` naming `ring`).
+///
+/// # Errors
+/// As said.
+pub fn check_ring(window: Duration) -> Result<()> {
+    if !(MIN_RING..=MAX_RING).contains(&window) {
+        return Err(Error::invalid(
+            "ring",
+            format!(
+                "{} is outside {}..={}",
+                humantime::format_duration(window),
+                humantime::format_duration(MIN_RING),
+                humantime::format_duration(MAX_RING)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Longest label accepted, in bytes. The header's metadata (label, agent
 /// and proxies, as JSON) must fit `format::MAX_META_LEN` (1 MiB); a label is
 /// a human note, so it gets a small share of that.
@@ -88,10 +109,14 @@ impl Recordings {
         targets: Vec<ProxyMeta>,
         label: String,
         start_at: Option<SystemTime>,
+        ring: Option<Duration>,
         attach: impl FnOnce(&Tap) -> Vec<Arc<ConnMeta>>,
     ) -> Result<RecordingInfo> {
         // Checked before anything is created, so a refusal leaves no file.
         check_label(&label)?;
+        if let Some(window) = ring {
+            check_ring(window)?;
+        }
         if targets.is_empty() {
             return Err(Error::FailedPrecondition(
                 "no proxy is running: start a proxy before recording".into(),
@@ -120,6 +145,7 @@ impl Recordings {
         let dir = self.segments_dir(&id);
         create_private_dir(&dir)?;
         let policy = self.segment_policy();
+        let ring = ring.map(|window| Arc::new(Ring::new(window, self.quota.clone())));
         let (tap, intakes) = tap::queue(&id, policy.lanes, started);
         let mut lanes = Vec::with_capacity(intakes.len());
         for (lane, intake) in intakes.into_iter().enumerate() {
@@ -129,6 +155,7 @@ impl Recordings {
                 id: id.clone(),
                 policy,
                 observer: self.observer(),
+                ring: ring.clone(),
                 sealing: Vec::new(),
             };
             let first = files.open(0).and_then(|(sink, syncer)| {
@@ -186,6 +213,7 @@ impl Recordings {
             live: figures,
             tap: tap.clone(),
             outcomes: Mutex::new(Some(outcomes)),
+            ring,
         });
         // Told once per recording, whichever lane fails first.
         let told = Arc::new(std::sync::atomic::AtomicBool::new(false));

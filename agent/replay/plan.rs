@@ -167,6 +167,9 @@ impl PlanBuilder {
             }
         };
         let c = &mut self.plan.conns[i];
+        if unanswerable(c.mid_session, c.steps, &frame.body) {
+            return;
+        }
         let datagram = matches!(frame.body, FrameBody::Datagram { .. });
         match &frame.body {
             FrameBody::Data {
@@ -214,6 +217,25 @@ impl PlanBuilder {
     pub fn finish(self) -> Plan {
         self.plan
     }
+}
+
+/// Whether `body` is server traffic a replay cannot expect: a mid-session
+/// connection's server bytes before its first client action in the
+/// recording answer what came before the recording (or a flight
+/// recorder's window) caught it, and a new connection never gets them.
+pub fn unanswerable(mid_session: bool, steps_so_far: u64, body: &FrameBody) -> bool {
+    mid_session
+        && steps_so_far == 0
+        && matches!(
+            body,
+            FrameBody::Data {
+                dir: Direction::S2c,
+                ..
+            } | FrameBody::Datagram {
+                dir: Direction::S2c,
+                ..
+            }
+        )
 }
 
 /// Whether a frame belongs to a connection's script (annotations and loss

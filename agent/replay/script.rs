@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::plan::{Plan, opens_or_acts};
+use super::plan::{Plan, opens_or_acts, unanswerable};
 use super::units::Counter;
 use crate::format::{Direction, Frame, FrameBody};
 use crate::rewrite::Framing;
@@ -112,6 +112,9 @@ impl Scripter {
             return;
         };
         let c = &mut self.conns[conn];
+        if unanswerable(plan.conns[conn].mid_session, c.steps, &frame.body) {
+            return;
+        }
         let mut push = |g: &mut u64, kind| {
             out.push(Event {
                 g: *g,

@@ -97,6 +97,7 @@ pub fn recording_info(r: RecordingInfo) -> pb::RecordingInfo {
         error: r.error.unwrap_or_default(),
         frames: r.frames,
         agent_name: r.agent_name,
+        ring_ms: r.ring.map_or(0, duration_ms),
         location: pb::RecordingLocation::Local as i32,
     }
 }

@@ -150,9 +150,25 @@ impl Reel for ReelService {
             .collect();
         let start_at =
             (r.start_at_unix_ns != 0).then(|| crate::record::unix_ns_to_time(r.start_at_unix_ns));
+        let ring = (r.ring_ms != 0).then(|| std::time::Duration::from_millis(r.ring_ms));
         let info = self
             .agent
-            .start_recording(&proxies, r.label, start_at)
+            .start_recording(&proxies, r.label, start_at, ring)
+            .await?;
+        Ok(Response::new(convert::recording_info(info)))
+    }
+
+    async fn dump_recording(
+        &self,
+        req: Request<pb::DumpRecordingRequest>,
+    ) -> Result<Response<pb::RecordingInfo>, Status> {
+        let r = req.into_inner();
+        printable("label", &r.label)?;
+        let label = (!r.label.is_empty()).then_some(r.label);
+        let info = self
+            .agent
+            .recordings
+            .dump(required("id", &r.id)?, label)
             .await?;
         Ok(Response::new(convert::recording_info(info)))
     }

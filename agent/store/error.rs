@@ -43,6 +43,12 @@ impl StoreError {
         }
     }
 
+    /// Whether a local file to upload no longer exists (removed by hand,
+    /// or pruned by a flight recorder): retrying cannot help.
+    pub fn is_local_file_gone(&self) -> bool {
+        matches!(self, Self::Local { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     /// Whether the object was missing (a NotFound from the store).
     pub fn is_not_found(&self) -> bool {
         matches!(

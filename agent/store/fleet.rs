@@ -68,6 +68,7 @@ pub fn info_of(index: &Index) -> RecordingInfo {
         truncated_bytes: 0,
         error: footer.error.clone(),
         agent_name: header.agent_name.clone(),
+        ring: None,
     }
 }
 

@@ -35,4 +35,4 @@ pub use location::{Location as StoreLocation, parse as parse_url};
 pub use ranged::{RANGE_BYTES, RangedRead};
 pub use remote::{STORE_CALL_TIMEOUT, Store};
 pub use source::StoreSource;
-pub use uploader::{Release, UploadCounts, Uploader};
+pub use uploader::{Release, SkipSealed, UploadCounts, Uploader};

@@ -33,6 +33,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Drops the local copy of a recording complete in the store (the agent
 /// removes it from its catalog and the disk quota).
 pub type Release = Box<dyn Fn(&str, &Path) + Send + Sync>;
+/// Whether the segments of a recording are not to be uploaded as they are
+/// sealed: a flight recorder's, which it prunes as its window moves on (its
+/// index, when it stops, still brings every segment it names).
+pub type SkipSealed = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Work left on one recording.
 #[derive(Debug)]
@@ -69,6 +73,7 @@ struct Shared {
     queue: Mutex<BTreeMap<String, Pending>>,
     wake: Notify,
     release: Release,
+    skip_sealed: SkipSealed,
     counts: Mutex<UploadCounts>,
 }
 
@@ -90,13 +95,19 @@ impl std::fmt::Debug for Uploader {
 impl Uploader {
     /// Starts the upload task on the current runtime; it stops with `cancel`
     /// (what it had not finished is resumed at the next start).
-    pub fn start(store: Arc<Store>, release: Release, cancel: CancellationToken) -> Self {
+    pub fn start(
+        store: Arc<Store>,
+        release: Release,
+        skip_sealed: SkipSealed,
+        cancel: CancellationToken,
+    ) -> Self {
         let up = Self {
             shared: Arc::new(Shared {
                 store,
                 queue: Mutex::default(),
                 wake: Notify::new(),
                 release,
+                skip_sealed,
                 counts: Mutex::default(),
             }),
         };
@@ -228,6 +239,12 @@ impl Uploader {
                     backoff = BACKOFF_START;
                     self.done(&id, &step);
                 }
+                Err(e) if e.is_local_file_gone() => {
+                    // Nothing to retry: the recording stays local (listed
+                    // there), and incomplete in the store.
+                    warn!(recording = %id, error = %e, "a file to upload is gone; not uploading this recording");
+                    self.forget(&id);
+                }
                 Err(e) => {
                     self.shared
                         .counts
@@ -301,6 +318,9 @@ impl Uploader {
 
 impl SegmentObserver for Uploader {
     fn sealed(&self, recording_id: &str, dir: &Path, name: &str) {
+        if (self.shared.skip_sealed)(recording_id) {
+            return;
+        }
         self.queue()
             .entry(recording_id.to_owned())
             .or_insert_with(|| Pending {

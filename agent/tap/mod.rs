@@ -71,6 +71,8 @@ pub enum Intake {
     Stop {
         reason: String,
     },
+    /// Seal the open segment now and say so (a flight recorder's dump).
+    Seal(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Hands every tap in `taps` the same message for `conn` (an open, a

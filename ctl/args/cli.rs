@@ -210,6 +210,25 @@ pub(crate) enum RecordCommand {
     /// Upload local recording files to the agents (each is stored under the
     /// id in its header, whatever the file is called)
     Push(RecordPushArgs),
+    /// Seal a copy of a flight recorder's ring (`record start --ring`) as a
+    /// new recording, while the ring goes on
+    Dump(RecordDumpArgs),
+}
+
+/// `reelctl record dump`
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "The copy holds the ring's last window (give or take one segment, an eighth \
+                  of the window); its clock starts at its first frame, and connections the window \
+                  caught open are marked mid-session, so a replay starts from there."
+)]
+pub(crate) struct RecordDumpArgs {
+    /// The flight recorder's recording id
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// Label of the copy (default: the ring's label and " (dump)")
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) label: Option<String>,
 }
 
 /// `reelctl record start`
@@ -226,6 +245,10 @@ pub(crate) struct RecordStartArgs {
     /// agent's measured clock offset
     #[arg(long, value_name = "TIME|+DUR", value_parser = parse_start_at)]
     pub(crate) at: Option<StartAt>,
+    /// A flight recorder: keep only the last DUR of traffic (e.g. 10m; 1s to
+    /// 24h), whole segments dropped from the front; `record dump` copies it
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub(crate) ring: Option<std::time::Duration>,
 }
 
 /// `reelctl record pull`

@@ -1,15 +1,15 @@
-//! `reelctl record start|stop|ls|show|rm`: recordings on each agent.
+//! `reelctl record start|stop|ls|show|rm|dump`: recordings on each agent.
 //! `record start --at` is a coordinated start: the clocks are measured first
 //! and each agent gets the deadline on its own clock.
 
 use reel::proto::{
-    DeleteRecordingRequest, GetRecordingRequest, ListRecordingsRequest, RecordingInfo,
-    RecordingStatus, StartRecordingRequest, StopRecordingRequest,
+    DeleteRecordingRequest, DumpRecordingRequest, GetRecordingRequest, ListRecordingsRequest,
+    RecordingInfo, RecordingStatus, StartRecordingRequest, StopRecordingRequest,
 };
 use serde::Serialize;
 use tonic::Code;
 
-use crate::args::{RecordStartArgs, StopArgs};
+use crate::args::{RecordDumpArgs, RecordStartArgs, StopArgs};
 use crate::clock;
 use crate::error::AgentError;
 use crate::fleet::{self, AgentClient, Report};
@@ -96,6 +96,9 @@ pub(crate) async fn start(
         proxies: args.proxies.clone(),
         label: args.label.clone().unwrap_or_default(),
         start_at_unix_ns: 0,
+        ring_ms: args
+            .ring
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
     let deadline = match args.at {
         Some(at) => Some(at.deadline(clock::now_unix_ns())?),
@@ -196,6 +199,24 @@ pub(crate) async fn show(settings: &Settings, id: &str) -> Report<RecordingDetai
                 .unary(|mut client| async move {
                     client.get_recording(GetRecordingRequest { id }).await
                 })
+                .await?;
+            Ok(RecordingDetail(info))
+        }
+    })
+    .await
+}
+
+/// Dumps flight recorder `id` on every agent.
+pub(crate) async fn dump(settings: &Settings, args: &RecordDumpArgs) -> Report<RecordingDetail> {
+    let request = DumpRecordingRequest {
+        id: args.id.clone(),
+        label: args.label.clone().unwrap_or_default(),
+    };
+    fleet::run_all(settings, |agent| {
+        let request = request.clone();
+        async move {
+            let info = agent
+                .unary(|mut client| async move { client.dump_recording(request).await })
                 .await?;
             Ok(RecordingDetail(info))
         }

@@ -100,6 +100,7 @@ pub(crate) async fn start_recording(key: ProxyKey, agent: AgentClient, tx: mpsc:
         proxies: vec![key.proxy.clone()],
         label: String::new(),
         start_at_unix_ns: 0,
+        ring_ms: 0,
     };
     let result = agent
         .unary(|mut client| async move { client.start_recording(request).await })

@@ -319,6 +319,7 @@ pub async fn start_recording(ctl: &mut ReelClient<Channel>, label: &str) -> pb::
         proxies: vec![],
         label: label.into(),
         start_at_unix_ns: 0,
+        ring_ms: 0,
     })
     .await
     .expect("StartRecording")

@@ -24,9 +24,9 @@ pub(crate) trait Segments<S: Sink>: Send {
     fn ended(&mut self, index: u32);
 }
 
-/// Seals the open segment and opens the next when `files` says it is due.
-/// Called with nothing staged, so the sealed segment holds every message
-/// taken so far.
+/// Seals the open segment and opens the next when `files` says it is due,
+/// or at once when `force` (a flight recorder's dump). Called with nothing
+/// staged, so the sealed segment holds every message taken so far.
 pub(super) fn rotate<S: Sink>(
     writer: &mut RecordingWriter<S>,
     syncer: &mut Option<Syncer>,
@@ -34,10 +34,11 @@ pub(super) fn rotate<S: Sink>(
     header: &Header,
     quota: &Quota,
     books: &mut Books,
+    force: bool,
 ) -> Result<(), RecordError> {
     let now = Instant::now();
     let opened = *books.opened.get_or_insert(now);
-    if !files.due(writer.position(), opened, now) {
+    if !force && !files.due(writer.position(), opened, now) {
         return Ok(());
     }
     let index = books.index + 1;

@@ -250,3 +250,36 @@ fn frames_of_conn(conn: u64) -> Vec<Frame> {
         fixtures::frame(conn, 3, fixtures::datagram(Direction::S2c, b"pong")),
     ]
 }
+
+#[test]
+fn a_mid_session_connection_expects_no_server_bytes_before_its_first_client_step() {
+    let caught = |ts, dir, b| data(9, ts, dir, b);
+    let f = vec![
+        fixtures::frame(
+            9,
+            0,
+            fixtures::open_to("127.0.0.1:5009", "127.0.0.1:6379", true),
+        ),
+        // The answer to a request from before the window.
+        caught(5, Direction::S2c, b"old answer"),
+        caught(10, Direction::C2s, b"ask"),
+        caught(20, Direction::S2c, b"answer"),
+    ];
+    let p = plan_of(&f);
+    assert_eq!(
+        p.conns[0].s2c_total, 6,
+        "only the answer after the first step"
+    );
+    let ev = events(&p, f, None);
+    let expected: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Expect { payload, .. } => Some(payload.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expected, vec![bytes::Bytes::from_static(b"answer")]);
+    // A connection opened in the recording keeps a server greeting.
+    let g = vec![open(1, 0), data(1, 5, Direction::S2c, b"hello")];
+    assert_eq!(plan_of(&g).conns[0].s2c_total, 5);
+}
