@@ -11,20 +11,19 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::s3::{Moto, object, objects, segments_dir};
-use common::served::{Served, lock};
+use common::s3::{
+    Moto, assert_stored_whole, capture_server, object, objects, record, segments_dir, sorted,
+};
+use common::served::lock;
 use common::{
     AgentProc, echo_server, eventually, proxy_addr, reelctl_async, replays::replay_request,
-    replays::replay_within, round_trip, start_proxy, start_recording, wait_idle,
+    replays::replay_within, round_trip, start_proxy,
 };
 use reel::proto as pb;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Longest an upload of a recording's segments may take on a busy machine.
@@ -45,115 +44,6 @@ async fn listed(agent: &AgentProc) -> Vec<pb::RecordingInfo> {
 
 fn location(r: &pb::RecordingInfo) -> &'static str {
     reel::wire::json::recording_location_word(r.location)
-}
-
-/// Records `conns` connections through a proxy of `agent` to an echo
-/// server, each sending `bytes` of its own pattern in 16 KiB round trips,
-/// `between` called after the first half; returns the stopped recording.
-async fn record<F, Fut>(
-    agent: &AgentProc,
-    conns: usize,
-    bytes: usize,
-    between: F,
-) -> pb::RecordingInfo
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut ctl = agent.client().await;
-    let proxy = start_proxy(&mut ctl, echo_server().await).await;
-    let rec = start_recording(&mut ctl, "stored").await;
-    let mut socks = Vec::new();
-    for _ in 0..conns {
-        socks.push(TcpStream::connect(proxy_addr(&proxy)).await.unwrap());
-    }
-    let half = bytes / 2;
-    let send = |socks: &mut Vec<TcpStream>, from: usize, to: usize| {
-        let socks = std::mem::take(socks);
-        async move {
-            let mut out = Vec::new();
-            for (c, mut s) in socks.into_iter().enumerate() {
-                let mut at = from;
-                while at < to {
-                    let n = (to - at).min(16 * 1024);
-                    let chunk: Vec<u8> = (at..at + n).map(|i| (i * 31 + c * 7) as u8).collect();
-                    assert_eq!(round_trip(&mut s, &chunk).await, chunk);
-                    at += n;
-                }
-                out.push(s);
-            }
-            out
-        }
-    };
-    socks = send(&mut socks, 0, half).await;
-    between().await;
-    socks = send(&mut socks, half, bytes).await;
-    drop(socks);
-    wait_idle(&ctl, conns as u64).await;
-    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-/// A server that echoes and keeps what each connection sent.
-async fn capture_server() -> (Served<Vec<Vec<u8>>>, SocketAddr) {
-    let served = Served::start(
-        |mut sock: TcpStream, state: Arc<Mutex<Vec<Vec<u8>>>>| async move {
-            let mut got = Vec::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        got.extend_from_slice(&buf[..n]);
-                        if sock.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            lock(&state).push(got);
-        },
-    )
-    .await;
-    let addr = served.addr;
-    (served, addr)
-}
-
-/// What each connection sent, sorted, so two replays compare whatever
-/// order their connections ran in.
-fn sorted(seen: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut all = seen.to_vec();
-    all.sort();
-    all
-}
-
-/// Checks the store holds exactly the segments the index names, whole, and
-/// the index.
-async fn assert_stored_whole(client: &dyn object_store::ObjectStore, prefix: &str) {
-    let index = object(client, &format!("{prefix}/index.json"))
-        .await
-        .unwrap();
-    let index = reel::format::Index::parse(&index).unwrap();
-    let stored: BTreeSet<(String, u64)> = objects(client, prefix)
-        .await
-        .into_iter()
-        .filter(|(k, _)| !k.ends_with("index.json"))
-        .collect();
-    let named: BTreeSet<(String, u64)> = index
-        .segments
-        .iter()
-        .map(|s| (format!("{prefix}/{}", s.name), s.size))
-        .collect();
-    assert_eq!(
-        stored, named,
-        "one whole object per segment the index names"
-    );
-    assert!(
-        named.len() > 1,
-        "a recording of several segments: {named:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

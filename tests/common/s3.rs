@@ -4,19 +4,31 @@
 //! its own, stopped by pid. moto keeps objects in memory, so "the store goes
 //! away" is SIGSTOP (requests wait in the socket's backlog) and SIGCONT, not
 //! a restart. Also: agents started against it (the `AWS_*` variables set
-//! for them alone) and a client of its own for the test's checks.
+//! for them alone), a client of its own for the test's checks, and the
+//! steps the store tests share: traffic recorded through a proxy, a server
+//! that keeps what each replayed connection sent, the store's contents
+//! checked against an index.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use std::collections::BTreeSet;
 
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::AgentProc;
+use reel::proto as pb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::served::{Served, lock};
+use super::{
+    AgentProc, echo_server, proxy_addr, round_trip, start_proxy, start_recording, wait_idle,
+};
 
 /// The switch: the path of `moto_server`.
 pub const S3_ENV: &str = "REEL_TEST_S3";
@@ -157,7 +169,7 @@ impl Drop for Moto {
 /// creation); its status code, `None` when nothing answered.
 fn http(addr: SocketAddr, method: &str, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
@@ -194,4 +206,113 @@ pub async fn object(store: &dyn ObjectStore, key: &str) -> Option<Vec<u8>> {
 
 pub fn segments_dir(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join(format!("{id}.segments"))
+}
+
+/// Records `conns` connections through a proxy of `agent` to an echo
+/// server, each sending `bytes` of its own pattern in 16 KiB round trips,
+/// `between` called after the first half; returns the stopped recording.
+pub async fn record<F, Fut>(
+    agent: &AgentProc,
+    conns: usize,
+    bytes: usize,
+    between: F,
+) -> pb::RecordingInfo
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ctl = agent.client().await;
+    let proxy = start_proxy(&mut ctl, echo_server().await).await;
+    let rec = start_recording(&mut ctl, "stored").await;
+    let mut socks = Vec::new();
+    for _ in 0..conns {
+        socks.push(TcpStream::connect(proxy_addr(&proxy)).await.unwrap());
+    }
+    let half = bytes / 2;
+    let send = |socks: &mut Vec<TcpStream>, from: usize, to: usize| {
+        let socks = std::mem::take(socks);
+        async move {
+            let mut out = Vec::new();
+            for (c, mut s) in socks.into_iter().enumerate() {
+                let mut at = from;
+                while at < to {
+                    let n = (to - at).min(16 * 1024);
+                    let chunk: Vec<u8> = (at..at + n).map(|i| (i * 31 + c * 7) as u8).collect();
+                    assert_eq!(round_trip(&mut s, &chunk).await, chunk);
+                    at += n;
+                }
+                out.push(s);
+            }
+            out
+        }
+    };
+    socks = send(&mut socks, 0, half).await;
+    between().await;
+    socks = send(&mut socks, half, bytes).await;
+    drop(socks);
+    wait_idle(&ctl, conns as u64).await;
+    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// A server that echoes and keeps what each connection sent.
+pub async fn capture_server() -> (Served<Vec<Vec<u8>>>, SocketAddr) {
+    let served = Served::start(
+        |mut sock: TcpStream, state: Arc<Mutex<Vec<Vec<u8>>>>| async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        if sock.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            lock(&state).push(got);
+        },
+    )
+    .await;
+    let addr = served.addr;
+    (served, addr)
+}
+
+/// What each connection sent, sorted, so two replays compare whatever
+/// order their connections ran in.
+pub fn sorted(seen: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut all = seen.to_vec();
+    all.sort();
+    all
+}
+
+/// Checks the store holds exactly the segments the index names, whole, and
+/// the index.
+pub async fn assert_stored_whole(client: &dyn object_store::ObjectStore, prefix: &str) {
+    let index = object(client, &format!("{prefix}/index.json"))
+        .await
+        .unwrap();
+    let index = reel::format::Index::parse(&index).unwrap();
+    let stored: BTreeSet<(String, u64)> = objects(client, prefix)
+        .await
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("index.json"))
+        .collect();
+    let named: BTreeSet<(String, u64)> = index
+        .segments
+        .iter()
+        .map(|s| (format!("{prefix}/{}", s.name), s.size))
+        .collect();
+    assert_eq!(
+        stored, named,
+        "one whole object per segment the index names"
+    );
+    assert!(
+        named.len() > 1,
+        "a recording of several segments: {named:?}"
+    );
 }
