@@ -53,6 +53,11 @@ const FIELDS: &[(&str, &str)] = &[
     ),
     // The same instant as started_at, to the nanosecond, for coordination.
     ("RecordingInfo.started_at_unix_ns", "#[serde(skip)]"),
+    // Only a flight recorder has a window.
+    (
+        "RecordingInfo.ring_ms",
+        r#"#[serde(skip_serializing_if = "crate::wire::json::is_zero")]"#,
+    ),
     (
         "RecordingInfo.error",
         r#"#[serde(serialize_with = "crate::wire::json::empty_as_null")]"#,

@@ -56,22 +56,7 @@ async fn three_agents_capture_and_replay_together() {
     );
     let echo = echo_server().await.to_string();
 
-    let out = reelctl_async(&[
-        "-a",
-        &all,
-        "--json",
-        "proxy",
-        "start",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &echo,
-    ])
-    .await;
-    let listens: Vec<String> = ok_data(&out)
-        .iter()
-        .map(|d| d["listen"].as_str().unwrap().to_string())
-        .collect();
+    let listens = tcp_proxy_start(&all, &echo).await;
 
     // Coordinated capture.
     let (at, at_text) = at_in(2);

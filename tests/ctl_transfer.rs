@@ -30,19 +30,7 @@ fn hex(bytes: &[u8]) -> String {
 /// returns its id.
 async fn record_traffic(agent: &AgentProc, upstream: &str, conns: u64) -> String {
     let addr = agent.addr_str();
-    let out = ctl(&[
-        "-a",
-        &addr,
-        "--json",
-        "proxy",
-        "start",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        upstream,
-    ])
-    .await;
-    let listen = ok_data(&out)[0]["listen"].as_str().unwrap().to_owned();
+    let listen = tcp_proxy_start(&addr, upstream).await.remove(0);
     let out = ctl(&["-a", &addr, "--json", "record", "start", "--label", "xfer"]).await;
     let id = ok_data(&out)[0]["id"].as_str().unwrap().to_owned();
     for i in 0..conns {

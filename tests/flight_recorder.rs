@@ -76,6 +76,20 @@ async fn a_dump_holds_the_last_window_marks_caught_connections_and_replays() {
         sent += 1;
         tokio::time::sleep(EVERY).await;
     }
+    // Segments past the window are gone: each lane seals every 375 ms
+    // (an eighth of the window) and keeps about a window's worth, not the
+    // three windows' it wrote.
+    let segments = std::fs::read_dir(recording_path(&data, &ring_id))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".reel")
+        })
+        .count();
+    assert!(segments <= 2 * 12, "{segments} segments kept");
     let out = ctl(&[
         "-a", &addr, "--json", "record", "dump", &ring_id, "--label", "crash",
     ])

@@ -8,59 +8,13 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rand::{Rng, RngExt, SeedableRng};
 use reel::format::{Direction, End, FrameBody, Next, Source, SourceReader};
 use reel::proto as pb;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use common::exact::{Seen, exact_client, sha};
 use common::*;
 
 const CLIENTS: usize = 50;
-const MESSAGES_PER_CLIENT: usize = 6;
-const MAX_MESSAGE: usize = 256 * 1024;
-
-/// One client's view: what it sent and what it got back.
-struct Seen {
-    local: String,
-    sent: Vec<u8>,
-    received: Vec<u8>,
-}
-
-async fn client(proxy: std::net::SocketAddr, seed: u64) -> Seen {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut sock = TcpStream::connect(proxy).await.unwrap();
-    let local = sock.local_addr().unwrap().to_string();
-    let (mut r, mut w) = sock.split();
-    let mut sent = Vec::new();
-    let mut received = Vec::new();
-    for _ in 0..MESSAGES_PER_CLIENT {
-        let len = rng.random_range(1..=MAX_MESSAGE);
-        let mut msg = vec![0u8; len];
-        rng.fill_bytes(&mut msg);
-        // Write and read concurrently: the echo may come back while we send.
-        let mut echoed = vec![0u8; len];
-        let (wr, rd) = tokio::join!(w.write_all(&msg), r.read_exact(&mut echoed));
-        wr.unwrap();
-        rd.unwrap();
-        sent.extend_from_slice(&msg);
-        received.extend_from_slice(&echoed);
-    }
-    w.shutdown().await.unwrap();
-    let mut rest = Vec::new();
-    r.read_to_end(&mut rest).await.unwrap();
-    received.extend_from_slice(&rest);
-    Seen {
-        local,
-        sent,
-        received,
-    }
-}
-
-fn sha(b: &[u8]) -> [u8; 32] {
-    Sha256::digest(b).into()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_clients_are_recorded_byte_exact() {
@@ -94,7 +48,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
     assert_eq!(rec.status, pb::RecordingStatus::Recording as i32);
 
     let proxy_addr: std::net::SocketAddr = proxy.listen.parse().unwrap();
-    let clients = (0..CLIENTS).map(|i| tokio::spawn(client(proxy_addr, i as u64)));
+    let clients = (0..CLIENTS).map(|i| tokio::spawn(exact_client(proxy_addr, i as u64)));
     let seen: Vec<Seen> = tokio::time::timeout(Duration::from_secs(120), async {
         let mut out = Vec::new();
         for c in clients {

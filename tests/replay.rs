@@ -6,75 +6,17 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rand::{RngExt, SeedableRng};
 use reel::proto as pb;
 use reel::proto::reel_client::ReelClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
-use common::redis::{RedisServer, RespClient};
+use common::redis::{CLIENTS, RedisServer, dump, redis_client};
 use common::replays::replay_request;
 use common::*;
-
-const CLIENTS: usize = 20;
-const COMMANDS: usize = 25;
-const KEYS: usize = 3;
-
-/// One long-lived client issuing order-dependent commands on shared keys.
-async fn redis_client(addr: std::net::SocketAddr, id: usize) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(id as u64);
-    let mut c = RespClient::connect(addr).await.unwrap();
-    // A handshake first, as real clients do (AUTH, HELLO): the server has
-    // taken the connection in before any order-dependent command. Without
-    // it, which of two fresh connections the server reads first depends on
-    // the order it accepted them, which no proxy can observe.
-    assert_eq!(c.cmd(&["PING"]).await, "+PONG");
-    // Players do not all act in the same microsecond: two commands sent
-    // within microseconds on different connections may be taken by the
-    // server in either order, which no proxy can observe (docs/REPLAY.md).
-    tokio::time::sleep(Duration::from_micros(rng.random_range(0..20_000))).await;
-    for i in 0..COMMANDS {
-        let k = rng.random_range(0..KEYS);
-        let reply = match rng.random_range(0..3) {
-            0 => {
-                c.cmd(&["LPUSH", &format!("list:{k}"), &format!("c{id}-{i}")])
-                    .await
-            }
-            1 => {
-                c.cmd(&["APPEND", &format!("str:{k}"), &format!("{id}.{i};")])
-                    .await
-            }
-            _ => c.cmd(&["INCR", &format!("ctr:{k}")]).await,
-        };
-        assert!(reply.starts_with(':'), "unexpected reply {reply:?}");
-        tokio::time::sleep(Duration::from_micros(rng.random_range(0..3000))).await;
-    }
-}
-
-/// Every key the clients touch, with its value.
-async fn dump(addr: std::net::SocketAddr) -> BTreeMap<String, String> {
-    let mut c = RespClient::connect(addr).await.unwrap();
-    let mut out = BTreeMap::new();
-    for k in 0..KEYS {
-        out.insert(
-            format!("list:{k}"),
-            c.cmd(&["LRANGE", &format!("list:{k}"), "0", "-1"]).await,
-        );
-        out.insert(
-            format!("str:{k}"),
-            c.cmd(&["GET", &format!("str:{k}")]).await,
-        );
-        out.insert(
-            format!("ctr:{k}"),
-            c.cmd(&["GET", &format!("ctr:{k}")]).await,
-        );
-    }
-    out
-}
 
 /// Starts a replay and waits (bounded) for its final report.
 async fn replay(ctl: &mut ReelClient<Channel>, req: pb::StartReplayRequest) -> pb::ReplayReport {

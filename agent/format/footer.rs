@@ -42,6 +42,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Adds the totals of another part of the same recording (a segment):
+    /// counts summed, the duration the longer of the two.
+    pub fn add(&mut self, other: &Summary) {
+        self.frames += other.frames;
+        self.connections += other.connections;
+        self.bytes_c2s += other.bytes_c2s;
+        self.bytes_s2c += other.bytes_s2c;
+        self.chunks_c2s += other.chunks_c2s;
+        self.chunks_s2c += other.chunks_s2c;
+        self.datagrams_c2s += other.datagrams_c2s;
+        self.datagrams_s2c += other.datagrams_s2c;
+        self.lost_bytes = self.lost_bytes.saturating_add(other.lost_bytes);
+        self.last_ts_ns = self.last_ts_ns.max(other.last_ts_ns);
+    }
+
     /// Whether these totals can describe `frame_bytes` bytes of frames: every
     /// frame takes at least `FRAME_OVERHEAD` bytes, a connection needs a
     /// frame, a chunk is a frame and payload bytes are inside frames. A

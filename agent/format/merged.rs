@@ -71,6 +71,10 @@ impl SegmentedReader {
         if let Some(index) = source.index()? {
             reader.header = index.header;
         }
+        if reader.header.id.is_empty() && reader.lanes.iter().all(|l| l.head.is_none()) {
+            // Not one segment got as far as its header.
+            return Err(FormatError::HeaderTruncated(0));
+        }
         Ok(reader)
     }
 
@@ -137,7 +141,27 @@ impl SegmentedReader {
                     let Some(name) = lane.rest.pop_front() else {
                         return Ok(());
                     };
-                    let r = RecordingReader::open(self.source.open(&name)?)?;
+                    let opened = self
+                        .source
+                        .open(&name)
+                        .map_err(FormatError::from)
+                        .and_then(RecordingReader::open);
+                    let r = match opened {
+                        Ok(r) => r,
+                        // A lane's newest segment cut before its header
+                        // reached the disk (a kill right after a rotation):
+                        // the lane ends there, cut short.
+                        Err(FormatError::HeaderTruncated(cut)) if lane.rest.is_empty() => {
+                            if self.damage.is_none() {
+                                self.damage = Some(End::Truncated {
+                                    valid_bytes: 0,
+                                    cut_bytes: cut,
+                                });
+                            }
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if self.header.id.is_empty() {
                         self.header = r.header().clone();
                     }

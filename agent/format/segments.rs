@@ -232,24 +232,43 @@ pub fn survey_dir(dir: &Path) -> Result<Scan, FormatError> {
     let source = DirSource(dir.to_path_buf());
     let mut parts = Vec::new();
     for lane in lanes(&source)? {
-        for name in lane {
+        let last = lane.len().saturating_sub(1);
+        for (i, name) in lane.into_iter().enumerate() {
             let path = dir.join(&name);
             let mut file = File::open(&path)?;
             let size = file.metadata()?.len();
-            let part = match footer_of(&mut file)? {
-                Some((header, footer)) => Scan {
+            let part = match footer_of(&mut file) {
+                // The lane's newest segment, cut before its header reached
+                // the disk: nothing of it is readable.
+                Err(FormatError::HeaderTruncated(cut)) if i == last => Scan {
+                    header: Header::default(),
+                    summary: Summary::default(),
+                    connections: Vec::new(),
+                    end: End::Truncated {
+                        valid_bytes: 0,
+                        cut_bytes: cut,
+                    },
+                    file_size: size,
+                },
+                Err(e) => return Err(e),
+                Ok(Some((header, footer))) => Scan {
                     header,
                     summary: footer.summary.clone(),
                     connections: footer.connections.clone(),
                     end: End::Complete(footer),
                     file_size: size,
                 },
-                None => scan(File::open(&path)?, size)?,
+                Ok(None) => scan(File::open(&path)?, size)?,
             };
             parts.push(part);
         }
     }
-    Ok(merge_scans(parts))
+    let merged = merge_scans(parts);
+    if merged.header.id.is_empty() {
+        // Not one segment got as far as its header.
+        return Err(FormatError::HeaderTruncated(merged.file_size));
+    }
+    Ok(merged)
 }
 
 /// Merges the views of a recording's segments (grouped by lane, each lane
@@ -267,16 +286,11 @@ pub fn merge_scans(parts: Vec<Scan>) -> Scan {
     let mut file_size = 0u64;
     for part in parts {
         file_size += part.file_size;
-        let s = &part.summary;
-        total.frames += s.frames;
-        total.bytes_c2s += s.bytes_c2s;
-        total.bytes_s2c += s.bytes_s2c;
-        total.chunks_c2s += s.chunks_c2s;
-        total.chunks_s2c += s.chunks_s2c;
-        total.datagrams_c2s += s.datagrams_c2s;
-        total.datagrams_s2c += s.datagrams_s2c;
-        total.lost_bytes = total.lost_bytes.saturating_add(s.lost_bytes);
-        total.last_ts_ns = total.last_ts_ns.max(s.last_ts_ns);
+        // Connections are counted below, each once.
+        total.add(&Summary {
+            connections: 0,
+            ..part.summary.clone()
+        });
         for c in part.connections {
             match at.get(&c.conn) {
                 Some(&i) => {
@@ -313,7 +327,7 @@ pub fn merge_scans(parts: Vec<Scan>) -> Scan {
                 }
             }
         }
-        if header.is_none() {
+        if header.is_none() && !part.header.id.is_empty() {
             header = Some(part.header);
         }
     }

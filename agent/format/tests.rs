@@ -6,6 +6,7 @@ mod damage;
 mod datagrams;
 mod faults;
 mod props;
+mod segments;
 mod staged;
 
 use std::io::{self, Cursor, ErrorKind, Read};

@@ -47,7 +47,11 @@ impl Active {
             },
             started_at: self.started_at,
             duration: self.started.elapsed(),
-            size_bytes: sum(|l| &l.size_bytes),
+            // A flight recorder's size is what it holds, not all it wrote.
+            size_bytes: match &self.ring {
+                Some(ring) => ring.kept_bytes() + sum(|l| &l.open_bytes),
+                None => sum(|l| &l.size_bytes),
+            },
             connections: sum(|l| &l.connections),
             bytes_c2s: sum(|l| &l.bytes_c2s),
             bytes_s2c: sum(|l| &l.bytes_s2c),

@@ -35,19 +35,11 @@ impl Books {
     /// The lane's totals so far: sealed segments and the open one, a
     /// connection counted once.
     pub(super) fn totals(&self, open: &Summary) -> Summary {
-        let s = &self.sealed;
-        Summary {
-            frames: (s.frames + open.frames).saturating_sub(self.reopened),
-            connections: (s.connections + open.connections).saturating_sub(self.reopened),
-            bytes_c2s: s.bytes_c2s + open.bytes_c2s,
-            bytes_s2c: s.bytes_s2c + open.bytes_s2c,
-            chunks_c2s: s.chunks_c2s + open.chunks_c2s,
-            chunks_s2c: s.chunks_s2c + open.chunks_s2c,
-            datagrams_c2s: s.datagrams_c2s + open.datagrams_c2s,
-            datagrams_s2c: s.datagrams_s2c + open.datagrams_s2c,
-            lost_bytes: s.lost_bytes.saturating_add(open.lost_bytes),
-            last_ts_ns: s.last_ts_ns.max(open.last_ts_ns),
-        }
+        let mut all = self.sealed.clone();
+        all.add(open);
+        all.frames = all.frames.saturating_sub(self.reopened);
+        all.connections = all.connections.saturating_sub(self.reopened);
+        all
     }
 }
 

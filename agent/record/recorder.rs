@@ -58,14 +58,19 @@ pub(crate) struct LiveFigures {
     /// Chunks the recorder could not write (a limit or a write error ended
     /// the recording): lost too, but no LOSS frame says so.
     dropped: AtomicU64,
+    /// Bytes the lane wrote, sealed segments and the open one.
     pub size_bytes: AtomicU64,
+    /// Bytes of the open segment alone (a flight recorder drops sealed ones).
+    pub open_bytes: AtomicU64,
     pub last_ts_ns: AtomicU64,
     pub failed: AtomicBool,
     pub error: Mutex<Option<String>>,
 }
 
 impl LiveFigures {
-    fn publish(&self, s: &Summary, size: u64) {
+    fn publish(&self, s: &Summary, sealed: u64, open: u64) {
+        let size = sealed + open;
+        self.open_bytes.store(open, Ordering::Relaxed);
         self.frames.store(s.frames, Ordering::Relaxed);
         self.connections.store(s.connections, Ordering::Relaxed);
         self.bytes_c2s.store(s.bytes_c2s, Ordering::Relaxed);
@@ -250,10 +255,7 @@ impl<S: Sink> Recorder<S> {
             let position = writer.position();
             quota.add(position.saturating_sub(books.counted));
             books.counted = position;
-            live.publish(
-                &books.totals(writer.summary()),
-                books.sealed_size + position,
-            );
+            live.publish(&books.totals(writer.summary()), books.sealed_size, position);
             if let Err(why) = outcome {
                 let ends = Ending {
                     id: &id,
@@ -286,7 +288,7 @@ impl<S: Sink> Recorder<S> {
                     Ok(Finished { footer, size, .. }) => {
                         quota.add(size.saturating_sub(books.counted));
                         info!(recording = %id, frames = footer.summary.frames, "recording finished");
-                        live.publish(&books.totals(&footer.summary), books.sealed_size + size);
+                        live.publish(&books.totals(&footer.summary), books.sealed_size, size);
                         Ok(footer)
                     }
                     Err(e) => Err(RecordError::Finish(Arc::new(e))),

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,8 @@ pub(crate) struct Ring {
     /// Held by a dump while it copies, and by pruning: nothing is dropped
     /// under a dump, and the lanes never wait for either.
     copying: Mutex<()>,
+    /// Bytes of the sealed segments kept.
+    kept_bytes: AtomicU64,
     quota: Arc<Quota>,
 }
 
@@ -43,6 +46,7 @@ impl Ring {
             window,
             kept: Mutex::new(VecDeque::new()),
             copying: Mutex::new(()),
+            kept_bytes: AtomicU64::new(0),
             quota,
         }
     }
@@ -56,6 +60,7 @@ impl Ring {
     /// Segment `name` of `size` bytes was sealed just now (told by the lane
     /// at once, so a dump that follows a seal sees it).
     pub(crate) fn sealed(&self, name: String, size: u64) {
+        self.kept_bytes.fetch_add(size, Ordering::Relaxed);
         self.lock().push_back(Kept {
             name,
             sealed: Instant::now(),
@@ -84,6 +89,7 @@ impl Ring {
             match std::fs::remove_file(&path) {
                 Ok(()) => {
                     self.quota.sub(front.size);
+                    self.kept_bytes.fetch_sub(front.size, Ordering::Relaxed);
                     debug!(segment = %path.display(), "flight recorder dropped a segment past its window");
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -94,6 +100,11 @@ impl Ring {
                 }
             }
         }
+    }
+
+    /// Bytes of the sealed segments the ring holds now.
+    pub(crate) fn kept_bytes(&self) -> u64 {
+        self.kept_bytes.load(Ordering::Relaxed)
     }
 
     /// Runs `f` over the names of the sealed segments, dropping none until

@@ -160,7 +160,7 @@ impl Recordings {
             };
             let first = files.open(0).and_then(|(sink, syncer)| {
                 RecordingWriter::new(sink, &header)
-                    .map(|w| (w, syncer))
+                    .and_then(|mut w| w.flush().map(|()| (w, syncer)))
                     .map_err(RecordError::write)
             });
             match first {

@@ -106,6 +106,16 @@ pub fn proxy_phase_word(value: i32) -> &'static str {
     }
 }
 
+/// For `skip_serializing_if`: a count that is 0 means "not this kind"
+/// (`ring_ms` of a recording that is no flight recorder).
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde passes a reference"
+)]
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 pub(crate) fn direction<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(direction_word(*value))
 }

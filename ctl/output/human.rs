@@ -190,6 +190,9 @@ impl Human for RecordingDetail {
             ("truncated", bytes(r.truncated_bytes)),
             ("proxies", list(&r.proxies)),
         ];
+        if r.ring_ms > 0 {
+            lines.push(("ring", format!("last {}", duration_ms(r.ring_ms))));
+        }
         if let Some(error) = r.error_text() {
             lines.push(("error", error.to_owned()));
         }

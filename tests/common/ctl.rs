@@ -95,3 +95,37 @@ pub fn ok_data(out: &CtlOutput) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// `reelctl proxy start --listen 127.0.0.1:0 --upstream UPSTREAM` on
+/// `agents` (one address or a comma-separated fleet): each agent's listen
+/// address, in order.
+pub async fn tcp_proxy_start(agents: &str, upstream: &str) -> Vec<String> {
+    let out = reelctl_async(&[
+        "-a",
+        agents,
+        "--json",
+        "proxy",
+        "start",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+    ])
+    .await;
+    ok_data(&out)
+        .iter()
+        .map(|d| d["listen"].as_str().expect("listen").to_owned())
+        .collect()
+}
+
+/// Runs `reelctl -a AGENT --json ARGS...` (from an async test) and returns
+/// the one result's `data`, asserting exit 0 and `ok`.
+pub async fn agent_json(agent: &super::AgentProc, args: &[&str]) -> serde_json::Value {
+    let addr = agent.addr_str();
+    let mut all = vec!["-a", addr.as_str(), "--json"];
+    all.extend_from_slice(args);
+    let out = reelctl_async(&all).await;
+    let data = ok_data(&out);
+    assert_eq!(data.len(), 1, "{}", out.stdout);
+    data[0].clone()
+}

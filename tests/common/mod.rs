@@ -7,6 +7,7 @@ pub mod chat;
 pub mod ctl;
 pub use ctl::*;
 pub mod disk;
+pub mod exact;
 pub mod faults;
 pub mod game;
 pub mod in_process;
@@ -24,6 +25,7 @@ pub mod redis;
 pub mod replays;
 pub mod s3;
 pub mod scrape;
+pub mod segmented;
 pub mod served;
 pub mod status;
 #[allow(unused_imports)]

@@ -1,10 +1,14 @@
 //! A real redis-server for tests that need a stateful peer, and a minimal
 //! RESP client. The server runs with no persistence and is killed by pid.
+//! And an order-dependent workload whose end state only a causal replay
+//! reproduces.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rand::{RngExt, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -114,4 +118,63 @@ impl RespClient {
             _ => line,
         }
     }
+}
+
+/// Clients of the order-dependent workload ([`redis_client`]) a test runs at once.
+pub const CLIENTS: usize = 20;
+/// Commands each client issues.
+pub const COMMANDS: usize = 25;
+/// Keys of each type the clients share.
+pub const KEYS: usize = 3;
+
+/// One long-lived client issuing order-dependent commands on shared keys.
+pub async fn redis_client(addr: SocketAddr, id: usize) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(id as u64);
+    let mut c = RespClient::connect(addr).await.unwrap();
+    // A handshake first, as real clients do (AUTH, HELLO): the server has
+    // taken the connection in before any order-dependent command. Without
+    // it, which of two fresh connections the server reads first depends on
+    // the order it accepted them, which no proxy can observe.
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG");
+    // Players do not all act in the same microsecond: two commands sent
+    // within microseconds on different connections may be taken by the
+    // server in either order, which no proxy can observe (docs/REPLAY.md).
+    tokio::time::sleep(Duration::from_micros(rng.random_range(0..20_000))).await;
+    for i in 0..COMMANDS {
+        let k = rng.random_range(0..KEYS);
+        let reply = match rng.random_range(0..3) {
+            0 => {
+                c.cmd(&["LPUSH", &format!("list:{k}"), &format!("c{id}-{i}")])
+                    .await
+            }
+            1 => {
+                c.cmd(&["APPEND", &format!("str:{k}"), &format!("{id}.{i};")])
+                    .await
+            }
+            _ => c.cmd(&["INCR", &format!("ctr:{k}")]).await,
+        };
+        assert!(reply.starts_with(':'), "unexpected reply {reply:?}");
+        tokio::time::sleep(Duration::from_micros(rng.random_range(0..3000))).await;
+    }
+}
+
+/// Every key the clients touch, with its value.
+pub async fn dump(addr: SocketAddr) -> BTreeMap<String, String> {
+    let mut c = RespClient::connect(addr).await.unwrap();
+    let mut out = BTreeMap::new();
+    for k in 0..KEYS {
+        out.insert(
+            format!("list:{k}"),
+            c.cmd(&["LRANGE", &format!("list:{k}"), "0", "-1"]).await,
+        );
+        out.insert(
+            format!("str:{k}"),
+            c.cmd(&["GET", &format!("str:{k}")]).await,
+        );
+        out.insert(
+            format!("ctr:{k}"),
+            c.cmd(&["GET", &format!("ctr:{k}")]).await,
+        );
+    }
+    out
 }

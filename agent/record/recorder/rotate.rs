@@ -43,7 +43,11 @@ pub(super) fn rotate<S: Sink>(
     }
     let index = books.index + 1;
     let (sink, next_syncer) = files.open(index)?;
-    let next = RecordingWriter::new(sink, header).map_err(RecordError::write)?;
+    // The header reaches the OS at once: a kill right after the rotation
+    // leaves a segment that reads as empty, not one without a header.
+    let next = RecordingWriter::new(sink, header)
+        .and_then(|mut w| w.flush().map(|()| w))
+        .map_err(RecordError::write)?;
     let old = std::mem::replace(writer, next);
     let old_syncer = std::mem::replace(syncer, next_syncer);
     let sealed = old
@@ -52,23 +56,10 @@ pub(super) fn rotate<S: Sink>(
     quota.add(sealed.size.saturating_sub(books.counted));
     books.counted = 0;
     books.sealed_size += sealed.size;
-    add(&mut books.sealed, &sealed.footer.summary);
+    books.sealed.add(&sealed.footer.summary);
     books.known.clear();
     files.sealed(books.index, sealed, old_syncer);
     books.index = index;
     books.opened = Some(now);
     Ok(())
-}
-
-fn add(to: &mut crate::format::Summary, s: &crate::format::Summary) {
-    to.frames += s.frames;
-    to.connections += s.connections;
-    to.bytes_c2s += s.bytes_c2s;
-    to.bytes_s2c += s.bytes_s2c;
-    to.chunks_c2s += s.chunks_c2s;
-    to.chunks_s2c += s.chunks_s2c;
-    to.datagrams_c2s += s.datagrams_c2s;
-    to.datagrams_s2c += s.datagrams_s2c;
-    to.lost_bytes = to.lost_bytes.saturating_add(s.lost_bytes);
-    to.last_ts_ns = to.last_ts_ns.max(s.last_ts_ns);
 }
