@@ -47,6 +47,10 @@ const FIELDS: &[(&str, &str)] = &[
         "RecordingInfo.started_at_unix_ms",
         r#"#[serde(rename = "started_at", serialize_with = "crate::wire::json::instant_ms")]"#,
     ),
+    (
+        "RecordingInfo.location",
+        r#"#[serde(serialize_with = "crate::wire::json::recording_location")]"#,
+    ),
     // The same instant as started_at, to the nanosecond, for coordination.
     ("RecordingInfo.started_at_unix_ns", "#[serde(skip)]"),
     // Only a flight recorder has a window.

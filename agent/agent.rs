@@ -12,9 +12,11 @@ use tracing::{info, warn};
 use crate::config::{AgentConfig, SHUTDOWN_GRACE};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
+use crate::format::Source;
 use crate::proxy::{AnyProxy, Proxies, RestoreSummary};
-use crate::record::{AgentIdentity, RecordingInfo, Recordings};
+use crate::record::{AgentIdentity, RecordingInfo, RecordingStatus, Recordings, SegmentObserver};
 use crate::replay::Replays;
+use crate::store::{Attached, Store, Uploader};
 
 /// File in the data directory that keeps the agent id across restarts.
 const AGENT_ID_FILE: &str = "agent-id";
@@ -27,6 +29,8 @@ pub struct Agent {
     pub recordings: Recordings,
     pub replays: Replays,
     pub bus: EventBus,
+    /// The object store (`--store`), when there is one.
+    store: std::sync::OnceLock<Attached>,
     started: Instant,
     tracker: TaskTracker,
 }
@@ -71,6 +75,7 @@ impl Agent {
             recordings,
             replays,
             bus,
+            store: std::sync::OnceLock::new(),
             started: Instant::now(),
             tracker,
         }))
@@ -109,6 +114,103 @@ impl Agent {
     /// Applies `--max-disk` / `--min-free` to recordings from now on.
     pub fn set_disk_limits(&self, limits: crate::record::DiskLimits) {
         self.recordings.set_disk_limits(limits);
+    }
+
+    /// Uploads recordings to `store` from now on (and those a previous run
+    /// left half uploaded), lists the store's recordings beside the local
+    /// ones, and releases a local copy once it is complete in the store.
+    /// Call once, after `open`, before serving; a second call is ignored.
+    pub fn attach_store(self: &Arc<Self>, store: Arc<Store>, cancel: CancellationToken) {
+        let weak = Arc::downgrade(self);
+        let release: crate::store::Release = Box::new(move |id, dir| {
+            if let Some(agent) = weak.upgrade() {
+                agent.release_local(id, dir);
+            }
+        });
+        let weak = Arc::downgrade(self);
+        let skip_sealed: crate::store::SkipSealed = Box::new(move |id| {
+            weak.upgrade()
+                .and_then(|agent| agent.recordings.get(id).ok())
+                .is_some_and(|info| info.ring.is_some())
+        });
+        let uploader = Uploader::start(store.clone(), release, skip_sealed, cancel);
+        if self
+            .store
+            .set(Attached {
+                store,
+                uploader: uploader.clone(),
+            })
+            .is_err()
+        {
+            warn!("a store is already attached; ignoring another");
+            return;
+        }
+        self.recordings
+            .observe_segments(Arc::new(uploader.clone()) as Arc<dyn SegmentObserver>);
+        uploader.resume(&self.data_dir);
+    }
+
+    /// What to read for finished recording `id` (replay, analysis, pull):
+    /// its files here, else, with `--store`, its copy in the store, read by
+    /// ranges as the reader goes.
+    ///
+    /// # Errors
+    /// As [`Recordings::get`]; `FailedPrecondition` while it is being
+    /// written; `Io` when the store cannot be asked.
+    pub async fn source_of(&self, id: &str) -> Result<(RecordingInfo, Source)> {
+        match self.recordings.get(id) {
+            Ok(info) if info.status == RecordingStatus::Recording => {
+                Err(Error::FailedPrecondition(format!(
+                    "recording {id:?} is still being written; stop it first"
+                )))
+            }
+            Ok(info) => Ok((info, self.recordings.source_of(id)?)),
+            Err(Error::UnknownRecording(_)) if self.store().is_some() => {
+                let store = self
+                    .store()
+                    .ok_or_else(|| Error::UnknownRecording(id.into()))?;
+                let found = store.source(id).await.map_err(|e| {
+                    Error::io(
+                        format!("reading recording {id} from the store"),
+                        std::io::Error::other(e),
+                    )
+                })?;
+                match found {
+                    Some(source) => {
+                        let info = crate::store::info_of(source.index_ref());
+                        Ok((info, Source::Segments(Arc::new(source))))
+                    }
+                    None => Err(Error::UnknownRecording(id.to_owned())),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The object store, when `--store` gave one.
+    pub fn store(&self) -> Option<&Attached> {
+        self.store.get()
+    }
+
+    /// Drops the local copy of a recording now complete in the store: out
+    /// of the catalog (and the disk quota) when it is there, else its
+    /// directory is removed.
+    fn release_local(&self, id: &str, dir: &Path) {
+        match self.recordings.delete(id) {
+            Ok(_) => {}
+            Err(Error::UnknownRecording(_)) => {}
+            Err(e) => {
+                warn!(recording = %id, error = %e, "cannot release the local copy of a stored recording");
+                return;
+            }
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => info!(recording = %id, "local copy released: the recording is in the store"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                warn!(recording = %id, error = %e, "cannot remove the local copy of a stored recording")
+            }
+        }
     }
 
     pub fn status(&self) -> AgentStatus {

@@ -30,6 +30,8 @@
 //!   that reads the engine's counters at scrape time, and its HTTP server.
 //! - `timer`: sleeps precise to tens of microseconds (timed replay, fault
 //!   delays, scheduled starts of recordings and replays).
+//! - `store`: the object store for recordings (`--store`): uploads of
+//!   sealed segments, the fleet's listing, ranged reads of stored ones.
 //! - `service`: the tonic service, a thin layer over the engine.
 //! - `proto`: the generated reel.v1 types (for `service` and `reelctl`).
 //! - `fixtures` (hidden): test support shared by unit and integration
@@ -64,6 +66,7 @@ pub mod replay;
 pub mod rewrite;
 pub mod service;
 pub mod stats;
+pub mod store;
 pub mod tap;
 pub mod timer;
 pub mod token;

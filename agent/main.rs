@@ -39,7 +39,7 @@ use reel::config::{AgentConfig, ConfigFile, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
 struct Args {
     #[command(subcommand)]
     mode: Option<Mode>,
-    /// TOML config file: listen, metrics_listen, data_dir, name (the flags
+    /// TOML config file: listen, metrics_listen, data_dir, name, store (the flags
     /// override them) and [[proxy]] tables started at boot, with their faults.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -60,6 +60,17 @@ struct Args {
     /// Agent name shown in listings [default: the host name].
     #[arg(long)]
     name: Option<String>,
+    /// Keep recordings in an object store as well: s3://BUCKET[/PREFIX]
+    /// (credentials, region and endpoint from the AWS_* variables:
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true for a plain-HTTP server),
+    /// gs://BUCKET[/PREFIX], az://CONTAINER[/PREFIX] or file:///DIR. The
+    /// data directory stays the staging area: sealed segments are uploaded
+    /// while a recording runs, its index last, and the local copy is
+    /// removed once the recording is complete in the store. Every agent on
+    /// the same store lists, replays and pulls the fleet's recordings.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
     log_json: bool,
@@ -122,6 +133,35 @@ struct SafetyArgs {
     /// events (told as `lagged`) instead of slowing the proxies.
     #[arg(long, value_name = "N", default_value_t = reel::events::DEFAULT_MAX_WATCHERS)]
     max_watchers: usize,
+}
+
+/// One request to the store at start: refused credentials or a missing
+/// bucket stop the agent (naming `--store`); a store that does not answer
+/// only warns, since uploads wait for it.
+async fn check_store(store: &reel::store::Store) -> anyhow::Result<()> {
+    use object_store::Error as E;
+    use reel::store::StoreError;
+    match store.probe().await {
+        Ok(()) => {
+            tracing::info!(store = %store.url(), "object store reachable");
+            Ok(())
+        }
+        Err(StoreError::Store { source, .. })
+            if matches!(
+                source,
+                E::Unauthenticated { .. } | E::PermissionDenied { .. } | E::NotFound { .. }
+            ) =>
+        {
+            anyhow::bail!(
+                "--store {}: {source} (check the bucket and the credentials in the AWS_*, GOOGLE_* or AZURE_* variables)",
+                store.url()
+            )
+        }
+        Err(e) => {
+            tracing::warn!(store = %store.url(), error = %e, "object store not reachable now; uploads wait for it");
+            Ok(())
+        }
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, reel::faults::parse::ValueError> {
@@ -197,12 +237,13 @@ async fn main() -> std::process::ExitCode {
                 || args.metrics_listen.is_some()
                 || args.data_dir.is_some()
                 || args.name.is_some()
+                || args.store.is_some()
                 || args.no_restore_proxies;
             if agent_only {
                 Args::command()
                     .error(
                         clap::error::ErrorKind::ArgumentConflict,
-                        "--config, --listen, --metrics-listen, --data-dir, --name and --no-restore-proxies are not used by `delay`",
+                        "--config, --listen, --metrics-listen, --data-dir, --name, --store and --no-restore-proxies are not used by `delay`",
                     )
                     .exit();
             }
@@ -252,6 +293,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--max-watchers must be at least 1");
     }
     let serve_options = args.safety.serve_options()?;
+    // A bad URL stops the agent before anything binds.
+    let store = match args.store.or(file.store) {
+        Some(url) => Some(reel::store::Store::open(&url)?),
+        None => None,
+    };
     let has_token = serve_options.token.is_some();
     let insecure = args.safety.insecure;
     // Refuse before binding when the address is plain, after when it needed
@@ -284,6 +330,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .proxies
         .set_default_max_connections(args.safety.max_connections);
     agent.set_fd_budget(fd_budget);
+    if let Some(store) = store {
+        check_store(&store).await?;
+        agent.attach_store(store, cancel.clone());
+    }
 
     for spec in file.proxies {
         let name = spec.name.clone().unwrap_or_default();

@@ -11,7 +11,9 @@
 #     tests (tests/replay_pg.rs); they print that they are skipped without it;
 #   - target/test-venv, a Python venv with grpcio and grpcio-reflection, for
 #     tests/reflection.rs (a Python client driving the agent by reflection).
-#     Its interpreter is passed to the tests as REEL_TEST_PYTHON.
+#     Its interpreter is passed to the tests as REEL_TEST_PYTHON. It also
+#     holds moto[server], whose moto_server (an S3-compatible server) is
+#     passed as REEL_TEST_S3 to tests/s3_store.rs.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,6 +90,14 @@ if ! "$venv/bin/python" -c 'import grpc, grpc_reflection' >/dev/null 2>&1; then
 fi
 REEL_TEST_PYTHON="$PWD/$venv/bin/python"
 export REEL_TEST_PYTHON
+# moto's S3-compatible server for tests/s3_store.rs (the object store for
+# recordings, --store); the tests start and stop it themselves.
+if [ ! -x "$venv/bin/moto_server" ]; then
+    echo "installing moto[server] into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+REEL_TEST_S3="$PWD/$venv/bin/moto_server"
+export REEL_TEST_S3
 # ------------------------------------------------------------------------------
 
 # --- Switches for tests that need more than cargo ----------------------------

@@ -29,6 +29,8 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// Agent name, unless `--name` is given.
     pub name: Option<String>,
+    /// Object store URL for recordings, unless `--store` is given.
+    pub store: Option<String>,
     /// Proxies to start at boot, in file order.
     pub proxies: Vec<ProxySpec>,
 }
@@ -71,6 +73,7 @@ struct RawFile {
     metrics_listen: Option<String>,
     data_dir: Option<PathBuf>,
     name: Option<String>,
+    store: Option<String>,
     #[serde(default)]
     proxy: Vec<RawProxy>,
 }
@@ -164,6 +167,14 @@ impl ConfigFile {
             message: describe_toml(text, &e),
         })?;
         let mut problems = Vec::new();
+        if let Some(url) = &raw.store
+            && let Err(e) = crate::store::parse_url(url)
+        {
+            problems.push(format!(
+                "store: {}",
+                e.to_string().replacen("invalid --store ", "", 1)
+            ));
+        }
         if let Some(listen) = &raw.listen
             && let Err(e) = host_port::validate_listen("listen", listen)
         {
@@ -278,6 +289,7 @@ impl ConfigFile {
             metrics_listen: raw.metrics_listen,
             data_dir: raw.data_dir,
             name: raw.name,
+            store: raw.store,
             proxies,
         })
     }

@@ -202,6 +202,22 @@ impl Replays {
             }
             files.push((id.clone(), recordings.source_of(id)?));
         }
+        self.start_with(files, opts).await
+    }
+
+    /// [`Replays::start`] of recordings already found (`(id, source)` in
+    /// the order of `opts.recordings`): some may come from elsewhere than
+    /// the data directory, such as the object store (`Agent::source_of`).
+    ///
+    /// # Errors
+    /// As [`Replays::start`], but for the lookups.
+    pub async fn start_with(
+        &self,
+        files: Vec<(String, crate::format::Source)>,
+        opts: ReplayOptions,
+    ) -> Result<ReplayReport> {
+        opts.validate()?;
+        opts.check_start(SystemTime::now())?;
         let files: Files = files.into();
         let scan = files.clone();
         let framing = units::framing_of(opts.rules.as_deref());

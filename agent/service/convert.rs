@@ -98,6 +98,24 @@ pub fn recording_info(r: RecordingInfo) -> pb::RecordingInfo {
         frames: r.frames,
         agent_name: r.agent_name,
         ring_ms: r.ring.map_or(0, duration_ms),
+        location: pb::RecordingLocation::Local as i32,
+    }
+}
+
+/// A listing line: the recording and where it lives.
+pub fn recording_listed(l: crate::store::Listed) -> pb::RecordingInfo {
+    pb::RecordingInfo {
+        location: recording_location(l.location) as i32,
+        ..recording_info(l.info)
+    }
+}
+
+pub fn recording_location(l: crate::store::Location) -> pb::RecordingLocation {
+    use crate::store::Location as L;
+    match l {
+        L::Local => pb::RecordingLocation::Local,
+        L::Store => pb::RecordingLocation::Store,
+        L::Both => pb::RecordingLocation::Both,
     }
 }
 

@@ -7,6 +7,7 @@ mod reel;
 mod replay;
 mod server;
 mod status;
+mod stored;
 mod transfer;
 mod watch;
 

@@ -189,13 +189,16 @@ impl Reel for ReelService {
         &self,
         _: Request<pb::ListRecordingsRequest>,
     ) -> Result<Response<pb::ListRecordingsResponse>, Status> {
-        let recordings = self
-            .agent
-            .recordings
-            .list()
-            .into_iter()
-            .map(convert::recording_info)
-            .collect();
+        let local = self.agent.recordings.list();
+        let recordings = match self.agent.store() {
+            Some(store) => store
+                .list(local)
+                .await
+                .into_iter()
+                .map(convert::recording_listed)
+                .collect(),
+            None => local.into_iter().map(convert::recording_info).collect(),
+        };
         Ok(Response::new(pb::ListRecordingsResponse { recordings }))
     }
 
@@ -204,8 +207,8 @@ impl Reel for ReelService {
         req: Request<pb::GetRecordingRequest>,
     ) -> Result<Response<pb::RecordingInfo>, Status> {
         let r = req.into_inner();
-        let info = self.agent.recordings.get(required("id", &r.id)?)?;
-        Ok(Response::new(convert::recording_info(info)))
+        let id = required("id", &r.id)?;
+        Ok(Response::new(super::stored::get(&self.agent, id).await?))
     }
 
     async fn delete_recording(
@@ -213,9 +216,9 @@ impl Reel for ReelService {
         req: Request<pb::DeleteRecordingRequest>,
     ) -> Result<Response<pb::DeleteRecordingResponse>, Status> {
         let r = req.into_inner();
-        let info = self.agent.recordings.delete(required("id", &r.id)?)?;
+        let id = required("id", &r.id)?;
         Ok(Response::new(pb::DeleteRecordingResponse {
-            recording: Some(convert::recording_info(info)),
+            recording: Some(super::stored::delete(&self.agent, id).await?),
         }))
     }
 
@@ -226,10 +229,9 @@ impl Reel for ReelService {
         req: Request<pb::DownloadRecordingRequest>,
     ) -> Result<Response<Self::DownloadRecordingStream>, Status> {
         let r = req.into_inner();
-        Ok(Response::new(super::transfer::download(
-            &self.agent,
-            required("id", &r.id)?,
-        )?))
+        Ok(Response::new(
+            super::transfer::download(&self.agent, required("id", &r.id)?).await?,
+        ))
     }
 
     async fn upload_recording(
@@ -246,11 +248,22 @@ impl Reel for ReelService {
         req: Request<pb::StartReplayRequest>,
     ) -> Result<Response<pb::ReplayReport>, Status> {
         let opts = super::replay::options(&self.agent, req.into_inner())?;
-        let report = self
-            .agent
-            .replays
-            .start(&self.agent.recordings, opts)
-            .await?;
+        let report = match self.agent.store() {
+            // Recordings only in the store are streamed from it.
+            Some(_) => {
+                let mut files = Vec::new();
+                for id in &opts.recordings {
+                    files.push((id.clone(), self.agent.source_of(id).await?.1));
+                }
+                self.agent.replays.start_with(files, opts).await?
+            }
+            None => {
+                self.agent
+                    .replays
+                    .start(&self.agent.recordings, opts)
+                    .await?
+            }
+        };
         Ok(Response::new(super::replay::report(report)))
     }
 

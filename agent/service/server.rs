@@ -69,6 +69,11 @@ pub async fn serve(
         .max_encoding_message_size(MAX_GRPC_MESSAGE);
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = options.tls {
+        // The object store's HTTP client (`crate::store`) compiles rustls's
+        // aws-lc-rs provider in beside tonic's ring, and with two providers
+        // rustls no longer picks one for tonic's server config: ring, as
+        // everywhere else in reel. A provider already chosen is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config =
             ServerTlsConfig::new().identity(Identity::from_pem(tls.cert_pem, tls.key_pem));
         if let Some(ca) = tls.client_ca_pem {

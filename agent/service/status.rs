@@ -40,6 +40,19 @@ impl From<Error> for Status {
     }
 }
 
+impl From<crate::store::StoreError> for Status {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as E;
+        let msg = bounded(e.to_string());
+        match e {
+            // The store refused, failed or is away: worth a retry later.
+            E::Store { .. } | E::Timeout { .. } => Status::unavailable(msg),
+            E::BadUrl { .. } => Status::invalid_argument(msg),
+            E::Local { .. } | E::BadIndex { .. } => Status::internal(msg),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

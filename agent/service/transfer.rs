@@ -18,27 +18,29 @@ use crate::agent::Agent;
 use crate::error::{echo, with_causes};
 use crate::format::{FormatError, Sink, Source, SourceReader, flatten};
 use crate::proto as pb;
-use crate::record::{RECORDING_EXT, RecordingStatus, UPLOAD_SPACE_CHECK_BYTES, check_upload};
+use crate::record::{RECORDING_EXT, UPLOAD_SPACE_CHECK_BYTES, check_upload};
 
 /// Bytes per streamed chunk.
 pub const TRANSFER_CHUNK: usize = 256 * 1024;
 /// Largest recording an upload may carry.
 pub const MAX_UPLOAD_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 
-/// Streams a finished recording's file.
-pub fn download(
+/// Streams a finished recording's file: a single file as it is, a
+/// segmented one flattened; from the object store (`--store`) when it is
+/// only there.
+pub async fn download(
     agent: &Agent,
     id: &str,
 ) -> Result<ReceiverStream<Result<pb::FileChunk, Status>>, Status> {
-    let info = agent.recordings.get(id)?;
-    if info.status == RecordingStatus::Recording {
-        return Err(Status::failed_precondition(format!(
+    let (_, source) = agent.source_of(id).await.map_err(|e| match e {
+        crate::error::Error::FailedPrecondition(_) => Status::failed_precondition(format!(
             "recording {id:?} is still being written; stop it before downloading it"
-        )));
-    }
+        )),
+        e => e.into(),
+    })?;
     let name = format!("{id}.{RECORDING_EXT}");
     let (tx, rx) = mpsc::channel(4);
-    match agent.recordings.source_of(id)? {
+    match source {
         Source::File(path) => {
             let file = std::fs::File::open(&path)
                 .map_err(|e| Status::internal(format!("opening {}: {e}", path.display())))?;
@@ -46,11 +48,25 @@ pub fn download(
             // Blocking reads on their own thread; the channel paces them to the client.
             tokio::task::spawn_blocking(move || send_file(file, name, size, tx));
         }
-        source => {
+        source if agent.recordings.get(id).is_ok() => {
             let reader = SourceReader::open(&source).map_err(|e| {
                 Status::internal(format!("opening recording {id}: {}", with_causes(&e)))
             })?;
             tokio::task::spawn_blocking(move || send_flattened(reader, name, tx));
+        }
+        source => {
+            let id = id.to_owned();
+            // Only in the store: opened on the blocking thread, where its
+            // segments are fetched blocking on the runtime.
+            tokio::task::spawn_blocking(move || match SourceReader::open(&source) {
+                Ok(reader) => send_flattened(reader, name, tx),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(Status::internal(format!(
+                        "opening recording {id}: {}",
+                        with_causes(&e)
+                    ))));
+                }
+            });
         }
     }
     Ok(ReceiverStream::new(rx))

@@ -48,6 +48,18 @@ pub fn recording_status_word(value: i32) -> &'static str {
     super::recording::status(value).map_or("unknown", crate::domain::RecordingStatus::as_str)
 }
 
+/// Where a recording lives: "local", "store" or "both"; "local" from an
+/// agent older than the store, "unknown" for a value this build does not know.
+pub fn recording_location_word(value: i32) -> &'static str {
+    use crate::proto::RecordingLocation as L;
+    match L::try_from(value) {
+        Ok(L::Unspecified | L::Local) => "local",
+        Ok(L::Store) => "store",
+        Ok(L::Both) => "both",
+        Err(_) => "unknown",
+    }
+}
+
 /// The word of a report's mode; "unknown" for one this build does not know.
 pub fn replay_mode_word(value: i32) -> &'static str {
     super::replay::mode(value).map_or("unknown", Mode::as_str)
@@ -122,6 +134,10 @@ pub(crate) fn replay_state<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S:
 
 pub(crate) fn recording_status<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(recording_status_word(*value))
+}
+
+pub(crate) fn recording_location<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(recording_location_word(*value))
 }
 
 pub(crate) fn replay_mode<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {

@@ -69,6 +69,10 @@ impl Human for StartedRecording {
     }
 }
 
+fn location_word(value: i32) -> &'static str {
+    reel::wire::json::recording_location_word(value)
+}
+
 /// `complete, 1m23s, 3 connections, 1.2 MiB` and any loss.
 fn recording_summary(r: &RecordingInfo) -> String {
     let mut text = format!(
@@ -119,6 +123,14 @@ impl Human for RecordingList {
             ("C2S", Align::Right),
             ("S2C", Align::Right),
         ];
+        // Where each lives, once any lives in an object store (--store).
+        let located = self
+            .recordings
+            .iter()
+            .any(|r| location_word(r.location) != "local");
+        if located {
+            columns.push(("WHERE", Align::Left));
+        }
         if verbose {
             columns.extend([
                 ("LOST", Align::Right),
@@ -129,7 +141,7 @@ impl Human for RecordingList {
         }
         let mut table = Table::new(&columns);
         for r in &self.recordings {
-            table.row(vec![
+            let mut row = vec![
                 r.id.clone(),
                 r.label.clone(),
                 r.status_word().to_owned(),
@@ -139,11 +151,17 @@ impl Human for RecordingList {
                 r.connections.to_string(),
                 bytes(r.bytes_c2s),
                 bytes(r.bytes_s2c),
+            ];
+            if located {
+                row.push(location_word(r.location).to_owned());
+            }
+            row.extend([
                 lost_bytes(r.lost_bytes),
                 bytes(r.truncated_bytes),
                 list(&r.proxies),
                 r.error.clone(),
             ]);
+            table.row(row);
         }
         table.write(out)
     }
@@ -177,6 +195,10 @@ impl Human for RecordingDetail {
         }
         if let Some(error) = r.error_text() {
             lines.push(("error", error.to_owned()));
+        }
+        // Only said when an object store (--store) is involved.
+        if location_word(r.location) != "local" {
+            lines.push(("where", location_word(r.location).to_owned()));
         }
         if verbose {
             lines.push(("frames", r.frames.to_string()));

@@ -23,6 +23,7 @@ pub mod pg;
 pub mod pty;
 pub mod redis;
 pub mod replays;
+pub mod s3;
 pub mod scrape;
 pub mod segmented;
 pub mod served;

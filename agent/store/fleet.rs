@@ -1,0 +1,146 @@
+//! The fleet's recordings as one agent lists them: its own (in its data
+//! directory) and every recording complete in the shared store, each once,
+//! with where it lives.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::domain::{RecordingInfo, RecordingStatus};
+use crate::format::Index;
+use crate::record::unix_ns_to_time;
+
+/// Where a listed recording lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// Only in this agent's data directory (being written, being uploaded,
+    /// or no store).
+    Local,
+    /// Only in the store (uploaded and released here, or another agent's).
+    Store,
+    /// In both.
+    Both,
+}
+
+impl Location {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Store => "store",
+            Self::Both => "both",
+        }
+    }
+}
+
+/// One line of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub info: RecordingInfo,
+    pub location: Location,
+}
+
+/// What a listing shows of a recording from its index in the store: the
+/// header and merged footer the recorder surveyed into it (the same figures
+/// the recording's own agent lists).
+pub fn info_of(index: &Index) -> RecordingInfo {
+    let (header, footer) = (&index.header, &index.footer);
+    let s = &footer.summary;
+    let ended = footer
+        .ended_unix_ns
+        .saturating_sub(header.started_at_unix_ns)
+        .max(0) as u64;
+    RecordingInfo {
+        id: index.id.clone(),
+        label: header.label.clone(),
+        status: if footer.error.is_some() {
+            RecordingStatus::Failed
+        } else {
+            RecordingStatus::Complete
+        },
+        started_at: unix_ns_to_time(header.started_at_unix_ns),
+        duration: Duration::from_nanos(s.last_ts_ns).max(Duration::from_nanos(ended)),
+        size_bytes: index.size(),
+        connections: s.connections,
+        bytes_c2s: s.bytes_c2s,
+        bytes_s2c: s.bytes_s2c,
+        frames: s.frames,
+        proxies: header.proxies.iter().map(|p| p.id.clone()).collect(),
+        lost_bytes: s.lost_bytes,
+        truncated_bytes: 0,
+        error: footer.error.clone(),
+        agent_name: header.agent_name.clone(),
+        ring: None,
+    }
+}
+
+/// Local recordings and stored ones, each id once (the local info wins:
+/// it is live while the recording is written), oldest first.
+pub fn merge(local: Vec<RecordingInfo>, stored: Vec<Index>) -> Vec<Listed> {
+    let mut stored: HashMap<String, Index> =
+        stored.into_iter().map(|i| (i.id.clone(), i)).collect();
+    let mut all: Vec<Listed> = local
+        .into_iter()
+        .map(|info| {
+            let location = if stored.remove(&info.id).is_some() {
+                Location::Both
+            } else {
+                Location::Local
+            };
+            Listed { info, location }
+        })
+        .collect();
+    all.extend(stored.values().map(|index| Listed {
+        info: info_of(index),
+        location: Location::Store,
+    }));
+    all.sort_by(|a, b| {
+        a.info
+            .started_at
+            .cmp(&b.info.started_at)
+            .then(a.info.id.cmp(&b.info.id))
+    });
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Header, IndexEntry};
+
+    fn index(id: &str, started_ns: i64) -> Index {
+        Index {
+            id: id.into(),
+            complete: true,
+            header: Header {
+                id: id.into(),
+                label: "x".into(),
+                started_at_unix_ns: started_ns,
+                ..Header::default()
+            },
+            segments: vec![IndexEntry {
+                name: "00-000000.reel".into(),
+                lane: 0,
+                index: 0,
+                size: 10,
+            }],
+            ..Index::default()
+        }
+    }
+
+    #[test]
+    fn each_recording_once_with_where_it_lives() {
+        let mut local = info_of(&index("a", 2_000_000_000));
+        local.size_bytes = 99;
+        let listed = merge(
+            vec![local],
+            vec![index("b", 1_000_000_000), index("a", 2_000_000_000)],
+        );
+        let got: Vec<_> = listed
+            .iter()
+            .map(|l| (l.info.id.as_str(), l.location, l.info.size_bytes))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("b", Location::Store, 10), ("a", Location::Both, 99)]
+        );
+    }
+}
