@@ -286,7 +286,7 @@ mod tests {
                 "started_at": "2024-05-01T12:03:04.123Z", "duration_ms": 83000,
                 "size_bytes": 4096, "connections": 3, "bytes_c2s": 100, "bytes_s2c": 200,
                 "lost_bytes": 0, "truncated_bytes": 0, "proxies": ["p1"], "error": null,
-                "frames": 12, "agent_name": "", "ring_ms": 0, "location": "local"
+                "frames": 12, "agent_name": "", "location": "local"
             })
         );
     }
