@@ -215,16 +215,7 @@ impl Recordings {
         reason: &str,
         detach: impl FnOnce(&[String]),
     ) -> Result<RecordingInfo> {
-        ids::validate("id", id)?;
-        let active = match self.entries().get(id) {
-            Some(CatalogEntry::Active(a)) => a.clone(),
-            Some(CatalogEntry::Done(_)) => {
-                return Err(Error::FailedPrecondition(format!(
-                    "recording {id:?} is not in progress"
-                )));
-            }
-            None => return Err(Error::UnknownRecording(id.to_string())),
-        };
+        let active = self.in_progress(id, "")?;
         let Some(outcomes) = active
             .outcomes
             .lock()
@@ -280,6 +271,23 @@ impl Recordings {
             },
         );
         Ok(info)
+    }
+
+    /// Recording `id`, which must be in progress (`why` says what for, when
+    /// it is not).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a malformed id, `UnknownRecording`,
+    /// `FailedPrecondition` when it has ended.
+    pub(super) fn in_progress(&self, id: &str, why: &str) -> Result<Arc<Active>> {
+        ids::validate("id", id)?;
+        match self.entries().get(id) {
+            Some(CatalogEntry::Active(a)) => Ok(a.clone()),
+            Some(CatalogEntry::Done(_)) => Err(Error::FailedPrecondition(format!(
+                "recording {id:?} is not in progress{why}"
+            ))),
+            None => Err(Error::UnknownRecording(id.to_string())),
+        }
     }
 
     /// Stops every recording in progress (agent shutdown).

@@ -29,19 +29,10 @@ impl Recordings {
     /// `FailedPrecondition` when `id` is not a flight recorder in progress,
     /// `Io`/`Format` when the copy cannot be written (nothing is left of it).
     pub async fn dump(&self, id: &str, label: Option<String>) -> Result<RecordingInfo> {
-        ids::validate("id", id)?;
         if let Some(l) = &label {
             check_label(l)?;
         }
-        let active = match self.entries().get(id) {
-            Some(CatalogEntry::Active(a)) => a.clone(),
-            Some(CatalogEntry::Done(_)) => {
-                return Err(Error::FailedPrecondition(format!(
-                    "recording {id:?} is not in progress; a dump copies a flight recorder that runs"
-                )));
-            }
-            None => return Err(Error::UnknownRecording(id.to_string())),
-        };
+        let active = self.in_progress(id, "; a dump copies a flight recorder that runs")?;
         let Some(ring) = active.ring.clone() else {
             return Err(Error::FailedPrecondition(format!(
                 "recording {id:?} is not a flight recorder (started without --ring): stop it to keep it"

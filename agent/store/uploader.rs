@@ -50,6 +50,18 @@ struct Pending {
     check_first: bool,
 }
 
+impl Pending {
+    /// The work queued for `id`, made when there is none yet.
+    fn of<'q>(queue: &'q mut BTreeMap<String, Pending>, id: &str, dir: &Path) -> &'q mut Pending {
+        queue.entry(id.to_owned()).or_insert_with(|| Pending {
+            dir: dir.to_path_buf(),
+            sealed: VecDeque::new(),
+            complete: false,
+            check_first: false,
+        })
+    }
+}
+
 /// The next step the worker takes.
 #[derive(Debug, Clone)]
 enum Step {
@@ -321,29 +333,14 @@ impl SegmentObserver for Uploader {
         if (self.shared.skip_sealed)(recording_id) {
             return;
         }
-        self.queue()
-            .entry(recording_id.to_owned())
-            .or_insert_with(|| Pending {
-                dir: dir.to_path_buf(),
-                sealed: VecDeque::new(),
-                complete: false,
-                check_first: false,
-            })
+        Pending::of(&mut self.queue(), recording_id, dir)
             .sealed
             .push_back(name.to_owned());
         self.shared.wake.notify_one();
     }
 
     fn complete(&self, recording_id: &str, dir: &Path) {
-        self.queue()
-            .entry(recording_id.to_owned())
-            .or_insert_with(|| Pending {
-                dir: dir.to_path_buf(),
-                sealed: VecDeque::new(),
-                complete: false,
-                check_first: false,
-            })
-            .complete = true;
+        Pending::of(&mut self.queue(), recording_id, dir).complete = true;
         self.shared.wake.notify_one();
     }
 }
