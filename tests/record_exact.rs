@@ -11,7 +11,7 @@ use std::time::Duration;
 use reel::format::{Direction, End, FrameBody, Next, Source, SourceReader};
 use reel::proto as pb;
 
-use common::exact::{Seen, exact_client, sha};
+use common::exact::{Seen, exact_clients, sha};
 use common::*;
 
 const CLIENTS: usize = 50;
@@ -48,16 +48,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
     assert_eq!(rec.status, pb::RecordingStatus::Recording as i32);
 
     let proxy_addr: std::net::SocketAddr = proxy.listen.parse().unwrap();
-    let clients = (0..CLIENTS).map(|i| tokio::spawn(exact_client(proxy_addr, i as u64)));
-    let seen: Vec<Seen> = tokio::time::timeout(Duration::from_secs(120), async {
-        let mut out = Vec::new();
-        for c in clients {
-            out.push(c.await.unwrap());
-        }
-        out
-    })
-    .await
-    .expect("clients finished in time");
+    let seen: Vec<Seen> = exact_clients(proxy_addr, CLIENTS).await;
     for s in &seen {
         assert_eq!(
             sha(&s.sent),

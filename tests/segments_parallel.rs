@@ -15,7 +15,7 @@ use std::time::Duration;
 use reel::format::{Direction, End, FrameBody};
 use reel::proto as pb;
 
-use common::exact::{Seen, exact_client, sha};
+use common::exact::{Seen, exact_clients, sha};
 use common::redis::{CLIENTS as REDIS_CLIENTS, RedisServer, dump, redis_client};
 use common::replays::{replay_request, replay_within};
 use common::segmented::*;
@@ -33,18 +33,7 @@ async fn fifty_clients_over_four_lanes_are_recorded_exact_and_in_order() {
     let proxy = proxy_addr(&start_proxy(&mut ctl, echo_server().await).await);
     let rec = start_recording(&mut ctl, "parallel").await;
 
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| tokio::spawn(exact_client(proxy, i as u64)))
-        .collect();
-    let seen: Vec<Seen> = tokio::time::timeout(Duration::from_secs(120), async {
-        let mut out = Vec::new();
-        for c in clients {
-            out.push(c.await.unwrap());
-        }
-        out
-    })
-    .await
-    .expect("clients finished in time");
+    let seen: Vec<Seen> = exact_clients(proxy, CLIENTS).await;
     for s in &seen {
         assert_eq!(sha(&s.sent), sha(&s.received), "echo of {}", s.local);
     }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng, RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use reel::format::{Direction, End};
 use reel::proto as pb;
 use reel::proto::reel_client::ReelClient;
@@ -24,92 +24,29 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use tonic::transport::Channel;
 
+use common::exact::{Seen, exact_clients};
 use common::faults::*;
 use common::*;
 
 const CLIENTS: usize = 50;
-const MESSAGES_PER_CLIENT: usize = 6;
-const MAX_MESSAGE: usize = 256 * 1024;
 /// Longest the clients of one test may take, all together.
 const CLIENTS_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// One client's view: what it sent and what it got back.
-#[derive(Default)]
-struct Seen {
-    local: String,
-    sent: Vec<u8>,
-    received: Vec<u8>,
-}
-
-impl Seen {
-    /// Sends one random message through the echo and reads it back,
-    /// writing and reading at once (the echo may come back while we send).
-    async fn exchange(&mut self, sock: &mut TcpStream, rng: &mut StdRng) {
-        let len = rng.random_range(1..=MAX_MESSAGE);
-        let mut msg = vec![0u8; len];
-        rng.fill_bytes(&mut msg);
-        let (mut r, mut w) = sock.split();
-        let mut echoed = vec![0u8; len];
-        let (wr, rd) = tokio::join!(w.write_all(&msg), r.read_exact(&mut echoed));
-        wr.unwrap();
-        rd.unwrap();
-        self.sent.extend_from_slice(&msg);
-        self.received.extend_from_slice(&echoed);
-    }
-
-    /// Half-closes and reads what is left until the proxy closes.
-    async fn finish(&mut self, mut sock: TcpStream) {
-        sock.shutdown().await.unwrap();
-        sock.read_to_end(&mut self.received).await.unwrap();
-    }
-
-    fn assert_exact(&self) {
-        assert!(
-            self.sent == self.received,
-            "echo through the proxy is exact for {} ({} bytes sent, {} received)",
-            self.local,
-            self.sent.len(),
-            self.received.len()
-        );
-    }
-}
-
-async fn connect(proxy: SocketAddr) -> (TcpStream, Seen) {
-    let sock = TcpStream::connect(proxy).await.unwrap();
-    let local = sock.local_addr().unwrap().to_string();
-    let seen = Seen {
-        local,
-        ..Seen::default()
-    };
-    (sock, seen)
-}
-
-/// A client sending `MESSAGES_PER_CLIENT` random messages through an echo.
-async fn client(proxy: SocketAddr, seed: u64) -> Seen {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let (mut sock, mut seen) = connect(proxy).await;
-    for _ in 0..MESSAGES_PER_CLIENT {
-        seen.exchange(&mut sock, &mut rng).await;
-    }
-    seen.finish(sock).await;
-    seen
+/// Checks one client's echo through the proxy came back exact.
+fn assert_exact(seen: &Seen) {
+    assert!(
+        seen.sent == seen.received,
+        "echo through the proxy is exact for {} ({} bytes sent, {} received)",
+        seen.local,
+        seen.sent.len(),
+        seen.received.len()
+    );
 }
 
 /// Runs `CLIENTS` clients at once, each echo checked exact.
 async fn fifty_clients(proxy: SocketAddr) -> Vec<Seen> {
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| tokio::spawn(client(proxy, i as u64)))
-        .collect();
-    let seen = tokio::time::timeout(CLIENTS_TIMEOUT, async {
-        let mut out = Vec::new();
-        for c in clients {
-            out.push(c.await.unwrap());
-        }
-        out
-    })
-    .await
-    .expect("clients finished in time");
-    seen.iter().for_each(Seen::assert_exact);
+    let seen = exact_clients(proxy, CLIENTS).await;
+    seen.iter().for_each(assert_exact);
     seen
 }
 
@@ -228,7 +165,7 @@ async fn a_recording_started_and_stopped_mid_connection_holds_an_exact_contiguou
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(i as u64);
-                let (mut sock, mut seen) = connect(proxy).await;
+                let (mut sock, mut seen) = Seen::connect(proxy).await;
                 let mut bounds = Vec::new();
                 for _ in 0..3 {
                     for _ in 0..PART {
@@ -248,7 +185,7 @@ async fn a_recording_started_and_stopped_mid_connection_holds_an_exact_contiguou
             let stopped = stopped.clone();
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(i as u64);
-                let (mut sock, mut seen) = connect(proxy).await;
+                let (mut sock, mut seen) = Seen::connect(proxy).await;
                 while !stopped.load(Ordering::Relaxed) {
                     seen.exchange(&mut sock, &mut rng).await;
                 }
@@ -309,14 +246,14 @@ async fn a_recording_started_and_stopped_mid_connection_holds_an_exact_contiguou
         (at_c2s..at_c2s + c2s.len(), at_s2c..at_s2c + s2c.len())
     };
     for (s, second) in &paced {
-        s.assert_exact();
+        assert_exact(s);
         let (c2s, s2c) = recorded(s);
         assert_eq!(&c2s, second, "c2s recorded of paced {}", s.local);
         assert_eq!(&s2c, second, "s2c recorded of paced {}", s.local);
     }
     let mut streamed = 0;
     for s in &streaming {
-        s.assert_exact();
+        assert_exact(s);
         let (c2s, s2c) = recorded(s);
         assert!(c2s.end < s.sent.len(), "{} sent after the stop", s.local);
         streamed += c2s.len() + s2c.len();
