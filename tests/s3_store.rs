@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use common::s3::{
     Moto, assert_stored_whole, capture_server, object, objects, record, segments_dir, sorted,
+    wait_stored_whole,
 };
 use common::served::lock;
 use common::{
@@ -64,13 +65,7 @@ async fn a_recording_reaches_the_store_and_another_agent_lists_pulls_replays_and
     let id = rec.id.clone();
     let client = moto.client();
     let prefix = format!("fleet/{id}");
-    eventually(UPLOAD_WAIT, "the index in the store", || async {
-        object(&*client, &format!("{prefix}/index.json"))
-            .await
-            .is_some()
-    })
-    .await;
-    assert_stored_whole(&*client, &prefix).await;
+    wait_stored_whole(&*client, &prefix, UPLOAD_WAIT, "the index in the store").await;
     // Complete in the store: the data directory was only the staging area.
     eventually(UPLOAD_WAIT, "the local copy released", || async {
         !segments_dir(&dir_a, &id).exists()
@@ -204,17 +199,13 @@ async fn a_store_that_stops_answering_mid_recording_gets_the_segments_when_it_is
     lock(&moto).resume();
     let client = lock(&moto).client();
     let prefix = format!("p/{id}");
-    eventually(
+    wait_stored_whole(
+        &*client,
+        &prefix,
         UPLOAD_WAIT,
         "the recording complete in the store",
-        || async {
-            object(&*client, &format!("{prefix}/index.json"))
-                .await
-                .is_some()
-        },
     )
     .await;
-    assert_stored_whole(&*client, &prefix).await;
     eventually(UPLOAD_WAIT, "the local copy released", || async {
         !local.exists()
     })
@@ -262,17 +253,13 @@ async fn kill_9_mid_upload_never_leaves_a_recording_listed_complete() {
 
     // The restarted agent finishes the upload it was cut in.
     let _a = moto.agent(&dir_a, "a", "k", &[]);
-    eventually(
+    wait_stored_whole(
+        &*client,
+        &prefix,
         UPLOAD_WAIT,
         "the cut upload resumed and complete",
-        || async {
-            object(&*client, &format!("{prefix}/index.json"))
-                .await
-                .is_some()
-        },
     )
     .await;
-    assert_stored_whole(&*client, &prefix).await;
     let on_b = listed(&b).await;
     assert_eq!(on_b.len(), 1);
     assert_eq!(location(&on_b[0]), "store");

@@ -290,6 +290,22 @@ pub fn sorted(seen: &[Vec<u8>]) -> Vec<Vec<u8>> {
     all
 }
 
+/// Waits, within `limit`, for the recording at `prefix` to be complete in
+/// the store (its index there), then checks it as `assert_stored_whole`.
+pub async fn wait_stored_whole(
+    client: &dyn object_store::ObjectStore,
+    prefix: &str,
+    limit: std::time::Duration,
+    what: &str,
+) {
+    let key = format!("{prefix}/index.json");
+    super::eventually(limit, what, || async {
+        object(client, &key).await.is_some()
+    })
+    .await;
+    assert_stored_whole(client, prefix).await;
+}
+
 /// Checks the store holds exactly the segments the index names, whole, and
 /// the index.
 pub async fn assert_stored_whole(client: &dyn object_store::ObjectStore, prefix: &str) {
