@@ -21,6 +21,11 @@ pub(crate) struct RecordArgs {
     /// core, at most 16.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_LANES as i64))]
     record_writers: Option<u16>,
+    /// Write recordings through the page cache instead of around it
+    /// (O_DIRECT, the default where the filesystem allows it).
+    /// REEL_NO_DIRECT_IO=1 too.
+    #[arg(long, env = "REEL_NO_DIRECT_IO", value_parser = clap::builder::BoolishValueParser::new())]
+    no_direct_io: bool,
 }
 
 fn parse_segment_size(s: &str) -> Result<u64, String> {
@@ -46,6 +51,7 @@ impl RecordArgs {
             lanes: self.record_writers.map_or(default.lanes, usize::from),
             max_bytes: self.segment_size.unwrap_or(DEFAULT_SEGMENT_BYTES),
             max_age: self.segment_time.unwrap_or(DEFAULT_SEGMENT_AGE),
+            direct: !self.no_direct_io,
         }
     }
 }

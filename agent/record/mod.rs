@@ -4,6 +4,7 @@
 
 mod active;
 mod catalog;
+mod direct;
 mod dump;
 mod error;
 mod files;

@@ -49,6 +49,9 @@ pub struct Policy {
     last_space_check: Instant,
     /// Frames staged or written since the last sync.
     dirty: bool,
+    /// Shortest time between two flushes made because the recorder is
+    /// about to wait.
+    idle_gap: Duration,
 }
 
 impl Policy {
@@ -58,7 +61,19 @@ impl Policy {
             last_sync: now,
             last_space_check: now,
             dirty: false,
+            idle_gap: Duration::ZERO,
         }
+    }
+
+    /// Flushes made because the recorder is about to wait come at most
+    /// every `gap` (the interval's flush still comes every
+    /// `RECORDER_FLUSH_INTERVAL`, and the tick wakes an idle recorder for
+    /// it). For sinks whose flush costs a device write (`O_DIRECT`
+    /// segments), which a recorder keeping up with a bulk flow would
+    /// otherwise make after every message.
+    pub fn with_idle_gap(mut self, gap: Duration) -> Self {
+        self.idle_gap = gap;
+        self
     }
 
     /// Whether to read the filesystem's free space now: at most once per
@@ -93,8 +108,9 @@ impl Policy {
             self.dirty = false;
             return Some(WriteStep::Sync);
         }
-        if (!p.batch_left && !p.queued)
-            || now.duration_since(self.last_flush) >= RECORDER_FLUSH_INTERVAL
+        let since = now.duration_since(self.last_flush);
+        if (!p.batch_left && !p.queued && since >= self.idle_gap)
+            || since >= RECORDER_FLUSH_INTERVAL
         {
             self.last_flush = now;
             return Some(WriteStep::Flush);
@@ -156,6 +172,24 @@ mod tests {
             staged_bytes: 1,
         };
         assert_eq!(p.step(t0 + ms(1), idle), Some(WriteStep::Flush));
+    }
+
+    #[test]
+    fn with_an_idle_gap_it_flushes_an_idle_lane_at_most_every_gap() {
+        let t0 = Instant::now();
+        let mut p = Policy::new(t0).with_idle_gap(ms(20));
+        let idle = Pending {
+            batch_left: false,
+            queued: false,
+            staged_bytes: 1,
+        };
+        p.staged();
+        assert_eq!(p.step(t0 + ms(20), idle), Some(WriteStep::Flush));
+        // Idle again 5 ms later: written into the sink, not flushed.
+        p.staged();
+        assert_eq!(p.step(t0 + ms(25), idle), Some(WriteStep::Write));
+        // The tick that wakes the idle recorder finds the gap passed.
+        assert_eq!(p.step(t0 + ms(40), idle), Some(WriteStep::Flush));
     }
 
     #[test]

@@ -171,7 +171,10 @@ impl<S: Sink> Recorder<S> {
             mut segments,
         } = self;
         let mut state = State::Writing(writer);
-        let mut policy = Policy::new(Instant::now());
+        let idle_gap = segments
+            .as_deref()
+            .map_or(std::time::Duration::ZERO, |s| s.idle_flush_gap());
+        let mut policy = Policy::new(Instant::now()).with_idle_gap(idle_gap);
         let mut books = Books {
             opened: Some(Instant::now()),
             ..Books::default()

@@ -4,7 +4,6 @@
 //! when the recording ends. `format::segments` is the layout.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -12,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, warn};
 
+use super::direct::{IDLE_FLUSH_GAP, SegmentFile};
 use super::error::RecordError;
 use super::files::create_private;
-use super::recorder::{Segments, open_sink};
+use super::recorder::Segments;
 use super::ring::Ring;
 use super::syncer::Syncer;
 use crate::format::{
@@ -39,6 +39,9 @@ pub struct SegmentPolicy {
     pub max_bytes: u64,
     /// ... or this age.
     pub max_age: Duration,
+    /// Whole chunks written with `O_DIRECT`, around the page cache, where
+    /// the filesystem allows it (`--no-direct-io` turns it off).
+    pub direct: bool,
 }
 
 impl Default for SegmentPolicy {
@@ -49,6 +52,7 @@ impl Default for SegmentPolicy {
             lanes: cores.clamp(1, MAX_LANES),
             max_bytes: DEFAULT_SEGMENT_BYTES,
             max_age: DEFAULT_SEGMENT_AGE,
+            direct: true,
         }
     }
 }
@@ -84,7 +88,7 @@ impl FileSegments {
     }
 }
 
-impl Segments<BufWriter<File>> for FileSegments {
+impl Segments<SegmentFile> for FileSegments {
     fn due(&self, size: u64, opened: Instant, now: Instant) -> bool {
         let max_age = match &self.ring {
             Some(ring) => ring.segment_age(self.policy.max_age),
@@ -93,11 +97,21 @@ impl Segments<BufWriter<File>> for FileSegments {
         size >= self.policy.max_bytes || now.duration_since(opened) >= max_age
     }
 
-    fn open(&mut self, index: u32) -> Result<(BufWriter<File>, Option<Syncer>), RecordError> {
+    fn idle_flush_gap(&self) -> Duration {
+        IDLE_FLUSH_GAP
+    }
+
+    fn open(&mut self, index: u32) -> Result<(SegmentFile, Option<Syncer>), RecordError> {
         let path = self.dir.join(self.name(index));
         let file = create_private(&path).map_err(|e| RecordError::write(e.into()))?;
-        let syncer = file
-            .try_clone()
+        let sink = SegmentFile::new(
+            &path,
+            file,
+            self.policy.direct,
+            format!("segio-{}", self.lane),
+        );
+        let syncer = sink
+            .try_clone_file()
             .and_then(|f| {
                 Syncer::spawn(&format!("{}-{}", self.id, self.lane), move || f.sync_data())
             })
@@ -105,10 +119,10 @@ impl Segments<BufWriter<File>> for FileSegments {
                 |e| warn!(recording = %self.id, error = %e, "syncing in line: no background sync"),
             )
             .ok();
-        Ok((open_sink(file), syncer))
+        Ok((sink, syncer))
     }
 
-    fn sealed(&mut self, index: u32, sealed: Finished<BufWriter<File>>, syncer: Option<Syncer>) {
+    fn sealed(&mut self, index: u32, sealed: Finished<SegmentFile>, syncer: Option<Syncer>) {
         let name = self.name(index);
         if let Some(ring) = &self.ring {
             ring.sealed(name.clone(), sealed.size);
@@ -118,7 +132,7 @@ impl Segments<BufWriter<File>> for FileSegments {
         let seal = move || {
             let synced = syncer
                 .map_or(Ok(()), Syncer::finish)
-                .and_then(|()| sealed.sink.into_inner().map_err(|e| e.into_error()))
+                .and_then(|()| sealed.sink.into_file())
                 .and_then(|f| f.sync_data());
             if let Err(e) = synced {
                 error!(recording = %id, segment = %name, error = %e, "a sealed segment could not be made durable");

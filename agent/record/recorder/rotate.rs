@@ -2,7 +2,7 @@
 //! next is opened, the old one sealed (footer written, handed to the OS)
 //! and passed on to be made durable and announced beside the writer.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{Books, Finished, Header, Quota, RecordError, RecordingWriter, Sink, Syncer};
 use crate::record::info::time_to_unix_ns;
@@ -12,6 +12,11 @@ pub(crate) trait Segments<S: Sink>: Send {
     /// Whether a segment of `size` bytes opened at `opened` is due to be
     /// sealed at `now`.
     fn due(&self, size: u64, opened: Instant, now: Instant) -> bool;
+    /// Shortest time between two flushes of a lane that ran out of work
+    /// (see `Policy::with_idle_gap`); none by default.
+    fn idle_flush_gap(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Creates segment `index` of the lane, and its background syncer.
     ///
     /// # Errors
