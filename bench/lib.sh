@@ -73,8 +73,9 @@ ports_free() {    # ports_free FIRST COUNT [udp]: dies naming the first port in 
 port() { echo $((PORT_BASE + $1)); }
 
 # Peers and relay measurements of bench/run.sh and bench/splice.sh. They
-# read HOST; start_haproxy also WORK and IDLE_CONNS (room for that many more
-# connections, default none), pingpong NB (netbench), T_LAT (seconds) and
+# read HOST; start_haproxy also WORK, IDLE_CONNS (room for that many more
+# connections, default none) and HAPROXY_OPTIONS (option lines for its
+# defaults section, e.g. "splice-auto"), pingpong NB (netbench), T_LAT (seconds) and
 # MSG (bytes).
 start_haproxy() { # start_haproxy NAME "LISTEN:UPSTREAM ..." [PREFIX...]
     local d=$WORK/$1 i=0 pair
@@ -82,6 +83,7 @@ start_haproxy() { # start_haproxy NAME "LISTEN:UPSTREAM ..." [PREFIX...]
     {
         printf 'global\n    maxconn %d\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 300s\n    timeout server 300s\n    maxconn %d\n' \
             $((${IDLE_CONNS:-0} + 1000)) $((${IDLE_CONNS:-0} + 1000))
+        for pair in ${HAPROXY_OPTIONS:-}; do printf '    option %s\n' "$pair"; done
         for pair in $2; do
             printf 'listen l%d\n    bind %s:%s\n    server s1 %s:%s\n' "$i" "$HOST" "${pair%%:*}" "$HOST" "${pair#*:}"
             i=$((i + 1))

@@ -6,8 +6,10 @@
 #                   [--bin-dir DIR] [--no-haproxy]
 #
 # Rows: DIRECT (no proxy), reel (splice, the default), reel-copy (the same
-# agent build with --no-splice) and haproxy (mode tcp; --no-haproxy leaves
-# it out). Figures, as bench/run.sh's a) and b):
+# agent build with --no-splice), haproxy (mode tcp) and haproxy-splice (the
+# same with `option splice-request` and `option splice-response`: haproxy's
+# own splice(2) relay, the yardstick for what splicing reaches here);
+# --no-haproxy leaves both out. Figures, as bench/run.sh's a) and b):
 #   a) bulk throughput with 1 and 8 connections (iperf3, S s each after 1 s
 #      omitted; default 4), and the proxy's CPU during the 1-connection run
 #      (% of one core, and ms per GB moved)
@@ -64,7 +66,7 @@ NB=$ROOT/target/release/examples/netbench
 for f in "$BIN/reel-agent" "$BIN/reelctl" "$NB"; do
     [ -x "$f" ] || die "$f is missing (run without --no-build)"
 done
-ports_free "$PORT_BASE" 20
+ports_free "$PORT_BASE" 21
 RES=$WORK/results.tsv
 : >"$RES"
 rec() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }   # rec ROW METRIC VALUE
@@ -104,7 +106,11 @@ if [ "$HAPROXY" = 1 ]; then
     PID[haproxy]=$REPLY
     start_haproxy haproxy-pin "$(port 17):$P_ECHO_PIN" taskset -c "$PIN_CPU"
     BULK[haproxy]=$(port 15) ECHO[haproxy]=$(port 16) PIN[haproxy]=$(port 17)
-    ROWS+=(haproxy)
+    HAPROXY_OPTIONS="splice-request splice-response" start_haproxy haproxy-splice "$(port 18):$P_IPERF $(port 19):$P_ECHO"
+    PID[haproxy-splice]=$REPLY
+    HAPROXY_OPTIONS="splice-request splice-response" start_haproxy haproxy-splice-pin "$(port 20):$P_ECHO_PIN" taskset -c "$PIN_CPU"
+    BULK[haproxy-splice]=$(port 18) ECHO[haproxy-splice]=$(port 19) PIN[haproxy-splice]=$(port 20)
+    ROWS+=(haproxy haproxy-splice)
 fi
 
 # ---------------------------------------------------------------- runs
