@@ -189,7 +189,12 @@ async fn kill_9_leaves_a_recoverable_recording() {
     assert_eq!(r.label, "crash");
 
     let path = recording_path(&data, &rec.id);
-    assert!(!is_finished(&path), "no index after kill -9");
+    // The restart indexed it as cut short: ended, and still saying so.
+    let index = reel::format::Index::read(&path)
+        .unwrap()
+        .expect("indexed at start");
+    assert!(!index.complete, "{index:?}");
+    assert_eq!(index.footer.end_reason, reel::record::CUT_SHORT_REASON);
     let scan = scan_recording(&path);
     assert!(matches!(scan.end, End::Truncated { .. }), "{:?}", scan.end);
     assert_eq!(scan.summary.bytes_c2s, sent);

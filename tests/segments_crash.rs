@@ -59,6 +59,11 @@ async fn kill_9_mid_recording_keeps_what_every_segment_handed_to_the_os() {
     assert!(before.len() > 4, "only {} segments", before.len());
     agent.kill9();
     drop(ctl);
+    // What a listing said of it before restarts indexed cut recordings.
+    let surveyed = reel::format::survey_dir(&path).unwrap();
+    let End::Truncated { cut_bytes, .. } = surveyed.end else {
+        panic!("{:?}", surveyed.end)
+    };
 
     let agent = AgentProc::start_with("127.0.0.1:0", &data, "crash", &SMALL_SEGMENTS);
     let listed = agent_json(&agent, &["record", "ls"]).await;
@@ -72,7 +77,14 @@ async fn kill_9_mid_recording_keeps_what_every_segment_handed_to_the_os() {
         (&Value::from(4), &Value::from(sent), &Value::from(sent)),
         "{r}"
     );
-    assert!(!is_finished(&path), "no index after kill -9");
+    assert_eq!(r["truncated_bytes"], cut_bytes, "{r}");
+    // The restart indexed it, marked as cut short, so it is an ended
+    // recording (and a store's uploader takes it) that still says so.
+    let index = reel::format::Index::read(&path)
+        .unwrap()
+        .expect("indexed at start");
+    assert!(!index.complete, "{index:?}");
+    assert_eq!(index.footer.end_reason, reel::record::CUT_SHORT_REASON);
     assert_eq!(segment_files(&path).len(), before.len());
 
     // The merged read gives every frame before the cuts: one OPEN per
@@ -99,6 +111,36 @@ async fn kill_9_mid_recording_keeps_what_every_segment_handed_to_the_os() {
         (&Value::from(sent), &Value::from(sent))
     );
     assert_eq!(stats["end"]["status"], "truncated", "{}", stats["end"]);
+
+    // It replays: every connection sends what its client sent.
+    let (seen, target) = common::s3::capture_server().await;
+    let report = replays::replay_within(
+        &mut agent.client().await,
+        replays::replay_request(&rec.id, target, "fast"),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(replays::state(&report), "finished", "{report:?}");
+    eventually(
+        Duration::from_secs(20),
+        "every replayed connection ended",
+        || async { seen.state().len() == clients.len() },
+    )
+    .await;
+    let mut replayed = common::s3::sorted(&seen.state());
+    let mut sent_each: Vec<Vec<u8>> = clients.iter().map(|(_, _, m)| m.clone()).collect();
+    sent_each.sort();
+    replayed.sort();
+    assert!(
+        replayed == sent_each,
+        "the replay sent what the clients sent"
+    );
+
+    // Another restart lists it the same, from its index now.
+    drop(agent);
+    let agent = AgentProc::start_with("127.0.0.1:0", &data, "crash", &SMALL_SEGMENTS);
+    let again = agent_json(&agent, &["record", "ls"]).await;
+    assert_eq!(&again["recordings"][0], r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,11 +183,11 @@ async fn kill_9_while_traffic_flows_keeps_a_prefix_of_every_stream() {
     );
     let r = &listed[0];
     assert_eq!(r["status"], "recovered", "{r}");
-    assert_eq!(
-        recording_snapshot(&path),
-        at_kill,
-        "recovery changed no segment"
-    );
+    let segments_now: Vec<_> = recording_snapshot(&path)
+        .into_iter()
+        .filter(|(name, _)| name != "index.json")
+        .collect();
+    assert_eq!(segments_now, at_kill, "recovery changed no segment");
 
     // Each stream is recorded up to a point, never with a gap or a wrong byte.
     let (_, frames, end) = read_recording(&path);

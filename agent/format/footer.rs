@@ -125,4 +125,11 @@ pub struct Footer {
     /// in one frame (hundreds of thousands of connections): the totals stay
     /// exact; readers that want the table scan the frames.
     pub connection_detail_omitted: bool,
+    /// Bytes past the last whole frame of a recording cut short by a
+    /// crash. Never in a segment's own footer (a clean end writes those);
+    /// set in the merged footer of the index an agent writes at start for
+    /// a segmented recording the crash cut (`Index::complete` false), so a
+    /// listing from that index reports the cut as a scan of the segments did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub truncated_bytes: u64,
 }

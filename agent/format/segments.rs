@@ -68,8 +68,12 @@ pub struct IndexEntry {
 #[serde(default)]
 pub struct Index {
     pub id: String,
-    /// Always true in a written index; a reader treats a missing index as
-    /// a recording in progress or cut short.
+    /// True when the recording ended (stopped, shut down, ended early).
+    /// False in the index an agent writes at start for a recording a crash
+    /// cut short, surveyed from its segments as they were left: listings say
+    /// `recovered`, and the footer says why (`end_reason`) and what was cut
+    /// (`truncated_bytes`). A directory without an index is a recording in
+    /// progress, or one cut short that no agent has started on since.
     pub complete: bool,
     pub header: Header,
     /// The merged footer: totals and connection table of the whole recording.

@@ -122,6 +122,7 @@ impl SummaryBuilder {
             end_reason: end_reason.to_owned(),
             error,
             connection_detail_omitted: false,
+            truncated_bytes: 0,
         }
     }
 

@@ -13,6 +13,7 @@ use super::files::load;
 use super::info::{RecordingInfo, RecordingStatus, from_scan};
 use super::quota::{DiskLimits, Quota};
 use super::recorder::{self};
+use super::recover::index_if_cut;
 use super::segments::{SegmentObserver, SegmentPolicy, write_index};
 use crate::error::{Error, Result};
 use crate::events::{EventBody, EventBus, RecordingPhase};
@@ -105,6 +106,9 @@ impl Recordings {
             if ids::validate("id", &id).is_err() {
                 warn!(path = %path.display(), "ignoring a file whose name is not a valid recording id");
                 continue;
+            }
+            if ext == Some(SEGMENTS_EXT) && path.is_dir() {
+                index_if_cut(&path, &id);
             }
             match load(&path) {
                 Ok(info) => {

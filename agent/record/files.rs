@@ -5,17 +5,17 @@ use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::time::Duration;
 
-use super::info::{RecordingInfo, from_footer, from_scan};
+use super::info::{RecordingInfo, from_footer, from_index, from_scan};
 use crate::error::{Error, Result};
 use crate::format::{Index, read_footer, scan_file, survey_dir};
 
 /// Reads what a listing needs: the footer when the file has one, else a scan.
 pub(crate) fn load(path: &Path) -> std::result::Result<RecordingInfo, crate::format::FormatError> {
     if path.is_dir() {
-        // A segmented recording: its index once it ended, else (cut short
-        // by a crash) its segments surveyed.
+        // A segmented recording: its index once it ended (or was indexed
+        // as cut short at a start), else its segments surveyed.
         return Ok(match Index::read(path)? {
-            Some(index) => from_footer(&index.header, &index.footer, index.size()),
+            Some(index) => from_index(&index),
             None => from_scan(&survey_dir(path)?),
         });
     }

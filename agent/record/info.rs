@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::format::{End, Footer, Header, Scan};
+use crate::format::{End, Footer, Header, Index, Scan};
 
 pub use crate::domain::{RecordingInfo, RecordingStatus};
 
@@ -77,6 +77,18 @@ pub(crate) fn from_footer(header: &Header, footer: &Footer, size_bytes: u64) -> 
         error: footer.error.clone(),
         ..base(header)
     }
+}
+
+/// Info of a segmented recording from its index (here, or in the store):
+/// as its merged footer says, or `recovered` with what was cut when a
+/// crash cut it short and a restart indexed it (`complete` false).
+pub(crate) fn from_index(index: &Index) -> RecordingInfo {
+    let mut info = from_footer(&index.header, &index.footer, index.size());
+    if !index.complete {
+        info.status = RecordingStatus::Recovered;
+        info.truncated_bytes = index.footer.truncated_bytes;
+    }
+    info
 }
 
 /// Info of a file read frame by frame (no usable footer).

@@ -3,11 +3,10 @@
 //! with where it lives.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use crate::domain::{RecordingInfo, RecordingStatus};
+use crate::domain::RecordingInfo;
 use crate::format::Index;
-use crate::record::unix_ns_to_time;
+use crate::record::from_index;
 
 /// Where a listed recording lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,37 +38,11 @@ pub struct Listed {
 }
 
 /// What a listing shows of a recording from its index in the store: the
-/// header and merged footer the recorder surveyed into it (the same figures
-/// the recording's own agent lists).
+/// header and merged footer the recorder surveyed into it, read as its own
+/// agent reads a local index (the same figures, `recovered` for one a
+/// crash cut short).
 pub fn info_of(index: &Index) -> RecordingInfo {
-    let (header, footer) = (&index.header, &index.footer);
-    let s = &footer.summary;
-    let ended = footer
-        .ended_unix_ns
-        .saturating_sub(header.started_at_unix_ns)
-        .max(0) as u64;
-    RecordingInfo {
-        id: index.id.clone(),
-        label: header.label.clone(),
-        status: if footer.error.is_some() {
-            RecordingStatus::Failed
-        } else {
-            RecordingStatus::Complete
-        },
-        started_at: unix_ns_to_time(header.started_at_unix_ns),
-        duration: Duration::from_nanos(s.last_ts_ns).max(Duration::from_nanos(ended)),
-        size_bytes: index.size(),
-        connections: s.connections,
-        bytes_c2s: s.bytes_c2s,
-        bytes_s2c: s.bytes_s2c,
-        frames: s.frames,
-        proxies: header.proxies.iter().map(|p| p.id.clone()).collect(),
-        lost_bytes: s.lost_bytes,
-        truncated_bytes: 0,
-        error: footer.error.clone(),
-        agent_name: header.agent_name.clone(),
-        ring: None,
-    }
+    from_index(index)
 }
 
 /// Local recordings and stored ones, each id once (the local info wins:

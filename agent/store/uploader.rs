@@ -148,7 +148,8 @@ impl Uploader {
 
     /// Queues what the data directory holds that the store may lack:
     /// every `<id>.segments` directory with an index (a recording that
-    /// ended) whose upload a crash, a kill or a shutdown cut short. The
+    /// ended, or one a crash cut short, indexed as such when the catalog
+    /// opened) whose upload a crash, a kill or a shutdown cut short. The
     /// worker first asks the store whether its index is there.
     pub fn resume(&self, data_dir: &Path) -> usize {
         let Ok(listing) = std::fs::read_dir(data_dir) else {
