@@ -355,6 +355,18 @@ pub async fn close_and_drain(mut sock: TcpStream) -> Vec<u8> {
     .expect("connection closed within 10 s")
 }
 
+/// The proxies' byte counters as listed, summed.
+pub async fn proxy_bytes(ctl: &mut ReelClient<Channel>) -> (u64, u64) {
+    let p = ctl
+        .list_proxies(pb::ListProxiesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    p.proxies
+        .iter()
+        .fold((0, 0), |(c, s), p| (c + p.bytes_c2s, s + p.bytes_s2c))
+}
+
 /// Waits until every proxy has no open connection and `total` accepted in all.
 pub async fn wait_idle(ctl: &ReelClient<Channel>, total: u64) {
     eventually(
