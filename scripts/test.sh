@@ -13,7 +13,7 @@
 #     tests/reflection.rs (a Python client driving the agent by reflection).
 #     Its interpreter is passed to the tests as REEL_TEST_PYTHON. It also
 #     holds moto[server], whose moto_server (an S3-compatible server) is
-#     passed as REEL_TEST_S3 to tests/s3_store.rs.
+#     passed as REEL_TEST_S3 to tests/s3_store*.rs.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -90,7 +90,7 @@ if ! "$venv/bin/python" -c 'import grpc, grpc_reflection' >/dev/null 2>&1; then
 fi
 REEL_TEST_PYTHON="$PWD/$venv/bin/python"
 export REEL_TEST_PYTHON
-# moto's S3-compatible server for tests/s3_store.rs (the object store for
+# moto's S3-compatible server for tests/s3_store*.rs (the object store for
 # recordings, --store); the tests start and stop it themselves.
 if [ ! -x "$venv/bin/moto_server" ]; then
     echo "installing moto[server] into $venv" >&2

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::s3::{Moto, object, segments_dir, wait_stored_whole};
+use common::s3::{Moto, UPLOAD_WAIT, object, segments_dir, wait_stored_whole};
 use common::segmented::{SMALL_SEGMENTS, payloads_by_conn, sha};
 use common::{
     agent_json, echo_server, eventually, open_of, proxy_addr, read_recording, reelctl_async,
@@ -19,9 +19,6 @@ use common::{
 use reel::format::{End, Index};
 use serde_json::Value;
 use tokio::net::TcpStream;
-
-/// Longest an upload of a recording's segments may take on a busy machine.
-const UPLOAD_WAIT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_cut_by_kill_9_is_uploaded_at_restart_and_listed_cut_short() {

@@ -32,6 +32,8 @@ use super::{
 
 /// The switch: the path of `moto_server`.
 pub const S3_ENV: &str = "REEL_TEST_S3";
+/// Longest an upload of a recording's segments may take on a busy machine.
+pub const UPLOAD_WAIT: Duration = Duration::from_secs(120);
 /// The bucket every test uses (each test has its own server).
 pub const BUCKET: &str = "reel";
 /// Longest moto may take to answer after start.
@@ -255,6 +257,23 @@ where
         .await
         .unwrap()
         .into_inner()
+}
+
+/// The recordings `agent` lists (its own and the store's).
+pub async fn listed(agent: &AgentProc) -> Vec<pb::RecordingInfo> {
+    agent
+        .client()
+        .await
+        .list_recordings(pb::ListRecordingsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .recordings
+}
+
+/// Where a listed recording lives: `local`, `store` or `both`.
+pub fn location(r: &pb::RecordingInfo) -> &'static str {
+    reel::wire::json::recording_location_word(r.location)
 }
 
 /// A server that echoes and keeps what each connection sent.
