@@ -8,8 +8,9 @@ use super::frame::Frame;
 use super::header::Header;
 use super::merged::FrameStream;
 use super::reader::{End, Next};
+use super::sink::Sink;
 use super::summary::Footer;
-use super::writer::{RecordingWriter, Sink};
+use super::writer::RecordingWriter;
 
 /// Writes every frame of `reader` into `sink` as one recording file. A
 /// recording that ended cleanly gets its footer (why and when it ended);

@@ -9,7 +9,8 @@
 //! - `footer`: the footer's totals and connection table (data only);
 //!   `summary`: the one place that counts the footer's totals (writer and
 //!   recovery alike).
-//! - `writer`: [`RecordingWriter`] over a [`Sink`] (faults injectable).
+//! - `writer`: [`RecordingWriter`] over a [`Sink`]; `sink`: the trait and
+//!   its impls (files, memory, buffers), a seam where tests inject faults.
 //! - `reader`: [`RecordingReader`], streaming, ending in an [`End`] value.
 //! - `scan`: whole-file scan and recovery, and the fast footer read.
 //! - `segments`: a recording as a directory of segment files (names, index,
@@ -29,6 +30,7 @@ mod merged;
 mod reader;
 mod scan;
 mod segments;
+mod sink;
 mod summary;
 mod writer;
 
@@ -48,5 +50,6 @@ pub use segments::{
     DirSource, INDEX_FILE, Index, IndexEntry, PickedSource, SEGMENTS_EXT, SegmentSource, Source,
     merge_scans, parse_segment_name, segment_name, survey_dir,
 };
+pub use sink::Sink;
 pub use summary::{ConnSummary, Footer, Summary, SummaryBuilder};
-pub use writer::{Finished, RecordingWriter, Sink};
+pub use writer::{Finished, RecordingWriter};

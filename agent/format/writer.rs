@@ -1,12 +1,11 @@
 //! Appends frames to a recording and seals it with a footer and trailer.
 //!
-//! Writes go through [`Sink`] so tests can inject faults (disk full, torn
+//! Writes go through [`Sink`] (`sink.rs`) so tests can inject faults (disk full, torn
 //! writes). The writer never panics on a failing sink: it returns
 //! `FormatError::Io` with the OS error kind kept, and refuses further frames
 //! only when a failed write left part of a frame behind.
 
-use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, IoSlice, Write};
+use std::io::{self, ErrorKind, IoSlice, Write};
 use std::ops::Range;
 
 use super::codec::{encode_footer, encode_frame, encode_frame_head};
@@ -14,44 +13,8 @@ use super::error::FormatError;
 use super::frame::{Frame, FrameBody};
 use super::header::{Header, encode_header};
 use super::layout::TRAILER_MAGIC;
+use super::sink::Sink;
 use super::summary::{Footer, Summary, SummaryBuilder};
-
-/// Where a recording's bytes go: a writer that can also make them durable.
-pub trait Sink: Write + Send {
-    /// Makes everything written so far durable (fsync for files).
-    ///
-    /// # Errors
-    /// The OS error of the sync.
-    fn sync(&mut self) -> io::Result<()>;
-}
-
-impl Sink for File {
-    /// `sync_data`: the data and the size, not the timestamps.
-    fn sync(&mut self) -> io::Result<()> {
-        self.sync_data()
-    }
-}
-
-impl Sink for Vec<u8> {
-    /// Memory has nothing to make durable.
-    fn sync(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<S: Sink> Sink for BufWriter<S> {
-    /// Flushes the buffer into the inner sink, then syncs that.
-    fn sync(&mut self) -> io::Result<()> {
-        self.flush()?;
-        self.get_mut().sync()
-    }
-}
-
-impl<S: Sink + ?Sized> Sink for Box<S> {
-    fn sync(&mut self) -> io::Result<()> {
-        (**self).sync()
-    }
-}
 
 /// A finished recording: its sink, footer and size in bytes.
 #[derive(Debug)]
