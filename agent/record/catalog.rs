@@ -1,6 +1,8 @@
 //! The recordings of an agent: the files in its data directory plus the ones
 //! being written. On open it reads every file's footer (or, for a file left
-//! by a crash, scans it), so a restart lists everything that was there.
+//! by a crash, scans it; a segmented recording a crash cut short is first
+//! indexed as such, `recover`), so a restart lists everything that was
+//! there. Starting and stopping a recording are `start` and `stop`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,13 +12,12 @@ use tracing::{info, warn};
 
 use super::active::Active;
 use super::files::load;
-use super::info::{RecordingInfo, RecordingStatus, from_scan};
+use super::info::{RecordingInfo, RecordingStatus};
 use super::quota::{DiskLimits, Quota};
-use super::recorder::{self};
 use super::recover::index_if_cut;
-use super::segments::{SegmentObserver, SegmentPolicy, write_index};
+use super::segments::{SegmentObserver, SegmentPolicy};
 use crate::error::{Error, Result};
-use crate::events::{EventBody, EventBus, RecordingPhase};
+use crate::events::EventBus;
 use crate::format::{SEGMENTS_EXT, Source};
 use crate::ids;
 
@@ -206,77 +207,6 @@ impl Recordings {
             .clone()
     }
 
-    /// Stops a recording: `detach` takes its tap off the proxies it names
-    /// (by id), then the recorder writes the footer and syncs the file.
-    ///
-    /// # Errors
-    /// `InvalidArgument` for a malformed id, `UnknownRecording`,
-    /// `FailedPrecondition` when it is not being recorded or another stop
-    /// of it is under way.
-    pub async fn stop(
-        &self,
-        id: &str,
-        reason: &str,
-        detach: impl FnOnce(&[String]),
-    ) -> Result<RecordingInfo> {
-        let active = self.in_progress(id, "")?;
-        let Some(outcomes) = active
-            .outcomes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return Err(Error::FailedPrecondition(format!(
-                "recording {id:?} is already being stopped"
-            )));
-        };
-        detach(&active.proxies);
-        let replies = recorder::stop(&active.tap, outcomes, reason).await;
-        let failure = replies.into_iter().find_map(Result::err);
-        let dir = self.segments_dir(id);
-        let owned = (dir.clone(), id.to_string());
-        let indexed = tokio::task::spawn_blocking(move || write_index(&owned.0, &owned.1))
-            .await
-            .map_err(|e| Error::io("writing the recording's index", std::io::Error::other(e)))?;
-        let (mut info, mut phase) = match &indexed {
-            Ok(scan) => (from_scan(scan), RecordingPhase::Stopped),
-            Err(e) => {
-                let mut info = active.info();
-                info.status = RecordingStatus::Failed;
-                info.error = Some(format!("cannot write the recording's index: {e}"));
-                (info, RecordingPhase::Failed)
-            }
-        };
-        if let Some(err) = failure {
-            info.status = RecordingStatus::Failed;
-            info.error = Some(err.to_string());
-            phase = RecordingPhase::Failed;
-        } else if info.status == RecordingStatus::Failed {
-            phase = RecordingPhase::Failed;
-        }
-        if indexed.is_ok()
-            && let Some(o) = self.observer()
-        {
-            o.complete(id, &dir);
-        }
-        {
-            let mut entries = self.entries();
-            entries.insert(id.to_string(), CatalogEntry::Done(Box::new(info.clone())));
-            let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
-            ended.written += info.size_bytes;
-            ended.lost += info.lost_bytes;
-        }
-        info!(recording = %id, status = info.status.as_str(), "recording stopped");
-        self.bus.publish(
-            None,
-            EventBody::Recording {
-                phase,
-                info: Box::new(info.clone()),
-            },
-        );
-        Ok(info)
-    }
-
     /// Recording `id`, which must be in progress (`why` says what for, when
     /// it is not).
     ///
@@ -294,19 +224,15 @@ impl Recordings {
         }
     }
 
-    /// Stops every recording in progress (agent shutdown).
-    pub async fn stop_all(&self, reason: &str, detach: impl Fn(&str, &[String])) {
-        let active: Vec<String> = self
-            .entries()
-            .iter()
-            .filter(|(_, e)| matches!(e, CatalogEntry::Active(_)))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in active {
-            if let Err(e) = self.stop(&id, reason, |proxies| detach(&id, proxies)).await {
-                warn!(recording = %id, error = %e, "could not finish recording");
-            }
-        }
+    /// Puts recording `id`, which ended, in the catalog as `info` and adds
+    /// its bytes to the totals since start, under the catalog's lock (so
+    /// `meters` counts it once).
+    pub(super) fn put_ended(&self, id: &str, info: RecordingInfo) {
+        let mut entries = self.entries();
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        ended.written += info.size_bytes;
+        ended.lost += info.lost_bytes;
+        entries.insert(id.to_string(), CatalogEntry::Done(Box::new(info)));
     }
 
     /// Every recording, oldest first.

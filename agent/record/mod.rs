@@ -17,6 +17,7 @@ mod recover;
 mod ring;
 mod segments;
 mod start;
+mod stop;
 mod syncer;
 mod upload;
 
