@@ -14,7 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
-use common::redis::{CLIENTS, RedisServer, dump, redis_client};
+use common::redis::{
+    CLIENTS, RedisServer, assert_causal_replay_reproduces, dump, run_clients, written_state,
+};
 use common::replays::replay_request;
 use common::*;
 
@@ -77,38 +79,10 @@ async fn causal_replay_reproduces_redis_state() {
     let original = RedisServer::start().await;
     let proxy = proxy_addr(&start_proxy(&mut ctl, original.addr).await);
 
-    let rec = record(&mut ctl, "redis", || async {
-        let clients: Vec<_> = (0..CLIENTS)
-            .map(|i| tokio::spawn(redis_client(proxy, i)))
-            .collect();
-        for c in clients {
-            tokio::time::timeout(Duration::from_secs(60), c)
-                .await
-                .expect("client in time")
-                .unwrap();
-        }
-        CLIENTS as u64
-    })
-    .await;
+    let rec = record(&mut ctl, "redis", || run_clients(proxy)).await;
     assert_eq!(rec.connections, CLIENTS as u64);
-    let want = dump(original.addr).await;
-    assert!(
-        want.values().all(|v| v != "(nil)" && !v.is_empty()),
-        "every key was written: {want:?}"
-    );
-
-    let fresh = RedisServer::start().await;
-    let report = replay(&mut ctl, replay_request(&rec.id, fresh.addr, "causal")).await;
-    assert_eq!(report.state(), reel::proto::ReplayState::Finished);
-    assert_eq!(
-        (report.planned, report.opened, report.failed),
-        (CLIENTS as u64, CLIENTS as u64, 0)
-    );
-    assert_eq!(report.bytes_sent, rec.bytes_c2s);
-    let got = dump(fresh.addr).await;
-    for (k, v) in &want {
-        assert_eq!(got.get(k), Some(v), "key {k} after causal replay");
-    }
+    let want = written_state(original.addr).await;
+    let report = assert_causal_replay_reproduces(&mut ctl, &rec, &want).await;
     // How faithful the walk was: gates released before their server bytes
     // came. 0 is expected on an idle machine; a loaded one may need some,
     // so the number is stated, not asserted.

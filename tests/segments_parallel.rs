@@ -10,14 +10,15 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use reel::format::{Direction, End, FrameBody};
 use reel::proto as pb;
 
 use common::exact::{Seen, exact_clients, sha};
-use common::redis::{CLIENTS as REDIS_CLIENTS, RedisServer, dump, redis_client};
-use common::replays::{replay_request, replay_within};
+use common::redis::{
+    CLIENTS as REDIS_CLIENTS, RedisServer, assert_causal_replay_reproduces, run_clients,
+    written_state,
+};
 use common::segmented::*;
 use common::*;
 
@@ -147,16 +148,8 @@ async fn causal_replay_of_a_four_lane_recording_reproduces_redis_state() {
     let proxy = proxy_addr(&start_proxy(&mut ctl, original.addr).await);
 
     let rec = start_recording(&mut ctl, "redis").await;
-    let clients: Vec<_> = (0..REDIS_CLIENTS)
-        .map(|i| tokio::spawn(redis_client(proxy, i)))
-        .collect();
-    for c in clients {
-        tokio::time::timeout(Duration::from_secs(60), c)
-            .await
-            .expect("client in time")
-            .unwrap();
-    }
-    wait_idle(&ctl, REDIS_CLIENTS as u64).await;
+    let conns = run_clients(proxy).await;
+    wait_idle(&ctl, conns).await;
     let rec = ctl
         .stop_recording(pb::StopRecordingRequest { id: rec.id })
         .await
@@ -166,25 +159,8 @@ async fn causal_replay_of_a_four_lane_recording_reproduces_redis_state() {
     let segments = segment_files(&recording_path(&data, &rec.id));
     let lanes: HashSet<u16> = segments.iter().map(|s| s.lane).collect();
     assert!(lanes.len() > 1, "connections on several lanes: {lanes:?}");
-    let want = dump(original.addr).await;
-    assert!(
-        want.values().all(|v| v != "(nil)" && !v.is_empty()),
-        "every key was written: {want:?}"
-    );
-
-    let fresh = RedisServer::start().await;
-    let req = replay_request(&rec.id, fresh.addr, "causal");
-    let report = replay_within(&mut ctl, req, Duration::from_secs(90)).await;
-    assert_eq!(report.state(), pb::ReplayState::Finished);
-    assert_eq!(
-        (report.planned, report.opened, report.failed),
-        (REDIS_CLIENTS as u64, REDIS_CLIENTS as u64, 0)
-    );
-    assert_eq!(report.bytes_sent, rec.bytes_c2s);
-    let got = dump(fresh.addr).await;
-    for (k, v) in &want {
-        assert_eq!(got.get(k), Some(v), "key {k} after causal replay");
-    }
+    let want = written_state(original.addr).await;
+    let report = assert_causal_replay_reproduces(&mut ctl, &rec, &want).await;
     eprintln!(
         "causal replay of a four-lane recording in {} segments: {} relaxations, {} server timeouts",
         segments.len(),
