@@ -265,18 +265,23 @@ fn run() {
 mod tests {
     use super::*;
 
+    /// Behaviour only: never early, and every sleep ends (within 10 s, a
+    /// bound no load reaches). How late a busy host wakes is a figure for
+    /// bench/run.sh (f, g: replay lateness, delay accuracy), not a test
+    /// assertion: a 20 ms bound here failed once under load.
     #[tokio::test]
-    async fn wakes_on_time_not_early() {
+    async fn wakes_never_early_and_always_wakes() {
         let mut worst = Duration::ZERO;
         for i in 0..20u64 {
             let at = Instant::now() + Duration::from_micros(300 + 700 * (i % 5));
-            sleep_until(at).await;
+            tokio::time::timeout(Duration::from_secs(10), sleep_until(at))
+                .await
+                .expect("the timer fires");
             let now = Instant::now();
             assert!(now >= at, "woke {:?} early", at - now);
             worst = worst.max(now - at);
         }
-        // Generous for a loaded CI machine; typically tens of microseconds.
-        assert!(worst < Duration::from_millis(20), "{worst:?} late");
+        eprintln!("latest wake: {worst:?} after its instant");
     }
 
     #[test]
