@@ -94,7 +94,7 @@ for mib in $SIZES; do
         wait_port "$c" "$pid" || { cat "$WORK/$where-$mib.log" >&2; die "reel-agent did not start"; }
         base=$(kib "$pid" VmHWM)
         t0=$(date +%s%N)
-        if timeout "$LIMIT" "$BIN/reelctl" --json --timeout 30s -a "$HOST:$c" replay "$id" \
+        if timeout "$LIMIT" "$BIN/reelctl" --json --timeout "${LIMIT}s" -a "$HOST:$c" replay "$id" \
             --target "$HOST:$P_ECHO" --fast --server-timeout 1s >"$WORK/$where-$mib.json" 2>"$WORK/$where-$mib.err"; then
             t1=$(date +%s%N)
             peak=$(kib "$pid" VmHWM)
