@@ -8,17 +8,16 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::s3::{Moto, UPLOAD_WAIT, object, segments_dir, wait_stored_whole};
-use common::segmented::{SMALL_SEGMENTS, payloads_by_conn, sha};
+use common::segmented::{
+    SMALL_SEGMENTS, open_echo_clients, payloads_by_conn, sha, wait_segments_hold,
+};
 use common::{
     agent_json, echo_server, eventually, open_of, proxy_addr, read_recording, reelctl_async,
-    round_trip, start_proxy, start_recording,
+    start_proxy, start_recording,
 };
 use reel::format::{End, Index};
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_cut_by_kill_9_is_uploaded_at_restart_and_listed_cut_short() {
@@ -37,32 +36,10 @@ async fn a_recording_cut_by_kill_9_is_uploaded_at_restart_and_listed_cut_short()
 
     // Two clients send 24 × 16 KiB each and stay open through the kill,
     // so their connections go on across sealed segments into open ones.
-    let mut clients = Vec::new();
-    for i in 0..2u8 {
-        let mut sock = TcpStream::connect(proxy).await.unwrap();
-        let local = sock.local_addr().unwrap().to_string();
-        let mut mine = Vec::new();
-        for n in 0..24u8 {
-            let msg = vec![i.wrapping_mul(64).wrapping_add(n); 16 * 1024];
-            assert_eq!(round_trip(&mut sock, &msg).await, msg);
-            mine.extend_from_slice(&msg);
-        }
-        clients.push((sock, local, mine));
-    }
+    let clients = open_echo_clients(proxy, 2, 24).await;
     let sent: u64 = clients.iter().map(|(_, _, m)| m.len() as u64).sum();
     let path = segments_dir(&dir_a, &rec.id);
-    eventually(
-        Duration::from_secs(20),
-        "every byte in readable segments",
-        || {
-            let path = path.clone();
-            async move {
-                reel::format::survey_dir(&path)
-                    .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
-            }
-        },
-    )
-    .await;
+    wait_segments_hold(&path, sent).await;
     a.kill9();
     drop(ctl);
     let prefix = format!("crash/{}", rec.id);

@@ -27,34 +27,11 @@ async fn kill_9_mid_recording_keeps_what_every_segment_handed_to_the_os() {
 
     // Four clients each send 40 × 16 KB and stay open through the kill, so
     // their connections go on across sealed segments into the open ones.
-    let mut clients = Vec::new();
-    for i in 0..4u8 {
-        let mut sock = TcpStream::connect(proxy).await.unwrap();
-        let local = sock.local_addr().unwrap().to_string();
-        let mut mine = Vec::new();
-        for n in 0..40u8 {
-            let msg = vec![i.wrapping_mul(64).wrapping_add(n); 16 * 1024];
-            assert_eq!(round_trip(&mut sock, &msg).await, msg);
-            mine.extend_from_slice(&msg);
-        }
-        clients.push((sock, local, mine));
-    }
+    let clients = open_echo_clients(proxy, 4, 40).await;
     let sent: u64 = clients.iter().map(|(_, _, m)| m.len() as u64).sum();
-    // An idle lane hands its buffered frames to the OS within 100 ms: wait
-    // until the segments hold every byte both ways, then kill.
+    // Wait until the segments hold every byte both ways, then kill.
     let path = recording_path(&data, &rec.id);
-    eventually(
-        Duration::from_secs(20),
-        "every byte in readable segments",
-        || {
-            let path = path.clone();
-            async move {
-                reel::format::survey_dir(&path)
-                    .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
-            }
-        },
-    )
-    .await;
+    wait_segments_hold(&path, sent).await;
     let before = segment_files(&path);
     assert!(before.len() > 4, "only {} segments", before.len());
     agent.kill9();
@@ -152,15 +129,28 @@ async fn kill_9_while_traffic_flows_keeps_a_prefix_of_every_stream() {
     let proxy = proxy_addr(&start_proxy(&mut ctl, echo_server().await).await);
     let rec = start_recording(&mut ctl, "flowing").await;
 
-    // Four clients stream until the kill cuts them off (at most 256 MB each).
-    let clients: Vec<_> = (0..4u64)
-        .map(|i| tokio::spawn(streaming_echo_client(proxy, i, 256 << 20)))
-        .collect();
+    // Four clients stream until the kill cuts them off (at most 256 MB
+    // each); all four are connected, and recorded, before the kill.
+    let mut clients = Vec::new();
+    for i in 0..4u64 {
+        let sock = TcpStream::connect(proxy).await.unwrap();
+        clients.push(tokio::spawn(streaming_echo_client(sock, i, 256 << 20)));
+    }
     let path = recording_path(&data, &rec.id);
-    eventually(Duration::from_secs(30), "a dozen segments written", || {
-        let path = path.clone();
-        async move { path.is_dir() && segment_files(&path).len() >= 12 }
-    })
+    eventually(
+        Duration::from_secs(30),
+        "a dozen segments written, with all four connections",
+        || {
+            let path = path.clone();
+            let agent = &agent;
+            async move {
+                path.is_dir()
+                    && segment_files(&path).len() >= 12
+                    && agent_json(agent, &["record", "ls"]).await["recordings"][0]["connections"]
+                        == 4
+            }
+        },
+    )
     .await;
     agent.kill9();
     drop(ctl);

@@ -120,17 +120,17 @@ pub async fn framed_echo_client(proxy: SocketAddr, seed: u64, messages: usize) -
     .expect("framed client finished within 60 s")
 }
 
-/// A client that streams random 8 KB writes (seeded) through an echo
-/// proxy, reading the echo as it goes, until the connection fails (the
-/// agent was killed) or `limit` bytes are sent. Returns its address and
-/// what it wrote. Bounded by 60 s.
+/// A client that streams random 8 KB writes (seeded) over `sock`, a
+/// connection to an echo proxy made by the caller (so it exists before
+/// anything is killed), reading the echo as it goes, until the connection
+/// fails (the agent was killed) or `limit` bytes are sent. Returns its
+/// address and what it wrote. Bounded by 60 s.
 pub async fn streaming_echo_client(
-    proxy: SocketAddr,
+    mut sock: TcpStream,
     seed: u64,
     limit: usize,
 ) -> (String, Vec<u8>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut sock = TcpStream::connect(proxy).await.expect("connect to proxy");
     let local = sock.local_addr().unwrap().to_string();
     let (mut r, mut w) = sock.split();
     let mut sent = Vec::new();
@@ -157,4 +157,44 @@ pub async fn streaming_echo_client(
         .await
         .expect("streaming client ended within 60 s");
     (local, sent)
+}
+
+/// A client left open: its socket, its local address, and every byte it
+/// sent (each message echoed whole before the next).
+pub type OpenClient = (TcpStream, String, Vec<u8>);
+
+/// `clients` connections through `proxy` to an echo server, each sending
+/// `messages` × 16 KiB (message n of client i filled with i × 64 + n)
+/// and reading each echo; they stay open, so a kill finds them mid-session.
+pub async fn open_echo_clients(proxy: SocketAddr, clients: u8, messages: u8) -> Vec<OpenClient> {
+    let mut open = Vec::new();
+    for i in 0..clients {
+        let mut sock = TcpStream::connect(proxy).await.unwrap();
+        let local = sock.local_addr().unwrap().to_string();
+        let mut mine = Vec::new();
+        for n in 0..messages {
+            let msg = vec![i.wrapping_mul(64).wrapping_add(n); 16 * 1024];
+            assert_eq!(super::round_trip(&mut sock, &msg).await, msg);
+            mine.extend_from_slice(&msg);
+        }
+        open.push((sock, local, mine));
+    }
+    open
+}
+
+/// Waits until the segments in `dir` hold `sent` bytes each way: an idle
+/// lane hands its frames to the OS within 100 ms.
+pub async fn wait_segments_hold(dir: &Path, sent: u64) {
+    super::eventually(
+        Duration::from_secs(20),
+        "every byte in readable segments",
+        || {
+            let dir = dir.to_path_buf();
+            async move {
+                reel::format::survey_dir(&dir)
+                    .is_ok_and(|s| s.summary.bytes_c2s == sent && s.summary.bytes_s2c == sent)
+            }
+        },
+    )
+    .await;
 }
