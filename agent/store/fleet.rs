@@ -47,8 +47,8 @@ pub fn info_of(index: &Index) -> RecordingInfo {
 
 /// Local recordings and stored ones, each id once (the local info wins:
 /// it is live while the recording is written), oldest first.
-pub fn merge(local: Vec<RecordingInfo>, stored: Vec<Index>) -> Vec<Listed> {
-    let mut stored: HashMap<String, Index> =
+pub fn merge(local: Vec<RecordingInfo>, stored: Vec<RecordingInfo>) -> Vec<Listed> {
+    let mut stored: HashMap<String, RecordingInfo> =
         stored.into_iter().map(|i| (i.id.clone(), i)).collect();
     let mut all: Vec<Listed> = local
         .into_iter()
@@ -61,8 +61,8 @@ pub fn merge(local: Vec<RecordingInfo>, stored: Vec<Index>) -> Vec<Listed> {
             Listed { info, location }
         })
         .collect();
-    all.extend(stored.values().map(|index| Listed {
-        info: info_of(index),
+    all.extend(stored.into_values().map(|info| Listed {
+        info,
         location: Location::Store,
     }));
     all.sort_by(|a, b| {
@@ -105,7 +105,10 @@ mod tests {
         local.size_bytes = 99;
         let listed = merge(
             vec![local],
-            vec![index("b", 1_000_000_000), index("a", 2_000_000_000)],
+            vec![
+                info_of(&index("b", 1_000_000_000)),
+                info_of(&index("a", 2_000_000_000)),
+            ],
         );
         let got: Vec<_> = listed
             .iter()

@@ -3,9 +3,16 @@
 //! complete in the store exactly when that index exists (the uploader puts
 //! it last, and `delete` removes it first). Every call is bounded in time
 //! so a listing never hangs on a store that is away.
+//!
+//! A stored index never changes: the uploader puts it last and once, and
+//! recording ids are unique. So a listing reads each recording's index once
+//! per agent and keeps what the listing shows of it; one request lists the
+//! store's recordings, and an id that leaves that list (removed, here or
+//! by another agent) is forgotten.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use object_store::ObjectStoreExt;
@@ -19,7 +26,9 @@ use tracing::warn;
 use super::error::StoreError;
 use super::index::{INDEX_NAME, parse_index};
 use super::location::{self, Location};
+use crate::domain::RecordingInfo;
 use crate::format::Index;
+use crate::record::from_index;
 
 /// Bound on one listing or lookup; past it the store counts as away.
 pub const STORE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +44,9 @@ const LIST_CONCURRENCY: usize = 16;
 #[derive(Debug)]
 pub struct Store {
     loc: Location,
+    /// What the listing shows of each recording complete in the store, by
+    /// id, read from its index the first time it was listed.
+    listed: Mutex<HashMap<String, RecordingInfo>>,
 }
 
 async fn bounded<T>(
@@ -59,7 +71,12 @@ impl Store {
     pub fn open(url: &str) -> Result<Arc<Self>, StoreError> {
         Ok(Arc::new(Self {
             loc: location::parse(url)?,
+            listed: Mutex::default(),
         }))
+    }
+
+    fn listed(&self) -> MutexGuard<'_, HashMap<String, RecordingInfo>> {
+        self.listed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The URL as given.
@@ -182,12 +199,13 @@ impl Store {
         .await
     }
 
-    /// Every recording complete in the store, by id.
+    /// What a listing shows of every recording complete in the store, by
+    /// id: one listing request, and a read of each index not read before.
     ///
     /// # Errors
     /// When the listing itself fails; an unreadable index is skipped and
     /// logged.
-    pub async fn list(&self) -> Result<Vec<Index>, StoreError> {
+    pub async fn list(&self) -> Result<Vec<RecordingInfo>, StoreError> {
         let prefix = self.loc.prefix.clone();
         let listed = bounded(
             &format!("{}: listing", self.loc.url),
@@ -195,15 +213,25 @@ impl Store {
             self.loc.store.list_with_delimiter(Some(&prefix)),
         )
         .await?;
+        let ids: HashMap<String, ObjectPath> = listed
+            .common_prefixes
+            .into_iter()
+            .filter_map(|dir| Some((dir.filename()?.to_owned(), dir)))
+            .filter(|(id, _)| crate::ids::validate("id", id).is_ok())
+            .collect();
+        let (mut out, unread) = {
+            let mut known = self.listed();
+            known.retain(|id, _| ids.contains_key(id));
+            let out: Vec<RecordingInfo> = known.values().cloned().collect();
+            let unread: Vec<(String, ObjectPath)> = ids
+                .into_iter()
+                .filter(|(id, _)| !known.contains_key(id))
+                .collect();
+            (out, unread)
+        };
         let permits = Arc::new(tokio::sync::Semaphore::new(LIST_CONCURRENCY));
         let mut reads = JoinSet::new();
-        for dir in listed.common_prefixes {
-            let Some(id) = dir.filename().map(str::to_owned) else {
-                continue;
-            };
-            if crate::ids::validate("id", &id).is_err() {
-                continue;
-            }
+        for (id, dir) in unread {
             let store = self.loc.store.clone();
             let permits = permits.clone();
             let key = dir.join(INDEX_NAME);
@@ -212,10 +240,13 @@ impl Store {
                 (key.clone(), index_of(store, id, key).await)
             });
         }
-        let mut out = Vec::new();
         while let Some(joined) = reads.join_next().await {
             match joined {
-                Ok((_, Ok(Some(index)))) => out.push(index),
+                Ok((_, Ok(Some(index)))) => {
+                    let info = from_index(&index);
+                    self.listed().insert(index.id, info.clone());
+                    out.push(info);
+                }
                 Ok((_, Ok(None))) => {} // being uploaded, or cut short
                 Ok((key, Err(e))) => warn!(%key, error = %e, "skipping a recording in the store"),
                 Err(e) => warn!(error = %e, "reading an index from the store failed"),
@@ -232,6 +263,7 @@ impl Store {
     /// # Errors
     /// The store's answer, or `Timeout`.
     pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        self.listed().remove(id);
         let index_key = self.key(id, INDEX_NAME);
         let had = match bounded(
             &format!("delete {index_key}"),
@@ -283,3 +315,6 @@ async fn index_of(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests;
