@@ -34,6 +34,15 @@ pub const GATE_FACTOR: u32 = 4;
 /// a server silent for `GATE_FACTOR` × the recorded answer time (at least
 /// this) is taken to wait for the replay: the gate goes without the floor.
 pub const STALL_QUIET: Duration = Duration::from_millis(2);
+/// Lateness of a gate's wake-up put down to the timer's own grain (tokio's
+/// wheel ticks every millisecond), not to the host.
+pub const TIMER_GRAIN: Duration = Duration::from_millis(1);
+/// On a loaded host a quiet spell means nothing until it is this many times
+/// the scheduling delay the replay's own wake-ups see (`Gates::noise`): the
+/// server is delayed as much, and a stall judged sooner sets aside a
+/// connection whose server is only slow, reordering what it would have
+/// kept.
+pub const NOISE_FACTOR: u32 = 4;
 
 /// How long a gate waits for server bytes that took `answer` in the
 /// recording: `GATE_FACTOR` × `answer` + `GATE_FLOOR`, at most
@@ -124,6 +133,11 @@ pub struct Gates {
     waiting: usize,
     last_move: Instant,
     server_timeout: Duration,
+    /// How late the gates' timers have been woken lately past their grain:
+    /// the delay a loaded host adds to every wait, the server's too. Each
+    /// wake-up past a deadline takes the larger of its own lateness and
+    /// seven eighths of this, so it fades once the load does.
+    noise: Duration,
 }
 
 impl Gates {
@@ -134,6 +148,7 @@ impl Gates {
             waiting: 0,
             last_move: now,
             server_timeout,
+            noise: Duration::ZERO,
         }
     }
 
@@ -319,6 +334,7 @@ impl Gates {
             RelaxReason::Silent
         };
         let mut at = (t.moved + silent, reason);
+        let stall = stall.max(self.noise.saturating_mul(NOISE_FACTOR));
         let stalled = self.last_move.max(t.moved) + stall;
         if self.waiting == self.tracks.len() && stalled < at.0 {
             at = (stalled, RelaxReason::Stalled);
@@ -340,8 +356,17 @@ impl Gates {
     }
 
     /// Releases the gate holding `conn`'s action at `g` if it is overdue.
-    pub fn relax(&mut self, conn: usize, g: u64, now: Instant) -> Option<Relaxed> {
+    /// `late` is how long after its deadline (or after it began to wait,
+    /// when the deadline had passed already) the waiter was woken: more
+    /// than the timer's grain is the host's load, which lengthens the quiet
+    /// spell a stall needs, this one's included.
+    pub fn relax(&mut self, conn: usize, g: u64, now: Instant, late: Duration) -> Option<Relaxed> {
         let (fg, on) = self.holder(conn, g)?;
+        if now < self.deadline(on).0 {
+            return None;
+        }
+        let late = late.saturating_sub(TIMER_GRAIN);
+        self.noise = late.max(self.noise - self.noise / 8);
         let (until, reason, expect) = self.deadline(on);
         if now < until {
             return None;

@@ -112,11 +112,16 @@ impl Pass {
                 },
             );
             let until = tokio::time::Instant::from_std(blocked.until);
+            // A deadline already past is measured from now: how late the
+            // wake-up comes is the host's scheduling delay.
+            let due = blocked.until.max(crate::timer::now());
             tokio::select! {
                 _ = self.cancel.cancelled() => break false,
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(until) => {
-                    if let Some(r) = gt.with(|x| x.relax(me.conn, g, crate::timer::now())) {
+                    let now = crate::timer::now();
+                    let late = now.saturating_duration_since(due);
+                    if let Some(r) = gt.with(|x| x.relax(me.conn, g, now, late)) {
                         self.relaxed(me.copy, me.conn, r, Some(report));
                     }
                 }

@@ -64,8 +64,12 @@ fn a_silent_server_is_set_aside_until_it_moves() {
     g.push(1, 4, None, t0);
     g.push(2, 5, None, t0); // C: not waiting, so no stall
     g.acted(0, 0, t0);
-    assert_eq!(g.relax(1, 4, t0 + ms(23)), None, "not overdue yet");
-    let r = g.relax(1, 4, t0 + ms(24)).unwrap();
+    assert_eq!(
+        g.relax(1, 4, t0 + ms(23), Duration::ZERO),
+        None,
+        "not overdue yet"
+    );
+    let r = g.relax(1, 4, t0 + ms(24), Duration::ZERO).unwrap();
     assert_eq!((r.conn, r.expected, r.received), (0, 5, 0));
     assert_eq!(r.reason, RelaxReason::Silent);
     // A is set aside: B goes, though A's later events are still pending.
@@ -91,8 +95,8 @@ fn when_everyone_waits_the_oldest_gate_goes_after_a_quiet_spell() {
     g.set_waiting(1, true);
     let b = g.check(1, 3).unwrap();
     assert_eq!(b.until, t0 + ms(800), "no floor when everyone waits");
-    assert_eq!(g.relax(1, 3, t0 + ms(799)), None);
-    let r = g.relax(1, 3, t0 + ms(800)).unwrap();
+    assert_eq!(g.relax(1, 3, t0 + ms(799), Duration::ZERO), None);
+    let r = g.relax(1, 3, t0 + ms(800), Duration::ZERO).unwrap();
     assert_eq!(r.reason, RelaxReason::Stalled);
 }
 
@@ -125,7 +129,7 @@ fn the_server_timeout_is_the_last_word() {
     g.open(1, t0);
     g.push(0, 0, expect(5, ms(10_000)), t0);
     g.push(1, 1, None, t0);
-    let r = g.relax(1, 1, t0 + ms(50)).unwrap();
+    let r = g.relax(1, 1, t0 + ms(50), Duration::ZERO).unwrap();
     assert_eq!(r.reason, RelaxReason::Timeout);
 }
 
@@ -148,4 +152,40 @@ fn a_connection_far_behind_its_recording_gives_up_its_oldest_bytes() {
         .unwrap();
     assert_eq!((r.conn, r.expected, r.received), (0, 1, 0));
     assert_eq!(g.head(), [Some((1, 0)), None]);
+}
+
+#[test]
+fn a_late_wake_up_lengthens_the_quiet_spell_a_stall_needs() {
+    let t0 = Instant::now();
+    let mut g = Gates::new(t0, ST);
+    g.open(0, t0);
+    g.open(1, t0);
+    g.push(0, 0, None, t0);
+    g.push(0, 1, expect(5, Duration::ZERO), t0);
+    g.push(1, 3, None, t0);
+    g.acted(0, 0, t0);
+    g.set_waiting(0, true);
+    g.set_waiting(1, true);
+    assert_eq!(g.check(1, 3).unwrap().until, t0 + STALL_QUIET);
+    // Woken 6 ms late on a loaded host: the server is as late, so the
+    // quiet spell must last 4 × 5 ms (past the timer's grain) instead.
+    let woken = t0 + STALL_QUIET + ms(6);
+    assert_eq!(g.relax(1, 3, woken, ms(6)), None, "not a stall yet");
+    assert_eq!(g.check(1, 3).unwrap().until, t0 + ms(20));
+    let r = g.relax(1, 3, t0 + ms(20), Duration::ZERO).unwrap();
+    assert_eq!(r.reason, RelaxReason::Stalled);
+    // Never past the silent bound, however loaded the host.
+    let mut g = Gates::new(t0, ST);
+    g.open(0, t0);
+    g.open(1, t0);
+    g.push(0, 0, None, t0);
+    g.push(0, 1, expect(5, Duration::ZERO), t0);
+    g.push(1, 3, None, t0);
+    g.acted(0, 0, t0);
+    g.set_waiting(0, true);
+    g.set_waiting(1, true);
+    assert_eq!(g.relax(1, 3, t0 + STALL_QUIET, ms(10)), None);
+    assert_eq!(g.check(1, 3).unwrap().until, t0 + GATE_FLOOR);
+    let r = g.relax(1, 3, t0 + GATE_FLOOR, Duration::ZERO).unwrap();
+    assert_eq!(r.reason, RelaxReason::Silent);
 }
