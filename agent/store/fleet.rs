@@ -77,26 +77,10 @@ pub fn merge(local: Vec<RecordingInfo>, stored: Vec<RecordingInfo>) -> Vec<Liste
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{Header, IndexEntry};
+    use crate::store::fixtures;
 
     fn index(id: &str, started_ns: i64) -> Index {
-        Index {
-            id: id.into(),
-            complete: true,
-            header: Header {
-                id: id.into(),
-                label: "x".into(),
-                started_at_unix_ns: started_ns,
-                ..Header::default()
-            },
-            segments: vec![IndexEntry {
-                name: "00-000000.reel".into(),
-                lane: 0,
-                index: 0,
-                size: 10,
-            }],
-            ..Index::default()
-        }
+        fixtures::index(id, "x", started_ns)
     }
 
     #[test]

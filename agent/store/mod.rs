@@ -19,6 +19,8 @@
 
 mod attached;
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod fleet;
 mod index;
 mod location;

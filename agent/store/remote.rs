@@ -4,11 +4,11 @@
 //! it last, and `delete` removes it first). Every call is bounded in time
 //! so a listing never hangs on a store that is away.
 //!
-//! A stored index never changes: the uploader puts it last and once, and
-//! recording ids are unique. So a listing reads each recording's index once
-//! per agent and keeps what the listing shows of it; one request lists the
-//! store's recordings, and an id that leaves that list (removed, here or
-//! by another agent) is forgotten.
+//! A listing is one listing of the store's objects (paged by the store),
+//! which names every recording's index with its size, time and ETag; an
+//! index is read only when this agent has not read that version of it yet,
+//! and a recording whose index is gone (removed, here or by another agent)
+//! is forgotten.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,9 +18,10 @@ use std::time::Duration;
 use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, PutPayload};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
+use tokio_stream::StreamExt;
 use tracing::warn;
 
 use super::error::StoreError;
@@ -45,8 +46,31 @@ const LIST_CONCURRENCY: usize = 16;
 pub struct Store {
     loc: Location,
     /// What the listing shows of each recording complete in the store, by
-    /// id, read from its index the first time it was listed.
-    listed: Mutex<HashMap<String, RecordingInfo>>,
+    /// id, with the version of the index it was read from.
+    listed: Mutex<HashMap<String, (Stamp, RecordingInfo)>>,
+}
+
+/// A version of an object as a listing gives it: size, time, ETag.
+type Stamp = (u64, i64, Option<String>);
+
+fn stamp(meta: &ObjectMeta) -> Stamp {
+    (
+        meta.size,
+        meta.last_modified.timestamp_millis(),
+        meta.e_tag.clone(),
+    )
+}
+
+/// The recording whose index `key` is (`PREFIX/ID/index.json`), if it is one.
+fn index_owner(prefix: &ObjectPath, key: &ObjectPath) -> Option<String> {
+    let parts: Vec<_> = key.prefix_match(prefix)?.collect();
+    match parts.as_slice() {
+        [id, name] if name.as_ref() == INDEX_NAME => {
+            let id = id.as_ref().to_owned();
+            crate::ids::validate("id", &id).is_ok().then_some(id)
+        }
+        _ => None,
+    }
 }
 
 async fn bounded<T>(
@@ -75,7 +99,7 @@ impl Store {
         }))
     }
 
-    fn listed(&self) -> MutexGuard<'_, HashMap<String, RecordingInfo>> {
+    fn listed(&self) -> MutexGuard<'_, HashMap<String, (Stamp, RecordingInfo)>> {
         self.listed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -200,55 +224,62 @@ impl Store {
     }
 
     /// What a listing shows of every recording complete in the store, by
-    /// id: one listing request, and a read of each index not read before.
+    /// id: one listing, and a read of each index version not read before.
     ///
     /// # Errors
     /// When the listing itself fails; an unreadable index is skipped and
     /// logged.
     pub async fn list(&self) -> Result<Vec<RecordingInfo>, StoreError> {
         let prefix = self.loc.prefix.clone();
-        let listed = bounded(
+        let indexes = async {
+            let mut objects = self.loc.store.list(Some(&prefix));
+            let mut found = HashMap::new();
+            while let Some(meta) = objects.next().await {
+                let meta = meta?;
+                if let Some(id) = index_owner(&prefix, &meta.location) {
+                    found.insert(id, (stamp(&meta), meta.location));
+                }
+            }
+            Ok(found)
+        };
+        let found: HashMap<String, (Stamp, ObjectPath)> = bounded(
             &format!("{}: listing", self.loc.url),
             STORE_CALL_TIMEOUT,
-            self.loc.store.list_with_delimiter(Some(&prefix)),
+            indexes,
         )
         .await?;
-        let ids: HashMap<String, ObjectPath> = listed
-            .common_prefixes
-            .into_iter()
-            .filter_map(|dir| Some((dir.filename()?.to_owned(), dir)))
-            .filter(|(id, _)| crate::ids::validate("id", id).is_ok())
-            .collect();
         let (mut out, unread) = {
             let mut known = self.listed();
-            known.retain(|id, _| ids.contains_key(id));
-            let out: Vec<RecordingInfo> = known.values().cloned().collect();
-            let unread: Vec<(String, ObjectPath)> = ids
+            known.retain(|id, (seen, _)| found.get(id).is_some_and(|(now, _)| now == seen));
+            let out: Vec<RecordingInfo> = known.values().map(|(_, info)| info.clone()).collect();
+            let unread: Vec<(String, Stamp, ObjectPath)> = found
                 .into_iter()
                 .filter(|(id, _)| !known.contains_key(id))
+                .map(|(id, (seen, key))| (id, seen, key))
                 .collect();
             (out, unread)
         };
         let permits = Arc::new(tokio::sync::Semaphore::new(LIST_CONCURRENCY));
         let mut reads = JoinSet::new();
-        for (id, dir) in unread {
+        for (id, seen, key) in unread {
             let store = self.loc.store.clone();
             let permits = permits.clone();
-            let key = dir.join(INDEX_NAME);
             reads.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                (key.clone(), index_of(store, id, key).await)
+                (key.clone(), seen, index_of(store, id, key).await)
             });
         }
         while let Some(joined) = reads.join_next().await {
             match joined {
-                Ok((_, Ok(Some(index)))) => {
+                Ok((_, seen, Ok(Some(index)))) => {
                     let info = from_index(&index);
-                    self.listed().insert(index.id, info.clone());
+                    self.listed().insert(index.id, (seen, info.clone()));
                     out.push(info);
                 }
-                Ok((_, Ok(None))) => {} // being uploaded, or cut short
-                Ok((key, Err(e))) => warn!(%key, error = %e, "skipping a recording in the store"),
+                Ok((_, _, Ok(None))) => {} // removed since the listing
+                Ok((key, _, Err(e))) => {
+                    warn!(%key, error = %e, "skipping a recording in the store")
+                }
                 Err(e) => warn!(error = %e, "reading an index from the store failed"),
             }
         }

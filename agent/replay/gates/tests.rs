@@ -154,9 +154,9 @@ fn a_connection_far_behind_its_recording_gives_up_its_oldest_bytes() {
     assert_eq!(g.head(), [Some((1, 0)), None]);
 }
 
-#[test]
-fn a_late_wake_up_lengthens_the_quiet_spell_a_stall_needs() {
-    let t0 = Instant::now();
+/// Two connections, both waiting: 1's action at 3 is held by 0's server
+/// bytes (recorded as answered at once) after 0's action at `t0`.
+fn both_waiting(t0: Instant) -> Gates {
     let mut g = Gates::new(t0, ST);
     g.open(0, t0);
     g.open(1, t0);
@@ -166,6 +166,13 @@ fn a_late_wake_up_lengthens_the_quiet_spell_a_stall_needs() {
     g.acted(0, 0, t0);
     g.set_waiting(0, true);
     g.set_waiting(1, true);
+    g
+}
+
+#[test]
+fn a_late_wake_up_lengthens_the_quiet_spell_a_stall_needs() {
+    let t0 = Instant::now();
+    let mut g = both_waiting(t0);
     assert_eq!(g.check(1, 3).unwrap().until, t0 + STALL_QUIET);
     // Woken 6 ms late on a loaded host: the server is as late, so the
     // quiet spell must last 4 × 5 ms (past the timer's grain) instead.
@@ -175,15 +182,7 @@ fn a_late_wake_up_lengthens_the_quiet_spell_a_stall_needs() {
     let r = g.relax(1, 3, t0 + ms(20), Duration::ZERO).unwrap();
     assert_eq!(r.reason, RelaxReason::Stalled);
     // Never past the silent bound, however loaded the host.
-    let mut g = Gates::new(t0, ST);
-    g.open(0, t0);
-    g.open(1, t0);
-    g.push(0, 0, None, t0);
-    g.push(0, 1, expect(5, Duration::ZERO), t0);
-    g.push(1, 3, None, t0);
-    g.acted(0, 0, t0);
-    g.set_waiting(0, true);
-    g.set_waiting(1, true);
+    let mut g = both_waiting(t0);
     assert_eq!(g.relax(1, 3, t0 + STALL_QUIET, ms(10)), None);
     assert_eq!(g.check(1, 3).unwrap().until, t0 + GATE_FLOOR);
     let r = g.relax(1, 3, t0 + GATE_FLOOR, Duration::ZERO).unwrap();

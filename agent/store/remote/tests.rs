@@ -1,24 +1,8 @@
 use super::*;
-use crate::format::{Header, IndexEntry};
+use crate::store::fixtures::index;
 
 fn index_bytes(id: &str, label: &str) -> Vec<u8> {
-    let index = Index {
-        id: id.into(),
-        complete: true,
-        header: Header {
-            id: id.into(),
-            label: label.into(),
-            ..Header::default()
-        },
-        segments: vec![IndexEntry {
-            name: "00-000000.reel".into(),
-            lane: 0,
-            index: 0,
-            size: 10,
-        }],
-        ..Index::default()
-    };
-    serde_json::to_vec(&index).unwrap()
+    serde_json::to_vec(&index(id, label, 0)).unwrap()
 }
 
 async fn labels(store: &Store) -> Vec<(String, String)> {
@@ -38,7 +22,7 @@ fn pair(id: &str, label: &str) -> (String, String) {
 }
 
 #[tokio::test]
-async fn each_index_is_read_once_and_a_recording_that_leaves_is_forgotten() {
+async fn a_listing_shows_each_index_as_it_is_now() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let store = Store::open(&format!("file://{}", root.display())).unwrap();
@@ -57,36 +41,39 @@ async fn each_index_is_read_once_and_a_recording_that_leaves_is_forgotten() {
         labels(&store).await,
         vec![pair("r1", "first"), pair("r2", "other")]
     );
+    // Read before and unchanged: listed as read (the store's listing says
+    // the index is the same version).
+    assert_eq!(
+        labels(&store).await,
+        vec![pair("r1", "first"), pair("r2", "other")]
+    );
 
-    // An index in the store never changes, so it is not read again: one
-    // changed behind the agent's back still lists as it was read.
-    std::fs::write(root.join("r1/index.json"), index_bytes("r1", "changed")).unwrap();
-    // The one still being uploaded is read until its index comes.
+    // An index replaced is read again; one that arrives is read.
+    store
+        .put_index("r1", index_bytes("r1", "replaced"))
+        .await
+        .unwrap();
     store
         .put_index("r3", index_bytes("r3", "late"))
         .await
         .unwrap();
     assert_eq!(
         labels(&store).await,
-        vec![pair("r1", "first"), pair("r2", "other"), pair("r3", "late")]
+        vec![
+            pair("r1", "replaced"),
+            pair("r2", "other"),
+            pair("r3", "late")
+        ]
     );
 
-    // Removed by another agent: forgotten, and read anew if it comes back.
-    std::fs::remove_dir_all(root.join("r1")).unwrap();
+    // Another agent's delete removes the index first: with the segments
+    // (or an empty directory) still there, the recording is gone.
+    std::fs::remove_file(root.join("r3/index.json")).unwrap();
     assert_eq!(
         labels(&store).await,
-        vec![pair("r2", "other"), pair("r3", "late")]
+        vec![pair("r1", "replaced"), pair("r2", "other")]
     );
-    store
-        .put_index("r1", index_bytes("r1", "again"))
-        .await
-        .unwrap();
-    assert_eq!(labels(&store).await[0], pair("r1", "again"));
-
-    // Removed by this agent: forgotten at once.
+    // This agent's delete: gone at once.
     assert!(store.delete("r2").await.unwrap());
-    assert_eq!(
-        labels(&store).await,
-        vec![pair("r1", "again"), pair("r3", "late")]
-    );
+    assert_eq!(labels(&store).await, vec![pair("r1", "replaced")]);
 }
