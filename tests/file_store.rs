@@ -13,7 +13,8 @@ use std::time::Duration;
 use common::s3::{UPLOAD_WAIT, listed, location, record};
 use common::segmented::SMALL_SEGMENTS;
 use common::{
-    AgentProc, echo_server, eventually, proxy_addr, reelctl_async, round_trip, start_proxy,
+    AgentProc, agent_json, echo_server, eventually, ok_data, proxy_addr, reelctl_async, round_trip,
+    start_proxy,
 };
 use reel::proto as pb;
 use tokio::net::TcpStream;
@@ -58,6 +59,19 @@ async fn a_file_store_is_shared_by_two_agents() {
         "{}",
         shown.stdout
     );
+    // B analyses it from the store as reelctl analyses the stored segments.
+    let remote = agent_json(&b, &["stats", &rec.id]).await;
+    let copy = tmp.path().join(format!("{}.segments", rec.id));
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(shared.join(&rec.id)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let here = reelctl_async(&["--json", "stats", copy.to_str().unwrap()]).await;
+    here.assert_code(0);
+    assert_eq!(remote, ok_data(&here)[0]);
+    assert_eq!(remote["c2s"]["bytes"], rec.bytes_c2s);
+
     reelctl_async(&["-a", &a.addr_str(), "record", "rm", &rec.id])
         .await
         .assert_code(0);

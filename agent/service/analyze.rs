@@ -1,7 +1,7 @@
 //! AnalyzeRecording: validates the request, waits for its turn (one
 //! analysis at a time, a few in line, the rest refused), runs the one
-//! analysis (`stats::analyze_file`) over the recording's file on a blocking
-//! thread, and returns the `Analysis` as reel.v1 messages (`wire::analysis`)
+//! analysis (`stats::analyze_source`) over the recording, on this agent or
+//! only in its object store, on a blocking thread, and returns the `Analysis` as reel.v1 messages (`wire::analysis`)
 //! with the optional projection.
 
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -10,9 +10,8 @@ use tonic::Status;
 use crate::agent::Agent;
 use crate::error::Error;
 use crate::proto as pb;
-use crate::record::RecordingStatus;
 use crate::stats::{
-    AnalyzeOptions, DEFAULT_TOP, FramingSpec, MAX_ANALYSIS_TOP, StatsError, analyze_file,
+    AnalyzeOptions, DEFAULT_TOP, FramingSpec, MAX_ANALYSIS_TOP, StatsError, analyze_source,
 };
 use crate::wire::analysis::{projection_to, to_proto};
 
@@ -87,7 +86,7 @@ static ANALYSES: Turns = Turns::new(MAX_CONCURRENT_ANALYSES, MAX_WAITING_ANALYSE
 ///
 /// # Errors
 /// INVALID_ARGUMENT for a missing id, a bad framing or `top`; NOT_FOUND for
-/// an unknown recording; FAILED_PRECONDITION while it is being recorded;
+/// a recording neither here nor in the store; FAILED_PRECONDITION while it is being recorded;
 /// RESOURCE_EXHAUSTED when [`MAX_WAITING_ANALYSES`] calls already wait for
 /// their turn; INTERNAL when its file cannot be read.
 ///
@@ -104,18 +103,17 @@ pub(super) async fn analyze(
         return Err(Status::invalid_argument("id is required"));
     }
     let options = options(&r)?;
-    let info = agent.recordings.get(id)?;
-    if info.status == RecordingStatus::Recording {
-        return Err(Status::failed_precondition(format!(
+    let (_, source) = agent.source_of(id).await.map_err(|e| match e {
+        Error::FailedPrecondition(_) => Status::failed_precondition(format!(
             "recording {id:?} is still being written; stop it before analysing it"
-        )));
-    }
-    let path = agent.recordings.file_of(id)?;
+        )),
+        e => e.into(),
+    })?;
     let turn = ANALYSES.take().await?;
     let owned_id = id.to_string();
     let analysis = tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        analyze_file(&path, options).map_err(|e| engine_error(&owned_id, e))
+        analyze_source(&source, options).map_err(|e| engine_error(&owned_id, e))
     })
     .await
     .map_err(|e| Status::internal(format!("the analysis task failed: {e}")))??;

@@ -20,8 +20,8 @@ use super::messages::MessageStatsBuilder;
 use super::stream::StreamFraming;
 use super::timeline::{Instants, NS_PER_SEC, Timeline, dir_index};
 use crate::format::{
-    DirSource, Frame, FrameBody, FrameStream, Index, Next, RecordingReader, SegmentedReader,
-    Transport, footer_of,
+    DirSource, Frame, FrameBody, FrameStream, Next, RecordingReader, SegmentSource,
+    SegmentedReader, Source, Transport, footer_of,
 };
 
 /// How many connections [`Analysis::top_connections`] lists by default.
@@ -341,13 +341,33 @@ pub fn analyze_file(path: &Path, options: AnalyzeOptions) -> Result<Analysis, St
     analyze_reader(file, options)
 }
 
-/// [`analyze_file`] of a segmented recording's directory: its frames
-/// merged, its span from the index when the recording finished.
+/// [`analyze_file`] of a segmented recording's directory.
 fn analyze_segments(dir: &Path, options: AnalyzeOptions) -> Result<Analysis, StatsError> {
-    let span_ns = Index::read(dir)?.map(|i| {
+    analyze_segments_of(std::sync::Arc::new(DirSource(dir.to_path_buf())), options)
+}
+
+/// A segmented recording's frames merged, wherever its segments are (a
+/// directory, the object store), its span from the index when the
+/// recording finished.
+fn analyze_segments_of(
+    source: std::sync::Arc<dyn SegmentSource>,
+    options: AnalyzeOptions,
+) -> Result<Analysis, StatsError> {
+    let span_ns = source.index()?.map(|i| {
         let span = i128::from(i.footer.ended_unix_ns) - i128::from(i.header.started_at_unix_ns);
         u64::try_from(span.max(0)).unwrap_or(u64::MAX)
     });
-    let reader = SegmentedReader::open(std::sync::Arc::new(DirSource(dir.to_path_buf())))?;
-    analyze_frames(reader, span_ns, options)
+    analyze_frames(SegmentedReader::open(source)?, span_ns, options)
+}
+
+/// [`analyze_file`] of what a reader opens: a file, or segments wherever
+/// they are (blocking: a store's segments are fetched as they are read).
+///
+/// # Errors
+/// As [`analyze_file`].
+pub fn analyze_source(source: &Source, options: AnalyzeOptions) -> Result<Analysis, StatsError> {
+    match source {
+        Source::File(path) => analyze_file(path, options),
+        Source::Segments(segments) => analyze_segments_of(segments.clone(), options),
+    }
 }

@@ -40,7 +40,7 @@ pub use analysis::{
 };
 pub use analyzer::{
     AnalyzeOptions, Analyzer, DEFAULT_TOP, MAX_ANALYSIS_TOP, TS_SLACK_NS, analyze_file,
-    analyze_reader,
+    analyze_reader, analyze_source,
 };
 pub use codec::Deframer;
 pub use datagrams::DatagramSizes;
