@@ -97,20 +97,8 @@ impl SegmentFile {
         self.target.buffered.try_clone()
     }
 
-    /// Hands everything to the OS, ends the chunk thread and returns the
-    /// file (for its final sync).
-    ///
-    /// # Errors
-    /// A write that failed, now or earlier.
-    pub(crate) fn into_file(mut self) -> io::Result<File> {
-        self.flush()?;
-        if let Some(mut io) = self.io.take() {
-            io.stop();
-        }
-        self.target.buffered.try_clone()
-    }
-
-    /// The sticky failure, as a new error of the same kind and text.
+    /// The sticky failure (a chunk that came back failed included), as a
+    /// new error of the same kind and text.
     fn check(&mut self) -> io::Result<()> {
         while let Some(done) = self.io.as_ref().and_then(|io| io.done.try_recv().ok()) {
             self.settle(done);
@@ -194,12 +182,6 @@ impl SegmentFile {
         self.settle((job.buf, result));
         self.check()
     }
-
-    fn fail(&mut self, e: io::Error) -> io::Error {
-        let told = io::Error::new(e.kind(), e.to_string());
-        self.failed.get_or_insert(e);
-        told
-    }
 }
 
 impl Write for SegmentFile {
@@ -240,22 +222,24 @@ impl Write for SegmentFile {
         let len = self.cur.len();
         let from = align_down(self.flushed);
         let pages_end = align_down(len);
-        if pages_end > from {
-            let r = self
-                .target
-                .write_aligned(self.cur.get(from..pages_end), self.base + from as u64);
-            if let Err(e) = r {
-                return Err(self.fail(e));
-            }
-        }
         let tail = pages_end.max(self.flushed);
-        if len > tail {
-            let r = self
-                .target
-                .write_cached(self.cur.get(tail..len), self.base + tail as u64);
-            if let Err(e) = r {
-                return Err(self.fail(e));
+        let at = |i: usize| self.base + i as u64;
+        let pages = if pages_end > from {
+            self.target
+                .write_aligned(self.cur.get(from..pages_end), at(from))
+        } else {
+            Ok(())
+        };
+        let written = pages.and_then(|()| {
+            if len > tail {
+                self.target.write_cached(self.cur.get(tail..len), at(tail))
+            } else {
+                Ok(())
             }
+        });
+        if let Err(e) = written {
+            self.failed.get_or_insert(e);
+            return self.check();
         }
         self.flushed = len;
         Ok(())

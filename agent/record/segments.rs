@@ -18,7 +18,7 @@ use super::recorder::Segments;
 use super::ring::Ring;
 use super::syncer::Syncer;
 use crate::format::{
-    End, Finished, FormatError, INDEX_FILE, Index, IndexEntry, Scan, parse_segment_name,
+    End, Finished, FormatError, INDEX_FILE, Index, IndexEntry, Scan, Sink, parse_segment_name,
     segment_name, survey_dir,
 };
 
@@ -130,10 +130,10 @@ impl Segments<SegmentFile> for FileSegments {
         let ring = self.ring.clone();
         let (id, dir, observer) = (self.id.clone(), self.dir.clone(), self.observer.clone());
         let seal = move || {
-            let synced = syncer
-                .map_or(Ok(()), Syncer::finish)
-                .and_then(|()| sealed.sink.into_file())
-                .and_then(|f| f.sync_data());
+            let synced = syncer.map_or(Ok(()), Syncer::finish).and_then(|()| {
+                let mut sink = sealed.sink;
+                sink.sync()
+            });
             if let Err(e) = synced {
                 error!(recording = %id, segment = %name, error = %e, "a sealed segment could not be made durable");
             }

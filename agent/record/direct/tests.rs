@@ -67,8 +67,8 @@ fn writes_read_back_exact(direct: bool, seed: u64) {
             assert!(on_disk == want, "round {round}: bytes after a flush");
         }
     }
-    let file = seg.into_file().unwrap();
-    file.sync_data().unwrap();
+    seg.sync().unwrap();
+    drop(seg);
     let on_disk = std::fs::read(&path).unwrap();
     assert_eq!(on_disk.len(), want.len());
     assert!(on_disk == want, "bytes at the end");
@@ -121,5 +121,5 @@ fn a_failed_write_fails_every_later_write_and_flush() {
     assert!(!e.to_string().is_empty());
     assert!(seg.write(&[1, 2, 3]).is_err(), "sticky after a failure");
     assert!(seg.flush().is_err());
-    assert!(seg.into_file().is_err());
+    assert!(seg.sync().is_err());
 }
