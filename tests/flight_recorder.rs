@@ -38,19 +38,7 @@ async fn a_dump_holds_the_last_window_marks_caught_connections_and_replays() {
     let agent = AgentProc::start("127.0.0.1", &data);
     let addr = agent.addr_str();
     let echo = echo_server().await.to_string();
-    let out = ctl(&[
-        "-a",
-        &addr,
-        "--json",
-        "proxy",
-        "start",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &echo,
-    ])
-    .await;
-    let listen = ok_data(&out)[0]["listen"].as_str().unwrap().to_owned();
+    let listen = tcp_proxy_start(&addr, &echo).await.remove(0);
     let out = ctl(&[
         "-a",
         &addr,

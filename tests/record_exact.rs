@@ -70,11 +70,7 @@ async fn fifty_clients_are_recorded_byte_exact() {
         }
     })
     .await;
-    let done = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap()
-        .into_inner();
+    let done = stop_recording(&mut ctl, &rec.id).await;
     assert_eq!(done.status, pb::RecordingStatus::Complete as i32);
     assert_eq!(done.connections, CLIENTS as u64);
     let total: u64 = seen.iter().map(|s| s.sent.len() as u64).sum();

@@ -19,13 +19,6 @@ use tonic::transport::Channel;
 
 use common::*;
 
-async fn stop_recording(ctl: &mut ReelClient<Channel>, id: &str) -> pb::RecordingInfo {
-    ctl.stop_recording(pb::StopRecordingRequest { id: id.into() })
-        .await
-        .expect("StopRecording")
-        .into_inner()
-}
-
 async fn list_recordings(ctl: &mut ReelClient<Channel>) -> Vec<pb::RecordingInfo> {
     ctl.list_recordings(pb::ListRecordingsRequest {})
         .await

@@ -39,11 +39,7 @@ async fn fifty_clients_over_four_lanes_are_recorded_exact_and_in_order() {
         assert_eq!(sha(&s.sent), sha(&s.received), "echo of {}", s.local);
     }
     wait_idle(&ctl, CLIENTS as u64).await;
-    let done = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap()
-        .into_inner();
+    let done = stop_recording(&mut ctl, &rec.id).await;
     assert_eq!(done.status, pb::RecordingStatus::Complete as i32);
     assert_eq!(done.connections, CLIENTS as u64);
 
@@ -150,11 +146,7 @@ async fn causal_replay_of_a_four_lane_recording_reproduces_redis_state() {
     let rec = start_recording(&mut ctl, "redis").await;
     let conns = run_clients(proxy).await;
     wait_idle(&ctl, conns).await;
-    let rec = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .unwrap()
-        .into_inner();
+    let rec = stop_recording(&mut ctl, &rec.id).await;
     assert_eq!(rec.connections, REDIS_CLIENTS as u64);
     let segments = segment_files(&recording_path(&data, &rec.id));
     let lanes: HashSet<u16> = segments.iter().map(|s| s.lane).collect();

@@ -328,6 +328,14 @@ pub async fn start_recording(ctl: &mut ReelClient<Channel>, label: &str) -> pb::
     .into_inner()
 }
 
+/// Stops recording `id`; its final listing.
+pub async fn stop_recording(ctl: &mut ReelClient<Channel>, id: &str) -> pb::RecordingInfo {
+    ctl.stop_recording(pb::StopRecordingRequest { id: id.into() })
+        .await
+        .expect("StopRecording")
+        .into_inner()
+}
+
 /// Sends `msg` and reads the same number of bytes back (an echo through a
 /// proxy), bounded by 10 s.
 pub async fn round_trip(sock: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
