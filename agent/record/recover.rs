@@ -1,9 +1,8 @@
 //! Segmented recordings a crash cut short (`kill -9`, a power cut): a
 //! `<id>.segments` directory without its index. At start, before anything
-//! records, the catalog has each one indexed as a recording that ended
-//! (`segments::write_index`, the survey a stop makes), then marks the index
-//! as cut short: `complete` false, the footer's end reason saying so and the
-//! bytes cut counted. So such a recording is no longer "in progress"
+//! records, the catalog has each one surveyed as a stop does
+//! (`segments::survey_index`) and indexed as cut short: `complete` false,
+//! the footer's end reason saying so and the bytes cut counted. So such a recording is no longer "in progress"
 //! forever: the store uploader takes it like any other (it waits for an
 //! index), and every listing of it, here or from the store on another
 //! agent, says `recovered` as a scan of its segments did.
@@ -12,8 +11,8 @@ use std::path::Path;
 
 use tracing::{info, warn};
 
-use super::segments::write_index;
-use crate::format::{End, FormatError, INDEX_FILE, Index};
+use super::segments::{put_index, survey_index};
+use crate::format::{End, FormatError, Index};
 
 /// The end reason of a recording indexed after a crash cut it short.
 pub const CUT_SHORT_REASON: &str = "cut short: the agent stopped without ending the recording";
@@ -43,9 +42,9 @@ pub(super) fn index_if_cut(dir: &Path, id: &str) {
 }
 
 /// Whether `dir` (a segmented recording, none being recorded) needs the
-/// index of a cut recording: it has none, or has the unmarked one a start
-/// interrupted between `write_index` and the mark (a footer no recorder
-/// ended: no end time, no reason).
+/// index of a cut recording: it has none, or has an unmarked one whose
+/// footer no recorder ended (no end time, no reason: a stop that found a
+/// lane cut short, or an index written by a build before this mark).
 ///
 /// # Errors
 /// The index exists but cannot be read.
@@ -65,15 +64,12 @@ pub(super) fn needs_index(dir: &Path) -> Result<bool, FormatError> {
 /// A segment cannot be read (none got as far as its header), or the index
 /// cannot be written.
 pub(super) fn index_cut_short(dir: &Path, id: &str) -> Result<Index, FormatError> {
-    let scan = write_index(dir, id)?;
-    let mut index = Index::read(dir)?.ok_or_else(|| {
-        FormatError::Io(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{INDEX_FILE} missing right after it was written"),
-        ))
-    })?;
+    let (scan, mut index) = survey_index(dir, id)?;
     let (truncated, error) = match scan.end {
-        End::Complete(_) => return Ok(index),
+        End::Complete(_) => {
+            put_index(dir, &index)?;
+            return Ok(index);
+        }
         End::Truncated { cut_bytes, .. } => (cut_bytes, None),
         End::Corrupted {
             offset,
@@ -88,12 +84,7 @@ pub(super) fn index_cut_short(dir: &Path, id: &str) -> Result<Index, FormatError
     index.footer.end_reason = CUT_SHORT_REASON.to_owned();
     index.footer.truncated_bytes = truncated;
     index.footer.error = error;
-    let json = serde_json::to_vec_pretty(&index).map_err(|e| FormatError::Encode(e.to_string()))?;
-    crate::durable::replace(
-        &dir.join(INDEX_FILE),
-        &dir.join(format!(".{INDEX_FILE}.tmp")),
-        &json,
-    )?;
+    put_index(dir, &index)?;
     Ok(index)
 }
 
@@ -101,6 +92,7 @@ pub(super) fn index_cut_short(dir: &Path, id: &str) -> Result<Index, FormatError
 mod tests {
     use super::*;
     use crate::format::{FrameBody, Header, OpenInfo, RecordingWriter, segment_name};
+    use crate::record::segments::write_index;
 
     /// A lane's segment with one connection's OPEN and DATA, no footer,
     /// and `tail` bytes of a frame cut midway.

@@ -3,7 +3,6 @@
 //! a thread of its own, then telling the observer), and the index written
 //! when the recording ends. `format::segments` is the layout.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -166,12 +165,23 @@ impl Segments<SegmentFile> for FileSegments {
     }
 }
 
-/// Surveys a finished recording's directory and writes its index (a
-/// temporary file renamed into place, so a reader sees all or nothing).
+/// Surveys a finished recording's directory and writes its index.
 ///
 /// # Errors
 /// A segment cannot be read, or the index cannot be written.
 pub(super) fn write_index(dir: &Path, id: &str) -> Result<Scan, FormatError> {
+    let (scan, index) = survey_index(dir, id)?;
+    put_index(dir, &index)?;
+    Ok(scan)
+}
+
+/// The survey of a finished recording's directory, and the index of a
+/// recording that ended that it makes (the merged footer when every lane
+/// ended cleanly, else the surveyed totals), not written yet.
+///
+/// # Errors
+/// A segment cannot be read.
+pub(super) fn survey_index(dir: &Path, id: &str) -> Result<(Scan, Index), FormatError> {
     let scan = survey_dir(dir)?;
     let footer = match &scan.end {
         End::Complete(f) => f.clone(),
@@ -202,15 +212,20 @@ pub(super) fn write_index(dir: &Path, id: &str) -> Result<Scan, FormatError> {
         footer,
         segments,
     };
-    let json = serde_json::to_vec_pretty(&index).map_err(|e| FormatError::Encode(e.to_string()))?;
-    let tmp = dir.join(format!(".{INDEX_FILE}.tmp"));
-    {
-        use std::io::Write;
-        let mut f = File::create(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_data()?;
-    }
-    std::fs::rename(&tmp, dir.join(INDEX_FILE))?;
-    File::open(dir)?.sync_all()?;
-    Ok(scan)
+    Ok((scan, index))
+}
+
+/// Writes `index` into `dir`, owner-only like the segments, through a
+/// temporary file renamed into place (a reader sees all or nothing).
+///
+/// # Errors
+/// It cannot be encoded or written.
+pub(super) fn put_index(dir: &Path, index: &Index) -> Result<(), FormatError> {
+    let json = serde_json::to_vec_pretty(index).map_err(|e| FormatError::Encode(e.to_string()))?;
+    crate::durable::replace(
+        &dir.join(INDEX_FILE),
+        &dir.join(format!(".{INDEX_FILE}.tmp")),
+        &json,
+    )?;
+    Ok(())
 }
