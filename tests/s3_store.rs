@@ -5,8 +5,9 @@
 //! data directory lists it, pulls it and replays it streaming from the
 //! store, byte for byte as a local replay of the pulled file; `record rm`
 //! removes it there; a store that stops answering mid-recording keeps
-//! segments on disk until it is back; kill -9 mid-upload never leaves a
-//! recording that lists as complete. A recording cut by kill -9 is
+//! segments on disk until it is back, and past the disk quota ends the
+//! recording with a marker; kill -9 mid-upload never leaves a recording
+//! that lists as complete. A recording cut by kill -9 is
 //! tests/s3_store_crash.rs; stores without a server (`file://`, bad URLs)
 //! are tests/file_store.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -189,6 +190,74 @@ async fn a_store_that_stops_answering_mid_recording_gets_the_segments_when_it_is
         !local.exists()
     })
     .await;
+}
+
+/// With the store away, sealed segments wait on disk, counted by the disk
+/// quota; past it the recording ends with its marker as on a full disk
+/// (the traffic goes on), and what it kept reaches the store once the
+/// store is back, listed there as ended by the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_away_past_the_disk_quota_ends_the_recording_and_uploads_it_when_back() {
+    let Some(moto) = Moto::start_or_skip(
+        "a_store_away_past_the_disk_quota_ends_the_recording_and_uploads_it_when_back",
+    ) else {
+        return;
+    };
+    let moto = Arc::new(Mutex::new(moto));
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let mut args = SMALL_SEGMENTS.to_vec();
+    args.extend(["--max-disk", "600KB"]);
+    let a = lock(&moto).agent(&dir_a, "a", "q", &args);
+    lock(&moto).pause();
+    // 2 MiB each way on each of 2 connections: far past the quota. Every
+    // round trip is checked by `record`, so the traffic is whole.
+    let rec = record(&a, 2, 2 * 1024 * 1024, || async {}).await;
+    let id = rec.id.clone();
+    assert!(rec.error.contains("--max-disk"), "{rec:?}");
+    assert!(
+        rec.bytes_c2s < 2 * 1024 * 1024,
+        "the recording ended while the traffic went on: {rec:?}"
+    );
+    let local = segments_dir(&dir_a, &id);
+    let held: u64 = std::fs::read_dir(&local)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        held <= 600_000 + 2 * 64 * 1024 + 16 * 1024,
+        "the segments waiting on disk stayed near the quota: {held} bytes"
+    );
+    assert!(
+        local.join("index.json").exists(),
+        "the recording ended, its index on disk"
+    );
+
+    lock(&moto).resume();
+    let client = lock(&moto).client();
+    let prefix = format!("q/{id}");
+    wait_stored_whole(
+        &*client,
+        &prefix,
+        UPLOAD_WAIT,
+        "the recording the quota ended, complete in the store",
+    )
+    .await;
+    eventually(UPLOAD_WAIT, "the local copy released", || async {
+        !local.exists()
+    })
+    .await;
+    let b = lock(&moto).agent(&dir_b, "b", "q", &[]);
+    let on_b = listed(&b).await;
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    let r = &on_b[0];
+    assert_eq!(location(r), "store");
+    assert!(r.error.contains("disk quota"), "{r:?}");
+    assert_eq!(
+        (r.bytes_c2s, r.bytes_s2c, r.lost_bytes),
+        (rec.bytes_c2s, rec.bytes_s2c, rec.lost_bytes),
+        "listed from the store as the agent that made it ended it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

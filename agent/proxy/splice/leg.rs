@@ -84,9 +84,9 @@ impl Leg<'_> {
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        // The sender caught up after a small chunk: the
+                        // The sender caught up after small chunks: the
                         // flow is no longer bulk; copying waits for it.
-                        if !gate.open() {
+                        if !gate.stays() {
                             return None;
                         }
                         // An idle direction gives its pipe back when
