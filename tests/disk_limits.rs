@@ -84,11 +84,7 @@ async fn the_disk_quota_ends_the_recording_not_the_traffic() {
         got.lost_bytes > 0,
         "bytes after the limit are counted as lost"
     );
-    let stopped = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap()
-        .into_inner();
+    let stopped = stop_recording(&mut ctl, &rec.id).await;
     assert!(stopped.error.contains("--max-disk"), "{}", stopped.error);
 
     // The file ends cleanly: a marker, then the footer carrying the reason.
@@ -184,11 +180,7 @@ async fn kill_9_during_a_replay_leaves_the_catalog_consistent() {
         close_and_drain(s).await;
     }
     wait_idle(&ctl, 3).await;
-    let done = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap()
-        .into_inner();
+    let done = stop_recording(&mut ctl, &rec.id).await;
     let before = recording_snapshot(&recording_path(&data, &rec.id));
 
     // A slow replay (speed 0.05: the 200 ms gaps become 4 s), killed midway.

@@ -254,9 +254,7 @@ async fn replayed_connections_share_the_budget_with_proxy_clients() {
     assert_eq!(round_trip(&mut sock, b"hello").await, b"hello");
     assert!(close_and_drain(sock).await.is_empty());
     wait_idle(&ctl, 1).await;
-    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .expect("StopRecording");
+    stop_recording(&mut ctl, &rec.id).await;
 
     // Five idle clients hold the whole budget: the replay's connection is
     // refused, and says why.

@@ -294,11 +294,7 @@ async fn recordings_and_replays_are_counted() {
     wait_idle(&ctl, 1).await;
     let s = scrape(metrics, None).await;
     assert_eq!(value(&s, "reel_recordings_active", &[]), 1.0);
-    let done = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap()
-        .into_inner();
+    let done = stop_recording(&mut ctl, &rec.id).await;
     let s = scrape(metrics, None).await;
     assert_eq!(value(&s, "reel_recordings_active", &[]), 0.0);
     assert_eq!(

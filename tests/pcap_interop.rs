@@ -17,7 +17,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use reel::format::{Direction, FrameBody};
-use reel::proto as pb;
 use tokio::net::TcpStream;
 
 use common::known::small_recording;
@@ -113,10 +112,7 @@ async fn export_of_a_proxy_recording_is_followed_byte_exact_by_tshark() {
     let sent = messages();
     traffic(proxy_addr(&proxy), &sent).await;
     wait_idle(&client, sent.len() as u64).await;
-    client
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap();
+    stop_recording(&mut client, &rec.id).await;
 
     // By id: downloaded from the agent, then exported.
     let pcap = dir.path().join("out.pcapng");
@@ -216,10 +212,7 @@ async fn import_of_a_loopback_capture_equals_the_proxy_recording() {
     let sent = messages();
     traffic(proxy_addr(&proxy), &sent).await;
     wait_idle(&client, sent.len() as u64).await;
-    client
-        .stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .unwrap();
+    stop_recording(&mut client, &rec.id).await;
     // Every connection's two FINs are in the file before dumpcap stops.
     eventually(
         Duration::from_secs(30),

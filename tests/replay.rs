@@ -59,10 +59,7 @@ where
     let rec = start_recording(ctl, label).await;
     let conns = traffic().await;
     wait_idle(ctl, conns).await;
-    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner()
+    stop_recording(ctl, &rec.id).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

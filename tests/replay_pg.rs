@@ -89,11 +89,7 @@ async fn record_pgbench(bin: &Path) -> Recorded {
         },
     )
     .await;
-    let rec = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner();
+    let rec = stop_recording(&mut ctl, &rec.id).await;
     assert!(
         rec.connections >= 8,
         "8 clients (and pgbench's setup connection) recorded: {rec:?}"

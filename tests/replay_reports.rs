@@ -65,11 +65,7 @@ async fn record_one(
     }
     close_and_drain(s).await;
     wait_idle(ctl, 1).await;
-    let done = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner();
+    let done = stop_recording(ctl, &rec.id).await;
     ctl.stop_proxy(pb::StopProxyRequest { id: proxy.id })
         .await
         .expect("StopProxy");

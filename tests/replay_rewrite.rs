@@ -86,11 +86,7 @@ async fn record_game(dir: &std::path::Path) -> (AgentProc, pb::RecordingInfo, Wo
     .expect("the recorded players finish in time");
     assert_eq!(sent, ACTIONS);
     wait_idle(&ctl, PLAYERS as u64).await;
-    let rec = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner();
+    let rec = stop_recording(&mut ctl, &rec.id).await;
     assert_eq!(rec.connections, PLAYERS as u64);
     assert_eq!(server.rejects(), 0, "{:?}", server.reasons());
     let world = server.world();

@@ -52,11 +52,7 @@ async fn record_chat(dir: &std::path::Path) -> (AgentProc, pb::RecordingInfo, Ve
     .await
     .expect("the recorded chat clients finish in time");
     wait_idle(&ctl, CHATTERS as u64).await;
-    let rec = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner();
+    let rec = stop_recording(&mut ctl, &rec.id).await;
     assert_eq!(rec.connections, CHATTERS as u64);
     assert_eq!(server.rejects(), 0, "{:?}", server.reasons());
     let accepted = server.accepted();
@@ -173,11 +169,7 @@ async fn malformed_rules_are_refused_naming_the_field() {
     round_trip(&mut s, b"hello").await;
     close_and_drain(s).await;
     wait_idle(&ctl, 1).await;
-    let rec = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner();
+    let rec = stop_recording(&mut ctl, &rec.id).await;
 
     let mut wrong = Vec::new();
     for (field, text) in BAD_RULES {

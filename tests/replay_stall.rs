@@ -122,11 +122,7 @@ async fn a_stuck_replay_says_what_it_waits_for_and_counts_its_timeouts() {
     let mut rest = Vec::new();
     let _ = c.read_to_end(&mut rest).await;
     wait_idle(&ctl, 1).await;
-    let rec = ctl
-        .stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .expect("StopRecording")
-        .into_inner();
+    let rec = stop_recording(&mut ctl, &rec.id).await;
     assert_eq!(rec.bytes_c2s, 5 + BIG as u64);
 
     // A server that reads but never answers: the big chunk waits for the

@@ -55,12 +55,9 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
     memchr::memmem::find_iter(whole, head).find(|&at| whole[at..].starts_with(part))
 }
 
-async fn stop_recording(ctl: &mut ReelClient<Channel>, id: &str) -> pb::RecordingInfo {
-    let done = ctl
-        .stop_recording(pb::StopRecordingRequest { id: id.into() })
-        .await
-        .unwrap()
-        .into_inner();
+/// Stops recording `id`, which must have ended complete.
+async fn stop_complete(ctl: &mut ReelClient<Channel>, id: &str) -> pb::RecordingInfo {
+    let done = common::stop_recording(ctl, id).await;
     assert_eq!(done.status, pb::RecordingStatus::Complete as i32);
     done
 }
@@ -89,7 +86,7 @@ async fn fifty_clients_are_recorded_byte_exact_with_splice_on() {
 
     let seen = fifty_clients(proxy_addr(&proxy)).await;
     wait_idle(&ctl, CLIENTS as u64).await;
-    let done = stop_recording(&mut ctl, &rec.id).await;
+    let done = stop_complete(&mut ctl, &rec.id).await;
     let total: u64 = seen.iter().map(|s| s.sent.len() as u64).sum();
     assert_eq!((done.bytes_c2s, done.bytes_s2c), (total, total));
     assert_eq!(proxy_bytes(&mut ctl).await, (total, total));
@@ -176,7 +173,7 @@ async fn a_recording_started_and_stopped_mid_connection_holds_an_exact_contiguou
         let rec = start_recording(&mut ctl, "mid").await;
         barrier.wait().await;
         barrier.wait().await;
-        stop_recording(&mut ctl, &rec.id).await;
+        stop_complete(&mut ctl, &rec.id).await;
         stopped.store(true, Ordering::Relaxed);
         barrier.wait().await;
         // The third part's two meetings.

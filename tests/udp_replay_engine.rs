@@ -78,9 +78,7 @@ async fn record_session(agent: &InProcessAgent) -> String {
             .unwrap();
         assert_eq!(&buf[..n], &msg[..], "datagram {i} echoed whole");
     }
-    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id.clone() })
-        .await
-        .expect("StopRecording");
+    stop_recording(&mut ctl, &rec.id).await;
     rec.id
 }
 

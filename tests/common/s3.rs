@@ -27,7 +27,8 @@ use tokio::net::TcpStream;
 
 use super::served::{Served, lock};
 use super::{
-    AgentProc, echo_server, proxy_addr, round_trip, start_proxy, start_recording, wait_idle,
+    AgentProc, echo_server, proxy_addr, round_trip, start_proxy, start_recording, stop_recording,
+    wait_idle,
 };
 
 /// The switch: the path of `moto_server`.
@@ -253,10 +254,7 @@ where
     socks = send(&mut socks, half, bytes).await;
     drop(socks);
     wait_idle(&ctl, conns as u64).await;
-    ctl.stop_recording(pb::StopRecordingRequest { id: rec.id })
-        .await
-        .unwrap()
-        .into_inner()
+    stop_recording(&mut ctl, &rec.id).await
 }
 
 /// The recordings `agent` lists (its own and the store's).
