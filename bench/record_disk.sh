@@ -108,9 +108,7 @@ ctl() { local p=$1; shift; timeout 60 "$BIN/reelctl" --timeout 30s -a "$HOST:$p"
 LANES=$(nproc); [ "$LANES" -gt 16 ] && LANES=16
 
 # ---------------------------------------------------------------- host load (as bench/run.sh)
-busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-own_ticks() { awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13] + f[14] + f[15]}' /proc/$$/stat; }
-CLK_TCK=$(getconf CLK_TCK)
+# busy_ticks, own_ticks: bench/lib.sh
 b0=$(busy_ticks); sleep 1; b1=$(busy_ticks)
 IDLE_PCT=$(awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN{printf "%.0f", 100 * d / hz / n}')
 [ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"

@@ -166,9 +166,7 @@ hold() {          # hold PORT N: starts a holder; "ok secs" in HOLD_RES, PID in 
     return 1
 }
 
-busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-own_ticks() { awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13] + f[14] + f[15]}' /proc/$$/stat; }
-CLK_TCK=$(getconf CLK_TCK)
+# busy_ticks, own_ticks: bench/lib.sh
 busy_pct() {      # busy_pct SECONDS: share of all CPUs busy over the next SECONDS
     local b0 b1
     b0=$(busy_ticks); sleep "$1"; b1=$(busy_ticks)
