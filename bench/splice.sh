@@ -11,8 +11,10 @@
 # own splice(2) relay, the yardstick for what splicing reaches here);
 # --no-haproxy leaves both out. Figures, as bench/run.sh's a) and b):
 #   a) bulk throughput with 1 and 8 connections (iperf3, S s each after 1 s
-#      omitted; default 4), and the proxy's CPU during the 1-connection run
-#      (% of one core, and ms per GB moved)
+#      omitted; default 4), as medians and as the median (and range) of
+#      each repetition's ratio to the DIRECT run of the same repetition,
+#      and the proxy's CPU during the 1-connection run (% of one core, and
+#      ms per GB moved)
 #   b) 64-byte ping-pong round trip p50/p99 (netbench pingpong, 2 s), all
 #      pinned to CPU 0 and unpinned, and what the proxy adds to DIRECT's p50
 # Medians of N repetitions (default 3), the order of the rows rotated each
@@ -38,7 +40,7 @@ PORT_BASE=24500
 BUILD=1
 BIN_DIR=""
 HAPROXY=1
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
         --reps) REPS=${2:?}; shift 2 ;;
@@ -166,6 +168,16 @@ print("| figure | " + " | ".join(rows) + " |")
 print("|---|" + "---|" * len(rows))
 print("| bulk, 1 connection, Gbit/s (× DIRECT) | " + " | ".join(f"{fmt(med(r, 'bulk1'))} ({ratio(r, 'bulk1')})" for r in rows) + " |")
 print("| bulk, 8 connections, Gbit/s (× DIRECT) | " + " | ".join(f"{fmt(med(r, 'bulk8'))} ({ratio(r, 'bulk8')})" for r in rows) + " |")
+def paired(r, m):
+    # Each repetition's figure over the DIRECT figure of the same
+    # repetition (measured minutes apart at most): the host's slow drifts
+    # cancel out of these, where they do not out of the medians' ratio.
+    pairs = [a / b for a, b in zip(vals.get((r, m), []), vals.get(("DIRECT", m), [])) if b]
+    if not pairs:
+        return "—"
+    return f"{statistics.median(pairs):.2f}× ({min(pairs):.2f}–{max(pairs):.2f})"
+print("| bulk, 1 connection, × DIRECT of the same repetition: median (range) | " + " | ".join(paired(r, "bulk1") for r in rows) + " |")
+print("| bulk, 8 connections, × DIRECT of the same repetition: median (range) | " + " | ".join(paired(r, "bulk8") for r in rows) + " |")
 print("| proxy CPU during 1-connection bulk, % of a core | " + " | ".join(fmt(med(r, "cpu1"), 0) for r in rows) + " |")
 print("| proxy CPU per GB moved, 1 connection, ms | " + " | ".join(fmt(med(r, "cpugb"), 0) for r in rows) + " |")
 for m, label in (("p50", "RTT p50 µs, 1 CPU"), ("p99", "RTT p99 µs, 1 CPU"), ("fp50", "RTT p50 µs, free"), ("fp99", "RTT p99 µs, free")):
