@@ -176,14 +176,20 @@ async fn a_store_that_stops_answering_mid_recording_gets_the_segments_when_it_is
     );
     let waiting = std::fs::read_dir(&local).unwrap().count();
     assert!(waiting > 2, "segments wait on disk: {waiting} files");
-    lock(&moto).resume();
-    let client = lock(&moto).client();
-    let prefix = format!("p/{id}");
+    uploaded_once_back(&moto, &local, &format!("p/{id}")).await;
+}
+
+/// Lets the paused store answer again and waits until the recording whose
+/// local copy is `local` is whole in it under `prefix`, and that copy is
+/// released.
+async fn uploaded_once_back(moto: &Mutex<Moto>, local: &std::path::Path, prefix: &str) {
+    lock(moto).resume();
+    let client = lock(moto).client();
     wait_stored_whole(
         &*client,
-        &prefix,
+        prefix,
         UPLOAD_WAIT,
-        "the recording complete in the store",
+        "the recording complete in the store once it is back",
     )
     .await;
     eventually(UPLOAD_WAIT, "the local copy released", || async {
@@ -233,20 +239,7 @@ async fn a_store_away_past_the_disk_quota_ends_the_recording_and_uploads_it_when
         "the recording ended, its index on disk"
     );
 
-    lock(&moto).resume();
-    let client = lock(&moto).client();
-    let prefix = format!("q/{id}");
-    wait_stored_whole(
-        &*client,
-        &prefix,
-        UPLOAD_WAIT,
-        "the recording the quota ended, complete in the store",
-    )
-    .await;
-    eventually(UPLOAD_WAIT, "the local copy released", || async {
-        !local.exists()
-    })
-    .await;
+    uploaded_once_back(&moto, &local, &format!("q/{id}")).await;
     let b = lock(&moto).agent(&dir_b, "b", "q", &[]);
     let on_b = listed(&b).await;
     assert_eq!(on_b.len(), 1, "{on_b:?}");
