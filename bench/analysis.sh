@@ -18,7 +18,11 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+case ${1:-} in
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 size_mib=${1:-1024}
+[[ $size_mib =~ ^[1-9][0-9]*$ ]] || { echo "bench/analysis.sh: SIZE_MIB wants a positive integer, got '$size_mib' (--help)" >&2; exit 2; }
 work=${2:-target/bench}
 connections=${CONNECTIONS:-200}
 seconds=${SECONDS_SPAN:-600}

@@ -27,7 +27,8 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --port-base) PORT_BASE=${2:?}; shift 2 ;;
         --sizes) SIZES=${2:?}; shift 2 ;;
-        *) echo "unknown argument $1" >&2; exit 2 ;;
+        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/store.sh: unknown option: $1 (--help lists them)" >&2; exit 2 ;;
     esac
 done
 
