@@ -17,39 +17,11 @@ use tonic::transport::Channel;
 use common::redis::{
     CLIENTS, RedisServer, assert_causal_replay_reproduces, dump, run_clients, written_state,
 };
-use common::replays::replay_request;
-use common::*;
+use common::replays::{replay_request, replay_within};
 
-/// Starts a replay and waits (bounded) for its final report.
-async fn replay(ctl: &mut ReelClient<Channel>, req: pb::StartReplayRequest) -> pb::ReplayReport {
-    let started = ctl
-        .start_replay(req)
-        .await
-        .expect("StartReplay")
-        .into_inner();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let r = ctl
-            .get_replay(pb::GetReplayRequest {
-                id: started.id.clone(),
-            })
-            .await
-            .expect("GetReplay")
-            .into_inner();
-        if r.state() != reel::proto::ReplayState::Running
-            && r.state() != reel::proto::ReplayState::Scheduled
-        {
-            return r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "replay {} still {} after 90 s",
-            r.id,
-            r.state
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long a replay of these tests may take.
+const REPLAY_LIMIT: Duration = Duration::from_secs(90);
+use common::*;
 
 async fn record<F, Fut>(ctl: &mut ReelClient<Channel>, label: &str, traffic: F) -> pb::RecordingInfo
 where
@@ -98,7 +70,12 @@ async fn causal_replay_reproduces_redis_state() {
     // Timed mode keeps each connection's order but not the cross-connection
     // one: report how close it comes, without asserting.
     let timed = RedisServer::start().await;
-    let report = replay(&mut ctl, replay_request(&rec.id, timed.addr, "timed")).await;
+    let report = replay_within(
+        &mut ctl,
+        replay_request(&rec.id, timed.addr, "timed"),
+        REPLAY_LIMIT,
+    )
+    .await;
     assert_eq!(report.state(), reel::proto::ReplayState::Finished);
     let got = dump(timed.addr).await;
     let same = want.iter().filter(|(k, v)| got.get(*k) == Some(v)).count();
@@ -152,7 +129,7 @@ async fn timed_replay_keeps_order_and_scales_with_speed() {
 
     let mut req = replay_request(&rec.id, echo, "timed");
     req.verify = true;
-    let slow = replay(&mut ctl, req.clone()).await;
+    let slow = replay_within(&mut ctl, req.clone(), REPLAY_LIMIT).await;
     assert_eq!(slow.state(), reel::proto::ReplayState::Finished);
     assert_eq!(
         slow.divergences, 0,
@@ -176,7 +153,7 @@ async fn timed_replay_keeps_order_and_scales_with_speed() {
     assert!(slow.duration_ms >= 850, "duration {} ms", slow.duration_ms);
 
     req.speed = 2.0;
-    let fast = replay(&mut ctl, req).await;
+    let fast = replay_within(&mut ctl, req, REPLAY_LIMIT).await;
     assert_eq!(fast.divergences, 0);
     eprintln!(
         "speed 1: {} ms, speed 2: {} ms",
@@ -228,7 +205,7 @@ async fn verify_reports_the_first_divergence_and_bad_input_is_refused() {
 
     let mut req = replay_request(&rec.id, shouting_server().await, "fast");
     req.verify = true;
-    let report = replay(&mut ctl, req).await;
+    let report = replay_within(&mut ctl, req, REPLAY_LIMIT).await;
     assert_eq!(report.divergences, 1, "{report:?}");
     let d = report.connections[0]
         .divergence
@@ -259,7 +236,12 @@ async fn verify_reports_the_first_divergence_and_bad_input_is_refused() {
     );
 
     // An unreachable target fails per connection; the agent keeps serving.
-    let report = replay(&mut ctl, replay_request(&rec.id, closed_port(), "fast")).await;
+    let report = replay_within(
+        &mut ctl,
+        replay_request(&rec.id, closed_port(), "fast"),
+        REPLAY_LIMIT,
+    )
+    .await;
     assert_eq!(report.failed, 1);
     assert!(
         report.connections[0].error.contains("connect"),
