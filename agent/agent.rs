@@ -177,7 +177,7 @@ impl Agent {
                 })?;
                 match found {
                     Some(source) => {
-                        let info = crate::store::info_of(source.index_ref());
+                        let info = crate::record::from_index(source.index_ref());
                         Ok((info, Source::Segments(Arc::new(source))))
                     }
                     None => Err(Error::UnknownRecording(id.to_owned())),

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use tracing::warn;
 
 use super::error::StoreError;
-use super::fleet::{Listed, Location, info_of, merge};
+use super::fleet::{Listed, Location, merge};
 use super::remote::Store;
 use super::source::StoreSource;
 use super::uploader::Uploader;
 use crate::domain::RecordingInfo;
+use crate::record::from_index;
 
 /// An agent's store.
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ impl Attached {
     /// # Errors
     /// When the store cannot be asked.
     pub async fn get(&self, id: &str) -> Result<Option<RecordingInfo>, StoreError> {
-        Ok(self.store.index(id).await?.as_ref().map(info_of))
+        Ok(self.store.index(id).await?.as_ref().map(from_index))
     }
 
     /// Where `id` lives given whether this agent has it.

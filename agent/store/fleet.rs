@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 
 use crate::domain::RecordingInfo;
-use crate::format::Index;
-use crate::record::from_index;
 
 /// Where a listed recording lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,14 +33,6 @@ impl Location {
 pub struct Listed {
     pub info: RecordingInfo,
     pub location: Location,
-}
-
-/// What a listing shows of a recording from its index in the store: the
-/// header and merged footer the recorder surveyed into it, read as its own
-/// agent reads a local index (the same figures, `recovered` for one a
-/// crash cut short).
-pub fn info_of(index: &Index) -> RecordingInfo {
-    from_index(index)
 }
 
 /// Local recordings and stored ones, each id once (the local info wins:
@@ -77,6 +67,8 @@ pub fn merge(local: Vec<RecordingInfo>, stored: Vec<RecordingInfo>) -> Vec<Liste
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Index;
+    use crate::record::from_index;
     use crate::store::fixtures;
 
     fn index(id: &str, started_ns: i64) -> Index {
@@ -85,13 +77,13 @@ mod tests {
 
     #[test]
     fn each_recording_once_with_where_it_lives() {
-        let mut local = info_of(&index("a", 2_000_000_000));
+        let mut local = from_index(&index("a", 2_000_000_000));
         local.size_bytes = 99;
         let listed = merge(
             vec![local],
             vec![
-                info_of(&index("b", 1_000_000_000)),
-                info_of(&index("a", 2_000_000_000)),
+                from_index(&index("b", 1_000_000_000)),
+                from_index(&index("a", 2_000_000_000)),
             ],
         );
         let got: Vec<_> = listed

@@ -31,7 +31,7 @@ mod uploader;
 
 pub use attached::Attached;
 pub use error::StoreError;
-pub use fleet::{Listed, Location, info_of, merge};
+pub use fleet::{Listed, Location, merge};
 pub use index::{INDEX_NAME, parse_index};
 pub use location::{Location as StoreLocation, parse as parse_url};
 pub use ranged::{RANGE_BYTES, RangedRead};
