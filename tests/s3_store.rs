@@ -209,7 +209,7 @@ async fn a_store_away_past_the_disk_quota_ends_the_recording_and_uploads_it_when
     ) else {
         return;
     };
-    let moto = Arc::new(Mutex::new(moto));
+    let moto = Mutex::new(moto);
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
     let mut args = SMALL_SEGMENTS.to_vec();
