@@ -30,20 +30,20 @@ STARTED=()
 CLK_TCK=$(getconf CLK_TCK)
 SPENT=${WORK:?WORK must be set before bench/lib.sh is sourced}/.spent_ticks
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4}' /proc/stat; }
-ticks_of() {      # ticks_of PID: its user + system time and its waited-for children's, 0 when gone
-    awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13] + f[14] + f[15]}' "/proc/$1/stat" 2>/dev/null || echo 0
+cpu_ticks() {     # cpu_ticks PID [children]: its user + system ticks (with "children", its waited-for children's too), 0 when gone
+    awk -v c="${2:-}" '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13] + (c == "" ? 0 : f[14] + f[15])}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 own_ticks() {
     local t p
-    t=$(ticks_of $$)
-    for p in "${STARTED[@]}"; do t=$((t + $(ticks_of "$p"))); done
+    t=$(cpu_ticks $$ children)
+    for p in "${STARTED[@]}"; do t=$((t + $(cpu_ticks "$p" children))); done
     [ -s "$SPENT" ] && t=$((t + $(awk '{s += $1} END {print s + 0}' "$SPENT")))
     echo "$t"
 }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 stop_pids() {     # TERM each PID and its process group; KILL what is left after STOP_WAIT s
     local p i left=""
-    for p in "$@"; do ticks_of "$p" >>"$SPENT"; done
+    for p in "$@"; do cpu_ticks "$p" children >>"$SPENT"; done
     for p in "$@"; do kill -TERM "$p" 2>/dev/null; kill -TERM -- "-$p" 2>/dev/null; done
     for i in $(seq $((${STOP_WAIT:-3} * 10))); do
         left=""

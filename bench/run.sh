@@ -142,7 +142,6 @@ rec_drop() {      # rec_drop CTL_PORT ID: stop and delete a recording
     ctl "$1" record rm "$2" >/dev/null 2>&1
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_ticks() { awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13]}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------- measurements
 # bulk and pingpong: bench/lib.sh (bench/splice.sh measures with them too)

@@ -72,7 +72,6 @@ ports_free "$PORT_BASE" 21
 RES=$WORK/results.tsv
 : >"$RES"
 rec() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }   # rec ROW METRIC VALUE
-cpu_ticks() { awk '{s = substr($0, index($0, ")") + 2); split(s, f, " "); print f[12] + f[13]}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # ---------------------------------------------------------------- processes

@@ -66,7 +66,6 @@ wait_line() {     # wait_line FILE PATTERN PID SECS: until FILE has PATTERN
     done
     return 1
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
 rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
