@@ -2,10 +2,11 @@
 //! `<id>.segments` directory without its index. At start, before anything
 //! records, the catalog has each one surveyed as a stop does
 //! (`segments::survey_index`) and indexed as cut short: `complete` false,
-//! the footer's end reason saying so and the bytes cut counted. So such a recording is no longer "in progress"
-//! forever: the store uploader takes it like any other (it waits for an
-//! index), and every listing of it, here or from the store on another
-//! agent, says `recovered` as a scan of its segments did.
+//! the footer's end reason saying so and the bytes cut counted. So such a
+//! recording is no longer "in progress" forever: the store uploader takes
+//! it like any other (it waits for an index), and every listing of it, here
+//! or from the store on another agent, says `recovered` as a scan of its
+//! segments did.
 
 use std::path::Path;
 

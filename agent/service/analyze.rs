@@ -1,8 +1,9 @@
 //! AnalyzeRecording: validates the request, waits for its turn (one
 //! analysis at a time, a few in line, the rest refused), runs the one
 //! analysis (`stats::analyze_source`) over the recording, on this agent or
-//! only in its object store, on a blocking thread, and returns the `Analysis` as reel.v1 messages (`wire::analysis`)
-//! with the optional projection.
+//! only in its object store, on a blocking thread, and returns the
+//! `Analysis` as reel.v1 messages (`wire::analysis`) with the optional
+//! projection.
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Status;
@@ -86,9 +87,9 @@ static ANALYSES: Turns = Turns::new(MAX_CONCURRENT_ANALYSES, MAX_WAITING_ANALYSE
 ///
 /// # Errors
 /// INVALID_ARGUMENT for a missing id, a bad framing or `top`; NOT_FOUND for
-/// a recording neither here nor in the store; FAILED_PRECONDITION while it is being recorded;
-/// RESOURCE_EXHAUSTED when [`MAX_WAITING_ANALYSES`] calls already wait for
-/// their turn; INTERNAL when its file cannot be read.
+/// a recording neither here nor in the store; FAILED_PRECONDITION while it
+/// is being recorded; RESOURCE_EXHAUSTED when [`MAX_WAITING_ANALYSES`]
+/// calls already wait for their turn; INTERNAL when its file cannot be read.
 ///
 /// # Cancel safety
 /// A call dropped while it waits for its turn gives the turn up; once
