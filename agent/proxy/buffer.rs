@@ -18,7 +18,8 @@ use super::flow::PLAIN_CHUNK_SIZE;
 
 /// Least free room worth reading into; a buffer with less is replaced.
 pub const MIN_READ_ROOM: usize = 16 * 1024;
-/// Buffers a worker thread keeps for reuse (at most 2 MiB per thread).
+/// Buffers a worker thread keeps for reuse: at most 8 MiB per thread (32
+/// of `PLAIN_CHUNK_SIZE`).
 pub const POOL_BUFFERS: usize = 32;
 
 thread_local! {
