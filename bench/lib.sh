@@ -40,6 +40,24 @@ own_ticks() {
     [ -s "$SPENT" ] && t=$((t + $(awk '{s += $1} END {print s + 0}' "$SPENT")))
     echo "$t"
 }
+busy_pct() {      # busy_pct SECONDS: share of all CPUs busy over the next SECONDS
+    local b0 b1
+    b0=$(busy_ticks); sleep "$1"; b1=$(busy_ticks)
+    awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" -v t="$1" 'BEGIN{printf "%.0f", 100 * d / hz / n / t}'
+}
+noise_start() {   # from here the run counts: RUN_T0, and the CPU ticks the host and this script had spent
+    RUN_T0=$SECONDS BUSY0=$(busy_ticks) OWN0=$(own_ticks)
+}
+noise_end() {     # the run ends: RUN_T1, and FOREIGN_PCT, the share of all CPUs other processes took (warned past 10 %)
+    RUN_T1=$SECONDS
+    FOREIGN_PCT=$(awk -v b=$(($(busy_ticks) - BUSY0)) -v o=$(($(own_ticks) - OWN0)) -v hz="$CLK_TCK" -v n="$(nproc)" \
+        -v t=$((RUN_T1 - RUN_T0)) 'BEGIN{x = (b - o) / hz / n / (t > 0 ? t : 1) * 100; printf "%.0f", (x < 0 ? 0 : x)}')
+    [ "$FOREIGN_PCT" -gt 10 ] && log "WARNING: other processes used ~${FOREIGN_PCT}% of the CPUs during the run"
+    return 0
+}
+noise_line() {    # the report's noise line, from IDLE_PCT (busy before the start) and noise_end's FOREIGN_PCT
+    echo "- noise: host ${IDLE_PCT}% busy before the start; other processes took ~${FOREIGN_PCT}% of all CPUs during the run$([ "$FOREIGN_PCT" -gt 10 ] && echo " — **the host was not quiet: figures are contaminated**")"
+}
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 stop_pids() {     # TERM each PID and its process group; KILL what is left after STOP_WAIT s
     local p i left=""

@@ -108,11 +108,10 @@ ctl() { local p=$1; shift; timeout 60 "$BIN/reelctl" --timeout 30s -a "$HOST:$p"
 LANES=$(nproc); [ "$LANES" -gt 16 ] && LANES=16
 
 # ---------------------------------------------------------------- host load (as bench/run.sh)
-# busy_ticks, own_ticks: bench/lib.sh
-b0=$(busy_ticks); sleep 1; b1=$(busy_ticks)
-IDLE_PCT=$(awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN{printf "%.0f", 100 * d / hz / n}')
+# busy_pct, noise_start, noise_end, noise_line: bench/lib.sh
+IDLE_PCT=$(busy_pct 1)
 [ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
-RUN_T0=$SECONDS BUSY0=$(busy_ticks) OWN0=$(own_ticks)
+noise_start
 
 # ---------------------------------------------------------------- processes
 P_IPERF=$(port 0)
@@ -292,10 +291,7 @@ ceiling "CEILING direct after" "$DATA" direct
 [ "$TMPFS" = 1 ] && { SHM_SAFE=$(($(awk '/MemAvailable/{print $2}' /proc/meminfo) / 1048576 / 3)); GIB=$((GIB < SHM_SAFE ? GIB : SHM_SAFE))
     [ "$GIB" -gt 0 ] && ceiling "CEILING tmpfs" "$SHM"; }
 
-RUN_T1=$SECONDS
-FOREIGN_PCT=$(awk -v b=$(($(busy_ticks) - BUSY0)) -v o=$(($(own_ticks) - OWN0)) -v hz="$CLK_TCK" -v n="$(nproc)" \
-    -v t=$((RUN_T1 - RUN_T0)) 'BEGIN{x = (b - o) / hz / n / (t > 0 ? t : 1) * 100; printf "%.0f", (x < 0 ? 0 : x)}')
-[ "$FOREIGN_PCT" -gt 10 ] && log "WARNING: other processes used ~${FOREIGN_PCT}% of the CPUs during the run"
+noise_end
 
 # ---------------------------------------------------------------- report
 {
@@ -304,7 +300,7 @@ FOREIGN_PCT=$(awk -v b=$(($(busy_ticks) - BUSY0)) -v o=$(($(own_ticks) - OWN0)) 
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); reel $([ -n "$BIN_DIR" ] && echo "binaries from $BIN_DIR" || echo "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')")"
     echo "- command: \`$CMDLINE\` ($((RUN_T1 - RUN_T0)) s)"
     echo "- tools: $(iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2) (-O $OMIT, received rate), haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}') (mode tcp)"
-    echo "- noise: host ${IDLE_PCT}% busy before the start; other processes took ~${FOREIGN_PCT}% of all CPUs during the run$([ "$FOREIGN_PCT" -gt 10 ] && echo " — **the host was not quiet: figures are contaminated**")"
+    noise_line
     echo
     python3 - "$RES" "$PAR" "$REC_LANES" "$REC_ONE" "$REC_SHM" "$REC_CACHE" <<'EOF'
 import sys, collections

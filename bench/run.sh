@@ -165,12 +165,7 @@ hold() {          # hold PORT N: starts a holder; "ok secs" in HOLD_RES, PID in 
     return 1
 }
 
-# busy_ticks, own_ticks: bench/lib.sh
-busy_pct() {      # busy_pct SECONDS: share of all CPUs busy over the next SECONDS
-    local b0 b1
-    b0=$(busy_ticks); sleep "$1"; b1=$(busy_ticks)
-    awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" -v t="$1" 'BEGIN{printf "%.0f", 100 * d / hz / n / t}'
-}
+# busy_pct, noise_start, noise_end, noise_line: bench/lib.sh
 IDLE_PCT=$(busy_pct 1)
 wait_end=$((SECONDS + WAIT_IDLE))
 while [ "$IDLE_PCT" -gt 10 ] && [ "$SECONDS" -lt "$wait_end" ]; do
@@ -178,7 +173,7 @@ while [ "$IDLE_PCT" -gt 10 ] && [ "$SECONDS" -lt "$wait_end" ]; do
     IDLE_PCT=$(busy_pct 5)
 done
 [ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
-RUN_T0=$SECONDS BUSY0=$(busy_ticks) OWN0=$(own_ticks)
+noise_start
 
 # On this VM, memory never touched before costs the hypervisor a page fault
 # per page: a recording written into it runs at a third of the speed of one
@@ -373,10 +368,7 @@ if [ -s "$recf" ]; then
     rec analysis mib 0 "$ANALYSIS_MIB"
 fi
 
-RUN_T1=$SECONDS
-FOREIGN_PCT=$(awk -v b=$(($(busy_ticks) - BUSY0)) -v o=$(($(own_ticks) - OWN0)) -v hz="$CLK_TCK" -v n="$(nproc)" \
-    -v t=$((RUN_T1 - RUN_T0)) 'BEGIN{x = (b - o) / hz / n / (t > 0 ? t : 1) * 100; printf "%.0f", (x < 0 ? 0 : x)}')
-[ "$FOREIGN_PCT" -gt 10 ] && log "WARNING: other processes used ~${FOREIGN_PCT}% of the CPUs during the run"
+noise_end
 
 # ---------------------------------------------------------------- report
 {
@@ -384,7 +376,7 @@ FOREIGN_PCT=$(awk -v b=$(($(busy_ticks) - BUSY0)) -v o=$(($(own_ticks) - OWN0)) 
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); reel $([ -n "$BIN_DIR" ] && echo "binaries from $BIN_DIR" || echo "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')")"
     echo "- command: \`$CMDLINE\` ($((RUN_T1 - RUN_T0)) s)"
     echo "- tools: $(iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2), haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}') (mode tcp, threads = CPUs), helpers: examples/netbench.rs"
-    echo "- noise: host ${IDLE_PCT}% busy before the start; other processes took ~${FOREIGN_PCT}% of all CPUs during the run$([ "$FOREIGN_PCT" -gt 10 ] && echo " — **the host was not quiet: figures are contaminated**")"
+    noise_line
     echo "- recordings written to $([ "$DATA_ROOT" = "$WORK/data" ] && echo "disk ($WORK)" || echo "tmpfs (/dev/shm; ${WARM_GIB} GiB of memory touched first), so e) measures reel, not this VM's disk or its first-touch page faults; --disk-data to use the disk"); e) starts a fresh recording for each figure and deletes it after"
     echo
     python3 "$ROOT/bench/report.py" "$RES" "$REPS" "$IDLE_CONNS" "$GEN_CONNS" "$GEN_RATE" "$DELAY_MS"
