@@ -1,5 +1,8 @@
-/* What bench/floor's two programs share: the listening loop and the
- * upstream connection, both on 127.0.0.1, a thread per client. */
+/* What bench/floor's two programs share: the listening loop, the upstream
+ * connection (both on 127.0.0.1) and a client's two directions, each run by
+ * the program's own `pump` on a `struct dir` whose first fields are `in` and
+ * `out`: a thread per client and one more for its answers. Included after
+ * both are declared. */
 static int upstream_port;
 
 static struct sockaddr_in loopback(int port)
@@ -41,4 +44,19 @@ static int serve(int listen_port, int up_port, void *(*conn)(void *))
         pthread_create(&t, NULL, conn, (void *)(long)c);
         pthread_detach(t);
     }
+}
+
+static void *conn(void *arg)
+{
+    int c = (int)(long)arg, u = dial_upstream();
+    if (u >= 0) {
+        struct dir up = { .in = c, .out = u }, down = { .in = u, .out = c };
+        pthread_t t;
+        pthread_create(&t, NULL, pump, &down);
+        pump(&up);
+        pthread_join(t, NULL);
+        close(u);
+    }
+    close(c);
+    return NULL;
 }

@@ -19,8 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common.h"
-
 #define CHUNK (256 * 1024)
 #define PAGE 4096
 #define RING 4
@@ -37,6 +35,10 @@ struct dir {
     pthread_mutex_t m;
     pthread_cond_t c;
 };
+
+static void *pump(void *arg);
+
+#include "common.h"
 
 static void *writer(void *arg)
 {
@@ -100,21 +102,6 @@ out:
     pthread_join(w, NULL);
     close(d->fd);
     for (int i = 0; i < RING; i++) free(d->buf[i]);
-    return NULL;
-}
-
-static void *conn(void *arg)
-{
-    int c = (int)(long)arg, u = dial_upstream();
-    if (u >= 0) {
-        struct dir up = { .in = c, .out = u }, down = { .in = u, .out = c };
-        pthread_t t;
-        pthread_create(&t, NULL, pump, &down);
-        pump(&up);
-        pthread_join(t, NULL);
-        close(u);
-    }
-    close(c);
     return NULL;
 }
 

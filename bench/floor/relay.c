@@ -17,9 +17,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common.h"
-
 struct dir { int in, out; };
+
+static void *pump(void *arg);
+
+#include "common.h"
 
 static void *pump(void *arg)
 {
@@ -40,21 +42,6 @@ out:
     shutdown(d->out, SHUT_WR);
     close(p[0]);
     close(p[1]);
-    return NULL;
-}
-
-static void *conn(void *arg)
-{
-    int c = (int)(long)arg, u = dial_upstream();
-    if (u >= 0) {
-        struct dir up = { c, u }, down = { u, c };
-        pthread_t t;
-        pthread_create(&t, NULL, pump, &down);
-        pump(&up);
-        pthread_join(t, NULL);
-        close(u);
-    }
-    close(c);
     return NULL;
 }
 
