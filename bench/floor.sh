@@ -88,13 +88,8 @@ P_IPERF=$(port 0)
 spawn "$WORK/iperf.log" iperf3 -s -B "$HOST" -p "$P_IPERF"
 wait_port "$P_IPERF" "$REPLY" || die "iperf3 server did not start"
 PORT[DIRECT]=$P_IPERF
-{
-    printf 'global\n    maxconn 1000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 300s\n    timeout server 300s\n'
-    printf 'listen l0\n    bind %s:%s\n    server s1 %s:%s\n' "$HOST" "$(port 1)" "$HOST" "$P_IPERF"
-} >"$WORK/haproxy.cfg"
-spawn "$WORK/haproxy.log" haproxy -db -f "$WORK/haproxy.cfg"
+start_haproxy haproxy "$(port 1):$P_IPERF"
 PORT[haproxy]=$(port 1) PID[haproxy]=$REPLY
-wait_port "$(port 1)" "$REPLY" || { cat "$WORK/haproxy.log" >&2; die "haproxy did not start"; }
 AGENT=$(port 2)
 spawn "$WORK/agent.log" "$BIN/reel-agent" --listen "$HOST:$AGENT" --data-dir "$DATA/reel" \
     --max-disk $(($(free_bytes) - FLOOR)) --min-free "$FLOOR"
