@@ -75,11 +75,9 @@ free_bytes() { df -B1 --output=avail "$DATA" | tail -1 | tr -d ' '; }
 ports_free "$PORT_BASE" 8
 RES=$WORK/results.tsv
 : >"$RES"
-rec() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }     # rec ROW KEY VALUE
 ctl() { local p=$1; shift; timeout 60 "$BIN/reelctl" --timeout 30s -a "$HOST:$p" "$@"; }
 
 IDLE_PCT=$(busy_pct 1)
-[ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
 noise_start
 
 # ---------------------------------------------------------------- processes

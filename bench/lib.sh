@@ -45,7 +45,8 @@ busy_pct() {      # busy_pct SECONDS: share of all CPUs busy over the next SECON
     b0=$(busy_ticks); sleep "$1"; b1=$(busy_ticks)
     awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$(nproc)" -v t="$1" 'BEGIN{printf "%.0f", 100 * d / hz / n / t}'
 }
-noise_start() {   # from here the run counts: RUN_T0, and the CPU ticks the host and this script had spent
+noise_start() {   # from here the run counts: RUN_T0, and the CPU ticks the host and this script had spent (warns when IDLE_PCT, busy before the start, passed 10 %)
+    [ "${IDLE_PCT:-0}" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
     RUN_T0=$SECONDS BUSY0=$(busy_ticks) OWN0=$(own_ticks)
 }
 noise_end() {     # the run ends: RUN_T1, and FOREIGN_PCT, the share of all CPUs other processes took (warned past 10 %)

@@ -110,7 +110,6 @@ LANES=$(nproc); [ "$LANES" -gt 16 ] && LANES=16
 # ---------------------------------------------------------------- host load (as bench/run.sh)
 # busy_pct, noise_start, noise_end, noise_line: bench/lib.sh
 IDLE_PCT=$(busy_pct 1)
-[ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
 noise_start
 
 # ---------------------------------------------------------------- processes

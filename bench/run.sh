@@ -172,7 +172,6 @@ while [ "$IDLE_PCT" -gt 10 ] && [ "$SECONDS" -lt "$wait_end" ]; do
     log "host ${IDLE_PCT}% busy; waiting for it to be quiet"
     IDLE_PCT=$(busy_pct 5)
 done
-[ "$IDLE_PCT" -gt 10 ] && log "WARNING: host already ${IDLE_PCT}% busy before start; figures will be noisy"
 noise_start
 
 # On this VM, memory never touched before costs the hypervisor a page fault
