@@ -25,7 +25,22 @@ static int dial_upstream(void)
     return u;
 }
 
-static int serve(int listen_port, int up_port, void *(*conn)(void *))
+static void *conn(void *arg)
+{
+    int c = (int)(long)arg, u = dial_upstream();
+    if (u >= 0) {
+        struct dir up = { .in = c, .out = u }, down = { .in = u, .out = c };
+        pthread_t t;
+        pthread_create(&t, NULL, pump, &down);
+        pump(&up);
+        pthread_join(t, NULL);
+        close(u);
+    }
+    close(c);
+    return NULL;
+}
+
+static int serve(int listen_port, int up_port)
 {
     struct sockaddr_in sa = loopback(listen_port);
     int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -44,19 +59,4 @@ static int serve(int listen_port, int up_port, void *(*conn)(void *))
         pthread_create(&t, NULL, conn, (void *)(long)c);
         pthread_detach(t);
     }
-}
-
-static void *conn(void *arg)
-{
-    int c = (int)(long)arg, u = dial_upstream();
-    if (u >= 0) {
-        struct dir up = { .in = c, .out = u }, down = { .in = u, .out = c };
-        pthread_t t;
-        pthread_create(&t, NULL, pump, &down);
-        pump(&up);
-        pthread_join(t, NULL);
-        close(u);
-    }
-    close(c);
-    return NULL;
 }

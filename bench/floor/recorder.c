@@ -109,5 +109,5 @@ int main(int argc, char **argv)
 {
     if (argc != 4) { fprintf(stderr, "usage: recorder LISTEN_PORT UPSTREAM_PORT DIR\n"); return 2; }
     dir_path = argv[3];
-    return serve(atoi(argv[1]), atoi(argv[2]), conn);
+    return serve(atoi(argv[1]), atoi(argv[2]));
 }

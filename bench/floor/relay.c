@@ -48,5 +48,5 @@ out:
 int main(int argc, char **argv)
 {
     if (argc != 3) { fprintf(stderr, "usage: relay LISTEN_PORT UPSTREAM_PORT\n"); return 2; }
-    return serve(atoi(argv[1]), atoi(argv[2]), conn);
+    return serve(atoi(argv[1]), atoi(argv[2]));
 }
